@@ -1,0 +1,78 @@
+// flare-surrogate: dispatch to a subcommand, and the one place where exceptions become messages
+// and exit codes (0 ok, 1 internal or runtime failure, 2 bad input or usage).
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <new>
+
+#include "app/command.h"
+#include "common/error.h"
+
+using flare::app::Command;
+using flare::app::registry;
+
+namespace {
+
+void print_usage(std::ostream& os) {
+  auto cmds = registry();
+  std::sort(cmds.begin(), cmds.end(),
+            [](const Command& a, const Command& b) { return a.name < b.name; });
+  os << "flare-surrogate: FLARE transformer surrogates for simulations on meshes\n\n"
+        "usage: flare-surrogate <command> [options]   (flare-surrogate <command> --help)\n\n"
+        "commands:\n";
+  for (const auto& c : cmds) {
+    os << "  " << c.name;
+    for (std::size_t i = c.name.size(); i < 18; ++i) os << ' ';
+    os << c.summary << "\n";
+  }
+}
+
+// Longest registered command name matching the leading arguments ("am simulate" before "am").
+const Command* find_command(int argc, char** argv, int& consumed) {
+  const Command* best = nullptr;
+  for (const auto& c : registry()) {
+    std::string joined;
+    for (int i = 1; i < argc; ++i) {
+      joined += (i > 1 ? " " : "") + std::string(argv[i]);
+      if (joined == c.name && (!best || c.name.size() > best->name.size())) {
+        best = &c;
+        consumed = i;
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    print_usage(std::cout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::string(argv[1]) == "--version") {
+    std::cout << "flare-surrogate " FLARE_VERSION "\n";
+    return 0;
+  }
+  int consumed = 0;
+  const Command* cmd = find_command(argc, argv, consumed);
+  if (!cmd) {
+    std::cerr << "flare-surrogate: unknown command '" << argv[1]
+              << "' (run 'flare-surrogate --help' for the list)\n";
+    return 2;
+  }
+  flare::app::Args args(argv + consumed + 1, argv + argc);
+  try {
+    return cmd->run(args);
+  } catch (const flare::InputError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory (try a smaller input or batch)\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages flare-surrogate needs to build and test. Idempotent and quiet:
+# packages already present are not touched, and apt-get update runs only when something is missing.
+# CUDA (nvcc, cuBLAS) is not installed here: it comes with the machine; without it the build is
+# CPU-only.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config
+  libeigen3-dev            # dense linear algebra (kernels/cpu, am solver)
+  libvtk9-dev              # mesh I/O (.vtu, .vtk, .vtp, .stl, .pvd)
+  libhdf5-dev              # datasets and checkpoints
+  libboost-program-options-dev
+  nlohmann-json3-dev       # --json output, configs stored in checkpoints
+  libgtest-dev             # test suite
+  calculix-ccx             # reference solver for the am/ validation tests
+  python3                  # tests/reference tools and example scripts
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
