@@ -133,6 +133,31 @@ TEST(ReadStl, AsciiTrianglesWithSharedPointsMerged) {
   EXPECT_EQ(m.points.colwise().maxCoeff(), Eigen::RowVector3d(1, 1, 1));
 }
 
+TEST(ReadLegacy, AsciiPolydataKeepsEveryAttributeArray) {
+  ScratchDir dir;
+  // Two scalars and a vector: the legacy reader drops all but the first of a kind unless told.
+  write_text(dir / "square.vtk",
+             "# vtk DataFile Version 3.0\nsquare\nASCII\nDATASET POLYDATA\n"
+             "POINTS 5 float\n0 0 0  1 0 0  1 1 0  0 1 0  2 0 0\n"
+             "POLYGONS 2 9\n4 0 1 2 3\n3 1 4 2\n"
+             "POINT_DATA 5\nSCALARS a float 1\nLOOKUP_TABLE default\n1 2 3 4 5\n"
+             "SCALARS b int 1\nLOOKUP_TABLE default\n-1 -2 -3 -4 -5\n"
+             "VECTORS v double\n1 0 0  0 1 0  0 0 1  1 1 1  2 2 2\n"
+             "CELL_DATA 2\nSCALARS id unsigned_char 1\nLOOKUP_TABLE default\n7 9\n");
+  const Mesh m = read_mesh(dir / "square.vtk");
+  EXPECT_EQ(m.num_points(), 5);
+  ASSERT_EQ(m.num_cells(), 2);
+  EXPECT_EQ(m.cell_type(0), CellType::Quad);
+  EXPECT_EQ(m.cell_type(1), CellType::Triangle);
+  EXPECT_EQ(m.point_data.names(), (std::vector<std::string>{"a", "b", "v"}));
+  EXPECT_EQ(m.point_data.get("b", "t").type(), DType::Int32);
+  EXPECT_EQ(m.point_data.get("b", "t").get(4), -5.0);
+  EXPECT_EQ(m.point_data.get("v", "t").components(), 3);
+  EXPECT_EQ(m.point_data.get("v", "t").get(4, 2), 2.0);
+  EXPECT_EQ(m.cell_data.get("id", "t").type(), DType::UInt8);
+  EXPECT_EQ(m.cell_data.get("id", "t").get(1), 9.0);
+}
+
 TEST(ReadSeries, PvdResolvesFilesRelativeToItsFolder) {
   ScratchDir dir;
   fs::create_directories(dir / "steps");
