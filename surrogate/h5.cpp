@@ -144,6 +144,22 @@ bool exists(hid_t loc, const std::string& name) {
   }
 }
 
+std::vector<std::string> list_group(hid_t loc, const std::string& name) {
+  Handle g = open_group(loc, name);
+  H5G_info_t info;
+  if (H5Gget_info(g, &info) < 0) bad_input(loc, detail::concat("cannot list group '", name, "'"));
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (n < 0) bad_input(loc, detail::concat("cannot list group '", name, "'"));
+    std::string s(static_cast<std::size_t>(n) + 1, '\0');
+    H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, s.data(), s.size(), H5P_DEFAULT);
+    s.resize(static_cast<std::size_t>(n));
+    names.push_back(std::move(s));
+  }
+  return names;
+}
+
 template <typename T>
 void write_dataset(hid_t loc, const std::string& name, const T* data,
                    const std::vector<std::int64_t>& dims) {

@@ -62,6 +62,9 @@ std::string file_name(hid_t loc);
 /// True if `name` (a path relative to loc, e.g. "params/in_proj.fc1.weight") exists.
 bool exists(hid_t loc, const std::string& name);
 
+/// Names of the direct children of group `name` (datasets and groups), in index order.
+std::vector<std::string> list_group(hid_t loc, const std::string& name);
+
 /// Typed datasets. Element types: float, double, int64_t, int32_t, uint8_t.
 template <typename T>
 void write_dataset(hid_t loc, const std::string& name, const T* data,
