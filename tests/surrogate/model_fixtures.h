@@ -9,7 +9,7 @@
 
 #include "surrogate/param_layout.h"
 
-namespace flare::surrogate::testing {
+namespace flare::surrogate::test_util {
 
 inline ModelConfig tiny_config(int variant) {
   ModelConfig c;
@@ -66,4 +66,4 @@ std::vector<T> normal_vector(std::int64_t n, std::uint64_t seed) {
   return v;
 }
 
-}  // namespace flare::surrogate::testing
+}  // namespace flare::surrogate::test_util

@@ -10,7 +10,7 @@
 #include "surrogate/model.h"
 
 using namespace flare::surrogate;
-using namespace flare::surrogate::testing;
+using namespace flare::surrogate::test_util;
 
 namespace {
 
