@@ -114,3 +114,15 @@ TEST(NormalRng, MomentsOfTheSampler) {
   EXPECT_NEAR(s2 / n, 1.0, 0.01);
   EXPECT_NEAR(s4 / n, 3.0, 0.06);  // kurtosis of a normal
 }
+
+#include "surrogate/flops.h"
+
+TEST(Flops, DefaultModelByHand) {
+  ModelConfig c;
+  // in_proj 2(8·64 + 2·64² + 64²) = 25,600; per block 3 MLPs × 2·5·64² + out 2·64² + mixer
+  // 8·64·64 = 163,840, × 8 blocks; out_proj 2(64² + 2·64² + 64·1) = 24,704.
+  EXPECT_DOUBLE_EQ(forward_flops_per_point(c), 25600.0 + 8 * 163840.0 + 24704.0);
+  EXPECT_DOUBLE_EQ(train_flops_per_point(c), 3 * forward_flops_per_point(c));
+  c.separate_decode_keys = true;
+  EXPECT_DOUBLE_EQ(forward_flops_per_point(c), 25600.0 + 8 * (163840.0 + 40960.0) + 24704.0);
+}
