@@ -78,6 +78,10 @@ BoundarySurface volume_boundary(const Mesh& mesh) {
   // Enumerate every face of every 3D cell in (cell, local face) order.
   std::vector<FaceRef> refs;
   std::vector<FaceKey> keys;
+  std::size_t total = 0;
+  for (std::int64_t c = 0; c < mesh.num_cells(); ++c) total += faces_of(mesh.cell_type(c)).size();
+  refs.reserve(total);
+  keys.reserve(total);
   for (std::int64_t c = 0; c < mesh.num_cells(); ++c) {
     if (cell_dimension(mesh.cell_type(c)) != 3) continue;
     const auto& faces = faces_of(mesh.cell_type(c));
