@@ -12,31 +12,12 @@
 #include "mesh/aabb_tree.h"
 #include "mesh/boundary.h"
 #include "mesh/features.h"
+#include "mesh/grid.h"
 
 namespace {
 
 using namespace flare;
 using flare::app::OrderedJson;
-
-// n^3 nodes over the unit cube, VTK hexahedron order. (mesh-io's mesh/grid.h hex_grid does the
-// same once merged; this keeps the benchmark independent of it.)
-mesh::Mesh unit_hex_block(int n) {
-  mesh::Mesh m;
-  const std::int64_t s1 = n, s2 = std::int64_t(n) * n;
-  m.points.resize(s2 * n, 3);
-  for (int k = 0; k < n; ++k)
-    for (int j = 0; j < n; ++j)
-      for (int i = 0; i < n; ++i)
-        m.points.row(i + s1 * j + s2 * k) << double(i) / (n - 1), double(j) / (n - 1), double(k) / (n - 1);
-  for (int k = 0; k + 1 < n; ++k)
-    for (int j = 0; j + 1 < n; ++j)
-      for (int i = 0; i + 1 < n; ++i) {
-        const std::int64_t a = i + s1 * j + s2 * k;
-        m.add_cell(mesh::CellType::Hexahedron,
-                   {a, a + 1, a + 1 + s1, a + s1, a + s2, a + 1 + s2, a + 1 + s1 + s2, a + s1 + s2});
-      }
-  return m;
-}
 
 OrderedJson row(const std::string& stage, std::int64_t points, const app::Timing& t) {
   return {{"stage", stage},
@@ -68,7 +49,7 @@ int bench_features(const app::Args& args) {
   if (!jsonl.empty()) check_writable(jsonl);
 
   const int n = std::max(2, int(std::lround(std::cbrt(double(points)))));
-  const mesh::Mesh m = unit_hex_block(n);
+  const mesh::Mesh m = mesh::hex_grid(n - 1, n - 1, n - 1, 1.0 / (n - 1));  // unit cube
   const mesh::FeatureRecipe recipe = mesh::FeatureRecipe::default_recipe();
   const mesh::BoundarySurface surface = mesh::extract_boundary(m);
 
