@@ -75,23 +75,24 @@ Triangles to_matrix(const std::vector<std::int64_t>& flat) {
 }
 
 BoundarySurface volume_boundary(const Mesh& mesh) {
-  // Enumerate every face of every 3D cell in (cell, local face) order.
-  std::vector<FaceRef> refs;
-  std::vector<FaceKey> keys;
-  std::size_t total = 0;
-  for (std::int64_t c = 0; c < mesh.num_cells(); ++c) total += faces_of(mesh.cell_type(c)).size();
-  refs.reserve(total);
-  keys.reserve(total);
-  for (std::int64_t c = 0; c < mesh.num_cells(); ++c) {
-    if (cell_dimension(mesh.cell_type(c)) != 3) continue;
+  // Enumerate every face of every 3D cell in (cell, local face) order; per-cell face offsets
+  // let the cells fill their slots in parallel.
+  const std::int64_t nc = mesh.num_cells();
+  std::vector<std::int64_t> first_face(nc + 1, 0);
+  for (std::int64_t c = 0; c < nc; ++c)
+    first_face[c + 1] = first_face[c] + std::int64_t(faces_of(mesh.cell_type(c)).size());
+  std::vector<FaceRef> refs(first_face[nc]);
+  std::vector<FaceKey> keys(first_face[nc]);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t c = 0; c < nc; ++c) {
     const auto& faces = faces_of(mesh.cell_type(c));
     const std::int64_t* cv = mesh.cell(c);
     for (int f = 0; f < int(faces.size()); ++f) {
       FaceKey k{kPad, kPad, kPad, kPad};
       for (std::size_t i = 0; i < faces[f].size(); ++i) k[i] = cv[faces[f][i]];
       std::sort(k.begin(), k.end());
-      refs.push_back({c, f});
-      keys.push_back(k);
+      refs[first_face[c] + f] = {c, f};
+      keys[first_face[c] + f] = k;
     }
   }
   const std::int64_t nf = std::int64_t(keys.size());
@@ -134,9 +135,9 @@ BoundarySurface volume_boundary(const Mesh& mesh) {
     for (int i = 0; i < n; ++i) v[i] = cv[lf[i]];
     // Outward: the face normal points away from the cell centroid.
     Eigen::Vector3d cell_c = Eigen::Vector3d::Zero(), face_c = Eigen::Vector3d::Zero();
-    const int nc = corner_count(t);
-    for (int i = 0; i < nc; ++i) cell_c += mesh.points.row(cv[i]).transpose();
-    cell_c /= nc;
+    const int corners = corner_count(t);
+    for (int i = 0; i < corners; ++i) cell_c += mesh.points.row(cv[i]).transpose();
+    cell_c /= corners;
     for (int i = 0; i < n; ++i) face_c += mesh.points.row(v[i]).transpose();
     face_c /= n;
     if (newell_normal(mesh.points, v.data(), n).dot(face_c - cell_c) < 0) std::reverse(v.begin(), v.begin() + n);
