@@ -32,7 +32,8 @@ void flare_decode_fwd(const float* Q,                 // [H, M, D]
     const std::int64_t nt_tiles = num_chunks(nb, kTile);
 #pragma omp parallel if (nt_tiles > 1)
     {
-      RowMat S(kTile, M);
+      RowMat S(kTile, M), Yb(kTile, D);
+      Eigen::VectorXf mx(kTile), l(kTile);
 #pragma omp for schedule(static)
       for (std::int64_t t = 0; t < nt_tiles; ++t) {
         const std::int64_t r0 = n0 + t * kTile, rows = std::min(kTile, nb - t * kTile);
@@ -41,11 +42,15 @@ void flare_decode_fwd(const float* Q,                 // [H, M, D]
           const ConstStridedMap Kt(K + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C));
           const ConstMatMap Zbh(Z + (std::int64_t(b) * H + h) * M * D, M, D);
           St.noalias() = Kt * Qs.middleRows(std::int64_t(h) * M, M).transpose();
-          const Eigen::VectorXf mx = St.rowwise().maxCoeff();
-          St = (St.colwise() - mx).array().exp().matrix();
-          const Eigen::VectorXf l = St.rowwise().sum();
-          StridedMap Yt(Y + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C));
-          Yt.noalias() = l.cwiseInverse().asDiagonal() * (St * Zbh);
+          auto mxt = mx.head(rows);
+          auto lt = l.head(rows);
+          mxt = St.rowwise().maxCoeff();
+          exp_rows_minus(St, mxt);
+          lt = St.rowwise().sum();
+          auto Ybt = Yb.topRows(rows);
+          Ybt.noalias() = St * Zbh;
+          StridedMap(Y + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)) =
+              lt.cwiseInverse().asDiagonal() * Ybt;
           for (std::int64_t r = 0; r < rows; ++r) lse[(r0 + r) * H + h] = mx[r] + std::log(l[r]);
         }
       }
@@ -80,6 +85,7 @@ void flare_decode_bwd(const float* Q,                 // [H, M, D]
       pq[tid].setZero(std::int64_t(H) * M, D);
       pz[tid].setZero(std::int64_t(H) * M, D);
       RowMat P(kTile, M), dS(kTile, M);
+      Eigen::VectorXf rowdot(kTile);
 #pragma omp for schedule(static)
       for (std::int64_t t = 0; t < nt_tiles; ++t) {
         const std::int64_t r0 = n0 + t * kTile, rows = std::min(kTile, nb - t * kTile);
@@ -94,10 +100,11 @@ void flare_decode_bwd(const float* Q,                 // [H, M, D]
           const Eigen::Map<const Eigen::VectorXf, 0, Eigen::InnerStride<>> lse_t(
               lse + r0 * H + h, rows, Eigen::InnerStride<>(H));
           Pt.noalias() = Kt * Qsh.transpose();
-          Pt = (Pt.colwise() - lse_t).array().exp().matrix();
-          const Eigen::VectorXf rowdot = dYt.cwiseProduct(Yt).rowwise().sum();
+          exp_rows_minus(Pt, lse_t);
+          auto rd = rowdot.head(rows);
+          rd = dYt.cwiseProduct(Yt).rowwise().sum();
           dSt.noalias() = dYt * Zbh.transpose();
-          dSt = Pt.cwiseProduct(dSt.colwise() - rowdot);
+          softmax_grad_rows(Pt, dSt, rd);
           if (dK) StridedMap(dK + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
                       dSt * Qsh;
           if (dQ) pq[tid].middleRows(std::int64_t(h) * M, M).noalias() += dSt.transpose() * Kt;

@@ -68,6 +68,7 @@ void flare_encode_fwd(const float* Q,                 // [H, M, D]
         SoftmaxPartial& p = parts[omp_get_thread_num()];
         p.reset(M, D);
         RowMat S(M, kTile);
+        Eigen::VectorXf mx_new(M), corr(M);
 #pragma omp for schedule(static)
         for (std::int64_t t = 0; t < nt_tiles; ++t) {
           const std::int64_t r0 = n0 + t * kTile, rows = std::min(kTile, nb - t * kTile);
@@ -75,11 +76,11 @@ void flare_encode_fwd(const float* Q,                 // [H, M, D]
           const ConstStridedMap Vt(V + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C));
           auto St = S.leftCols(rows);
           St.noalias() = Qs * Kt.transpose();
-          const Eigen::VectorXf mx_new = p.mx.cwiseMax(St.rowwise().maxCoeff());
-          const Eigen::VectorXf corr = (p.mx - mx_new).array().exp();  // e^(−inf) = 0 at start
-          St = (St.colwise() - mx_new).array().exp().matrix();
+          mx_new = p.mx.cwiseMax(St.rowwise().maxCoeff());
+          corr = (p.mx - mx_new).array().exp();  // e^(−inf) = 0 at the first tile
+          exp_rows_minus(St, mx_new);
           p.l = p.l.cwiseProduct(corr) + St.rowwise().sum();
-          p.acc = corr.asDiagonal() * p.acc;
+          p.acc.array().colwise() *= corr.array();
           p.acc.noalias() += St * Vt;
           p.mx = mx_new;
         }
@@ -139,9 +140,9 @@ void flare_encode_bwd(const float* Q,                 // [H, M, D]
           auto Pt = P.leftCols(rows);
           auto dSt = dS.leftCols(rows);
           Pt.noalias() = Qs * Kt.transpose();
-          Pt = (Pt.colwise() - lse_bh).array().exp().matrix();
+          exp_rows_minus(Pt, lse_bh);
           dSt.noalias() = dZbh * Vt.transpose();
-          dSt = Pt.cwiseProduct(dSt.colwise() - rowdot);
+          softmax_grad_rows(Pt, dSt, rowdot);
           if (dQ) gq.noalias() += dSt * Kt;
           if (dK) StridedMap(dK + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
                       dSt.transpose() * Qs;
