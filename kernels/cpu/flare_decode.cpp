@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cpu/common.h"
+#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace flare::kernels::cpu {
@@ -25,6 +26,7 @@ void flare_decode_fwd(const float* Q,                 // [H, M, D]
                       int B, int H, int M, int D, float scale,
                       float* Y,                       // [ΣN, C]
                       float* lse) {                   // [ΣN, H]
+  check_mixer(offsets, B, H, M, D, "flare_decode_fwd");
   const std::int64_t C = std::int64_t(H) * D;
   const RowMat Qs = scale * ConstMatMap(Q, std::int64_t(H) * M, D);  // [H·M, D]
   for (int b = 0; b < B; ++b) {
@@ -69,6 +71,7 @@ void flare_decode_bwd(const float* Q,                 // [H, M, D]
                       float* dQ,                      // [H, M, D] +=, or nullptr
                       float* dK,                      // [ΣN, C] +=, or nullptr
                       float* dZ) {                    // [B, H, M, D] +=, or nullptr
+  check_mixer(offsets, B, H, M, D, "flare_decode_bwd");
   if (!dQ && !dK && !dZ) return;
   const std::int64_t C = std::int64_t(H) * D;
   const RowMat Qs = scale * ConstMatMap(Q, std::int64_t(H) * M, D);  // [H·M, D]
@@ -79,11 +82,13 @@ void flare_decode_bwd(const float* Q,                 // [H, M, D]
     const std::int64_t nt_tiles = num_chunks(nb, kTile);
     const int nt = static_cast<int>(std::min<std::int64_t>(pq.size(), nt_tiles));
     if (nt == 0) continue;
+    for (int t = 0; t < nt; ++t) {  // before the region: threads the runtime withholds add zeros
+      pq[t].setZero(std::int64_t(H) * M, D);
+      pz[t].setZero(std::int64_t(H) * M, D);
+    }
 #pragma omp parallel num_threads(nt)
     {
       const int tid = omp_get_thread_num();
-      pq[tid].setZero(std::int64_t(H) * M, D);
-      pz[tid].setZero(std::int64_t(H) * M, D);
       RowMat P(kTile, M), dS(kTile, M);
       Eigen::VectorXf rowdot(kTile);
 #pragma omp for schedule(static)

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/cpu/common.h"
+#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace flare::kernels::cpu {
@@ -47,6 +48,7 @@ void flare_encode_fwd(const float* Q,                 // [H, M, D]
                       int B, int H, int M, int D, float scale,
                       float* Z,                       // [B, H, M, D]
                       float* lse) {                   // [B, H, M]
+  check_mixer(offsets, B, H, M, D, "flare_encode_fwd");
   const std::int64_t C = std::int64_t(H) * D;
   std::vector<SoftmaxPartial> parts(max_threads());
   for (int h = 0; h < H; ++h) {
@@ -63,10 +65,12 @@ void flare_encode_fwd(const float* Q,                 // [H, M, D]
         lse_bh.setConstant(kNegInf);
         continue;
       }
+      // Reset before the region: if the runtime grants fewer than nt threads, the unused partials
+      // stay empty (mx = −inf) and contribute e^(−inf) = 0 to the combine.
+      for (int t = 0; t < nt; ++t) parts[t].reset(M, D);
 #pragma omp parallel num_threads(nt)
       {
         SoftmaxPartial& p = parts[omp_get_thread_num()];
-        p.reset(M, D);
         RowMat S(M, kTile);
         Eigen::VectorXf mx_new(M), corr(M);
 #pragma omp for schedule(static)
@@ -90,7 +94,6 @@ void flare_encode_fwd(const float* Q,                 // [H, M, D]
       Eigen::VectorXf l = Eigen::VectorXf::Zero(M);
       Zbh.setZero();
       for (int t = 0; t < nt; ++t) {
-        // Every thread got at least one non-empty tile (nt ≤ tiles), so mx_t is finite.
         const Eigen::VectorXf w = (parts[t].mx - mx).array().exp();
         l += parts[t].l.cwiseProduct(w);
         Zbh += w.asDiagonal() * parts[t].acc;
@@ -112,6 +115,7 @@ void flare_encode_bwd(const float* Q,                 // [H, M, D]
                       float* dQ,                      // [H, M, D] +=, or nullptr
                       float* dK,                      // [ΣN, C] +=, or nullptr
                       float* dV) {                    // [ΣN, C] +=, or nullptr
+  check_mixer(offsets, B, H, M, D, "flare_encode_bwd");
   if (!dQ && !dK && !dV) return;
   const std::int64_t C = std::int64_t(H) * D;
   std::vector<RowMat> pq(max_threads());
@@ -127,10 +131,10 @@ void flare_encode_bwd(const float* Q,                 // [H, M, D]
       const std::int64_t nt_tiles = num_chunks(nb, kTile);
       const int nt = static_cast<int>(std::min<std::int64_t>(pq.size(), nt_tiles));
       if (nt == 0) continue;
+      for (int t = 0; t < nt; ++t) pq[t].setZero(M, D);
 #pragma omp parallel num_threads(nt)
       {
         RowMat& gq = pq[omp_get_thread_num()];
-        gq.setZero(M, D);
         RowMat P(M, kTile), dS(M, kTile);
 #pragma omp for schedule(static)
         for (std::int64_t t = 0; t < nt_tiles; ++t) {

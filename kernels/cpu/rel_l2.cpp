@@ -3,6 +3,7 @@
 // elementwise backward.
 #include <cmath>
 
+#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace flare::kernels::cpu {
@@ -26,6 +27,7 @@ void rel_l2_fwd(const float* pred,                // [ΣN, T]
                 const float* target,              // [ΣN, T]
                 const std::int64_t* offsets,      // [B+1]
                 int B, int T, double* err) {      // [B]
+  check_offsets(offsets, B, "rel_l2_fwd");
   for (int b = 0; b < B; ++b) {
     double ee, tt;
     sums(pred, target, offsets[b] * T, offsets[b + 1] * T, ee, tt);
@@ -38,6 +40,7 @@ void rel_l2_bwd(const float* pred,            // [ΣN, T]
                 const std::int64_t* offsets,  // [B+1]
                 int B, int T, float scale,
                 float* dpred) {               // [ΣN, T] +=
+  check_offsets(offsets, B, "rel_l2_bwd");
   for (int b = 0; b < B; ++b) {
     const std::int64_t i0 = offsets[b] * T, i1 = offsets[b + 1] * T;
     double ee, tt;

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/error.h"
 #include "kernels/ops.h"
 #include "tests/kernels/compare.h"
 
@@ -210,4 +211,21 @@ TEST(MixerInvariance, BatchEqualsSeparateMeshes) {
     EXPECT_TRUE(all_close("Z of mesh", Zb.data(), Z.data() + std::size_t(b) * H * M * D, Zb.size(), 0.0, 0.0));
     EXPECT_TRUE(all_close("Y of mesh", Yb.data(), Y.data() + n0 * C, Yb.size(), 0.0, 0.0));
   }
+}
+
+// A corrupt offsets array is reported, not read out of bounds.
+TEST(MixerPreconditions, RejectBadOffsetsAndDims) {
+  const Vec Q(8, 0.f), K(40, 0.f), V(40, 0.f);
+  Vec Z(16), le(2), Y(40);
+  const Offsets decreasing = {0, 5, 3}, shifted = {1, 5};
+  for (auto* fwd : {&ref::flare_encode_fwd, &cpu::flare_encode_fwd}) {
+    EXPECT_THROW(fwd(Q.data(), K.data(), V.data(), decreasing.data(), 2, 1, 1, 8, 1.f, Z.data(), le.data()), flare::Error);
+    EXPECT_THROW(fwd(Q.data(), K.data(), V.data(), shifted.data(), 1, 1, 1, 8, 1.f, Z.data(), le.data()), flare::Error);
+    EXPECT_THROW(fwd(Q.data(), K.data(), V.data(), shifted.data(), 1, 1, 0, 8, 1.f, Z.data(), le.data()), flare::Error);
+  }
+  for (auto* fwd : {&ref::flare_decode_fwd, &cpu::flare_decode_fwd})
+    EXPECT_THROW(fwd(Q.data(), K.data(), Z.data(), decreasing.data(), 2, 1, 1, 8, 1.f, Y.data(), le.data()), flare::Error);
+  std::vector<double> err(2);
+  for (auto* fwd : {&ref::rel_l2_fwd, &cpu::rel_l2_fwd})
+    EXPECT_THROW(fwd(K.data(), V.data(), decreasing.data(), 2, 1, err.data()), flare::Error);
 }
