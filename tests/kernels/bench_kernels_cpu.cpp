@@ -6,7 +6,7 @@
 //   build/tests/kernels/bench_kernels_cpu [N=50000] [reps=20]
 //   OMP_NUM_THREADS=1 build/tests/kernels/bench_kernels_cpu 50000 20
 //
-// FLOP formulas (multiply-add = 2 FLOP):
+// FLOP formulas (multiply-add = 2 FLOP; elementwise ops print 0 GFLOP/s):
 //   linear fwd: 2·N·in·out;  linear bwd: 2 GEMMs of the same size (dx and dW).
 //   mixer fwd (encode + decode): 4 GEMMs of 2·N·M·D per head (S for encode, P·V, S for decode, P·Z).
 //   mixer bwd: 10 GEMMs of 2·N·M·D per head (S recomputed, dP, dS·K, dSᵀ·Q, Pᵀ·dX, for each stage).
@@ -68,6 +68,12 @@ int main(int argc, char** argv) {
   });
   bench("linear bwd 64x64", 2 * lin, reps,
         [&] { cpu::linear_bwd(x.data(), W.data(), y.data(), dx.data(), dW.data(), db.data(), N, C, C); });
+
+  bench("gelu fwd N x 64", 0, reps, [&] { cpu::gelu_fwd(x.data(), y.data(), N * C); });
+  bench("gelu bwd N x 64", 0, reps, [&] { cpu::gelu_bwd(x.data(), y.data(), dx.data(), N * C); });
+  std::vector<float> mu(N), rs(N), g1(C, 1.0f), b0(C, 0.0f);
+  bench("layernorm fwd N x 64", 0, reps,
+        [&] { cpu::layernorm_fwd(x.data(), g1.data(), b0.data(), y.data(), mu.data(), rs.data(), N, C, 1e-5f); });
 
   const std::vector<std::int64_t> off = {0, N};
   const auto Q = flare::test::randn(H * M * D, 4, 0.3), K = flare::test::randn(N * C, 5, 0.3),
