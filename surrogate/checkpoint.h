@@ -1,0 +1,45 @@
+// Checkpoints: one HDF5 file per model (docs/architecture.md, STYLE.md §1).
+//
+//   attributes  format = "flare-surrogate", version, config (ModelConfig JSON), and free JSON
+//               metadata slots normalizer, feature_recipe, training (null until a caller fills
+//               them)
+//   params/<name>       one dataset per tensor, FLARE.py state_dict names and shapes, fp32
+//   optimizer/m, /v     AdamW moments, flat [P] in the parameter layout; attribute step
+//                       (absent for inference-only checkpoints)
+//
+// Per-tensor datasets keep checkpoints readable by h5py (tests/reference/flare_torch.py loads
+// them by name). Writing goes through flare::write_atomically. Loading checks format, version,
+// config, the set of tensors and every shape, and rejects NaN/Inf, each with an InputError that
+// names the file, the tensor and what to do.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "surrogate/config.h"
+
+namespace flare::surrogate {
+
+inline constexpr const char* kCheckpointFormat = "flare-surrogate";
+inline constexpr std::int64_t kCheckpointVersion = 1;
+
+struct Checkpoint {
+  ModelConfig config;
+  std::vector<float> params;  ///< [ParamLayout(config).size()]
+  bool has_optimizer = false;
+  std::vector<float> adam_m, adam_v;  ///< same layout as params
+  std::int64_t step = 0;              ///< optimizer steps done
+  nlohmann::json normalizer;          ///< free slots; null = not set
+  nlohmann::json feature_recipe;
+  nlohmann::json training;
+};
+
+/// Writes atomically (temporary file, then rename). Throws flare::Error on I/O failure.
+void save_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt);
+
+/// Reads and validates; InputError naming the file for anything wrong with it.
+Checkpoint load_checkpoint(const std::filesystem::path& path);
+
+}  // namespace flare::surrogate

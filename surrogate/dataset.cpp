@@ -1,0 +1,371 @@
+#include "surrogate/dataset.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <memory>
+#include <random>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/progress.h"
+#include "surrogate/h5_rows.h"
+
+namespace flare::surrogate {
+
+namespace {
+
+const char* kSplitNames[3] = {"train", "val", "test"};
+
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::vector<std::string> component_names(const std::string& name, int components) {
+  if (components == 1) return {name};
+  std::vector<std::string> out;
+  for (int c = 0; c < components; ++c) out.push_back(name + "_" + std::to_string(c));
+  return out;
+}
+
+// Per-channel mean and sum of squared deviations, merged sample by sample (Chan et al.), so a
+// large offset (coordinates in mm far from 0) does not cancel catastrophically.
+struct ChannelStats {
+  std::int64_t count = 0;
+  std::vector<double> mean, m2;
+  explicit ChannelStats(std::int64_t channels) : mean(channels, 0.0), m2(channels, 0.0) {}
+
+  void add(const mesh::FeatureMatrix& x) {
+    const std::int64_t n = x.rows();
+    if (n == 0) return;
+    for (Eigen::Index c = 0; c < x.cols(); ++c) {
+      double m = 0;
+      for (std::int64_t i = 0; i < n; ++i) m += x(i, c);
+      m /= double(n);
+      double s = 0;
+      for (std::int64_t i = 0; i < n; ++i) s += (x(i, c) - m) * (x(i, c) - m);
+      const double delta = m - mean[c];
+      const double total = double(count + n);
+      mean[c] += delta * double(n) / total;
+      m2[c] += s + delta * delta * double(count) * double(n) / total;
+    }
+    count += n;
+  }
+  // Population std; a constant channel gets 1 so normalising it yields zeros, not NaN.
+  std::vector<double> stddev() const {
+    std::vector<double> s(mean.size());
+    for (std::size_t c = 0; c < s.size(); ++c) {
+      const double v = count > 0 ? std::sqrt(m2[c] / double(count)) : 0.0;
+      s[c] = v > 1e-12 * std::max(1.0, std::abs(mean[c])) ? v : 1.0;
+    }
+    return s;
+  }
+};
+
+// What pass 1 learns about one input.
+struct Checked {
+  std::filesystem::path path;
+  std::int64_t points = 0;
+  mesh::Bounds bounds;
+};
+
+// Components of each named point array, or InputError naming the file and the array.
+std::vector<int> check_arrays(const mesh::Mesh& m, const std::vector<std::string>& names,
+                              const std::string& role, const std::string& source,
+                              bool require_finite) {
+  std::vector<int> comps;
+  for (const auto& name : names) {
+    const mesh::DataArray* a = m.point_data.find(name);
+    if (!a) {
+      std::string have;
+      for (const auto& n : m.point_data.names()) have += (have.empty() ? "" : ", ") + n;
+      throw InputError(detail::concat(source, ": no point array '", name, "' (the ", role,
+                                      "); the mesh has ", have.empty() ? "no point arrays" : have,
+                                      " (check --", role == "target" ? "target" : "inputs",
+                                      ", or pass --skip-bad to leave this file out)"));
+    }
+    FLARE_INPUT_CHECK(a->tuples() == m.num_points(), source, ": point array '", name, "' has ",
+                      a->tuples(), " tuples for ", m.num_points(), " points");
+    if (require_finite)
+      for (std::int64_t i = 0; i < a->tuples(); ++i)
+        for (int c = 0; c < a->components(); ++c)
+          FLARE_INPUT_CHECK(std::isfinite(a->get(i, c)), source, ": ", role, " array '", name,
+                            "' has a non-finite value (", a->get(i, c), ") at point ", i,
+                            " (a failed solve? fix or remove the file, or pass --skip-bad)");
+    comps.push_back(a->components());
+  }
+  return comps;
+}
+
+}  // namespace
+
+std::array<std::vector<std::int64_t>, 3> split_samples(std::int64_t count,
+                                                       const std::array<double, 3>& fractions,
+                                                       std::uint64_t seed) {
+  double sum = 0;
+  for (double f : fractions) {
+    FLARE_INPUT_CHECK(std::isfinite(f) && f >= 0, "--split: fractions must be >= 0");
+    sum += f;
+  }
+  FLARE_INPUT_CHECK(std::abs(sum - 1.0) < 1e-6, "--split: fractions must sum to 1 (got ", sum,
+                    "), e.g. --split 0.8,0.1,0.1");
+  FLARE_INPUT_CHECK(fractions[0] > 0, "--split: the train fraction must be positive");
+  std::vector<std::int64_t> order(count);
+  for (std::int64_t i = 0; i < count; ++i) order[i] = i;
+  // Fisher-Yates with mt19937_64's raw output: std::shuffle and std::uniform_int_distribution
+  // differ between standard libraries, and a split must be reproducible from its seed anywhere.
+  std::mt19937_64 rng(seed);
+  for (std::int64_t i = count - 1; i > 0; --i) std::swap(order[i], order[rng() % std::uint64_t(i + 1)]);
+  std::int64_t n_train = count > 0 ? std::clamp<std::int64_t>(std::llround(fractions[0] * count), 1, count) : 0;
+  std::int64_t n_val = std::min<std::int64_t>(count - n_train, std::llround(fractions[1] * count));
+  std::array<std::vector<std::int64_t>, 3> out;
+  out[0].assign(order.begin(), order.begin() + n_train);
+  out[1].assign(order.begin() + n_train, order.begin() + n_train + n_val);
+  out[2].assign(order.begin() + n_train + n_val, order.end());
+  for (auto& s : out) std::sort(s.begin(), s.end());
+  return out;
+}
+
+DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReader& read,
+                                 const DatasetLog& log) {
+  FLARE_INPUT_CHECK(!opt.inputs.empty(), "dataset build: no input meshes given");
+  FLARE_INPUT_CHECK(!opt.targets.empty(), "dataset build: no --target array given");
+  split_samples(0, opt.split, 0);  // validates the fractions before any reading
+  check_writable(opt.output);
+  mesh::FeatureRecipe recipe = mesh::FeatureRecipe::default_recipe(opt.input_arrays);
+  recipe.validate();
+
+  DatasetBuildResult result;
+  // Pass 1: validate every input; remember sizes and bounds.
+  std::vector<Checked> good;
+  std::vector<int> target_comps, input_comps;
+  {
+    Progress progress(std::int64_t(opt.inputs.size()), "checking inputs", "meshes");
+    for (const auto& path : opt.inputs) {
+      const std::string source = path.string();
+      try {
+        const mesh::Mesh m = read(path);
+        m.validate(source);
+        const auto tc = check_arrays(m, opt.targets, "target", source, true);
+        const auto ic = check_arrays(m, opt.input_arrays, "input", source, true);
+        if (good.empty()) {
+          target_comps = tc;
+          input_comps = ic;
+        }
+        FLARE_INPUT_CHECK(tc == target_comps && ic == input_comps, source,
+                          ": its target/input arrays have different component counts than ",
+                          good.front().path.string());
+        Checked c{path, m.num_points(), {}};
+        c.bounds.extend(m.points);
+        good.push_back(std::move(c));
+      } catch (const InputError& e) {
+        if (!opt.skip_bad) throw;
+        result.skipped.emplace_back(source, e.what());
+        if (log) log(detail::concat("skipped ", e.what()));
+      }
+      progress.advance();
+    }
+  }
+  FLARE_INPUT_CHECK(!good.empty(), "dataset build: none of the ", opt.inputs.size(),
+                    " inputs is usable (see the messages above)");
+
+  const std::int64_t samples = std::int64_t(good.size());
+  const auto splits = split_samples(samples, opt.split, opt.seed);
+  mesh::Bounds train_bounds;
+  for (std::int64_t s : splits[0]) {
+    train_bounds.lo = train_bounds.lo.cwiseMin(good[s].bounds.lo);
+    train_bounds.hi = train_bounds.hi.cwiseMax(good[s].bounds.hi);
+  }
+  mesh::fit_normalization(recipe, train_bounds);
+
+  std::vector<std::int64_t> offsets(samples + 1, 0);
+  for (std::int64_t s = 0; s < samples; ++s) offsets[s + 1] = offsets[s] + good[s].points;
+  const std::int64_t total = offsets.back();
+  std::vector<char> in_train(samples, 0);
+  for (std::int64_t s : splits[0]) in_train[s] = 1;
+
+  std::vector<std::string> target_names;
+  for (std::size_t k = 0; k < opt.targets.size(); ++k)
+    for (auto& n : component_names(opt.targets[k], target_comps[k])) target_names.push_back(n);
+  const std::int64_t T = std::int64_t(target_names.size());
+
+  write_atomically(opt.output, [&](const std::filesystem::path& tmp) {
+    h5::Handle file = h5::create_file(tmp);
+    std::vector<std::string> feature_names;
+    std::int64_t F = -1;
+    std::vector<double> fmean, fstd;
+    ChannelStats tstats(T);
+    std::unique_ptr<ChannelStats> fstats;
+    Progress progress(samples, "computing features", "meshes");
+    for (std::int64_t s = 0; s < samples; ++s) {
+      const std::string source = good[s].path.string();
+      const mesh::Mesh m = read(good[s].path);
+      FLARE_INPUT_CHECK(m.num_points() == good[s].points, source,
+                        ": the file changed while the dataset was being built");
+      std::vector<std::string> names;
+      const mesh::FeatureMatrix x = mesh::compute_features(m, recipe, &names, source);
+      if (F < 0) {
+        F = x.cols();
+        feature_names = names;
+        fstats = std::make_unique<ChannelStats>(F);
+        h5::create_dataset<float>(file, "features", {total, F});
+        h5::create_dataset<float>(file, "targets", {total, T});
+        h5::create_dataset<double>(file, "points", {total, 3});
+      }
+      mesh::FeatureMatrix y(m.num_points(), T);
+      Eigen::Index col = 0;
+      for (std::size_t k = 0; k < opt.targets.size(); ++k) {
+        const mesh::DataArray& a = *m.point_data.find(opt.targets[k]);
+        for (std::int64_t i = 0; i < m.num_points(); ++i)
+          for (int c = 0; c < a.components(); ++c) y(i, col + c) = float(a.get(i, c));
+        col += a.components();
+      }
+      h5::write_rows(file.id(), "features", offsets[s], x.rows(), x.data());
+      h5::write_rows(file.id(), "targets", offsets[s], y.rows(), y.data());
+      h5::write_rows(file.id(), "points", offsets[s], m.num_points(), m.points.data());
+      if (in_train[s]) {
+        fstats->add(x);
+        tstats.add(y);
+      }
+      progress.advance();
+    }
+    progress.finish();
+
+    h5::write_dataset(file.id(), "offsets", offsets.data(), {samples + 1});
+    h5::Handle split_group = h5::create_group(file, "split");
+    for (int k = 0; k < 3; ++k)
+      h5::write_dataset(split_group.id(), kSplitNames[k], splits[k].data(),
+                        {std::int64_t(splits[k].size())});
+    h5::Handle stats = h5::create_group(file, "stats");
+    const auto fs = fstats->stddev(), ts = tstats.stddev();
+    h5::write_dataset(stats.id(), "feature_mean", fstats->mean.data(), {F});
+    h5::write_dataset(stats.id(), "feature_std", fs.data(), {F});
+    h5::write_dataset(stats.id(), "target_mean", tstats.mean.data(), {T});
+    h5::write_dataset(stats.id(), "target_std", ts.data(), {T});
+
+    std::vector<std::string> sources;
+    for (const auto& g : good) sources.push_back(g.path.string());
+    nlohmann::json skipped = nlohmann::json::array();
+    for (const auto& [f, why] : result.skipped) skipped.push_back({{"file", f}, {"reason", why}});
+    h5::write_attr(file, "format", std::string(kDatasetFormat));
+    h5::write_attr(file, "version", kDatasetVersion);
+    h5::write_attr_json(file, "feature_recipe", recipe.to_json());
+    h5::write_attr_json(file, "feature_names", feature_names);
+    h5::write_attr_json(file, "target_arrays", opt.targets);
+    h5::write_attr_json(file, "target_components", target_comps);
+    h5::write_attr_json(file, "target_names", target_names);
+    h5::write_attr_json(file, "sources", sources);
+    h5::write_attr_json(file, "skipped", skipped);
+    h5::write_attr_json(file, "provenance", {{"tool", "flare-surrogate"},
+                                             {"tool_version", opt.tool_version},
+                                             {"command_line", opt.command_line},
+                                             {"date", utc_now()},
+                                             {"seed", opt.seed},
+                                             {"split_fractions", opt.split}});
+    result.feature_names = feature_names;
+  });
+
+  result.samples = samples;
+  result.points = total;
+  for (int k = 0; k < 3; ++k) result.split_sizes[k] = std::int64_t(splits[k].size());
+  result.target_names = target_names;
+  return result;
+}
+
+// ---- reader ------------------------------------------------------------------------------------
+
+Dataset::Dataset(const std::filesystem::path& path) : m_path(path) {
+  const std::string src = path.string();
+  m_file = h5::open_file(path);
+  FLARE_INPUT_CHECK(h5::has_attr(m_file, "format") &&
+                        h5::read_attr_string(m_file, "format") == kDatasetFormat,
+                    src, ": not a flare-surrogate dataset (no format = \"", kDatasetFormat,
+                    "\" attribute); build one with 'flare-surrogate dataset build'");
+  const std::int64_t version = h5::read_attr_int(m_file, "version");
+  FLARE_INPUT_CHECK(version == kDatasetVersion, src, ": dataset version ", version,
+                    " is not supported (this build reads version ", kDatasetVersion,
+                    "); rebuild it with 'flare-surrogate dataset build'");
+  m_recipe = mesh::FeatureRecipe::from_json(h5::read_attr_json(m_file, "feature_recipe"), src);
+  try {
+    m_feature_names = h5::read_attr_json(m_file, "feature_names").get<std::vector<std::string>>();
+    m_target_names = h5::read_attr_json(m_file, "target_names").get<std::vector<std::string>>();
+    m_target_arrays = h5::read_attr_json(m_file, "target_arrays").get<std::vector<std::string>>();
+    m_target_components = h5::read_attr_json(m_file, "target_components").get<std::vector<int>>();
+    m_sources = h5::read_attr_json(m_file, "sources").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(detail::concat(src, ": damaged dataset metadata (", e.what(), ")"));
+  }
+  m_offsets = h5::read_dataset<std::int64_t>(m_file, "offsets");
+  FLARE_INPUT_CHECK(m_offsets.size() >= 2 && m_offsets.front() == 0, src,
+                    ": damaged dataset (offsets must start at 0 and list at least one sample)");
+  for (std::size_t i = 1; i < m_offsets.size(); ++i)
+    FLARE_INPUT_CHECK(m_offsets[i] >= m_offsets[i - 1], src, ": damaged dataset (offsets decrease at ", i, ")");
+  FLARE_INPUT_CHECK(std::int64_t(m_sources.size()) == num_samples(), src,
+                    ": damaged dataset (", m_sources.size(), " sources for ", num_samples(), " samples)");
+  const auto check_shape = [&](const char* name, std::int64_t cols) {
+    const auto shape = h5::dataset_shape(m_file, name);
+    FLARE_INPUT_CHECK(shape.size() == 2 && shape[0] == m_offsets.back() && shape[1] == cols, src,
+                      ": damaged dataset ('", name, "' does not have ", m_offsets.back(), " rows of ",
+                      cols, ")");
+  };
+  check_shape("features", num_features());
+  check_shape("targets", num_targets());
+  check_shape("points", 3);
+  for (int k = 0; k < 3; ++k) {
+    m_splits[k] = h5::read_dataset<std::int64_t>(m_file, std::string("split/") + kSplitNames[k]);
+    for (std::int64_t s : m_splits[k])
+      FLARE_INPUT_CHECK(s >= 0 && s < num_samples(), src, ": damaged dataset (split '",
+                        kSplitNames[k], "' lists sample ", s, " of ", num_samples(), ")");
+  }
+  const auto read_vec = [&](const char* name, std::int64_t n) {
+    std::vector<double> v(n);
+    h5::read_dataset(m_file, std::string("stats/") + name, v.data(), n);
+    return v;
+  };
+  m_feature_mean = read_vec("feature_mean", num_features());
+  m_feature_std = read_vec("feature_std", num_features());
+  m_target_mean = read_vec("target_mean", num_targets());
+  m_target_std = read_vec("target_std", num_targets());
+}
+
+const std::vector<std::int64_t>& Dataset::split(const std::string& name) const {
+  for (int k = 0; k < 3; ++k)
+    if (name == kSplitNames[k]) return m_splits[k];
+  throw InputError(detail::concat("unknown split '", name, "' (use train, val or test)"));
+}
+
+void Dataset::check_sample(std::int64_t sample) const {
+  FLARE_CHECK(sample >= 0 && sample < num_samples(), "sample ", sample, " out of range [0, ",
+              num_samples(), ") in ", m_path.string());
+}
+
+std::int64_t Dataset::num_points(std::int64_t sample) const {
+  check_sample(sample);
+  return m_offsets[sample + 1] - m_offsets[sample];
+}
+
+mesh::FeatureMatrix Dataset::features(std::int64_t sample) const {
+  mesh::FeatureMatrix x(num_points(sample), num_features());
+  h5::read_rows(m_file.id(), "features", m_offsets[sample], x.rows(), x.data());
+  return x;
+}
+
+mesh::FeatureMatrix Dataset::targets(std::int64_t sample) const {
+  mesh::FeatureMatrix y(num_points(sample), num_targets());
+  h5::read_rows(m_file.id(), "targets", m_offsets[sample], y.rows(), y.data());
+  return y;
+}
+
+mesh::Points Dataset::points(std::int64_t sample) const {
+  mesh::Points p(num_points(sample), 3);
+  h5::read_rows(m_file.id(), "points", m_offsets[sample], p.rows(), p.data());
+  return p;
+}
+
+}  // namespace flare::surrogate

@@ -1,0 +1,61 @@
+// AdamW over the whole flat parameter buffer, with global gradient-norm clipping.
+//
+// Weight decay as FLARE.py's make_optimizer_adamw applies it: only Linear weights decay
+// (ParamInfo::decay); biases, LayerNorm parameters and latent queries are in the no-decay groups.
+// Consecutive tensors with the same decay flag form one range, so a step is a handful of calls of
+// kernels adamw_step over long contiguous slices.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "surrogate/param_layout.h"
+
+namespace flare::surrogate {
+
+struct AdamWConfig {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;  ///< on Linear weights only
+  /// Global L2 gradient-norm limit (torch.nn.utils.clip_grad_norm_); infinity = no clipping.
+  double clip_norm = std::numeric_limits<double>::infinity();
+};
+
+/// Global L2 norm of grads [n] before clipping; if above max_norm, scales grads by
+/// max_norm / (norm + 1e-6), exactly as torch.nn.utils.clip_grad_norm_.
+double clip_grad_norm(float* grads, std::int64_t n, double max_norm);
+
+/// The optimizer state: moments in buffers of the parameter layout, and the step count.
+class AdamW {
+ public:
+  AdamW(const ParamLayout& layout, AdamWConfig config);
+
+  /// Clips grads (modifies them), then one AdamW step on params. Returns the gradient norm
+  /// before clipping. `lr` overrides config.lr (for schedules) when >= 0.
+  double step(float* params, float* grads, float lr = -1.0f);
+
+  std::vector<float>& m() { return m_m; }
+  std::vector<float>& v() { return m_v; }
+  const std::vector<float>& m() const { return m_m; }
+  const std::vector<float>& v() const { return m_v; }
+  std::int64_t steps_done() const { return m_step; }
+  /// Restores state from a checkpoint.
+  void set_state(std::vector<float> m, std::vector<float> v, std::int64_t steps_done);
+  const AdamWConfig& config() const { return m_config; }
+
+ private:
+  struct Range {
+    std::int64_t offset, size;
+    bool decay;
+  };
+  AdamWConfig m_config;
+  std::vector<Range> m_ranges;
+  std::vector<float> m_m, m_v;
+  std::int64_t m_step = 0;
+};
+
+}  // namespace flare::surrogate

@@ -1,0 +1,301 @@
+// Point features: boundary extraction, the AABB tree and compute_features, checked against
+// analytic answers on cube meshes of several cell types and against brute force.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+
+#include "common/error.h"
+#include "mesh/aabb_tree.h"
+#include "mesh/boundary.h"
+#include "mesh/features.h"
+
+using namespace flare::mesh;
+
+namespace {
+
+enum class Kind { Hex, Voxel, Tet, Wedge };
+
+// A grid of n^3 nodes over [0,1]^3 with uneven spacing (so distances are not all grid multiples),
+// split into cells of one kind. Every split is conforming across neighbouring cubes.
+Mesh cube_mesh(int n, Kind kind) {
+  std::vector<double> x(n);
+  for (int i = 0; i < n; ++i) x[i] = std::pow(double(i) / (n - 1), 1.3);
+  Mesh m;
+  m.points.resize(std::int64_t(n) * n * n, 3);
+  auto id = [n](int i, int j, int k) { return std::int64_t(i) + std::int64_t(n) * (j + std::int64_t(n) * k); };
+  for (int k = 0; k < n; ++k)
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < n; ++i) m.points.row(id(i, j, k)) << x[i], x[j], x[k];
+  for (int k = 0; k + 1 < n; ++k)
+    for (int j = 0; j + 1 < n; ++j)
+      for (int i = 0; i + 1 < n; ++i) {
+        // corner c = bx + 2 by + 4 bz
+        std::int64_t c[8];
+        for (int b = 0; b < 8; ++b) c[b] = id(i + (b & 1), j + ((b >> 1) & 1), k + ((b >> 2) & 1));
+        switch (kind) {
+          case Kind::Hex: m.add_cell(CellType::Hexahedron, {c[0], c[1], c[3], c[2], c[4], c[5], c[7], c[6]}); break;
+          case Kind::Voxel: m.add_cell(CellType::Voxel, {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]}); break;
+          case Kind::Wedge:
+            m.add_cell(CellType::Wedge, {c[0], c[1], c[3], c[4], c[5], c[7]});
+            m.add_cell(CellType::Wedge, {c[0], c[3], c[2], c[4], c[7], c[6]});
+            break;
+          case Kind::Tet: {
+            // Kuhn split: one tet per axis order, from corner 0 to corner 7.
+            const int perms[6][3] = {{1, 2, 4}, {1, 4, 2}, {2, 1, 4}, {2, 4, 1}, {4, 1, 2}, {4, 2, 1}};
+            for (const auto& p : perms)
+              m.add_cell(CellType::Tetra, {c[0], c[p[0]], c[p[0] + p[1]], c[7]});
+            break;
+          }
+        }
+      }
+  return m;
+}
+
+double analytic_distance(const Eigen::Vector3d& p) {
+  return -std::min({p.x(), 1 - p.x(), p.y(), 1 - p.y(), p.z(), 1 - p.z()});
+}
+
+template <typename F>
+std::string input_error(F&& f) {
+  try {
+    f();
+  } catch (const flare::InputError& e) {
+    return e.what();
+  }
+  return "<no InputError>";
+}
+
+class CubeBoundary : public ::testing::TestWithParam<Kind> {};
+
+}  // namespace
+
+TEST_P(CubeBoundary, FaceCountAreaAndOutwardNormals) {
+  const Mesh m = cube_mesh(4, GetParam());
+  m.validate("cube");
+  const BoundarySurface b = extract_boundary(m);
+  EXPECT_TRUE(b.closed_volume);
+  // 6 sides x 3x3 cell faces x 2 triangles, whatever the cell type.
+  EXPECT_EQ(b.triangles.rows(), 6 * 9 * 2);
+  EXPECT_NEAR(surface_area(m.points, b.triangles), 6.0, 1e-12);
+  const auto n = triangle_normals(m.points, b.triangles);
+  for (Eigen::Index t = 0; t < b.triangles.rows(); ++t) {
+    Eigen::Vector3d c = (m.points.row(b.triangles(t, 0)) + m.points.row(b.triangles(t, 1)) +
+                         m.points.row(b.triangles(t, 2))).transpose() / 3.0;
+    // On the cube the outward normal is the axis of the side the triangle lies on.
+    int axis = 0;
+    (c.array() - 0.5).abs().maxCoeff(&axis);
+    Eigen::Vector3d expected = Eigen::Vector3d::Zero();
+    expected[axis] = c[axis] > 0.5 ? 1 : -1;
+    EXPECT_NEAR((n.row(t).transpose() - expected).norm(), 0.0, 1e-12) << "triangle " << t;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(CellTypes, CubeBoundary,
+                         ::testing::Values(Kind::Hex, Kind::Voxel, Kind::Tet, Kind::Wedge));
+
+TEST(Boundary, PyramidsAroundCentre) {
+  Mesh m;
+  m.points.resize(9, 3);
+  for (int b = 0; b < 8; ++b) m.points.row(b) << (b & 1), ((b >> 1) & 1), ((b >> 2) & 1);
+  m.points.row(8) << 0.5, 0.5, 0.5;
+  // Each side of the unit cube is the base of a pyramid whose apex is the centre; the base is
+  // listed in both windings to check that orientation comes from geometry, not vertex order.
+  m.add_cell(CellType::Pyramid, {0, 1, 3, 2, 8});
+  m.add_cell(CellType::Pyramid, {4, 6, 7, 5, 8});
+  m.add_cell(CellType::Pyramid, {0, 4, 5, 1, 8});
+  m.add_cell(CellType::Pyramid, {2, 3, 7, 6, 8});
+  m.add_cell(CellType::Pyramid, {0, 2, 6, 4, 8});
+  m.add_cell(CellType::Pyramid, {1, 5, 7, 3, 8});
+  const BoundarySurface b = extract_boundary(m);
+  EXPECT_EQ(b.triangles.rows(), 12);
+  EXPECT_NEAR(surface_area(m.points, b.triangles), 6.0, 1e-12);
+  const auto n = triangle_normals(m.points, b.triangles);
+  for (Eigen::Index t = 0; t < b.triangles.rows(); ++t) {
+    Eigen::Vector3d c = (m.points.row(b.triangles(t, 0)) + m.points.row(b.triangles(t, 1)) +
+                         m.points.row(b.triangles(t, 2))).transpose() / 3.0;
+    EXPECT_GT(n.row(t).dot((c - Eigen::Vector3d::Constant(0.5)).transpose()), 0) << t;
+  }
+}
+
+TEST(Boundary, SurfaceMeshIsItselfAndPointCloudIsRefused) {
+  Mesh s;
+  s.points.resize(4, 3);
+  s.points << 0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0;
+  s.add_cell(CellType::Quad, {0, 1, 2, 3});
+  const BoundarySurface b = extract_boundary(s);
+  EXPECT_FALSE(b.closed_volume);
+  EXPECT_EQ(b.triangles.rows(), 2);
+  EXPECT_NEAR(surface_area(s.points, b.triangles), 1.0, 1e-15);
+
+  Mesh cloud;
+  cloud.points = s.points;
+  EXPECT_NE(input_error([&] { extract_boundary(cloud, "cloud.vtu"); }).find("cloud.vtu"),
+            std::string::npos);
+}
+
+TEST(AabbTree, MatchesBruteForce) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(-1, 1);
+  Points p(600, 3);
+  for (Eigen::Index i = 0; i < p.rows(); ++i) p.row(i) << u(rng), u(rng), u(rng);
+  Triangles t(200, 3);
+  for (Eigen::Index i = 0; i < t.rows(); ++i) t.row(i) << 3 * i, 3 * i + 1, 3 * i + 2;
+  const AabbTree tree(p, t);
+  for (int q = 0; q < 500; ++q) {
+    const Eigen::Vector3d x(2 * u(rng), 2 * u(rng), 2 * u(rng));
+    double best = 1e300;
+    for (Eigen::Index i = 0; i < t.rows(); ++i) {
+      const Eigen::Vector3d c = closest_point_on_triangle(
+          x, p.row(t(i, 0)).transpose(), p.row(t(i, 1)).transpose(), p.row(t(i, 2)).transpose());
+      best = std::min(best, (c - x).squaredNorm());
+    }
+    const auto hit = tree.closest(x);
+    EXPECT_DOUBLE_EQ(hit.sqr_distance, best) << "query " << q;
+    EXPECT_NEAR((hit.closest - x).squaredNorm(), best, 1e-12);
+  }
+}
+
+TEST(Features, DistanceAndNormalsOnCubeMatchAnalytic) {
+  for (Kind kind : {Kind::Hex, Kind::Tet}) {
+    const Mesh m = cube_mesh(7, kind);
+    FeatureRecipe r = FeatureRecipe::default_recipe();
+    std::vector<std::string> names;
+    const FeatureMatrix x = compute_features(m, r, &names);
+    ASSERT_EQ(names, (std::vector<std::string>{"coord_x", "coord_y", "coord_z", "boundary_distance",
+                                               "normal_x", "normal_y", "normal_z", "height"}));
+    ASSERT_EQ(x.rows(), m.num_points());
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      const Eigen::Vector3d p = m.points.row(i).transpose();
+      EXPECT_NEAR(x(i, 3), analytic_distance(p), 1e-6) << "point " << i;
+      const Eigen::Vector3f nrm = x.row(i).segment<3>(4).transpose();
+      EXPECT_NEAR(nrm.norm(), 1.0f, 1e-6f);
+      // Where one side is strictly nearest, the normal is that side's outward axis.
+      std::array<double, 6> d = {p.x(), 1 - p.x(), p.y(), 1 - p.y(), p.z(), 1 - p.z()};
+      auto sorted = d;
+      std::sort(sorted.begin(), sorted.end());
+      if (sorted[1] - sorted[0] > 1e-9) {
+        const int side = int(std::min_element(d.begin(), d.end()) - d.begin());
+        Eigen::Vector3f expected = Eigen::Vector3f::Zero();
+        expected[side / 2] = side % 2 ? 1.0f : -1.0f;
+        EXPECT_NEAR((nrm - expected).norm(), 0.0f, 1e-6f) << "point " << i;
+      }
+      EXPECT_NEAR(x(i, 7), p.z(), 1e-6);
+      EXPECT_NEAR(x(i, 0), p.x(), 1e-6);
+    }
+  }
+}
+
+TEST(Features, OrphanPointsOutsideArePositive) {
+  Mesh m = cube_mesh(3, Kind::Hex);
+  const std::int64_t n = m.num_points();
+  m.points.conservativeResize(n + 1, 3);
+  m.points.row(n) << 2.0, 0.5, 0.25;
+  const FeatureMatrix x = compute_features(m, FeatureRecipe::default_recipe());
+  EXPECT_NEAR(x(n, 3), 1.0, 1e-6);
+  EXPECT_NEAR(x(n, 4), 1.0, 1e-6);
+}
+
+TEST(Features, RecipeNormalisationIsFixedNotPerMesh) {
+  Mesh m = cube_mesh(3, Kind::Hex);
+  FeatureRecipe r = FeatureRecipe::default_recipe();
+  r.origin = Eigen::Vector3d(1, 2, 3);
+  r.length_scale = 4;
+  const FeatureMatrix a = compute_features(m, r);
+  m.points.col(2).array() += 8;  // the same part, printed higher
+  const FeatureMatrix b = compute_features(m, r);
+  EXPECT_FLOAT_EQ(b(0, 2) - a(0, 2), 2.0f);       // coords move by 8 / 4
+  EXPECT_FLOAT_EQ(a(0, 0), (0.0f - 1.0f) / 4.0f);
+  EXPECT_EQ(a.col(3), b.col(3));                  // distance and height do not move
+  EXPECT_EQ(a.col(7), b.col(7));
+  EXPECT_FLOAT_EQ(a.col(7).maxCoeff(), 0.25f);    // height 1 / 4
+
+  Bounds bounds;
+  bounds.extend(m.points);
+  fit_normalization(r, bounds);
+  EXPECT_NEAR((r.origin - Eigen::Vector3d(0.5, 0.5, 8.5)).norm(), 0, 1e-12);
+  EXPECT_DOUBLE_EQ(r.length_scale, 0.5);
+}
+
+TEST(Features, PointRenumberingPermutesRows) {
+  Mesh m = cube_mesh(6, Kind::Tet);
+  std::vector<double> t(m.num_points());
+  for (std::size_t i = 0; i < t.size(); ++i) t[i] = std::sin(double(i));
+  m.point_data.put(DataArray::from_doubles("temperature", 1, t));
+  const FeatureRecipe r = FeatureRecipe::default_recipe({"temperature"});
+  const FeatureMatrix x = compute_features(m, r);
+
+  std::vector<std::int64_t> perm(m.num_points());  // new index -> old index
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(3));
+  std::vector<std::int64_t> inverse(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = std::int64_t(i);
+  Mesh p = m;
+  std::vector<double> pt(t.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) {
+    p.points.row(std::int64_t(i)) = m.points.row(perm[i]);
+    pt[i] = t[perm[i]];
+  }
+  for (auto& v : p.connectivity) v = inverse[v];
+  p.point_data.put(DataArray::from_doubles("temperature", 1, pt));
+  const FeatureMatrix y = compute_features(p, r);
+  for (std::size_t i = 0; i < perm.size(); ++i)
+    ASSERT_EQ(y.row(std::int64_t(i)), x.row(perm[i])) << "new point " << i;
+}
+
+TEST(Features, RecipeJsonRoundTrip) {
+  FeatureRecipe r = FeatureRecipe::default_recipe({"layer", "temperature"});
+  r.origin = Eigen::Vector3d(0.1, -2.5, 1e-3);
+  r.length_scale = 12.75;
+  const std::string text = r.to_json().dump();
+  const FeatureRecipe back = FeatureRecipe::from_json(nlohmann::json::parse(text));
+  EXPECT_EQ(back.features, r.features);
+  EXPECT_EQ(back.origin, r.origin);
+  EXPECT_EQ(back.length_scale, r.length_scale);
+  EXPECT_EQ(back.input_arrays(), (std::vector<std::string>{"layer", "temperature"}));
+
+  auto j = r.to_json();
+  j["features"].push_back("curvature");
+  EXPECT_NE(input_error([&] { FeatureRecipe::from_json(j, "ckpt.h5"); }).find("curvature"),
+            std::string::npos);
+  j = r.to_json();
+  j.erase("length_scale");
+  EXPECT_NE(input_error([&] { FeatureRecipe::from_json(j, "ckpt.h5"); }).find("ckpt.h5"),
+            std::string::npos);
+}
+
+TEST(Features, MissingOrBadArrayNamesItAndTheFile) {
+  Mesh m = cube_mesh(3, Kind::Hex);
+  m.point_data.put(DataArray::from_doubles("layer", 1, std::vector<double>(m.num_points(), 1.0)));
+  const FeatureRecipe r = FeatureRecipe::default_recipe({"temperature"});
+  const std::string e = input_error([&] { compute_features(m, r, nullptr, "part7.vtu"); });
+  EXPECT_NE(e.find("part7.vtu"), std::string::npos) << e;
+  EXPECT_NE(e.find("'temperature'"), std::string::npos) << e;
+  EXPECT_NE(e.find("layer"), std::string::npos) << e;  // lists what the mesh does have
+
+  std::vector<double> v(m.num_points() * 3, 0.0);
+  v[5] = std::nan("");
+  m.point_data.put(DataArray::from_doubles("velocity", 3, v));
+  std::vector<std::string> names;
+  const std::string e2 = input_error(
+      [&] { compute_features(m, FeatureRecipe::default_recipe({"velocity"}), &names, "p.vtu"); });
+  EXPECT_NE(e2.find("velocity"), std::string::npos) << e2;
+  EXPECT_NE(e2.find("non-finite"), std::string::npos) << e2;
+}
+
+TEST(Features, MultiComponentArrayColumns) {
+  Mesh m = cube_mesh(2, Kind::Hex);
+  std::vector<double> v(m.num_points() * 2);
+  std::iota(v.begin(), v.end(), 0.0);
+  m.point_data.put(DataArray::from_doubles("uv", 2, v));
+  FeatureRecipe r;
+  r.features = {"array:uv", "height"};
+  std::vector<std::string> names;
+  const FeatureMatrix x = compute_features(m, r, &names);
+  EXPECT_EQ(names, (std::vector<std::string>{"uv_0", "uv_1", "height"}));
+  EXPECT_EQ(x(3, 0), 6.0f);
+  EXPECT_EQ(x(3, 1), 7.0f);
+}

@@ -1,0 +1,206 @@
+// The dataset file: build from in-memory meshes, read back slices exactly, statistics from the
+// train split only, seeded splits, bad inputs and non-dataset files.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "common/error.h"
+#include "surrogate/dataset.h"
+
+using namespace flare;
+using namespace flare::surrogate;
+namespace fs = std::filesystem;
+
+namespace {
+
+// n^3-node hex block of edge `size`, lifted by `z0`, with a 3-component "displacement" target
+// and a scalar "layer" input that differ per sample.
+mesh::Mesh block(int n, double size, double z0, double target_offset) {
+  mesh::Mesh m;
+  m.points.resize(std::int64_t(n) * n * n, 3);
+  auto id = [n](int i, int j, int k) { return std::int64_t(i) + n * (j + std::int64_t(n) * k); };
+  for (int k = 0; k < n; ++k)
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < n; ++i)
+        m.points.row(id(i, j, k)) << size * i / (n - 1), size * j / (n - 1), z0 + size * k / (n - 1);
+  for (int k = 0; k + 1 < n; ++k)
+    for (int j = 0; j + 1 < n; ++j)
+      for (int i = 0; i + 1 < n; ++i)
+        m.add_cell(mesh::CellType::Hexahedron,
+                   {id(i, j, k), id(i + 1, j, k), id(i + 1, j + 1, k), id(i, j + 1, k),
+                    id(i, j, k + 1), id(i + 1, j, k + 1), id(i + 1, j + 1, k + 1), id(i, j + 1, k + 1)});
+  std::vector<double> u, layer;
+  for (std::int64_t p = 0; p < m.num_points(); ++p) {
+    u.insert(u.end(), {target_offset + m.points(p, 0), 0.5 * m.points(p, 1), -m.points(p, 2)});
+    layer.push_back(std::floor(m.points(p, 2) - z0));
+  }
+  m.point_data.put(mesh::DataArray::from_doubles("displacement", 3, u));
+  m.point_data.put(mesh::DataArray::from_doubles("layer", 1, layer));
+  return m;
+}
+
+struct DatasetFile : ::testing::Test {
+  fs::path dir;
+  std::map<std::string, mesh::Mesh> meshes;
+  void SetUp() override {
+    dir = fs::temp_directory_path() /
+          ("flare_test_dataset_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+           "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  MeshReader reader() {
+    return [this](const fs::path& p) {
+      auto it = meshes.find(p.string());
+      if (it == meshes.end()) throw InputError(p.string() + ": cannot open the file");
+      return it->second;
+    };
+  }
+  DatasetBuildOptions options(std::vector<std::string> inputs) {
+    DatasetBuildOptions o;
+    for (auto& i : inputs) o.inputs.push_back(i);
+    o.output = dir / "data.h5";
+    o.targets = {"displacement"};
+    o.input_arrays = {"layer"};
+    o.command_line = "test";
+    return o;
+  }
+};
+
+template <typename F>
+std::string input_error(F&& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "<no InputError>";
+}
+
+}  // namespace
+
+TEST(DatasetSplit, SeededDisjointCoveringAndPortable) {
+  const auto a = split_samples(20, {0.6, 0.2, 0.2}, 42);
+  EXPECT_EQ(a[0].size(), 12u);
+  EXPECT_EQ(a[1].size(), 4u);
+  EXPECT_EQ(a[2].size(), 4u);
+  std::set<std::int64_t> all;
+  for (const auto& s : a) all.insert(s.begin(), s.end());
+  EXPECT_EQ(all.size(), 20u);
+  EXPECT_EQ(split_samples(20, {0.6, 0.2, 0.2}, 42), a);
+  EXPECT_NE(split_samples(20, {0.6, 0.2, 0.2}, 43), a);
+  EXPECT_EQ(split_samples(1, {0.1, 0.45, 0.45}, 0)[0].size(), 1u);  // train is never empty
+  EXPECT_NE(input_error([] { split_samples(5, {0.5, 0.1, 0.1}, 0); }).find("sum to 1"),
+            std::string::npos);
+}
+
+TEST_F(DatasetFile, RoundTripSlicesAndTrainOnlyStatistics) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  meshes["b.vtu"] = block(4, 2.0, 5.0, 100.0);
+  meshes["c.vtu"] = block(5, 3.0, -1.0, -50.0);
+  auto opt = options({"a.vtu", "b.vtu", "c.vtu"});
+  opt.split = {0.34, 0.33, 0.33};
+  opt.seed = 9;
+  const DatasetBuildResult r = build_dataset(opt, reader());
+  EXPECT_EQ(r.samples, 3);
+  EXPECT_EQ(r.points, 27 + 64 + 125);
+  EXPECT_EQ(r.split_sizes[0], 1);
+
+  const Dataset d(opt.output);
+  ASSERT_EQ(d.num_samples(), 3);
+  EXPECT_EQ(d.offsets(), (std::vector<std::int64_t>{0, 27, 91, 216}));
+  EXPECT_EQ(d.sources(), (std::vector<std::string>{"a.vtu", "b.vtu", "c.vtu"}));
+  EXPECT_EQ(d.target_names(), (std::vector<std::string>{"displacement_0", "displacement_1", "displacement_2"}));
+  EXPECT_EQ(d.target_components(), std::vector<int>{3});
+  EXPECT_EQ(d.feature_names().back(), "layer");
+  ASSERT_EQ(d.num_features(), 9);
+
+  // Train bounds fix the recipe: the one train sample's box maps to [-1, 1] on its widest axis.
+  const std::int64_t train = d.split("train").at(0);
+  const mesh::Mesh& tm = meshes[d.sources()[train]];
+  mesh::Bounds b;
+  b.extend(tm.points);
+  EXPECT_NEAR((d.recipe().origin - 0.5 * (b.lo + b.hi)).norm(), 0, 1e-12);
+  EXPECT_DOUBLE_EQ(d.recipe().length_scale, 0.5 * (b.hi - b.lo).maxCoeff());
+
+  for (std::int64_t s = 0; s < 3; ++s) {
+    const mesh::Mesh& m = meshes[d.sources()[s]];
+    EXPECT_EQ(d.features(s), mesh::compute_features(m, d.recipe())) << s;
+    EXPECT_EQ(d.points(s), m.points) << s;
+    const auto y = d.targets(s);
+    const auto u = m.point_data.find("displacement");
+    for (std::int64_t i = 0; i < m.num_points(); ++i)
+      for (int c = 0; c < 3; ++c) ASSERT_EQ(y(i, c), float(u->get(i, c)));
+  }
+
+  // Statistics come from the train sample alone (the others have very different targets).
+  const auto y = d.targets(train);
+  for (int c = 0; c < 3; ++c) {
+    double mean = 0, var = 0;
+    for (Eigen::Index i = 0; i < y.rows(); ++i) mean += y(i, c);
+    mean /= double(y.rows());
+    for (Eigen::Index i = 0; i < y.rows(); ++i) var += (y(i, c) - mean) * (y(i, c) - mean);
+    EXPECT_NEAR(d.target_mean()[c], mean, 1e-9 * (1 + std::abs(mean))) << c;
+    EXPECT_NEAR(d.target_std()[c], std::sqrt(var / double(y.rows())), 1e-9) << c;
+  }
+  const auto x = d.features(train);
+  EXPECT_NEAR(d.feature_mean()[0], x.col(0).cast<double>().mean(), 1e-6);
+
+  EXPECT_THROW(d.features(3), Error);
+  EXPECT_NE(input_error([&] { d.split("holdout"); }).find("holdout"), std::string::npos);
+}
+
+TEST_F(DatasetFile, BadInputsNameTheFileOrAreSkipped) {
+  meshes["good.vtu"] = block(3, 1.0, 0.0, 0.0);
+  meshes["good2.vtu"] = block(3, 1.0, 0.0, 1.0);
+  mesh::Mesh nan = block(3, 1.0, 0.0, 0.0);
+  nan.point_data.find("displacement")->set(4, 1, std::nan(""));
+  meshes["nan.vtu"] = nan;
+  mesh::Mesh missing = block(3, 1.0, 0.0, 0.0);
+  missing.point_data.remove("displacement");
+  meshes["missing.vtu"] = missing;
+  meshes["empty.vtu"] = mesh::Mesh{};
+
+  for (const std::string bad : {"nan.vtu", "missing.vtu", "empty.vtu", "absent.vtu"}) {
+    auto opt = options({"good.vtu", bad});
+    const std::string e = input_error([&] { build_dataset(opt, reader()); });
+    EXPECT_EQ(e.rfind(bad, 0), 0u) << e;  // the message starts with the file name
+    EXPECT_FALSE(fs::exists(opt.output)) << "nothing written for a failed build";
+  }
+  EXPECT_NE(input_error([&] { build_dataset(options({"missing.vtu"}), reader()); })
+                .find("'displacement'"), std::string::npos);
+
+  auto opt = options({"good.vtu", "nan.vtu", "missing.vtu", "empty.vtu", "good2.vtu"});
+  opt.skip_bad = true;
+  std::vector<std::string> logged;
+  const auto r = build_dataset(opt, reader(), [&](const std::string& s) { logged.push_back(s); });
+  EXPECT_EQ(r.samples, 2);
+  ASSERT_EQ(r.skipped.size(), 3u);
+  EXPECT_EQ(r.skipped[0].first, "nan.vtu");
+  EXPECT_EQ(logged.size(), 3u);
+  const Dataset d(opt.output);
+  EXPECT_EQ(d.sources(), (std::vector<std::string>{"good.vtu", "good2.vtu"}));
+
+  auto none = options({"nan.vtu", "empty.vtu"});
+  none.skip_bad = true;
+  EXPECT_NE(input_error([&] { build_dataset(none, reader()); }).find("none of the 2"),
+            std::string::npos);
+}
+
+TEST_F(DatasetFile, NotADatasetIsAClearError) {
+  const fs::path text = dir / "notes.h5";
+  std::ofstream(text) << "not hdf5";
+  EXPECT_NE(input_error([&] { Dataset d(text); }).find("notes.h5"), std::string::npos);
+  {
+    h5::Handle f = h5::create_file(dir / "other.h5");
+    h5::write_attr(f, "format", std::string("flare-surrogate-checkpoint"));
+  }
+  const std::string e = input_error([&] { Dataset d(dir / "other.h5"); });
+  EXPECT_NE(e.find("not a flare-surrogate dataset"), std::string::npos) << e;
+  EXPECT_NE(input_error([&] { Dataset d(dir / "nope.h5"); }).find("nope.h5"), std::string::npos);
+}

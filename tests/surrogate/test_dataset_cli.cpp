@@ -1,0 +1,100 @@
+// `flare-surrogate dataset build` end to end on .vtu files: exit codes, messages, --skip-bad.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "mesh/grid.h"
+#include "mesh/io.h"
+#include "surrogate/dataset.h"
+
+namespace fs = std::filesystem;
+using namespace flare;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+Result run(const std::string& args) {
+  const std::string cmd = std::string(FLARE_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+
+mesh::Mesh solved(int n, double shift) {
+  mesh::Mesh m = mesh::hex_grid(n, n, n, 0.5);
+  std::vector<double> u;
+  for (std::int64_t i = 0; i < m.num_points(); ++i)
+    u.insert(u.end(), {shift + m.points(i, 0), 0.0, 0.1 * m.points(i, 2)});
+  m.point_data.put(mesh::DataArray::from_doubles("displacement", 3, u));
+  return m;
+}
+
+class DatasetCli : public ::testing::Test {
+ protected:
+  fs::path dir;
+  void SetUp() override {
+    dir = fs::temp_directory_path() /
+          ("flare_test_dataset_cli_" + std::string(
+               ::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "runs");
+    for (int k = 0; k < 4; ++k)
+      mesh::write_vtu(solved(2 + k % 2, k), dir / "runs" / ("part" + std::to_string(k) + ".vtu"));
+    mesh::Mesh bad = solved(2, 0);
+    bad.point_data.find("displacement")->set(3, 0, std::nan(""));
+    mesh::write_vtu(bad, dir / "bad_nan.vtu");
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string p(const std::string& rel) const { return (dir / rel).string(); }
+};
+
+}  // namespace
+
+TEST_F(DatasetCli, GoodInputsSucceed) {
+  const auto r = run("dataset build " + p("runs") + " -o " + p("data.h5") +
+                     " --target displacement --split 0.5,0.25,0.25 --seed 3");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("4 samples (train 2, val 1, test 1)"), std::string::npos) << r.out;
+  const surrogate::Dataset d(p("data.h5"));
+  EXPECT_EQ(d.num_samples(), 4);
+  EXPECT_EQ(d.num_targets(), 3);
+  EXPECT_EQ(d.num_features(), 8);
+}
+
+TEST_F(DatasetCli, BadInputExits2NamingTheFile) {
+  const auto r = run("dataset build " + p("runs/part0.vtu") + " " + p("bad_nan.vtu") + " -o " +
+                     p("data.h5") + " --target displacement");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("bad_nan.vtu"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("non-finite"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p("data.h5")));
+
+  const auto missing = run("dataset build " + p("runs/part0.vtu") + " -o " + p("data.h5") +
+                           " --target stress");
+  EXPECT_EQ(missing.code, 2) << missing.out;
+  EXPECT_NE(missing.out.find("part0.vtu"), std::string::npos) << missing.out;
+  EXPECT_NE(missing.out.find("'stress'"), std::string::npos) << missing.out;
+
+  const auto split = run("dataset build " + p("runs") + " -o " + p("data.h5") +
+                         " --target displacement --split 0.8,0.1");
+  EXPECT_EQ(split.code, 2) << split.out;
+}
+
+TEST_F(DatasetCli, SkipBadContinuesAndReports) {
+  const auto r = run("dataset build " + p("runs") + " " + p("bad_nan.vtu") + " " +
+                     p("absent.vtu") + " -o " + p("data.h5") + " --target displacement --skip-bad");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("skipped 2 of 6 inputs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bad_nan.vtu"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("absent.vtu"), std::string::npos) << r.out;
+  EXPECT_EQ(surrogate::Dataset(p("data.h5")).num_samples(), 4);
+}
