@@ -9,13 +9,15 @@
 
 namespace flare::kernels {
 
-/// Throws flare::Error unless offsets [B+1] describe a packed batch: offsets[0] = 0, never decreasing.
+/// Throws flare::Error unless offsets [B+1] describe a packed batch: offsets[0] = 0, never
+/// decreasing.
 inline void check_offsets(const std::int64_t* offsets, int B, const char* op) {
-  FLARE_CHECK(B >= 0 && offsets != nullptr, op, ": need B >= 0 meshes and an offsets array, got B = ", B);
+  FLARE_CHECK(B >= 0 && offsets != nullptr, op,
+              ": need B >= 0 meshes and an offsets array, got B = ", B);
   FLARE_CHECK(offsets[0] == 0, op, ": offsets[0] must be 0, got ", offsets[0]);
   for (int b = 0; b < B; ++b)
-    FLARE_CHECK(offsets[b + 1] >= offsets[b], op, ": offsets must not decrease, offsets[", b, "] = ",
-                offsets[b], " > offsets[", b + 1, "] = ", offsets[b + 1]);
+    FLARE_CHECK(offsets[b + 1] >= offsets[b], op, ": offsets must not decrease, offsets[", b,
+                "] = ", offsets[b], " > offsets[", b + 1, "] = ", offsets[b + 1]);
 }
 
 /// Throws flare::Error unless the mixer dimensions are usable (H, M, D ≥ 1) and offsets are valid.

@@ -25,7 +25,9 @@ using ConstVecMap = Eigen::Map<const Eigen::VectorXf>;
 using ConstRowVecMap = Eigen::Map<const Eigen::RowVectorXf>;
 
 /// Number of chunks of `chunk` rows covering N rows.
-inline std::int64_t num_chunks(std::int64_t N, std::int64_t chunk) { return (N + chunk - 1) / chunk; }
+inline std::int64_t num_chunks(std::int64_t N, std::int64_t chunk) {
+  return (N + chunk - 1) / chunk;
+}
 
 /// Calls f(n0, n1) for consecutive row ranges of at most `chunk` rows, in parallel when there is
 /// more than one chunk (a parallel region costs microseconds: not worth it for tiny tensors).
@@ -36,9 +38,9 @@ void for_each_chunk(std::int64_t N, std::int64_t chunk, F&& f) {
   for (std::int64_t c = 0; c < nc; ++c) f(c * chunk, std::min(N, (c + 1) * chunk));
 }
 
-/// In place, row by row: A[r, :] = exp(A[r, :] − sub[r]). Written per row on purpose: Eigen does not
-/// vectorise a column-vector broadcast over a row-major matrix (`A.colwise() - v`), and the scalar
-/// expf it falls back to was a third of the mixer's time.
+/// In place, row by row: A[r, :] = exp(A[r, :] − sub[r]). Written per row on purpose: Eigen does
+/// not vectorise a column-vector broadcast over a row-major matrix (`A.colwise() - v`), and the
+/// scalar expf it falls back to was a third of the mixer's time.
 template <class Mat, class Vec>
 void exp_rows_minus(Mat&& A, const Vec& sub) {
   for (Eigen::Index r = 0; r < A.rows(); ++r) A.row(r) = (A.row(r).array() - sub[r]).exp().matrix();

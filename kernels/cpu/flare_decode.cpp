@@ -1,16 +1,16 @@
 // cpu FLARE decode: Y[n,h] = softmax_M(s·K[n,h]·Q[h]ᵀ)·Z[b,h], independent per point.
 //
 // Per mesh, threads take tiles of kTile points; per tile and head: S = K_t·(s·Q)ᵀ [kTile, M] by
-// GEMM, a max-subtracted softmax along each row (M values), Y_t = P·Z[b,h] by GEMM; lse per point is
-// saved for backward. Memory: one [kTile, M] tile per thread, never N×M.
+// GEMM, a max-subtracted softmax along each row (M values), Y_t = P·Z[b,h] by GEMM; lse per point
+// is saved for backward. Memory: one [kTile, M] tile per thread, never N×M.
 //
 // Backward from the saved Y and lse, per tile (P recomputed):
 //   P = e^(S − lse_n);  dS = P∘(dY_t·Zᵀ − rowdot_n),  rowdot_n = dY_n·Y_n;
 //   dK_t += s·dS·Q;  dQ += s·dSᵀ·K_t and dZ[b] += Pᵀ·dY_t (reductions over N: per-thread partials).
 #include <vector>
 
-#include "kernels/cpu/common.h"
 #include "kernels/check.h"
+#include "kernels/cpu/common.h"
 #include "kernels/ops.h"
 
 namespace flare::kernels::cpu {
@@ -19,13 +19,13 @@ namespace {
 constexpr std::int64_t kTile = 128;
 }
 
-void flare_decode_fwd(const float* Q,                 // [H, M, D]
-                      const float* K,                 // [ΣN, C]
-                      const float* Z,                 // [B, H, M, D]
-                      const std::int64_t* offsets,    // [B+1]
+void flare_decode_fwd(const float* Q,               // [H, M, D]
+                      const float* K,               // [ΣN, C]
+                      const float* Z,               // [B, H, M, D]
+                      const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, float scale,
-                      float* Y,                       // [ΣN, C]
-                      float* lse) {                   // [ΣN, H]
+                      float* Y,      // [ΣN, C]
+                      float* lse) {  // [ΣN, H]
   check_mixer(offsets, B, H, M, D, "flare_decode_fwd");
   const std::int64_t C = std::int64_t(H) * D;
   const RowMat Qs = scale * ConstMatMap(Q, std::int64_t(H) * M, D);  // [H·M, D]
@@ -60,17 +60,17 @@ void flare_decode_fwd(const float* Q,                 // [H, M, D]
   }
 }
 
-void flare_decode_bwd(const float* Q,                 // [H, M, D]
-                      const float* K,                 // [ΣN, C]
-                      const float* Z,                 // [B, H, M, D]
-                      const float* Y,                 // [ΣN, C] saved by forward
-                      const float* lse,               // [ΣN, H] saved by forward
-                      const float* dY,                // [ΣN, C]
-                      const std::int64_t* offsets,    // [B+1]
+void flare_decode_bwd(const float* Q,               // [H, M, D]
+                      const float* K,               // [ΣN, C]
+                      const float* Z,               // [B, H, M, D]
+                      const float* Y,               // [ΣN, C] saved by forward
+                      const float* lse,             // [ΣN, H] saved by forward
+                      const float* dY,              // [ΣN, C]
+                      const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, float scale,
-                      float* dQ,                      // [H, M, D] +=, or nullptr
-                      float* dK,                      // [ΣN, C] +=, or nullptr
-                      float* dZ) {                    // [B, H, M, D] +=, or nullptr
+                      float* dQ,    // [H, M, D] +=, or nullptr
+                      float* dK,    // [ΣN, C] +=, or nullptr
+                      float* dZ) {  // [B, H, M, D] +=, or nullptr
   check_mixer(offsets, B, H, M, D, "flare_decode_bwd");
   if (!dQ && !dK && !dZ) return;
   const std::int64_t C = std::int64_t(H) * D;
@@ -110,8 +110,9 @@ void flare_decode_bwd(const float* Q,                 // [H, M, D]
           rd = dYt.cwiseProduct(Yt).rowwise().sum();
           dSt.noalias() = dYt * Zbh.transpose();
           softmax_grad_rows(Pt, dSt, rd);
-          if (dK) StridedMap(dK + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
-                      dSt * Qsh;
+          if (dK)
+            StridedMap(dK + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
+                dSt * Qsh;
           if (dQ) pq[tid].middleRows(std::int64_t(h) * M, M).noalias() += dSt.transpose() * Kt;
           if (dZ) pz[tid].middleRows(std::int64_t(h) * M, M).noalias() += Pt.transpose() * dYt;
         }

@@ -1,14 +1,14 @@
 // cpu FLARE encode: Z[b,h] = softmax_N(s·Q[h]·K[b,h]ᵀ)·V[b,h], a reduction over the N points.
 //
-// Algorithm (the same split/combine as the CUDA kernel, kernels.md): per (mesh, head) the points are
-// cut into tiles of kTile rows; threads take tiles (static schedule) and keep, for every latent m,
-// an online-softmax partial: running max mx_m, running sum l_m = Σ e^(S − mx_m), and acc_m[D] =
+// Algorithm (the same split/combine as the CUDA kernel, kernels.md): per (mesh, head) the points
+// are cut into tiles of kTile rows; threads take tiles (static schedule) and keep, for every latent
+// m, an online-softmax partial: running max mx_m, running sum l_m = Σ e^(S − mx_m), and acc_m[D] =
 // Σ e^(S − mx_m)·v. Per tile: S = (s·Q)·K_tᵀ [M, kTile] by GEMM, rescale the partial by
 // e^(mx_old − mx_new), add exp(S − mx_new)·V_t by GEMM. The per-thread partials are then combined
-// exactly, in thread order:  mx = max_t mx_t;  l = Σ_t l_t·e^(mx_t − mx);  Z = Σ_t acc_t·e^(mx_t − mx)/l,
-// and lse = mx + log l is saved for backward.
-// Memory: one [M, kTile] score tile and one [M, D] partial per thread: O(M·(kTile + D)), never N×M.
-// Scores in the hundreds are fine: every exponent is ≤ 0 after the max subtraction.
+// exactly, in thread order:  mx = max_t mx_t;  l = Σ_t l_t·e^(mx_t − mx);  Z = Σ_t acc_t·e^(mx_t −
+// mx)/l, and lse = mx + log l is saved for backward. Memory: one [M, kTile] score tile and one [M,
+// D] partial per thread: O(M·(kTile + D)), never N×M. Scores in the hundreds are fine: every
+// exponent is ≤ 0 after the max subtraction.
 //
 // Backward, also per tile, from the saved Z and lse (P is recomputed, never stored):
 //   P = e^(S − lse_m);  dS = P∘(dZ·V_tᵀ − rowdot_m),  rowdot_m = dZ_m·Z_m;
@@ -17,8 +17,8 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu/common.h"
 #include "kernels/check.h"
+#include "kernels/cpu/common.h"
 #include "kernels/ops.h"
 
 namespace flare::kernels::cpu {
@@ -41,13 +41,13 @@ struct SoftmaxPartial {
 
 }  // namespace
 
-void flare_encode_fwd(const float* Q,                 // [H, M, D]
-                      const float* K,                 // [ΣN, C]
-                      const float* V,                 // [ΣN, C]
-                      const std::int64_t* offsets,    // [B+1]
+void flare_encode_fwd(const float* Q,               // [H, M, D]
+                      const float* K,               // [ΣN, C]
+                      const float* V,               // [ΣN, C]
+                      const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, float scale,
-                      float* Z,                       // [B, H, M, D]
-                      float* lse) {                   // [B, H, M]
+                      float* Z,      // [B, H, M, D]
+                      float* lse) {  // [B, H, M]
   check_mixer(offsets, B, H, M, D, "flare_encode_fwd");
   const std::int64_t C = std::int64_t(H) * D;
   std::vector<SoftmaxPartial> parts(max_threads());
@@ -104,17 +104,17 @@ void flare_encode_fwd(const float* Q,                 // [H, M, D]
   }
 }
 
-void flare_encode_bwd(const float* Q,                 // [H, M, D]
-                      const float* K,                 // [ΣN, C]
-                      const float* V,                 // [ΣN, C]
-                      const float* Z,                 // [B, H, M, D] saved by forward
-                      const float* lse,               // [B, H, M] saved by forward
-                      const float* dZ,                // [B, H, M, D]
-                      const std::int64_t* offsets,    // [B+1]
+void flare_encode_bwd(const float* Q,               // [H, M, D]
+                      const float* K,               // [ΣN, C]
+                      const float* V,               // [ΣN, C]
+                      const float* Z,               // [B, H, M, D] saved by forward
+                      const float* lse,             // [B, H, M] saved by forward
+                      const float* dZ,              // [B, H, M, D]
+                      const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, float scale,
-                      float* dQ,                      // [H, M, D] +=, or nullptr
-                      float* dK,                      // [ΣN, C] +=, or nullptr
-                      float* dV) {                    // [ΣN, C] +=, or nullptr
+                      float* dQ,    // [H, M, D] +=, or nullptr
+                      float* dK,    // [ΣN, C] +=, or nullptr
+                      float* dV) {  // [ΣN, C] +=, or nullptr
   check_mixer(offsets, B, H, M, D, "flare_encode_bwd");
   if (!dQ && !dK && !dV) return;
   const std::int64_t C = std::int64_t(H) * D;
@@ -148,10 +148,12 @@ void flare_encode_bwd(const float* Q,                 // [H, M, D]
           dSt.noalias() = dZbh * Vt.transpose();
           softmax_grad_rows(Pt, dSt, rowdot);
           if (dQ) gq.noalias() += dSt * Kt;
-          if (dK) StridedMap(dK + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
-                      dSt.transpose() * Qs;
-          if (dV) StridedMap(dV + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
-                      Pt.transpose() * dZbh;
+          if (dK)
+            StridedMap(dK + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
+                dSt.transpose() * Qs;
+          if (dV)
+            StridedMap(dV + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
+                Pt.transpose() * dZbh;
         }
       }
       if (dQ) {

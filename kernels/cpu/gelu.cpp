@@ -3,7 +3,8 @@
 // Vectorised through Eigen's tanh and exp rather than the scalar libm tanhf (~20 ns per value: 5× a
 // 64×64 linear layer over the same rows). The derivative needs 1 − tanh²(u), u = √(2/π)(x +
 // 0.044715x³): computed from a rounded t it loses its relative accuracy where tanh saturates (an
-// error of 1e-5 in gelu'), so it is taken as 4a/(1 + a)² with a = e^(−2|u|), a well-conditioned ratio.
+// error of 1e-5 in gelu'), so it is taken as 4a/(1 + a)² with a = e^(−2|u|), a well-conditioned
+// ratio.
 #include <Eigen/Core>
 #include <algorithm>
 
@@ -16,7 +17,7 @@ namespace {
 constexpr float kC = 0.7978845608028654f;  // √(2/π)
 constexpr float kA = 0.044715f;
 constexpr std::int64_t kChunk = 16384;  // values per parallel work item
-constexpr int kBlock = 256;              // values per stack-allocated temporary
+constexpr int kBlock = 256;             // values per stack-allocated temporary
 // Temporaries live on the stack: heap ones of this size made glibc grow and trim the heap on every
 // chunk, and the page faults cost more than the arithmetic.
 using Block = Eigen::Array<float, Eigen::Dynamic, 1, 0, kBlock, 1>;

@@ -44,7 +44,8 @@ void linear_bwd(const float* x,   // [N, in]
     });
   if (!dW && !db) return;
   const std::int64_t nc = num_chunks(N, kChunk);
-  const int nt = static_cast<int>(std::min<std::int64_t>(max_threads(), std::max<std::int64_t>(nc, 1)));
+  const int nt =
+      static_cast<int>(std::min<std::int64_t>(max_threads(), std::max<std::int64_t>(nc, 1)));
   std::vector<RowMat> pW(nt, RowMat::Zero(dW ? out : 0, dW ? in : 0));
   std::vector<Eigen::RowVectorXf> pb(nt, Eigen::RowVectorXf::Zero(db ? out : 0));
 #pragma omp parallel num_threads(nt)

@@ -20,10 +20,10 @@ struct Tier {
   decltype(&fk::ref::flare_decode_fwd) decode;
 };
 const Tier kTiers[] = {
-    {"ref", fk::ref::gelu_fwd, fk::ref::layernorm_fwd, fk::ref::linear_fwd, fk::ref::flare_encode_fwd,
-     fk::ref::flare_decode_fwd},
-    {"cpu", fk::cpu::gelu_fwd, fk::cpu::layernorm_fwd, fk::cpu::linear_fwd, fk::cpu::flare_encode_fwd,
-     fk::cpu::flare_decode_fwd},
+    {"ref", fk::ref::gelu_fwd, fk::ref::layernorm_fwd, fk::ref::linear_fwd,
+     fk::ref::flare_encode_fwd, fk::ref::flare_decode_fwd},
+    {"cpu", fk::cpu::gelu_fwd, fk::cpu::layernorm_fwd, fk::cpu::linear_fwd,
+     fk::cpu::flare_encode_fwd, fk::cpu::flare_decode_fwd},
 };
 }  // namespace
 
@@ -40,12 +40,14 @@ TEST(KnownValues, GeluIsTheTanhApproximation) {
   }
 }
 
-// x = [1, 2, 3]: biased variance 2/3, so y = ±√(3/2)·(1 − 1.5e-5) and mean 2 (unbiased would give ±1).
+// x = [1, 2, 3]: biased variance 2/3, so y = ±√(3/2)·(1 − 1.5e-5) and mean 2 (unbiased would give
+// ±1).
 TEST(KnownValues, LayerNormUsesBiasedVariance) {
   const std::vector<float> x = {1, 2, 3}, gamma = {1, 1, 2}, beta = {0, 0.5f, 0};
   for (const Tier& t : kTiers) {
     std::vector<float> y(3), mean(1), rstd(1);
-    t.layernorm(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data(), 1, 3, 1e-5f);
+    t.layernorm(x.data(), gamma.data(), beta.data(), y.data(), mean.data(), rstd.data(), 1, 3,
+                1e-5f);
     const double rs = 1.0 / std::sqrt(2.0 / 3.0 + 1e-5);
     EXPECT_NEAR(mean[0], 2.0, 1e-6) << t.name;
     EXPECT_NEAR(rstd[0], rs, 1e-6) << t.name;
