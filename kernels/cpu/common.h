@@ -25,7 +25,9 @@ using ConstVecMap = Eigen::Map<const Eigen::VectorXf>;
 using ConstRowVecMap = Eigen::Map<const Eigen::RowVectorXf>;
 
 /// Number of chunks of `chunk` rows covering N rows.
-inline std::int64_t num_chunks(std::int64_t N, std::int64_t chunk) { return (N + chunk - 1) / chunk; }
+inline std::int64_t num_chunks(std::int64_t N, std::int64_t chunk) {
+  return (N + chunk - 1) / chunk;
+}
 
 /// Calls f(n0, n1) for consecutive row ranges of at most `chunk` rows, in parallel when there is
 /// more than one chunk (a parallel region costs microseconds: not worth it for tiny tensors).
@@ -34,6 +36,21 @@ void for_each_chunk(std::int64_t N, std::int64_t chunk, F&& f) {
   const std::int64_t nc = num_chunks(N, chunk);
 #pragma omp parallel for schedule(static) if (nc > 1)
   for (std::int64_t c = 0; c < nc; ++c) f(c * chunk, std::min(N, (c + 1) * chunk));
+}
+
+/// In place, row by row: A[r, :] = exp(A[r, :] − sub[r]). Written per row on purpose: Eigen does
+/// not vectorise a column-vector broadcast over a row-major matrix (`A.colwise() - v`), and the
+/// scalar expf it falls back to was a third of the mixer's time.
+template <class Mat, class Vec>
+void exp_rows_minus(Mat&& A, const Vec& sub) {
+  for (Eigen::Index r = 0; r < A.rows(); ++r) A.row(r) = (A.row(r).array() - sub[r]).exp().matrix();
+}
+
+/// In place, row by row: dS[r, :] = P[r, :] ∘ (dS[r, :] − rowdot[r]) (softmax backward).
+template <class MatP, class MatS, class Vec>
+void softmax_grad_rows(const MatP& P, MatS&& dS, const Vec& rowdot) {
+  for (Eigen::Index r = 0; r < dS.rows(); ++r)
+    dS.row(r) = P.row(r).cwiseProduct((dS.row(r).array() - rowdot[r]).matrix());
 }
 
 /// Threads that a parallel region started now would get.

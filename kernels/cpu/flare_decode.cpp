@@ -1,14 +1,15 @@
 // cpu FLARE decode: Y[n,h] = softmax_M(s·K[n,h]·Q[h]ᵀ)·Z[b,h], independent per point.
 //
 // Per mesh, threads take tiles of kTile points; per tile and head: S = K_t·(s·Q)ᵀ [kTile, M] by
-// GEMM, a max-subtracted softmax along each row (M values), Y_t = P·Z[b,h] by GEMM; lse per point is
-// saved for backward. Memory: one [kTile, M] tile per thread, never N×M.
+// GEMM, a max-subtracted softmax along each row (M values), Y_t = P·Z[b,h] by GEMM; lse per point
+// is saved for backward. Memory: one [kTile, M] tile per thread, never N×M.
 //
 // Backward from the saved Y and lse, per tile (P recomputed):
 //   P = e^(S − lse_n);  dS = P∘(dY_t·Zᵀ − rowdot_n),  rowdot_n = dY_n·Y_n;
 //   dK_t += s·dS·Q;  dQ += s·dSᵀ·K_t and dZ[b] += Pᵀ·dY_t (reductions over N: per-thread partials).
 #include <vector>
 
+#include "kernels/check.h"
 #include "kernels/cpu/common.h"
 #include "kernels/ops.h"
 
@@ -18,13 +19,14 @@ namespace {
 constexpr std::int64_t kTile = 128;
 }
 
-void flare_decode_fwd(const float* Q,                 // [H, M, D]
-                      const float* K,                 // [ΣN, C]
-                      const float* Z,                 // [B, H, M, D]
-                      const std::int64_t* offsets,    // [B+1]
+void flare_decode_fwd(const float* Q,               // [H, M, D]
+                      const float* K,               // [ΣN, C]
+                      const float* Z,               // [B, H, M, D]
+                      const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, float scale,
-                      float* Y,                       // [ΣN, C]
-                      float* lse) {                   // [ΣN, H]
+                      float* Y,      // [ΣN, C]
+                      float* lse) {  // [ΣN, H]
+  check_mixer(offsets, B, H, M, D, "flare_decode_fwd");
   const std::int64_t C = std::int64_t(H) * D;
   const RowMat Qs = scale * ConstMatMap(Q, std::int64_t(H) * M, D);  // [H·M, D]
   for (int b = 0; b < B; ++b) {
@@ -32,7 +34,8 @@ void flare_decode_fwd(const float* Q,                 // [H, M, D]
     const std::int64_t nt_tiles = num_chunks(nb, kTile);
 #pragma omp parallel if (nt_tiles > 1)
     {
-      RowMat S(kTile, M);
+      RowMat S(kTile, M), Yb(kTile, D);
+      Eigen::VectorXf mx(kTile), l(kTile);
 #pragma omp for schedule(static)
       for (std::int64_t t = 0; t < nt_tiles; ++t) {
         const std::int64_t r0 = n0 + t * kTile, rows = std::min(kTile, nb - t * kTile);
@@ -41,11 +44,15 @@ void flare_decode_fwd(const float* Q,                 // [H, M, D]
           const ConstStridedMap Kt(K + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C));
           const ConstMatMap Zbh(Z + (std::int64_t(b) * H + h) * M * D, M, D);
           St.noalias() = Kt * Qs.middleRows(std::int64_t(h) * M, M).transpose();
-          const Eigen::VectorXf mx = St.rowwise().maxCoeff();
-          St = (St.colwise() - mx).array().exp().matrix();
-          const Eigen::VectorXf l = St.rowwise().sum();
-          StridedMap Yt(Y + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C));
-          Yt.noalias() = l.cwiseInverse().asDiagonal() * (St * Zbh);
+          auto mxt = mx.head(rows);
+          auto lt = l.head(rows);
+          mxt = St.rowwise().maxCoeff();
+          exp_rows_minus(St, mxt);
+          lt = St.rowwise().sum();
+          auto Ybt = Yb.topRows(rows);
+          Ybt.noalias() = St * Zbh;
+          StridedMap(Y + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)) =
+              lt.cwiseInverse().asDiagonal() * Ybt;
           for (std::int64_t r = 0; r < rows; ++r) lse[(r0 + r) * H + h] = mx[r] + std::log(l[r]);
         }
       }
@@ -53,17 +60,18 @@ void flare_decode_fwd(const float* Q,                 // [H, M, D]
   }
 }
 
-void flare_decode_bwd(const float* Q,                 // [H, M, D]
-                      const float* K,                 // [ΣN, C]
-                      const float* Z,                 // [B, H, M, D]
-                      const float* Y,                 // [ΣN, C] saved by forward
-                      const float* lse,               // [ΣN, H] saved by forward
-                      const float* dY,                // [ΣN, C]
-                      const std::int64_t* offsets,    // [B+1]
+void flare_decode_bwd(const float* Q,               // [H, M, D]
+                      const float* K,               // [ΣN, C]
+                      const float* Z,               // [B, H, M, D]
+                      const float* Y,               // [ΣN, C] saved by forward
+                      const float* lse,             // [ΣN, H] saved by forward
+                      const float* dY,              // [ΣN, C]
+                      const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, float scale,
-                      float* dQ,                      // [H, M, D] +=, or nullptr
-                      float* dK,                      // [ΣN, C] +=, or nullptr
-                      float* dZ) {                    // [B, H, M, D] +=, or nullptr
+                      float* dQ,    // [H, M, D] +=, or nullptr
+                      float* dK,    // [ΣN, C] +=, or nullptr
+                      float* dZ) {  // [B, H, M, D] +=, or nullptr
+  check_mixer(offsets, B, H, M, D, "flare_decode_bwd");
   if (!dQ && !dK && !dZ) return;
   const std::int64_t C = std::int64_t(H) * D;
   const RowMat Qs = scale * ConstMatMap(Q, std::int64_t(H) * M, D);  // [H·M, D]
@@ -74,12 +82,15 @@ void flare_decode_bwd(const float* Q,                 // [H, M, D]
     const std::int64_t nt_tiles = num_chunks(nb, kTile);
     const int nt = static_cast<int>(std::min<std::int64_t>(pq.size(), nt_tiles));
     if (nt == 0) continue;
+    for (int t = 0; t < nt; ++t) {  // before the region: threads the runtime withholds add zeros
+      pq[t].setZero(std::int64_t(H) * M, D);
+      pz[t].setZero(std::int64_t(H) * M, D);
+    }
 #pragma omp parallel num_threads(nt)
     {
       const int tid = omp_get_thread_num();
-      pq[tid].setZero(std::int64_t(H) * M, D);
-      pz[tid].setZero(std::int64_t(H) * M, D);
       RowMat P(kTile, M), dS(kTile, M);
+      Eigen::VectorXf rowdot(kTile);
 #pragma omp for schedule(static)
       for (std::int64_t t = 0; t < nt_tiles; ++t) {
         const std::int64_t r0 = n0 + t * kTile, rows = std::min(kTile, nb - t * kTile);
@@ -94,12 +105,14 @@ void flare_decode_bwd(const float* Q,                 // [H, M, D]
           const Eigen::Map<const Eigen::VectorXf, 0, Eigen::InnerStride<>> lse_t(
               lse + r0 * H + h, rows, Eigen::InnerStride<>(H));
           Pt.noalias() = Kt * Qsh.transpose();
-          Pt = (Pt.colwise() - lse_t).array().exp().matrix();
-          const Eigen::VectorXf rowdot = dYt.cwiseProduct(Yt).rowwise().sum();
+          exp_rows_minus(Pt, lse_t);
+          auto rd = rowdot.head(rows);
+          rd = dYt.cwiseProduct(Yt).rowwise().sum();
           dSt.noalias() = dYt * Zbh.transpose();
-          dSt = Pt.cwiseProduct(dSt.colwise() - rowdot);
-          if (dK) StridedMap(dK + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
-                      dSt * Qsh;
+          softmax_grad_rows(Pt, dSt, rd);
+          if (dK)
+            StridedMap(dK + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
+                dSt * Qsh;
           if (dQ) pq[tid].middleRows(std::int64_t(h) * M, M).noalias() += dSt.transpose() * Kt;
           if (dZ) pz[tid].middleRows(std::int64_t(h) * M, M).noalias() += Pt.transpose() * dYt;
         }

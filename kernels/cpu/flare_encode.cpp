@@ -1,14 +1,14 @@
 // cpu FLARE encode: Z[b,h] = softmax_N(s·Q[h]·K[b,h]ᵀ)·V[b,h], a reduction over the N points.
 //
-// Algorithm (the same split/combine as the CUDA kernel, kernels.md): per (mesh, head) the points are
-// cut into tiles of kTile rows; threads take tiles (static schedule) and keep, for every latent m,
-// an online-softmax partial: running max mx_m, running sum l_m = Σ e^(S − mx_m), and acc_m[D] =
+// Algorithm (the same split/combine as the CUDA kernel, kernels.md): per (mesh, head) the points
+// are cut into tiles of kTile rows; threads take tiles (static schedule) and keep, for every latent
+// m, an online-softmax partial: running max mx_m, running sum l_m = Σ e^(S − mx_m), and acc_m[D] =
 // Σ e^(S − mx_m)·v. Per tile: S = (s·Q)·K_tᵀ [M, kTile] by GEMM, rescale the partial by
 // e^(mx_old − mx_new), add exp(S − mx_new)·V_t by GEMM. The per-thread partials are then combined
-// exactly, in thread order:  mx = max_t mx_t;  l = Σ_t l_t·e^(mx_t − mx);  Z = Σ_t acc_t·e^(mx_t − mx)/l,
-// and lse = mx + log l is saved for backward.
-// Memory: one [M, kTile] score tile and one [M, D] partial per thread: O(M·(kTile + D)), never N×M.
-// Scores in the hundreds are fine: every exponent is ≤ 0 after the max subtraction.
+// exactly, in thread order:  mx = max_t mx_t;  l = Σ_t l_t·e^(mx_t − mx);  Z = Σ_t acc_t·e^(mx_t −
+// mx)/l, and lse = mx + log l is saved for backward. Memory: one [M, kTile] score tile and one [M,
+// D] partial per thread: O(M·(kTile + D)), never N×M. Scores in the hundreds are fine: every
+// exponent is ≤ 0 after the max subtraction.
 //
 // Backward, also per tile, from the saved Z and lse (P is recomputed, never stored):
 //   P = e^(S − lse_m);  dS = P∘(dZ·V_tᵀ − rowdot_m),  rowdot_m = dZ_m·Z_m;
@@ -17,6 +17,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/check.h"
 #include "kernels/cpu/common.h"
 #include "kernels/ops.h"
 
@@ -40,13 +41,14 @@ struct SoftmaxPartial {
 
 }  // namespace
 
-void flare_encode_fwd(const float* Q,                 // [H, M, D]
-                      const float* K,                 // [ΣN, C]
-                      const float* V,                 // [ΣN, C]
-                      const std::int64_t* offsets,    // [B+1]
+void flare_encode_fwd(const float* Q,               // [H, M, D]
+                      const float* K,               // [ΣN, C]
+                      const float* V,               // [ΣN, C]
+                      const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, float scale,
-                      float* Z,                       // [B, H, M, D]
-                      float* lse) {                   // [B, H, M]
+                      float* Z,      // [B, H, M, D]
+                      float* lse) {  // [B, H, M]
+  check_mixer(offsets, B, H, M, D, "flare_encode_fwd");
   const std::int64_t C = std::int64_t(H) * D;
   std::vector<SoftmaxPartial> parts(max_threads());
   for (int h = 0; h < H; ++h) {
@@ -63,11 +65,14 @@ void flare_encode_fwd(const float* Q,                 // [H, M, D]
         lse_bh.setConstant(kNegInf);
         continue;
       }
+      // Reset before the region: if the runtime grants fewer than nt threads, the unused partials
+      // stay empty (mx = −inf) and contribute e^(−inf) = 0 to the combine.
+      for (int t = 0; t < nt; ++t) parts[t].reset(M, D);
 #pragma omp parallel num_threads(nt)
       {
         SoftmaxPartial& p = parts[omp_get_thread_num()];
-        p.reset(M, D);
         RowMat S(M, kTile);
+        Eigen::VectorXf mx_new(M), corr(M);
 #pragma omp for schedule(static)
         for (std::int64_t t = 0; t < nt_tiles; ++t) {
           const std::int64_t r0 = n0 + t * kTile, rows = std::min(kTile, nb - t * kTile);
@@ -75,11 +80,11 @@ void flare_encode_fwd(const float* Q,                 // [H, M, D]
           const ConstStridedMap Vt(V + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C));
           auto St = S.leftCols(rows);
           St.noalias() = Qs * Kt.transpose();
-          const Eigen::VectorXf mx_new = p.mx.cwiseMax(St.rowwise().maxCoeff());
-          const Eigen::VectorXf corr = (p.mx - mx_new).array().exp();  // e^(−inf) = 0 at start
-          St = (St.colwise() - mx_new).array().exp().matrix();
+          mx_new = p.mx.cwiseMax(St.rowwise().maxCoeff());
+          corr = (p.mx - mx_new).array().exp();  // e^(−inf) = 0 at the first tile
+          exp_rows_minus(St, mx_new);
           p.l = p.l.cwiseProduct(corr) + St.rowwise().sum();
-          p.acc = corr.asDiagonal() * p.acc;
+          p.acc.array().colwise() *= corr.array();
           p.acc.noalias() += St * Vt;
           p.mx = mx_new;
         }
@@ -89,7 +94,6 @@ void flare_encode_fwd(const float* Q,                 // [H, M, D]
       Eigen::VectorXf l = Eigen::VectorXf::Zero(M);
       Zbh.setZero();
       for (int t = 0; t < nt; ++t) {
-        // Every thread got at least one non-empty tile (nt ≤ tiles), so mx_t is finite.
         const Eigen::VectorXf w = (parts[t].mx - mx).array().exp();
         l += parts[t].l.cwiseProduct(w);
         Zbh += w.asDiagonal() * parts[t].acc;
@@ -100,17 +104,18 @@ void flare_encode_fwd(const float* Q,                 // [H, M, D]
   }
 }
 
-void flare_encode_bwd(const float* Q,                 // [H, M, D]
-                      const float* K,                 // [ΣN, C]
-                      const float* V,                 // [ΣN, C]
-                      const float* Z,                 // [B, H, M, D] saved by forward
-                      const float* lse,               // [B, H, M] saved by forward
-                      const float* dZ,                // [B, H, M, D]
-                      const std::int64_t* offsets,    // [B+1]
+void flare_encode_bwd(const float* Q,               // [H, M, D]
+                      const float* K,               // [ΣN, C]
+                      const float* V,               // [ΣN, C]
+                      const float* Z,               // [B, H, M, D] saved by forward
+                      const float* lse,             // [B, H, M] saved by forward
+                      const float* dZ,              // [B, H, M, D]
+                      const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, float scale,
-                      float* dQ,                      // [H, M, D] +=, or nullptr
-                      float* dK,                      // [ΣN, C] +=, or nullptr
-                      float* dV) {                    // [ΣN, C] +=, or nullptr
+                      float* dQ,    // [H, M, D] +=, or nullptr
+                      float* dK,    // [ΣN, C] +=, or nullptr
+                      float* dV) {  // [ΣN, C] +=, or nullptr
+  check_mixer(offsets, B, H, M, D, "flare_encode_bwd");
   if (!dQ && !dK && !dV) return;
   const std::int64_t C = std::int64_t(H) * D;
   std::vector<RowMat> pq(max_threads());
@@ -126,10 +131,10 @@ void flare_encode_bwd(const float* Q,                 // [H, M, D]
       const std::int64_t nt_tiles = num_chunks(nb, kTile);
       const int nt = static_cast<int>(std::min<std::int64_t>(pq.size(), nt_tiles));
       if (nt == 0) continue;
+      for (int t = 0; t < nt; ++t) pq[t].setZero(M, D);
 #pragma omp parallel num_threads(nt)
       {
         RowMat& gq = pq[omp_get_thread_num()];
-        gq.setZero(M, D);
         RowMat P(M, kTile), dS(M, kTile);
 #pragma omp for schedule(static)
         for (std::int64_t t = 0; t < nt_tiles; ++t) {
@@ -139,14 +144,16 @@ void flare_encode_bwd(const float* Q,                 // [H, M, D]
           auto Pt = P.leftCols(rows);
           auto dSt = dS.leftCols(rows);
           Pt.noalias() = Qs * Kt.transpose();
-          Pt = (Pt.colwise() - lse_bh).array().exp().matrix();
+          exp_rows_minus(Pt, lse_bh);
           dSt.noalias() = dZbh * Vt.transpose();
-          dSt = Pt.cwiseProduct(dSt.colwise() - rowdot);
+          softmax_grad_rows(Pt, dSt, rowdot);
           if (dQ) gq.noalias() += dSt * Kt;
-          if (dK) StridedMap(dK + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
-                      dSt.transpose() * Qs;
-          if (dV) StridedMap(dV + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
-                      Pt.transpose() * dZbh;
+          if (dK)
+            StridedMap(dK + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
+                dSt.transpose() * Qs;
+          if (dV)
+            StridedMap(dV + r0 * C + h * D, rows, D, Eigen::OuterStride<>(C)).noalias() +=
+                Pt.transpose() * dZbh;
         }
       }
       if (dQ) {

@@ -3,6 +3,7 @@
 // elementwise backward.
 #include <cmath>
 
+#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace flare::kernels::cpu {
@@ -22,10 +23,11 @@ void sums(const float* pred, const float* target, std::int64_t i0, std::int64_t 
 }
 }  // namespace
 
-void rel_l2_fwd(const float* pred,                // [ΣN, T]
-                const float* target,              // [ΣN, T]
-                const std::int64_t* offsets,      // [B+1]
-                int B, int T, double* err) {      // [B]
+void rel_l2_fwd(const float* pred,            // [ΣN, T]
+                const float* target,          // [ΣN, T]
+                const std::int64_t* offsets,  // [B+1]
+                int B, int T, double* err) {  // [B]
+  check_offsets(offsets, B, "rel_l2_fwd");
   for (int b = 0; b < B; ++b) {
     double ee, tt;
     sums(pred, target, offsets[b] * T, offsets[b + 1] * T, ee, tt);
@@ -37,7 +39,8 @@ void rel_l2_bwd(const float* pred,            // [ΣN, T]
                 const float* target,          // [ΣN, T]
                 const std::int64_t* offsets,  // [B+1]
                 int B, int T, float scale,
-                float* dpred) {               // [ΣN, T] +=
+                float* dpred) {  // [ΣN, T] +=
+  check_offsets(offsets, B, "rel_l2_bwd");
   for (int b = 0; b < B; ++b) {
     const std::int64_t i0 = offsets[b] * T, i1 = offsets[b + 1] * T;
     double ee, tt;

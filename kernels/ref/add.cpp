@@ -1,4 +1,5 @@
-// Reference residual add: y = a + b (y may alias a or b: each element is read before it is written).
+// Reference residual add: y = a + b (y may alias a or b: each element is read before it is
+// written).
 #include "kernels/ops.h"
 
 namespace flare::kernels::ref {

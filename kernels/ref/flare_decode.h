@@ -20,8 +20,8 @@ void flare_decode_fwd(const T* Q,                   // [H, M, D]
                       const T* Z,                   // [B, H, M, D]
                       const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, T scale,
-                      T* Y,                         // [ΣN, C]
-                      T* lse) {                     // [ΣN, H]
+                      T* Y,      // [ΣN, C]
+                      T* lse) {  // [ΣN, H]
   const std::int64_t C = std::int64_t(H) * D;
   std::vector<double> s(M), y(D);
   for (int b = 0; b < B; ++b)
@@ -31,7 +31,8 @@ void flare_decode_fwd(const T* Q,                   // [H, M, D]
         double mx = -std::numeric_limits<double>::infinity();
         for (int m = 0; m < M; ++m) {
           double acc = 0.0;
-          for (int d = 0; d < D; ++d) acc += double(k[d]) * double(Q[(std::int64_t(h) * M + m) * D + d]);
+          for (int d = 0; d < D; ++d)
+            acc += double(k[d]) * double(Q[(std::int64_t(h) * M + m) * D + d]);
           s[m] = double(scale) * acc;
           mx = std::max(mx, s[m]);
         }
@@ -57,9 +58,9 @@ void flare_decode_bwd(const T* Q,                   // [H, M, D]
                       const T* dY,                  // [ΣN, C]
                       const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, T scale,
-                      T* dQ,                        // [H, M, D] +=, or nullptr
-                      T* dK,                        // [ΣN, C] +=, or nullptr
-                      T* dZ) {                      // [B, H, M, D] +=, or nullptr
+                      T* dQ,    // [H, M, D] +=, or nullptr
+                      T* dK,    // [ΣN, C] +=, or nullptr
+                      T* dZ) {  // [B, H, M, D] +=, or nullptr
   const std::int64_t C = std::int64_t(H) * D;
   const std::int64_t total = offsets[B];
   std::vector<double> gq(std::size_t(H) * M * D, 0.0), gk(total * C, 0.0),

@@ -16,13 +16,13 @@
 namespace flare::kernels::ref::impl {
 
 template <typename T>
-void flare_encode_fwd(const T* Q,                     // [H, M, D]
-                      const T* K,                     // [ΣN, C]
-                      const T* V,                     // [ΣN, C]
-                      const std::int64_t* offsets,    // [B+1]
+void flare_encode_fwd(const T* Q,                   // [H, M, D]
+                      const T* K,                   // [ΣN, C]
+                      const T* V,                   // [ΣN, C]
+                      const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, T scale,
-                      T* Z,                           // [B, H, M, D]
-                      T* lse) {                       // [B, H, M]
+                      T* Z,      // [B, H, M, D]
+                      T* lse) {  // [B, H, M]
   const std::int64_t C = std::int64_t(H) * D;
   std::vector<double> s, z(D);
   for (int b = 0; b < B; ++b) {
@@ -61,9 +61,9 @@ void flare_encode_bwd(const T* Q,                   // [H, M, D]
                       const T* dZ,                  // [B, H, M, D]
                       const std::int64_t* offsets,  // [B+1]
                       int B, int H, int M, int D, T scale,
-                      T* dQ,                        // [H, M, D] +=, or nullptr
-                      T* dK,                        // [ΣN, C] +=, or nullptr
-                      T* dV) {                      // [ΣN, C] +=, or nullptr
+                      T* dQ,    // [H, M, D] +=, or nullptr
+                      T* dK,    // [ΣN, C] +=, or nullptr
+                      T* dV) {  // [ΣN, C] +=, or nullptr
   const std::int64_t C = std::int64_t(H) * D;
   const std::int64_t total = offsets[B];
   // Accumulate every gradient in double, then add once: the oracle has no fp32 summation error.

@@ -25,7 +25,8 @@ void gelu_bwd(const T* x, const T* dy, T* dx, std::int64_t n) {  // x, dy, dx [n
   for (std::int64_t i = 0; i < n; ++i) {
     const double v = x[i];
     const double t = std::tanh(kGeluC * (v + kGeluA * v * v * v));
-    const double d = 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * kGeluC * (1.0 + 3.0 * kGeluA * v * v);
+    const double d =
+        0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * kGeluC * (1.0 + 3.0 * kGeluA * v * v);
     dx[i] += T(d * double(dy[i]));
   }
 }

@@ -16,7 +16,8 @@ void linear_fwd(const T* x,  // [N, in]
   for (std::int64_t n = 0; n < N; ++n)
     for (int o = 0; o < out; ++o) {
       double acc = b ? double(b[o]) : 0.0;
-      for (int i = 0; i < in; ++i) acc += double(x[n * in + i]) * double(W[std::int64_t(o) * in + i]);
+      for (int i = 0; i < in; ++i)
+        acc += double(x[n * in + i]) * double(W[std::int64_t(o) * in + i]);
       y[n * out + o] = T(acc);
     }
 }

@@ -15,7 +15,7 @@ void rel_l2_fwd(const T* pred,                // [ΣN, T]
                 const T* target,              // [ΣN, T]
                 const std::int64_t* offsets,  // [B+1]
                 int B, int ncol,
-                double* err) {                // [B]
+                double* err) {  // [B]
   for (int b = 0; b < B; ++b) {
     double ee = 0.0, tt = 0.0;
     for (std::int64_t i = offsets[b] * ncol; i < offsets[b + 1] * ncol; ++i) {
@@ -32,7 +32,7 @@ void rel_l2_bwd(const T* pred,                // [ΣN, T]
                 const T* target,              // [ΣN, T]
                 const std::int64_t* offsets,  // [B+1]
                 int B, int ncol, T scale,
-                T* dpred) {                   // [ΣN, T] +=
+                T* dpred) {  // [ΣN, T] +=
   for (int b = 0; b < B; ++b) {
     const std::int64_t i0 = offsets[b] * ncol, i1 = offsets[b + 1] * ncol;
     double ee = 0.0, tt = 0.0;

@@ -1,10 +1,11 @@
 // Element-wise comparison of a kernel output against its oracle, shared by the cpu and cuda suites.
 //
-// Tolerance rule (llm.c style): element i passes when |got − want| ≤ atol + rtol·|want|. For a value
-// that is a reduction of K fp32 terms of magnitude ~s, rounding errors grow like a random walk, so
-// the suites use atol = k·ε₃₂·√K·s with a small safety factor k (fp32_atol below) and rtol a few ε₃₂.
-// On failure the message names the array, the number of bad elements, the max abs diff and max rel
-// diff with their indices, and the first pairs that fail: enough to see an indexing bug at a glance.
+// Tolerance rule (llm.c style): element i passes when |got − want| ≤ atol + rtol·|want|. For a
+// value that is a reduction of K fp32 terms of magnitude ~s, rounding errors grow like a random
+// walk, so the suites use atol = k·ε₃₂·√K·s with a small safety factor k (fp32_atol below) and rtol
+// a few ε₃₂. On failure the message names the array, the number of bad elements, the max abs diff
+// and max rel diff with their indices, and the first pairs that fail: enough to see an indexing bug
+// at a glance.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -41,7 +42,8 @@ template <typename A, typename B>
       diff = std::fabs(g - w);
       ok = std::isfinite(g) && diff <= atol + rtol * std::fabs(w);
     } else {
-      diff = (g == w || (std::isnan(g) && std::isnan(w))) ? 0.0 : std::numeric_limits<double>::infinity();
+      diff = (g == w || (std::isnan(g) && std::isnan(w))) ? 0.0
+                                                          : std::numeric_limits<double>::infinity();
       ok = diff == 0.0;
     }
     if (!std::isfinite(g) && std::isfinite(w)) diff = std::numeric_limits<double>::infinity();

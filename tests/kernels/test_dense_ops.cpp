@@ -1,7 +1,8 @@
 // cpu ≈ ref for the dense ops: linear, GELU, LayerNorm, add. Shapes are deliberately not multiples
 // of the cpu chunk sizes (512 rows) and include N = 1. Tolerances follow compare.h: a value reduced
 // over K fp32 terms of magnitude s gets atol = 8·ε₃₂·√K·s, plus rtol = 4·ε₃₂.
-// Gradient buffers start from the same random values in both tiers, so accumulation (+=) is checked.
+// Gradient buffers start from the same random values in both tiers, so accumulation (+=) is
+// checked.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -40,10 +41,15 @@ TEST_P(LinearTest, ForwardAndBackwardMatchRef) {
   const Vec dy = randn(N * out, 4);
   Vec dx_ref = randn(N * in, 5), dW_ref = randn(W.size(), 6), db_ref = randn(out, 7);
   Vec dx_cpu = dx_ref, dW_cpu = dW_ref, db_cpu = db_ref;
-  ref::linear_bwd(x.data(), W.data(), dy.data(), dx_ref.data(), dW_ref.data(), db_ref.data(), N, in, out);
-  cpu::linear_bwd(x.data(), W.data(), dy.data(), dx_cpu.data(), dW_cpu.data(), db_cpu.data(), N, in, out);
-  EXPECT_TRUE(all_close("dx", dx_cpu, dx_ref, fp32_atol(out, max_abs(dy) * max_abs(W)) + 4 * kEps32 * max_abs(dx_ref), 4 * kEps32));
-  EXPECT_TRUE(all_close("dW", dW_cpu, dW_ref, fp32_atol(double(N), max_abs(dy) * max_abs(x)), 4 * kEps32));
+  ref::linear_bwd(x.data(), W.data(), dy.data(), dx_ref.data(), dW_ref.data(), db_ref.data(), N, in,
+                  out);
+  cpu::linear_bwd(x.data(), W.data(), dy.data(), dx_cpu.data(), dW_cpu.data(), db_cpu.data(), N, in,
+                  out);
+  EXPECT_TRUE(all_close("dx", dx_cpu, dx_ref,
+                        fp32_atol(out, max_abs(dy) * max_abs(W)) + 4 * kEps32 * max_abs(dx_ref),
+                        4 * kEps32));
+  EXPECT_TRUE(
+      all_close("dW", dW_cpu, dW_ref, fp32_atol(double(N), max_abs(dy) * max_abs(x)), 4 * kEps32));
   EXPECT_TRUE(all_close("db", db_cpu, db_ref, fp32_atol(double(N), max_abs(dy)), 4 * kEps32));
 
   // nullptr gradients are skipped, the others still accumulate.
@@ -52,14 +58,17 @@ TEST_P(LinearTest, ForwardAndBackwardMatchRef) {
   for (std::size_t i = 0; i < dW2.size(); ++i) dW2[i] -= dW_cpu[i];
   Vec dW_once(W.size(), 0.0f);
   ref::linear_bwd(x.data(), W.data(), dy.data(), nullptr, dW_once.data(), nullptr, N, in, out);
-  EXPECT_TRUE(all_close("dW second call", dW2, dW_once,
-                        fp32_atol(double(N), max_abs(dy) * max_abs(x)) + 4 * kEps32 * max_abs(dW_cpu), 4 * kEps32));
+  EXPECT_TRUE(all_close(
+      "dW second call", dW2, dW_once,
+      fp32_atol(double(N), max_abs(dy) * max_abs(x)) + 4 * kEps32 * max_abs(dW_cpu), 4 * kEps32));
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LinearTest,
                          ::testing::Values(std::make_tuple(1, 8, 16), std::make_tuple(37, 64, 64),
-                                           std::make_tuple(1027, 64, 64), std::make_tuple(513, 13, 7),
-                                           std::make_tuple(2051, 64, 3), std::make_tuple(300, 8, 256)));
+                                           std::make_tuple(1027, 64, 64),
+                                           std::make_tuple(513, 13, 7),
+                                           std::make_tuple(2051, 64, 3),
+                                           std::make_tuple(300, 8, 256)));
 
 class ElementwiseTest : public ::testing::TestWithParam<std::int64_t> {};
 
@@ -100,8 +109,10 @@ TEST_P(LayerNormTest, ForwardAndBackwardMatchRef) {
   for (std::int64_t i = 0; i < N * C; i += 3) x[i] += 10.0f;  // non-zero means
   const Vec gamma = randn(C, 32), beta = randn(C, 33), dy = randn(N * C, 34);
   Vec y_ref(N * C), y_cpu(N * C), mu_ref(N), mu_cpu(N), rs_ref(N), rs_cpu(N);
-  ref::layernorm_fwd(x.data(), gamma.data(), beta.data(), y_ref.data(), mu_ref.data(), rs_ref.data(), N, C, 1e-5f);
-  cpu::layernorm_fwd(x.data(), gamma.data(), beta.data(), y_cpu.data(), mu_cpu.data(), rs_cpu.data(), N, C, 1e-5f);
+  ref::layernorm_fwd(x.data(), gamma.data(), beta.data(), y_ref.data(), mu_ref.data(),
+                     rs_ref.data(), N, C, 1e-5f);
+  cpu::layernorm_fwd(x.data(), gamma.data(), beta.data(), y_cpu.data(), mu_cpu.data(),
+                     rs_cpu.data(), N, C, 1e-5f);
   // x̂ is O(1) and depends on a mean and variance over C values of magnitude |x|.
   const double tol = fp32_atol(C, max_abs(x) * max_abs(gamma) * max_abs(rs_ref));
   EXPECT_TRUE(all_close("y", y_cpu, y_ref, tol + 8 * kEps32 * max_abs(beta), 4 * kEps32));
@@ -115,9 +126,11 @@ TEST_P(LayerNormTest, ForwardAndBackwardMatchRef) {
   cpu::layernorm_bwd(x.data(), gamma.data(), mu_ref.data(), rs_ref.data(), dy.data(), dx_cpu.data(),
                      dg_cpu.data(), db_cpu.data(), N, C);
   const double gmag = max_abs(dy) * max_abs(gamma) * max_abs(rs_ref) * max_abs(x) * max_abs(rs_ref);
-  EXPECT_TRUE(all_close("dx", dx_cpu, dx_ref, fp32_atol(C, gmag) + 4 * kEps32 * max_abs(dx_ref), 4 * kEps32));
+  EXPECT_TRUE(all_close("dx", dx_cpu, dx_ref, fp32_atol(C, gmag) + 4 * kEps32 * max_abs(dx_ref),
+                        4 * kEps32));
   EXPECT_TRUE(all_close("dgamma", dg_cpu, dg_ref,
-                        fp32_atol(double(N) * C, max_abs(dy) * max_abs(x) * max_abs(rs_ref)), 4 * kEps32));
+                        fp32_atol(double(N) * C, max_abs(dy) * max_abs(x) * max_abs(rs_ref)),
+                        4 * kEps32));
   EXPECT_TRUE(all_close("dbeta", db_cpu, db_ref, fp32_atol(double(N), max_abs(dy)), 4 * kEps32));
 }
 

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/error.h"
 #include "kernels/ops.h"
 #include "tests/kernels/compare.h"
 
@@ -57,7 +58,8 @@ struct MixerData {
 };
 
 double atol_for(const MixerCase& c, const MixerData& d, double R, double magnitude) {
-  const double score_err = 8 * kEps32 * std::fabs(c.scale) * std::sqrt(c.D) * max_abs(d.Q) * max_abs(d.K);
+  const double score_err =
+      8 * kEps32 * std::fabs(c.scale) * std::sqrt(c.D) * max_abs(d.Q) * max_abs(d.K);
   return (8 * kEps32 * std::sqrt(std::max(R, 1.0)) + score_err) * magnitude;
 }
 
@@ -77,44 +79,68 @@ void check_mixer(const MixerCase& c, unsigned seed, bool expect_finite) {
   const int B = c.B(), H = c.H, M = c.M, D = c.D;
   const std::int64_t N = c.N(), Nmax = max_mesh(c.off);
 
-  Vec Z_ref(d.Z.size()), Z_cpu(d.Z.size(), 9.f), le_ref(std::size_t(B) * H * M), le_cpu(le_ref.size(), 9.f);
-  ref::flare_encode_fwd(d.Q.data(), d.K.data(), d.V.data(), c.off.data(), B, H, M, D, c.scale, Z_ref.data(), le_ref.data());
-  cpu::flare_encode_fwd(d.Q.data(), d.K.data(), d.V.data(), c.off.data(), B, H, M, D, c.scale, Z_cpu.data(), le_cpu.data());
-  EXPECT_TRUE(all_close("encode Z", Z_cpu, Z_ref, atol_for(c, d, double(Nmax), max_abs(d.V)), 4 * kEps32));
-  EXPECT_TRUE(all_close("encode lse", le_cpu, le_ref, atol_for(c, d, double(Nmax), 1.0), 4 * kEps32));
+  Vec Z_ref(d.Z.size()), Z_cpu(d.Z.size(), 9.f), le_ref(std::size_t(B) * H * M),
+      le_cpu(le_ref.size(), 9.f);
+  ref::flare_encode_fwd(d.Q.data(), d.K.data(), d.V.data(), c.off.data(), B, H, M, D, c.scale,
+                        Z_ref.data(), le_ref.data());
+  cpu::flare_encode_fwd(d.Q.data(), d.K.data(), d.V.data(), c.off.data(), B, H, M, D, c.scale,
+                        Z_cpu.data(), le_cpu.data());
+  EXPECT_TRUE(
+      all_close("encode Z", Z_cpu, Z_ref, atol_for(c, d, double(Nmax), max_abs(d.V)), 4 * kEps32));
+  EXPECT_TRUE(
+      all_close("encode lse", le_cpu, le_ref, atol_for(c, d, double(Nmax), 1.0), 4 * kEps32));
 
   Vec Y_ref(d.K.size()), Y_cpu(d.K.size(), 9.f), ld_ref(N * H), ld_cpu(N * H, 9.f);
-  ref::flare_decode_fwd(d.Q.data(), d.K.data(), d.Z.data(), c.off.data(), B, H, M, D, c.scale, Y_ref.data(), ld_ref.data());
-  cpu::flare_decode_fwd(d.Q.data(), d.K.data(), d.Z.data(), c.off.data(), B, H, M, D, c.scale, Y_cpu.data(), ld_cpu.data());
+  ref::flare_decode_fwd(d.Q.data(), d.K.data(), d.Z.data(), c.off.data(), B, H, M, D, c.scale,
+                        Y_ref.data(), ld_ref.data());
+  cpu::flare_decode_fwd(d.Q.data(), d.K.data(), d.Z.data(), c.off.data(), B, H, M, D, c.scale,
+                        Y_cpu.data(), ld_cpu.data());
   EXPECT_TRUE(all_close("decode Y", Y_cpu, Y_ref, atol_for(c, d, M, max_abs(d.Z)), 4 * kEps32));
   EXPECT_TRUE(all_close("decode lse", ld_cpu, ld_ref, atol_for(c, d, M, 1.0), 4 * kEps32));
 
   // Backward from the ref forward's saved tensors, into gradient buffers with random contents.
   {
-    Vec dQ_ref = randn(d.Q.size(), seed + 7), dK_ref = randn(d.K.size(), seed + 8), dV_ref = randn(d.V.size(), seed + 9);
+    Vec dQ_ref = randn(d.Q.size(), seed + 7), dK_ref = randn(d.K.size(), seed + 8),
+        dV_ref = randn(d.V.size(), seed + 9);
     Vec dQ_cpu = dQ_ref, dK_cpu = dK_ref, dV_cpu = dV_ref;
-    ref::flare_encode_bwd(d.Q.data(), d.K.data(), d.V.data(), Z_ref.data(), le_ref.data(), d.dZ.data(), c.off.data(), B, H, M, D, c.scale, dQ_ref.data(), dK_ref.data(), dV_ref.data());
-    cpu::flare_encode_bwd(d.Q.data(), d.K.data(), d.V.data(), Z_ref.data(), le_ref.data(), d.dZ.data(), c.off.data(), B, H, M, D, c.scale, dQ_cpu.data(), dK_cpu.data(), dV_cpu.data());
-    EXPECT_TRUE(all_close("encode dQ", dQ_cpu, dQ_ref, atol_for(c, d, double(N), max_abs(dQ_ref)), 4 * kEps32));
-    EXPECT_TRUE(all_close("encode dK", dK_cpu, dK_ref, atol_for(c, d, M, max_abs(dK_ref)), 4 * kEps32));
-    EXPECT_TRUE(all_close("encode dV", dV_cpu, dV_ref, atol_for(c, d, M, max_abs(dV_ref)), 4 * kEps32));
+    ref::flare_encode_bwd(d.Q.data(), d.K.data(), d.V.data(), Z_ref.data(), le_ref.data(),
+                          d.dZ.data(), c.off.data(), B, H, M, D, c.scale, dQ_ref.data(),
+                          dK_ref.data(), dV_ref.data());
+    cpu::flare_encode_bwd(d.Q.data(), d.K.data(), d.V.data(), Z_ref.data(), le_ref.data(),
+                          d.dZ.data(), c.off.data(), B, H, M, D, c.scale, dQ_cpu.data(),
+                          dK_cpu.data(), dV_cpu.data());
+    EXPECT_TRUE(all_close("encode dQ", dQ_cpu, dQ_ref, atol_for(c, d, double(N), max_abs(dQ_ref)),
+                          4 * kEps32));
+    EXPECT_TRUE(
+        all_close("encode dK", dK_cpu, dK_ref, atol_for(c, d, M, max_abs(dK_ref)), 4 * kEps32));
+    EXPECT_TRUE(
+        all_close("encode dV", dV_cpu, dV_ref, atol_for(c, d, M, max_abs(dV_ref)), 4 * kEps32));
     if (expect_finite) EXPECT_TRUE(all_finite(dQ_cpu) && all_finite(dK_cpu) && all_finite(dV_cpu));
   }
   {
-    Vec dQ_ref = randn(d.Q.size(), seed + 10), dK_ref = randn(d.K.size(), seed + 11), dZ_ref = randn(d.Z.size(), seed + 12);
+    Vec dQ_ref = randn(d.Q.size(), seed + 10), dK_ref = randn(d.K.size(), seed + 11),
+        dZ_ref = randn(d.Z.size(), seed + 12);
     Vec dQ_cpu = dQ_ref, dK_cpu = dK_ref, dZ_cpu = dZ_ref;
-    ref::flare_decode_bwd(d.Q.data(), d.K.data(), d.Z.data(), Y_ref.data(), ld_ref.data(), d.dY.data(), c.off.data(), B, H, M, D, c.scale, dQ_ref.data(), dK_ref.data(), dZ_ref.data());
-    cpu::flare_decode_bwd(d.Q.data(), d.K.data(), d.Z.data(), Y_ref.data(), ld_ref.data(), d.dY.data(), c.off.data(), B, H, M, D, c.scale, dQ_cpu.data(), dK_cpu.data(), dZ_cpu.data());
-    EXPECT_TRUE(all_close("decode dQ", dQ_cpu, dQ_ref, atol_for(c, d, double(N), max_abs(dQ_ref)), 4 * kEps32));
-    EXPECT_TRUE(all_close("decode dK", dK_cpu, dK_ref, atol_for(c, d, M, max_abs(dK_ref)), 4 * kEps32));
-    EXPECT_TRUE(all_close("decode dZ", dZ_cpu, dZ_ref, atol_for(c, d, double(Nmax), max_abs(dZ_ref)), 4 * kEps32));
+    ref::flare_decode_bwd(d.Q.data(), d.K.data(), d.Z.data(), Y_ref.data(), ld_ref.data(),
+                          d.dY.data(), c.off.data(), B, H, M, D, c.scale, dQ_ref.data(),
+                          dK_ref.data(), dZ_ref.data());
+    cpu::flare_decode_bwd(d.Q.data(), d.K.data(), d.Z.data(), Y_ref.data(), ld_ref.data(),
+                          d.dY.data(), c.off.data(), B, H, M, D, c.scale, dQ_cpu.data(),
+                          dK_cpu.data(), dZ_cpu.data());
+    EXPECT_TRUE(all_close("decode dQ", dQ_cpu, dQ_ref, atol_for(c, d, double(N), max_abs(dQ_ref)),
+                          4 * kEps32));
+    EXPECT_TRUE(
+        all_close("decode dK", dK_cpu, dK_ref, atol_for(c, d, M, max_abs(dK_ref)), 4 * kEps32));
+    EXPECT_TRUE(all_close("decode dZ", dZ_cpu, dZ_ref,
+                          atol_for(c, d, double(Nmax), max_abs(dZ_ref)), 4 * kEps32));
     if (expect_finite) EXPECT_TRUE(all_finite(dQ_cpu) && all_finite(dK_cpu) && all_finite(dZ_cpu));
   }
   if (expect_finite) {
     EXPECT_TRUE(all_finite(Z_cpu) && all_finite(Y_cpu) && all_finite(ld_cpu));
     for (int b = 0; b < B; ++b)
       if (c.off[b + 1] > c.off[b])
-        for (int i = 0; i < H * M; ++i) EXPECT_TRUE(std::isfinite(le_cpu[std::size_t(b) * H * M + i]));
+        for (int i = 0; i < H * M; ++i)
+          EXPECT_TRUE(std::isfinite(le_cpu[std::size_t(b) * H * M + i]));
   }
 }
 
@@ -131,15 +157,22 @@ TEST_P(MixerShapes, CpuMatchesRef) {
   c.D = D;
   c.sigma_qk = 1.0 / std::sqrt(std::sqrt(double(D)));  // scores ~ N(0, 1) at scale 1
   switch (layout) {
-    case 0: c.H = 2, c.off = offsets_of({1, 300}), c.scale = 1.0f; break;
-    case 1: c.H = 1, c.off = offsets_of({57}), c.scale = 1.0f / std::sqrt(float(D)); break;
-    default: c.H = 3, c.off = offsets_of({129, 0, 5}), c.scale = 0.8f; break;
+    case 0:
+      c.H = 2, c.off = offsets_of({1, 300}), c.scale = 1.0f;
+      break;
+    case 1:
+      c.H = 1, c.off = offsets_of({57}), c.scale = 1.0f / std::sqrt(float(D));
+      break;
+    default:
+      c.H = 3, c.off = offsets_of({129, 0, 5}), c.scale = 0.8f;
+      break;
   }
   check_mixer(c, 100 + M + D + layout, false);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sweep, MixerShapes,
-                         ::testing::Combine(::testing::Values(1, 64, 256), ::testing::Values(8, 16, 32, 64),
+                         ::testing::Combine(::testing::Values(1, 64, 256),
+                                            ::testing::Values(8, 16, 32, 64),
                                             ::testing::Values(0, 1, 2)));
 
 // Scale 1 with entries of Q and K ~ N(0, 4²) at D = 32: |q|, |k| ≈ 23 and scores reach several
@@ -168,20 +201,27 @@ TEST(MixerInvariance, PointPermutation) {
   std::vector<std::int64_t> perm(N);
   std::iota(perm.begin(), perm.end(), 0);
   std::mt19937 rng(5);
-  for (int b = 0; b < B; ++b) std::shuffle(perm.begin() + c.off[b], perm.begin() + c.off[b + 1], rng);
+  for (int b = 0; b < B; ++b)
+    std::shuffle(perm.begin() + c.off[b], perm.begin() + c.off[b + 1], rng);
   Vec Kp(d.K.size()), Vp(d.V.size());
   for (std::int64_t n = 0; n < N; ++n)
-    for (int k = 0; k < C; ++k) Kp[n * C + k] = d.K[perm[n] * C + k], Vp[n * C + k] = d.V[perm[n] * C + k];
+    for (int k = 0; k < C; ++k)
+      Kp[n * C + k] = d.K[perm[n] * C + k], Vp[n * C + k] = d.V[perm[n] * C + k];
 
   Vec Z(d.Z.size()), Zp(d.Z.size()), le(B * H * M), lep(B * H * M);
-  cpu::flare_encode_fwd(d.Q.data(), d.K.data(), d.V.data(), c.off.data(), B, H, M, D, c.scale, Z.data(), le.data());
-  cpu::flare_encode_fwd(d.Q.data(), Kp.data(), Vp.data(), c.off.data(), B, H, M, D, c.scale, Zp.data(), lep.data());
+  cpu::flare_encode_fwd(d.Q.data(), d.K.data(), d.V.data(), c.off.data(), B, H, M, D, c.scale,
+                        Z.data(), le.data());
+  cpu::flare_encode_fwd(d.Q.data(), Kp.data(), Vp.data(), c.off.data(), B, H, M, D, c.scale,
+                        Zp.data(), lep.data());
   EXPECT_TRUE(all_close("Z permuted", Zp, Z, atol_for(c, d, double(N), max_abs(d.V)), 4 * kEps32));
-  EXPECT_TRUE(all_close("encode lse permuted", lep, le, atol_for(c, d, double(N), 1.0), 4 * kEps32));
+  EXPECT_TRUE(
+      all_close("encode lse permuted", lep, le, atol_for(c, d, double(N), 1.0), 4 * kEps32));
 
   Vec Y(d.K.size()), Yp(d.K.size()), ld(N * H), ldp(N * H);
-  cpu::flare_decode_fwd(d.Q.data(), d.K.data(), Z.data(), c.off.data(), B, H, M, D, c.scale, Y.data(), ld.data());
-  cpu::flare_decode_fwd(d.Q.data(), Kp.data(), Z.data(), c.off.data(), B, H, M, D, c.scale, Yp.data(), ldp.data());
+  cpu::flare_decode_fwd(d.Q.data(), d.K.data(), Z.data(), c.off.data(), B, H, M, D, c.scale,
+                        Y.data(), ld.data());
+  cpu::flare_decode_fwd(d.Q.data(), Kp.data(), Z.data(), c.off.data(), B, H, M, D, c.scale,
+                        Yp.data(), ldp.data());
   Vec Y_perm(Y.size()), ld_perm(ld.size());
   for (std::int64_t n = 0; n < N; ++n) {
     for (int k = 0; k < C; ++k) Y_perm[n * C + k] = Y[perm[n] * C + k];
@@ -198,16 +238,46 @@ TEST(MixerInvariance, BatchEqualsSeparateMeshes) {
   const MixerData d(c, 31);
   const int B = 2, H = c.H, M = c.M, D = c.D, C = c.C();
   Vec Z(d.Z.size()), le(B * H * M);
-  cpu::flare_encode_fwd(d.Q.data(), d.K.data(), d.V.data(), c.off.data(), B, H, M, D, c.scale, Z.data(), le.data());
+  cpu::flare_encode_fwd(d.Q.data(), d.K.data(), d.V.data(), c.off.data(), B, H, M, D, c.scale,
+                        Z.data(), le.data());
   Vec Y(d.K.size()), ld(c.N() * H);
-  cpu::flare_decode_fwd(d.Q.data(), d.K.data(), Z.data(), c.off.data(), B, H, M, D, c.scale, Y.data(), ld.data());
+  cpu::flare_decode_fwd(d.Q.data(), d.K.data(), Z.data(), c.off.data(), B, H, M, D, c.scale,
+                        Y.data(), ld.data());
   for (int b = 0; b < B; ++b) {
     const std::int64_t n0 = c.off[b], nb = c.off[b + 1] - n0;
     const Offsets one = {0, nb};
     Vec Zb(std::size_t(H) * M * D), leb(H * M), Yb(nb * C), ldb(nb * H);
-    cpu::flare_encode_fwd(d.Q.data(), d.K.data() + n0 * C, d.V.data() + n0 * C, one.data(), 1, H, M, D, c.scale, Zb.data(), leb.data());
-    cpu::flare_decode_fwd(d.Q.data(), d.K.data() + n0 * C, Zb.data(), one.data(), 1, H, M, D, c.scale, Yb.data(), ldb.data());
-    EXPECT_TRUE(all_close("Z of mesh", Zb.data(), Z.data() + std::size_t(b) * H * M * D, Zb.size(), 0.0, 0.0));
+    cpu::flare_encode_fwd(d.Q.data(), d.K.data() + n0 * C, d.V.data() + n0 * C, one.data(), 1, H, M,
+                          D, c.scale, Zb.data(), leb.data());
+    cpu::flare_decode_fwd(d.Q.data(), d.K.data() + n0 * C, Zb.data(), one.data(), 1, H, M, D,
+                          c.scale, Yb.data(), ldb.data());
+    EXPECT_TRUE(all_close("Z of mesh", Zb.data(), Z.data() + std::size_t(b) * H * M * D, Zb.size(),
+                          0.0, 0.0));
     EXPECT_TRUE(all_close("Y of mesh", Yb.data(), Y.data() + n0 * C, Yb.size(), 0.0, 0.0));
   }
+}
+
+// A corrupt offsets array is reported, not read out of bounds.
+TEST(MixerPreconditions, RejectBadOffsetsAndDims) {
+  const Vec Q(8, 0.f), K(40, 0.f), V(40, 0.f);
+  Vec Z(16), le(2), Y(40);
+  const Offsets decreasing = {0, 5, 3}, shifted = {1, 5};
+  for (auto* fwd : {&ref::flare_encode_fwd, &cpu::flare_encode_fwd}) {
+    EXPECT_THROW(
+        fwd(Q.data(), K.data(), V.data(), decreasing.data(), 2, 1, 1, 8, 1.f, Z.data(), le.data()),
+        flare::Error);
+    EXPECT_THROW(
+        fwd(Q.data(), K.data(), V.data(), shifted.data(), 1, 1, 1, 8, 1.f, Z.data(), le.data()),
+        flare::Error);
+    EXPECT_THROW(
+        fwd(Q.data(), K.data(), V.data(), shifted.data(), 1, 1, 0, 8, 1.f, Z.data(), le.data()),
+        flare::Error);
+  }
+  for (auto* fwd : {&ref::flare_decode_fwd, &cpu::flare_decode_fwd})
+    EXPECT_THROW(
+        fwd(Q.data(), K.data(), Z.data(), decreasing.data(), 2, 1, 1, 8, 1.f, Y.data(), le.data()),
+        flare::Error);
+  std::vector<double> err(2);
+  for (auto* fwd : {&ref::rel_l2_fwd, &cpu::rel_l2_fwd})
+    EXPECT_THROW(fwd(K.data(), V.data(), decreasing.data(), 2, 1, err.data()), flare::Error);
 }

@@ -22,7 +22,8 @@ class ReductionTest : public ::testing::TestWithParam<std::int64_t> {};
 TEST_P(ReductionTest, MseMatchesRef) {
   const std::int64_t n = GetParam();
   const Vec p = randn(n, 1), t = randn(n, 2);
-  const double l_ref = ref::mse_fwd(p.data(), t.data(), n), l_cpu = cpu::mse_fwd(p.data(), t.data(), n);
+  const double l_ref = ref::mse_fwd(p.data(), t.data(), n),
+               l_cpu = cpu::mse_fwd(p.data(), t.data(), n);
   EXPECT_NEAR(l_cpu, l_ref, 1e-12 * l_ref);  // both accumulate in double
   Vec g_ref = randn(n, 3), g_cpu = g_ref;
   ref::mse_bwd(p.data(), t.data(), n, 0.5f, g_ref.data());
@@ -65,7 +66,8 @@ INSTANTIATE_TEST_SUITE_P(Sizes, ReductionTest, ::testing::Values(1, 33, 70001));
 
 // torch.optim.AdamW(lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.5), p = 1, g = 2, step 1:
 //   p ← 1·(1 − 0.05) = 0.95; m = 0.2, v = 0.004; m̂ = 2, v̂ = 4; p ← 0.95 − 0.1·2/(2 + 1e-8) = 0.85.
-// Step 2 with g = −1: p ← 0.85·0.95 = 0.8075; m = 0.18 − 0.1 = 0.08, v = 0.003996 + 0.001 = 0.004996;
+// Step 2 with g = −1: p ← 0.85·0.95 = 0.8075; m = 0.18 − 0.1 = 0.08, v = 0.003996 + 0.001 =
+// 0.004996;
 //   m̂ = 0.08/0.19, v̂ = 0.004996/0.001999; p ← 0.8075 − 0.1·m̂/(√v̂ + 1e-8).
 TEST(AdamW, FollowsTorchSemantics) {
   for (auto* step_fn : {&ref::adamw_step, &cpu::adamw_step}) {

@@ -1,7 +1,7 @@
 // Every ref backward against central finite differences of its ref forward, all in double.
 //
-// For an op y = f(x) and a random upstream gradient w, the scalar L(x) = Σ w·f(x) has dL/dx equal to
-// what the op's backward adds to dx when called with dy = w. Gradient buffers start from random
+// For an op y = f(x) and a random upstream gradient w, the scalar L(x) = Σ w·f(x) has dL/dx equal
+// to what the op's backward adds to dx when called with dy = w. Gradient buffers start from random
 // values g0 and the test checks (g − g0), so it also checks that backward accumulates (+=).
 // Central differences with h = 1e-6·max(1,|x|) have truncation error ~h² and rounding error
 // ~1e-16·|L|/h ≈ 1e-9 here, so 1e-6 (abs + rel) separates a correct gradient from a wrong one.
@@ -67,7 +67,8 @@ TEST(RefGradients, Linear) {
   const Vec gx0 = randn<double>(x.size(), 5), gW0 = randn<double>(W.size(), 6),
             gb0 = randn<double>(b.size(), 7);
   Vec gx = gx0, gW = gW0, gb = gb0;
-  impl::linear_bwd<double>(x.data(), W.data(), w.data(), gx.data(), gW.data(), gb.data(), N, in, out);
+  impl::linear_bwd<double>(x.data(), W.data(), w.data(), gx.data(), gW.data(), gb.data(), N, in,
+                           out);
   auto loss = [&] {
     Vec y(N * out);
     impl::linear_fwd<double>(x.data(), W.data(), b.data(), y.data(), N, in, out);
@@ -99,14 +100,15 @@ TEST(RefGradients, LayerNorm) {
   Vec y(N * C), mean(N), rstd(N);
   impl::layernorm_fwd<double>(x.data(), gamma.data(), beta.data(), y.data(), mean.data(),
                               rstd.data(), N, C, 1e-5);
-  const Vec gx0 = randn<double>(x.size(), 25), gg0 = randn<double>(C, 26), gb0 = randn<double>(C, 27);
+  const Vec gx0 = randn<double>(x.size(), 25), gg0 = randn<double>(C, 26),
+            gb0 = randn<double>(C, 27);
   Vec gx = gx0, gg = gg0, gb = gb0;
   impl::layernorm_bwd<double>(x.data(), gamma.data(), mean.data(), rstd.data(), w.data(), gx.data(),
                               gg.data(), gb.data(), N, C);
   auto loss = [&] {
     Vec yy(N * C), mm(N), rr(N);
-    impl::layernorm_fwd<double>(x.data(), gamma.data(), beta.data(), yy.data(), mm.data(), rr.data(),
-                                N, C, 1e-5);
+    impl::layernorm_fwd<double>(x.data(), gamma.data(), beta.data(), yy.data(), mm.data(),
+                                rr.data(), N, C, 1e-5);
     return dot(w, yy);
   };
   expect_fd("dx", x, minus(gx, gx0), loss);
@@ -180,7 +182,8 @@ TEST(RefGradients, Mse) {
   const Vec t = randn<double>(n, 52), g0 = randn<double>(n, 53);
   Vec g = g0;
   impl::mse_bwd<double>(p.data(), t.data(), n, 0.7, g.data());
-  expect_fd("dpred", p, minus(g, g0), [&] { return 0.7 * impl::mse_fwd<double>(p.data(), t.data(), n); });
+  expect_fd("dpred", p, minus(g, g0),
+            [&] { return 0.7 * impl::mse_fwd<double>(p.data(), t.data(), n); });
 }
 
 TEST(RefGradients, RelL2) {
