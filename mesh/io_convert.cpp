@@ -85,13 +85,14 @@ void arrays_from_vtk(vtkFieldData* in, ArraySet& out) {
 
 // Reads integer ids from whichever storage the cell array uses (32- or 64-bit).
 void ids_from_vtk(vtkDataArray* a, std::vector<std::int64_t>& out) {
-  out.resize(std::size_t(a->GetNumberOfTuples()));
+  const std::size_t n = std::size_t(a->GetNumberOfTuples());
+  // assign() rather than resize() + copy: no zero-fill pass over 8M-entry connectivity arrays.
   if (auto* a64 = vtkTypeInt64Array::SafeDownCast(a)) {
-    std::memcpy(out.data(), a64->GetPointer(0), out.size() * sizeof(std::int64_t));
+    out.assign(a64->GetPointer(0), a64->GetPointer(0) + n);
   } else if (auto* a32 = vtkTypeInt32Array::SafeDownCast(a)) {
-    const auto* p = a32->GetPointer(0);
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = p[i];
+    out.assign(a32->GetPointer(0), a32->GetPointer(0) + n);
   } else {
+    out.resize(n);
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::int64_t(a->GetTuple1(vtkIdType(i)));
   }
 }
