@@ -135,6 +135,30 @@ TEST(InfoCli, BadFilesExitTwoWithOneLine) {
   EXPECT_EQ(r.err.find("garbage.vtu"), std::string::npos) << r.err;
 }
 
+// Permissions do not stop root, so as root the command runs as `nobody` (CI containers run as
+// root; this keeps the check alive there).
+TEST(InfoCli, UnreadableFile) {
+  ScratchDir dir;
+  write_vtu(hex_grid(1, 1, 1, 1.0), dir / "locked.vtu");
+  fs::permissions(dir / "locked.vtu", fs::perms::none);
+  const std::string file = (dir / "locked.vtu").string();
+  if (::geteuid() != 0) {
+    expect_one_line_error(run(dir, "info " + file), file);
+    return;
+  }
+  if (std::system("su nobody -s /bin/sh -c true >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "running as root and cannot switch to 'nobody'";
+  fs::permissions(dir.path(), fs::perms::all);  // let nobody write stdout.txt/stderr.txt
+  const std::string cmd = "su nobody -s /bin/sh -c '" + std::string(FLARE_BINARY) + " info " +
+                          file + " >" + (dir / "stdout.txt").string() + " 2>" +
+                          (dir / "stderr.txt").string() + "'";
+  const int status = std::system(cmd.c_str());
+  const CliResult r{WEXITSTATUS(status), read_bytes(dir / "stdout.txt"),
+                    read_bytes(dir / "stderr.txt")};
+  expect_one_line_error(r, file);
+  EXPECT_NE(r.err.find("permissions"), std::string::npos) << r.err;
+}
+
 TEST(InfoCli, NoFileIsAUsageError) {
   ScratchDir dir;
   const CliResult r = run(dir, "info");
