@@ -70,8 +70,8 @@ void write_vtu(const Mesh& mesh, const fs::path& path) {
 void write_mesh(const Mesh& mesh, const fs::path& path) {
   const std::string ext = detail::lower_extension(path);
   if (ext == ".vtu") return write_vtu(mesh, path);
-  FLARE_INPUT_CHECK(ext == ".vtk" || ext == ".vtp", path.string(),
-                    ": cannot write meshes as '", ext, "' (use .vtu, .vtp or .vtk)");
+  FLARE_INPUT_CHECK(ext == ".vtk" || ext == ".vtp", path.string(), ": cannot write meshes as '",
+                    ext, "' (use .vtu, .vtp or .vtk)");
   detail::silence_vtk();
   check_mesh(mesh, path);
   write_atomically(path, [&](const fs::path& tmp) {
