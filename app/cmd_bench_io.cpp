@@ -25,13 +25,13 @@ int run_bench_io(const flare::app::Args& args) {
       "reps", po::value<int>()->default_value(3), "timed repetitions")(
       "warmup", po::value<int>()->default_value(1), "untimed repetitions first")(
       "dir", po::value<std::string>()->default_value(fs::temp_directory_path().string()),
-      "folder for the temporary file")(
-      "jsonl", po::value<std::string>(), "append the results to this JSONL file");
+      "folder for the temporary file")("jsonl", po::value<std::string>(),
+                                       "append the results to this JSONL file");
   po::variables_map vm;
-  if (!flare::app::parse_args("bench io", args, opts, {}, vm,
-                              "bench io [--points N] [--reps R] [--jsonl FILE]",
-                              "  flare-surrogate bench io\n"
-                              "  flare-surrogate bench io --points 125000 --reps 5 --jsonl bench.jsonl"))
+  if (!flare::app::parse_args(
+          "bench io", args, opts, {}, vm, "bench io [--points N] [--reps R] [--jsonl FILE]",
+          "  flare-surrogate bench io\n"
+          "  flare-surrogate bench io --points 125000 --reps 5 --jsonl bench.jsonl"))
     return 0;
   const std::int64_t points = vm["points"].as<std::int64_t>();
   const int reps = vm["reps"].as<int>(), warmup = vm["warmup"].as<int>();
@@ -65,8 +65,8 @@ int run_bench_io(const flare::app::Args& args) {
   const auto w = flare::app::time_it([&] { flare::mesh::write_vtu(mesh, file); }, warmup, reps);
   const double mb = double(fs::file_size(file)) / 1e6;
   std::int64_t read_points = 0;
-  const auto r = flare::app::time_it([&] { read_points = flare::mesh::read_mesh(file).num_points(); },
-                                     warmup, reps);
+  const auto r = flare::app::time_it(
+      [&] { read_points = flare::mesh::read_mesh(file).num_points(); }, warmup, reps);
   FLARE_CHECK(read_points == mesh.num_points(), "bench io: read back ", read_points,
               " points, wrote ", mesh.num_points());
 

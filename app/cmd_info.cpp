@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "app/command.h"
 #include "common/error.h"
@@ -109,17 +110,16 @@ int run_info(const flare::app::Args& args) {
   po::positional_options_description pos;
   pos.add("files", -1);
   po::variables_map vm;
-  if (!flare::app::parse_args(
-          "info", args, opts, pos, vm, "info FILE... [--json]",
-          "  flare-surrogate info examples/meshes/bracket.vtu\n"
-          "  flare-surrogate info results/series.pvd --json\n"
-          "  flare-surrogate info a.vtu b.stl --json | jq '.files[].points'"))
+  if (!flare::app::parse_args("info", args, opts, pos, vm, "info FILE... [--json]",
+                              "  flare-surrogate info examples/meshes/bracket.vtu\n"
+                              "  flare-surrogate info results/series.pvd --json\n"
+                              "  flare-surrogate info a.vtu b.stl --json | jq '.files[].points'"))
     return 0;
 
   Json files = Json::array();
   for (const auto& f : vm["files"].as<std::vector<std::string>>()) {
-    const bool series = f.size() >= 4 && (f.substr(f.size() - 4) == ".pvd" ||
-                                          f.substr(f.size() - 4) == ".PVD");
+    const bool series =
+        f.size() >= 4 && (f.substr(f.size() - 4) == ".pvd" || f.substr(f.size() - 4) == ".PVD");
     if (!series) {
       files.push_back(mesh_json(flare::mesh::read_mesh(f), f));
       continue;

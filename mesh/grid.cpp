@@ -32,10 +32,14 @@ Mesh hex_grid(int nx, int ny, int nz, double h, const std::function<bool(int, in
       for (int i = 0; i < nx; ++i) {
         if (!cell_on[i + std::size_t(nx) * (j + std::size_t(ny) * k)]) continue;
         // VTK hexahedron order: bottom face counter-clockwise, then the top face.
-        const std::int64_t v[8] = {node(i, j, k),         node(i + 1, j, k),
-                                   node(i + 1, j + 1, k), node(i, j + 1, k),
-                                   node(i, j, k + 1),     node(i + 1, j, k + 1),
-                                   node(i + 1, j + 1, k + 1), node(i, j + 1, k + 1)};
+        const std::int64_t v[8] = {node(i, j, k),
+                                   node(i + 1, j, k),
+                                   node(i + 1, j + 1, k),
+                                   node(i, j + 1, k),
+                                   node(i, j, k + 1),
+                                   node(i + 1, j, k + 1),
+                                   node(i + 1, j + 1, k + 1),
+                                   node(i, j + 1, k + 1)};
         for (int a = 0; a < 8; ++a) {
           m.connectivity[8 * c + a] = v[a];
           if (keep) id[v[a]] = 0;

@@ -37,21 +37,43 @@ namespace {
 // all 64-bit integers here). VTK_BIT becomes UInt8.
 bool dtype_from_vtk(int vtk_type, DType& out) {
   switch (vtk_type) {
-    case VTK_CHAR: case VTK_SIGNED_CHAR: out = DType::Int8; return true;
-    case VTK_BIT: case VTK_UNSIGNED_CHAR: out = DType::UInt8; return true;
-    case VTK_SHORT: out = DType::Int16; return true;
-    case VTK_UNSIGNED_SHORT: out = DType::UInt16; return true;
-    case VTK_INT: out = DType::Int32; return true;
-    case VTK_UNSIGNED_INT: out = DType::UInt32; return true;
-    case VTK_LONG: case VTK_LONG_LONG: case VTK_ID_TYPE:
+    case VTK_CHAR:
+    case VTK_SIGNED_CHAR:
+      out = DType::Int8;
+      return true;
+    case VTK_BIT:
+    case VTK_UNSIGNED_CHAR:
+      out = DType::UInt8;
+      return true;
+    case VTK_SHORT:
+      out = DType::Int16;
+      return true;
+    case VTK_UNSIGNED_SHORT:
+      out = DType::UInt16;
+      return true;
+    case VTK_INT:
+      out = DType::Int32;
+      return true;
+    case VTK_UNSIGNED_INT:
+      out = DType::UInt32;
+      return true;
+    case VTK_LONG:
+    case VTK_LONG_LONG:
+    case VTK_ID_TYPE:
       out = sizeof(long) == 8 || vtk_type != VTK_LONG ? DType::Int64 : DType::Int32;
       return true;
-    case VTK_UNSIGNED_LONG: case VTK_UNSIGNED_LONG_LONG:
+    case VTK_UNSIGNED_LONG:
+    case VTK_UNSIGNED_LONG_LONG:
       out = sizeof(long) == 8 || vtk_type != VTK_UNSIGNED_LONG ? DType::UInt64 : DType::UInt32;
       return true;
-    case VTK_FLOAT: out = DType::Float32; return true;
-    case VTK_DOUBLE: out = DType::Float64; return true;
-    default: return false;
+    case VTK_FLOAT:
+      out = DType::Float32;
+      return true;
+    case VTK_DOUBLE:
+      out = DType::Float64;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -85,20 +107,21 @@ void arrays_from_vtk(vtkFieldData* in, ArraySet& out) {
 
 // Reads integer ids from whichever storage the cell array uses (32- or 64-bit).
 void ids_from_vtk(vtkDataArray* a, std::vector<std::int64_t>& out) {
-  out.resize(std::size_t(a->GetNumberOfTuples()));
+  const std::size_t n = std::size_t(a->GetNumberOfTuples());
+  // assign() rather than resize() + copy: no zero-fill pass over 8M-entry connectivity arrays.
   if (auto* a64 = vtkTypeInt64Array::SafeDownCast(a)) {
-    std::memcpy(out.data(), a64->GetPointer(0), out.size() * sizeof(std::int64_t));
+    out.assign(a64->GetPointer(0), a64->GetPointer(0) + n);
   } else if (auto* a32 = vtkTypeInt32Array::SafeDownCast(a)) {
-    const auto* p = a32->GetPointer(0);
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = p[i];
+    out.assign(a32->GetPointer(0), a32->GetPointer(0) + n);
   } else {
+    out.resize(n);
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::int64_t(a->GetTuple1(vtkIdType(i)));
   }
 }
 
 void check_cell_type(int type, vtkIdType cell, const std::string& source) {
-  FLARE_INPUT_CHECK(is_supported_cell_type(type), source, ": cell ", cell,
-                    " has VTK cell type ", type,
+  FLARE_INPUT_CHECK(is_supported_cell_type(type), source, ": cell ", cell, " has VTK cell type ",
+                    type,
                     ", which flare-surrogate does not support (supported: linear and quadratic "
                     "vertex/line/triangle/quad/polygon/tetra/hexahedron/wedge/pyramid cells; "
                     "convert it, e.g. with ParaView's Tetrahedralize filter)");
@@ -116,16 +139,26 @@ vtkSmartPointer<vtkDataArray> wrap(const DataArray& a) {
 
 vtkSmartPointer<vtkDataArray> array_to_vtk(const DataArray& a) {
   switch (a.type()) {
-    case DType::Int8: return wrap<std::int8_t>(a);
-    case DType::UInt8: return wrap<std::uint8_t>(a);
-    case DType::Int16: return wrap<std::int16_t>(a);
-    case DType::UInt16: return wrap<std::uint16_t>(a);
-    case DType::Int32: return wrap<std::int32_t>(a);
-    case DType::UInt32: return wrap<std::uint32_t>(a);
-    case DType::Int64: return wrap<std::int64_t>(a);
-    case DType::UInt64: return wrap<std::uint64_t>(a);
-    case DType::Float32: return wrap<float>(a);
-    case DType::Float64: return wrap<double>(a);
+    case DType::Int8:
+      return wrap<std::int8_t>(a);
+    case DType::UInt8:
+      return wrap<std::uint8_t>(a);
+    case DType::Int16:
+      return wrap<std::int16_t>(a);
+    case DType::UInt16:
+      return wrap<std::uint16_t>(a);
+    case DType::Int32:
+      return wrap<std::int32_t>(a);
+    case DType::UInt32:
+      return wrap<std::uint32_t>(a);
+    case DType::Int64:
+      return wrap<std::int64_t>(a);
+    case DType::UInt64:
+      return wrap<std::uint64_t>(a);
+    case DType::Float32:
+      return wrap<float>(a);
+    case DType::Float64:
+      return wrap<double>(a);
   }
   throw Error("invalid DType");
 }
@@ -154,7 +187,8 @@ Mesh from_vtk(vtkDataSet* data, const std::string& source) {
   auto* ps = vtkPointSet::SafeDownCast(data);
   vtkDataArray* coords = ps && ps->GetPoints() ? ps->GetPoints()->GetData() : nullptr;
   if (coords && coords->GetDataType() == VTK_DOUBLE && coords->HasStandardMemoryLayout()) {
-    if (n) std::memcpy(m.points.data(), coords->GetVoidPointer(0), std::size_t(n) * 3 * sizeof(double));
+    if (n)
+      std::memcpy(m.points.data(), coords->GetVoidPointer(0), std::size_t(n) * 3 * sizeof(double));
   } else {
     for (vtkIdType i = 0; i < n; ++i) data->GetPoint(i, &m.points(i, 0));
   }
@@ -240,14 +274,26 @@ void to_vtk_polydata(const Mesh& mesh, vtkPolyData* out, const std::string& sour
   for (std::int64_t c = 0; c < mesh.num_cells(); ++c) {
     int group;
     switch (mesh.cell_type(c)) {
-      case CellType::Vertex: case CellType::PolyVertex: group = 0; break;
-      case CellType::Line: case CellType::PolyLine: group = 1; break;
-      case CellType::Triangle: case CellType::Polygon: case CellType::Quad: group = 2; break;
-      case CellType::TriangleStrip: group = 3; break;
+      case CellType::Vertex:
+      case CellType::PolyVertex:
+        group = 0;
+        break;
+      case CellType::Line:
+      case CellType::PolyLine:
+        group = 1;
+        break;
+      case CellType::Triangle:
+      case CellType::Polygon:
+      case CellType::Quad:
+        group = 2;
+        break;
+      case CellType::TriangleStrip:
+        group = 3;
+        break;
       default:
-        throw InputError(flare::detail::concat(
-            source, ": cell ", c, " is a ", cell_type_name(mesh.cell_type(c)),
-            ", which .vtp (polydata) cannot hold; write .vtu instead"));
+        throw InputError(
+            flare::detail::concat(source, ": cell ", c, " is a ", cell_type_name(mesh.cell_type(c)),
+                                  ", which .vtp (polydata) cannot hold; write .vtu instead"));
     }
     order[group].push_back(c);
   }

@@ -40,6 +40,8 @@ class VtkErrors {
 
 /// ".VTU" -> ".vtu".
 std::string lower_extension(const std::filesystem::path& path);
+/// InputError unless `path` exists (and can be looked up) and is not a directory.
+void check_exists(const std::filesystem::path& path);
 /// InputError unless `path` is an existing, readable, non-empty regular file.
 void check_readable_file(const std::filesystem::path& path);
 

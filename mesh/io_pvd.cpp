@@ -28,11 +28,20 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -43,8 +52,8 @@ double parse_time(const char* text, const std::string& f, int index) {
   char* end = nullptr;
   errno = 0;
   double t = std::strtod(text, &end);
-  FLARE_INPUT_CHECK(end != text && *end == '\0' && errno == 0 && std::isfinite(t), f,
-                    ": DataSet ", index, " has timestep '", text, "', which is not a finite number");
+  FLARE_INPUT_CHECK(end != text && *end == '\0' && errno == 0 && std::isfinite(t), f, ": DataSet ",
+                    index, " has timestep '", text, "', which is not a finite number");
   return t;
 }
 

@@ -29,16 +29,26 @@ namespace detail {
 
 std::string lower_extension(const fs::path& path) {
   std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return ext;
 }
 
 // The checks every reader needs before parsing; the messages say what to do.
-void check_readable_file(const fs::path& path) {
+void check_exists(const fs::path& path) {
   const std::string f = path.string();
   std::error_code ec;
-  FLARE_INPUT_CHECK(fs::exists(path, ec), f, ": no such file (check the path)");
+  const bool exists = fs::exists(path, ec);
+  // An error here is not "missing": a folder on the way may not be searchable.
+  FLARE_INPUT_CHECK(!ec, f, ": cannot access (", ec.message(), "; check the folder permissions)");
+  FLARE_INPUT_CHECK(exists, f, ": no such file (check the path)");
   FLARE_INPUT_CHECK(!fs::is_directory(path, ec), f, ": is a directory, expected a mesh file");
+}
+
+void check_readable_file(const fs::path& path) {
+  const std::string f = path.string();
+  check_exists(path);
+  std::error_code ec;
   std::ifstream probe(path, std::ios::binary);
   FLARE_INPUT_CHECK(probe.good(), f, ": cannot open the file for reading (check its permissions)");
   FLARE_INPUT_CHECK(fs::file_size(path, ec) > 0 && !ec, f, ": the file is empty");
@@ -141,9 +151,7 @@ Mesh read_mesh(const fs::path& path) {
   detail::silence_vtk();
   const std::string f = path.string();
   const std::string ext = detail::lower_extension(path);
-  std::error_code ec;
-  FLARE_INPUT_CHECK(fs::exists(path, ec), f, ": no such file (check the path)");
-  FLARE_INPUT_CHECK(!fs::is_directory(path, ec), f, ": is a directory, expected a mesh file");
+  detail::check_exists(path);
   FLARE_INPUT_CHECK(ext != ".pvd", f,
                     ": is a .pvd collection of meshes, not one mesh (read it with read_series, or "
                     "pass one of the mesh files it lists)");

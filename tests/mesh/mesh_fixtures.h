@@ -7,9 +7,9 @@
 
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include "common/error.h"
@@ -24,8 +24,8 @@ class ScratchDir {
  public:
   ScratchDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = "flare_" + std::string(info->test_suite_name()) + "_" + info->name() +
-                       "_" + std::to_string(::getpid());
+    std::string name = "flare_" + std::string(info->test_suite_name()) + "_" + info->name() + "_" +
+                       std::to_string(::getpid());
     for (char& c : name)
       if (c == '/') c = '_';
     m_path = fs::temp_directory_path() / name;
@@ -94,8 +94,8 @@ inline Mesh mesh_with_cells(const std::vector<CellType>& types) {
 }
 
 inline const std::vector<DType>& all_dtypes() {
-  static const std::vector<DType> d = {DType::Int8,   DType::UInt8,  DType::Int16,  DType::UInt16,
-                                       DType::Int32,  DType::UInt32, DType::Int64,  DType::UInt64,
+  static const std::vector<DType> d = {DType::Int8,    DType::UInt8,  DType::Int16, DType::UInt16,
+                                       DType::Int32,   DType::UInt32, DType::Int64, DType::UInt64,
                                        DType::Float32, DType::Float64};
   return d;
 }
@@ -116,7 +116,8 @@ inline void add_every_dtype(Mesh& m, int components) {
       }
     // Extremes that a lossy conversion through double or a narrower type would break.
     if (t == DType::Int64) a.data<std::int64_t>()[0] = std::numeric_limits<std::int64_t>::min() + 1;
-    if (t == DType::UInt64) a.data<std::uint64_t>()[0] = std::numeric_limits<std::uint64_t>::max() - 1;
+    if (t == DType::UInt64)
+      a.data<std::uint64_t>()[0] = std::numeric_limits<std::uint64_t>::max() - 1;
     m.point_data.put(a);
   }
   DataArray f("f_params", DType::Float64, 2, 3);

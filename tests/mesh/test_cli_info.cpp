@@ -22,8 +22,8 @@ struct CliResult {
 
 CliResult run(const ScratchDir& dir, const std::string& args) {
   const auto out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd = std::string(FLARE_BINARY) + " " + args + " >" + out.string() + " 2>" +
-                          err.string();
+  const std::string cmd =
+      std::string(FLARE_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(cmd.c_str());
   return {WEXITSTATUS(status), read_bytes(out), read_bytes(err)};
 }
@@ -129,10 +129,35 @@ TEST(InfoCli, BadFilesExitTwoWithOneLine) {
     expect_one_line_error(run(dir, "info " + (dir / bad).string()), (dir / bad).string());
   }
   // The first bad file is named, and no partial report is printed for the good one before it.
-  const CliResult r = run(dir, "info --json " + (dir / "good.vtu").string() + " " +
-                             (dir / "cut.vtu").string() + " " + (dir / "garbage.vtu").string());
+  const CliResult r =
+      run(dir, "info --json " + (dir / "good.vtu").string() + " " + (dir / "cut.vtu").string() +
+                   " " + (dir / "garbage.vtu").string());
   expect_one_line_error(r, (dir / "cut.vtu").string());
   EXPECT_EQ(r.err.find("garbage.vtu"), std::string::npos) << r.err;
+}
+
+// Permissions do not stop root, so as root the command runs as `nobody` (CI containers run as
+// root; this keeps the check alive there).
+TEST(InfoCli, UnreadableFile) {
+  ScratchDir dir;
+  write_vtu(hex_grid(1, 1, 1, 1.0), dir / "locked.vtu");
+  fs::permissions(dir / "locked.vtu", fs::perms::none);
+  const std::string file = (dir / "locked.vtu").string();
+  if (::geteuid() != 0) {
+    expect_one_line_error(run(dir, "info " + file), file);
+    return;
+  }
+  if (std::system("su nobody -s /bin/sh -c true >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "running as root and cannot switch to 'nobody'";
+  fs::permissions(dir.path(), fs::perms::all);  // let nobody write stdout.txt/stderr.txt
+  const std::string cmd = "su nobody -s /bin/sh -c '" + std::string(FLARE_BINARY) + " info " +
+                          file + " >" + (dir / "stdout.txt").string() + " 2>" +
+                          (dir / "stderr.txt").string() + "'";
+  const int status = std::system(cmd.c_str());
+  const CliResult r{WEXITSTATUS(status), read_bytes(dir / "stdout.txt"),
+                    read_bytes(dir / "stderr.txt")};
+  expect_one_line_error(r, file);
+  EXPECT_NE(r.err.find("permissions"), std::string::npos) << r.err;
 }
 
 TEST(InfoCli, NoFileIsAUsageError) {
@@ -147,8 +172,8 @@ TEST(InfoCli, NoFileIsAUsageError) {
 
 TEST(InfoCli, BundledExample) {
   ScratchDir dir;
-  const CliResult r = run(dir, "info --json " + std::string(FLARE_SOURCE_DIR) +
-                             "/examples/meshes/bracket.vtu");
+  const CliResult r =
+      run(dir, "info --json " + std::string(FLARE_SOURCE_DIR) + "/examples/meshes/bracket.vtu");
   ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(r.out)["files"][0];
   EXPECT_EQ(j["cell_types"]["hexahedron"], j["cells"]);
@@ -158,8 +183,8 @@ TEST(InfoCli, BundledExample) {
 TEST(BenchIoCli, SmallRunPrintsTableAndAppendsJsonl) {
   ScratchDir dir;
   const auto jsonl = dir / "bench.jsonl";
-  const CliResult r = run(dir, "bench io --points 1000 --reps 2 --warmup 0 --dir " + dir.path().string() +
-                             " --jsonl " + jsonl.string());
+  const CliResult r = run(dir, "bench io --points 1000 --reps 2 --warmup 0 --dir " +
+                                   dir.path().string() + " --jsonl " + jsonl.string());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("| write_vtu |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| read_mesh |"), std::string::npos) << r.out;
@@ -176,8 +201,7 @@ TEST(BenchIoCli, SmallRunPrintsTableAndAppendsJsonl) {
   EXPECT_EQ(n, 2);
   // Only the report is left behind: the benchmark removes its mesh.
   int files = 0;
-  for (const auto& e : fs::directory_iterator(dir.path()))
-    files += e.path().extension() == ".vtu";
+  for (const auto& e : fs::directory_iterator(dir.path())) files += e.path().extension() == ".vtu";
   EXPECT_EQ(files, 0);
 }
 

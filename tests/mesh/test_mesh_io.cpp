@@ -10,20 +10,30 @@ using namespace flare::mesh::test;
 
 namespace {
 
-const std::vector<CellType> k_all_types = {
-    CellType::Vertex,         CellType::PolyVertex,        CellType::Line,
-    CellType::PolyLine,       CellType::Triangle,          CellType::TriangleStrip,
-    CellType::Polygon,        CellType::Pixel,             CellType::Quad,
-    CellType::Tetra,          CellType::Voxel,             CellType::Hexahedron,
-    CellType::Wedge,          CellType::Pyramid,           CellType::QuadraticEdge,
-    CellType::QuadraticTriangle, CellType::QuadraticQuad,  CellType::QuadraticTetra,
-    CellType::QuadraticHexahedron};
+const std::vector<CellType> k_all_types = {CellType::Vertex,
+                                           CellType::PolyVertex,
+                                           CellType::Line,
+                                           CellType::PolyLine,
+                                           CellType::Triangle,
+                                           CellType::TriangleStrip,
+                                           CellType::Polygon,
+                                           CellType::Pixel,
+                                           CellType::Quad,
+                                           CellType::Tetra,
+                                           CellType::Voxel,
+                                           CellType::Hexahedron,
+                                           CellType::Wedge,
+                                           CellType::Pyramid,
+                                           CellType::QuadraticEdge,
+                                           CellType::QuadraticTriangle,
+                                           CellType::QuadraticQuad,
+                                           CellType::QuadraticTetra,
+                                           CellType::QuadraticHexahedron};
 
 // Polydata holds these, numbered verts, lines, polys, strips (the order listed here).
-const std::vector<CellType> k_poly_types = {CellType::Vertex,   CellType::PolyVertex,
-                                            CellType::Line,     CellType::PolyLine,
-                                            CellType::Triangle, CellType::Polygon,
-                                            CellType::Quad,     CellType::TriangleStrip};
+const std::vector<CellType> k_poly_types = {
+    CellType::Vertex,   CellType::PolyVertex, CellType::Line, CellType::PolyLine,
+    CellType::Triangle, CellType::Polygon,    CellType::Quad, CellType::TriangleStrip};
 
 Mesh full_mesh(const std::vector<CellType>& types) {
   Mesh m = mesh_with_cells(types);

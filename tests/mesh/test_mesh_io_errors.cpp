@@ -24,16 +24,22 @@ std::string ascii_vtu(int points, const std::string& coords, int cell_type,
   for (char c : cell_points) n += c == ' ';
   return "<?xml version=\"1.0\"?>\n"
          "<VTKFile type=\"UnstructuredGrid\" version=\"0.1\" byte_order=\"LittleEndian\">\n"
-         "<UnstructuredGrid><Piece NumberOfPoints=\"" + std::to_string(points) +
+         "<UnstructuredGrid><Piece NumberOfPoints=\"" +
+         std::to_string(points) +
          "\" NumberOfCells=\"1\">\n"
-         "<PointData><DataArray type=\"Float64\" Name=\"temperature\" format=\"ascii\">" + values +
+         "<PointData><DataArray type=\"Float64\" Name=\"temperature\" format=\"ascii\">" +
+         values +
          "</DataArray></PointData>\n"
-         "<Points><DataArray type=\"Float64\" NumberOfComponents=\"3\" format=\"ascii\">" + coords +
+         "<Points><DataArray type=\"Float64\" NumberOfComponents=\"3\" format=\"ascii\">" +
+         coords +
          "</DataArray></Points>\n"
-         "<Cells><DataArray type=\"Int64\" Name=\"connectivity\" format=\"ascii\">" + cell_points +
+         "<Cells><DataArray type=\"Int64\" Name=\"connectivity\" format=\"ascii\">" +
+         cell_points +
          "</DataArray>\n<DataArray type=\"Int64\" Name=\"offsets\" format=\"ascii\">" +
-         std::to_string(n) + "</DataArray>\n<DataArray type=\"UInt8\" Name=\"types\" format=\"ascii\">" +
-         std::to_string(cell_type) + "</DataArray></Cells>\n</Piece></UnstructuredGrid></VTKFile>\n";
+         std::to_string(n) +
+         "</DataArray>\n<DataArray type=\"UInt8\" Name=\"types\" format=\"ascii\">" +
+         std::to_string(cell_type) +
+         "</DataArray></Cells>\n</Piece></UnstructuredGrid></VTKFile>\n";
 }
 
 const std::string k_tet_coords = "0 0 0 1 0 0 0 1 0 0 0 1";
@@ -41,8 +47,9 @@ const std::string k_tet_coords = "0 0 0 1 0 0 0 1 0 0 0 1";
 // A legacy binary file written by hand (big-endian, as the format requires), so that coordinates
 // our writer would refuse (NaN) can be put on disk.
 std::string legacy_binary_tet(double x0) {
-  std::string s = "# vtk DataFile Version 3.0\nnan test\nBINARY\nDATASET UNSTRUCTURED_GRID\n"
-                  "POINTS 4 double\n";
+  std::string s =
+      "# vtk DataFile Version 3.0\nnan test\nBINARY\nDATASET UNSTRUCTURED_GRID\n"
+      "POINTS 4 double\n";
   const double c[12] = {x0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1};
   for (double v : c) {
     auto bits = std::bit_cast<std::uint64_t>(v);
@@ -129,7 +136,7 @@ TEST(BadInput, StlWhoseSizeDoesNotMatchItsTriangleCount) {
   std::string stl(80, ' ');
   stl += std::string("\x02\x00\x00\x00", 4);
   auto triangle = [](float z) {
-    const float v[12] = {0, 0, 1, 0, 0, z, 1, 0, z, 0, 1, z};  // normal, then three vertices
+    const float v[12] = {0, 0, 1, 0, 0, z, 1, 0, z, 0, 1, z};   // normal, then three vertices
     std::string t(reinterpret_cast<const char*>(v), sizeof v);  // little-endian host
     return t + std::string(2, '\0');
   };
