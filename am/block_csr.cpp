@@ -8,6 +8,10 @@
 
 namespace flare::am {
 
+// Below this many rows a CG step is a few microseconds: thread start-up and barriers would cost
+// more than they save.
+constexpr std::int64_t kParallelRows = 4096;
+
 BlockCsr::BlockCsr(std::int64_t nodes, const std::vector<std::array<std::int64_t, 8>>& elements) {
   // Node -> elements (CSR), then each node's neighbours as the sorted union of its elements' nodes.
   std::vector<std::int64_t> start(nodes + 1, 0), incident;
@@ -54,7 +58,7 @@ void BlockCsr::add_element(const std::array<std::int64_t, 8>& element, const Hex
 
 void BlockCsr::multiply(const std::vector<std::int64_t>& rows, const double* x, double* y) const {
   const std::int64_t n = std::int64_t(rows.size());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelRows)
   for (std::int64_t r = 0; r < n; ++r) {
     const std::int64_t i = rows[r];
     double y0 = 0, y1 = 0, y2 = 0;
@@ -87,7 +91,7 @@ CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
   // Block-Jacobi: the inverse of each node's 3x3 diagonal block restricted to its free DOFs
   // (partly constrained nodes appear in the release step's 3-2-1 support).
   std::vector<Eigen::Matrix3d> inv(n);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelRows)
   for (std::int64_t r = 0; r < n; ++r) {
     const std::int64_t i = rows[r];
     Eigen::Matrix3d d = k.diagonal(i);
@@ -108,7 +112,7 @@ CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
 
   auto dot = [&](const std::vector<double>& u, const std::vector<double>& v) {
     double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
+#pragma omp parallel for reduction(+ : s) schedule(static) if (n > kParallelRows)
     for (std::int64_t r = 0; r < n; ++r) {
       const std::int64_t d = 3 * rows[r];
       s += u[d] * v[d] + u[d + 1] * v[d + 1] + u[d + 2] * v[d + 2];
@@ -116,7 +120,7 @@ CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
     return s;
   };
   auto precondition = [&]() {  // z = M^-1 res
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelRows)
     for (std::int64_t r = 0; r < n; ++r) {
       const std::int64_t d = 3 * rows[r];
       Eigen::Map<Eigen::Vector3d>(z.data() + d) = inv[r] * Eigen::Map<const Eigen::Vector3d>(res.data() + d);
@@ -124,7 +128,7 @@ CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
   };
 
   k.multiply(rows, x.data(), q.data());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelRows)
   for (std::int64_t r = 0; r < n; ++r)
     for (int c = 0; c < 3; ++c) {
       const std::int64_t d = 3 * rows[r] + c;
@@ -151,11 +155,11 @@ CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
     FLARE_CHECK(result.iterations < max_iterations, "CG did not converge in ", max_iterations,
                 " iterations (relative residual ", r_norm / b_norm, ")");
     k.multiply(rows, p.data(), q.data());
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelRows)
     for (std::int64_t r = 0; r < n; ++r)
       for (int c = 0; c < 3; ++c) q[3 * rows[r] + c] *= free[3 * rows[r] + c];
     const double alpha = rz / dot(p, q);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelRows)
     for (std::int64_t r = 0; r < n; ++r)
       for (int c = 0; c < 3; ++c) {
         const std::int64_t d = 3 * rows[r] + c;
@@ -166,7 +170,7 @@ CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
     const double rz_new = dot(res, z);
     const double beta = rz_new / rz;
     rz = rz_new;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelRows)
     for (std::int64_t r = 0; r < n; ++r)
       for (int c = 0; c < 3; ++c) {
         const std::int64_t d = 3 * rows[r] + c;
