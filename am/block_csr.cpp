@@ -79,17 +79,10 @@ Eigen::Matrix3d BlockCsr::diagonal(std::int64_t i) const {
   return Eigen::Map<const Eigen::Matrix<double, 3, 3, Eigen::RowMajor>>(m_val.data() + 9 * slot(i, i));
 }
 
-CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
-                   const std::vector<double>& free, const std::vector<double>& b,
-                   std::vector<double>& x, double rtol, int max_iterations) {
+std::vector<Eigen::Matrix3d> block_jacobi_inverse(const BlockCsr& k, const std::vector<std::int64_t>& rows,
+                                                  const std::vector<double>& free) {
+  // Partly constrained nodes (the release step's 3-2-1 support) invert the free sub-block only.
   const std::int64_t n = std::int64_t(rows.size());
-  const std::int64_t dofs = 3 * k.nodes();
-  FLARE_CHECK(std::int64_t(b.size()) == dofs && std::int64_t(x.size()) == dofs &&
-                  std::int64_t(free.size()) == dofs,
-              "solve_pcg: vectors must have 3 * nodes entries");
-
-  // Block-Jacobi: the inverse of each node's 3x3 diagonal block restricted to its free DOFs
-  // (partly constrained nodes appear in the release step's 3-2-1 support).
   std::vector<Eigen::Matrix3d> inv(n);
 #pragma omp parallel for schedule(static) if (n > kParallelRows)
   for (std::int64_t r = 0; r < n; ++r) {
@@ -103,8 +96,26 @@ CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
       }
     inv[r] = d.inverse();
     for (int c = 0; c < 3; ++c)
-      if (free[3 * i + c] == 0) inv[r].row(c).setZero();
+      if (free[3 * i + c] == 0) {
+        inv[r].row(c).setZero();
+        inv[r].col(c).setZero();
+      }
   }
+  return inv;
+}
+
+CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
+                   const std::vector<double>& free, const std::vector<double>& b,
+                   std::vector<double>& x, double rtol, int max_iterations,
+                   const Preconditioner& custom) {
+  const std::int64_t n = std::int64_t(rows.size());
+  const std::int64_t dofs = 3 * k.nodes();
+  FLARE_CHECK(std::int64_t(b.size()) == dofs && std::int64_t(x.size()) == dofs &&
+                  std::int64_t(free.size()) == dofs,
+              "solve_pcg: vectors must have 3 * nodes entries");
+
+  const std::vector<Eigen::Matrix3d> inv =
+      custom ? std::vector<Eigen::Matrix3d>{} : block_jacobi_inverse(k, rows, free);
 
   std::vector<double> res(dofs, 0.0), z(dofs, 0.0), p(dofs, 0.0), q(dofs, 0.0);
   for (std::int64_t r = 0; r < n; ++r)
@@ -120,6 +131,7 @@ CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
     return s;
   };
   auto precondition = [&]() {  // z = M^-1 res
+    if (custom) return custom(res, z);
 #pragma omp parallel for schedule(static) if (n > kParallelRows)
     for (std::int64_t r = 0; r < n; ++r) {
       const std::int64_t d = 3 * rows[r];

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "am/hex8.h"
@@ -26,6 +28,12 @@ class BlockCsr {
   void multiply(const std::vector<std::int64_t>& rows, const double* x, double* y) const;
   /// The 3x3 diagonal block of node i.
   Eigen::Matrix3d diagonal(std::int64_t i) const;
+  /// Row i's blocks are p in [row_begin(i), row_end(i)): column node col(p), values block(p)
+  /// (3x3 row-major).
+  std::int64_t row_begin(std::int64_t i) const { return m_row[i]; }
+  std::int64_t row_end(std::int64_t i) const { return m_row[i + 1]; }
+  std::int64_t col(std::int64_t p) const { return m_col[p]; }
+  const double* block(std::int64_t p) const { return m_val.data() + 9 * p; }
 
  private:
   std::int64_t slot(std::int64_t i, std::int64_t j) const;
@@ -34,6 +42,11 @@ class BlockCsr {
   std::vector<std::int64_t> m_col;  // [blocks]
   std::vector<double> m_val;        // [blocks, 3, 3] row-major
 };
+
+/// Per row of `rows`: the inverse of the node's 3x3 diagonal block on its free DOFs (zero rows and
+/// columns for constrained ones). free: [3 * nodes].
+std::vector<Eigen::Matrix3d> block_jacobi_inverse(const BlockCsr& k, const std::vector<std::int64_t>& rows,
+                                                  const std::vector<double>& free);
 
 struct CgResult {
   int iterations = 0;
@@ -45,8 +58,12 @@ struct CgResult {
 /// guess on entry. Block-Jacobi (3x3 per node) preconditioned CG, stopping at
 /// ||r|| <= rtol ||b||; throws flare::Error if it has not converged after `max_iterations`.
 /// x, b, free: [3 * nodes].
+/// `precondition(r, z)`, when given, replaces block-Jacobi: it must set z on every DOF of `rows`
+/// (zero where free is 0) and be symmetric positive definite on the free DOFs.
+using Preconditioner = std::function<void(const std::vector<double>& r, std::vector<double>& z)>;
 CgResult solve_pcg(const BlockCsr& k, const std::vector<std::int64_t>& rows,
                    const std::vector<double>& free, const std::vector<double>& b,
-                   std::vector<double>& x, double rtol, int max_iterations);
+                   std::vector<double>& x, double rtol, int max_iterations,
+                   const Preconditioner& precondition = {});
 
 }  // namespace flare::am

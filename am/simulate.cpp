@@ -8,6 +8,7 @@
 
 #include "am/block_csr.h"
 #include "am/hex8.h"
+#include "am/multigrid.h"
 #include "common/error.h"
 
 namespace flare::am {
@@ -192,16 +193,24 @@ SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
   eps.head<3>() = mat.inherent_strain;
   ElementCache cache(d, eps);
   BlockCsr k(n, elements);
+  std::unique_ptr<VoxelMultigrid> mg =
+      opts.multigrid ? VoxelMultigrid::build(part, elements, k) : nullptr;
 
   SimulationReport report;
   report.nodes = n;
   report.elements = ne;
   report.groups = groups;
   const int max_iterations = 100000;
-
   std::vector<double> u(3 * n, 0.0), du(3 * n, 0.0), f(3 * n, 0.0), free(3 * n, 0.0);
   std::vector<HexVector> u_birth(ne);  // element DOFs at activation: strain counts from there
   std::vector<std::int64_t> active_nodes;
+  auto solve = [&](std::vector<double>& x) {
+    if (!mg) return solve_pcg(k, active_nodes, free, f, x, opts.rtol, max_iterations);
+    mg->update(active_nodes, free);
+    return solve_pcg(k, active_nodes, free, f, x, opts.rtol, max_iterations,
+                     [&](const std::vector<double>& r, std::vector<double>& z) { mg->apply(r, z); });
+  };
+
   std::vector<char> is_active(n, 0);
   for (int g = 0; g < groups; ++g) {
     if (!members[g].empty()) {
@@ -209,6 +218,7 @@ SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
       for (std::int64_t e : members[g]) {
         const auto [ke, fe] = cache.get(element_nodes(part, elements[e]));
         k.add_element(elements[e], ke);
+        if (mg && e == members[g].front()) mg->add_elements(members[g], ke);  // lattice: one K_e
         scatter_add(f, elements[e], fe);
         u_birth[e] = gather(u, elements[e]);
         for (std::int64_t v : elements[e])
@@ -219,7 +229,7 @@ SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
           }
       }
       std::fill(du.begin(), du.end(), 0.0);
-      const CgResult cg = solve_pcg(k, active_nodes, free, f, du, opts.rtol, max_iterations);
+      const CgResult cg = solve(du);
       report.cg_iterations += cg.iterations;
       for (std::int64_t v : active_nodes)
         for (int c = 0; c < 3; ++c) u[3 * v + c] += du[3 * v + c];
@@ -243,7 +253,7 @@ SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
       for (int c = 0; c < 3; ++c) free[3 * v + c] = 1.0;
     rigid_body_support(part, plate, free);
     std::fill(du.begin(), du.end(), 0.0);
-    const CgResult cg = solve_pcg(k, active_nodes, free, f, du, opts.rtol, max_iterations);
+    const CgResult cg = solve(du);
     report.cg_iterations += cg.iterations;
     for (std::int64_t v : active_nodes)
       for (int c = 0; c < 3; ++c) u[3 * v + c] += du[3 * v + c];

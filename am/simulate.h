@@ -21,6 +21,9 @@ struct SimulationOptions {
   int layer_groups = 10;  ///< K; 1 = single-step (everything activated at once)
   bool release = false;   ///< release from the plate after the build
   double rtol = 1e-8;     ///< CG relative residual
+  /// Precondition CG with geometric multigrid when the mesh is a voxel lattice (all elements equal
+  /// axis-aligned boxes); false, or any other hex mesh: block-Jacobi.
+  bool multigrid = true;
 };
 
 struct SimulationReport {
