@@ -1,0 +1,125 @@
+// Cell measures against closed forms, and their invariances (orientation, affine maps).
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <numbers>
+
+#include "mesh/grid.h"
+#include "mesh/measure.h"
+#include "mesh_fixtures.h"
+
+using namespace flare::mesh;
+
+namespace {
+
+Mesh one_cell(CellType t, std::vector<Eigen::RowVector3d> pts) {
+  Mesh m;
+  m.points.resize(std::int64_t(pts.size()), 3);
+  std::vector<std::int64_t> v;
+  for (std::size_t i = 0; i < pts.size(); ++i) {
+    m.points.row(std::int64_t(i)) = pts[i];
+    v.push_back(std::int64_t(i));
+  }
+  m.add_cell(t, v.data(), std::int64_t(v.size()));
+  return m;
+}
+
+using P = Eigen::RowVector3d;
+const std::vector<P> k_cube = {P(0, 0, 0), P(1, 0, 0), P(1, 1, 0), P(0, 1, 0),
+                               P(0, 0, 1), P(1, 0, 1), P(1, 1, 1), P(0, 1, 1)};
+
+std::vector<P> midpoints(const std::vector<P>& corners, const std::vector<std::pair<int, int>>& edges) {
+  std::vector<P> all = corners;
+  for (auto [a, b] : edges) all.push_back(0.5 * (corners[a] + corners[b]));
+  return all;
+}
+
+TEST(Measure, VolumesOfUnitCells) {
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::Tetra, {P(0, 0, 0), P(1, 0, 0), P(0, 1, 0),
+                                                           P(0, 0, 1)}), 0), 1.0 / 6);
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::Hexahedron, k_cube), 0), 1.0);
+  // Voxel order is lexicographic: x fastest, then y, then z.
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::Voxel, {P(0, 0, 0), P(2, 0, 0), P(0, 1, 0),
+                                                           P(2, 1, 0), P(0, 0, 1), P(2, 0, 1),
+                                                           P(0, 1, 1), P(2, 1, 1)}), 0), 2.0);
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::Wedge, {P(0, 0, 0), P(1, 0, 0), P(0, 1, 0),
+                                                           P(0, 0, 2), P(1, 0, 2), P(0, 1, 2)}), 0),
+                   1.0);
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::Pyramid, {P(0, 0, 0), P(1, 0, 0), P(1, 1, 0),
+                                                             P(0, 1, 0), P(0.3, 0.2, 3)}), 0),
+                   1.0);
+}
+
+TEST(Measure, QuadraticCellsUseTheirCorners) {
+  const std::vector<P> tet = {P(0, 0, 0), P(2, 0, 0), P(0, 2, 0), P(0, 0, 2)};
+  const auto qtet = midpoints(tet, {{0, 1}, {1, 2}, {2, 0}, {0, 3}, {1, 3}, {2, 3}});
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::QuadraticTetra, qtet), 0), 8.0 / 6);
+  const auto qhex = midpoints(k_cube, {{0, 1}, {1, 2}, {2, 3}, {3, 0}, {4, 5}, {5, 6}, {6, 7},
+                                       {7, 4}, {0, 4}, {1, 5}, {2, 6}, {3, 7}});
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::QuadraticHexahedron, qhex), 0), 1.0);
+  const auto qtri = midpoints({P(0, 0, 0), P(2, 0, 0), P(0, 1, 0)}, {{0, 1}, {1, 2}, {2, 0}});
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::QuadraticTriangle, qtri), 0), 1.0);
+  const std::vector<P> quad = {P(0, 0, 0), P(3, 0, 0), P(3, 1, 0), P(0, 1, 0)};
+  const auto qquad = midpoints(quad, {{0, 1}, {1, 2}, {2, 3}, {3, 0}});
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::QuadraticQuad, qquad), 0), 3.0);
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::QuadraticEdge,
+                                         {P(0, 0, 0), P(3, 4, 0), P(1.5, 2, 0)}), 0), 5.0);
+}
+
+TEST(Measure, AreasAndLengths) {
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::Triangle, {P(0, 0, 0), P(2, 0, 0),
+                                                              P(0, 0, 3)}), 0), 3.0);
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::Quad, {P(0, 0, 0), P(2, 0, 0), P(2, 0, 3),
+                                                          P(0, 0, 3)}), 0), 6.0);
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::Pixel, {P(0, 0, 0), P(2, 0, 0), P(0, 3, 0),
+                                                           P(2, 3, 0)}), 0), 6.0);
+  std::vector<P> hexagon;
+  for (int i = 0; i < 6; ++i)
+    hexagon.emplace_back(std::cos(i * std::numbers::pi / 3), std::sin(i * std::numbers::pi / 3), 5);
+  EXPECT_NEAR(cell_measure(one_cell(CellType::Polygon, hexagon), 0), 1.5 * std::sqrt(3.0), 1e-14);
+  // Strip 0-1-2, 1-2-3, 2-3-4 over a 2 × 1 rectangle.
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::TriangleStrip, {P(0, 0, 0), P(0, 1, 0),
+                                                                   P(1, 0, 0), P(1, 1, 0),
+                                                                   P(2, 0, 0)}), 0), 1.5);
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::Line, {P(1, 1, 1), P(4, 5, 1)}), 0), 5.0);
+  EXPECT_DOUBLE_EQ(cell_measure(one_cell(CellType::PolyLine, {P(0, 0, 0), P(3, 4, 0),
+                                                              P(3, 4, 2)}), 0), 7.0);
+  EXPECT_EQ(cell_measure(one_cell(CellType::Vertex, {P(1, 2, 3)}), 0), 0.0);
+}
+
+TEST(Measure, GridVolumeAndOrientationDoesNotMatter) {
+  Mesh g = hex_grid(3, 4, 5, 0.5);
+  EXPECT_NEAR(mesh_volume(g), 3 * 4 * 5 * 0.125, 1e-12);
+  EXPECT_EQ(mesh_area(g), 0.0);
+  // Mirror in x: every hexahedron turns inside out, volumes must stay positive.
+  g.points.col(0) *= -1;
+  EXPECT_NEAR(mesh_volume(g), 7.5, 1e-12);
+}
+
+TEST(Measure, AffineMapScalesVolumesByItsDeterminant) {
+  Eigen::Matrix3d a;
+  a << 1.2, 0.3, -0.1, 0.0, 0.9, 0.4, 0.2, -0.3, 1.1;
+  const std::vector<std::pair<CellType, std::vector<P>>> cells = {
+      {CellType::Tetra, {P(0, 0, 0), P(1, 0, 0), P(0, 1, 0), P(0, 0, 1)}},
+      {CellType::Hexahedron, k_cube},
+      {CellType::Wedge, {P(0, 0, 0), P(1, 0, 0), P(0, 1, 0), P(0, 0, 2), P(1, 0, 2), P(0, 1, 2)}},
+      {CellType::Pyramid, {P(0, 0, 0), P(1, 0, 0), P(1, 1, 0), P(0, 1, 0), P(0.5, 0.5, 1)}}};
+  for (const auto& [type, pts] : cells) {
+    Mesh m = one_cell(type, pts);
+    const double before = cell_measure(m, 0);
+    m.points = (m.points * a.transpose()).eval();
+    EXPECT_NEAR(cell_measure(m, 0), before * std::abs(a.determinant()), 1e-12)
+        << cell_type_name(type);
+  }
+}
+
+TEST(Measure, VolumeAndAreaSumOnlyTheirDimension) {
+  Mesh m = one_cell(CellType::Hexahedron, k_cube);
+  const std::int64_t tri[3] = {0, 1, 2};
+  m.add_cell(CellType::Triangle, tri, 3);  // half the cube's bottom face
+  EXPECT_DOUBLE_EQ(mesh_volume(m), 1.0);
+  EXPECT_DOUBLE_EQ(mesh_area(m), 0.5);
+}
+
+}  // namespace
