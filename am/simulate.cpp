@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <unordered_map>
 
 #include "am/block_csr.h"
 #include "am/hex8.h"
@@ -63,26 +64,51 @@ std::int64_t find_root(std::vector<std::int64_t>& parent, std::int64_t i) {
   return i;
 }
 
-// Every connected piece of the part must stand on the plate; a floating island has no support and
-// its stiffness matrix is singular (CG would wander rather than fail clearly).
-void check_supported(std::int64_t nodes, const std::vector<Element>& elements,
-                     const std::vector<char>& on_plate) {
-  std::vector<std::int64_t> parent(nodes);
-  std::iota(parent.begin(), parent.end(), 0);
-  for (const Element& e : elements)
-    for (int a = 1; a < 8; ++a) {
-      const std::int64_t r0 = find_root(parent, e[0]), r1 = find_root(parent, e[a]);
-      if (r0 != r1) parent[r1] = r0;
+// Every piece of the part must stand on the plate, joined face to face: a floating island has no
+// support, and a piece hanging on by an edge or a corner is a hinge. Either makes the stiffness
+// singular, and CG would wander rather than fail clearly.
+void check_supported(const std::vector<Element>& elements, const std::vector<char>& on_plate) {
+  constexpr int kFace[6][4] = {{0, 1, 2, 3}, {4, 5, 6, 7}, {0, 1, 5, 4},
+                               {1, 2, 6, 5}, {2, 3, 7, 6}, {3, 0, 4, 7}};
+  struct FaceHash {
+    std::size_t operator()(const std::array<std::int64_t, 4>& f) const {
+      std::size_t h = 0;
+      for (std::int64_t v : f) h = h * 1000003u ^ std::size_t(v);
+      return h;
     }
-  std::vector<char> supported(nodes, 0);
-  for (std::int64_t i = 0; i < nodes; ++i)
-    if (on_plate[i]) supported[find_root(parent, i)] = 1;
+  };
+  const std::int64_t ne = std::int64_t(elements.size());
+  std::vector<std::int64_t> parent(ne);
+  std::iota(parent.begin(), parent.end(), 0);
+  std::vector<char> supported(ne, 0);
+  std::unordered_map<std::array<std::int64_t, 4>, std::int64_t, FaceHash> faces;
+  faces.reserve(3 * ne);
+  for (std::int64_t e = 0; e < ne; ++e)
+    for (const auto& fv : kFace) {
+      std::array<std::int64_t, 4> f;
+      bool plate = true;
+      for (int k = 0; k < 4; ++k) {
+        f[k] = elements[e][fv[k]];
+        plate = plate && on_plate[f[k]];
+      }
+      if (plate) supported[e] = 1;
+      std::sort(f.begin(), f.end());
+      auto [it, added] = faces.try_emplace(f, e);
+      if (!added) {
+        const std::int64_t r0 = find_root(parent, it->second), r1 = find_root(parent, e);
+        if (r0 != r1) parent[r1] = r0;
+      }
+    }
+  std::vector<char> root_supported(ne, 0);
+  for (std::int64_t e = 0; e < ne; ++e)
+    if (supported[e]) root_supported[find_root(parent, e)] = 1;
   std::int64_t floating = 0;
-  for (const Element& e : elements)
-    if (!supported[find_root(parent, e[0])]) ++floating;
+  for (std::int64_t e = 0; e < ne; ++e)
+    if (!root_supported[find_root(parent, e)]) ++floating;
   FLARE_INPUT_CHECK(floating == 0, "the part has ", floating,
-                    " elements in pieces that do not touch the build plate (z = min z): add "
-                    "supports connecting every island to the plate, or remove the islands");
+                    " elements in pieces that are not joined face to face to the build plate "
+                    "(z = min z): floating islands, or pieces hanging on by an edge or a corner; "
+                    "add supports or remove them (am voxel meshes drop islands automatically)");
 }
 
 // Element stiffness and unit-material eigenstrain loads, shared by all axis-aligned boxes of one
@@ -170,7 +196,7 @@ SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
       on_plate[i] = 1;
       plate.push_back(i);
     }
-  check_supported(n, elements, on_plate);
+  check_supported(elements, on_plate);
 
   // Build order: a group is a slab of equal height; an element joins by its centroid.
   std::vector<int> group_of(ne);

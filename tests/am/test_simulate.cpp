@@ -204,7 +204,11 @@ TEST(Simulate, BadInputIsAnInputError) {
 
   // A cube floating above a block that stands on the plate.
   mesh::Mesh island = voxel_part(4, 1, 4, 1.0, [](int i, int, int k) { return k == 0 || (i == 3 && k == 3); });
-  EXPECT_NE(input_error([&] { simulate(island, {}); }).find("do not touch the build plate"),
+  EXPECT_NE(input_error([&] { simulate(island, {}); }).find("not joined face to face"),
+            std::string::npos);
+  // A cube hanging on by one edge of the block below it: a hinge.
+  mesh::Mesh hinge = voxel_part(3, 1, 2, 1.0, [](int i, int, int k) { return (k == 0 && i == 0) || (k == 1 && i == 1); });
+  EXPECT_NE(input_error([&] { simulate(hinge, {}); }).find("not joined face to face"),
             std::string::npos);
 
   mesh::Mesh ok = voxel_part(2, 2, 2, 1.0, [](int, int, int) { return true; });
