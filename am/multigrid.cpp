@@ -16,6 +16,7 @@ constexpr int kCorner[8][3] = {{0, 0, 0}, {1, 0, 0}, {1, 1, 0}, {0, 1, 0},
 // costs about a millisecond.
 constexpr std::int64_t kCoarsestNodes = 150;
 constexpr std::int64_t kParallelRows = 4096;
+constexpr int kSweeps = 2;
 
 std::int64_t pack(const Eigen::Vector3i& c) {
   return (std::int64_t(c[0] + 1) << 42) | (std::int64_t(c[1] + 1) << 21) | std::int64_t(c[2] + 1);
@@ -323,7 +324,7 @@ void VoxelMultigrid::cycle(int l) {
     for (std::size_t k = 0; k < m_coarse_dof.size(); ++k) lv.x[m_coarse_dof[k]] = sol[k];
     return;
   }
-  smooth(lv, 2);
+  smooth(lv, kSweeps);
   residual(lv);
   Level& cv = m_levels[l + 1];
   const std::int64_t nc = std::int64_t(cv.rows.size());
@@ -345,7 +346,7 @@ void VoxelMultigrid::cycle(int l) {
       s += lv.up_weight[k] * Eigen::Map<const Eigen::Vector3d>(cv.x.data() + 3 * lv.up_node[k]);
     for (int c = 0; c < 3; ++c) lv.x[3 * i + c] += lv.free[3 * i + c] * s[c];
   }
-  smooth(lv, 2);
+  smooth(lv, kSweeps);
 }
 
 void VoxelMultigrid::apply(const std::vector<double>& r, std::vector<double>& z) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <omp.h>
 #include <unordered_map>
 
 #include "am/block_csr.h"
@@ -170,6 +171,13 @@ void rigid_body_support(const mesh::Mesh& part, const std::vector<std::int64_t>&
 SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
                           const std::function<void(int, int)>& on_group) {
   const auto t0 = std::chrono::steady_clock::now();
+  struct ThreadScope {  // nthreads-var is per calling thread: parallel jobs do not interfere
+    int saved = omp_get_max_threads();
+    explicit ThreadScope(int n) {
+      if (n > 0) omp_set_num_threads(n);
+    }
+    ~ThreadScope() { omp_set_num_threads(saved); }
+  } thread_scope(opts.threads);
   FLARE_INPUT_CHECK(part.num_points() > 0 && part.num_cells() > 0,
                     "the part mesh is empty (", part.num_points(), " points, ", part.num_cells(),
                     " cells): nothing to simulate");

@@ -24,6 +24,10 @@ struct SimulationOptions {
   /// Precondition CG with geometric multigrid when the mesh is a voxel lattice (all elements equal
   /// axis-aligned boxes); false, or any other hex mesh: block-Jacobi.
   bool multigrid = true;
+  /// OpenMP threads for this solve (set for the calling thread only, restored after); 0 = the
+  /// OpenMP default. Parallel sample generation should run each solve with 1: the solver's
+  /// fine-grained parallel loops slow down badly when threads outnumber free cores.
+  int threads = 0;
 };
 
 struct SimulationReport {
@@ -37,11 +41,14 @@ struct SimulationReport {
 /// z = min z (nodes there are fixed). Adds point arrays "displacement" (3 comps, float64),
 /// "von_mises" (float64, element values averaged to nodes), "layer" (int32, the group in which
 /// the node was born) and field data (material name, E, nu, inherent strain, layer_groups,
-/// release).
+/// release). Points in no element get zero displacement and stress and layer -1.
+/// Groups are slabs of equal height between the plate and the top; an element joins the group
+/// holding its centroid; empty groups are skipped (but still reported to on_group).
 /// @param[in,out] part     hex mesh; arrays are added to it
 /// @param[in]     opts     material, layer groups, release, solver tolerance
 /// @param[in]     on_group called after each group's solve with (group index from 0, groups)
-/// Throws InputError for an empty mesh, non-hex cells, or parts (islands) not on the plate.
+/// Throws InputError for an empty mesh, non-hex cells, inverted cells, or pieces not joined face
+/// to face to the plate (floating islands, edge or corner hinges).
 SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
                           const std::function<void(int group, int groups)>& on_group = {});
 

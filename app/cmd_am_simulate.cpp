@@ -32,7 +32,8 @@ int run_am_simulate(const flare::app::Args& args) {
       "layers", po::value<int>()->default_value(10), "layer groups K, activated bottom to top (1 = single-step)")(
       "release", po::bool_switch(), "release the part from the build plate after the build (springback)")(
       "voxel", po::value<double>(), "voxel size for surface input, in the surface's units")(
-      "rtol", po::value<double>()->default_value(1e-8), "CG relative residual");
+      "rtol", po::value<double>()->default_value(1e-8), "CG relative residual")(
+      "threads", po::value<int>()->default_value(0), "solver threads (0 = OMP_NUM_THREADS or all cores)");
   po::positional_options_description pos;
   pos.add("input", 1);
   po::variables_map vm;
@@ -55,6 +56,8 @@ int run_am_simulate(const flare::app::Args& args) {
   o.layer_groups = vm["layers"].as<int>();
   o.release = vm["release"].as<bool>();
   o.rtol = vm["rtol"].as<double>();
+  o.threads = vm["threads"].as<int>();
+  FLARE_INPUT_CHECK(o.threads >= 0, "am simulate: --threads must be >= 0");
   FLARE_INPUT_CHECK(o.layer_groups >= 1, "am simulate: --layers must be at least 1 (got ", o.layer_groups, ")");
   FLARE_INPUT_CHECK(o.rtol > 0 && o.rtol < 1, "am simulate: --rtol must be in (0, 1)");
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+#include <omp.h>
 #include <cmath>
 
 #include "am/hex8.h"
@@ -238,4 +239,17 @@ TEST(Simulate, MultigridAndBlockJacobiGiveTheSameSolution) {
     EXPECT_LT(3 * rb.cg_iterations, ra.cg_iterations)
         << "multigrid did not engage: " << rb.cg_iterations << " vs " << ra.cg_iterations;
   }
+}
+
+TEST(Simulate, ThreadOptionAppliesToTheSolveOnlyAndKeepsTheResult) {
+  const int before = omp_get_max_threads();
+  auto mask = [](int i, int, int k) { return k < 2 || i < 3; };
+  mesh::Mesh a = voxel_part(12, 6, 8, 1e-3, mask), b = a;
+  SimulationOptions o;
+  o.rtol = 1e-10;
+  simulate(a, o);
+  o.threads = 1;
+  simulate(b, o);
+  EXPECT_EQ(omp_get_max_threads(), before);
+  EXPECT_LT(relative_l2(displacement(b), displacement(a)), 1e-8);
 }
