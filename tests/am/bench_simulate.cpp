@@ -4,6 +4,21 @@
 //
 // --jacobi turns the multigrid preconditioner off (block-Jacobi CG), for comparison.
 //
+// Measured 2026-11-23 on the shared 2-core dev machine (load average 2-7 from other builds, so
+// wall time is inflated; CPU seconds are the steadier figure), Release, rtol 1e-8, ti64, K = 10:
+//   OMP_NUM_THREADS=1 build/tests/am/bench_am_simulate 10 9 15 21 33   (multigrid)
+//   OMP_NUM_THREADS=1 build/tests/am/bench_am_simulate 10 57
+//   OMP_NUM_THREADS=1 build/tests/am/bench_am_simulate --jacobi 10 9 15 21
+//   | nodes  | MG CG its | MG wall s | MG CPU s | Jacobi CG its | Jacobi CPU s |
+//   | 4465   | 120       | 0.87      | 0.30     | 1197          | 0.35         |
+//   | 19096  | 118       | 1.75      | 1.76     | 1999          | 3.49         |
+//   | 50611  | 127       | 14.04     | 5.61     | 2805          | 13.02        |
+//   | 190213 | 125       | 24.75     | 23.79    |               |              |
+//   | 957145 | 126       | 227.93    | 157.53   |               |              |  (3.2 GB RSS)
+// With OMP_NUM_THREADS=2 on that busy machine the same runs were 2-5x SLOWER (19096 nodes: 8.87 s
+// wall, 9.35 s CPU; 190213: 55.6 s): spinning threads that lose their core stall every barrier.
+// OMP_WAIT_POLICY=passive removes the loss (19096: 1.80 s) but gains nothing there either.
+//
 // Each size n is a solid block of 2n x 2n x n voxels (0.5 mm) plus, on top of it, a 2n x n/2 x n
 // overhanging wall that leaves half of the block's width free: compact enough to be the hard case
 // for CG, with a re-entrant corner like real parts.
