@@ -1,0 +1,42 @@
+// Procedural LPBF part families with seeded random parameters (the classic distortion
+// benchmarks and more), sampled on a voxel grid whose size is chosen so the hex mesh lands in a
+// node-count range. Same (family, seed, options) -> same part, on every platform.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "am/voxel_grid.h"
+
+namespace flare::am {
+
+struct PartOptions {
+  std::int64_t min_nodes = 5000;   ///< node range of the hex mesh (ignored when voxel > 0)
+  std::int64_t max_nodes = 50000;
+  double voxel = 0;                ///< fixed voxel size (mm); 0 = choose it from the node range
+  int max_attempts = 64;           ///< parameter redraws before giving up on the node range
+};
+
+struct PartSpec {
+  std::string family;
+  std::uint64_t seed = 0;
+  VoxelGrid grid;             ///< plate-connected solid (islands already removed)
+  std::int64_t nodes = 0;     ///< node count of voxel_mesh(grid)
+  nlohmann::json params;      ///< {"family","seed","voxel","nodes","attempt", family parameters}
+};
+
+/// The family names, in a fixed order ("composite" last).
+const std::vector<std::string>& part_families();
+
+/// One line per family saying what it is (for `am part --family list`).
+const std::vector<std::pair<std::string, std::string>>& part_family_descriptions();
+
+/// Builds part `family` from `seed`. Parameters are drawn from the seed; when the node range
+/// cannot be met (or features would be thinner than two voxels, or most of the volume fell off
+/// as islands), parameters are redrawn from (seed, attempt). Throws InputError for an unknown
+/// family (listing the known ones) or an impossible node range, and when no attempt succeeds.
+PartSpec make_part(const std::string& family, std::uint64_t seed, const PartOptions& opts = {});
+
+}  // namespace flare::am

@@ -1,0 +1,55 @@
+// The LPBF process simulation: layer-by-layer inherent strain on a hexahedral part mesh
+// (design: docs/lpbf.md). Linear elasticity, small strain, hex8 trilinear elements with 2x2x2
+// Gauss integration, build plate at z = min z.
+//
+//   for each layer group k = 1..K (bottom to top, by element centroid z):
+//       solve K_active du_k = f_k,  f_k = sum_{e in group k} int B^T D eps* dV   (plate fixed)
+//       u += du_k on nodes of active elements (nodes born in group k start from zero)
+//   optional release: drop the plate, keep the rigid-body modes fixed, solve the springback.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "am/material.h"
+#include "mesh/mesh.h"
+
+namespace flare::am {
+
+struct SimulationOptions {
+  Material material = material_by_name("ti64");
+  int layer_groups = 10;  ///< K; 1 = single-step (everything activated at once)
+  bool release = false;   ///< release from the plate after the build
+  double rtol = 1e-8;     ///< CG relative residual
+  /// Precondition CG with geometric multigrid when the mesh is a voxel lattice (all elements equal
+  /// axis-aligned boxes); false, or any other hex mesh: block-Jacobi.
+  bool multigrid = true;
+  /// OpenMP threads for this solve (set for the calling thread only, restored after); 0 = the
+  /// OpenMP default. Parallel sample generation should run each solve with 1: the solver's
+  /// fine-grained parallel loops slow down badly when threads outnumber free cores.
+  int threads = 0;
+};
+
+struct SimulationReport {
+  double seconds = 0;
+  int groups = 0;
+  long cg_iterations = 0;
+  std::int64_t nodes = 0, elements = 0;
+};
+
+/// Solves on a hexahedral mesh (VTK hexahedron or voxel cells) whose build plate is the plane
+/// z = min z (nodes there are fixed). Adds point arrays "displacement" (3 comps, float64),
+/// "von_mises" (float64, element values averaged to nodes), "layer" (int32, the group in which
+/// the node was born) and field data (material name, E, nu, inherent strain, layer_groups,
+/// release). Points in no element get zero displacement and stress and layer -1.
+/// Groups are slabs of equal height between the plate and the top; an element joins the group
+/// holding its centroid; empty groups are skipped (but still reported to on_group).
+/// @param[in,out] part     hex mesh; arrays are added to it
+/// @param[in]     opts     material, layer groups, release, solver tolerance
+/// @param[in]     on_group called after each group's solve with (group index from 0, groups)
+/// Throws InputError for an empty mesh, non-hex cells, inverted cells, or pieces not joined face
+/// to face to the plate (floating islands, edge or corner hinges).
+SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
+                          const std::function<void(int group, int groups)>& on_group = {});
+
+}  // namespace flare::am

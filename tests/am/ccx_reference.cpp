@@ -1,0 +1,81 @@
+#include "tests/am/ccx_reference.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace flare::am::test {
+
+std::string ccx_binary() {
+  for (const char* p : {"/usr/bin/ccx", "/usr/local/bin/ccx"})
+    if (std::filesystem::exists(p)) return p;
+  return "";
+}
+
+Eigen::MatrixXd ccx_single_step(const mesh::Mesh& part, const Material& material,
+                                const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  const double z_min = part.points.col(2).minCoeff();
+  {
+    std::ofstream inp(dir / "part.inp");
+    inp.precision(17);
+    inp << "*NODE, NSET=NALLNODES\n";
+    for (std::int64_t i = 0; i < part.num_points(); ++i)
+      inp << i + 1 << ", " << part.points(i, 0) << ", " << part.points(i, 1) << ", " << part.points(i, 2) << "\n";
+    inp << "*ELEMENT, TYPE=C3D8, ELSET=EALL\n";
+    for (std::int64_t c = 0; c < part.num_cells(); ++c) {
+      inp << c + 1;
+      for (int a = 0; a < 8; ++a) inp << ", " << part.cell(c)[a] + 1;
+      inp << "\n";
+    }
+    inp << "*NSET, NSET=PLATE\n";
+    int on_line = 0;
+    for (std::int64_t i = 0; i < part.num_points(); ++i)
+      if (part.points(i, 2) == z_min) inp << i + 1 << (++on_line % 10 == 0 ? ",\n" : ", ");
+    inp << "\n*MATERIAL, NAME=PART\n*ELASTIC\n"
+        << material.youngs_modulus << ", " << material.poisson_ratio << "\n"
+        << "*EXPANSION, TYPE=ORTHO\n"
+        << material.inherent_strain[0] << ", " << material.inherent_strain[1] << ", "
+        << material.inherent_strain[2] << "\n"
+        << "*SOLID SECTION, ELSET=EALL, MATERIAL=PART\n"
+        << "*INITIAL CONDITIONS, TYPE=TEMPERATURE\nNALLNODES, 0.0\n"
+        << "*BOUNDARY\nPLATE, 1, 3\n"
+        << "*STEP\n*STATIC\n*TEMPERATURE\nNALLNODES, 1.0\n"
+        << "*NODE PRINT, NSET=NALLNODES\nU\n*END STEP\n";
+  }
+  const std::string cmd = "cd '" + dir.string() + "' && OMP_NUM_THREADS=1 " + ccx_binary() +
+                          " -i part > ccx.log 2>&1";
+  if (std::system(cmd.c_str()) != 0)
+    throw std::runtime_error("ccx failed, see " + (dir / "ccx.log").string());
+
+  std::ifstream dat(dir / "part.dat");
+  if (!dat) throw std::runtime_error("ccx wrote no part.dat in " + dir.string());
+  Eigen::MatrixXd u = Eigen::MatrixXd::Constant(part.num_points(), 3, std::nan(""));
+  std::string line;
+  bool in_block = false;
+  std::int64_t read = 0;
+  while (std::getline(dat, line)) {
+    if (line.find("displacements") != std::string::npos) {
+      in_block = true;
+      continue;
+    }
+    if (!in_block) continue;
+    std::istringstream is(line);
+    std::int64_t node;
+    double v[3];
+    if (is >> node >> v[0] >> v[1] >> v[2]) {
+      if (node < 1 || node > part.num_points()) throw std::runtime_error("bad node in part.dat");
+      u.row(node - 1) << v[0], v[1], v[2];
+      ++read;
+    } else if (read > 0 && !line.empty() && line.find_first_not_of(' ') != std::string::npos) {
+      break;
+    }
+  }
+  if (read != part.num_points())
+    throw std::runtime_error("part.dat has " + std::to_string(read) + " nodal displacements, expected " +
+                             std::to_string(part.num_points()));
+  return u;
+}
+
+}  // namespace flare::am::test

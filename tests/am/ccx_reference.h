@@ -1,0 +1,24 @@
+// Test helper: the same single-step inherent-strain problem solved by CalculiX (the reference
+// solver of record). The eigenstrain becomes an orthotropic thermal expansion alpha = eps* with a
+// temperature rise of 1 (thermal strain = alpha (T - T0), the same sign as eps*), the plate nodes
+// get *BOUNDARY 1..3, elements are C3D8 (full 2x2x2 integration, like ours).
+#pragma once
+
+#include <Eigen/Core>
+#include <filesystem>
+#include <string>
+
+#include "am/material.h"
+#include "mesh/mesh.h"
+
+namespace flare::am::test {
+
+/// Path of the CalculiX binary, or "" when it is not installed.
+std::string ccx_binary();
+
+/// Writes `dir`/part.inp, runs ccx in `dir`, parses the nodal displacements from part.dat.
+/// Returns #N by 3 (row i = point i of `part`). Throws std::runtime_error on any failure.
+Eigen::MatrixXd ccx_single_step(const mesh::Mesh& part, const Material& material,
+                                const std::filesystem::path& dir);
+
+}  // namespace flare::am::test

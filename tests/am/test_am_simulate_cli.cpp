@@ -1,0 +1,78 @@
+// `flare-surrogate am simulate`: end to end through the binary (read, simulate, write) and its
+// exit codes for input the user can fix.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "mesh/io.h"
+#include "tests/am/voxel_part.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string out;
+};
+Result run(const std::string& args) {
+  const std::string cmd = std::string(FLARE_BINARY) + " am simulate " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  return {WEXITSTATUS(pclose(p)), out};
+}
+
+fs::path temp_dir() {
+  const fs::path d = fs::path(::testing::TempDir()) / "am_simulate_cli";
+  fs::create_directories(d);
+  return d;
+}
+
+}  // namespace
+
+TEST(AmSimulateCli, SolvesAVtuAndWritesTheFields) {
+  const fs::path dir = temp_dir();
+  const fs::path in = dir / "bracket.vtu", out = dir / "solved.vtu";
+  flare::mesh::write_vtu(flare::am::test::voxel_part(8, 3, 6, 1.0, [](int i, int, int k) { return k < 2 || i < 2; }),
+                         in);
+  const Result r = run(in.string() + " -o " + out.string() + " --layers 3 --material 316l");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("3 groups"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("max |u|"), std::string::npos) << r.out;
+  const flare::mesh::Mesh m = flare::mesh::read_mesh(out);
+  EXPECT_EQ(m.point_data.get("displacement", "test").components(), 3);
+  EXPECT_TRUE(m.point_data.has("von_mises"));
+  EXPECT_TRUE(m.point_data.has("layer"));
+  EXPECT_EQ(m.field_strings.at("material"), "316l");
+  EXPECT_EQ(m.field_data.get("layer_groups", "test").get(0), 3);
+}
+
+TEST(AmSimulateCli, BadInputExitsWithCode2AndOneLine) {
+  const fs::path dir = temp_dir();
+  const fs::path tet = dir / "tet.vtu", out = dir / "never.vtu";
+  flare::mesh::Mesh t;
+  t.points.resize(4, 3);
+  t.points << 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1;
+  t.add_cell(flare::mesh::CellType::Tetra, {0, 1, 2, 3});
+  flare::mesh::write_vtu(t, tet);
+  const fs::path cube = dir / "cube.vtu";
+  flare::mesh::write_vtu(flare::am::test::voxel_part(2, 2, 2, 1.0, [](int, int, int) { return true; }), cube);
+
+  for (const auto& [args, expect] : std::vector<std::pair<std::string, std::string>>{
+           {tet.string() + " -o " + out.string(), "non-hexahedral"},
+           {cube.string(), "-o SOLVED.vtu"},
+           {cube.string() + " -o " + out.string() + " --material steel", "unknown material 'steel'"},
+           {cube.string() + " -o " + out.string() + " --layers 0", "--layers"},
+           {(dir / "missing.vtu").string() + " -o " + out.string(), "missing.vtu"}}) {
+    const Result r = run(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find(expect), std::string::npos) << args << "\n" << r.out;
+    EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << "expected one line: " << r.out;
+  }
+  EXPECT_FALSE(fs::exists(out));
+}

@@ -1,0 +1,208 @@
+#include <gtest/gtest.h>
+
+#include <Eigen/Geometry>
+#include <cmath>
+#include <numbers>
+
+#include "am/voxelize.h"
+#include "common/error.h"
+
+using namespace flare::am;
+using flare::mesh::CellType;
+using flare::mesh::Mesh;
+
+namespace {
+
+// Axis-aligned box surface, 12 outward triangles; each face's diagonal runs corner to corner.
+Mesh box_surface(Eigen::Vector3d lo, Eigen::Vector3d hi) {
+  Mesh m;
+  m.points.resize(8, 3);
+  for (int c = 0; c < 8; ++c)
+    m.points.row(c) << (c & 1 ? hi.x() : lo.x()), (c & 2 ? hi.y() : lo.y()), (c & 4 ? hi.z() : lo.z());
+  const int quads[6][4] = {{0, 2, 3, 1}, {4, 5, 7, 6}, {0, 1, 5, 4}, {2, 6, 7, 3}, {0, 4, 6, 2}, {1, 3, 7, 5}};
+  for (auto& q : quads) {
+    m.add_cell(CellType::Triangle, {q[0], q[1], q[2]});
+    m.add_cell(CellType::Triangle, {q[0], q[2], q[3]});
+  }
+  return m;
+}
+
+// UV sphere of radius r at c; triangles outward.
+Mesh sphere_surface(double r, Eigen::Vector3d c, int rings = 48, int segments = 96) {
+  Mesh m;
+  m.points.resize(2 + (rings - 1) * segments, 3);
+  m.points.row(0) = (c + Eigen::Vector3d(0, 0, -r)).transpose();
+  m.points.row(1) = (c + Eigen::Vector3d(0, 0, r)).transpose();
+  auto id = [&](int ring, int seg) -> std::int64_t { return 2 + (ring - 1) * segments + (seg % segments); };
+  for (int i = 1; i < rings; ++i) {
+    double th = std::numbers::pi * i / rings;
+    for (int j = 0; j < segments; ++j) {
+      double ph = 2 * std::numbers::pi * j / segments;
+      m.points.row(id(i, j)) = (c + r * Eigen::Vector3d(std::sin(th) * std::cos(ph), std::sin(th) * std::sin(ph), -std::cos(th))).transpose();
+    }
+  }
+  for (int j = 0; j < segments; ++j) {
+    m.add_cell(CellType::Triangle, {0, id(1, j + 1), id(1, j)});
+    m.add_cell(CellType::Triangle, {1, id(rings - 1, j), id(rings - 1, j + 1)});
+    for (int i = 1; i + 1 < rings; ++i) {
+      m.add_cell(CellType::Triangle, {id(i, j), id(i, j + 1), id(i + 1, j + 1)});
+      m.add_cell(CellType::Triangle, {id(i, j), id(i + 1, j + 1), id(i + 1, j)});
+    }
+  }
+  return m;
+}
+
+double solid_volume(const VoxelGrid& g) { return double(g.count_solid()) * g.voxel * g.voxel * g.voxel; }
+
+std::string error_of(const Mesh& m, double voxel, std::int64_t max_nodes = 20'000'000) {
+  try {
+    voxelize(m, {voxel, max_nodes}, "part.stl");
+  } catch (const flare::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Voxelize, CubeIsExactEvenWithRaysThroughDiagonals) {
+  // Column centres (i+0.5, i+0.5) lie exactly on the top and bottom faces' diagonals.
+  Mesh cube = box_surface({0, 0, 0}, {10, 10, 10});
+  for (double h : {1.0, 0.5, 0.25}) {
+    VoxelGrid g = voxelize(cube, {h}, "cube");
+    EXPECT_EQ(g.count_solid(), g.size()) << "h " << h;
+    EXPECT_NEAR(solid_volume(g), 1000.0, 1e-9) << "h " << h;
+  }
+}
+
+TEST(Voxelize, ShiftedBoxVolumeWithinOneVoxelLayer) {
+  Mesh b = box_surface({0.13, -2.71, 5.0}, {7.3, 3.3, 9.9});
+  const double exact = 7.17 * 6.01 * 4.9, area = 2 * (7.17 * 6.01 + 7.17 * 4.9 + 6.01 * 4.9);
+  for (double h : {0.5, 0.2}) {
+    VoxelGrid g = voxelize(b, {h}, "box");
+    EXPECT_NEAR(solid_volume(g), exact, area * h / 2) << "h " << h;
+  }
+}
+
+TEST(Voxelize, SphereVolumeConvergesWithVoxelSize) {
+  Mesh s = sphere_surface(5.0, {1, 2, 3});
+  const double exact = triangle_surface(s, "sphere").volume();  // of the tessellation
+  const double area = triangle_surface(s, "sphere").area();
+  EXPECT_NEAR(exact, 4.0 / 3 * std::numbers::pi * 125, 0.01 * 4.0 / 3 * std::numbers::pi * 125);
+  double previous = 1e9;
+  for (double h : {1.0, 0.5, 0.25}) {
+    VoxelGrid g = voxelize(s, {h}, "sphere");
+    double err = std::abs(solid_volume(g) - exact);
+    EXPECT_LT(err, area * h / 4) << "h " << h;
+    EXPECT_LT(err, previous) << "h " << h;
+    previous = err;
+  }
+}
+
+TEST(Voxelize, RotatedCubeHasItsVolume) {
+  Mesh cube = box_surface({-4, -4, -4}, {4, 4, 4});
+  Eigen::Matrix3d R = (Eigen::AngleAxisd(0.3, Eigen::Vector3d::UnitZ()) * Eigen::AngleAxisd(0.7, Eigen::Vector3d::UnitX())).toRotationMatrix();
+  for (std::int64_t p = 0; p < cube.num_points(); ++p) cube.points.row(p) = (R * cube.points.row(p).transpose()).transpose();
+  VoxelGrid g = voxelize(cube, {0.2}, "rotated");
+  EXPECT_NEAR(solid_volume(g), 512.0, 384 * 0.2 / 2);
+}
+
+TEST(Voxelize, QuadsAreAccepted) {
+  Mesh tri = box_surface({0, 0, 0}, {2, 3, 4});
+  Mesh quads;
+  quads.points = tri.points;
+  for (std::int64_t c = 0; c < 12; c += 2) {
+    const std::int64_t* a = tri.cell(c);
+    quads.add_cell(CellType::Quad, {a[0], a[1], a[2], tri.cell(c + 1)[2]});
+  }
+  EXPECT_NEAR(solid_volume(voxelize(quads, {0.5}, "quads")), 24.0, 1e-9);
+}
+
+TEST(Voxelize, UnweldedTriangleSoupIsAccepted) {
+  // Each triangle with its own copy of its corners, as STL files store them.
+  Mesh welded = box_surface({0, 0, 0}, {2, 3, 4});
+  Mesh soup;
+  soup.points.resize(36, 3);
+  for (std::int64_t c = 0; c < welded.num_cells(); ++c)
+    for (int v = 0; v < 3; ++v) soup.points.row(3 * c + v) = welded.points.row(welded.cell(c)[v]);
+  for (std::int64_t c = 0; c < 12; ++c) soup.add_cell(CellType::Triangle, {3 * c, 3 * c + 1, 3 * c + 2});
+  EXPECT_NEAR(solid_volume(voxelize(soup, {0.5}, "soup")), 24.0, 1e-9);
+}
+
+TEST(Voxelize, OpenSurfaceIsAnInputError) {
+  Mesh cube = box_surface({0, 0, 0}, {1, 1, 1});
+  cube.types.pop_back();
+  cube.offsets.pop_back();
+  cube.connectivity.resize(cube.connectivity.size() - 3);
+  std::string msg = error_of(cube, 0.1);
+  EXPECT_NE(msg.find("part.stl"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not closed"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("3 edges"), std::string::npos) << msg;
+}
+
+TEST(Voxelize, FlippedTriangleIsAnInputError) {
+  Mesh cube = box_surface({0, 0, 0}, {1, 1, 1});
+  std::swap(cube.connectivity[0], cube.connectivity[1]);
+  EXPECT_NE(error_of(cube, 0.1).find("orientation"), std::string::npos);
+}
+
+TEST(Voxelize, DegenerateInputsAreInputErrors) {
+  Mesh empty;
+  empty.points.resize(1, 3);
+  empty.points.setZero();
+  EXPECT_NE(error_of(empty, 0.1).find("no surface triangles"), std::string::npos);
+  // A flat, closed "surface": two triangles back to back.
+  Mesh flat;
+  flat.points.resize(3, 3);
+  flat.points << 0, 0, 0, 1, 0, 0, 0, 1, 0;
+  flat.add_cell(CellType::Triangle, {0, 1, 2});
+  flat.add_cell(CellType::Triangle, {0, 2, 1});
+  EXPECT_NE(error_of(flat, 0.1).find("flat"), std::string::npos);
+  Mesh cube = box_surface({0, 0, 0}, {1, 1, 1});
+  EXPECT_NE(error_of(cube, 0).find("positive"), std::string::npos);
+  Mesh hex;
+  hex.points = cube.points;
+  hex.add_cell(CellType::Hexahedron, {0, 1, 3, 2, 4, 5, 7, 6});
+  EXPECT_NE(error_of(hex, 0.1).find("volume cells"), std::string::npos);
+}
+
+TEST(Voxelize, TooManyNodesIsRefusedWithASuggestion) {
+  Mesh cube = box_surface({0, 0, 0}, {100, 100, 100});
+  std::string msg = error_of(cube, 0.01, 2'000'000);  // 1e12 voxels: must be refused before allocating
+  EXPECT_NE(msg.find("nodes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--voxel"), std::string::npos) << msg;
+  // The suggested size must itself be accepted.
+  double suggested = std::stod(msg.substr(msg.find("--voxel ") + 8));
+  EXPECT_GT(suggested, 0.01);
+  EXPECT_NO_THROW(voxelize(cube, {suggested, 2'000'000}, "cube"));
+  EXPECT_NE(error_of(cube, 0.5, 1000).find("about"), std::string::npos);
+}
+
+TEST(Voxelize, RaysThroughVerticesAndEdgesKeepParity) {
+  // Octahedron |x|+|y|+|z| <= 2.5 with h = 1: the poles, the pole-equator edges and many face
+  // points lie exactly on voxel-centre columns and centres.
+  const double a = 2.5;
+  Mesh m;
+  m.points.resize(6, 3);
+  m.points << a, 0, 0, -a, 0, 0, 0, a, 0, 0, -a, 0, 0, 0, a, 0, 0, -a;
+  const int eq[4] = {0, 2, 1, 3};  // counter-clockwise around +z
+  for (int e = 0; e < 4; ++e) {
+    m.add_cell(CellType::Triangle, {eq[e], eq[(e + 1) % 4], 4});
+    m.add_cell(CellType::Triangle, {eq[(e + 1) % 4], eq[e], 5});
+  }
+  VoxelGrid g = voxelize(m, {1.0}, "octahedron");
+  ASSERT_EQ(g.nx, 5);
+  std::int64_t strict = 0, closed = 0;
+  for (int k = 0; k < 5; ++k)
+    for (int j = 0; j < 5; ++j)
+      for (int i = 0; i < 5; ++i) {
+        double l1 = std::abs(i - 2.0) + std::abs(j - 2.0) + std::abs(k - 2.0);
+        strict += l1 < a;
+        closed += l1 <= a;
+        if (l1 < a) EXPECT_TRUE(g.at(i, j, k)) << i << " " << j << " " << k;
+        if (l1 > a) EXPECT_FALSE(g.at(i, j, k)) << i << " " << j << " " << k;
+      }
+  EXPECT_GE(g.count_solid(), strict);
+  EXPECT_LE(g.count_solid(), closed);
+  EXPECT_TRUE(g.at(2, 2, 0) && g.at(2, 2, 4));  // the pole column is filled end to end
+}
