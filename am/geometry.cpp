@@ -50,6 +50,25 @@ VoxelGrid sample(const Shape& s, double h) {
 
 }  // namespace
 
+void parse_node_range(const std::string& text, const std::string& option, PartOptions& opts) {
+  const auto dots = text.find("..");
+  long long lo = 0, hi = 0;
+  std::size_t used_lo = 0, used_hi = 0;
+  bool ok = dots != std::string::npos;
+  if (ok) {
+    try {
+      lo = std::stoll(text.substr(0, dots), &used_lo);
+      hi = std::stoll(text.substr(dots + 2), &used_hi);
+    } catch (const std::exception&) {
+      ok = false;
+    }
+  }
+  ok = ok && used_lo == dots && used_hi == text.size() - dots - 2 && lo > 0 && hi >= lo;
+  FLARE_INPUT_CHECK(ok, option, " '", text, "': expected a node range MIN..MAX such as 5000..50000");
+  opts.min_nodes = lo;
+  opts.max_nodes = hi;
+}
+
 const std::vector<std::string>& part_families() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;

@@ -27,6 +27,10 @@ struct PartSpec {
   nlohmann::json params;      ///< {"family","seed","voxel","nodes","attempt", family parameters}
 };
 
+/// Parses a node range "MIN..MAX" (e.g. "5000..50000") into opts; InputError naming `option`
+/// otherwise.
+void parse_node_range(const std::string& text, const std::string& option, PartOptions& opts);
+
 /// The family names, in a fixed order ("composite" last).
 const std::vector<std::string>& part_families();
 
