@@ -31,16 +31,19 @@ int run(const flare::app::Args& args) {
     return 0;
   flare::check_writable(out);
   flare::mesh::Mesh surface = flare::mesh::read_mesh(in);
-  const auto t0 = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
   flare::am::VoxelGrid grid = flare::am::voxelize(surface, {voxel, max_nodes}, in);
+  const auto t1 = Clock::now();
   flare::am::IslandReport islands;
   flare::mesh::Mesh m = flare::am::voxel_mesh(grid, &islands);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double voxelize_s = std::chrono::duration<double>(t1 - t0).count();
+  const double mesh_s = std::chrono::duration<double>(Clock::now() - t1).count();
   m.field_strings["source"] = in;
   flare::mesh::write_vtu(m, out);
   std::cout << in << ": " << grid.nx << " x " << grid.ny << " x " << grid.nz << " grid, "
-            << m.num_cells() << " hexahedra, " << m.num_points() << " nodes, voxel " << voxel << " ("
-            << seconds << " s) -> " << out << "\n";
+            << m.num_cells() << " hexahedra, " << m.num_points() << " nodes, voxel " << voxel
+            << " (voxelize " << voxelize_s << " s, hex mesh " << mesh_s << " s) -> " << out << "\n";
   if (islands.dropped_islands > 0)
     std::cout << "dropped " << islands.dropped_islands << " floating island(s), " << islands.dropped_voxels
               << " voxels not connected to the build plate\n";
