@@ -192,14 +192,16 @@ SampleRecord plan_sample(const DatasetOptions& opts, int index) {
   return r;
 }
 
-DatasetReport generate_dataset(const DatasetOptions& opts,
+DatasetReport generate_dataset(const DatasetOptions& requested,
                                const std::function<void(const SampleRecord&)>& on_sample) {
+  DatasetOptions opts = requested;
   FLARE_INPUT_CHECK(opts.count >= 1, "am dataset: --count must be at least 1 (got ", opts.count, ")");
   FLARE_INPUT_CHECK(opts.jobs >= 1, "am dataset: --jobs must be at least 1 (got ", opts.jobs, ")");
   FLARE_INPUT_CHECK(opts.layers >= 1, "am dataset: --layers must be at least 1 (got ", opts.layers, ")");
   FLARE_INPUT_CHECK(opts.count <= 99999, "am dataset: --count ", opts.count,
                     " is above 99999 (sample names have five digits); split into several folders");
   const Material material = material_by_name(opts.material);
+  opts.material = material.name;  // canonical spelling: "Ti64" and "ti64" are the same dataset
   for (const std::string& f : opts.families)
     FLARE_INPUT_CHECK(std::find(part_families().begin(), part_families().end(), f) != part_families().end(),
                       "am dataset: unknown part family '", f, "' (see 'flare-surrogate am part --family list')");

@@ -96,10 +96,11 @@ TEST(DatasetGen, GeneratesResumesAndWritesAConsistentManifest) {
   for (std::string line; std::getline(csv, line);) ++lines;
   EXPECT_EQ(lines, 4);
 
-  // Second run: everything is reused, nothing rewritten.
+  // Second run (other job count, material spelled differently): everything is reused.
   const auto stamp = fs::last_write_time(dir / "sample_00001.vtu");
   DatasetOptions again = tiny(dir, 3);
   again.jobs = 1;
+  again.material = "Ti64";
   DatasetReport second = generate_dataset(again);
   EXPECT_EQ(second.generated, 0);
   EXPECT_EQ(second.reused, 3);
