@@ -104,7 +104,10 @@ PartSpec make_part(const std::string& family, std::uint64_t seed, const PartOpti
     Shape shape = fam.build(rng, params);
     FLARE_CHECK(!shape.box.isEmpty() && shape.box.min().z() == 0, "family ", family,
                 " built a part not standing on z = 0");
-    const double h_feature = shape.min_feature / 2;  // two voxels through the thinnest feature
+    // Two voxels through the thinnest feature; in the second half of the attempts one, so thin
+    // families (ribs, lattices, gyroids) still fit small node ranges, coarsely.
+    const int across = attempt < opts.max_attempts / 2 ? 2 : 1;
+    const double h_feature = shape.min_feature / across;
     double target = fixed ? 0 : rng.log_uniform(double(opts.min_nodes), double(opts.max_nodes));
 
     VoxelGrid grid;
@@ -155,6 +158,7 @@ PartSpec make_part(const std::string& family, std::uint64_t seed, const PartOpti
     spec.grid = std::move(grid);
     spec.params = {{"family", family}, {"seed", seed},   {"attempt", attempt},
                    {"voxel", h},       {"nodes", nodes}, {"parameters", params}};
+    if (!fixed) spec.params["min_feature_voxels"] = across;
     if (!fixed) spec.params["target_nodes"] = std::llround(target);
     if (islands.dropped_islands > 0) spec.params["dropped_island_voxels"] = islands.dropped_voxels;
     return spec;
