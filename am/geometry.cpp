@@ -50,6 +50,25 @@ VoxelGrid sample(const Shape& s, double h) {
 
 }  // namespace
 
+void parse_node_range(const std::string& text, const std::string& option, PartOptions& opts) {
+  const auto dots = text.find("..");
+  long long lo = 0, hi = 0;
+  std::size_t used_lo = 0, used_hi = 0;
+  bool ok = dots != std::string::npos;
+  if (ok) {
+    try {
+      lo = std::stoll(text.substr(0, dots), &used_lo);
+      hi = std::stoll(text.substr(dots + 2), &used_hi);
+    } catch (const std::exception&) {
+      ok = false;
+    }
+  }
+  ok = ok && used_lo == dots && used_hi == text.size() - dots - 2 && lo > 0 && hi >= lo;
+  FLARE_INPUT_CHECK(ok, option, " '", text, "': expected a node range MIN..MAX such as 5000..50000");
+  opts.min_nodes = lo;
+  opts.max_nodes = hi;
+}
+
 const std::vector<std::string>& part_families() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;
@@ -85,7 +104,10 @@ PartSpec make_part(const std::string& family, std::uint64_t seed, const PartOpti
     Shape shape = fam.build(rng, params);
     FLARE_CHECK(!shape.box.isEmpty() && shape.box.min().z() == 0, "family ", family,
                 " built a part not standing on z = 0");
-    const double h_feature = shape.min_feature / 2;  // two voxels through the thinnest feature
+    // Two voxels through the thinnest feature; in the second half of the attempts one, so thin
+    // families (ribs, lattices, gyroids) still fit small node ranges, coarsely.
+    const int across = attempt < opts.max_attempts / 2 ? 2 : 1;
+    const double h_feature = shape.min_feature / across;
     double target = fixed ? 0 : rng.log_uniform(double(opts.min_nodes), double(opts.max_nodes));
 
     VoxelGrid grid;
@@ -136,6 +158,7 @@ PartSpec make_part(const std::string& family, std::uint64_t seed, const PartOpti
     spec.grid = std::move(grid);
     spec.params = {{"family", family}, {"seed", seed},   {"attempt", attempt},
                    {"voxel", h},       {"nodes", nodes}, {"parameters", params}};
+    if (!fixed) spec.params["min_feature_voxels"] = across;
     if (!fixed) spec.params["target_nodes"] = std::llround(target);
     if (islands.dropped_islands > 0) spec.params["dropped_island_voxels"] = islands.dropped_voxels;
     return spec;

@@ -27,6 +27,10 @@ struct PartSpec {
   nlohmann::json params;      ///< {"family","seed","voxel","nodes","attempt", family parameters}
 };
 
+/// Parses a node range "MIN..MAX" (e.g. "5000..50000") into opts; InputError naming `option`
+/// otherwise.
+void parse_node_range(const std::string& text, const std::string& option, PartOptions& opts);
+
 /// The family names, in a fixed order ("composite" last).
 const std::vector<std::string>& part_families();
 
@@ -34,8 +38,9 @@ const std::vector<std::string>& part_families();
 const std::vector<std::pair<std::string, std::string>>& part_family_descriptions();
 
 /// Builds part `family` from `seed`. Parameters are drawn from the seed; when the node range
-/// cannot be met (or features would be thinner than two voxels, or most of the volume fell off
-/// as islands), parameters are redrawn from (seed, attempt). Throws InputError for an unknown
+/// cannot be met (or features would be thinner than two voxels, one in the second half of the
+/// attempts, or more than 5% of the volume fell off as islands), parameters are redrawn from
+/// (seed, attempt). Throws InputError for an unknown
 /// family (listing the known ones) or an impossible node range, and when no attempt succeeds.
 PartSpec make_part(const std::string& family, std::uint64_t seed, const PartOptions& opts = {});
 

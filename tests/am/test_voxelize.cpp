@@ -206,3 +206,39 @@ TEST(Voxelize, RaysThroughVerticesAndEdgesKeepParity) {
   EXPECT_LE(g.count_solid(), closed);
   EXPECT_TRUE(g.at(2, 2, 0) && g.at(2, 2, 4));  // the pole column is filled end to end
 }
+
+TEST(Voxelize, SnappedOctahedraNeverBreakParity) {
+  // Octahedra |dx|/ax + |dy|/ay + |dz|/az <= 1 with centres and radii on the half-voxel lattice:
+  // vertices, edges and faces hit voxel-centre rays and centres exactly, in every combination.
+  // Centres strictly inside must be solid and those strictly outside empty (the inequality is
+  // evaluated exactly: all values are small multiples of 0.5).
+  unsigned state = 7;
+  auto half = [&](int lo, int hi) {
+    state = state * 1664525u + 1013904223u;
+    return 0.5 * (lo + int((state >> 8) % unsigned(hi - lo + 1)));
+  };
+  for (int trial = 0; trial < 40; ++trial) {
+    const Eigen::Vector3d c(half(0, 6), half(0, 6), half(0, 6));
+    const Eigen::Vector3d r(half(2, 9), half(2, 9), half(2, 9));
+    Mesh m;
+    m.points.resize(6, 3);
+    m.points << c.x() + r.x(), c.y(), c.z(), c.x() - r.x(), c.y(), c.z(), c.x(), c.y() + r.y(), c.z(),
+        c.x(), c.y() - r.y(), c.z(), c.x(), c.y(), c.z() + r.z(), c.x(), c.y(), c.z() - r.z();
+    const int eq[4] = {0, 2, 1, 3};
+    for (int e = 0; e < 4; ++e) {
+      m.add_cell(CellType::Triangle, {eq[e], eq[(e + 1) % 4], 4});
+      m.add_cell(CellType::Triangle, {eq[(e + 1) % 4], eq[e], 5});
+    }
+    VoxelGrid g = voxelize(m, {1.0}, "octahedron");
+    for (int k = 0; k < g.nz; ++k)
+      for (int j = 0; j < g.ny; ++j)
+        for (int i = 0; i < g.nx; ++i) {
+          Eigen::Vector3d p = g.origin + Eigen::Vector3d(i + 0.5, j + 0.5, k + 0.5);
+          Eigen::Vector3d d = (p - c).cwiseAbs();
+          double lhs = d.x() * r.y() * r.z() + d.y() * r.x() * r.z() + d.z() * r.x() * r.y();
+          double rhs = r.x() * r.y() * r.z();
+          if (lhs < rhs) ASSERT_TRUE(g.at(i, j, k)) << "trial " << trial << " voxel " << i << " " << j << " " << k;
+          if (lhs > rhs) ASSERT_FALSE(g.at(i, j, k)) << "trial " << trial << " voxel " << i << " " << j << " " << k;
+        }
+  }
+}

@@ -1,0 +1,259 @@
+#include "am/dataset_gen.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "am/rng.h"
+#include "am/simulate.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/progress.h"
+#include "mesh/io.h"
+
+namespace flare::am {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kGenerator = "flare-surrogate am dataset";
+
+// A sample file made with other options: stops the whole run (mixing would corrupt the dataset),
+// unlike a sample that fails on its own, which is recorded and skipped.
+class ForeignSample : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+std::string sample_file(int index) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "sample_%05d.vtu", index);
+  return buf;
+}
+
+const std::vector<std::string>& families_of(const DatasetOptions& opts) {
+  return opts.families.empty() ? part_families() : opts.families;
+}
+
+std::string field(const mesh::Mesh& m, const std::string& key) {
+  auto it = m.field_strings.find(key);
+  return it == m.field_strings.end() ? std::string() : it->second;
+}
+
+// A finished sample on disk: parses, has the displacement field, and was made by this dataset.
+// Returns false for anything unreadable (it is regenerated); throws for a sample of another
+// dataset, which must not be mixed in silently.
+bool load_finished(const DatasetOptions& opts, const fs::path& path, SampleRecord& rec) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return false;
+  mesh::Mesh m;
+  try {
+    m = mesh::read_mesh(path);
+  } catch (const InputError&) {
+    return false;
+  }
+  const mesh::DataArray* u = m.point_data.find("displacement");
+  if (!u || u->components() != 3 || field(m, "generator") != kGenerator) return false;
+  const std::string want_seed = std::to_string(opts.seed), want_layers = std::to_string(opts.layers);
+  if (field(m, "dataset_seed") != want_seed || field(m, "material") != opts.material ||
+      field(m, "layer_groups") != want_layers)
+    throw ForeignSample(detail::concat(
+        path.string(), ": belongs to another dataset (seed ", field(m, "dataset_seed"), ", material ",
+        field(m, "material"), ", layers ", field(m, "layer_groups"), "; this run: seed ", want_seed,
+        ", material ", opts.material, ", layers ", want_layers,
+        "); use another --out folder or the same options"));
+  if (field(m, "family") != rec.family || field(m, "part_seed") != std::to_string(rec.part_seed))
+    return false;  // made by an older generator version: regenerate
+  try {
+    rec.params = json::parse(field(m, "parameters"));
+    rec.solve_seconds = std::stod(field(m, "solve_seconds"));
+    rec.cg_iterations = std::stol(field(m, "cg_iterations"));
+  } catch (const std::exception&) {
+    return false;
+  }
+  rec.nodes = m.num_points();
+  rec.elements = m.num_cells();
+  rec.voxel = rec.params.value("voxel", 0.0);
+  rec.reused = true;
+  return true;
+}
+
+void make_sample(const DatasetOptions& opts, const Material& material, SampleRecord& rec) {
+  PartSpec spec = make_part(rec.family, rec.part_seed, opts.part);
+  mesh::Mesh part = voxel_mesh(spec.grid);
+  SimulationOptions sim;
+  sim.material = material;
+  sim.layer_groups = opts.layers;
+  SimulationReport r = simulate(part, sim);
+  rec.params = spec.params;
+  rec.nodes = part.num_points();
+  rec.elements = part.num_cells();
+  rec.voxel = spec.grid.voxel;
+  rec.solve_seconds = r.seconds;
+  rec.cg_iterations = r.cg_iterations;
+  part.field_strings["generator"] = kGenerator;
+  part.field_strings["family"] = rec.family;
+  part.field_strings["parameters"] = rec.params.dump();
+  part.field_strings["part_seed"] = std::to_string(rec.part_seed);
+  part.field_strings["dataset_seed"] = std::to_string(opts.seed);
+  part.field_strings["sample_index"] = std::to_string(rec.index);
+  part.field_strings["split"] = rec.split;
+  part.field_strings["material"] = opts.material;
+  part.field_strings["layer_groups"] = std::to_string(opts.layers);
+  part.field_strings["solve_seconds"] = std::to_string(r.seconds);
+  part.field_strings["cg_iterations"] = std::to_string(r.cg_iterations);
+  mesh::write_vtu(part, opts.out / rec.file);
+}
+
+std::string csv_quote(const std::string& s) {
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+void write_manifest(const DatasetOptions& opts, const DatasetReport& report) {
+  json j;
+  j["format"] = kGenerator;
+  j["version"] = 1;
+  j["seed"] = opts.seed;
+  j["count"] = opts.count;
+  j["material"] = opts.material;
+  j["layer_groups"] = opts.layers;
+  j["nodes"] = {{"min", opts.part.min_nodes}, {"max", opts.part.max_nodes}};
+  if (opts.part.voxel > 0) j["voxel"] = opts.part.voxel;
+  j["families"] = families_of(opts);
+  j["splits"] = {{"train", json::array()}, {"val", json::array()}, {"test", json::array()}};
+  j["samples"] = json::array();
+  for (const SampleRecord& r : report.samples) {
+    json s = {{"index", r.index},         {"file", r.file},       {"family", r.family},
+              {"split", r.split},         {"part_seed", r.part_seed}, {"nodes", r.nodes},
+              {"elements", r.elements},   {"voxel", r.voxel},     {"solve_seconds", r.solve_seconds},
+              {"cg_iterations", r.cg_iterations}, {"parameters", r.params}};
+    if (!r.error.empty()) s["error"] = r.error;
+    else j["splits"][r.split].push_back(r.file);
+    j["samples"].push_back(std::move(s));
+  }
+  write_atomically(opts.out / "manifest.json", [&](const fs::path& tmp) {
+    std::ofstream f(tmp);
+    f << j.dump(2) << "\n";
+    FLARE_CHECK(f.good(), "could not write ", tmp.string());
+  });
+  write_atomically(opts.out / "manifest.csv", [&](const fs::path& tmp) {
+    std::ofstream f(tmp);
+    f << "index,file,family,split,part_seed,nodes,elements,voxel,solve_seconds,cg_iterations,error,parameters\n";
+    for (const SampleRecord& r : report.samples)
+      f << r.index << ',' << r.file << ',' << r.family << ',' << r.split << ',' << r.part_seed << ','
+        << r.nodes << ',' << r.elements << ',' << r.voxel << ',' << r.solve_seconds << ','
+        << r.cg_iterations << ',' << csv_quote(r.error) << ',' << csv_quote(r.params.dump()) << "\n";
+    FLARE_CHECK(f.good(), "could not write ", tmp.string());
+  });
+}
+
+// Temporaries of a run that was killed (write_atomically names them .<stem>.tmp<pid>_<n>.vtu).
+void remove_stale_temporaries(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(".sample_", 0) == 0 && name.find(".tmp") != std::string::npos) {
+      std::error_code ec;
+      fs::remove(e.path(), ec);
+    }
+  }
+}
+
+}  // namespace
+
+std::string split_of(std::uint64_t seed, int index) {
+  int order[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  Rng rng(sub_seed(seed ^ 0x5EB1175EB1175ull, std::uint64_t(index / 10)));
+  for (int i = 9; i > 0; --i) std::swap(order[i], order[rng.integer(0, i)]);
+  const int role = order[index % 10];
+  return role == 0 ? "test" : role == 1 ? "val" : "train";
+}
+
+SampleRecord plan_sample(const DatasetOptions& opts, int index) {
+  const auto& families = families_of(opts);
+  FLARE_CHECK(!families.empty(), "no part families");
+  Rng rng(sub_seed(opts.seed, std::uint64_t(index)));
+  SampleRecord r;
+  r.index = index;
+  r.file = sample_file(index);
+  r.family = families[std::size_t(rng.integer(0, int(families.size()) - 1))];
+  r.part_seed = rng.next();
+  r.split = split_of(opts.seed, index);
+  return r;
+}
+
+DatasetReport generate_dataset(const DatasetOptions& requested,
+                               const std::function<void(const SampleRecord&)>& on_sample) {
+  DatasetOptions opts = requested;
+  FLARE_INPUT_CHECK(opts.count >= 1, "am dataset: --count must be at least 1 (got ", opts.count, ")");
+  FLARE_INPUT_CHECK(opts.jobs >= 1, "am dataset: --jobs must be at least 1 (got ", opts.jobs, ")");
+  FLARE_INPUT_CHECK(opts.layers >= 1, "am dataset: --layers must be at least 1 (got ", opts.layers, ")");
+  FLARE_INPUT_CHECK(opts.count <= 99999, "am dataset: --count ", opts.count,
+                    " is above 99999 (sample names have five digits); split into several folders");
+  const Material material = material_by_name(opts.material);
+  opts.material = material.name;  // canonical spelling: "Ti64" and "ti64" are the same dataset
+  for (const std::string& f : opts.families)
+    FLARE_INPUT_CHECK(std::find(part_families().begin(), part_families().end(), f) != part_families().end(),
+                      "am dataset: unknown part family '", f, "' (see 'flare-surrogate am part --family list')");
+  std::error_code ec;
+  fs::create_directories(opts.out, ec);
+  FLARE_INPUT_CHECK(fs::is_directory(opts.out), opts.out.string(),
+                    ": cannot create the output folder (", ec.message(), ")");
+  check_writable(opts.out / "manifest.json");
+  remove_stale_temporaries(opts.out);
+
+  DatasetReport report;
+  report.samples.resize(std::size_t(opts.count));
+  const int jobs = std::min(opts.jobs, opts.count);
+  const int threads_each = std::max(1, int(std::thread::hardware_concurrency()) / jobs);
+  std::atomic<int> next{0};
+  std::atomic<bool> abort{false};
+  std::exception_ptr fatal;
+  std::mutex lock;
+  const auto start = std::chrono::steady_clock::now();
+  Progress progress(opts.count, "am dataset", "parts");
+
+  auto worker = [&] {
+    omp_set_num_threads(threads_each);
+    for (int i = next++; i < opts.count && !abort; i = next++) {
+      SampleRecord rec = plan_sample(opts, i);
+      try {
+        if (!load_finished(opts, opts.out / rec.file, rec)) make_sample(opts, material, rec);
+      } catch (const ForeignSample&) {
+        std::lock_guard<std::mutex> g(lock);
+        if (!fatal) fatal = std::current_exception();
+        abort = true;
+        return;
+      } catch (const std::exception& e) {
+        rec.error = e.what();
+      }
+      std::lock_guard<std::mutex> g(lock);
+      report.samples[std::size_t(i)] = rec;
+      (rec.error.empty() ? (rec.reused ? report.reused : report.generated) : report.failed)++;
+      if (!rec.error.empty()) progress.println("sample " + std::to_string(i) + " failed: " + rec.error);
+      progress.set_postfix(std::to_string(report.reused) + " reused, " + std::to_string(report.failed) + " failed");
+      progress.advance();
+      if (on_sample) on_sample(rec);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < jobs; ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  progress.finish();
+  if (fatal) std::rethrow_exception(fatal);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_manifest(opts, report);
+  return report;
+}
+
+}  // namespace flare::am

@@ -1,0 +1,68 @@
+// `am dataset`: many procedural parts, each simulated and written as DIR/sample_XXXXX.vtu, plus a
+// manifest (JSON and CSV) and a train/val/test split by part.
+//
+// Reproducible: sample i's family, parameters and split depend only on (seed, i), never on the
+// number of jobs or on which samples already exist, so a run can be resumed or extended with a
+// larger --count and produces the same files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "am/geometry.h"
+
+namespace flare::am {
+
+struct DatasetOptions {
+  std::filesystem::path out;         ///< output folder (created if missing)
+  int count = 0;                     ///< samples 0..count-1
+  std::uint64_t seed = 0;
+  PartOptions part;                  ///< node range per part
+  int jobs = 1;                      ///< worker threads; each gets cores/jobs OpenMP threads
+  std::string material = "ti64";
+  int layers = 10;                   ///< layer groups of the simulation
+  std::vector<std::string> families; ///< drawn from uniformly; empty = all
+};
+
+/// What the manifest says about one sample.
+struct SampleRecord {
+  int index = 0;
+  std::string file;    ///< relative to the output folder
+  std::string family;
+  std::string split;   ///< "train", "val" or "test"
+  std::uint64_t part_seed = 0;
+  nlohmann::json params;
+  std::int64_t nodes = 0, elements = 0;
+  double voxel = 0;
+  double solve_seconds = 0;
+  long cg_iterations = 0;
+  bool reused = false;   ///< found finished on disk (resume)
+  std::string error;     ///< non-empty when the sample failed
+};
+
+struct DatasetReport {
+  std::vector<SampleRecord> samples;
+  int generated = 0, reused = 0, failed = 0;
+  double seconds = 0;
+};
+
+/// The plan for sample `index`: family, part seed and split (no geometry is built).
+SampleRecord plan_sample(const DatasetOptions& opts, int index);
+
+/// "train" for 8, "val" for 1, "test" for 1 of every block of ten consecutive samples (which ones
+/// is drawn from the seed): exact 80/10/10 for whole blocks, and a sample's split never changes
+/// when --count grows.
+std::string split_of(std::uint64_t seed, int index);
+
+/// Generates the dataset; skips samples whose file exists, parses and belongs to this dataset
+/// (same seed, material and layers; a file from other options is an InputError rather than
+/// silently mixed in). Writes manifest.json and manifest.csv at the end. `on_sample` (called
+/// under a lock) sees each finished record.
+DatasetReport generate_dataset(const DatasetOptions& opts,
+                               const std::function<void(const SampleRecord&)>& on_sample = {});
+
+}  // namespace flare::am

@@ -1,0 +1,118 @@
+// The am part / am voxelize / am dataset commands through the built binary: exit codes, one-line
+// errors, and outputs that read back.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "mesh/io.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  std::string cmd = std::string(FLARE_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+
+// ASCII STL of the box [0,a]x[0,b]x[0,c]; drop_last leaves it open.
+void write_box_stl(const fs::path& path, double a, double b, double c, bool drop_last = false) {
+  double P[8][3];
+  for (int i = 0; i < 8; ++i) P[i][0] = i & 1 ? a : 0, P[i][1] = i & 2 ? b : 0, P[i][2] = i & 4 ? c : 0;
+  const int quads[6][4] = {{0, 2, 3, 1}, {4, 5, 7, 6}, {0, 1, 5, 4}, {2, 6, 7, 3}, {0, 4, 6, 2}, {1, 3, 7, 5}};
+  std::ofstream f(path);
+  f << "solid box\n";
+  int written = 0;
+  for (auto& q : quads)
+    for (int t = 0; t < 2; ++t) {
+      if (drop_last && ++written == 12) break;
+      int v[3] = {q[0], q[1 + t], q[2 + t]};
+      f << " facet normal 0 0 0\n  outer loop\n";
+      for (int k : v) f << "   vertex " << P[k][0] << " " << P[k][1] << " " << P[k][2] << "\n";
+      f << "  endloop\n endfacet\n";
+    }
+  f << "endsolid box\n";
+}
+
+class AmCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("flare_test_am_cli_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string p(const std::string& name) { return (dir / name).string(); }
+  fs::path dir;
+};
+
+}  // namespace
+
+TEST_F(AmCli, PartWritesAPlateMeshInTheNodeRange) {
+  auto r = run("am part --family bridge --seed 4 --nodes 1000..3000 -o " + p("b.vtu"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  flare::mesh::Mesh m = flare::mesh::read_mesh(p("b.vtu"));
+  EXPECT_GE(m.num_points(), 1000);
+  EXPECT_LE(m.num_points(), 3000);
+  EXPECT_DOUBLE_EQ(m.points.col(2).minCoeff(), 0.0);
+  EXPECT_EQ(m.field_strings.at("family"), "bridge");
+  EXPECT_NE(m.field_strings.at("parameters").find("\"arch\""), std::string::npos);
+}
+
+TEST_F(AmCli, PartListAndErrors) {
+  auto list = run("am part --family list");
+  EXPECT_EQ(list.code, 0);
+  EXPECT_NE(list.out.find("gyroid"), std::string::npos);
+  auto bad = run("am part --family blob -o " + p("x.vtu"));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("unknown part family 'blob'"), std::string::npos) << bad.out;
+  EXPECT_EQ(bad.out.find('\n'), bad.out.size() - 1) << bad.out;
+  EXPECT_FALSE(fs::exists(p("x.vtu")));
+  EXPECT_EQ(run("am part --family wall --nodes 9..3 -o " + p("x.vtu")).code, 2);
+}
+
+TEST_F(AmCli, VoxelizeClosedStl) {
+  write_box_stl(p("box.stl"), 4, 3, 2);
+  auto r = run("am voxelize " + p("box.stl") + " --voxel 0.5 -o " + p("box.vtu"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  flare::mesh::Mesh m = flare::mesh::read_mesh(p("box.vtu"));
+  EXPECT_EQ(m.num_cells(), 8 * 6 * 4);
+  EXPECT_EQ(m.num_points(), 9 * 7 * 5);
+}
+
+TEST_F(AmCli, VoxelizeOpenStlIsExitCode2WithTheFileName) {
+  write_box_stl(p("open.stl"), 4, 3, 2, true);
+  auto r = run("am voxelize " + p("open.stl") + " --voxel 0.5 -o " + p("open.vtu"));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("open.stl"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("not closed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
+  EXPECT_FALSE(fs::exists(p("open.vtu")));
+  auto huge = run("am voxelize " + p("open.stl") + " --voxel 0 -o " + p("open.vtu"));
+  EXPECT_EQ(huge.code, 2) << huge.out;
+}
+
+TEST_F(AmCli, DatasetRunsAndResumes) {
+  const std::string args = "am dataset --count 2 --out " + p("ds") +
+                           " --nodes 200..800 --jobs 2 --layers 2 --families wall,tube";
+  auto first = run(args);
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("2 generated"), std::string::npos) << first.out;
+  EXPECT_TRUE(fs::exists(dir / "ds" / "manifest.csv"));
+  auto second = run(args);
+  EXPECT_EQ(second.code, 0) << second.out;
+  EXPECT_NE(second.out.find("0 generated, 2 reused"), std::string::npos) << second.out;
+}

@@ -1,0 +1,147 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "am/dataset_gen.h"
+#include "common/error.h"
+#include "mesh/io.h"
+
+using namespace flare::am;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("flare_test_dataset_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+DatasetOptions tiny(const fs::path& out, int count) {
+  DatasetOptions o;
+  o.out = out;
+  o.count = count;
+  o.seed = 11;
+  o.part.min_nodes = 200;
+  o.part.max_nodes = 900;
+  o.jobs = 2;
+  o.layers = 2;
+  o.families = {"wall", "l_bracket", "t_beam"};
+  return o;
+}
+
+}  // namespace
+
+TEST(DatasetGen, SplitIsEightyTenTenPerBlockAndStable) {
+  for (std::uint64_t seed : {0ull, 5ull}) {
+    int train = 0, val = 0, test = 0;
+    for (int i = 0; i < 100; ++i) {
+      std::string s = split_of(seed, i);
+      train += s == "train", val += s == "val", test += s == "test";
+    }
+    EXPECT_EQ(train, 80);
+    EXPECT_EQ(val, 10);
+    EXPECT_EQ(test, 10);
+  }
+  EXPECT_NE(split_of(0, 0) + split_of(0, 1) + split_of(0, 2) + split_of(0, 3) + split_of(0, 4) +
+                split_of(0, 5) + split_of(0, 6) + split_of(0, 7) + split_of(0, 8) + split_of(0, 9),
+            split_of(5, 0) + split_of(5, 1) + split_of(5, 2) + split_of(5, 3) + split_of(5, 4) +
+                split_of(5, 5) + split_of(5, 6) + split_of(5, 7) + split_of(5, 8) + split_of(5, 9));
+}
+
+TEST(DatasetGen, PlanDependsOnlyOnSeedAndIndex) {
+  DatasetOptions a = tiny("unused", 10), b = tiny("other", 500);
+  b.jobs = 7;
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(plan_sample(a, i).family, plan_sample(b, i).family);
+    EXPECT_EQ(plan_sample(a, i).part_seed, plan_sample(b, i).part_seed);
+  }
+  b.seed = 12;
+  int same = 0;
+  for (int i = 0; i < 10; ++i) same += plan_sample(a, i).part_seed == plan_sample(b, i).part_seed;
+  EXPECT_EQ(same, 0);
+}
+
+TEST(DatasetGen, GeneratesResumesAndWritesAConsistentManifest) {
+  const fs::path dir = fresh_dir("resume");
+  DatasetReport first = generate_dataset(tiny(dir, 3));
+  EXPECT_EQ(first.generated, 3);
+  EXPECT_EQ(first.reused, 0);
+  EXPECT_EQ(first.failed, 0);
+
+  std::ifstream f(dir / "manifest.json");
+  nlohmann::json j = nlohmann::json::parse(f);
+  ASSERT_EQ(j["samples"].size(), 3u);
+  std::size_t in_splits = 0;
+  for (const char* s : {"train", "val", "test"}) in_splits += j["splits"][s].size();
+  EXPECT_EQ(in_splits, 3u);
+  for (const auto& s : j["samples"]) {
+    flare::mesh::Mesh m = flare::mesh::read_mesh(dir / s["file"].get<std::string>());
+    EXPECT_EQ(m.num_points(), s["nodes"].get<std::int64_t>());
+    EXPECT_EQ(m.num_cells(), s["elements"].get<std::int64_t>());
+    EXPECT_GE(m.num_points(), 200);
+    EXPECT_LE(m.num_points(), 900);
+    const auto& u = m.point_data.get("displacement", "sample");
+    EXPECT_EQ(u.components(), 3);
+    EXPECT_EQ(m.field_strings.at("family"), s["family"].get<std::string>());
+    EXPECT_EQ(m.field_strings.at("split"), s["split"].get<std::string>());
+    EXPECT_EQ(nlohmann::json::parse(m.field_strings.at("parameters")), s["parameters"]);
+    const auto& splits = j["splits"][s["split"].get<std::string>()];
+    EXPECT_NE(std::find(splits.begin(), splits.end(), s["file"]), splits.end());
+  }
+  std::ifstream csv(dir / "manifest.csv");
+  int lines = 0;
+  for (std::string line; std::getline(csv, line);) ++lines;
+  EXPECT_EQ(lines, 4);
+
+  // Second run (other job count, material spelled differently): everything is reused.
+  const auto stamp = fs::last_write_time(dir / "sample_00001.vtu");
+  DatasetOptions again = tiny(dir, 3);
+  again.jobs = 1;
+  again.material = "Ti64";
+  DatasetReport second = generate_dataset(again);
+  EXPECT_EQ(second.generated, 0);
+  EXPECT_EQ(second.reused, 3);
+  EXPECT_EQ(fs::last_write_time(dir / "sample_00001.vtu"), stamp);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(second.samples[i].params, first.samples[i].params);
+    EXPECT_EQ(second.samples[i].nodes, first.samples[i].nodes);
+  }
+
+  // A corrupt sample is regenerated; a larger count adds only the new samples.
+  { std::ofstream(dir / "sample_00002.vtu") << "<VTKFile truncated"; }
+  DatasetReport third = generate_dataset(tiny(dir, 4));
+  EXPECT_EQ(third.generated, 2);
+  EXPECT_EQ(third.reused, 2);
+  EXPECT_EQ(third.samples[2].params, first.samples[2].params);
+  fs::remove_all(dir);
+}
+
+TEST(DatasetGen, SamplesOfAnotherDatasetAreRefused) {
+  const fs::path dir = fresh_dir("foreign");
+  generate_dataset(tiny(dir, 1));
+  DatasetOptions other = tiny(dir, 1);
+  other.seed = 99;
+  try {
+    generate_dataset(other);
+    FAIL() << "no InputError";
+  } catch (const flare::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("another dataset"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+TEST(DatasetGen, BadOptionsAreInputErrors) {
+  const fs::path dir = fresh_dir("bad");
+  DatasetOptions o = tiny(dir, 0);
+  EXPECT_THROW(generate_dataset(o), flare::InputError);
+  o = tiny(dir, 1);
+  o.material = "unobtainium";
+  EXPECT_THROW(generate_dataset(o), flare::InputError);
+  o = tiny(dir, 1);
+  o.families = {"blob"};
+  EXPECT_THROW(generate_dataset(o), flare::InputError);
+  fs::remove_all(dir);
+}
