@@ -392,6 +392,7 @@ __global__ void __launch_bounds__(kLatentThreads)
   std::int64_t begin, end;
   chunk_range(offsets, b, c, chunk, begin, end);
 
+  const float dq_scale = q_scale * kLn2;
   float q[D], z[D], dq[D], dz[D];
   const std::int64_t zrow = ((std::int64_t(b) * H + h) * M + m) * D;
 #pragma unroll
@@ -442,7 +443,7 @@ __global__ void __launch_bounds__(kLatentThreads)
   const std::int64_t pi = (((std::int64_t(b) * H + h) * n_chunks + c) * M + m) * D;
 #pragma unroll
   for (int d = 0; d < D; ++d) {
-    part_dq[pi + d] = dq[d] * kLn2;  // q carries s·log2 e; the gradient wants s·k
+    part_dq[pi + d] = dq[d] * dq_scale;  // dQ = s·Σ dS·k (q_scale = s·log2 e)
     part_dz[pi + d] = dz[d];
   }
 }
@@ -473,6 +474,7 @@ __global__ void __launch_bounds__(kLatentThreads)
   std::int64_t begin, end;
   chunk_range(offsets, b, c, chunk, begin, end);
 
+  const float dq_scale = q_scale * kLn2;
   float q[D], dz[D], dq[D];
   const std::int64_t zrow = ((std::int64_t(b) * H + h) * M + m) * D;
   float delta = 0.f;
@@ -508,7 +510,7 @@ __global__ void __launch_bounds__(kLatentThreads)
   }
   const std::int64_t pi = (((std::int64_t(b) * H + h) * n_chunks + c) * M + m) * D;
 #pragma unroll
-  for (int d = 0; d < D; ++d) part_dq[pi + d] = dq[d] * kLn2;
+  for (int d = 0; d < D; ++d) part_dq[pi + d] = dq[d] * dq_scale;  // dQ = s·Σ dS·k
 }
 
 // out += Σ over chunks (and over meshes when sum_meshes) of part [B, H, chunks, MD].
