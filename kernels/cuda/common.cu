@@ -88,7 +88,8 @@ CudaContext::CudaContext(int device) : m_device(device) {
   FLARE_CUBLAS_CHECK(cublasSetStream(m_cublas, m_stream));
   FLARE_CUBLAS_CHECK(cublasLtCreate(&m_cublas_lt));
   m_lt_workspace.resize(std::size_t(32) << 20, "cuBLASLt workspace");
-  FLARE_CUDA_CHECK(cudaMallocHost(&m_host_staging, 64 * sizeof(double)));
+  m_reduce.resize(kReduceSlots, "reduction slots");
+  FLARE_CUDA_CHECK(cudaMallocHost(&m_host_staging, kReduceSlots * sizeof(double)));
 }
 
 CudaContext::~CudaContext() {

@@ -178,6 +178,9 @@ class CudaContext {
   void* scratch(std::size_t bytes);
   /// Small host-pinned staging area for scalar results (losses, norms) copied back each step.
   double* host_staging() { return m_host_staging; }
+  /// Device fp64 accumulators for reductions (losses, norms): kReduceSlots doubles, allocated once.
+  static constexpr int kReduceSlots = 8192;
+  double* reduce_slots() { return m_reduce.data(); }
 
   void synchronize() const { FLARE_CUDA_CHECK(cudaStreamSynchronize(m_stream)); }
 
@@ -189,7 +192,8 @@ class CudaContext {
   cublasLtHandle_t m_cublas_lt = nullptr;
   DeviceBuffer<std::byte> m_lt_workspace;
   DeviceBuffer<std::byte> m_scratch;
-  double* m_host_staging = nullptr;  // pinned [64]
+  DeviceBuffer<double> m_reduce;
+  double* m_host_staging = nullptr;  // pinned [kReduceSlots]
 };
 
 /// Device description for benchmark reports: name, SMs, memory, CUDA driver/runtime versions.

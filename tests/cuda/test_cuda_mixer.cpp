@@ -9,6 +9,8 @@
 #include <numeric>
 
 #include "kernels/cuda/flare_mixer.cuh"
+#include "kernels/ref/flare_decode.h"
+#include "kernels/ref/flare_encode.h"
 #include "tests/cuda/host_reference.h"
 
 using namespace flare;
@@ -170,8 +172,53 @@ struct HostResult {
   std::vector<double> Z, lse_enc, Y, lse_dec, dQ1, dK1, dZ1, dQ2, dK2, dV2, dQ3, dK3, dV3, dZ3;
 };
 
-HostResult run_host(const Inputs& in, test::Rounding rnd) {
+// fp64 oracle: the ref tier (kernels/ref, templates evaluated in double).
+HostResult run_ref(const Inputs& in) {
+  namespace ri = kernels::ref::impl;
   const auto& r = in.r;
+  const std::int64_t* off = r.offsets.data();
+  const double s = r.scale;
+  HostResult o;
+  auto Q = to_double(in.Q), K = to_double(in.K), V = to_double(in.V), dY = to_double(in.dY);
+  const std::size_t BHM = std::size_t(r.B) * r.H * r.M, NC = std::size_t(in.N) * r.C();
+  o.Z.assign(BHM * r.D, 0.0);
+  o.lse_enc.assign(BHM, 0.0);
+  o.Y.assign(NC, 0.0);
+  o.lse_dec.assign(std::size_t(in.N) * r.H, 0.0);
+  ri::flare_encode_fwd<double>(Q.data(), K.data(), V.data(), off, r.B, r.H, r.M, r.D, s,
+                               o.Z.data(), o.lse_enc.data());
+  ri::flare_decode_fwd<double>(Q.data(), K.data(), o.Z.data(), off, r.B, r.H, r.M, r.D, s,
+                               o.Y.data(), o.lse_dec.data());
+  o.dQ1 = to_double(in.pre_q);
+  o.dZ1 = to_double(in.pre_z);
+  o.dK1 = to_double(in.pre_k);
+  ri::flare_decode_bwd<double>(Q.data(), K.data(), o.Z.data(), o.Y.data(), o.lse_dec.data(),
+                               dY.data(), off, r.B, r.H, r.M, r.D, s, o.dQ1.data(), o.dK1.data(),
+                               o.dZ1.data());
+  const auto dZ_in = to_double(in.dZ_in);
+  o.dQ2 = to_double(in.pre_q);
+  o.dK2 = to_double(in.pre_k);
+  o.dV2 = to_double(in.pre_v);
+  ri::flare_encode_bwd<double>(Q.data(), K.data(), V.data(), o.Z.data(), o.lse_enc.data(),
+                               dZ_in.data(), off, r.B, r.H, r.M, r.D, s, o.dQ2.data(),
+                               o.dK2.data(), o.dV2.data());
+  o.dQ3 = to_double(in.pre_q);
+  o.dK3 = to_double(in.pre_k);
+  o.dV3 = to_double(in.pre_v);
+  o.dZ3.assign(BHM * r.D, 0.0);
+  ri::flare_decode_bwd<double>(Q.data(), K.data(), o.Z.data(), o.Y.data(), o.lse_dec.data(),
+                               dY.data(), off, r.B, r.H, r.M, r.D, s, o.dQ3.data(), o.dK3.data(),
+                               o.dZ3.data());
+  ri::flare_encode_bwd<double>(Q.data(), K.data(), V.data(), o.Z.data(), o.lse_enc.data(),
+                               o.dZ3.data(), off, r.B, r.H, r.M, r.D, s, o.dQ3.data(),
+                               o.dK3.data(), o.dV3.data());
+  return o;
+}
+
+// Naive bf16 (host_reference.h): intermediates and point-sized outputs rounded to bf16.
+HostResult run_naive_bf16(const Inputs& in) {
+  const auto& r = in.r;
+  const test::Rounding rnd{true};
   HostResult o;
   auto Q = to_double(in.Q), K = to_double(in.K), V = to_double(in.V), dY = to_double(in.dY);
   test::ref_encode_fwd(r, Q, K, V, o.Z, o.lse_enc, rnd);
@@ -190,9 +237,8 @@ HostResult run_host(const Inputs& in, test::Rounding rnd) {
   o.dZ3.assign(o.Z.size(), 0.0);
   test::ref_decode_bwd(r, Q, K, o.Z, dY, o.dQ3, o.dK3, o.dZ3, rnd);
   test::ref_encode_bwd(r, Q, K, V, o.dZ3, o.dQ3, o.dK3, o.dV3, rnd);
-  if (rnd.bf16)  // point tensors are stored in bf16 by a bf16 implementation
-    for (auto* v : {&o.Y, &o.dK1, &o.dK2, &o.dV2, &o.dK3, &o.dV3})
-      for (auto& x : *v) x = test::bf16_round(float(x));
+  for (auto* v : {&o.Y, &o.dK1, &o.dK2, &o.dV2, &o.dK3, &o.dV3})
+    for (auto& x : *v) x = test::bf16_round(float(x));
   return o;
 }
 
@@ -216,7 +262,7 @@ TEST_P(CudaMixer, Fp32MatchesReference) {
   cuda::CudaContext ctx;
   const Inputs in = make_inputs(c, 1234, false);
   const auto g = run_gpu<float>(ctx, in);
-  const auto h = run_host(in, {});
+  const auto h = run_ref(in);
   expect_fp32("Z", g.Z, h.Z);
   expect_fp32("lse_enc", g.lse_enc, h.lse_enc);
   expect_fp32("Y", g.Y, h.Y);
@@ -251,8 +297,8 @@ TEST_P(CudaMixer, Bf16WithinTwiceNaiveError) {
   cuda::CudaContext ctx;
   const Inputs in = make_inputs(c, 99, true);
   const auto g = run_gpu<bf16>(ctx, in);
-  const auto ref = run_host(in, {});
-  const auto naive = run_host(in, test::Rounding{true});
+  const auto ref = run_ref(in);
+  const auto naive = run_naive_bf16(in);
   expect_bf16("Z", g.Z, naive.Z, ref.Z);
   expect_bf16("Y", g.Y, naive.Y, ref.Y);
   expect_bf16("lse_dec", g.lse_dec, naive.lse_dec, ref.lse_dec);
