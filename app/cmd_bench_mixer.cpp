@@ -100,8 +100,8 @@ std::map<BaselineKey, OrderedJson> read_baseline(const std::string& path) {
 }
 
 template <typename T>
-OrderedJson bench_one(CudaContext& ctx, std::int64_t N, int H, int D, int M, int warmup, int reps,
-                      double copy_gbs) {
+OrderedJson bench_one(CudaContext& ctx, std::int64_t N, int H, int D, int M, bool tensor_cores,
+                      int warmup, int reps, double copy_gbs) {
   const std::int64_t NC = N * H * D;
   cuda::reset_alloc_peak();
   const auto held_before = cuda::alloc_stats().bytes_now;
@@ -119,7 +119,7 @@ OrderedJson bench_one(CudaContext& ctx, std::int64_t N, int H, int D, int M, int
   cuda::fill_random<T>(ctx, dK.data(), NC, 6, 1.f);
   cuda::fill_random<T>(ctx, dV.data(), NC, 7, 1.f);
   cuda::PackedBatch batch{offsets.data(), 1, N, N};
-  cuda::MixerShape shape{H, M, D, 1.f};
+  cuda::MixerShape shape{H, M, D, 1.f, tensor_cores};
   auto fwd = [&] {
     cuda::flare_encode_fwd<T>(ctx, Q.data(), K.data(), V.data(), batch, shape, Z.data(),
                               lse_e.data());
@@ -128,7 +128,7 @@ OrderedJson bench_one(CudaContext& ctx, std::int64_t N, int H, int D, int M, int
   };
   auto fwdbwd = [&] {
     fwd();
-    cuda::flare_mixer_bwd<T>(ctx, Q.data(), K.data(), V.data(), Z.data(), lse_e.data(), Y.data(),
+    cuda::flare_mixer_bwd<T>(ctx, Q.data(), K.data(), V.data(), Z.data(), lse_e.data(),
                              lse_d.data(), dY.data(), batch, shape, dQ.data(), dK.data(),
                              dV.data(), dZ.data());
   };
@@ -136,16 +136,17 @@ OrderedJson bench_one(CudaContext& ctx, std::int64_t N, int H, int D, int M, int
   const Timing tb = time_gpu(ctx, fwdbwd, warmup, reps);
   const double peak_gib = (cuda::alloc_stats().bytes_peak - held_before) / double(1ull << 30);
 
-  // Fewest bytes: forward reads K, V and writes Y; backward reads K, V, Y, dY and writes dK, dV
-  // (read-modify-write: +2 more). FLOPs: 4·N·H·M·D per stage forward (QKᵀ and PV), backward 2.5x
+  // Fewest bytes: forward reads K, V and writes Y; backward reads K, V, dY and read-modify-writes
+  // dK, dV (the += contract: 4 more). FLOPs: 4·N·H·M·D per stage forward (QKᵀ and PV), backward 2.5x
   // forward (flash-attention's count: recomputed scores, dP, dS·K, dS·Q, Pᵀ·dY).
   const double sz = sizeof(T);
   const double bytes_f = 3.0 * NC * sz;
-  const double bytes_fb = bytes_f + 8.0 * NC * sz;
+  const double bytes_fb = bytes_f + 7.0 * NC * sz;
   const double flops_f = 8.0 * double(N) * H * M * D;
   const double flops_fb = 3.5 * flops_f;
   OrderedJson row;
   row["precision"] = std::is_same_v<T, bf16> ? "bf16" : "fp32";
+  row["kernels"] = std::is_same_v<T, bf16> && tensor_cores ? "v2 (tensor-core fwd)" : "v1";
   row["N"] = N;
   row["H"] = H;
   row["D"] = D;
@@ -166,7 +167,7 @@ OrderedJson bench_one(CudaContext& ctx, std::int64_t N, int H, int D, int M, int
 
 int run_bench_mixer(const Args& args) {
   po::options_description opts("options");
-  std::string device, points, dims, latents, precisions, jsonl, baseline;
+  std::string device, points, dims, latents, precisions, jsonl, baseline, versions;
   int heads = 8, warmup = 3, reps = 10;
   opts.add_options()
       ("device", po::value(&device)->default_value("cuda"), "cuda (the CPU mixer is timed by its own tier)")
@@ -177,6 +178,7 @@ int run_bench_mixer(const Args& args) {
       ("precision", po::value(&precisions)->default_value("bf16,fp32"), "bf16 and/or fp32")
       ("warmup", po::value(&warmup)->default_value(3), "untimed runs per case")
       ("reps", po::value(&reps)->default_value(10), "timed runs per case (median reported)")
+      ("kernels", po::value(&versions)->default_value("v2"), "v2 (tensor-core bf16 forward), v1 (CUDA cores), or v2,v1")
       ("jsonl", po::value(&jsonl), "append one JSON line per row to this file")
       ("baseline", po::value(&baseline), "PyTorch baseline JSONL from tests/reference/flare_mixer_torch.py")
       ("help,h", "show this help");
@@ -203,6 +205,9 @@ int run_bench_mixer(const Args& args) {
     }
   }
   const auto base = read_baseline(baseline);
+  const bool use_v2 = versions.find("v2") != std::string::npos;
+  const bool use_v1 = versions.find("v1") != std::string::npos;
+  FLARE_INPUT_CHECK(use_v1 || use_v2, "bench mixer: --kernels takes v2, v1 or v2,v1; got '", versions, "'");
 
   CudaContext ctx;
   const double copy_gbs = measure_copy_gbs(ctx);
@@ -215,9 +220,12 @@ int run_bench_mixer(const Args& args) {
     for (auto D : Ds)
       for (auto M : Ms)
         for (auto N : Ns) {
+          for (bool tc : {true, false}) {
+          if (tc ? !use_v2 : !use_v1) continue;
+          if (!tc && use_v2 && prec == "fp32") continue;  // fp32 always runs v1: one row
           OrderedJson row = prec == "bf16"
-                                ? bench_one<bf16>(ctx, N, heads, int(D), int(M), warmup, reps, copy_gbs)
-                                : bench_one<float>(ctx, N, heads, int(D), int(M), warmup, reps, copy_gbs);
+                                ? bench_one<bf16>(ctx, N, heads, int(D), int(M), tc, warmup, reps, copy_gbs)
+                                : bench_one<float>(ctx, N, heads, int(D), int(M), tc, warmup, reps, copy_gbs);
           auto it = base.find({N, heads, int(D), int(M)});
           if (prec == "bf16" && it != base.end()) {
             const auto& b = it->second;
@@ -235,6 +243,7 @@ int run_bench_mixer(const Args& args) {
           }
           std::cerr << "  " << row.dump() << "\n";
           report.add(std::move(row));
+          }
         }
   report.print_markdown(std::cout);
   if (!jsonl.empty()) report.append_jsonl(jsonl);

@@ -19,8 +19,9 @@
 // Memory plan: partials are [B, H, chunks, M, D+2] floats in CudaContext::scratch (chunks chosen
 // so that ~4 blocks per SM are busy; a few MB at N = 1M), nothing else is allocated.
 // Traffic per forward: K, V read once by encode (twice when M > 128: two latent tiles), K read and
-// Y written by decode. Backward: L1 reads K, Y, dY; point pass reads K, V, Y, dY and
-// read-modify-writes dK, dV; L2 reads K, V.
+// Y written by decode. Backward: the delta pass reads K, dY (writes delta [N,H] fp32); L1 reads
+// K, dY; the point pass reads K, V, dY and read-modify-writes dK, dV; L2 reads K, V. The saved Y
+// is not read by the backward (delta is recomputed from the scores: see the delta kernel).
 //
 // Limits (known, v1): FMA on CUDA cores, so at D = 32 the work (4·M·D flops per point, head and
 // stage) is compute-bound near 2 ms for the forward at N = 1M, H = 8, M = 64; tensor cores (mma on
@@ -30,8 +31,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/flare_mixer_tc.cuh"
 
 namespace flare::cuda {
 namespace {
@@ -266,6 +269,46 @@ __global__ void __launch_bounds__(kPointThreads)
 }
 
 // ---------------------------------------------------------------------------------------------
+// Decode backward's per-point delta_n = Σ_m P[n,m]·(dY_n·Z_m) (= dY_n·Y_n in exact arithmetic),
+// recomputed in fp32 from the scores instead of read off the saved Y: with bf16 Y the product
+// dY·Y carries Y's rounding (2^-9 relative) into every dS, which the naive bf16 implementation
+// (softmax backward from P) does not; at M = 1 the exact gradient is 0 and dY·Y would not give it.
+template <typename T, int D>
+__global__ void __launch_bounds__(kPointThreads)
+    flare_decode_delta_kernel(const float* __restrict__ Q,    // [H, M, D]
+                              const T* __restrict__ K,        // [ΣN, C]
+                              const float* __restrict__ Z,    // [B, H, M, D]
+                              const float* __restrict__ lse,  // [ΣN, H]
+                              const T* __restrict__ dY,       // [ΣN, C]
+                              const std::int64_t* __restrict__ offsets, int H, int M,
+                              float q_scale, float* __restrict__ delta)  // [ΣN, H]
+{
+  extern __shared__ float4 smem4[];
+  float* qs = reinterpret_cast<float*>(smem4);  // [M, D]
+  float* zs = qs + M * D;                       // [M, D]
+  const int h = blockIdx.y, b = blockIdx.z;
+  const std::int64_t lo = offsets[b], hi = offsets[b + 1];
+  const std::int64_t first = lo + std::int64_t(blockIdx.x) * blockDim.x;
+  if (first >= hi) return;
+  for (int i = threadIdx.x; i < M * D; i += blockDim.x) {
+    qs[i] = Q[std::int64_t(h) * M * D + i] * q_scale;
+    zs[i] = Z[(std::int64_t(b) * H + h) * M * D + i];
+  }
+  __syncthreads();
+  const std::int64_t n = first + threadIdx.x;
+  if (n >= hi) return;
+  const int C = H * D;
+  float k[D], dy[D];
+  load_row<T, D>(K + n * C + h * D, k);
+  load_row<T, D>(dY + n * C + h * D, dy);
+  const float lse2 = lse[n * H + h] * kLog2e;
+  float acc = 0.f;
+  for (int m = 0; m < M; ++m)
+    acc = fmaf(exp2f(dot_smem<D>(k, qs + m * D) - lse2), dot_smem<D>(dy, zs + m * D), acc);
+  delta[n * H + h] = acc;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Point-side backward: dK from decode (do_dec) and/or encode (do_enc), and dV (encode).
 //   decode: p = exp(s − lse_n),  g_dec = p·(dY_n·Z_m − dY_n·Y_n)
 //   encode: pe = exp(s − lse_m), g_enc = pe·(dZ_m·V_n − dZ_m·Z_m);  dV_n += pe·dZ_m
@@ -278,7 +321,7 @@ __global__ void __launch_bounds__(kPointThreads)
                            const float* __restrict__ Z,        // [B, H, M, D]
                            const float* __restrict__ lse_enc,  // [B, H, M]   (do_enc)
                            const float* __restrict__ dZ,       // [B, H, M, D] (do_enc)
-                           const T* __restrict__ Y,            // [ΣN, C]     (do_dec)
+                           const float* __restrict__ delta_dec,  // [ΣN, H]   (do_dec)
                            const float* __restrict__ lse_dec,  // [ΣN, H]     (do_dec)
                            const T* __restrict__ dY,           // [ΣN, C]     (do_dec)
                            const std::int64_t* __restrict__ offsets, int H, int M, float q_scale,
@@ -319,11 +362,8 @@ __global__ void __launch_bounds__(kPointThreads)
   load_row<T, D>(K + row, k);
   float lse_n = 0.f, delta_n = 0.f;
   if (do_dec) {
-    float y[D];
-    load_row<T, D>(Y + row, y);
     load_row<T, D>(dY + row, dy);
-#pragma unroll
-    for (int d = 0; d < D; ++d) delta_n = fmaf(dy[d], y[d], delta_n);
+    delta_n = delta_dec[n * H + h];
     lse_n = lse_dec[n * H + h] * kLog2e;
   }
   if (do_enc) load_row<T, D>(V + row, v);
@@ -368,7 +408,7 @@ __global__ void __launch_bounds__(kLatentThreads)
     flare_decode_bwd_latent_kernel(const float* __restrict__ Q,    // [H, M, D]
                                    const T* __restrict__ K,        // [ΣN, C]
                                    const float* __restrict__ Z,    // [B, H, M, D]
-                                   const T* __restrict__ Y,        // [ΣN, C]
+                                   const float* __restrict__ delta_dec,  // [ΣN, H]
                                    const float* __restrict__ lse,  // [ΣN, H]
                                    const T* __restrict__ dY,       // [ΣN, C]
                                    const std::int64_t* __restrict__ offsets, int H, int M, int MT,
@@ -379,8 +419,7 @@ __global__ void __launch_bounds__(kLatentThreads)
   extern __shared__ float4 smem4[];
   float* ks = reinterpret_cast<float*>(smem4);  // [TILE_P, D]
   float* dys = ks + TILE_P * D;                 // [TILE_P, D]
-  float* ys = dys + TILE_P * D;                 // [TILE_P, D]
-  float* lse2 = ys + TILE_P * D;                // [TILE_P]
+  float* lse2 = dys + TILE_P * D;               // [TILE_P]
   float* delta = lse2 + TILE_P;                 // [TILE_P]
   float* red = delta + TILE_P;                  // [G, MT, 2D]
   const int h = blockIdx.y, b = blockIdx.z;
@@ -406,12 +445,9 @@ __global__ void __launch_bounds__(kLatentThreads)
     __syncthreads();
     load_tile<T, D>(K, t0, np, C, h, ks);
     load_tile<T, D>(dY, t0, np, C, h, dys);
-    load_tile<T, D>(Y, t0, np, C, h, ys);
     __syncthreads();
     for (int p = threadIdx.x; p < TILE_P; p += blockDim.x) {
-      float s = 0.f;
-      for (int d = 0; d < D; ++d) s = fmaf(dys[p * D + d], ys[p * D + d], s);
-      delta[p] = s;
+      delta[p] = p < np ? delta_dec[(t0 + p) * H + h] : 0.f;
       lse2[p] = p < np ? lse[(t0 + p) * H + h] * kLog2e : INFINITY;
     }
     __syncthreads();
@@ -599,7 +635,7 @@ dim3 point_grid(const PackedBatch& batch, int H) {
 
 template <typename T>
 void launch_point_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, const float* Z,
-                      const float* lse_enc, const float* dZ, const T* Y, const float* lse_dec,
+                      const float* lse_enc, const float* dZ, const float* delta_dec, const float* lse_dec,
                       const T* dY, const PackedBatch& batch, const MixerShape& s, bool do_dec,
                       bool do_enc, T* dK, T* dV) {
   if (batch.max_points == 0 || (!dK && !(dV && do_enc))) return;
@@ -610,7 +646,7 @@ void launch_point_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, 
     auto kern = flare_point_bwd_kernel<T, DD>;
     set_smem(kern, smem);
     kern<<<point_grid(batch, s.H), kPointThreads, smem, ctx.stream()>>>(
-        Q, K, V, Z, lse_enc, dZ, Y, lse_dec, dY, batch.offsets, s.H, s.M, q_scale, do_dec, do_enc,
+        Q, K, V, Z, lse_enc, dZ, delta_dec, lse_dec, dY, batch.offsets, s.H, s.M, q_scale, do_dec, do_enc,
         dK, dV);
   });
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
@@ -627,19 +663,19 @@ void launch_sum_partials(CudaContext& ctx, const float* part, const PackedBatch&
 // Decode latent pass: dQ += and dZ += (either may be null).
 template <typename T>
 void launch_decode_bwd_latent(CudaContext& ctx, const float* Q, const T* K, const float* Z,
-                              const T* Y, const float* lse, const T* dY, const PackedBatch& batch,
-                              const MixerShape& s, float* dQ, float* dZ) {
+                              const float* delta, const float* lse, const T* dY,
+                              const PackedBatch& batch, const MixerShape& s, float* part,
+                              float* dQ, float* dZ) {
   if (!dQ && !dZ) return;
   const LatentPlan p = plan_latent(ctx, batch, s);
   const std::size_t part_elems = std::size_t(batch.B) * s.H * p.n_chunks * s.M * s.D;
-  float* part = static_cast<float*>(ctx.scratch(2 * part_elems * sizeof(float)));
   const std::size_t smem =
-      (3 * TILE_P * s.D + 2 * TILE_P + std::size_t(kLatentThreads) * 2 * s.D) * sizeof(float);
+      (2 * TILE_P * s.D + 2 * TILE_P + std::size_t(kLatentThreads) * 2 * s.D) * sizeof(float);
   dim3 grid(unsigned(p.n_chunks * p.m_tiles), unsigned(s.H), unsigned(batch.B));
   FLARE_D_SWITCH(s.D, {
     auto kern = flare_decode_bwd_latent_kernel<T, DD>;
     set_smem(kern, smem);
-    kern<<<grid, kLatentThreads, smem, ctx.stream()>>>(Q, K, Z, Y, lse, dY, batch.offsets, s.H,
+    kern<<<grid, kLatentThreads, smem, ctx.stream()>>>(Q, K, Z, delta, lse, dY, batch.offsets, s.H,
                                                         s.M, p.MT, p.m_tiles, p.chunk, p.n_chunks,
                                                         s.scale * kLog2e, part, part + part_elems);
   });
@@ -670,6 +706,33 @@ void launch_encode_bwd_latent(CudaContext& ctx, const float* Q, const T* K, cons
   launch_sum_partials(ctx, part, batch, s, p.n_chunks, true, dQ);
 }
 
+// Decode backward's scratch: delta [ΣN, H] then the latent partials (dQ and dZ, 2 x elems).
+struct DecodeScratch {
+  float* delta;
+  float* part;
+};
+DecodeScratch decode_scratch(CudaContext& ctx, const PackedBatch& batch, const MixerShape& s) {
+  const LatentPlan p = plan_latent(ctx, batch, s);
+  const std::size_t delta_elems = (std::size_t(batch.total_points) * s.H + 63) / 64 * 64;
+  const std::size_t part_elems = std::size_t(batch.B) * s.H * p.n_chunks * s.M * s.D;
+  float* base = static_cast<float*>(ctx.scratch((delta_elems + 2 * part_elems) * sizeof(float)));
+  return {base, base + delta_elems};
+}
+
+template <typename T>
+void launch_decode_delta(CudaContext& ctx, const float* Q, const T* K, const float* Z,
+                         const float* lse, const T* dY, const PackedBatch& batch,
+                         const MixerShape& s, float* delta) {
+  const std::size_t smem = std::size_t(2) * s.M * s.D * sizeof(float);
+  FLARE_D_SWITCH(s.D, {
+    auto kern = flare_decode_delta_kernel<T, DD>;
+    set_smem(kern, smem);
+    kern<<<point_grid(batch, s.H), kPointThreads, smem, ctx.stream()>>>(
+        Q, K, Z, lse, dY, batch.offsets, s.H, s.M, s.scale * kLog2e, delta);
+  });
+  FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+}
+
 }  // namespace
 
 template <typename T>
@@ -677,6 +740,20 @@ void flare_encode_fwd(CudaContext& ctx, const float* Q, const T* K, const T* V,
                       const PackedBatch& batch, const MixerShape& s, float* Z, float* lse) {
   NVTX_RANGE_FN();
   check_args(batch, s);
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (s.tensor_cores && tc::supported(s)) {
+      int chunk = 0, n_chunks = 0;
+      tc::encode_plan(ctx, batch, s, chunk, n_chunks);
+      const std::size_t rows = std::size_t(batch.B) * s.H * n_chunks * s.M;
+      float* ml = static_cast<float*>(ctx.scratch(rows * (s.D + 2) * sizeof(float)));
+      tc::encode_partials(ctx, Q, K, V, batch, s, chunk, n_chunks, ml, ml + rows * 2);
+      const std::int64_t total = std::int64_t(batch.B) * s.H * s.M * s.D;
+      flare_encode_combine_kernel<<<unsigned((total + 255) / 256), 256, 0, ctx.stream()>>>(
+          ml, ml + rows * 2, batch.B, s.H, s.M, s.D, n_chunks, Z, lse);
+      FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+      return;
+    }
+  }
   const LatentPlan p = plan_latent(ctx, batch, s);
   const std::size_t part_rows = std::size_t(batch.B) * s.H * p.n_chunks * s.M;
   float* part_ml = static_cast<float*>(ctx.scratch(part_rows * (s.D + 2) * sizeof(float)));
@@ -704,6 +781,9 @@ void flare_decode_fwd(CudaContext& ctx, const float* Q, const T* K, const float*
   NVTX_RANGE_FN();
   check_args(batch, s);
   if (batch.max_points == 0) return;
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (s.tensor_cores && tc::supported(s)) return tc::decode_fwd(ctx, Q, K, Z, batch, s, Y, lse);
+  }
   const std::size_t smem = std::size_t(2) * s.M * s.D * sizeof(float);
   FLARE_D_SWITCH(s.D, {
     auto kern = flare_decode_fwd_kernel<T, DD>;
@@ -715,14 +795,17 @@ void flare_decode_fwd(CudaContext& ctx, const float* Q, const T* K, const float*
 }
 
 template <typename T>
-void flare_decode_bwd(CudaContext& ctx, const float* Q, const T* K, const float* Z, const T* Y,
+void flare_decode_bwd(CudaContext& ctx, const float* Q, const T* K, const float* Z,
                       const float* lse, const T* dY, const PackedBatch& batch,
                       const MixerShape& s, float* dQ, T* dK, float* dZ) {
   NVTX_RANGE_FN();
   check_args(batch, s);
-  launch_decode_bwd_latent<T>(ctx, Q, K, Z, Y, lse, dY, batch, s, dQ, dZ);
-  launch_point_bwd<T>(ctx, Q, K, nullptr, Z, nullptr, nullptr, Y, lse, dY, batch, s, true, false,
-                      dK, nullptr);
+  if (batch.max_points == 0) return;
+  const DecodeScratch w = decode_scratch(ctx, batch, s);
+  launch_decode_delta<T>(ctx, Q, K, Z, lse, dY, batch, s, w.delta);
+  launch_decode_bwd_latent<T>(ctx, Q, K, Z, w.delta, lse, dY, batch, s, w.part, dQ, dZ);
+  launch_point_bwd<T>(ctx, Q, K, nullptr, Z, nullptr, nullptr, w.delta, lse, dY, batch, s, true,
+                      false, dK, nullptr);
 }
 
 template <typename T>
@@ -738,7 +821,7 @@ void flare_encode_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, 
 
 template <typename T>
 void flare_mixer_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, const float* Z,
-                     const float* lse_enc, const T* Y, const float* lse_dec, const T* dY,
+                     const float* lse_enc, const float* lse_dec, const T* dY,
                      const PackedBatch& batch, const MixerShape& s, float* dQ, T* dK, T* dV,
                      float* dZ) {
   NVTX_RANGE_FN();
@@ -746,8 +829,12 @@ void flare_mixer_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, c
   FLARE_CHECK(dZ, "flare_mixer_bwd needs a dZ work buffer [B, H, M, D]");
   FLARE_CUDA_CHECK(cudaMemsetAsync(dZ, 0, std::size_t(batch.B) * s.H * s.M * s.D * sizeof(float),
                                    ctx.stream()));
-  launch_decode_bwd_latent<T>(ctx, Q, K, Z, Y, lse_dec, dY, batch, s, dQ, dZ);
-  launch_point_bwd<T>(ctx, Q, K, V, Z, lse_enc, dZ, Y, lse_dec, dY, batch, s, true, true, dK, dV);
+  if (batch.max_points == 0) return;
+  const DecodeScratch w = decode_scratch(ctx, batch, s);
+  launch_decode_delta<T>(ctx, Q, K, Z, lse_dec, dY, batch, s, w.delta);
+  launch_decode_bwd_latent<T>(ctx, Q, K, Z, w.delta, lse_dec, dY, batch, s, w.part, dQ, dZ);
+  launch_point_bwd<T>(ctx, Q, K, V, Z, lse_enc, dZ, w.delta, lse_dec, dY, batch, s, true, true,
+                      dK, dV);
   launch_encode_bwd_latent<T>(ctx, Q, K, V, Z, lse_enc, dZ, batch, s, dQ);
 }
 
@@ -756,14 +843,14 @@ void flare_mixer_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, c
                                     const PackedBatch&, const MixerShape&, float*, float*);       \
   template void flare_decode_fwd<T>(CudaContext&, const float*, const T*, const float*,           \
                                     const PackedBatch&, const MixerShape&, T*, float*);           \
-  template void flare_decode_bwd<T>(CudaContext&, const float*, const T*, const float*, const T*, \
+  template void flare_decode_bwd<T>(CudaContext&, const float*, const T*, const float*,           \
                                     const float*, const T*, const PackedBatch&,                   \
                                     const MixerShape&, float*, T*, float*);                       \
   template void flare_encode_bwd<T>(CudaContext&, const float*, const T*, const T*, const float*, \
                                     const float*, const float*, const PackedBatch&,               \
                                     const MixerShape&, float*, T*, T*);                           \
   template void flare_mixer_bwd<T>(CudaContext&, const float*, const T*, const T*, const float*,  \
-                                   const float*, const T*, const float*, const T*,                \
+                                   const float*, const float*, const T*,                          \
                                    const PackedBatch&, const MixerShape&, float*, T*, T*, float*);
 FLARE_INSTANTIATE_MIXER(float)
 FLARE_INSTANTIATE_MIXER(bf16)

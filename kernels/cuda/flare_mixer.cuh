@@ -26,6 +26,9 @@ struct MixerShape {
   int M = 64;       ///< latents per head (any M >= 1)
   int D = 8;        ///< head dim: 8, 16, 32 or 64
   float scale = 1;  ///< score scale s
+  /// bf16 forward on tensor cores (version 2) where D ∈ {16,32,64} and M % 16 == 0; false forces
+  /// the CUDA-core kernels (version 1), for comparisons.
+  bool tensor_cores = true;
 };
 
 /// Encode: Z[b,h] = softmax_N(s·Q[h]·K[b,h]ᵀ)·V[b,h]; lse[b,h,m] = log Σ_n exp(s·q_m·k_n).
@@ -45,10 +48,12 @@ template <typename T>
 void flare_decode_fwd(CudaContext& ctx, const float* Q, const T* K, const float* Z,
                       const PackedBatch& batch, const MixerShape& shape, T* Y, float* lse);
 
-/// Decode backward from saved Y and lse: dQ [H,M,D] +=, dK [ΣN,C] +=, dZ [B,H,M,D] +=.
-/// Any gradient output may be nullptr.
+/// Decode backward from the saved lse: dQ [H,M,D] +=, dK [ΣN,C] +=, dZ [B,H,M,D] +=.
+/// Any gradient output may be nullptr. Unlike the ref/cpu tiers it does not take the saved Y:
+/// rowsum(dY∘Y) is recomputed from the scores in fp32, because a bf16 Y would carry its rounding
+/// into every gradient (see flare_mixer.cu).
 template <typename T>
-void flare_decode_bwd(CudaContext& ctx, const float* Q, const T* K, const float* Z, const T* Y,
+void flare_decode_bwd(CudaContext& ctx, const float* Q, const T* K, const float* Z,
                       const float* lse, const T* dY, const PackedBatch& batch,
                       const MixerShape& shape, float* dQ, T* dK, float* dZ);
 
@@ -63,7 +68,7 @@ void flare_encode_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, 
 /// work buffer that is overwritten with the gradient at Z.
 template <typename T>
 void flare_mixer_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, const float* Z,
-                     const float* lse_enc, const T* Y, const float* lse_dec, const T* dY,
+                     const float* lse_enc, const float* lse_dec, const T* dY,
                      const PackedBatch& batch, const MixerShape& shape, float* dQ, T* dK, T* dV,
                      float* dZ);
 

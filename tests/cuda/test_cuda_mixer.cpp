@@ -100,7 +100,7 @@ struct GpuResult {
 };
 
 template <typename T>
-GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in) {
+GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in, bool tensor_cores = true) {
   const auto& r = in.r;
   auto st = ctx.stream();
   DeviceBuffer<std::int64_t> offsets;
@@ -108,7 +108,7 @@ GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in) {
   cuda::PackedBatch batch{offsets.data(), r.B, 0, in.N};
   for (int b = 0; b < r.B; ++b)
     batch.max_points = std::max(batch.max_points, r.offsets[b + 1] - r.offsets[b]);
-  cuda::MixerShape shape{r.H, r.M, r.D, float(r.scale)};
+  cuda::MixerShape shape{r.H, r.M, r.D, float(r.scale), tensor_cores};
   const std::size_t NC = std::size_t(in.N) * r.C(), BHMD = std::size_t(r.B) * r.H * r.M * r.D;
 
   DeviceBuffer<float> Q, Z(BHMD), lse_e(std::size_t(r.B) * r.H * r.M), lse_d(in.N * r.H);
@@ -133,7 +133,7 @@ GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in) {
   dQ.upload(in.pre_q);
   dZ.upload(in.pre_z);
   dK.upload(convert<T>(in.pre_k));
-  cuda::flare_decode_bwd<T>(ctx, Q.data(), K.data(), Z.data(), Y.data(), lse_d.data(), dY.data(),
+  cuda::flare_decode_bwd<T>(ctx, Q.data(), K.data(), Z.data(), lse_d.data(), dY.data(),
                             batch, shape, dQ.data(), dK.data(), dZ.data());
   out.dQ1 = dQ.download(st);
   out.dZ1 = dZ.download(st);
@@ -152,7 +152,7 @@ GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in) {
   dK.upload(convert<T>(in.pre_k));
   dV.upload(convert<T>(in.pre_v));
   dZ.fill_bytes(0xFF, st);
-  cuda::flare_mixer_bwd<T>(ctx, Q.data(), K.data(), V.data(), Z.data(), lse_e.data(), Y.data(),
+  cuda::flare_mixer_bwd<T>(ctx, Q.data(), K.data(), V.data(), Z.data(), lse_e.data(),
                            lse_d.data(), dY.data(), batch, shape, dQ.data(), dK.data(), dV.data(),
                            dZ.data());
   out.dQ3 = dQ.download(st);
@@ -296,9 +296,12 @@ TEST_P(CudaMixer, Bf16WithinTwiceNaiveError) {
   const Case c = GetParam();
   cuda::CudaContext ctx;
   const Inputs in = make_inputs(c, 99, true);
-  const auto g = run_gpu<bf16>(ctx, in);
   const auto ref = run_ref(in);
   const auto naive = run_naive_bf16(in);
+  // Both kernel versions: tensor cores (v2, where the shape allows) and CUDA cores (v1).
+  for (bool tc : {true, false}) {
+  SCOPED_TRACE(tc ? "tensor-core kernels" : "CUDA-core kernels");
+  const auto g = run_gpu<bf16>(ctx, in, tc);
   expect_bf16("Z", g.Z, naive.Z, ref.Z);
   expect_bf16("Y", g.Y, naive.Y, ref.Y);
   expect_bf16("lse_dec", g.lse_dec, naive.lse_dec, ref.lse_dec);
@@ -311,6 +314,7 @@ TEST_P(CudaMixer, Bf16WithinTwiceNaiveError) {
   expect_bf16("mixer dQ", g.dQ3, naive.dQ3, ref.dQ3);
   expect_bf16("mixer dK", g.dK3, naive.dK3, ref.dK3);
   expect_bf16("mixer dV", g.dV3, naive.dV3, ref.dV3);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -320,7 +324,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{{50, 0, 129}, 2, 256, 16, 1.f},     // empty mesh in the middle, M = 256
                       Case{{5}, 1, 64, 64, 0.125f},            // N below one tile, D = 64, s = 1/√D
                       Case{{4099}, 2, 100, 8, 1.f},            // many chunks, M not a power of 2
-                      Case{{700, 33}, 1, 256, 64, 1.f}));      // M = 256 with D = 64 (large smem)
+                      Case{{700, 33}, 1, 256, 64, 1.f},        // M = 256 with D = 64 (large smem)
+                      Case{{77, 200}, 2, 48, 32, 1.f}));       // bf16 tensor cores, partial chunk
 
 TEST(CudaMixerApi, RejectsUnsupportedHeadDim) {
   if (!cuda::cuda_available()) GTEST_SKIP() << "no CUDA device";
@@ -354,7 +359,7 @@ TEST(CudaMixerApi, NoAllocationOnRepeatedCalls) {
   for (int step = 0; step < 3; ++step) {
     cuda::flare_encode_fwd<float>(ctx, Q.data(), K.data(), V.data(), batch, shape, Z.data(), le.data());
     cuda::flare_decode_fwd<float>(ctx, Q.data(), K.data(), Z.data(), batch, shape, Y.data(), ld.data());
-    cuda::flare_mixer_bwd<float>(ctx, Q.data(), K.data(), V.data(), Z.data(), le.data(), Y.data(),
+    cuda::flare_mixer_bwd<float>(ctx, Q.data(), K.data(), V.data(), Z.data(), le.data(),
                                  ld.data(), dY.data(), batch, shape, dQ.data(), dK.data(),
                                  dV.data(), dZ.data());
   }
