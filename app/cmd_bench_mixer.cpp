@@ -180,10 +180,9 @@ int run_bench_mixer(const Args& args) {
       ("reps", po::value(&reps)->default_value(10), "timed runs per case (median reported)")
       ("kernels", po::value(&versions)->default_value("v2"), "v2 (tensor-core bf16 forward), v1 (CUDA cores), or v2,v1")
       ("jsonl", po::value(&jsonl), "append one JSON line per row to this file")
-      ("baseline", po::value(&baseline), "PyTorch baseline JSONL from tests/reference/flare_mixer_torch.py")
-      ("help,h", "show this help");
+      ("baseline", po::value(&baseline), "PyTorch baseline JSONL from tests/reference/flare_mixer_torch.py");
   po::variables_map vm;
-  if (!parse_args("bench mixer", args, opts, {}, vm, "flare-surrogate bench mixer [options]",
+  if (!parse_args("bench mixer", args, opts, {}, vm, "bench mixer [options]",
                   "  flare-surrogate bench mixer --device cuda\n"
                   "  flare-surrogate bench mixer --points 1e6 --head-dims 32 --latents 64 --precision bf16\n"
                   "  python3 tests/reference/flare_mixer_torch.py --out torch.jsonl && \\\n"
@@ -191,7 +190,6 @@ int run_bench_mixer(const Args& args) {
     return 0;
   FLARE_INPUT_CHECK(device == "cuda", "bench mixer: --device must be cuda (got '", device, "')");
   FLARE_INPUT_CHECK(heads >= 1 && warmup >= 0 && reps >= 1, "bench mixer: need --heads >= 1, --reps >= 1");
-  FLARE_INPUT_CHECK(cuda::cuda_available(), "bench mixer: no CUDA device is visible on this machine");
   const auto Ns = parse_list("points", points);
   const auto Ds = parse_list("head-dims", dims);
   const auto Ms = parse_list("latents", latents);
@@ -205,6 +203,7 @@ int run_bench_mixer(const Args& args) {
     }
   }
   const auto base = read_baseline(baseline);
+  FLARE_INPUT_CHECK(cuda::cuda_available(), "bench mixer: no CUDA device is visible on this machine");
   const bool use_v2 = versions.find("v2") != std::string::npos;
   const bool use_v1 = versions.find("v1") != std::string::npos;
   FLARE_INPUT_CHECK(use_v1 || use_v2, "bench mixer: --kernels takes v2, v1 or v2,v1; got '", versions, "'");
