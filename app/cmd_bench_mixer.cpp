@@ -146,7 +146,7 @@ OrderedJson bench_one(CudaContext& ctx, std::int64_t N, int H, int D, int M, boo
   const double flops_fb = 3.5 * flops_f;
   OrderedJson row;
   row["precision"] = std::is_same_v<T, bf16> ? "bf16" : "fp32";
-  row["kernels"] = std::is_same_v<T, bf16> && tensor_cores ? "v2 (tensor-core fwd)" : "v1";
+  row["kernels"] = cuda::mixer_uses_tensor_cores(shape, std::is_same_v<T, bf16>) ? "v2 (tensor-core fwd)" : "v1";
   row["N"] = N;
   row["H"] = H;
   row["D"] = D;

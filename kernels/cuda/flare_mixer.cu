@@ -838,6 +838,10 @@ void flare_mixer_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, c
   launch_encode_bwd_latent<T>(ctx, Q, K, V, Z, lse_enc, dZ, batch, s, dQ);
 }
 
+bool mixer_uses_tensor_cores(const MixerShape& s, bool bf16_tensors) {
+  return bf16_tensors && s.tensor_cores && tc::supported(s);
+}
+
 #define FLARE_INSTANTIATE_MIXER(T)                                                                \
   template void flare_encode_fwd<T>(CudaContext&, const float*, const T*, const T*,               \
                                     const PackedBatch&, const MixerShape&, float*, float*);       \

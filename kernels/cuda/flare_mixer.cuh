@@ -26,7 +26,7 @@ struct MixerShape {
   int M = 64;       ///< latents per head (any M >= 1)
   int D = 8;        ///< head dim: 8, 16, 32 or 64
   float scale = 1;  ///< score scale s
-  /// bf16 forward on tensor cores (version 2) where D ∈ {16,32,64} and M % 16 == 0; false forces
+  /// bf16 forward on tensor cores (version 2) where M % 16 == 0; false forces
   /// the CUDA-core kernels (version 1), for comparisons.
   bool tensor_cores = true;
 };
@@ -71,5 +71,9 @@ void flare_mixer_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, c
                      const float* lse_enc, const float* lse_dec, const T* dY,
                      const PackedBatch& batch, const MixerShape& shape, float* dQ, T* dK, T* dV,
                      float* dZ);
+
+/// Whether flare_encode_fwd/flare_decode_fwd of this precision and shape run the tensor-core
+/// kernels (version 2) or the CUDA-core ones (version 1).
+bool mixer_uses_tensor_cores(const MixerShape& shape, bool bf16_tensors);
 
 }  // namespace flare::cuda

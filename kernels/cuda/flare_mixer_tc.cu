@@ -8,6 +8,10 @@
 //   encode: S[16 latents × 64 pts] = Q·Kᵀ per 64-point tile (K tile [64][D] and Vᵀ tile [D][64]
 //           staged in shared memory), online softmax over points, acc += P·V; per-chunk partials
 //           then go through the same exact combine kernel as version 1.
+// Q is fp32 (a parameter): it enters the products as two bf16 terms, Q = Q_hi + Q_lo, so the
+// scores carry fp32-level precision in Q. Without that the forward's lse and the backward's
+// recomputed scores (fp32 Q) disagree by Q's rounding and the gradients lose a factor ~2.5 in
+// accuracy (measured: tests/cuda/test_cuda_mixer.cpp, bf16 rule).
 // Shared-memory rows are padded by 8 bf16 (16 bytes) so the 32-bit fragment loads of a warp hit
 // 32 distinct banks. Fragment layouts: PTX ISA, "Matrix Fragments for mma.m16n8k16".
 #include <algorithm>
@@ -33,6 +37,16 @@ __device__ inline void mma_bf16(float (&c)[4], const std::uint32_t (&a)[4], std:
       "{%8,%9}, {%0,%1,%2,%3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// D = 8: the score product is 8 deep (m16n8k8: A is 2 registers, B one).
+__device__ inline void mma_bf16_k8(float (&c)[4], std::uint32_t a0, std::uint32_t a1,
+                                   std::uint32_t b0) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(b0));
 }
 
 __device__ inline std::uint32_t pack_bf16(float lo, float hi) {
@@ -116,15 +130,19 @@ __global__ void __launch_bounds__(kWarps * 32)
                          float* __restrict__ lse)  // [ΣN, H]
 {
   extern __shared__ uint4 smem_tc[];
-  bf16* qs = reinterpret_cast<bf16*>(smem_tc);  // [M][D + kPad]
-  bf16* zt = qs + M * (D + kPad);                // [D][M + kPad]
+  bf16* qs = reinterpret_cast<bf16*>(smem_tc);  // [M][D + kPad] Q_hi
+  bf16* ql = qs + M * (D + kPad);                // [M][D + kPad] Q_lo
+  bf16* zt = ql + M * (D + kPad);                // [D][M + kPad]
   const int h = blockIdx.y, b = blockIdx.z;
   const std::int64_t lo = offsets[b], hi = offsets[b + 1];
   const std::int64_t first = lo + std::int64_t(blockIdx.x) * kRows;
   if (first >= hi) return;
   for (int i = threadIdx.x; i < M * D; i += blockDim.x) {
     const int m = i / D, d = i % D;
-    qs[m * (D + kPad) + d] = __float2bfloat16_rn(Q[std::int64_t(h) * M * D + i]);
+    const float q = Q[std::int64_t(h) * M * D + i];
+    const bf16 hi = __float2bfloat16_rn(q);
+    qs[m * (D + kPad) + d] = hi;
+    ql[m * (D + kPad) + d] = __float2bfloat16_rn(q - __bfloat162float(hi));
     zt[d * (M + kPad) + m] = __float2bfloat16_rn(Z[(std::int64_t(b) * H + h) * M * D + i]);
   }
   __syncthreads();
@@ -133,15 +151,18 @@ __global__ void __launch_bounds__(kWarps * 32)
   if (first + warp * 16 >= hi) return;
   const bool v0 = r0 < hi, v1 = r1 < hi;
   const int C = H * D;
-  std::uint32_t a[D / 16][4];
+  constexpr int KS = D >= 16 ? D / 16 : 1;
+  std::uint32_t a[KS][4] = {};
 #pragma unroll
-  for (int ks = 0; ks < D / 16; ++ks) {
+  for (int ks = 0; ks < KS; ++ks) {
     const bf16* k0 = K + r0 * C + h * D + ks * 16 + 2 * t;
     const bf16* k1 = K + r1 * C + h * D + ks * 16 + 2 * t;
     a[ks][0] = v0 ? ld32(k0) : 0u;
     a[ks][1] = v1 ? ld32(k1) : 0u;
-    a[ks][2] = v0 ? ld32(k0 + 8) : 0u;
-    a[ks][3] = v1 ? ld32(k1 + 8) : 0u;
+    if constexpr (D >= 16) {
+      a[ks][2] = v0 ? ld32(k0 + 8) : 0u;
+      a[ks][3] = v1 ? ld32(k1 + 8) : 0u;
+    }
   }
   float acc[D / 8][4] = {};
   float mx0 = -INFINITY, mx1 = -INFINITY, l0 = 0.f, l1 = 0.f;
@@ -153,9 +174,15 @@ __global__ void __launch_bounds__(kWarps * 32)
       s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
       if (nt < nts) {
 #pragma unroll
-        for (int ks = 0; ks < D / 16; ++ks) {
-          const bf16* row = qs + (mc + nt * 8 + g) * (D + kPad) + ks * 16 + 2 * t;
-          mma_bf16(s[nt], a[ks], ld32(row), ld32(row + 8));
+        for (int ks = 0; ks < KS; ++ks) {
+          const int off = (mc + nt * 8 + g) * (D + kPad) + ks * 16 + 2 * t;
+          if constexpr (D >= 16) {
+            mma_bf16(s[nt], a[ks], ld32(qs + off), ld32(qs + off + 8));
+            mma_bf16(s[nt], a[ks], ld32(ql + off), ld32(ql + off + 8));
+          } else {
+            mma_bf16_k8(s[nt], a[ks][0], a[ks][1], ld32(qs + off));
+            mma_bf16_k8(s[nt], a[ks][0], a[ks][1], ld32(ql + off));
+          }
         }
         s[nt][0] *= q_scale;
         s[nt][1] *= q_scale;
@@ -224,15 +251,21 @@ __global__ void __launch_bounds__(kWarps * 32)
   const std::int64_t begin = lo + std::int64_t(c) * chunk;
   const std::int64_t end = begin + chunk < hi ? begin + chunk : hi;
 
-  std::uint32_t a[D / 16][4];
+  constexpr int KS = D >= 16 ? D / 16 : 1;
+  std::uint32_t a[KS][4] = {}, al[KS][4] = {};  // Q_hi and Q_lo fragments
 #pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
+  for (int kk = 0; kk < KS; ++kk) {
     const float* q0 = Q + (std::int64_t(h) * M + (active ? m0 + g : 0)) * D + kk * 16 + 2 * t;
     const float* q1 = q0 + 8 * D;
-    a[kk][0] = pack_bf16(q0[0], q0[1]);
-    a[kk][1] = pack_bf16(q1[0], q1[1]);
-    a[kk][2] = pack_bf16(q0[8], q0[9]);
-    a[kk][3] = pack_bf16(q1[8], q1[9]);
+    const float* src[4] = {q0, q1, q0 + 8, q1 + 8};
+#pragma unroll
+    for (int r = 0; r < (D >= 16 ? 4 : 2); ++r) {
+      const float x0 = src[r][0], x1 = src[r][1];
+      const float h0 = __bfloat162float(__float2bfloat16_rn(x0));
+      const float h1 = __bfloat162float(__float2bfloat16_rn(x1));
+      a[kk][r] = pack_bf16(h0, h1);
+      al[kk][r] = pack_bf16(x0 - h0, x1 - h1);
+    }
   }
   float acc[D / 8][4] = {};
   float mx0 = -INFINITY, mx1 = -INFINITY, l0 = 0.f, l1 = 0.f;
@@ -259,9 +292,17 @@ __global__ void __launch_bounds__(kWarps * 32)
     for (int nt = 0; nt < kTileP / 8; ++nt) {
       s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
 #pragma unroll
-      for (int kk = 0; kk < D / 16; ++kk) {
+      for (int kk = 0; kk < KS; ++kk) {
         const bf16* row = ks + (nt * 8 + g) * (D + kPad) + kk * 16 + 2 * t;
-        mma_bf16(s[nt], a[kk], ld32(row), ld32(row + 8));
+        if constexpr (D >= 16) {
+          const std::uint32_t b0 = ld32(row), b1 = ld32(row + 8);
+          mma_bf16(s[nt], a[kk], b0, b1);
+          mma_bf16(s[nt], al[kk], b0, b1);
+        } else {
+          const std::uint32_t b0 = ld32(row);
+          mma_bf16_k8(s[nt], a[kk][0], a[kk][1], b0);
+          mma_bf16_k8(s[nt], al[kk][0], al[kk][1], b0);
+        }
       }
       const int col = nt * 8 + 2 * t;
       s[nt][0] = col < np ? s[nt][0] * q_scale : -INFINITY;
@@ -292,6 +333,10 @@ __global__ void __launch_bounds__(kWarps * 32)
 
 #define FLARE_TC_D_SWITCH(D_RUNTIME, ...) \
   switch (D_RUNTIME) {                    \
+    case 8: {                             \
+      constexpr int DD = 8;               \
+      __VA_ARGS__;                        \
+    } break;                              \
     case 16: {                            \
       constexpr int DD = 16;              \
       __VA_ARGS__;                        \
@@ -338,7 +383,7 @@ void decode_fwd(CudaContext& ctx, const float* Q, const bf16* K, const float* Z,
                 const PackedBatch& batch, const MixerShape& s, bf16* Y, float* lse) {
   if (batch.max_points == 0) return;
   const std::size_t smem =
-      (std::size_t(s.M) * (s.D + kPad) + std::size_t(s.D) * (s.M + kPad)) * sizeof(bf16);
+      (2 * std::size_t(s.M) * (s.D + kPad) + std::size_t(s.D) * (s.M + kPad)) * sizeof(bf16);
   dim3 grid(unsigned((batch.max_points + kRows - 1) / kRows), unsigned(s.H), unsigned(batch.B));
   FLARE_TC_D_SWITCH(s.D, {
     auto kern = decode_fwd_tc_kernel<DD>;

@@ -1,5 +1,5 @@
 // Internal to kernels/cuda: tensor-core (mma.sync m16n8k16 bf16 → fp32) versions of the mixer's
-// forward kernels, used by flare_mixer.cu for bf16 when D ∈ {16, 32, 64} and M % 16 == 0.
+// forward kernels, used by flare_mixer.cu for bf16 when D ∈ {8, 16, 32, 64} and M % 16 == 0.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@ namespace flare::cuda::tc {
 
 /// Whether the tensor-core path handles this shape.
 inline bool supported(const MixerShape& s) {
-  return (s.D == 16 || s.D == 32 || s.D == 64) && s.M % 16 == 0;
+  return (s.D == 8 || s.D == 16 || s.D == 32 || s.D == 64) && s.M % 16 == 0;
 }
 
 /// Chunking of the encode split for the tensor-core kernel (64-point tiles, 64-latent tiles).

@@ -325,7 +325,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{{5}, 1, 64, 64, 0.125f},            // N below one tile, D = 64, s = 1/√D
                       Case{{4099}, 2, 100, 8, 1.f},            // many chunks, M not a power of 2
                       Case{{700, 33}, 1, 256, 64, 1.f},        // M = 256 with D = 64 (large smem)
-                      Case{{77, 200}, 2, 48, 32, 1.f}));       // bf16 tensor cores, partial chunk
+                      Case{{77, 200}, 2, 48, 32, 1.f},         // bf16 tensor cores, partial chunk
+                      Case{{300, 41}, 2, 64, 8, 1.f}));        // D = 8: the m16n8k8 score path
 
 TEST(CudaMixerApi, RejectsUnsupportedHeadDim) {
   if (!cuda::cuda_available()) GTEST_SKIP() << "no CUDA device";
