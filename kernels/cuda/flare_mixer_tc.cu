@@ -12,6 +12,9 @@
 // scores carry fp32-level precision in Q. Without that the forward's lse and the backward's
 // recomputed scores (fp32 Q) disagree by Q's rounding and the gradients lose a factor ~2.5 in
 // accuracy (measured: tests/cuda/test_cuda_mixer.cpp, bf16 rule).
+// Measured (H100, bf16, N = 1M, H = 8, M = 64): forward 1.06 ms at D = 8, 2.19 ms at D = 32
+// (v1: 2.01, 5.72; PyTorch eager SDPA: 10.9, 10.7). Limits: 4 warps a block, one 64-point tile in
+// flight (no cp.async double buffering), the Q_lo product doubles the score MMAs.
 // Shared-memory rows are padded by 8 bf16 (16 bytes) so the 32-bit fragment loads of a warp hit
 // 32 distinct banks. Fragment layouts: PTX ISA, "Matrix Fragments for mma.m16n8k16".
 #include <algorithm>
