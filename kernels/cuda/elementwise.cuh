@@ -1,0 +1,23 @@
+// Elementwise ops of kernels/ops.h on the GPU: GELU (tanh approximation) forward/backward,
+// residual add, in-place scale. T = float or bf16 (math in fp32).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cuda/common.cuh"
+
+namespace flare::cuda {
+
+/// y [n] = gelu_tanh(x [n]);  y may alias x.
+template <typename T>
+void gelu_fwd(CudaContext& ctx, const T* x, T* y, std::int64_t n);
+/// dx [n] += gelu_tanh'(x)·dy
+template <typename T>
+void gelu_bwd(CudaContext& ctx, const T* x, const T* dy, T* dx, std::int64_t n);
+/// y = a + b (y may alias a or b).
+template <typename T>
+void add(CudaContext& ctx, const T* a, const T* b, T* y, std::int64_t n);
+/// x *= a
+void scale_inplace(CudaContext& ctx, float* x, float a, std::int64_t n);
+
+}  // namespace flare::cuda

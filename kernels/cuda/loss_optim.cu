@@ -1,0 +1,229 @@
+// Losses, norms, AdamW. Reductions: grid-stride fp32 partial per thread, warp shuffle, one fp64
+// atomicAdd per warp into CudaContext::reduce_slots (zeroed per call with a memset).
+// rel_l2 finds each row's mesh by binary search over the device offsets (B is small), so one
+// launch covers a packed batch; its backward reads the two sums per mesh from the slots.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/loss_optim.cuh"
+
+namespace flare::cuda {
+namespace {
+
+#define FLARE_GRID_STRIDE(i, n)                                                     \
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
+       i += std::int64_t(gridDim.x) * blockDim.x)
+
+unsigned grid_for(const CudaContext& ctx, std::int64_t n) {
+  return unsigned(std::max<std::int64_t>(
+      1, std::min<std::int64_t>((n + 255) / 256, std::int64_t(ctx.sm_count()) * 8)));
+}
+
+__device__ inline void warp_atomic_add(double* slot, float v) {
+  v = warp_sum(v);
+  if ((threadIdx.x & 31) == 0) atomicAdd(slot, double(v));
+}
+
+__global__ void sum_squares_kernel(const float* __restrict__ x, std::int64_t n, double* out) {
+  float s = 0.f;
+  FLARE_GRID_STRIDE(i, n) s += x[i] * x[i];
+  warp_atomic_add(out, s);
+}
+
+template <typename T>
+__global__ void mse_fwd_kernel(const T* __restrict__ p, const float* __restrict__ t,
+                               std::int64_t n, double* out) {
+  float s = 0.f;
+  FLARE_GRID_STRIDE(i, n) {
+    const float d = to_float(p[i]) - t[i];
+    s += d * d;
+  }
+  warp_atomic_add(out, s);
+}
+
+template <typename T>
+__global__ void mse_bwd_kernel(const T* __restrict__ p, const float* __restrict__ t,
+                               std::int64_t n, float f, T* __restrict__ dp) {
+  FLARE_GRID_STRIDE(i, n) dp[i] = from_float<T>(to_float(dp[i]) + f * (to_float(p[i]) - t[i]));
+}
+
+__device__ inline int mesh_of(const std::int64_t* offsets, int B, std::int64_t row) {
+  int lo = 0, hi = B - 1;  // largest b with offsets[b] <= row
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (offsets[mid] <= row) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+// sums[2b] += Σ (p − t)², sums[2b+1] += Σ t² over mesh b. One row-element per step; warps whose
+// elements all lie in one mesh (the common case) reduce before the atomic.
+template <typename T>
+__global__ void rel_l2_sums_kernel(const T* __restrict__ p, const float* __restrict__ t,
+                                   const std::int64_t* __restrict__ offsets, int B,
+                                   std::int64_t total, int ncols, double* __restrict__ sums) {
+  const std::int64_t n = total * ncols;
+  const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t base = std::int64_t(blockIdx.x) * blockDim.x; base < n; base += stride) {
+    const std::int64_t i = base + threadIdx.x;
+    float e = 0.f, r = 0.f;
+    int b = -1;
+    if (i < n) {
+      b = mesh_of(offsets, B, i / ncols);
+      const float d = to_float(p[i]) - t[i];
+      e = d * d;
+      r = t[i] * t[i];
+    }
+    const int b0 = __shfl_sync(0xffffffffu, b, 0);
+    if (__all_sync(0xffffffffu, b == b0 || b == -1)) {
+      e = warp_sum(e);
+      r = warp_sum(r);
+      if ((threadIdx.x & 31) == 0 && b0 >= 0) {
+        atomicAdd(sums + 2 * b0, double(e));
+        atomicAdd(sums + 2 * b0 + 1, double(r));
+      }
+    } else if (b >= 0) {
+      atomicAdd(sums + 2 * b, double(e));
+      atomicAdd(sums + 2 * b + 1, double(r));
+    }
+  }
+}
+
+template <typename T>
+__global__ void rel_l2_bwd_kernel(const T* __restrict__ p, const float* __restrict__ t,
+                                  const std::int64_t* __restrict__ offsets, int B,
+                                  std::int64_t total, int ncols, float scale,
+                                  const double* __restrict__ sums, T* __restrict__ dp) {
+  FLARE_GRID_STRIDE(i, total * ncols) {
+    const int b = mesh_of(offsets, B, i / ncols);
+    const double denom = sqrt(sums[2 * b]) * sqrt(sums[2 * b + 1]);
+    if (denom > 0) {
+      const float f = float(double(scale) / B / denom);
+      dp[i] = from_float<T>(to_float(dp[i]) + f * (to_float(p[i]) - t[i]));
+    }
+  }
+}
+
+__global__ void adamw_kernel(float* __restrict__ p, const float* __restrict__ g,
+                             float* __restrict__ m, float* __restrict__ v, std::int64_t n,
+                             float lr, float b1, float b2, float eps, float decay, float step_size,
+                             float inv_sqrt_bc2) {
+  FLARE_GRID_STRIDE(i, n) {
+    const float gi = g[i];
+    const float mi = b1 * m[i] + (1.f - b1) * gi;
+    const float vi = b2 * v[i] + (1.f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
+double read_slot(CudaContext& ctx, int count) {
+  FLARE_CUDA_CHECK(cudaMemcpyAsync(ctx.host_staging(), ctx.reduce_slots(), count * sizeof(double),
+                                   cudaMemcpyDeviceToHost, ctx.stream()));
+  ctx.synchronize();
+  return ctx.host_staging()[0];
+}
+
+void zero_slots(CudaContext& ctx, int count) {
+  FLARE_CUDA_CHECK(cudaMemsetAsync(ctx.reduce_slots(), 0, count * sizeof(double), ctx.stream()));
+}
+
+}  // namespace
+
+double sum_squares(CudaContext& ctx, const float* x, std::int64_t n) {
+  NVTX_RANGE_FN();
+  zero_slots(ctx, 1);
+  if (n > 0) {
+    sum_squares_kernel<<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(x, n, ctx.reduce_slots());
+    FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+  }
+  return read_slot(ctx, 1);
+}
+
+void adamw_step(CudaContext& ctx, float* params, const float* grads, float* m, float* v,
+                std::int64_t n, const kernels::AdamW& hp) {
+  NVTX_RANGE_FN();
+  FLARE_CHECK(hp.step >= 1, "adamw_step: step counts from 1, got ", hp.step);
+  if (n <= 0) return;
+  const double bc1 = 1.0 - std::pow(double(hp.beta1), double(hp.step));
+  const double bc2 = 1.0 - std::pow(double(hp.beta2), double(hp.step));
+  adamw_kernel<<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(
+      params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, float(1.0 - double(hp.lr) * hp.weight_decay),
+      float(hp.lr / bc1), float(1.0 / std::sqrt(bc2)));
+  FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+}
+
+template <typename T>
+double mse_fwd(CudaContext& ctx, const T* pred, const float* target, std::int64_t n) {
+  NVTX_RANGE_FN();
+  FLARE_CHECK(n > 0, "mse_fwd: the mean of zero values is undefined");
+  zero_slots(ctx, 1);
+  mse_fwd_kernel<T><<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(pred, target, n, ctx.reduce_slots());
+  FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+  return read_slot(ctx, 1) / double(n);
+}
+
+template <typename T>
+void mse_bwd(CudaContext& ctx, const T* pred, const float* target, std::int64_t n, float scale,
+             T* dpred) {
+  FLARE_CHECK(n > 0, "mse_bwd: the mean of zero values is undefined");
+  mse_bwd_kernel<T><<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(pred, target, n,
+                                                                float(2.0 * scale / double(n)), dpred);
+  FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+}
+
+namespace {
+template <typename T>
+void rel_l2_sums(CudaContext& ctx, const T* pred, const float* target, const std::int64_t* offsets,
+                 int B, std::int64_t total_rows, int ncols) {
+  FLARE_CHECK(B >= 1 && 2 * B <= CudaContext::kReduceSlots, "rel_l2: B=", B, " meshes per batch (at most ",
+              CudaContext::kReduceSlots / 2, ")");
+  zero_slots(ctx, 2 * B);
+  if (total_rows * ncols > 0) {
+    rel_l2_sums_kernel<T><<<grid_for(ctx, total_rows * ncols), 256, 0, ctx.stream()>>>(
+        pred, target, offsets, B, total_rows, ncols, ctx.reduce_slots());
+    FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+  }
+}
+}  // namespace
+
+template <typename T>
+std::vector<double> rel_l2_fwd(CudaContext& ctx, const T* pred, const float* target,
+                               const std::int64_t* offsets, int B, std::int64_t total_rows,
+                               int ncols) {
+  NVTX_RANGE_FN();
+  rel_l2_sums(ctx, pred, target, offsets, B, total_rows, ncols);
+  read_slot(ctx, 2 * B);
+  std::vector<double> err(B);
+  for (int b = 0; b < B; ++b) {
+    const double e = ctx.host_staging()[2 * b], r = ctx.host_staging()[2 * b + 1];
+    err[b] = r > 0 ? std::sqrt(e / r) : (e > 0 ? INFINITY : 0.0);
+  }
+  return err;
+}
+
+template <typename T>
+void rel_l2_bwd(CudaContext& ctx, const T* pred, const float* target, const std::int64_t* offsets,
+                int B, std::int64_t total_rows, int ncols, float scale, T* dpred) {
+  NVTX_RANGE_FN();
+  rel_l2_sums(ctx, pred, target, offsets, B, total_rows, ncols);
+  if (total_rows * ncols == 0) return;
+  rel_l2_bwd_kernel<T><<<grid_for(ctx, total_rows * ncols), 256, 0, ctx.stream()>>>(
+      pred, target, offsets, B, total_rows, ncols, scale, ctx.reduce_slots(), dpred);
+  FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+}
+
+#define FLARE_INSTANTIATE_LOSS(T)                                                                  \
+  template double mse_fwd<T>(CudaContext&, const T*, const float*, std::int64_t);                 \
+  template void mse_bwd<T>(CudaContext&, const T*, const float*, std::int64_t, float, T*);        \
+  template std::vector<double> rel_l2_fwd<T>(CudaContext&, const T*, const float*,                \
+                                             const std::int64_t*, int, std::int64_t, int);        \
+  template void rel_l2_bwd<T>(CudaContext&, const T*, const float*, const std::int64_t*, int,     \
+                              std::int64_t, int, float, T*);
+FLARE_INSTANTIATE_LOSS(float)
+FLARE_INSTANTIATE_LOSS(bf16)
+
+}  // namespace flare::cuda

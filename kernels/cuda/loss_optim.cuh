@@ -1,0 +1,40 @@
+// Losses, norms and the optimizer on the GPU (kernels/ops.h semantics). Reductions accumulate per
+// thread in fp32 over short strides, then in fp64 across the grid (atomicAdd on doubles), so the
+// results do not drift with N. Functions that return a value synchronise the stream.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/ops.h"
+
+namespace flare::cuda {
+
+/// Σ x² over n values (for gradient-norm clipping). Synchronises.
+double sum_squares(CudaContext& ctx, const float* x, std::int64_t n);
+
+/// One AdamW step over n fp32 parameters (torch.optim.AdamW semantics; kernels::AdamW).
+void adamw_step(CudaContext& ctx, float* params, const float* grads, float* m, float* v,
+                std::int64_t n, const kernels::AdamW& hp);
+
+/// Mean squared error over n values; returns the loss. Synchronises.
+template <typename T>
+double mse_fwd(CudaContext& ctx, const T* pred, const float* target, std::int64_t n);
+/// dpred [n] += scale·2(pred − target)/n
+template <typename T>
+void mse_bwd(CudaContext& ctx, const T* pred, const float* target, std::int64_t n, float scale,
+             T* dpred);
+
+/// err[b] = ‖p − t‖/‖t‖ over mesh b's rows × T columns (pred, target [ΣN, T]); offsets device
+/// [B+1], B ≤ CudaContext::kReduceSlots/2. Returns the B errors. Synchronises.
+template <typename T>
+std::vector<double> rel_l2_fwd(CudaContext& ctx, const T* pred, const float* target,
+                               const std::int64_t* offsets, int B, std::int64_t total_rows,
+                               int ncols);
+/// Gradient of scale·mean_b err[b]: dpred += scale/B·(p − t)/(‖p − t‖·‖t‖). No host sync.
+template <typename T>
+void rel_l2_bwd(CudaContext& ctx, const T* pred, const float* target, const std::int64_t* offsets,
+                int B, std::int64_t total_rows, int ncols, float scale, T* dpred);
+
+}  // namespace flare::cuda

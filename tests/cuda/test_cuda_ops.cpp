@@ -1,0 +1,278 @@
+// The CUDA dense ops, losses and optimizer against the ref tier (kernels::ref, double
+// accumulation), plus the CUDA plumbing (error translation, out-of-memory message, allocation
+// counting). fp32: every element within atol + |ref|·eps; bf16: max error vs fp64 at most twice
+// that of a naive bf16 implementation (fp32 sequential accumulation, bf16 storage).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/layernorm.cuh"
+#include "kernels/cuda/linear.cuh"
+#include "kernels/cuda/loss_optim.cuh"
+#include "kernels/ops.h"
+#include "tests/cuda/host_reference.h"
+
+using namespace flare;
+using cuda::bf16;
+using cuda::DeviceBuffer;
+namespace kref = flare::kernels::ref;
+
+namespace {
+
+class CudaOps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cuda::cuda_available()) GTEST_SKIP() << "no CUDA device";
+    ctx = std::make_unique<cuda::CudaContext>();
+  }
+  std::unique_ptr<cuda::CudaContext> ctx;
+  std::mt19937 rng{42};
+};
+
+std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+std::vector<double> widen(const std::vector<bf16>& v) {
+  std::vector<double> o(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) o[i] = test::from_bf16(v[i]);
+  return o;
+}
+std::vector<bf16> to_bf16(const std::vector<float>& v) {
+  std::vector<bf16> o(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) o[i] = test::to_bf16(v[i]);
+  return o;
+}
+std::vector<float> round_bf16(std::vector<float> v) {
+  for (auto& x : v) x = test::bf16_round(x);
+  return v;
+}
+
+void expect_fp32(const char* name, const std::vector<float>& got, const std::vector<float>& ref,
+                 double rel_atol = 1e-5, double eps = 1e-4) {
+  const auto r = widen(ref);
+  const auto d = test::diff(got, r);
+  EXPECT_FALSE(d.has_nan) << name;
+  EXPECT_EQ(test::check_close(name, got, r, rel_atol * std::max(1.0, d.max_ref), eps), "");
+}
+
+void expect_bf16(const char* name, const std::vector<double>& got,
+                 const std::vector<double>& naive, const std::vector<double>& ref) {
+  const auto dg = test::diff(got, ref), dn = test::diff(naive, ref);
+  EXPECT_FALSE(dg.has_nan) << name;
+  EXPECT_LE(dg.max_abs, 2 * dn.max_abs + 1e-6 * std::max(1.0, dg.max_ref))
+      << name << ": cuda err " << dg.max_abs << " at " << dg.at << ", naive bf16 err " << dn.max_abs;
+}
+
+struct LinearShape {
+  std::int64_t N;
+  int in, out;
+  bool bias;
+};
+
+TEST_F(CudaOps, LinearFp32MatchesRef) {
+  for (LinearShape s : {LinearShape{1000, 64, 64, true}, LinearShape{37, 64, 1, true},
+                        LinearShape{5003, 8, 64, false}, LinearShape{3, 128, 256, true}}) {
+    SCOPED_TRACE(testing::Message() << "N=" << s.N << " in=" << s.in << " out=" << s.out);
+    auto x = test::randn(s.N * s.in, 1.f, rng), W = test::randn(std::size_t(s.out) * s.in, 0.1f, rng),
+         b = test::randn(s.out, 1.f, rng), dy = test::randn(s.N * s.out, 1.f, rng),
+         dx0 = test::randn(s.N * s.in, 1.f, rng), dW0 = test::randn(W.size(), 1.f, rng),
+         db0 = test::randn(s.out, 1.f, rng);
+    DeviceBuffer<float> gx, gW, gb, gy(s.N * s.out), gdy, gdx, gdW, gdb;
+    gx.upload(x), gW.upload(W), gb.upload(b), gdy.upload(dy), gdx.upload(dx0), gdW.upload(dW0),
+        gdb.upload(db0);
+    gy.fill_bytes(0xFF);
+    const float* bias = s.bias ? gb.data() : nullptr;
+    cuda::linear_fwd<float>(*ctx, gx.data(), gW.data(), bias, gy.data(), s.N, s.in, s.out);
+    cuda::linear_bwd<float>(*ctx, gx.data(), gW.data(), gdy.data(), gdx.data(), gdW.data(),
+                            gdb.data(), s.N, s.in, s.out);
+    std::vector<float> y(s.N * s.out), dx = dx0, dW = dW0, db = db0;
+    kref::linear_fwd(x.data(), W.data(), s.bias ? b.data() : nullptr, y.data(), s.N, s.in, s.out);
+    kref::linear_bwd(x.data(), W.data(), dy.data(), dx.data(), dW.data(), db.data(), s.N, s.in, s.out);
+    expect_fp32("y", gy.download(), y);
+    expect_fp32("dx", gdx.download(), dx);
+    expect_fp32("dW", gdW.download(), dW);
+    expect_fp32("db", gdb.download(), db);
+  }
+}
+
+TEST_F(CudaOps, LinearBf16WithinTwiceNaive) {
+  const std::int64_t N = 2000;
+  const int in = 64, out = 48;
+  auto x = round_bf16(test::randn(N * in, 1.f, rng)), W = round_bf16(test::randn(out * in, 0.1f, rng)),
+       dy = round_bf16(test::randn(N * out, 1.f, rng)), b = test::randn(out, 1.f, rng);
+  DeviceBuffer<bf16> gx, gW, gy(N * out), gdy, gdx(N * in);
+  DeviceBuffer<float> gb, gdW(out * in), gdb(out);
+  gx.upload(to_bf16(x)), gW.upload(to_bf16(W)), gdy.upload(to_bf16(dy)), gb.upload(b);
+  gdx.fill_bytes(0), gdW.fill_bytes(0), gdb.fill_bytes(0);
+  cuda::linear_fwd<bf16>(*ctx, gx.data(), gW.data(), gb.data(), gy.data(), N, in, out);
+  cuda::linear_bwd<bf16>(*ctx, gx.data(), gW.data(), gdy.data(), gdx.data(), gdW.data(), gdb.data(), N, in, out);
+  // fp64 oracle and naive (fp32 sequential sums, bf16 storage of bf16 outputs).
+  std::vector<double> y(N * out), yn(N * out), dx(N * in), dxn(N * in), dW(out * in), dWn(out * in);
+  for (std::int64_t n = 0; n < N; ++n)
+    for (int o = 0; o < out; ++o) {
+      double a = b[o];
+      float an = b[o];
+      for (int i = 0; i < in; ++i) {
+        a += double(x[n * in + i]) * W[o * in + i];
+        an += x[n * in + i] * W[o * in + i];
+      }
+      y[n * out + o] = a;
+      yn[n * out + o] = test::bf16_round(an);
+    }
+  for (std::int64_t n = 0; n < N; ++n)
+    for (int i = 0; i < in; ++i) {
+      double a = 0;
+      float an = 0;
+      for (int o = 0; o < out; ++o) {
+        a += double(dy[n * out + o]) * W[o * in + i];
+        an += dy[n * out + o] * W[o * in + i];
+      }
+      dx[n * in + i] = a;
+      dxn[n * in + i] = test::bf16_round(an);
+    }
+  for (int o = 0; o < out; ++o)
+    for (int i = 0; i < in; ++i) {
+      double a = 0;
+      float an = 0;
+      for (std::int64_t n = 0; n < N; ++n) {
+        a += double(dy[n * out + o]) * x[n * in + i];
+        an += dy[n * out + o] * x[n * in + i];
+      }
+      dW[o * in + i] = a;
+      dWn[o * in + i] = an;
+    }
+  expect_bf16("y", widen(gy.download()), yn, y);
+  expect_bf16("dx", widen(gdx.download()), dxn, dx);
+  expect_bf16("dW", widen(gdW.download()), dWn, dW);
+}
+
+TEST_F(CudaOps, GeluAddScaleMatchRef) {
+  const std::int64_t n = 100003;
+  auto x = test::randn(n, 2.f, rng), dy = test::randn(n, 1.f, rng), dx0 = test::randn(n, 1.f, rng);
+  DeviceBuffer<float> gx, gy(n), gdy, gdx, gs(n);
+  gx.upload(x), gdy.upload(dy), gdx.upload(dx0);
+  cuda::gelu_fwd<float>(*ctx, gx.data(), gy.data(), n);
+  cuda::gelu_bwd<float>(*ctx, gx.data(), gdy.data(), gdx.data(), n);
+  cuda::add<float>(*ctx, gx.data(), gdy.data(), gs.data(), n);
+  cuda::scale_inplace(*ctx, gx.data(), -0.5f, n);
+  std::vector<float> y(n), dx = dx0, s(n), xs = x;
+  kref::gelu_fwd(x.data(), y.data(), n);
+  kref::gelu_bwd(x.data(), dy.data(), dx.data(), n);
+  kref::add(x.data(), dy.data(), s.data(), n);
+  kref::scale_inplace(xs.data(), -0.5f, n);
+  expect_fp32("gelu", gy.download(), y, 1e-6, 1e-5);
+  expect_fp32("gelu dx", gdx.download(), dx, 1e-6, 1e-5);
+  expect_fp32("add", gs.download(), s, 0, 0);
+  expect_fp32("scale", gx.download(), xs, 0, 0);
+  // bf16: the only rounding is the output's, as for any bf16 implementation.
+  auto xb = round_bf16(x);
+  DeviceBuffer<bf16> bx, by(n);
+  bx.upload(to_bf16(xb));
+  cuda::gelu_fwd<bf16>(*ctx, bx.data(), by.data(), n);
+  std::vector<float> yb(n);
+  kref::gelu_fwd(xb.data(), yb.data(), n);
+  expect_bf16("gelu bf16", widen(by.download()), widen(round_bf16(yb)), widen(yb));
+}
+
+TEST_F(CudaOps, LayerNormMatchesRef) {
+  for (auto [N, C] : {std::pair<std::int64_t, int>{1001, 64}, {7, 200}, {300, 1024}}) {
+    SCOPED_TRACE(testing::Message() << "N=" << N << " C=" << C);
+    auto x = test::randn(N * C, 3.f, rng), g = test::randn(C, 1.f, rng), be = test::randn(C, 1.f, rng),
+         dy = test::randn(N * C, 1.f, rng), dx0 = test::randn(N * C, 1.f, rng),
+         dg0 = test::randn(C, 1.f, rng), db0 = test::randn(C, 1.f, rng);
+    for (std::int64_t n = 0; n < N; ++n) x[n * C] += 5.f;  // offset mean: tests the centring
+    DeviceBuffer<float> gx, gg, gbe, gy(N * C), gm(N), gr(N), gdy, gdx, gdg, gdb;
+    gx.upload(x), gg.upload(g), gbe.upload(be), gdy.upload(dy), gdx.upload(dx0), gdg.upload(dg0),
+        gdb.upload(db0);
+    cuda::layernorm_fwd<float>(*ctx, gx.data(), gg.data(), gbe.data(), gy.data(), gm.data(), gr.data(), N, C, 1e-5f);
+    cuda::layernorm_bwd<float>(*ctx, gx.data(), gg.data(), gm.data(), gr.data(), gdy.data(), gdx.data(),
+                               gdg.data(), gdb.data(), N, C);
+    std::vector<float> y(N * C), m(N), r(N), dx = dx0, dg = dg0, db = db0;
+    kref::layernorm_fwd(x.data(), g.data(), be.data(), y.data(), m.data(), r.data(), N, C, 1e-5f);
+    kref::layernorm_bwd(x.data(), g.data(), m.data(), r.data(), dy.data(), dx.data(), dg.data(), db.data(), N, C);
+    expect_fp32("y", gy.download(), y);
+    expect_fp32("mean", gm.download(), m);
+    expect_fp32("rstd", gr.download(), r);
+    expect_fp32("dx", gdx.download(), dx);
+    expect_fp32("dgamma", gdg.download(), dg);
+    expect_fp32("dbeta", gdb.download(), db);
+  }
+}
+
+TEST_F(CudaOps, AdamWAndSumSquaresMatchRef) {
+  const std::int64_t n = 70001;
+  auto p = test::randn(n, 1.f, rng), m = test::randn(n, 0.1f, rng), v = test::randn(n, 0.1f, rng);
+  for (auto& x : v) x = x * x;
+  DeviceBuffer<float> gp, gg, gm, gv;
+  gp.upload(p), gm.upload(m), gv.upload(v), gg.resize(n);
+  kernels::AdamW hp;
+  hp.lr = 3e-3f;
+  hp.weight_decay = 0.01f;
+  for (int step = 1; step <= 3; ++step) {
+    auto g = test::randn(n, 1.f, rng);
+    gg.upload(g);
+    hp.step = step;
+    cuda::adamw_step(*ctx, gp.data(), gg.data(), gm.data(), gv.data(), n, hp);
+    kref::adamw_step(p.data(), g.data(), m.data(), v.data(), n, hp);
+  }
+  expect_fp32("params", gp.download(), p, 1e-6, 1e-5);
+  expect_fp32("m", gm.download(), m, 1e-6, 1e-5);
+  expect_fp32("v", gv.download(), v, 1e-6, 1e-5);
+  const double ss = cuda::sum_squares(*ctx, gp.data(), n), ss_ref = kref::sum_squares(p.data(), n);
+  EXPECT_NEAR(ss, ss_ref, 1e-5 * ss_ref);
+}
+
+TEST_F(CudaOps, LossesMatchRef) {
+  const std::vector<std::int64_t> offsets{0, 1000, 1037, 4000};
+  const int B = 3, T = 3;
+  const std::int64_t rows = offsets.back(), n = rows * T;
+  auto p = test::randn(n, 1.f, rng), t = test::randn(n, 1.f, rng), d0 = test::randn(n, 1.f, rng);
+  DeviceBuffer<float> gp, gt, gd;
+  DeviceBuffer<std::int64_t> go;
+  gp.upload(p), gt.upload(t), gd.upload(d0), go.upload(offsets);
+  const double mse = cuda::mse_fwd<float>(*ctx, gp.data(), gt.data(), n);
+  EXPECT_NEAR(mse, kref::mse_fwd(p.data(), t.data(), n), 1e-6 * mse);
+  cuda::mse_bwd<float>(*ctx, gp.data(), gt.data(), n, 0.7f, gd.data());
+  std::vector<float> d = d0;
+  kref::mse_bwd(p.data(), t.data(), n, 0.7f, d.data());
+  expect_fp32("mse dpred", gd.download(), d, 1e-6, 1e-5);
+
+  const auto err = cuda::rel_l2_fwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T);
+  std::vector<double> err_ref(B);
+  kref::rel_l2_fwd(p.data(), t.data(), offsets.data(), B, T, err_ref.data());
+  for (int b = 0; b < B; ++b) EXPECT_NEAR(err[b], err_ref[b], 1e-6 * err_ref[b]) << "mesh " << b;
+  gd.upload(d0);
+  cuda::rel_l2_bwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T, 2.f, gd.data());
+  d = d0;
+  kref::rel_l2_bwd(p.data(), t.data(), offsets.data(), B, T, 2.f, d.data());
+  expect_fp32("rel_l2 dpred", gd.download(), d, 1e-6, 1e-5);
+}
+
+TEST_F(CudaOps, ErrorsAreExceptionsWithContext) {
+  try {
+    FLARE_CUDA_CHECK(cudaMemcpy(nullptr, reinterpret_cast<void*>(16), 8, cudaMemcpyDeviceToHost));
+    FAIL() << "expected a throw";
+  } catch (const flare::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("cudaMemcpy"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("test_cuda_ops.cpp"), std::string::npos) << msg;
+  }
+  // Asking for a petabyte: an InputError that names the size and says what to try.
+  try {
+    DeviceBuffer<float> huge(std::size_t(1) << 48, "activations");
+    FAIL() << "expected out of memory";
+  } catch (const flare::InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("out of GPU memory allocating activations"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("try"), std::string::npos) << msg;
+  }
+  const auto before = cuda::alloc_stats();
+  {
+    DeviceBuffer<float> a(1000), b(0);
+    EXPECT_EQ(cuda::alloc_stats().count, before.count + 1);  // the empty buffer allocates nothing
+    EXPECT_EQ(cuda::alloc_stats().bytes_now, before.bytes_now + 4000);
+  }
+  EXPECT_EQ(cuda::alloc_stats().bytes_now, before.bytes_now);
+}
+
+}  // namespace
