@@ -1,0 +1,106 @@
+// `flare-surrogate predict`: run a trained checkpoint on meshes and write the predicted fields.
+//
+// Outputs: one input mesh and -o FILE (.vtu/.vtk/.vtp) → that file. Otherwise (several inputs, a
+// .pvd series, or -o naming a directory) -o is a directory: each mesh X becomes X_pred.vtu in it
+// (steps of a series S.pvd become S_<k>_pred.vtu) and predictions.pvd lists them all, with the
+// series' times or the input order as time.
+#include <iostream>
+
+#include "app/command.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "mesh/io.h"
+#include "surrogate/predictor.h"
+
+namespace {
+
+using namespace flare;
+namespace fs = std::filesystem;
+namespace po = app::po;
+
+bool is_mesh_file(const fs::path& p) {
+  const auto e = p.extension();
+  return e == ".vtu" || e == ".vtk" || e == ".vtp";
+}
+
+int predict_cmd(const app::Args& args) {
+  std::vector<std::string> inputs;
+  std::string model, output;
+  po::options_description opts("options");
+  opts.add_options()
+      ("input", po::value(&inputs)->multitoken(), "meshes (.vtu, .vtk, .vtp, .stl) or .pvd series")
+      ("model,m", po::value(&model), "checkpoint from `train` (default: the installed models/lpbf-default.h5)")
+      ("output,o", po::value(&output), "output mesh (one input) or directory (several inputs or a .pvd)");
+  po::positional_options_description pos;
+  pos.add("input", -1);
+  po::variables_map vm;
+  if (!app::parse_args("predict", args, opts, pos, vm, "predict MESH... [-m model.h5] -o OUT",
+                       "  flare-surrogate predict part.vtu -m model.h5 -o part_pred.vtu\n"
+                       "  flare-surrogate predict parts/*.vtu -m model.h5 -o predictions/   # + predictions.pvd\n"
+                       "  flare-surrogate predict build.pvd -m model.h5 -o predictions/\n"))
+    return 0;
+  FLARE_INPUT_CHECK(!inputs.empty(), "predict: no input mesh given (see --help)");
+  if (model.empty()) {
+    const fs::path d = surrogate::find_default_model();
+    FLARE_INPUT_CHECK(!d.empty(), "predict: no default model is installed (models/lpbf-default.h5); "
+                      "pass a checkpoint from `flare-surrogate train` with -m model.h5");
+    model = d.string();
+    std::cerr << "using the default model " << model << "\n";
+  }
+  for (const auto& in : inputs) FLARE_INPUT_CHECK(fs::exists(in), in, ": no such file");
+  const bool single = inputs.size() == 1 && fs::path(inputs[0]).extension() != ".pvd";
+  if (output.empty()) {
+    FLARE_INPUT_CHECK(single, "predict: several inputs or a .pvd need -o DIRECTORY");
+    const fs::path in(inputs[0]);
+    output = (in.parent_path() / (in.stem().string() + "_pred.vtu")).string();
+  }
+  const bool to_file = single && is_mesh_file(output) && !fs::is_directory(output);
+  FLARE_INPUT_CHECK(to_file || !is_mesh_file(output), "predict: -o ", output,
+                    " names a mesh file but there are several outputs; give a directory");
+
+  surrogate::Predictor predictor(model);
+  if (to_file) {
+    check_writable(output);
+    mesh::Mesh m = mesh::read_mesh(inputs[0]);
+    predictor.predict(m, inputs[0]);
+    mesh::write_mesh(m, output);
+    std::cout << "wrote " << output << "\n";
+    return 0;
+  }
+
+  // Predict everything before writing anything, so a bad input leaves no partial collection.
+  std::vector<std::pair<std::string, mesh::Mesh>> results;
+  std::vector<double> times;
+  for (const auto& in : inputs) {
+    const fs::path p(in);
+    if (p.extension() == ".pvd") {
+      mesh::MeshSeries s = mesh::read_series(p);
+      for (std::size_t k = 0; k < s.meshes.size(); ++k) {
+        predictor.predict(s.meshes[k], s.files[k]);
+        results.emplace_back(p.stem().string() + "_" + std::to_string(k) + "_pred.vtu",
+                             std::move(s.meshes[k]));
+        times.push_back(s.times[k]);
+      }
+    } else {
+      mesh::Mesh m = mesh::read_mesh(p);
+      predictor.predict(m, in);
+      results.emplace_back(p.stem().string() + "_pred.vtu", std::move(m));
+      times.push_back(double(times.size()));
+    }
+  }
+  const fs::path dir(output);
+  fs::create_directories(dir);
+  std::vector<std::string> files;
+  for (const auto& [name, m] : results) {
+    mesh::write_vtu(m, dir / name);
+    files.push_back(name);
+  }
+  mesh::write_pvd(dir / "predictions.pvd", times, files);
+  std::cout << "wrote " << files.size() << " meshes and " << (dir / "predictions.pvd").string()
+            << "\n";
+  return 0;
+}
+
+FLARE_COMMAND("predict", "predict fields on meshes with a trained checkpoint", predict_cmd);
+
+}  // namespace

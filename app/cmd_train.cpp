@@ -1,0 +1,106 @@
+// `flare-surrogate train`: fit a FLARE model on a dataset file (surrogate/trainer.h).
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+
+#include "app/command.h"
+#include "common/error.h"
+#include "surrogate/trainer.h"
+
+namespace {
+
+using namespace flare;
+namespace po = app::po;
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_sigint(int) { g_stop.store(true); }
+
+int train_cmd(const app::Args& args) {
+  surrogate::TrainOptions o;
+  std::string data, out, metrics, config, device = "cpu";
+  auto& m = o.model;
+  // Smaller than FLARE.py's defaults (C 64, L 8): a model that trains in minutes on a CPU.
+  m.channel_dim = 64;
+  m.num_blocks = 4;
+  po::options_description opts("options (also accepted as `name = value` lines in --config)");
+  opts.add_options()
+      ("data", po::value(&data), "dataset file from `dataset build` (.h5)")
+      ("output,o", po::value(&out), "best checkpoint to write (.h5); the resumable state goes to <stem>.last.h5")
+      ("config", po::value(&config), "INI file of these options; command-line flags win")
+      ("metrics", po::value(&metrics), "JSONL metrics file (one line per log step and per validation)")
+      ("device", po::value(&device)->default_value(device), "cpu | cuda")
+      ("epochs", po::value(&o.epochs)->default_value(o.epochs), "passes over the train split")
+      ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size), "meshes per step (packed, no padding)")
+      ("lr", po::value(&o.lr)->default_value(o.lr), "peak learning rate")
+      ("schedule", po::value(&o.schedule)->default_value(o.schedule), "onecycle | cosine | constant")
+      ("warmup", po::value(&o.warmup)->default_value(o.warmup), "warmup steps (cosine)")
+      ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay), "AdamW decay of Linear weights")
+      ("clip-norm", po::value(&o.clip_norm)->default_value(o.clip_norm), "global gradient-norm limit, 0 = none")
+      ("loss", po::value(&o.loss)->default_value(o.loss), "mse | rel_l2 (on normalised targets)")
+      ("seed", po::value(&o.seed)->default_value(o.seed), "seed of the initial parameters and the data order")
+      ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(o.checkpoint_every), "steps between resumable checkpoints, 0 = at the end only")
+      ("val-every", po::value(&o.val_every)->default_value(o.val_every), "epochs between validations")
+      ("log-every", po::value(&o.log_every)->default_value(o.log_every), "steps per log line")
+      ("stop-after", po::value(&o.stop_after)->default_value(o.stop_after), "stop after this many steps of this run (resumable), 0 = never")
+      ("resume", po::bool_switch(&o.resume), "continue from <stem>.last.h5 with the same options")
+      ("channels,C", po::value(&m.channel_dim)->default_value(m.channel_dim), "channel width C")
+      ("blocks,L", po::value(&m.num_blocks)->default_value(m.num_blocks), "number of FLARE blocks L")
+      ("heads,H", po::value(&m.num_heads)->default_value(m.num_heads), "attention heads H (C divisible by H)")
+      ("latents,M", po::value(&m.num_latents)->default_value(m.num_latents), "latent queries per head M")
+      ("qk-norm", po::value(&m.qk_norm)->default_value(m.qk_norm), "LayerNorm on latent queries and keys (true|false)")
+      ("separate-decode-keys", po::value(&m.separate_decode_keys)->default_value(m.separate_decode_keys), "second key projection for the decode (true|false)")
+      ("mlp-layers", po::value(&m.num_layers_ffn)->default_value(m.num_layers_ffn), "hidden layers of the ffn MLP");
+  po::positional_options_description pos;
+  po::variables_map vm;
+  if (!app::parse_args("train", args, opts, pos, vm, "train --data data.h5 -o model.h5 [options]",
+                       "  flare-surrogate train --data data.h5 -o model.h5 --epochs 50\n"
+                       "  flare-surrogate train --config run.ini --metrics run.jsonl\n"
+                       "  flare-surrogate train --data data.h5 -o model.h5 -C 32 -L 2 -H 4 -M 16 --batch-size 4\n"
+                       "  flare-surrogate train --data data.h5 -o model.h5 --resume   # after Ctrl-C\n"))
+    return 0;
+  if (!config.empty()) {
+    std::ifstream f(config);
+    FLARE_INPUT_CHECK(f.good(), config, ": cannot open the --config file");
+    try {
+      po::store(po::parse_config_file(f, opts), vm);
+      po::notify(vm);
+    } catch (const po::error& e) {
+      throw InputError(config + ": " + e.what() + " (keys are the long option names of 'train --help')");
+    }
+  }
+  FLARE_INPUT_CHECK(!data.empty(), "train: no dataset given (--data data.h5, or data = ... in --config)");
+  FLARE_INPUT_CHECK(!out.empty(), "train: no output checkpoint given (-o model.h5, or output = ... in --config)");
+  FLARE_INPUT_CHECK(device == "cpu" || device == "cuda", "--device must be cpu or cuda, got '", device, "'");
+  FLARE_INPUT_CHECK(device == "cpu",
+                    "--device cuda: GPU training is not yet supported by this build; use --device cpu");
+  o.data = data;
+  o.out = out;
+  o.metrics = metrics;
+  o.command_line = "flare-surrogate train";
+  for (const auto& a : args)
+    if (a != "--resume") o.command_line += " " + a;
+
+  std::signal(SIGINT, on_sigint);
+  const auto r = surrogate::train(o, [](const std::string& line) { std::cout << line << std::endl; },
+                                  &g_stop);
+  std::signal(SIGINT, SIG_DFL);
+  const std::string last = surrogate::last_path(o.out).string();
+  if (r.interrupted) {
+    std::cout << "stopped at epoch " << r.epoch + 1 << ", step " << r.steps << "; state saved to "
+              << last << "\nresume with: " << o.command_line << " --resume\n";
+    return g_stop.load() ? 130 : 0;
+  }
+  std::cout << "trained " << r.steps << " steps (" << r.epoch << " epochs) in " << r.seconds
+            << " s; ";
+  if (std::isfinite(r.best_val))
+    std::cout << "best val rel-L2 " << r.best_val << " saved to " << out << "\n";
+  else
+    std::cout << "no validation split: the last parameters are saved to " << out << "\n";
+  return 0;
+}
+
+FLARE_COMMAND("train", "train a FLARE surrogate on a dataset file (CPU)", train_cmd);
+
+}  // namespace

@@ -1,0 +1,44 @@
+// Error metrics of a model on dataset samples, in target units (denormalised): shared by the
+// trainer's validation and `flare-surrogate eval`.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mesh/features.h"
+#include "surrogate/model.h"
+#include "surrogate/normalizer.h"
+
+namespace flare::surrogate {
+
+class Dataset;
+
+struct SampleMetrics {
+  std::int64_t sample = 0;  ///< index in the dataset
+  std::int64_t points = 0;
+  double rel_l2 = 0;        ///< ‖ŷ − y‖ / ‖y‖ over all points and target columns
+  double mae = 0;           ///< mean |ŷ − y| over all points and target columns
+  double max_error = 0;     ///< max |ŷ − y|
+};
+
+struct MetricsSummary {
+  double mean_rel_l2 = 0, median_rel_l2 = 0, max_rel_l2 = 0, mean_mae = 0, max_error = 0;
+};
+
+/// Normalised model prediction for one mesh's raw features x [N, F], returned in target units
+/// [N, T].
+mesh::FeatureMatrix predict_denormalized(Model<float>& model, const std::vector<float>& params,
+                                         const Normalizer& norm, mesh::FeatureMatrix x);
+
+/// Metrics of one prediction pred [N, T] against truth [N, T], both in target units.
+SampleMetrics sample_metrics(const mesh::FeatureMatrix& pred, const mesh::FeatureMatrix& truth);
+
+/// Metrics of each sample in `samples`, one inference per sample.
+std::vector<SampleMetrics> evaluate(Model<float>& model, const std::vector<float>& params,
+                                    const Normalizer& norm, const Dataset& data,
+                                    const std::vector<std::int64_t>& samples);
+
+/// Mean/median/max over samples (zeros when empty).
+MetricsSummary summarize(const std::vector<SampleMetrics>& m);
+
+}  // namespace flare::surrogate

@@ -1,0 +1,74 @@
+#include "surrogate/normalizer.h"
+
+#include "common/error.h"
+#include "surrogate/dataset.h"
+
+namespace flare::surrogate {
+
+namespace {
+
+void affine(mesh::FeatureMatrix& x, const std::vector<double>& mean, const std::vector<double>& std,
+            bool inverse) {
+  FLARE_CHECK(std::size_t(x.cols()) == mean.size(), "normalizer: ", x.cols(), " columns, ",
+              mean.size(), " statistics");
+  for (Eigen::Index c = 0; c < x.cols(); ++c) {
+    const float m = float(mean[c]), s = float(std[c]);
+    if (inverse)
+      x.col(c).array() = x.col(c).array() * s + m;
+    else
+      x.col(c).array() = (x.col(c).array() - m) / s;
+  }
+}
+
+}  // namespace
+
+Normalizer Normalizer::from_dataset(const Dataset& d) {
+  return {d.feature_mean(), d.feature_std(),  d.target_mean(),   d.target_std(),
+          d.feature_names(), d.target_names(), d.target_arrays(), d.target_components()};
+}
+
+nlohmann::json Normalizer::to_json() const {
+  return {{"feature_mean", feature_mean},   {"feature_std", feature_std},
+          {"target_mean", target_mean},     {"target_std", target_std},
+          {"feature_names", feature_names}, {"target_names", target_names},
+          {"target_arrays", target_arrays}, {"target_components", target_components}};
+}
+
+Normalizer Normalizer::from_json(const nlohmann::json& j, const std::string& source) {
+  Normalizer n;
+  try {
+    j.at("feature_mean").get_to(n.feature_mean);
+    j.at("feature_std").get_to(n.feature_std);
+    j.at("target_mean").get_to(n.target_mean);
+    j.at("target_std").get_to(n.target_std);
+    j.at("feature_names").get_to(n.feature_names);
+    j.at("target_names").get_to(n.target_names);
+    j.at("target_arrays").get_to(n.target_arrays);
+    j.at("target_components").get_to(n.target_components);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(source + ": the checkpoint has no usable normalizer (" + e.what() +
+                     "); use a checkpoint written by `flare-surrogate train`");
+  }
+  int comps = 0;
+  for (int c : n.target_components) comps += c;
+  FLARE_INPUT_CHECK(n.feature_mean.size() == n.feature_std.size() &&
+                        n.feature_mean.size() == n.feature_names.size() &&
+                        n.target_mean.size() == n.target_std.size() &&
+                        n.target_mean.size() == n.target_names.size() &&
+                        std::size_t(comps) == n.target_names.size() &&
+                        n.target_arrays.size() == n.target_components.size(),
+                    source, ": the checkpoint's normalizer has inconsistent sizes");
+  return n;
+}
+
+void Normalizer::normalize_features(mesh::FeatureMatrix& x) const {
+  affine(x, feature_mean, feature_std, false);
+}
+void Normalizer::normalize_targets(mesh::FeatureMatrix& y) const {
+  affine(y, target_mean, target_std, false);
+}
+void Normalizer::denormalize_targets(mesh::FeatureMatrix& y) const {
+  affine(y, target_mean, target_std, true);
+}
+
+}  // namespace flare::surrogate

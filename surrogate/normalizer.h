@@ -1,0 +1,37 @@
+// Per-channel normalisation of features and targets with the TRAIN split's statistics, stored in
+// every checkpoint (slot `normalizer`) with the target names so eval and predict undo exactly what
+// training did.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "mesh/features.h"
+
+namespace flare::surrogate {
+
+class Dataset;
+
+struct Normalizer {
+  std::vector<double> feature_mean, feature_std;  ///< [F]
+  std::vector<double> target_mean, target_std;    ///< [T]
+  std::vector<std::string> feature_names;         ///< [F] column names
+  std::vector<std::string> target_names;          ///< [T] column names (displacement_0, ...)
+  std::vector<std::string> target_arrays;         ///< point arrays predicted, in column order
+  std::vector<int> target_components;             ///< components of each target array
+
+  static Normalizer from_dataset(const Dataset& d);
+  nlohmann::json to_json() const;
+  /// Throws InputError naming `source` when a key is missing or the sizes disagree.
+  static Normalizer from_json(const nlohmann::json& j, const std::string& source);
+
+  /// In place: x [N, F] ← (x − mean) / std.
+  void normalize_features(mesh::FeatureMatrix& x) const;
+  /// In place: y [N, T] ← (y − mean) / std.
+  void normalize_targets(mesh::FeatureMatrix& y) const;
+  /// In place: y [N, T] ← y · std + mean.
+  void denormalize_targets(mesh::FeatureMatrix& y) const;
+};
+
+}  // namespace flare::surrogate

@@ -1,0 +1,44 @@
+// Inference on meshes with a trained checkpoint: the checkpoint's feature recipe, normalisation
+// and model, and the predicted fields written back as point arrays next to every input array.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "mesh/features.h"
+#include "mesh/mesh.h"
+#include "surrogate/checkpoint.h"
+#include "surrogate/model.h"
+#include "surrogate/normalizer.h"
+
+namespace flare::surrogate {
+
+class Predictor {
+ public:
+  /// Loads and checks the checkpoint (recipe, normalizer, sizes); InputError naming the file.
+  explicit Predictor(const std::filesystem::path& checkpoint);
+
+  /// Adds, for each target array <t> of the model: <t>_pred (same components as the training
+  /// target, so a 3-vector works with ParaView's Warp By Vector), <t>_pred_magnitude, and, where
+  /// the mesh has <t> with the same components, <t>_error = prediction − truth. InputError naming
+  /// `source` when the recipe cannot be computed on the mesh (a missing input array, no cells).
+  void predict(mesh::Mesh& mesh, const std::string& source);
+
+  const Normalizer& normalizer() const { return m_norm; }
+  const mesh::FeatureRecipe& recipe() const { return m_recipe; }
+
+ private:
+  std::string m_path;
+  Checkpoint m_ckpt;
+  std::unique_ptr<ParamLayout> m_layout;
+  std::unique_ptr<Model<float>> m_model;
+  Normalizer m_norm;
+  mesh::FeatureRecipe m_recipe;
+};
+
+/// The shipped default model (models/lpbf-default.h5 in the source tree or the installed share
+/// directory, located from the running executable); empty when none is installed.
+std::filesystem::path find_default_model();
+
+}  // namespace flare::surrogate

@@ -1,0 +1,353 @@
+#include "surrogate/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/progress.h"
+#include "surrogate/checkpoint.h"
+#include "surrogate/dataset.h"
+#include "surrogate/evaluate.h"
+#include "surrogate/loss.h"
+#include "surrogate/model.h"
+#include "surrogate/normalizer.h"
+#include "surrogate/optimizer.h"
+#include "surrogate/schedule.h"
+
+namespace flare::surrogate {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+nlohmann::json TrainOptions::trajectory_json() const {
+  return {{"data", data.string()},       {"epochs", epochs},
+          {"batch_size", batch_size},    {"lr", lr},
+          {"schedule", schedule},        {"warmup", warmup},
+          {"weight_decay", weight_decay}, {"clip_norm", clip_norm},
+          {"loss", loss},                {"seed", seed},
+          {"val_every", val_every},      {"model", surrogate::to_json(model)}};
+}
+
+fs::path last_path(const fs::path& out) {
+  return out.parent_path() / (out.stem().string() + ".last.h5");
+}
+
+std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch) {
+  std::vector<std::int64_t> order(n);
+  for (std::int64_t i = 0; i < n; ++i) order[i] = i;
+  // One generator per epoch, seeded from (seed, epoch): a resumed run rebuilds the order without
+  // any saved RNG state. Modulo draws are slightly biased but identical on every platform, unlike
+  // std::uniform_int_distribution.
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + std::uint64_t(epoch) + 1);
+  for (std::int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng() % std::uint64_t(i + 1)]);
+  return order;
+}
+
+namespace {
+
+struct Batch {
+  mesh::FeatureMatrix x, y;            // [ΣN, F], [ΣN, T] normalised
+  std::vector<std::int64_t> offsets;   // [B+1]
+};
+
+// Packs cached samples (already normalised) `which` of xs/ys into one batch.
+Batch pack(const std::vector<mesh::FeatureMatrix>& xs, const std::vector<mesh::FeatureMatrix>& ys,
+           const std::vector<std::int64_t>& which) {
+  Batch b;
+  b.offsets = {0};
+  for (auto s : which) b.offsets.push_back(b.offsets.back() + xs[s].rows());
+  b.x.resize(b.offsets.back(), xs[0].cols());
+  b.y.resize(b.offsets.back(), ys[0].cols());
+  for (std::size_t k = 0; k < which.size(); ++k) {
+    const auto n = b.offsets[k + 1] - b.offsets[k];
+    b.x.middleRows(b.offsets[k], n) = xs[which[k]];
+    b.y.middleRows(b.offsets[k], n) = ys[which[k]];
+  }
+  return b;
+}
+
+std::string fmt(double v, int prec = 4, bool sci = false) {
+  std::ostringstream s;
+  if (sci) s << std::scientific;
+  else s << std::fixed;
+  s.precision(prec);
+  s << v;
+  return s.str();
+}
+
+// State that a checkpoint carries beyond params and AdamW moments.
+struct LoopState {
+  std::int64_t step = 0;    // optimizer steps done
+  int epoch = 0;            // current epoch (0-based)
+  std::int64_t position = 0;  // batches done in the current epoch
+  double best_val = std::numeric_limits<double>::infinity();
+  std::int64_t best_step = -1;
+};
+
+}  // namespace
+
+TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop) {
+  const auto t_start = std::chrono::steady_clock::now();
+  FLARE_INPUT_CHECK(opt.epochs > 0, "--epochs must be positive, got ", opt.epochs);
+  FLARE_INPUT_CHECK(opt.batch_size > 0, "--batch-size must be positive, got ", opt.batch_size);
+  FLARE_INPUT_CHECK(opt.loss == "mse" || opt.loss == "rel_l2", "--loss must be mse or rel_l2, got '",
+                    opt.loss, "'");
+  FLARE_INPUT_CHECK(opt.val_every > 0, "--val-every must be positive, got ", opt.val_every);
+  FLARE_INPUT_CHECK(opt.log_every > 0, "--log-every must be positive, got ", opt.log_every);
+  FLARE_INPUT_CHECK(opt.clip_norm >= 0 && opt.weight_decay >= 0 && opt.lr > 0,
+                    "--lr must be positive and --clip-norm, --weight-decay non-negative");
+  FLARE_INPUT_CHECK(!opt.out.empty(), "train: no output checkpoint given (-o model.h5)");
+  check_writable(opt.out);
+
+  const Dataset data(opt.data);
+  const auto& train_ids = data.split("train");
+  const auto& val_ids = data.split("val");
+  FLARE_INPUT_CHECK(!train_ids.empty(), opt.data.string(),
+                    ": the dataset's train split is empty; rebuild it with more samples or a "
+                    "larger train fraction (dataset build --split)");
+  const Normalizer norm = Normalizer::from_dataset(data);
+  // The train and val samples are read once and kept in memory: a per-step HDF5 read decompresses
+  // whole chunks and dominated the step time of small models.
+  std::vector<mesh::FeatureMatrix> train_x, train_y, val_x, val_y;
+  for (auto s : train_ids) {
+    train_x.push_back(data.features(s));
+    train_y.push_back(data.targets(s));
+    norm.normalize_features(train_x.back());
+    norm.normalize_targets(train_y.back());
+  }
+  for (auto s : val_ids) {
+    val_x.push_back(data.features(s));
+    val_y.push_back(data.targets(s));
+  }
+
+  ModelConfig mc = opt.model;
+  mc.in_dim = int(data.num_features());
+  mc.out_dim = int(data.num_targets());
+  mc.validate();
+  const ParamLayout layout(mc);
+  Model<float> model(layout, cpu_ops());
+
+  const std::int64_t n_train = std::int64_t(train_ids.size());
+  const std::int64_t per_epoch = (n_train + opt.batch_size - 1) / opt.batch_size;
+  ScheduleConfig sched;
+  sched.kind = opt.schedule;
+  sched.lr = opt.lr;
+  sched.total_steps = per_epoch * opt.epochs;
+  sched.warmup_steps = opt.warmup;
+  validate(sched);
+
+  AdamWConfig ac;
+  ac.lr = float(opt.lr);
+  ac.weight_decay = float(opt.weight_decay);
+  if (opt.clip_norm > 0) ac.clip_norm = opt.clip_norm;
+  AdamW adam(layout, ac);
+
+  TrainOptions stored = opt;
+  stored.model = mc;
+  const Json trajectory = stored.trajectory_json();
+
+  std::vector<float> params(layout.size()), grads(layout.size());
+  std::vector<float> best_params;
+  LoopState st;
+  std::vector<std::string> metrics_lines;
+  const fs::path last = last_path(opt.out);
+
+  if (opt.resume) {
+    FLARE_INPUT_CHECK(fs::exists(last), "--resume: ", last.string(),
+                      " does not exist; train without --resume first (it is written every "
+                      "--checkpoint-every steps and when training stops)");
+    Checkpoint c = load_checkpoint(last);
+    FLARE_INPUT_CHECK(c.has_optimizer && c.training.is_object(), last.string(),
+                      ": not a training-state checkpoint (no optimizer state); resume needs the "
+                      ".last.h5 file written by train");
+    const Json& was = c.training.at("options");
+    for (auto it = trajectory.begin(); it != trajectory.end(); ++it)
+      FLARE_INPUT_CHECK(was.contains(it.key()) && was.at(it.key()) == it.value(), "--resume: option '",
+                        it.key(), "' was ", was.value(it.key(), Json()).dump(), " in ", last.string(),
+                        " but is ", it.value().dump(),
+                        " now; resume with the original options (see the command stored in the "
+                        "checkpoint's training slot)");
+    params = std::move(c.params);
+    adam.set_state(std::move(c.adam_m), std::move(c.adam_v), c.step);
+    const Json& t = c.training;
+    st.step = t.at("step");
+    st.epoch = t.at("epoch");
+    st.position = t.at("position");
+    st.best_val = t.at("best_val").is_null() ? std::numeric_limits<double>::infinity()
+                                             : t.at("best_val").get<double>();
+    st.best_step = t.at("best_step");
+    if (!opt.metrics.empty() && fs::exists(opt.metrics)) {
+      std::ifstream in(opt.metrics);
+      for (std::string line; std::getline(in, line);) {
+        const Json j = Json::parse(line, nullptr, false);
+        if (!j.is_discarded() && j.value("step", std::int64_t(-1)) <= st.step)
+          metrics_lines.push_back(line);
+      }
+    }
+    log("resuming from " + last.string() + " at epoch " + std::to_string(st.epoch + 1) +
+        ", step " + std::to_string(st.step));
+  } else {
+    layout.initialize(params.data(), opt.seed);
+  }
+
+  auto make_ckpt = [&](const std::vector<float>& p, bool with_state) {
+    Checkpoint c;
+    c.config = mc;
+    c.params = p;
+    c.normalizer = norm.to_json();
+    c.feature_recipe = data.recipe().to_json();
+    Json t = {{"options", trajectory},
+              {"command_line", opt.command_line},
+              {"step", st.step},
+              {"epoch", st.epoch},
+              {"position", st.position},
+              {"steps_per_epoch", per_epoch},
+              {"best_val", std::isfinite(st.best_val) ? Json(st.best_val) : Json()},
+              {"best_step", st.best_step}};
+    if (with_state) {
+      c.has_optimizer = true;
+      c.adam_m = adam.m();
+      c.adam_v = adam.v();
+      c.step = adam.steps_done();
+    }
+    c.training = std::move(t);
+    return c;
+  };
+  auto write_metrics = [&] {
+    if (opt.metrics.empty()) return;
+    write_atomically(opt.metrics, [&](const fs::path& tmp) {
+      std::ofstream f(tmp);
+      for (const auto& l : metrics_lines) f << l << "\n";
+      FLARE_CHECK(f.good(), "cannot write ", tmp.string());
+    });
+  };
+  auto save_last = [&] {
+    save_checkpoint(last, make_ckpt(params, true));
+    // Without a validation split the "best" model is simply the latest one.
+    if (val_ids.empty()) save_checkpoint(opt.out, make_ckpt(params, false));
+    write_metrics();
+  };
+
+  TrainResult res;
+  const std::int64_t total = per_epoch * opt.epochs;
+  Progress bar(total, "train", "steps");
+  bar.set(st.step);
+  auto say = [&](const std::string& line) {
+    if (bar.active()) bar.println(line);
+    log(line);
+  };
+  say("epoch | step | loss | val rel-L2 | lr | ms/step | points/s");
+
+  double win_loss = 0, win_ms = 0;
+  std::int64_t win_steps = 0, win_points = 0, run_steps = 0;
+  double last_val = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::int64_t> order =
+      st.epoch < opt.epochs ? epoch_order(n_train, opt.seed, st.epoch) : std::vector<std::int64_t>{};
+  std::vector<float> pred, dpred;
+
+  while (st.epoch < opt.epochs) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::int64_t lo = st.position * opt.batch_size;
+    const std::int64_t hi = std::min(n_train, lo + opt.batch_size);
+    std::vector<std::int64_t> ids;
+    for (std::int64_t k = lo; k < hi; ++k) ids.push_back(order[k]);
+    const Batch b = pack(train_x, train_y, ids);
+    const std::int64_t n = b.y.size();
+    pred.resize(n);
+    dpred.resize(n);
+    model.forward(params.data(), b.x.data(), b.offsets.data(), int(ids.size()), pred.data());
+    const double loss =
+        opt.loss == "mse"
+            ? mse_loss(pred.data(), b.y.data(), n, dpred.data())
+            : rel_l2_loss(pred.data(), b.y.data(), b.offsets.data(), int(ids.size()),
+                          int(b.y.cols()), dpred.data());
+    FLARE_INPUT_CHECK(std::isfinite(loss), "train: the loss became ", loss, " at step ", st.step,
+                      "; lower --lr or set --clip-norm");
+    std::fill(grads.begin(), grads.end(), 0.0f);
+    model.backward(params.data(), dpred.data(), grads.data());
+    const double lr = learning_rate(sched, st.step);
+    adam.step(params.data(), grads.data(), float(lr));
+    ++st.step;
+    ++st.position;
+    ++run_steps;
+    res.losses.push_back(loss);
+    bar.advance();
+
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    win_loss += loss;
+    win_ms += ms;
+    win_points += b.offsets.back();
+    ++win_steps;
+
+    bool validated = false;
+    if (st.position == per_epoch) {
+      const bool last_epoch = st.epoch + 1 == opt.epochs;
+      if (!val_ids.empty() && ((st.epoch + 1) % opt.val_every == 0 || last_epoch)) {
+        last_val = 0;
+        for (std::size_t v = 0; v < val_x.size(); ++v)
+          last_val += sample_metrics(predict_denormalized(model, params, norm, val_x[v]), val_y[v]).rel_l2;
+        last_val /= double(val_x.size());
+        validated = true;
+        metrics_lines.push_back(Json{{"kind", "val"},
+                                     {"epoch", st.epoch + 1},
+                                     {"step", st.step},
+                                     {"val_rel_l2", last_val}}
+                                    .dump());
+        if (last_val < st.best_val) {
+          st.best_val = last_val;
+          st.best_step = st.step;
+          best_params = params;
+        }
+      }
+      ++st.epoch;
+      st.position = 0;
+      if (st.epoch < opt.epochs) order = epoch_order(n_train, opt.seed, st.epoch);
+    }
+    if (win_steps == opt.log_every || validated || st.epoch == opt.epochs) {
+      const double mean_loss = win_loss / double(win_steps);
+      res.last_loss = mean_loss;
+      metrics_lines.push_back(Json{{"kind", "train"},
+                                   {"epoch", st.epoch + (st.position ? 1 : 0)},
+                                   {"step", st.step},
+                                   {"loss", mean_loss},
+                                   {"lr", lr},
+                                   {"ms_per_step", win_ms / double(win_steps)},
+                                   {"points_per_s", double(win_points) / (win_ms / 1000.0)}}
+                                  .dump());
+      say(std::to_string(st.epoch + (st.position ? 1 : 0)) + " | " + std::to_string(st.step) +
+          " | " + fmt(mean_loss, 3, true) + " | " + (validated ? fmt(last_val, 4) : "-") + " | " +
+          fmt(lr, 2, true) + " | " + fmt(win_ms / double(win_steps), 1) + " | " +
+          fmt(double(win_points) / (win_ms / 1000.0), 0));
+      bar.set_postfix("loss " + fmt(mean_loss, 3, true));
+      win_loss = win_ms = 0;
+      win_steps = win_points = 0;
+    }
+    // The best model is written when it is found, so a crash never loses it.
+    if (validated && st.best_step == st.step) save_checkpoint(opt.out, make_ckpt(best_params, false));
+    const bool done = st.epoch == opt.epochs;
+    const bool halt = !done && ((stop && stop->load()) ||
+                                (opt.stop_after > 0 && run_steps >= opt.stop_after));
+    if (done || halt || (opt.checkpoint_every > 0 && st.step % opt.checkpoint_every == 0))
+      save_last();
+    if (halt) {
+      res.interrupted = true;
+      break;
+    }
+  }
+  bar.finish();
+  res.steps = st.step;
+  res.epoch = st.epoch;
+  res.best_val = st.best_val;
+  res.params = params;
+  res.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  return res;
+}
+
+}  // namespace flare::surrogate

@@ -1,0 +1,77 @@
+// Training loop (flare.md "training recipe"): packed batches of train meshes in a seeded per-epoch
+// order, normalised features and targets (train statistics), Model forward/backward, AdamW with a
+// scheduled learning rate, validation relative L2 in target units, metrics JSONL, and checkpoints
+// that resume exactly.
+//
+// Checkpoints: `out` holds the parameters with the best validation rel-L2 so far (the last ones
+// when the dataset has no validation split); `<out-stem>.last.h5` holds the full state (params,
+// AdamW moments and step, epoch, position in the epoch, best so far, the effective options) every
+// checkpoint_every steps, on interruption and at the end. The epoch's data order is a function of
+// (seed, epoch) only, so resuming needs no RNG state.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "surrogate/config.h"
+
+namespace flare::surrogate {
+
+struct TrainOptions {
+  std::filesystem::path data;     ///< dataset .h5 (surrogate/dataset.h)
+  std::filesystem::path out;      ///< best checkpoint; the full state goes to last_path(out)
+  std::filesystem::path metrics;  ///< JSONL file, empty = none
+  int epochs = 100;
+  int batch_size = 1;             ///< meshes per step, packed
+  double lr = 1e-3;               ///< peak learning rate
+  std::string schedule = "onecycle";  ///< onecycle | cosine | constant
+  std::int64_t warmup = 0;        ///< warmup steps (cosine)
+  double weight_decay = 0.0;
+  double clip_norm = 0.0;         ///< global gradient-norm limit, 0 = none
+  std::string loss = "mse";       ///< mse | rel_l2 (on normalised targets)
+  std::uint64_t seed = 0;         ///< parameter init and data order
+  std::int64_t checkpoint_every = 500;  ///< steps between `last` checkpoints, 0 = only at the end
+  int val_every = 1;              ///< epochs between validations
+  int log_every = 10;             ///< steps per log line / metrics record
+  std::int64_t stop_after = 0;    ///< stop (as if interrupted) after this many steps in this run
+  bool resume = false;            ///< continue from last_path(out)
+  ModelConfig model;              ///< in_dim/out_dim are taken from the dataset
+  std::string command_line;       ///< provenance and the resume hint
+
+  /// The options that fix the training trajectory (stored in checkpoints, compared on resume).
+  nlohmann::json trajectory_json() const;
+};
+
+/// `<dir>/<stem>.last.h5` for `<dir>/<stem>.h5`.
+std::filesystem::path last_path(const std::filesystem::path& out);
+
+struct TrainResult {
+  std::int64_t steps = 0;         ///< optimizer steps done in total (including before a resume)
+  int epoch = 0;                  ///< epochs completed
+  bool interrupted = false;       ///< stopped by the stop flag or stop_after
+  double best_val = std::numeric_limits<double>::infinity();  ///< best val rel-L2 (inf: none)
+  double last_loss = 0;           ///< mean training loss of the last log window
+  double seconds = 0;             ///< wall time of this run
+  std::vector<double> losses;     ///< training loss of every step of this run
+  std::vector<float> params;      ///< final parameters
+};
+
+/// Receives each human-readable log line.
+using TrainLog = std::function<void(const std::string&)>;
+
+/// Runs (or resumes) training. `stop` (may be null) is polled after every step: when set, the step
+/// in flight finishes, `last` is saved and the result says interrupted. Throws InputError for bad
+/// data or options, naming the file or option.
+TrainResult train(const TrainOptions& options, const TrainLog& log,
+                  const std::atomic<bool>* stop = nullptr);
+
+/// Indices 0..n-1 in the order of `epoch` (Fisher-Yates over std::mt19937_64; portable).
+std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch);
+
+}  // namespace flare::surrogate

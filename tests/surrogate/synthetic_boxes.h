@@ -1,0 +1,54 @@
+// Synthetic training task with a known answer: hexahedral boxes of random sizes carrying
+// f = sin(π x/Lx)·z/Lz + distance to the box boundary, an analytic function of the geometry that
+// needs each box's extent (global context), not just the point's own coordinates.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+
+#include "mesh/grid.h"
+#include "surrogate/dataset.h"
+
+namespace flare::test {
+
+inline mesh::Mesh synthetic_box(std::mt19937_64& rng) {
+  auto pick = [&](int lo, int hi) { return lo + int(rng() % std::uint64_t(hi - lo + 1)); };
+  const int nx = pick(5, 8), ny = pick(4, 7), nz = pick(3, 6);
+  const double h = 0.5 + double(rng() % 1000) / 1000.0;
+  mesh::Mesh m = mesh::hex_grid(nx, ny, nz, h);
+  const double Lx = nx * h, Ly = ny * h, Lz = nz * h;
+  std::vector<double> f(m.num_points());
+  for (std::int64_t i = 0; i < m.num_points(); ++i) {
+    const double x = m.points(i, 0), y = m.points(i, 1), z = m.points(i, 2);
+    const double d = std::min({x, Lx - x, y, Ly - y, z, Lz - z});
+    f[i] = std::sin(M_PI * x / Lx) * z / Lz + d;
+  }
+  m.point_data.put(mesh::DataArray::from_doubles("f", 1, f));
+  return m;
+}
+
+/// Builds a dataset of `count` boxes in `dir`/data.h5 (meshes stay in memory) and returns its path.
+inline std::filesystem::path build_synthetic_dataset(const std::filesystem::path& dir, int count,
+                                                     std::array<double, 3> split,
+                                                     std::uint64_t seed = 7) {
+  std::mt19937_64 rng(seed);
+  std::map<std::string, mesh::Mesh> meshes;
+  surrogate::DatasetBuildOptions o;
+  for (int k = 0; k < count; ++k) {
+    const std::string name = (dir / ("box" + std::to_string(k) + ".vtu")).string();
+    meshes[name] = synthetic_box(rng);
+    o.inputs.push_back(name);
+  }
+  o.output = dir / "data.h5";
+  o.targets = {"f"};
+  o.split = split;
+  o.seed = 1;
+  surrogate::build_dataset(o, [&](const std::filesystem::path& p) { return meshes.at(p.string()); });
+  return o.output;
+}
+
+}  // namespace flare::test

@@ -1,0 +1,210 @@
+// dataset build → train → eval → predict through the executable: outputs, exit codes, one-line
+// messages, nothing left behind on failure, Ctrl-C.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "mesh/io.h"
+#include "surrogate/checkpoint.h"
+#include "synthetic_boxes.h"
+
+namespace fs = std::filesystem;
+using namespace flare;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+Result run(const std::string& args, bool merge_stderr = true) {
+  const std::string cmd = std::string(FLARE_BINARY) + " " + args + (merge_stderr ? " 2>&1" : "");
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+
+// One trained model shared by the tests (training is the slow part).
+class PipelineCli : public ::testing::Test {
+ protected:
+  static fs::path dir;
+  static void SetUpTestSuite() {
+    dir = fs::temp_directory_path() / "flare_test_pipeline_cli";
+    fs::remove_all(dir);
+    fs::create_directories(dir / "runs");
+    std::mt19937_64 rng(3);
+    for (int k = 0; k < 6; ++k) {
+      mesh::Mesh m = test::synthetic_box(rng);
+      std::vector<double> u;
+      for (std::int64_t i = 0; i < m.num_points(); ++i)
+        u.insert(u.end(), {0.01 * m.points(i, 0), 0.0, 0.02 * m.points(i, 2)});
+      m.point_data.put(mesh::DataArray::from_doubles("u", 3, u));
+      mesh::write_vtu(m, dir / "runs" / ("box" + std::to_string(k) + ".vtu"));
+    }
+    const auto b = run("dataset build " + p("runs") + " -o " + p("data.h5") +
+                       " --target u --split 0.5,0.17,0.33");
+    ASSERT_EQ(b.code, 0) << b.out;
+    const auto t = run("train --data " + p("data.h5") + " -o " + p("model.h5") +
+                       " --epochs 2 -C 16 -L 1 -H 2 -M 8 --metrics " + p("m.jsonl"));
+    ASSERT_EQ(t.code, 0) << t.out;
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir); }
+  static std::string p(const std::string& rel) { return (dir / rel).string(); }
+};
+fs::path PipelineCli::dir;
+
+}  // namespace
+
+TEST_F(PipelineCli, TrainWritesBestLastAndMetrics) {
+  EXPECT_TRUE(fs::exists(p("model.h5")));
+  EXPECT_TRUE(fs::exists(p("model.last.h5")));
+  std::ifstream f(p("m.jsonl"));
+  int n = 0;
+  for (std::string line; std::getline(f, line); ++n) EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+  EXPECT_GE(n, 3);
+}
+
+TEST_F(PipelineCli, TrainReadsAnIniConfigAndFlagsWin) {
+  {
+    std::ofstream ini(p("run.ini"));
+    ini << "data = " << p("data.h5") << "\noutput = " << p("ini.h5")
+        << "\nepochs = 1\nchannels = 8\nblocks = 1\nheads = 2\nlatents = 4\nlr = 0.5\n";
+  }
+  const auto r = run("train --config " + p("run.ini") + " --lr 0.002");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto ck = surrogate::load_checkpoint(p("ini.h5"));
+  EXPECT_EQ(ck.config.channel_dim, 8);
+  EXPECT_EQ(ck.training.at("options").at("lr").get<double>(), 0.002);
+  const auto bad = run("train --config " + p("run.ini") + " --epochs 1 --bogus 3");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(lines(bad.out), 1) << bad.out;
+}
+
+TEST_F(PipelineCli, TrainBadInputsExit2WithOneLineAndNoOutput) {
+  auto r = run("train --data " + p("missing.h5") + " -o " + p("x.h5"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("missing.h5"), std::string::npos) << r.out;
+  r = run("train --data " + p("data.h5") + " -o " + p("x.h5") + " --device cuda");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("not yet supported"), std::string::npos) << r.out;
+  r = run("train --data " + p("data.h5") + " -o " + p("x.h5") + " --schedule sideways");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_FALSE(fs::exists(p("x.h5")));
+  EXPECT_FALSE(fs::exists(p("x.last.h5")));
+}
+
+TEST_F(PipelineCli, SigintSavesLastAndExits130) {
+  const std::string cmd =
+      "sh -c '" + std::string(FLARE_BINARY) + " train --data " + p("data.h5") + " -o " +
+      p("int.h5") + " --epochs 100000 -C 8 -L 1 -H 2 -M 4 --checkpoint-every 1 > " + p("int.log") +
+      " 2>&1 & pid=$!; i=0; while [ ! -f " + p("int.last.h5") +
+      " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; kill -INT $pid; wait $pid; echo $?'";
+  FILE* f = popen(cmd.c_str(), "r");
+  char buf[64] = {};
+  fgets(buf, sizeof buf, f);
+  pclose(f);
+  EXPECT_EQ(std::atoi(buf), 130);
+  std::ifstream log(p("int.log"));
+  const std::string text((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_NE(text.find("--resume"), std::string::npos) << text;
+  EXPECT_TRUE(fs::exists(p("int.last.h5")));
+}
+
+TEST_F(PipelineCli, EvalTableJsonCsv) {
+  auto r = run("eval --model " + p("model.h5") + " --data " + p("data.h5"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("rel-L2 mean"), std::string::npos) << r.out;
+  r = run("eval -m " + p("model.h5") + " --data " + p("data.h5") + " --split val --json --csv " +
+          p("e.csv"), false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.at("samples").size(), 1u);
+  EXPECT_GT(j.at("summary").at("mean_rel_l2").get<double>(), 0.0);
+  std::ifstream csv(p("e.csv"));
+  std::string header, row;
+  std::getline(csv, header);
+  std::getline(csv, row);
+  EXPECT_EQ(header, "sample,source,points,rel_l2,mae,max_error");
+  EXPECT_FALSE(row.empty());
+}
+
+TEST_F(PipelineCli, EvalMismatchSaysWhatDiffers) {
+  std::mt19937_64 rng(9);
+  fs::create_directories(dir / "other");
+  for (int k = 0; k < 2; ++k) mesh::write_vtu(test::synthetic_box(rng), dir / "other" / ("o" + std::to_string(k) + ".vtu"));
+  ASSERT_EQ(run("dataset build " + p("other") + " -o " + p("other.h5") + " --target f --split 1,0,0").code, 0);
+  const auto r = run("eval -m " + p("model.h5") + " --data " + p("other.h5") + " --split train --csv " + p("bad.csv"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("u_0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("f"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p("bad.csv")));
+}
+
+TEST_F(PipelineCli, PredictOneMeshAddsPredMagnitudeAndError) {
+  const auto r = run("predict " + p("runs/box0.vtu") + " -m " + p("model.h5") + " -o " + p("pred.vtu"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const mesh::Mesh in = mesh::read_mesh(p("runs/box0.vtu"));
+  const mesh::Mesh out = mesh::read_mesh(p("pred.vtu"));
+  for (const auto& name : in.point_data.names()) EXPECT_TRUE(out.point_data.has(name)) << name;
+  ASSERT_TRUE(out.point_data.has("u_pred"));
+  EXPECT_EQ(out.point_data.find("u_pred")->components(), 3);
+  ASSERT_TRUE(out.point_data.has("u_pred_magnitude"));
+  ASSERT_TRUE(out.point_data.has("u_error"));
+  const auto* pr = out.point_data.find("u_pred");
+  const auto* tr = out.point_data.find("u");
+  const auto* er = out.point_data.find("u_error");
+  const auto* mg = out.point_data.find("u_pred_magnitude");
+  EXPECT_NEAR(er->get(7, 2), pr->get(7, 2) - tr->get(7, 2), 1e-12);
+  EXPECT_NEAR(mg->get(7), std::hypot(pr->get(7, 0), pr->get(7, 1), pr->get(7, 2)), 1e-9);
+}
+
+TEST_F(PipelineCli, PredictSeveralMeshesWritesADirectoryAndPvd) {
+  const auto r = run("predict " + p("runs/box0.vtu") + " " + p("runs/box1.vtu") + " -m " +
+                     p("model.h5") + " -o " + p("preds"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(p("preds/box0_pred.vtu")));
+  EXPECT_TRUE(fs::exists(p("preds/box1_pred.vtu")));
+  const auto s = mesh::read_series(p("preds/predictions.pvd"));
+  EXPECT_EQ(s.meshes.size(), 2u);
+  EXPECT_TRUE(s.meshes[1].point_data.has("u_pred"));
+}
+
+TEST_F(PipelineCli, PredictBadInputsExit2) {
+  // A model whose recipe reads an input array the mesh lacks.
+  fs::create_directories(dir / "withT");
+  std::mt19937_64 rng(4);
+  for (int k = 0; k < 2; ++k) {
+    mesh::Mesh m = test::synthetic_box(rng);
+    m.point_data.put(mesh::DataArray::from_doubles("temperature", 1, std::vector<double>(m.num_points(), 300.0 + k)));
+    mesh::write_vtu(m, dir / "withT" / ("t" + std::to_string(k) + ".vtu"));
+  }
+  ASSERT_EQ(run("dataset build " + p("withT") + " -o " + p("t.h5") + " --target f --inputs temperature --split 1,0,0").code, 0);
+  ASSERT_EQ(run("train --data " + p("t.h5") + " -o " + p("t_model.h5") + " --epochs 1 -C 8 -L 1 -H 2 -M 4").code, 0);
+  auto r = run("predict " + p("runs/box0.vtu") + " -m " + p("t_model.h5") + " -o " + p("nt.vtu"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("temperature"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p("nt.vtu")));
+  r = run("predict " + p("runs/box0.vtu") + " -o " + p("nm.vtu"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("-m"), std::string::npos) << r.out;
+  r = run("predict " + p("runs/nothere.vtu") + " -m " + p("model.h5") + " -o " + p("nm.vtu"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("nothere.vtu"), std::string::npos) << r.out;
+  r = run("predict " + p("runs/box0.vtu") + " -m " + p("data.h5") + " -o " + p("nm.vtu"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_FALSE(fs::exists(p("nm.vtu")));
+}
