@@ -1,7 +1,10 @@
 // flare-surrogate bench model: speed of the whole FLARE model on one mesh of N points, inference
 // forward, training forward and a full training step (forward, backward, AdamW), with GFLOP/s
 // from the explicit formula in surrogate/flops.h, next to an Eigen GEMM of the same FLOP count
-// measured in the same run (the machine's matrix-product yardstick, llm.c style).
+// measured in the same run (the machine's matrix-product yardstick, llm.c style) on the CPU.
+// --device cuda runs the same Model over the CUDA op table (fp32) and reports the peak device
+// memory of each row (the allocation counter of kernels/cuda: model activations, parameters,
+// gradients, AdamW moments, cuBLASLt workspace and kernel scratch).
 #include <Eigen/Core>
 #include <cmath>
 #include <iostream>
@@ -15,6 +18,9 @@
 #include "surrogate/loss.h"
 #include "surrogate/model.h"
 #include "surrogate/optimizer.h"
+#ifdef FLARE_WITH_CUDA
+#include "kernels/cuda/common.cuh"
+#endif
 
 namespace flare::app {
 namespace {
@@ -24,10 +30,11 @@ int bench_model(const Args& args) {
   std::string device = "cpu", jsonl;
   std::int64_t points = 50000;
   int warmup = 1, reps = 3;
+  bool skip_training = false;
   std::uint64_t seed = 0;
   po::options_description opts("options");
   opts.add_options()
-      ("device", po::value(&device)->default_value(device), "cpu (the CUDA backend has its own bench)")
+      ("device", po::value(&device)->default_value(device), "cpu | cuda")
       ("points,n", po::value(&points)->default_value(points), "points N of the one mesh")
       ("features", po::value(&c.in_dim)->default_value(c.in_dim), "input features F")
       ("outputs", po::value(&c.out_dim)->default_value(c.out_dim), "output fields T")
@@ -38,31 +45,54 @@ int bench_model(const Args& args) {
       ("warmup", po::value(&warmup)->default_value(warmup), "untimed runs before timing")
       ("reps,r", po::value(&reps)->default_value(reps), "timed repetitions")
       ("seed", po::value(&seed)->default_value(seed), "parameter and input seed")
+      ("inference-only", po::bool_switch(&skip_training), "time inference only (meshes too large to train)")
       ("jsonl", po::value(&jsonl), "append one JSON line per row to this file");
   po::variables_map vm;
   if (!parse_args("bench model", args, opts, {}, vm, "bench model [options]",
                   "  flare-surrogate bench model --device cpu\n"
+                  "  flare-surrogate bench model --device cuda -n 1000000 -r 10\n"
+                  "  flare-surrogate bench model --device cuda -n 4000000 --inference-only\n"
                   "  flare-surrogate bench model -n 200000 --channels 128 --latents 256 -r 5\n"
                   "  flare-surrogate bench model --jsonl bench.jsonl\n"))
     return 0;
-  FLARE_INPUT_CHECK(device == "cpu", "bench model: --device '", device,
-                    "' is not available here; use --device cpu");
   FLARE_INPUT_CHECK(points > 0, "bench model: --points must be positive");
   FLARE_INPUT_CHECK(reps > 0 && warmup >= 0, "bench model: need --reps > 0 and --warmup >= 0");
   c.validate();
   if (!jsonl.empty()) check_writable(jsonl);
 
+  const surrogate::Backend backend = surrogate::make_backend(device);
+  const surrogate::OpTable<float>& ops = backend.ops;
+  const bool gpu = device == "cuda";
   const surrogate::ParamLayout layout(c);
-  std::vector<float> params(layout.size()), grads(layout.size());
+  const std::int64_t P = layout.size(), nx = points * c.in_dim, ny = points * c.out_dim;
+  std::vector<float> params(P);
   layout.initialize(params.data(), seed);
   surrogate::NormalRng rng(seed + 1);
-  std::vector<float> x(points * c.in_dim), target(points * c.out_dim), y(target.size()),
-      dy(target.size());
+  std::vector<float> x(nx), target(ny);
   for (auto& v : x) v = float(rng.normal());
   for (auto& v : target) v = float(rng.normal());
   const std::vector<std::int64_t> offsets = {0, points};
-  surrogate::Model<float> model(layout, surrogate::cpu_ops());
-  surrogate::AdamW opt(layout, surrogate::AdamWConfig{});
+  using surrogate::Buffer;
+  Buffer<float> d_params(ops.mem, P, "model parameters"), d_grads(ops.mem, P, "gradients");
+  Buffer<float> d_x(ops.mem, nx, "inputs"), d_target(ops.mem, ny, "targets");
+  Buffer<float> d_y(ops.mem, ny, "outputs"), d_dy(ops.mem, ny, "output gradients");
+  d_params.upload(params.data(), P);
+  d_x.upload(x.data(), nx);
+  d_target.upload(target.data(), ny);
+  surrogate::check_supported(backend, c, "bench model");
+  surrogate::Model<float> model(layout, ops);
+  surrogate::AdamW opt(layout, surrogate::AdamWConfig{}, ops);
+  auto sync = [&] { ops.mem.synchronize(ops.ctx); };
+#ifdef FLARE_WITH_CUDA
+  auto reset_peak = [&] { if (gpu) cuda::reset_alloc_peak(); };
+  auto peak_mib = [&] {
+    return gpu ? double(cuda::alloc_stats().bytes_peak) / double(1 << 20)
+               : double(model.buffer_bytes()) / double(1 << 20);
+  };
+#else
+  auto reset_peak = [] {};
+  auto peak_mib = [&] { return double(model.buffer_bytes()) / double(1 << 20); };
+#endif
 
   const double fwd_gflop = surrogate::forward_flops_per_point(c) * double(points) * 1e-9;
   const double train_gflop = surrogate::train_flops_per_point(c) * double(points) * 1e-9;
@@ -72,47 +102,76 @@ int bench_model(const Args& args) {
                         {"threads", omp_get_max_threads()}, {"precision", "fp32"},
                         {"warmup", warmup},   {"reps", reps}};
   BenchReport report("model", config);
-  auto row = [&](const std::string& what, const Timing& t, double gflop) {
+#ifdef FLARE_WITH_CUDA
+  if (gpu) {
+    auto* ctx = static_cast<cuda::CudaContext*>(ops.ctx);
+    report.hardware()["gpu"] = cuda::device_summary(*ctx);
+  }
+#endif
+  // Peak memory column: device bytes held at the row's high-water mark (cuda), or the model's
+  // activation and scratch buffers (cpu).
+  auto row = [&](const std::string& what, const Timing& t, double gflop, double mib) {
     report.add(OrderedJson{{"what", what},
                            {"mean_ms", t.mean_ms},
                            {"std_ms", t.std_ms},
                            {"min_ms", t.min_ms},
                            {"GFLOP", gflop},
                            {"GFLOP/s", gflop / (t.mean_ms * 1e-3)},
-                           {"Mpoints/s", points / (t.mean_ms * 1e-3) * 1e-6}});
+                           {"Mpoints/s", points / (t.mean_ms * 1e-3) * 1e-6},
+                           {"peak_MiB", mib}});
   };
 
-  row("inference forward",
-      time_it([&] { model.infer(params.data(), x.data(), offsets.data(), 1, y.data()); }, warmup, reps),
-      fwd_gflop);
-  row("training forward",
-      time_it([&] { model.forward(params.data(), x.data(), offsets.data(), 1, y.data()); }, warmup, reps),
-      fwd_gflop);
-  row("training step (fwd+bwd+AdamW)",
-      time_it(
-          [&] {
-            model.forward(params.data(), x.data(), offsets.data(), 1, y.data());
-            surrogate::mse_loss(y.data(), target.data(), points * c.out_dim, dy.data());
-            std::fill(grads.begin(), grads.end(), 0.0f);
-            model.backward(params.data(), dy.data(), grads.data());
-            opt.step(params.data(), grads.data());
-          },
-          warmup, reps),
-      train_gflop);
+  reset_peak();
+  const Timing t_inf = time_it(
+      [&] {
+        model.infer(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
+        sync();
+      },
+      warmup, reps);
+  row("inference forward", t_inf, fwd_gflop, peak_mib());
+  if (!skip_training) {
+    reset_peak();
+    const Timing t_fwd = time_it(
+        [&] {
+          model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
+          sync();
+        },
+        warmup, reps);
+    row("training forward", t_fwd, fwd_gflop, peak_mib());
+    reset_peak();
+    const Timing t_step = time_it(
+        [&] {
+          model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
+          ops.mse_fwd(ops.ctx, d_y.data(), d_target.data(), ny);
+          d_dy.zero(ny);
+          ops.mse_bwd(ops.ctx, d_y.data(), d_target.data(), ny, 1.0f, d_dy.data());
+          d_grads.zero(P);
+          model.backward(d_params.data(), d_dy.data(), d_grads.data());
+          opt.step(d_params.data(), d_grads.data());
+          sync();
+        },
+        warmup, reps);
+    row("training step (fwd+bwd+AdamW)", t_step, train_gflop, peak_mib());
+  }
 
-  // Yardstick: one square Eigen GEMM with the forward's FLOP count (2·n³ = forward FLOPs).
-  const int n = std::max(1, int(std::lround(std::cbrt(fwd_gflop * 1e9 / 2.0))));
-  Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n), out(n, n);
-  row("Eigen GEMM " + std::to_string(n) + "³ (same FLOPs as forward)",
-      time_it([&] { out.noalias() = a * b; }, warmup, reps), 2.0 * double(n) * n * n * 1e-9);
+  if (!gpu) {
+    // Yardstick: one square Eigen GEMM with the forward's FLOP count (2·n³ = forward FLOPs).
+    const int n = std::max(1, int(std::lround(std::cbrt(fwd_gflop * 1e9 / 2.0))));
+    Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n), out(n, n);
+    row("Eigen GEMM " + std::to_string(n) + "³ (same FLOPs as forward)",
+        time_it([&] { out.noalias() = a * b; }, warmup, reps), 2.0 * double(n) * n * n * 1e-9,
+        0.0);
+  }
 
-  std::cerr << "activations and scratch: " << model.buffer_bytes() / (1024.0 * 1024.0) << " MiB\n";
+  std::cerr << "model activations and scratch: " << model.buffer_bytes() / (1024.0 * 1024.0)
+            << " MiB\n";
   report.print_markdown(std::cout);
   if (!jsonl.empty()) report.append_jsonl(jsonl);
   return 0;
 }
 
-FLARE_COMMAND("bench model", "time the FLARE model (inference, training step) with GFLOP/s", bench_model);
+FLARE_COMMAND("bench model", "time the FLARE model (inference, training step) on cpu or cuda",
+              bench_model);
 
 }  // namespace
 }  // namespace flare::app

@@ -25,19 +25,21 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 int eval_cmd(const app::Args& args) {
-  std::string model, data, split = "test", csv;
+  std::string model, data, split = "test", csv, device = "cpu";
   po::options_description opts("options");
   opts.add_options()
       ("model,m", po::value(&model)->required(), "checkpoint from `train`")
       ("data", po::value(&data)->required(), "dataset file from `dataset build`")
       ("split", po::value(&split)->default_value(split), "train | val | test")
+      ("device", po::value(&device)->default_value(device), "cpu | cuda")
       ("json", "print the metrics as JSON instead of a table")
       ("csv", po::value(&csv), "also write the per-sample metrics to this CSV file");
   po::variables_map vm;
   if (!app::parse_args("eval", args, opts, {}, vm, "eval --model model.h5 --data data.h5 [options]",
                        "  flare-surrogate eval --model model.h5 --data data.h5\n"
                        "  flare-surrogate eval -m model.h5 --data data.h5 --split val --json\n"
-                       "  flare-surrogate eval -m model.h5 --data data.h5 --csv errors.csv\n"))
+                       "  flare-surrogate eval -m model.h5 --data data.h5 --csv errors.csv\n"
+                       "  flare-surrogate eval -m model.h5 --data data.h5 --device cuda\n"))
     return 0;
   FLARE_INPUT_CHECK(split == "train" || split == "val" || split == "test",
                     "--split must be train, val or test, got '", split, "'");
@@ -55,10 +57,14 @@ int eval_cmd(const app::Args& args) {
                     join(d.target_names()), "]; use a dataset built with the same --target");
   const auto& ids = d.split(split);
   FLARE_INPUT_CHECK(!ids.empty(), data, ": the ", split, " split is empty; choose another --split");
+  const surrogate::Backend backend = surrogate::make_backend(device);
   const surrogate::ParamLayout layout(ck.config);
-  surrogate::Model<float> net(layout, surrogate::cpu_ops());
+  surrogate::check_supported(backend, ck.config, model);
+  surrogate::Model<float> net(layout, backend.ops);
+  surrogate::Buffer<float> params(backend.ops.mem, layout.size(), "model parameters");
+  params.upload(ck.params.data(), layout.size());
   // Evaluate with the dataset's statistics replaced by the checkpoint's: the model only knows its own.
-  const auto metrics = surrogate::evaluate(net, ck.params, norm, d, ids);
+  const auto metrics = surrogate::evaluate(net, params.data(), norm, d, ids);
   const auto sum = surrogate::summarize(metrics);
 
   auto source = [&](std::int64_t s) {

@@ -25,19 +25,21 @@ bool is_mesh_file(const fs::path& p) {
 
 int predict_cmd(const app::Args& args) {
   std::vector<std::string> inputs;
-  std::string model, output;
+  std::string model, output, device = "cpu";
   po::options_description opts("options");
   opts.add_options()
       ("input", po::value(&inputs)->multitoken(), "meshes (.vtu, .vtk, .vtp, .stl) or .pvd series")
       ("model,m", po::value(&model), "checkpoint from `train` (default: the installed models/lpbf-default.h5)")
-      ("output,o", po::value(&output), "output mesh (one input) or directory (several inputs or a .pvd)");
+      ("output,o", po::value(&output), "output mesh (one input) or directory (several inputs or a .pvd)")
+      ("device", po::value(&device)->default_value(device), "cpu | cuda");
   po::positional_options_description pos;
   pos.add("input", -1);
   po::variables_map vm;
   if (!app::parse_args("predict", args, opts, pos, vm, "predict MESH... [-m model.h5] -o OUT",
                        "  flare-surrogate predict part.vtu -m model.h5 -o part_pred.vtu\n"
                        "  flare-surrogate predict parts/*.vtu -m model.h5 -o predictions/   # + predictions.pvd\n"
-                       "  flare-surrogate predict build.pvd -m model.h5 -o predictions/\n"))
+                       "  flare-surrogate predict build.pvd -m model.h5 -o predictions/\n"
+                       "  flare-surrogate predict part.vtu -m model.h5 --device cuda -o part_pred.vtu\n"))
     return 0;
   FLARE_INPUT_CHECK(!inputs.empty(), "predict: no input mesh given (see --help)");
   if (model.empty()) {
@@ -58,7 +60,7 @@ int predict_cmd(const app::Args& args) {
   FLARE_INPUT_CHECK(to_file || !is_mesh_file(output), "predict: -o ", output,
                     " names a mesh file but there are several outputs; give a directory");
 
-  surrogate::Predictor predictor(model);
+  surrogate::Predictor predictor(model, device);
   if (to_file) {
     check_writable(output);
     mesh::Mesh m = mesh::read_mesh(inputs[0]);

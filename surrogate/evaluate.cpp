@@ -7,12 +7,12 @@
 
 namespace flare::surrogate {
 
-mesh::FeatureMatrix predict_denormalized(Model<float>& model, const std::vector<float>& params,
+mesh::FeatureMatrix predict_denormalized(Model<float>& model, const float* params,
                                          const Normalizer& norm, mesh::FeatureMatrix x) {
   norm.normalize_features(x);
   const std::int64_t offsets[2] = {0, x.rows()};
   mesh::FeatureMatrix y(x.rows(), Eigen::Index(norm.target_names.size()));
-  model.infer(params.data(), x.data(), offsets, 1, y.data());
+  model.infer_host(params, x.data(), offsets, 1, y.data());
   norm.denormalize_targets(y);
   return y;
 }
@@ -37,7 +37,7 @@ SampleMetrics sample_metrics(const mesh::FeatureMatrix& pred, const mesh::Featur
   return m;
 }
 
-std::vector<SampleMetrics> evaluate(Model<float>& model, const std::vector<float>& params,
+std::vector<SampleMetrics> evaluate(Model<float>& model, const float* params,
                                     const Normalizer& norm, const Dataset& data,
                                     const std::vector<std::int64_t>& samples) {
   std::vector<SampleMetrics> out;

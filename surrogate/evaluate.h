@@ -26,15 +26,15 @@ struct MetricsSummary {
 };
 
 /// Normalised model prediction for one mesh's raw features x [N, F], returned in target units
-/// [N, T].
-mesh::FeatureMatrix predict_denormalized(Model<float>& model, const std::vector<float>& params,
+/// [N, T]. params [P] live in the model's op-table memory (device memory for CUDA).
+mesh::FeatureMatrix predict_denormalized(Model<float>& model, const float* params,
                                          const Normalizer& norm, mesh::FeatureMatrix x);
 
 /// Metrics of one prediction pred [N, T] against truth [N, T], both in target units.
 SampleMetrics sample_metrics(const mesh::FeatureMatrix& pred, const mesh::FeatureMatrix& truth);
 
 /// Metrics of each sample in `samples`, one inference per sample.
-std::vector<SampleMetrics> evaluate(Model<float>& model, const std::vector<float>& params,
+std::vector<SampleMetrics> evaluate(Model<float>& model, const float* params,
                                     const Normalizer& norm, const Dataset& data,
                                     const std::vector<std::int64_t>& samples);
 

@@ -7,26 +7,6 @@
 
 namespace flare::surrogate {
 
-namespace {
-template <typename T>
-void ensure(std::vector<T>& v, std::int64_t n) {
-  // Grow only: a smaller batch reuses the buffers of a larger one.
-  if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
-}
-template <typename T>
-void zero(std::vector<T>& v, std::int64_t n) {
-  std::fill(v.begin(), v.begin() + n, T(0));
-}
-template <typename T>
-void copy(const T* src, std::int64_t n, std::vector<T>& dst) {
-  std::copy(src, src + n, dst.begin());
-}
-template <typename T>
-std::int64_t bytes(const std::vector<T>& v) {
-  return static_cast<std::int64_t>(v.capacity() * sizeof(T));
-}
-}  // namespace
-
 template <typename T>
 Model<T>::Model(const ParamLayout& layout, OpTable<T> ops) : m_layout(layout), m_ops(ops) {}
 
@@ -93,24 +73,25 @@ void Model<T>::mlp_fwd(const MlpSlots& s, const T* P, const T* x, std::int64_t N
                        T* out) {
   const MlpShape& sh = s.shape;
   if (sh.layers == -1) {
-    m_ops.linear_fwd(x, P + s.fc1.weight, P + s.fc1.bias, out, N, sh.in, sh.out);
-    if (sh.output_residual) m_ops.add(out, x, out, N * sh.out);
+    m_ops.linear_fwd(m_ops.ctx, x, P + s.fc1.weight, P + s.fc1.bias, out, N, sh.in, sh.out);
+    if (sh.output_residual) m_ops.add(m_ops.ctx, out, x, out, N * sh.out);
     return;
   }
   const std::int64_t nh = N * sh.hidden;
-  m_ops.linear_fwd(x, P + s.fc1.weight, P + s.fc1.bias, a.pre[0].data(), N, sh.in, sh.hidden);
-  m_ops.gelu_fwd(a.pre[0].data(), a.hid[0].data(), nh);
-  if (sh.input_residual) m_ops.add(a.hid[0].data(), x, a.hid[0].data(), nh);
+  m_ops.linear_fwd(m_ops.ctx, x, P + s.fc1.weight, P + s.fc1.bias, a.pre[0].data(), N, sh.in,
+                   sh.hidden);
+  m_ops.gelu_fwd(m_ops.ctx, a.pre[0].data(), a.hid[0].data(), nh);
+  if (sh.input_residual) m_ops.add(m_ops.ctx, a.hid[0].data(), x, a.hid[0].data(), nh);
   for (int i = 0; i < sh.layers; ++i) {
     const LinearSlot& fc = s.fcs[i];
-    m_ops.linear_fwd(a.hid[i].data(), P + fc.weight, P + fc.bias, a.pre[i + 1].data(), N,
+    m_ops.linear_fwd(m_ops.ctx, a.hid[i].data(), P + fc.weight, P + fc.bias, a.pre[i + 1].data(), N,
                      sh.hidden, sh.hidden);
-    m_ops.gelu_fwd(a.pre[i + 1].data(), a.hid[i + 1].data(), nh);
-    m_ops.add(a.hid[i + 1].data(), a.hid[i].data(), a.hid[i + 1].data(), nh);
+    m_ops.gelu_fwd(m_ops.ctx, a.pre[i + 1].data(), a.hid[i + 1].data(), nh);
+    m_ops.add(m_ops.ctx, a.hid[i + 1].data(), a.hid[i].data(), a.hid[i + 1].data(), nh);
   }
   const T* last = a.hid[sh.layers].data();
-  m_ops.linear_fwd(last, P + s.fc2.weight, P + s.fc2.bias, out, N, sh.hidden, sh.out);
-  if (sh.output_residual) m_ops.add(out, last, out, N * sh.out);
+  m_ops.linear_fwd(m_ops.ctx, last, P + s.fc2.weight, P + s.fc2.bias, out, N, sh.hidden, sh.out);
+  if (sh.output_residual) m_ops.add(m_ops.ctx, out, last, out, N * sh.out);
 }
 
 template <typename T>
@@ -118,31 +99,33 @@ void Model<T>::mlp_bwd(const MlpSlots& s, const T* P, const T* x, std::int64_t N
                        const T* dout, T* dx, T* G) {
   const MlpShape& sh = s.shape;
   if (sh.layers == -1) {
-    m_ops.linear_bwd(x, P + s.fc1.weight, dout, dx, G + s.fc1.weight, G + s.fc1.bias, N, sh.in,
-                     sh.out);
-    if (sh.output_residual && dx) m_ops.add(dx, dout, dx, N * sh.out);
+    m_ops.linear_bwd(m_ops.ctx, x, P + s.fc1.weight, dout, dx, G + s.fc1.weight, G + s.fc1.bias, N,
+                     sh.in, sh.out);
+    if (sh.output_residual && dx) m_ops.add(m_ops.ctx, dx, dout, dx, N * sh.out);
     return;
   }
   const std::int64_t nh = N * sh.hidden;
   Buf& dh = m_g.dh;  // ∂loss/∂hid[i], updated in place from the last layer down
   Buf& da = m_g.da;  // ∂loss/∂pre[i]
-  if (sh.output_residual) copy(dout, nh, dh);
-  else zero(dh, nh);
-  m_ops.linear_bwd(a.hid[sh.layers].data(), P + s.fc2.weight, dout, dh.data(), G + s.fc2.weight,
-                   G + s.fc2.bias, N, sh.hidden, sh.out);
+  if (sh.output_residual)
+    copy(dout, nh, dh.data());
+  else
+    zero(dh, nh);
+  m_ops.linear_bwd(m_ops.ctx, a.hid[sh.layers].data(), P + s.fc2.weight, dout, dh.data(),
+                   G + s.fc2.weight, G + s.fc2.bias, N, sh.hidden, sh.out);
   // hid[i+1] = hid[i] + gelu(pre[i+1]): the residual passes dh through unchanged, the branch adds.
   for (int i = sh.layers - 1; i >= 0; --i) {
     const LinearSlot& fc = s.fcs[i];
     zero(da, nh);
-    m_ops.gelu_bwd(a.pre[i + 1].data(), dh.data(), da.data(), nh);
-    m_ops.linear_bwd(a.hid[i].data(), P + fc.weight, da.data(), dh.data(), G + fc.weight,
+    m_ops.gelu_bwd(m_ops.ctx, a.pre[i + 1].data(), dh.data(), da.data(), nh);
+    m_ops.linear_bwd(m_ops.ctx, a.hid[i].data(), P + fc.weight, da.data(), dh.data(), G + fc.weight,
                      G + fc.bias, N, sh.hidden, sh.hidden);
   }
   zero(da, nh);
-  m_ops.gelu_bwd(a.pre[0].data(), dh.data(), da.data(), nh);
-  m_ops.linear_bwd(x, P + s.fc1.weight, da.data(), dx, G + s.fc1.weight, G + s.fc1.bias, N, sh.in,
-                   sh.hidden);
-  if (sh.input_residual && dx) m_ops.add(dx, dh.data(), dx, nh);
+  m_ops.gelu_bwd(m_ops.ctx, a.pre[0].data(), dh.data(), da.data(), nh);
+  m_ops.linear_bwd(m_ops.ctx, x, P + s.fc1.weight, da.data(), dx, G + s.fc1.weight, G + s.fc1.bias,
+                   N, sh.in, sh.hidden);
+  if (sh.input_residual && dx) m_ops.add(m_ops.ctx, dx, dh.data(), dx, nh);
 }
 
 template <typename T>
@@ -151,8 +134,8 @@ void Model<T>::block_fwd(const BlockSlots& s, const T* P, const T* xin, BlockAct
   const int C = c.channel_dim, H = c.num_heads, M = c.num_latents, D = c.head_dim();
   const std::int64_t N = m_N;
   const T eps = T(c.layernorm_eps), scale = T(c.scale());
-  m_ops.layernorm_fwd(xin, P + s.norm1.weight, P + s.norm1.bias, a.ln1.data(), a.mean1.data(),
-                      a.rstd1.data(), N, C, eps);
+  m_ops.layernorm_fwd(m_ops.ctx, xin, P + s.norm1.weight, P + s.norm1.bias, a.ln1.data(),
+                      a.mean1.data(), a.rstd1.data(), N, C, eps);
   mlp_fwd(s.k_proj, P, a.ln1.data(), N, a.k_mlp, a.k.data());
   if (c.separate_decode_keys) mlp_fwd(s.k_dec_proj, P, a.ln1.data(), N, a.kd_mlp, a.kd.data());
   mlp_fwd(s.v_proj, P, a.ln1.data(), N, a.v_mlp, a.v.data());
@@ -162,30 +145,30 @@ void Model<T>::block_fwd(const BlockSlots& s, const T* P, const T* xin, BlockAct
   const T* k_dec = c.separate_decode_keys ? a.kd.data() : a.k.data();
   if (c.qk_norm) {
     // LayerNorm over D: rows are (h, m) of Q and (n, h) of K, contiguous in both layouts.
-    m_ops.layernorm_fwd(Q, P + s.q_norm.weight, P + s.q_norm.bias, a.qn.data(), a.qmean.data(),
-                        a.qrstd.data(), std::int64_t(H) * M, D, eps);
-    m_ops.layernorm_fwd(a.k.data(), P + s.k_norm.weight, P + s.k_norm.bias, a.kn.data(),
+    m_ops.layernorm_fwd(m_ops.ctx, Q, P + s.q_norm.weight, P + s.q_norm.bias, a.qn.data(),
+                        a.qmean.data(), a.qrstd.data(), std::int64_t(H) * M, D, eps);
+    m_ops.layernorm_fwd(m_ops.ctx, a.k.data(), P + s.k_norm.weight, P + s.k_norm.bias, a.kn.data(),
                         a.kmean.data(), a.krstd.data(), N * H, D, eps);
     Q = a.qn.data();
     k_enc = a.kn.data();
     k_dec = k_enc;
     if (c.separate_decode_keys) {
-      m_ops.layernorm_fwd(a.kd.data(), P + s.k_norm.weight, P + s.k_norm.bias, a.kdn.data(),
-                          a.kdmean.data(), a.kdrstd.data(), N * H, D, eps);
+      m_ops.layernorm_fwd(m_ops.ctx, a.kd.data(), P + s.k_norm.weight, P + s.k_norm.bias,
+                          a.kdn.data(), a.kdmean.data(), a.kdrstd.data(), N * H, D, eps);
       k_dec = a.kdn.data();
     }
   }
-  const std::int64_t* off = m_offsets.data();
-  m_ops.flare_encode_fwd(Q, k_enc, a.v.data(), off, m_B, H, M, D, scale, a.z.data(),
+  m_ops.flare_encode_fwd(m_ops.ctx, Q, k_enc, a.v.data(), m_batch, H, M, D, scale, a.z.data(),
                          a.lse_enc.data());
-  m_ops.flare_decode_fwd(Q, k_dec, a.z.data(), off, m_B, H, M, D, scale, a.y.data(),
+  m_ops.flare_decode_fwd(m_ops.ctx, Q, k_dec, a.z.data(), m_batch, H, M, D, scale, a.y.data(),
                          a.lse_dec.data());
-  m_ops.linear_fwd(a.y.data(), P + s.out_proj.weight, P + s.out_proj.bias, a.tmp.data(), N, C, C);
-  m_ops.add(xin, a.tmp.data(), a.xmid.data(), N * C);
-  m_ops.layernorm_fwd(a.xmid.data(), P + s.norm2.weight, P + s.norm2.bias, a.ln2.data(),
+  m_ops.linear_fwd(m_ops.ctx, a.y.data(), P + s.out_proj.weight, P + s.out_proj.bias, a.tmp.data(),
+                   N, C, C);
+  m_ops.add(m_ops.ctx, xin, a.tmp.data(), a.xmid.data(), N * C);
+  m_ops.layernorm_fwd(m_ops.ctx, a.xmid.data(), P + s.norm2.weight, P + s.norm2.bias, a.ln2.data(),
                       a.mean2.data(), a.rstd2.data(), N, C, eps);
   mlp_fwd(s.mlp, P, a.ln2.data(), N, a.f_mlp, a.tmp.data());
-  m_ops.add(a.xmid.data(), a.tmp.data(), xout, N * C);
+  m_ops.add(m_ops.ctx, a.xmid.data(), a.tmp.data(), xout, N * C);
 }
 
 template <typename T>
@@ -199,14 +182,14 @@ void Model<T>::block_bwd(const BlockSlots& s, const T* P, const T* xin, BlockAct
   Grads& g = m_g;
 
   // x_out = x_mid + ffn(LN2(x_mid))
-  copy(dxout, NC, g.dxmid);
+  copy(dxout, NC, g.dxmid.data());
   zero(g.dln2, NC);
   mlp_bwd(s.mlp, P, a.ln2.data(), N, a.f_mlp, dxout, g.dln2.data(), G);
-  m_ops.layernorm_bwd(a.xmid.data(), P + s.norm2.weight, a.mean2.data(), a.rstd2.data(),
+  m_ops.layernorm_bwd(m_ops.ctx, a.xmid.data(), P + s.norm2.weight, a.mean2.data(), a.rstd2.data(),
                       g.dln2.data(), g.dxmid.data(), G + s.norm2.weight, G + s.norm2.bias, N, C);
   // x_mid = x_in + out_proj(Y)
   zero(g.dy, NC);
-  m_ops.linear_bwd(a.y.data(), P + s.out_proj.weight, g.dxmid.data(), g.dy.data(),
+  m_ops.linear_bwd(m_ops.ctx, a.y.data(), P + s.out_proj.weight, g.dxmid.data(), g.dy.data(),
                    G + s.out_proj.weight, G + s.out_proj.bias, N, C, C);
 
   const T* Q = qkn ? a.qn.data() : P + s.latent_q;
@@ -225,23 +208,30 @@ void Model<T>::block_bwd(const BlockSlots& s, const T* P, const T* xin, BlockAct
   if (sep) zero(dk_dec, NC);
   zero(g.dz, std::int64_t(m_B) * H * M * D);
   zero(g.dv, NC);
-  const std::int64_t* off = m_offsets.data();
-  m_ops.flare_decode_bwd(Q, k_dec, a.z.data(), a.y.data(), a.lse_dec.data(), g.dy.data(), off, m_B,
-                         H, M, D, scale, dQ, dk_dec.data(), g.dz.data());
-  m_ops.flare_encode_bwd(Q, k_enc, a.v.data(), a.z.data(), a.lse_enc.data(), g.dz.data(), off, m_B,
-                         H, M, D, scale, dQ, dk_enc.data(), g.dv.data());
+  if (m_ops.flare_mixer_bwd && !sep) {
+    // One fused pass computes dK of both stages (they share the keys).
+    m_ops.flare_mixer_bwd(m_ops.ctx, Q, k_enc, a.v.data(), a.z.data(), a.lse_enc.data(),
+                          a.lse_dec.data(), g.dy.data(), m_batch, H, M, D, scale, dQ, dk_enc.data(),
+                          g.dv.data(), g.dz.data());
+  } else {
+    m_ops.flare_decode_bwd(m_ops.ctx, Q, k_dec, a.z.data(), a.y.data(), a.lse_dec.data(),
+                           g.dy.data(), m_batch, H, M, D, scale, dQ, dk_dec.data(), g.dz.data());
+    m_ops.flare_encode_bwd(m_ops.ctx, Q, k_enc, a.v.data(), a.z.data(), a.lse_enc.data(),
+                           g.dz.data(), m_batch, H, M, D, scale, dQ, dk_enc.data(), g.dv.data());
+  }
   if (qkn) {
-    m_ops.layernorm_bwd(P + s.latent_q, P + s.q_norm.weight, a.qmean.data(), a.qrstd.data(),
-                        g.dqn.data(), G + s.latent_q, G + s.q_norm.weight, G + s.q_norm.bias,
-                        std::int64_t(H) * M, D);
+    m_ops.layernorm_bwd(m_ops.ctx, P + s.latent_q, P + s.q_norm.weight, a.qmean.data(),
+                        a.qrstd.data(), g.dqn.data(), G + s.latent_q, G + s.q_norm.weight,
+                        G + s.q_norm.bias, std::int64_t(H) * M, D);
     zero(g.dk, NC);
-    m_ops.layernorm_bwd(a.k.data(), P + s.k_norm.weight, a.kmean.data(), a.krstd.data(),
-                        g.dkn.data(), g.dk.data(), G + s.k_norm.weight, G + s.k_norm.bias, N * H, D);
+    m_ops.layernorm_bwd(m_ops.ctx, a.k.data(), P + s.k_norm.weight, a.kmean.data(), a.krstd.data(),
+                        g.dkn.data(), g.dk.data(), G + s.k_norm.weight, G + s.k_norm.bias, N * H,
+                        D);
     if (sep) {
       zero(g.dkd, NC);
-      m_ops.layernorm_bwd(a.kd.data(), P + s.k_norm.weight, a.kdmean.data(), a.kdrstd.data(),
-                          g.dkdn.data(), g.dkd.data(), G + s.k_norm.weight, G + s.k_norm.bias,
-                          N * H, D);
+      m_ops.layernorm_bwd(m_ops.ctx, a.kd.data(), P + s.k_norm.weight, a.kdmean.data(),
+                          a.kdrstd.data(), g.dkdn.data(), g.dkd.data(), G + s.k_norm.weight,
+                          G + s.k_norm.bias, N * H, D);
     }
   }
   zero(g.dln1, NC);
@@ -249,24 +239,34 @@ void Model<T>::block_bwd(const BlockSlots& s, const T* P, const T* xin, BlockAct
   if (sep) mlp_bwd(s.k_dec_proj, P, a.ln1.data(), N, a.kd_mlp, g.dkd.data(), g.dln1.data(), G);
   mlp_bwd(s.v_proj, P, a.ln1.data(), N, a.v_mlp, g.dv.data(), g.dln1.data(), G);
   // x_mid = x_in + mixer(LN1(x_in))
-  std::copy(g.dxmid.begin(), g.dxmid.begin() + NC, dxin);
-  m_ops.layernorm_bwd(xin, P + s.norm1.weight, a.mean1.data(), a.rstd1.data(), g.dln1.data(), dxin,
-                      G + s.norm1.weight, G + s.norm1.bias, N, C);
+  copy(g.dxmid.data(), NC, dxin);
+  m_ops.layernorm_bwd(m_ops.ctx, xin, P + s.norm1.weight, a.mean1.data(), a.rstd1.data(),
+                      g.dln1.data(), dxin, G + s.norm1.weight, G + s.norm1.bias, N, C);
 }
 
 template <typename T>
 void Model<T>::run(const T* params, const T* x, const std::int64_t* offsets, int B, T* y,
                    bool train) {
   const ModelConfig& c = m_layout.config();
-  FLARE_CHECK(B >= 1 && offsets && offsets[0] == 0, "Model: need B >= 1 meshes with offsets[0] = 0");
+  FLARE_CHECK(B >= 1 && offsets && offsets[0] == 0,
+              "Model: need B >= 1 meshes with offsets[0] = 0");
   for (int b = 0; b < B; ++b)
-    FLARE_CHECK(offsets[b + 1] >= offsets[b], "Model: offsets must be non-decreasing (mesh ", b, ")");
+    FLARE_CHECK(offsets[b + 1] >= offsets[b], "Model: offsets must be non-decreasing (mesh ", b,
+                ")");
   m_B = B;
   m_N = offsets[B];
   m_offsets.assign(offsets, offsets + B + 1);
+  m_offsets_ops.ensure(m_ops.mem, B + 1, "batch offsets");
+  m_offsets_ops.upload(offsets, B + 1);
+  m_batch.offsets = m_offsets_ops.data();
+  m_batch.B = B;
+  m_batch.total_points = m_N;
+  m_batch.max_points = 0;
+  for (int b = 0; b < B; ++b)
+    m_batch.max_points = std::max(m_batch.max_points, offsets[b + 1] - offsets[b]);
   const std::int64_t N = m_N;
   resize(N, B, train);
-  if (train) std::copy(x, x + N * c.in_dim, m_x.begin());
+  if (train) copy(x, N * c.in_dim, m_x.data());
   const T* P = params;
   mlp_fwd(m_layout.in_proj, P, x, N, m_in_acts, m_stream[0].data());
   for (int l = 0; l < c.num_blocks; ++l) {
@@ -276,8 +276,9 @@ void Model<T>::run(const T* params, const T* x, const std::int64_t* offsets, int
   }
   const T* h = m_stream[train ? c.num_blocks : c.num_blocks % 2].data();
   if (c.out_proj_norm) {
-    m_ops.layernorm_fwd(h, P + m_layout.out_norm.weight, P + m_layout.out_norm.bias, m_lnf.data(),
-                        m_meanf.data(), m_rstdf.data(), N, c.channel_dim, T(c.layernorm_eps));
+    m_ops.layernorm_fwd(m_ops.ctx, h, P + m_layout.out_norm.weight, P + m_layout.out_norm.bias,
+                        m_lnf.data(), m_meanf.data(), m_rstdf.data(), N, c.channel_dim,
+                        T(c.layernorm_eps));
     h = m_lnf.data();
   }
   mlp_fwd(m_layout.out_mlp, P, h, N, m_out_acts, y);
@@ -292,6 +293,19 @@ void Model<T>::forward(const T* params, const T* x, const std::int64_t* offsets,
 template <typename T>
 void Model<T>::infer(const T* params, const T* x, const std::int64_t* offsets, int B, T* y) {
   run(params, x, offsets, B, y, false);
+}
+
+template <typename T>
+void Model<T>::infer_host(const T* params, const T* x_host, const std::int64_t* offsets, int B,
+                          T* y_host) {
+  if (m_ops.mem.host) return infer(params, x_host, offsets, B, y_host);
+  const ModelConfig& c = m_layout.config();
+  const std::int64_t N = offsets[B];
+  ensure(m_io_x, N * c.in_dim);
+  ensure(m_io_y, N * c.out_dim);
+  m_io_x.upload(x_host, N * c.in_dim);
+  infer(params, m_io_x.data(), offsets, B, m_io_y.data());
+  m_io_y.download(y_host, N * c.out_dim);
 }
 
 template <typename T>
@@ -332,7 +346,7 @@ void Model<T>::backward(const T* params, const T* dy, T* grads) {
   if (c.out_proj_norm) {
     zero(g.dlnf, NC);
     mlp_bwd(m_layout.out_mlp, P, h, N, m_out_acts, dy, g.dlnf.data(), grads);
-    m_ops.layernorm_bwd(m_stream[L].data(), P + m_layout.out_norm.weight, m_meanf.data(),
+    m_ops.layernorm_bwd(m_ops.ctx, m_stream[L].data(), P + m_layout.out_norm.weight, m_meanf.data(),
                         m_rstdf.data(), g.dlnf.data(), dx, grads + m_layout.out_norm.weight,
                         grads + m_layout.out_norm.bias, N, C);
   } else {
@@ -348,19 +362,21 @@ void Model<T>::backward(const T* params, const T* dy, T* grads) {
 
 template <typename T>
 std::int64_t Model<T>::buffer_bytes() const {
-  std::int64_t total = bytes(m_x) + bytes(m_lnf) + bytes(m_meanf) + bytes(m_rstdf);
+  std::int64_t total = m_x.bytes() + m_lnf.bytes() + m_meanf.bytes() + m_rstdf.bytes() +
+                       m_io_x.bytes() + m_io_y.bytes();
   auto mlp = [&](const MlpActs& a) {
-    for (const auto& b : a.pre) total += bytes(b);
-    for (const auto& b : a.hid) total += bytes(b);
+    for (const auto& b : a.pre) total += b.bytes();
+    for (const auto& b : a.hid) total += b.bytes();
   };
   mlp(m_in_acts);
   mlp(m_out_acts);
-  for (const auto& s : m_stream) total += bytes(s);
+  for (const auto& s : m_stream) total += s.bytes();
   for (const auto& a : m_blocks) {
-    for (const Buf* b : {&a.ln1, &a.mean1, &a.rstd1, &a.k, &a.kd, &a.v, &a.kn, &a.kmean, &a.krstd,
-                         &a.kdn, &a.kdmean, &a.kdrstd, &a.qn, &a.qmean, &a.qrstd, &a.z,
-                         &a.lse_enc, &a.y, &a.lse_dec, &a.xmid, &a.ln2, &a.mean2, &a.rstd2, &a.tmp})
-      total += bytes(*b);
+    for (const Buf* b :
+         {&a.ln1,     &a.mean1, &a.rstd1,   &a.k,      &a.kd,  &a.v,     &a.kn,    &a.kmean,
+          &a.krstd,   &a.kdn,   &a.kdmean,  &a.kdrstd, &a.qn,  &a.qmean, &a.qrstd, &a.z,
+          &a.lse_enc, &a.y,     &a.lse_dec, &a.xmid,   &a.ln2, &a.mean2, &a.rstd2, &a.tmp})
+      total += b->bytes();
     mlp(a.k_mlp);
     mlp(a.kd_mlp);
     mlp(a.v_mlp);
@@ -369,7 +385,7 @@ std::int64_t Model<T>::buffer_bytes() const {
   const Grads& g = m_g;
   for (const Buf* b : {&g.dx_a, &g.dx_b, &g.dxmid, &g.dln1, &g.dln2, &g.dy, &g.dz, &g.dqn, &g.dkn,
                        &g.dkdn, &g.dk, &g.dkd, &g.dv, &g.dh, &g.da, &g.dlnf})
-    total += bytes(*b);
+    total += b->bytes();
   return total;
 }
 

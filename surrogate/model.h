@@ -7,12 +7,17 @@
 //
 // forward() keeps every activation that backward() needs, in buffers owned by the model that grow
 // to the largest batch seen and are then reused (no allocation in a steady training loop).
+// The buffers come from the op table's Memory: host arrays for the cpu/ref tiers, device arrays for
+// CUDA. params, x, y and dy are pointers in that same memory; offsets are always host arrays (the
+// model copies them to where the ops read them).
 // infer() keeps nothing between blocks: it runs block by block through one block's worth of
 // scratch and two residual-stream buffers, so its memory does not grow with L.
 #pragma once
 
 #include <cstdint>
 #include <vector>
+
+#include "surrogate/buffer.h"
 
 #include "surrogate/ops_table.h"
 #include "surrogate/param_layout.h"
@@ -24,6 +29,8 @@ class Model {
  public:
   /// `layout` must outlive the model.
   Model(const ParamLayout& layout, OpTable<T> ops);
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
 
   /// Training-mode forward; remembers the batch and its activations for backward().
   /// @param[in] params  [layout.size()]
@@ -39,13 +46,19 @@ class Model {
   /// Inference: same outputs as forward(), no activations kept.
   void infer(const T* params, const T* x, const std::int64_t* offsets, int B, T* y);
 
+  /// infer() from host x [ΣN, F] to host y [ΣN, T] (params in the table's memory): staged
+  /// through reusable buffers on a device backend, direct on the host.
+  void infer_host(const T* params, const T* x_host, const std::int64_t* offsets, int B,
+                  T* y_host);
+
   /// Bytes currently held in activation and scratch buffers.
   std::int64_t buffer_bytes() const;
 
   const ParamLayout& layout() const { return m_layout; }
+  const OpTable<T>& ops() const { return m_ops; }
 
  private:
-  using Buf = std::vector<T>;
+  using Buf = Buffer<T>;
   struct MlpActs {
     std::vector<Buf> pre, hid;  // per hidden layer: pre-activation and hidden state [N, hidden]
   };
@@ -66,6 +79,11 @@ class Model {
     Buf dx_a, dx_b, dxmid, dln1, dln2, dy, dz, dqn, dkn, dkdn, dk, dkd, dv, dh, da, dlnf;
   };
 
+  void ensure(Buf& b, std::int64_t n) { b.ensure(m_ops.mem, n, "model activations"); }
+  void zero(Buf& b, std::int64_t n) { b.zero(n); }
+  void copy(const T* src, std::int64_t n, T* dst) {
+    if (n > 0) m_ops.mem.copy(m_ops.ctx, dst, src, std::size_t(n) * sizeof(T));
+  }
   void resize(std::int64_t N, int B, bool train);
   void resize_mlp(MlpActs& a, const MlpSlots& s, std::int64_t N);
   void mlp_fwd(const MlpSlots& s, const T* P, const T* x, std::int64_t N, MlpActs& a, T* out);
@@ -78,8 +96,10 @@ class Model {
 
   const ParamLayout& m_layout;
   OpTable<T> m_ops;
-  // The batch of the last forward().
+  // The batch of the last forward(): offsets on the host and where the ops read them.
   std::vector<std::int64_t> m_offsets;
+  Buffer<std::int64_t> m_offsets_ops;
+  BatchView m_batch;
   int m_B = 0;
   std::int64_t m_N = 0;
   bool m_have_train_forward = false;
@@ -90,6 +110,7 @@ class Model {
   std::vector<BlockActs> m_blocks;
   Buf m_lnf, m_meanf, m_rstdf;     // final LayerNorm
   Grads m_g;
+  Buf m_io_x, m_io_y;  // infer_host staging on device backends
 };
 
 extern template class Model<float>;

@@ -15,10 +15,12 @@ double clip_grad_norm(float* grads, std::int64_t n, double max_norm) {
   return norm;
 }
 
-AdamW::AdamW(const ParamLayout& layout, AdamWConfig config)
+AdamW::AdamW(const ParamLayout& layout, AdamWConfig config, const OpTable<float>& ops)
     : m_config(config),
-      m_m(static_cast<std::size_t>(layout.size()), 0.0f),
-      m_v(static_cast<std::size_t>(layout.size()), 0.0f) {
+      m_ops(ops),
+      m_n(layout.size()),
+      m_m(ops.mem, layout.size(), "AdamW moments"),
+      m_v(ops.mem, layout.size(), "AdamW moments") {
   for (const auto& t : layout.tensors()) {
     if (!m_ranges.empty() && m_ranges.back().decay == t.decay &&
         m_ranges.back().offset + m_ranges.back().size == t.offset)
@@ -29,8 +31,13 @@ AdamW::AdamW(const ParamLayout& layout, AdamWConfig config)
 }
 
 double AdamW::step(float* params, float* grads, float lr) {
-  const std::int64_t n = static_cast<std::int64_t>(m_m.size());
-  const double norm = clip_grad_norm(grads, n, m_config.clip_norm);
+  const std::int64_t n = m_n;
+  // Same arithmetic as clip_grad_norm, through the table (on the device for CUDA).
+  const double norm = std::sqrt(m_ops.sum_squares(m_ops.ctx, grads, n));
+  if (std::isfinite(m_config.clip_norm)) {
+    const double coef = m_config.clip_norm / (norm + 1e-6);
+    if (coef < 1.0) m_ops.scale_inplace(m_ops.ctx, grads, static_cast<float>(coef), n);
+  }
   ++m_step;
   kernels::AdamW hp;
   hp.lr = lr >= 0.0f ? lr : m_config.lr;
@@ -40,17 +47,17 @@ double AdamW::step(float* params, float* grads, float lr) {
   hp.step = m_step;
   for (const Range& r : m_ranges) {
     hp.weight_decay = r.decay ? m_config.weight_decay : 0.0f;
-    kernels::cpu::adamw_step(params + r.offset, grads + r.offset, m_m.data() + r.offset,
-                             m_v.data() + r.offset, r.size, hp);
+    m_ops.adamw_step(m_ops.ctx, params + r.offset, grads + r.offset, m_m.data() + r.offset,
+                     m_v.data() + r.offset, r.size, hp);
   }
   return norm;
 }
 
 void AdamW::set_state(std::vector<float> m, std::vector<float> v, std::int64_t steps_done) {
-  FLARE_CHECK(m.size() == m_m.size() && v.size() == m_v.size(),
+  FLARE_CHECK(std::int64_t(m.size()) == m_n && std::int64_t(v.size()) == m_n,
               "AdamW::set_state: moment buffers do not match the parameter layout");
-  m_m = std::move(m);
-  m_v = std::move(v);
+  m_m.upload(m.data(), m_n);
+  m_v.upload(v.data(), m_n);
   m_step = steps_done;
 }
 

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "kernels/ops.h"
+#include "surrogate/buffer.h"
+#include "surrogate/ops_table.h"
 #include "surrogate/param_layout.h"
 
 namespace flare::surrogate {
@@ -29,19 +31,20 @@ struct AdamWConfig {
 /// max_norm / (norm + 1e-6), exactly as torch.nn.utils.clip_grad_norm_.
 double clip_grad_norm(float* grads, std::int64_t n, double max_norm);
 
-/// The optimizer state: moments in buffers of the parameter layout, and the step count.
+/// The optimizer state: moments in buffers of the parameter layout (in the op table's memory: host
+/// for cpu, device for CUDA), and the step count.
 class AdamW {
  public:
-  AdamW(const ParamLayout& layout, AdamWConfig config);
+  /// `ops` supplies the memory and the sum_squares, scale_inplace and adamw_step ops.
+  AdamW(const ParamLayout& layout, AdamWConfig config, const OpTable<float>& ops = cpu_ops());
 
-  /// Clips grads (modifies them), then one AdamW step on params. Returns the gradient norm
-  /// before clipping. `lr` overrides config.lr (for schedules) when >= 0.
+  /// Clips grads (modifies them), then one AdamW step on params (both in the table's memory).
+  /// Returns the gradient norm before clipping. `lr` overrides config.lr (for schedules) when >= 0.
   double step(float* params, float* grads, float lr = -1.0f);
 
-  std::vector<float>& m() { return m_m; }
-  std::vector<float>& v() { return m_v; }
-  const std::vector<float>& m() const { return m_m; }
-  const std::vector<float>& v() const { return m_v; }
+  /// Host copies of the moments (for checkpoints).
+  std::vector<float> m() const { return m_m.to_host(m_n); }
+  std::vector<float> v() const { return m_v.to_host(m_n); }
   std::int64_t steps_done() const { return m_step; }
   /// Restores state from a checkpoint.
   void set_state(std::vector<float> m, std::vector<float> v, std::int64_t steps_done);
@@ -53,8 +56,10 @@ class AdamW {
     bool decay;
   };
   AdamWConfig m_config;
+  OpTable<float> m_ops;
   std::vector<Range> m_ranges;
-  std::vector<float> m_m, m_v;
+  std::int64_t m_n = 0;
+  Buffer<float> m_m, m_v;
   std::int64_t m_step = 0;
 };
 

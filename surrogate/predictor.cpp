@@ -9,8 +9,8 @@ namespace flare::surrogate {
 
 namespace fs = std::filesystem;
 
-Predictor::Predictor(const fs::path& checkpoint)
-    : m_path(checkpoint.string()), m_ckpt(load_checkpoint(checkpoint)) {
+Predictor::Predictor(const fs::path& checkpoint, const std::string& device)
+    : m_path(checkpoint.string()), m_backend(make_backend(device)), m_ckpt(load_checkpoint(checkpoint)) {
   FLARE_INPUT_CHECK(!m_ckpt.normalizer.is_null() && !m_ckpt.feature_recipe.is_null(), m_path,
                     ": the checkpoint has no normalizer or feature recipe; use one written by "
                     "`flare-surrogate train`");
@@ -21,7 +21,10 @@ Predictor::Predictor(const fs::path& checkpoint)
                     m_path, ": the model's input/output sizes (", m_ckpt.config.in_dim, ", ",
                     m_ckpt.config.out_dim, ") disagree with its normalizer");
   m_layout = std::make_unique<ParamLayout>(m_ckpt.config);
-  m_model = std::make_unique<Model<float>>(*m_layout, cpu_ops());
+  check_supported(m_backend, m_ckpt.config, m_path);
+  m_model = std::make_unique<Model<float>>(*m_layout, m_backend.ops);
+  m_params.ensure(m_backend.ops.mem, m_layout->size(), "model parameters");
+  m_params.upload(m_ckpt.params.data(), m_layout->size());
 }
 
 void Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
@@ -33,7 +36,7 @@ void Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
   const mesh::FeatureMatrix x = mesh::compute_features(mesh, m_recipe, &columns, source);
   FLARE_INPUT_CHECK(columns == m_norm.feature_names, source, ": the mesh's feature columns differ "
                     "from the model's (an input array has another number of components?)");
-  const mesh::FeatureMatrix y = predict_denormalized(*m_model, m_ckpt.params, m_norm, x);
+  const mesh::FeatureMatrix y = predict_denormalized(*m_model, m_params.data(), m_norm, x);
 
   const std::int64_t N = mesh.num_points();
   int col = 0;

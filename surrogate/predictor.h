@@ -11,13 +11,15 @@
 #include "surrogate/checkpoint.h"
 #include "surrogate/model.h"
 #include "surrogate/normalizer.h"
+#include "surrogate/ops_table.h"
 
 namespace flare::surrogate {
 
 class Predictor {
  public:
   /// Loads and checks the checkpoint (recipe, normalizer, sizes); InputError naming the file.
-  explicit Predictor(const std::filesystem::path& checkpoint);
+  /// `device` is cpu or cuda (make_backend); the parameters are uploaded once.
+  explicit Predictor(const std::filesystem::path& checkpoint, const std::string& device = "cpu");
 
   /// Adds, for each target array <t> of the model: <t>_pred (same components as the training
   /// target, so a 3-vector works with ParaView's Warp By Vector), <t>_pred_magnitude, and, where
@@ -30,7 +32,9 @@ class Predictor {
 
  private:
   std::string m_path;
+  Backend m_backend;  // declared first: outlives the buffers and the model that use its context
   Checkpoint m_ckpt;
+  Buffer<float> m_params;
   std::unique_ptr<ParamLayout> m_layout;
   std::unique_ptr<Model<float>> m_model;
   Normalizer m_norm;

@@ -130,7 +130,10 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
   mc.out_dim = int(data.num_targets());
   mc.validate();
   const ParamLayout layout(mc);
-  Model<float> model(layout, cpu_ops());
+  const Backend backend = make_backend(opt.device);
+  const OpTable<float>& ops = backend.ops;
+  check_supported(backend, mc, "train");
+  Model<float> model(layout, ops);
 
   const std::int64_t n_train = std::int64_t(train_ids.size());
   const std::int64_t per_epoch = (n_train + opt.batch_size - 1) / opt.batch_size;
@@ -145,13 +148,16 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
   ac.lr = float(opt.lr);
   ac.weight_decay = float(opt.weight_decay);
   if (opt.clip_norm > 0) ac.clip_norm = opt.clip_norm;
-  AdamW adam(layout, ac);
+  AdamW adam(layout, ac, ops);
 
   TrainOptions stored = opt;
   stored.model = mc;
   const Json trajectory = stored.trajectory_json();
 
-  std::vector<float> params(layout.size()), grads(layout.size());
+  // params is the host copy (initialisation, resume, checkpoints); the step runs on d_params and
+  // d_grads in the backend's memory.
+  const std::int64_t P = layout.size();
+  std::vector<float> params(P);
   std::vector<float> best_params;
   LoopState st;
   std::vector<std::string> metrics_lines;
@@ -226,7 +232,10 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
       FLARE_CHECK(f.good(), "cannot write ", tmp.string());
     });
   };
+  Buffer<float> d_params(ops.mem, P, "model parameters"), d_grads(ops.mem, P, "gradients");
+  d_params.upload(params.data(), P);
   auto save_last = [&] {
+    d_params.download(params.data(), P);
     save_checkpoint(last, make_ckpt(params, true));
     // Without a validation split the "best" model is simply the latest one.
     if (val_ids.empty()) save_checkpoint(opt.out, make_ckpt(params, false));
@@ -248,7 +257,10 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
   double last_val = std::numeric_limits<double>::quiet_NaN();
   std::vector<std::int64_t> order =
       st.epoch < opt.epochs ? epoch_order(n_train, opt.seed, st.epoch) : std::vector<std::int64_t>{};
-  std::vector<float> pred, dpred;
+  // Batch buffers grow to the largest batch and are then reused: no allocation in steady state.
+  Buffer<float> d_x, d_y, d_pred, d_dpred;
+  Buffer<std::int64_t> d_offsets;
+  std::vector<double> mesh_err;
 
   while (st.epoch < opt.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -258,26 +270,46 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
     for (std::int64_t k = lo; k < hi; ++k) ids.push_back(order[k]);
     const Batch b = pack(train_x, train_y, ids);
     const std::int64_t n = b.y.size();
-    pred.resize(n);
-    dpred.resize(n);
-    model.forward(params.data(), b.x.data(), b.offsets.data(), int(ids.size()), pred.data());
-    const double loss =
-        opt.loss == "mse"
-            ? mse_loss(pred.data(), b.y.data(), n, dpred.data())
-            : rel_l2_loss(pred.data(), b.y.data(), b.offsets.data(), int(ids.size()),
-                          int(b.y.cols()), dpred.data());
+    const int nb = int(ids.size());
+    d_x.ensure(ops.mem, b.x.size(), "batch features");
+    d_y.ensure(ops.mem, n, "batch targets");
+    d_pred.ensure(ops.mem, n, "batch predictions");
+    d_dpred.ensure(ops.mem, n, "batch gradients");
+    d_offsets.ensure(ops.mem, nb + 1, "batch offsets");
+    d_x.upload(b.x.data(), b.x.size());
+    d_y.upload(b.y.data(), n);
+    d_offsets.upload(b.offsets.data(), nb + 1);
+    model.forward(d_params.data(), d_x.data(), b.offsets.data(), nb, d_pred.data());
+    // The losses of surrogate/loss.h, through the table: dpred is overwritten with ∂loss/∂pred.
+    double loss = 0;
+    d_dpred.zero(n);
+    if (opt.loss == "mse") {
+      loss = ops.mse_fwd(ops.ctx, d_pred.data(), d_y.data(), n);
+      ops.mse_bwd(ops.ctx, d_pred.data(), d_y.data(), n, 1.0f, d_dpred.data());
+    } else {
+      BatchView bv{d_offsets.data(), nb, 0, b.offsets.back()};
+      for (int k = 0; k < nb; ++k)
+        bv.max_points = std::max(bv.max_points, b.offsets[k + 1] - b.offsets[k]);
+      mesh_err.assign(nb, 0.0);
+      ops.rel_l2_fwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), mesh_err.data());
+      for (double e : mesh_err) loss += e;
+      loss /= nb;
+      ops.rel_l2_bwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), 1.0f,
+                     d_dpred.data());
+    }
     FLARE_INPUT_CHECK(std::isfinite(loss), "train: the loss became ", loss, " at step ", st.step,
                       "; lower --lr or set --clip-norm");
-    std::fill(grads.begin(), grads.end(), 0.0f);
-    model.backward(params.data(), dpred.data(), grads.data());
+    d_grads.zero(P);
+    model.backward(d_params.data(), d_dpred.data(), d_grads.data());
     const double lr = learning_rate(sched, st.step);
-    adam.step(params.data(), grads.data(), float(lr));
+    adam.step(d_params.data(), d_grads.data(), float(lr));
     ++st.step;
     ++st.position;
     ++run_steps;
     res.losses.push_back(loss);
     bar.advance();
 
+    ops.mem.synchronize(ops.ctx);  // the step's time, not its launch time, on a device
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     win_loss += loss;
@@ -291,7 +323,7 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
       if (!val_ids.empty() && ((st.epoch + 1) % opt.val_every == 0 || last_epoch)) {
         last_val = 0;
         for (std::size_t v = 0; v < val_x.size(); ++v)
-          last_val += sample_metrics(predict_denormalized(model, params, norm, val_x[v]), val_y[v]).rel_l2;
+          last_val += sample_metrics(predict_denormalized(model, d_params.data(), norm, val_x[v]), val_y[v]).rel_l2;
         last_val /= double(val_x.size());
         validated = true;
         metrics_lines.push_back(Json{{"kind", "val"},
@@ -302,7 +334,7 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
         if (last_val < st.best_val) {
           st.best_val = last_val;
           st.best_step = st.step;
-          best_params = params;
+          best_params = d_params.to_host(P);
         }
       }
       ++st.epoch;
@@ -344,7 +376,7 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
   res.steps = st.step;
   res.epoch = st.epoch;
   res.best_val = st.best_val;
-  res.params = params;
+  res.params = d_params.to_host(P);
   res.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return res;

@@ -42,6 +42,8 @@ struct TrainOptions {
   std::int64_t stop_after = 0;    ///< stop (as if interrupted) after this many steps in this run
   bool resume = false;            ///< continue from last_path(out)
   ModelConfig model;              ///< in_dim/out_dim are taken from the dataset
+  /// cpu | cuda. Not part of the trajectory: a run started on one device resumes on the other.
+  std::string device = "cpu";
   std::string command_line;       ///< provenance and the resume hint
 
   /// The options that fix the training trajectory (stored in checkpoints, compared on resume).

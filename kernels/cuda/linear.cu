@@ -5,7 +5,15 @@
 //   dW       dWᵀ [in × out] += xᵀ [in × N] · op_T(dyᵀ [out × N])     (beta = 1, fp32 out)
 // The bias epilogue needs a 16-byte aligned fp32 bias and an algorithm that supports it; when
 // the heuristic offers none, the GEMM runs without it and bias_add_kernel adds the bias.
+// Heuristic results are cached per (device, shape, types, epilogue, alignments): a training step of
+// the default model makes ~400 GEMM calls and the heuristic query costs more host time than a
+// small GEMM takes on the device.
+// Pointer alignment is passed to the heuristic: the model's weights are views at arbitrary float
+// offsets of one flat parameter buffer, and cuBLASLt otherwise assumes 256-byte aligned operands.
 #include <algorithm>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/linear.cuh"
@@ -32,6 +40,26 @@ struct LtMatmul {
   }
 };
 
+// Largest power of two (≤ 256) dividing the address.
+std::uint32_t alignment(const void* p) {
+  const auto a = reinterpret_cast<std::uintptr_t>(p);
+  std::uint32_t al = 256;
+  while (al > 1 && a % al) al /= 2;
+  return al;
+}
+
+using AlgoKey = std::tuple<int, bool, bool, std::uint64_t, std::uint64_t, std::uint64_t,
+                           std::int64_t, std::int64_t, std::int64_t, int, int, bool, std::uint32_t,
+                           std::uint32_t, std::uint32_t>;
+struct AlgoCache {
+  std::mutex mutex;
+  std::map<AlgoKey, std::pair<bool, cublasLtMatmulHeuristicResult_t>> entries;
+};
+AlgoCache& algo_cache() {
+  static AlgoCache cache;
+  return cache;
+}
+
 // D = alpha·op(A)·op(B) + beta·C with C = D (column-major), A/B of type ab, C/D of type cd.
 // Returns false (nothing launched) when a bias epilogue was asked for and no algorithm offers it.
 bool lt_gemm(CudaContext& ctx, bool trans_a, bool trans_b, std::uint64_t m, std::uint64_t n,
@@ -53,17 +81,40 @@ bool lt_gemm(CudaContext& ctx, bool trans_a, bool trans_b, std::uint64_t m, std:
   FLARE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&op.a, ab, trans_a ? k : m, trans_a ? m : k, lda));
   FLARE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&op.b, ab, trans_b ? n : k, trans_b ? k : n, ldb));
   FLARE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&op.c, cd, m, n, ldc));
-  FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&op.pref));
   std::size_t ws = ctx.lt_workspace_bytes();
-  FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      op.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+  const std::uint32_t al_a = alignment(A), al_b = alignment(B), al_c = alignment(C);
+  const AlgoKey key{ctx.device(), trans_a, trans_b, m, n, k, lda, ldb, ldc, int(ab), int(cd),
+                    bias != nullptr, al_a, al_b, al_c};
   cublasLtMatmulHeuristicResult_t heur{};
-  int found = 0;
-  cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx.cublas_lt(), op.desc, op.a, op.b, op.c,
-                                                     op.c, op.pref, 1, &heur, &found);
-  if (bias && (st != CUBLAS_STATUS_SUCCESS || found == 0)) return false;
-  FLARE_CUBLAS_CHECK(st);
-  FLARE_CHECK(found > 0, "cuBLASLt found no algorithm for a ", m, "x", n, "x", k, " GEMM");
+  {
+    AlgoCache& cache = algo_cache();
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    auto it = cache.entries.find(key);
+    if (it == cache.entries.end()) {
+      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&op.pref));
+      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+          op.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+          op.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a));
+      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+          op.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b));
+      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+          op.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c));
+      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+          op.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c));
+      int found = 0;
+      cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx.cublas_lt(), op.desc, op.a, op.b,
+                                                         op.c, op.c, op.pref, 1, &heur, &found);
+      if (!bias || (st == CUBLAS_STATUS_SUCCESS && found > 0)) {
+        FLARE_CUBLAS_CHECK(st);
+        FLARE_CHECK(found > 0, "cuBLASLt found no algorithm for a ", m, "x", n, "x", k, " GEMM");
+      }
+      it = cache.entries.emplace(key, std::make_pair(st == CUBLAS_STATUS_SUCCESS && found > 0, heur))
+               .first;
+    }
+    if (!it->second.first) return false;  // only reachable with a bias epilogue
+    heur = it->second.second;
+  }
   const float alpha = 1.f;
   FLARE_CUBLAS_CHECK(cublasLtMatmul(ctx.cublas_lt(), op.desc, &alpha, A, op.a, B, op.b, &beta, C,
                                     op.c, C, op.c, &heur.algo, ctx.lt_workspace(), ws,

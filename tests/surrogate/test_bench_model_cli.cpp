@@ -46,7 +46,7 @@ TEST(BenchModelCli, TinyRunPrintsTableAndJsonl) {
 }
 
 TEST(BenchModelCli, BadOptionsAreInputErrors) {
-  EXPECT_EQ(run("bench model --device cuda -n 10").code, 2);
+  EXPECT_EQ(run("bench model --device tpu -n 10").code, 2);
   EXPECT_EQ(run("bench model --channels 10 --heads 3 -n 10").code, 2);
   EXPECT_EQ(run("bench model -n 0").code, 2);
 }

@@ -56,7 +56,7 @@ TEST(Learning, SmallFlareBeatsTheMeanPredictorOnSyntheticBoxes) {
   const surrogate::ParamLayout layout(mc);
   surrogate::Model<float> model(layout, surrogate::cpu_ops());
   const double model_err =
-      surrogate::summarize(surrogate::evaluate(model, r.params, norm, d, test_ids)).mean_rel_l2;
+      surrogate::summarize(surrogate::evaluate(model, r.params.data(), norm, d, test_ids)).mean_rel_l2;
   std::cout << "synthetic boxes: " << r.steps << " steps in " << r.seconds
             << " s; test rel-L2 model " << model_err << ", mean predictor " << mean_err
             << ", best val " << r.best_val << "\n";

@@ -11,6 +11,7 @@
 
 #include "mesh/io.h"
 #include "surrogate/checkpoint.h"
+#include "surrogate/ops_table.h"
 #include "synthetic_boxes.h"
 
 namespace fs = std::filesystem;
@@ -94,9 +95,15 @@ TEST_F(PipelineCli, TrainBadInputsExit2WithOneLineAndNoOutput) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.out), 1) << r.out;
   EXPECT_NE(r.out.find("missing.h5"), std::string::npos) << r.out;
-  r = run("train --data " + p("data.h5") + " -o " + p("x.h5") + " --device cuda");
+  r = run("train --data " + p("data.h5") + " -o " + p("x.h5") + " --device tpu");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.out.find("not yet supported"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cpu or cuda"), std::string::npos) << r.out;
+  if (!flare::surrogate::cuda_built()) {
+    r = run("train --data " + p("data.h5") + " -o " + p("x.h5") + " --device cuda");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(lines(r.out), 1) << r.out;
+    EXPECT_NE(r.out.find("built without CUDA"), std::string::npos) << r.out;
+  }
   r = run("train --data " + p("data.h5") + " -o " + p("x.h5") + " --schedule sideways");
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.out), 1) << r.out;

@@ -1,0 +1,154 @@
+// Adapters from the OpTable<float> signatures to the kernels/cuda launchers. Everything here is
+// host code (the launchers are compiled by nvcc in flare_cuda); the context argument is the
+// CudaContext, and every launch goes to its stream, so ordering needs no extra synchronisation.
+#include "surrogate/cuda/cuda_backend.h"
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/flare_mixer.cuh"
+#include "kernels/cuda/layernorm.cuh"
+#include "kernels/cuda/linear.cuh"
+#include "kernels/cuda/loss_optim.cuh"
+
+namespace flare::surrogate {
+
+namespace {
+
+cuda::CudaContext& C(void* ctx) { return *static_cast<cuda::CudaContext*>(ctx); }
+
+cuda::PackedBatch packed(const BatchView& b) {
+  return cuda::PackedBatch{b.offsets, b.B, b.max_points, b.total_points};
+}
+
+cuda::MixerShape shape(int H, int M, int D, float scale) {
+  cuda::MixerShape s;
+  s.H = H;
+  s.M = M;
+  s.D = D;
+  s.scale = scale;
+  return s;
+}
+
+Memory device_memory(cuda::CudaContext& ctx) {
+  Memory m;
+  m.ctx = &ctx;
+  m.host = false;
+  m.alloc = [](void* c, std::size_t bytes, const char* what) -> void* {
+    void* p = cuda::device_malloc(bytes, what);
+    FLARE_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, C(c).stream()));
+    return p;
+  };
+  m.release = [](void*, void* p, std::size_t bytes) noexcept { cuda::device_free(p, bytes); };
+  m.zero = [](void* c, void* p, std::size_t bytes) {
+    FLARE_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, C(c).stream()));
+  };
+  m.copy = [](void* c, void* dst, const void* src, std::size_t bytes) {
+    FLARE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, C(c).stream()));
+  };
+  // Host sides are ordinary (pageable) memory that the caller may reuse at once: synchronise.
+  m.upload = [](void* c, void* dst, const void* src, std::size_t bytes) {
+    FLARE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, C(c).stream()));
+    C(c).synchronize();
+  };
+  m.download = [](void* c, void* dst, const void* src, std::size_t bytes) {
+    FLARE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, C(c).stream()));
+    C(c).synchronize();
+  };
+  m.synchronize = [](void* c) { C(c).synchronize(); };
+  return m;
+}
+
+}  // namespace
+
+OpTable<float> cuda_ops(cuda::CudaContext& ctx) {
+  OpTable<float> t;
+  t.ctx = &ctx;
+  t.mem = device_memory(ctx);
+  t.linear_fwd = [](void* c, const float* x, const float* W, const float* b, float* y,
+                    std::int64_t N, int in,
+                    int out) { cuda::linear_fwd<float>(C(c), x, W, b, y, N, in, out); };
+  t.linear_bwd = [](void* c, const float* x, const float* W, const float* dy, float* dx, float* dW,
+                    float* db, std::int64_t N, int in,
+                    int out) { cuda::linear_bwd<float>(C(c), x, W, dy, dx, dW, db, N, in, out); };
+  t.gelu_fwd = [](void* c, const float* x, float* y, std::int64_t n) {
+    cuda::gelu_fwd<float>(C(c), x, y, n);
+  };
+  t.gelu_bwd = [](void* c, const float* x, const float* dy, float* dx, std::int64_t n) {
+    cuda::gelu_bwd<float>(C(c), x, dy, dx, n);
+  };
+  t.layernorm_fwd = [](void* c, const float* x, const float* g, const float* b, float* y,
+                       float* mean, float* rstd, std::int64_t N, int Cn, float eps) {
+    cuda::layernorm_fwd<float>(C(c), x, g, b, y, mean, rstd, N, Cn, eps);
+  };
+  t.layernorm_bwd = [](void* c, const float* x, const float* g, const float* mean,
+                       const float* rstd, const float* dy, float* dx, float* dg, float* db,
+                       std::int64_t N, int Cn) {
+    cuda::layernorm_bwd<float>(C(c), x, g, mean, rstd, dy, dx, dg, db, N, Cn);
+  };
+  t.add = [](void* c, const float* a, const float* b, float* y, std::int64_t n) {
+    cuda::add<float>(C(c), a, b, y, n);
+  };
+  t.flare_encode_fwd = [](void* c, const float* Q, const float* K, const float* V,
+                          const BatchView& bt, int H, int M, int D, float s, float* Z, float* lse) {
+    cuda::flare_encode_fwd<float>(C(c), Q, K, V, packed(bt), shape(H, M, D, s), Z, lse);
+  };
+  t.flare_decode_fwd = [](void* c, const float* Q, const float* K, const float* Z,
+                          const BatchView& bt, int H, int M, int D, float s, float* Y, float* lse) {
+    cuda::flare_decode_fwd<float>(C(c), Q, K, Z, packed(bt), shape(H, M, D, s), Y, lse);
+  };
+  // The CUDA decode backward recomputes rowsum(dY∘Y) from the scores instead of reading Y.
+  t.flare_decode_bwd = [](void* c, const float* Q, const float* K, const float* Z, const float*,
+                          const float* lse, const float* dY, const BatchView& bt, int H, int M,
+                          int D, float s, float* dQ, float* dK, float* dZ) {
+    cuda::flare_decode_bwd<float>(C(c), Q, K, Z, lse, dY, packed(bt), shape(H, M, D, s), dQ, dK,
+                                  dZ);
+  };
+  t.flare_encode_bwd = [](void* c, const float* Q, const float* K, const float* V, const float* Z,
+                          const float* lse, const float* dZ, const BatchView& bt, int H, int M,
+                          int D, float s, float* dQ, float* dK, float* dV) {
+    cuda::flare_encode_bwd<float>(C(c), Q, K, V, Z, lse, dZ, packed(bt), shape(H, M, D, s), dQ, dK,
+                                  dV);
+  };
+  t.flare_mixer_bwd = [](void* c, const float* Q, const float* K, const float* V, const float* Z,
+                         const float* lse_enc, const float* lse_dec, const float* dY,
+                         const BatchView& bt, int H, int M, int D, float s, float* dQ, float* dK,
+                         float* dV, float* dZ) {
+    cuda::flare_mixer_bwd<float>(C(c), Q, K, V, Z, lse_enc, lse_dec, dY, packed(bt),
+                                 shape(H, M, D, s), dQ, dK, dV, dZ);
+  };
+  t.mse_fwd = [](void* c, const float* p, const float* y, std::int64_t n) {
+    return cuda::mse_fwd<float>(C(c), p, y, n);
+  };
+  t.mse_bwd = [](void* c, const float* p, const float* y, std::int64_t n, float s, float* dp) {
+    cuda::mse_bwd<float>(C(c), p, y, n, s, dp);
+  };
+  t.rel_l2_fwd = [](void* c, const float* p, const float* y, const BatchView& bt, int cols,
+                    double* err) {
+    const auto e = cuda::rel_l2_fwd<float>(C(c), p, y, bt.offsets, bt.B, bt.total_points, cols);
+    for (int b = 0; b < bt.B; ++b) err[b] = e[b];
+  };
+  t.rel_l2_bwd = [](void* c, const float* p, const float* y, const BatchView& bt, int cols, float s,
+                    float* dp) {
+    cuda::rel_l2_bwd<float>(C(c), p, y, bt.offsets, bt.B, bt.total_points, cols, s, dp);
+  };
+  t.sum_squares = [](void* c, const float* x, std::int64_t n) {
+    return cuda::sum_squares(C(c), x, n);
+  };
+  t.scale_inplace = [](void* c, float* x, float a, std::int64_t n) {
+    cuda::scale_inplace(C(c), x, a, n);
+  };
+  t.adamw_step = [](void* c, float* p, const float* g, float* m, float* v, std::int64_t n,
+                    const kernels::AdamW& hp) { cuda::adamw_step(C(c), p, g, m, v, n, hp); };
+  return t;
+}
+
+Backend cuda_backend() {
+  FLARE_INPUT_CHECK(cuda::cuda_available(),
+                    "--device cuda: no CUDA GPU is visible to this process (check nvidia-smi and "
+                    "CUDA_VISIBLE_DEVICES); use --device cpu");
+  auto ctx = std::make_shared<cuda::CudaContext>(0);
+  Backend b{"cuda", cuda_ops(*ctx), ctx};
+  return b;
+}
+
+}  // namespace flare::surrogate
