@@ -142,7 +142,7 @@ bool cuda_built() {
 }
 
 void check_supported(const Backend& backend, const ModelConfig& c, const std::string& what) {
-  if (backend.device != "cuda") return;
+  if (backend.device != "cuda" || c.num_blocks == 0) return;  // L = 0 has no mixer
   const int D = c.head_dim();
   FLARE_INPUT_CHECK(D == 8 || D == 16 || D == 32 || D == 64, what,
                     ": --device cuda needs a head dim C/H of 8, 16, 32 or 64, but C = ",
