@@ -1,4 +1,8 @@
 // `flare-surrogate dataset build`: solved meshes -> one packed HDF5 training dataset.
+//
+// --split takes train,val,test fractions (a seeded shuffle by sample) or the word `manifest`: each
+// input's split (and part family) then comes from the manifest.json that `am dataset` wrote in the
+// input's folder, so the generator's split by part is kept.
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -8,6 +12,7 @@
 #include "common/error.h"
 #include "mesh/io.h"
 #include "surrogate/dataset.h"
+#include "surrogate/manifest.h"
 
 namespace {
 
@@ -61,7 +66,7 @@ int dataset_build(const app::Args& args) {
       ("output,o", app::po::value(&output)->required(), "dataset file to write (.h5)")
       ("target,t", app::po::value(&target)->required(), "point array(s) to predict, comma-separated (e.g. displacement)")
       ("inputs,i", app::po::value(&input_arrays), "extra point arrays used as input features, comma-separated")
-      ("split", app::po::value(&split)->default_value(split), "train,val,test fractions (split by sample)")
+      ("split", app::po::value(&split)->default_value(split), "train,val,test fractions (split by sample), or `manifest`: each input's split from the manifest.json of its folder (`am dataset` output)")
       ("seed", app::po::value(&seed)->default_value(seed), "seed of the split shuffle")
       ("skip-bad", "leave out inputs that fail validation (reported) instead of stopping");
   app::po::positional_options_description pos;
@@ -71,7 +76,9 @@ int dataset_build(const app::Args& args) {
                        "dataset build INPUTS... -o data.h5 --target NAME [options]",
                        "  flare-surrogate dataset build runs/*.vtu -o data.h5 --target displacement\n"
                        "  flare-surrogate dataset build samples/ -o data.h5 --target displacement,von_mises \\\n"
-                       "      --inputs layer --split 0.7,0.15,0.15 --seed 1 --skip-bad\n"))
+                       "      --inputs layer --split 0.7,0.15,0.15 --seed 1 --skip-bad\n"
+                       "  flare-surrogate am dataset --count 100 --out lpbf/ && \\\n"
+                       "  flare-surrogate dataset build lpbf/ -o lpbf.h5 --target displacement --split manifest\n"))
     return 0;
   FLARE_INPUT_CHECK(!inputs.empty(), "dataset build: no input meshes given (see --help)");
 
@@ -80,10 +87,16 @@ int dataset_build(const app::Args& args) {
   o.output = output;
   o.targets = split_list(target);
   o.input_arrays = split_list(input_arrays);
+  if (split == "manifest") {
+    for (auto& e : surrogate::read_manifest_entries(o.inputs)) {
+      o.sample_splits.push_back(std::move(e.split));
+      o.sample_families.push_back(std::move(e.family));
+    }
+  }
   const auto fractions = split_list(split);
-  FLARE_INPUT_CHECK(fractions.size() == 3, "--split: expected three comma-separated fractions, got '",
-                    split, "'");
-  for (int k = 0; k < 3; ++k) {
+  FLARE_INPUT_CHECK(split == "manifest" || fractions.size() == 3, "--split: expected three comma-separated fractions, got '",
+                    split, "' (or `manifest`)");
+  for (int k = 0; k < 3 && split != "manifest"; ++k) {
     try {
       std::size_t used = 0;
       o.split[k] = std::stod(fractions[k], &used);
@@ -104,7 +117,7 @@ int dataset_build(const app::Args& args) {
   std::cout << "wrote " << output << ": " << r.samples << " samples (train " << r.split_sizes[0]
             << ", val " << r.split_sizes[1] << ", test " << r.split_sizes[2] << "), " << r.points
             << " points, " << r.feature_names.size() << " features, " << r.target_names.size()
-            << " targets\n";
+            << " targets" << (split == "manifest" ? " (split from the manifests)" : "") << "\n";
   if (!r.skipped.empty()) {
     std::cout << "skipped " << r.skipped.size() << " of " << o.inputs.size() << " inputs:\n";
     for (const auto& [file, why] : r.skipped) std::cout << "  " << why << "\n";

@@ -1,7 +1,12 @@
-// `flare-surrogate eval`: per-sample errors of a checkpoint on a dataset split, in target units.
+// `flare-surrogate eval`: per-sample errors of a checkpoint on a dataset split, in target units:
+// the vector rel-L2, the rel-L2 of each target component (displacement_z...), MAE and max error,
+// then the summary over the split and, when the dataset knows part families, one row per family.
+// The table, --json and --csv carry the same numbers.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "app/command.h"
@@ -66,53 +71,133 @@ int eval_cmd(const app::Args& args) {
   // Evaluate with the dataset's statistics replaced by the checkpoint's: the model only knows its own.
   const auto metrics = surrogate::evaluate(net, params.data(), norm, d, ids);
   const auto sum = surrogate::summarize(metrics);
+  const auto columns = surrogate::metric_column_names(d.target_arrays(), d.target_components());
+  FLARE_CHECK(columns.size() == std::size_t(d.num_targets()), "eval: ", columns.size(),
+              " metric columns for ", d.num_targets(), " targets");
+  // Per-family rows whenever the dataset knows any family (`am dataset` parts do).
+  const bool has_families =
+      std::any_of(ids.begin(), ids.end(), [&](std::int64_t s) { return !d.families()[s].empty(); });
+  const auto families = has_families ? surrogate::summarize_by_family(metrics, d.families())
+                                     : std::vector<surrogate::FamilySummary>{};
 
-  auto source = [&](std::int64_t s) {
-    return s < std::int64_t(d.sources().size()) ? fs::path(d.sources()[s]).filename().string()
-                                                : std::string("-");
-  };
+  auto source = [&](std::int64_t s) { return fs::path(d.sources()[s]).filename().string(); };
+  auto family = [&](std::int64_t s) { return d.families()[s]; };
   if (!csv.empty())
     write_atomically(csv, [&](const fs::path& tmp) {
+      // One table: a row per sample (samples = 1), then summary rows named in the sample column
+      // (mean, median, max) for all samples (family "(all)") and for each family.
       std::ofstream f(tmp);
       f.precision(9);
-      f << "sample,source,points,rel_l2,mae,max_error\n";
-      for (const auto& m : metrics)
-        f << m.sample << "," << source(m.sample) << "," << m.points << "," << m.rel_l2 << ","
-          << m.mae << "," << m.max_error << "\n";
+      f << "sample,source,family,samples,points,rel_l2";
+      for (const auto& c : columns) f << ",rel_l2_" << c;
+      f << ",mae,max_error\n";
+      for (const auto& m : metrics) {
+        f << m.sample << "," << source(m.sample) << "," << family(m.sample) << ",1," << m.points
+          << "," << m.rel_l2;
+        for (double r : m.component_rel_l2) f << "," << r;
+        f << "," << m.mae << "," << m.max_error << "\n";
+      }
+      auto summary_row = [&](const char* stat, const std::string& group, std::size_t n, double rel,
+                             const std::vector<double>* comps, const std::string& mae,
+                             const std::string& max_error) {
+        f << stat << ",," << group << "," << n << ",," << rel;
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+          f << ",";
+          if (comps) f << (*comps)[c];
+        }
+        f << "," << mae << "," << max_error << "\n";
+      };
+      auto num = [](double v) {
+        std::ostringstream o;
+        o.precision(9);
+        o << v;
+        return o.str();
+      };
+      summary_row("mean", "(all)", metrics.size(), sum.mean_rel_l2, &sum.mean_component_rel_l2,
+                  num(sum.mean_mae), "");
+      summary_row("median", "(all)", metrics.size(), sum.median_rel_l2,
+                  &sum.median_component_rel_l2, "", "");
+      summary_row("max", "(all)", metrics.size(), sum.max_rel_l2, nullptr, "", num(sum.max_error));
+      for (const auto& g : families) {
+        summary_row("mean", g.family, g.samples, g.mean_rel_l2, &g.mean_component_rel_l2, "", "");
+        summary_row("median", g.family, g.samples, g.median_rel_l2, &g.median_component_rel_l2, "", "");
+      }
       FLARE_CHECK(f.good(), "cannot write ", tmp.string());
     });
   if (vm.count("json")) {
+    auto add_components = [&](nlohmann::json& j, const std::string& prefix,
+                              const std::vector<double>& v) {
+      for (std::size_t c = 0; c < columns.size(); ++c) j[prefix + columns[c]] = v[c];
+    };
+    nlohmann::json summary = {{"samples", metrics.size()},
+                              {"mean_rel_l2", sum.mean_rel_l2},
+                              {"median_rel_l2", sum.median_rel_l2},
+                              {"max_rel_l2", sum.max_rel_l2},
+                              {"mean_mae", sum.mean_mae},
+                              {"max_error", sum.max_error}};
+    add_components(summary, "mean_rel_l2_", sum.mean_component_rel_l2);
+    add_components(summary, "median_rel_l2_", sum.median_component_rel_l2);
     nlohmann::json j = {{"model", model},
                         {"data", data},
                         {"split", split},
-                        {"summary",
-                         {{"samples", metrics.size()},
-                          {"mean_rel_l2", sum.mean_rel_l2},
-                          {"median_rel_l2", sum.median_rel_l2},
-                          {"max_rel_l2", sum.max_rel_l2},
-                          {"mean_mae", sum.mean_mae},
-                          {"max_error", sum.max_error}}},
+                        {"components", columns},
+                        {"summary", summary},
+                        {"families", nlohmann::json::array()},
                         {"samples", nlohmann::json::array()}};
-    for (const auto& m : metrics)
-      j["samples"].push_back({{"sample", m.sample},
-                              {"source", source(m.sample)},
-                              {"points", m.points},
-                              {"rel_l2", m.rel_l2},
-                              {"mae", m.mae},
-                              {"max_error", m.max_error}});
+    for (const auto& g : families) {
+      nlohmann::json row = {{"family", g.family},
+                            {"samples", g.samples},
+                            {"mean_rel_l2", g.mean_rel_l2},
+                            {"median_rel_l2", g.median_rel_l2}};
+      add_components(row, "mean_rel_l2_", g.mean_component_rel_l2);
+      add_components(row, "median_rel_l2_", g.median_component_rel_l2);
+      j["families"].push_back(std::move(row));
+    }
+    for (const auto& m : metrics) {
+      nlohmann::json row = {{"sample", m.sample},
+                            {"source", source(m.sample)},
+                            {"family", family(m.sample)},
+                            {"points", m.points},
+                            {"rel_l2", m.rel_l2},
+                            {"mae", m.mae},
+                            {"max_error", m.max_error}};
+      add_components(row, "rel_l2_", m.component_rel_l2);
+      j["samples"].push_back(std::move(row));
+    }
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::printf("%-7s %-28s %9s %11s %11s %11s\n", "sample", "source", "points", "rel-L2", "MAE",
-              "max error");
-  for (const auto& m : metrics)
-    std::printf("%-7lld %-28s %9lld %11.4e %11.4e %11.4e\n", (long long)m.sample,
-                source(m.sample).substr(0, 28).c_str(), (long long)m.points, m.rel_l2, m.mae,
-                m.max_error);
+  std::printf("%-7s %-24s %-14s %9s %11s", "sample", "source", "family", "points", "rel-L2");
+  for (const auto& c : columns) std::printf(" %15s", c.substr(0, 15).c_str());
+  std::printf(" %11s %11s\n", "MAE", "max error");
+  for (const auto& m : metrics) {
+    std::printf("%-7lld %-24s %-14s %9lld %11.4e", (long long)m.sample,
+                source(m.sample).substr(0, 24).c_str(), family(m.sample).substr(0, 14).c_str(),
+                (long long)m.points, m.rel_l2);
+    for (double r : m.component_rel_l2) std::printf(" %15.4e", r);
+    std::printf(" %11.4e %11.4e\n", m.mae, m.max_error);
+  }
   std::printf("%s split, %zu samples: rel-L2 mean %.4e, median %.4e, max %.4e; MAE mean %.4e; "
               "max error %.4e (target units)\n",
               split.c_str(), metrics.size(), sum.mean_rel_l2, sum.median_rel_l2, sum.max_rel_l2,
               sum.mean_mae, sum.max_error);
+  std::printf("per component rel-L2 mean (median):");
+  for (std::size_t c = 0; c < columns.size(); ++c)
+    std::printf(" %s %.4e (%.4e)", columns[c].c_str(), sum.mean_component_rel_l2[c],
+                sum.median_component_rel_l2[c]);
+  std::printf("\n");
+  if (!families.empty()) {
+    std::printf("\nby family (rel-L2 mean / median):\n%-16s %7s %23s", "family", "samples", "vector");
+    for (const auto& c : columns) std::printf(" %23s", c.substr(0, 23).c_str());
+    std::printf("\n");
+    for (const auto& g : families) {
+      std::printf("%-16s %7lld %11.4e/%11.4e", (g.family.empty() ? "(unknown)" : g.family).substr(0, 16).c_str(),
+                  (long long)g.samples, g.mean_rel_l2, g.median_rel_l2);
+      for (std::size_t c = 0; c < columns.size(); ++c)
+        std::printf(" %11.4e/%11.4e", g.mean_component_rel_l2[c], g.median_component_rel_l2[c]);
+      std::printf("\n");
+    }
+  }
   return 0;
 }
 

@@ -4,6 +4,10 @@
 // .pvd series, or -o naming a directory) -o is a directory: each mesh X becomes X_pred.vtu in it
 // (steps of a series S.pvd become S_<k>_pred.vtu) and predictions.pvd lists them all, with the
 // series' times or the input order as time.
+//
+// Without -m the bundled model is used (surrogate::find_default_model: $FLARE_MODEL, then next to
+// the executable, the installed share/ folder, the source tree). A mesh outside the model's
+// training domain gets a one-line warning on stderr and is still predicted.
 #include <iostream>
 
 #include "app/command.h"
@@ -39,15 +43,18 @@ int predict_cmd(const app::Args& args) {
                        "  flare-surrogate predict part.vtu -m model.h5 -o part_pred.vtu\n"
                        "  flare-surrogate predict parts/*.vtu -m model.h5 -o predictions/   # + predictions.pvd\n"
                        "  flare-surrogate predict build.pvd -m model.h5 -o predictions/\n"
-                       "  flare-surrogate predict part.vtu -m model.h5 --device cuda -o part_pred.vtu\n"))
+                       "  flare-surrogate predict part.vtu -m model.h5 --device cuda -o part_pred.vtu\n"
+                       "  flare-surrogate predict part.vtu                # bundled models/lpbf-default.h5\n"
+                       "  FLARE_MODEL=my.h5 flare-surrogate predict part.vtu\n"))
     return 0;
   FLARE_INPUT_CHECK(!inputs.empty(), "predict: no input mesh given (see --help)");
   if (model.empty()) {
     const fs::path d = surrogate::find_default_model();
-    FLARE_INPUT_CHECK(!d.empty(), "predict: no default model is installed (models/lpbf-default.h5); "
-                      "pass a checkpoint from `flare-surrogate train` with -m model.h5");
+    FLARE_INPUT_CHECK(!d.empty(), "predict: no model given and no bundled model found (looked for ",
+                      surrogate::kDefaultModelName, " in $FLARE_MODEL, <bin>/../models/, "
+                      "<bin>/../share/flare-surrogate/models/ and the source tree's models/); pass -m model.h5, set FLARE_MODEL, or put the file in one of those folders");
     model = d.string();
-    std::cerr << "using the default model " << model << "\n";
+    std::cerr << "using bundled model " << model << "\n";
   }
   for (const auto& in : inputs) FLARE_INPUT_CHECK(fs::exists(in), in, ": no such file");
   const bool single = inputs.size() == 1 && fs::path(inputs[0]).extension() != ".pvd";
@@ -61,10 +68,19 @@ int predict_cmd(const app::Args& args) {
                     " names a mesh file but there are several outputs; give a directory");
 
   surrogate::Predictor predictor(model, device);
+  // The domain warning follows a successful prediction, so a mesh the model refuses gets only the
+  // error line.
+  auto predict_one = [&](mesh::Mesh& m, const std::string& source) {
+    predictor.predict(m, source);
+    const std::string why = predictor.outside_domain(m);
+    if (!why.empty())
+      std::cerr << "warning: " << source << " lies outside the training domain of " << model
+                << " (" << why << "); predicted anyway, expect larger errors\n";
+  };
   if (to_file) {
     check_writable(output);
     mesh::Mesh m = mesh::read_mesh(inputs[0]);
-    predictor.predict(m, inputs[0]);
+    predict_one(m, inputs[0]);
     mesh::write_mesh(m, output);
     std::cout << "wrote " << output << "\n";
     return 0;
@@ -78,14 +94,14 @@ int predict_cmd(const app::Args& args) {
     if (p.extension() == ".pvd") {
       mesh::MeshSeries s = mesh::read_series(p);
       for (std::size_t k = 0; k < s.meshes.size(); ++k) {
-        predictor.predict(s.meshes[k], s.files[k]);
+        predict_one(s.meshes[k], s.files[k]);
         results.emplace_back(p.stem().string() + "_" + std::to_string(k) + "_pred.vtu",
                              std::move(s.meshes[k]));
         times.push_back(s.times[k]);
       }
     } else {
       mesh::Mesh m = mesh::read_mesh(p);
-      predictor.predict(m, in);
+      predict_one(m, in);
       results.emplace_back(p.stem().string() + "_pred.vtu", std::move(m));
       times.push_back(double(times.size()));
     }

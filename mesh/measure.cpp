@@ -4,7 +4,10 @@
 #include "mesh/measure.h"
 
 #include <Eigen/Geometry>
+#include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 namespace flare::mesh {
 
@@ -114,6 +117,65 @@ double mesh_area(const Mesh& m) {
   for (std::int64_t c = 0; c < m.num_cells(); ++c)
     if (cell_dimension(m.cell_type(c)) == 2) a += cell_measure(m, c);
   return a;
+}
+
+namespace {
+
+using Edge = std::pair<int, int>;
+
+// Corner-to-corner edges of each fixed-size type in VTK's vertex order.
+const std::vector<Edge>& edge_table(CellType t) {
+  static const std::vector<Edge> none, line{{0, 1}}, tri{{0, 1}, {1, 2}, {2, 0}},
+      quad{{0, 1}, {1, 2}, {2, 3}, {3, 0}}, pixel{{0, 1}, {1, 3}, {3, 2}, {2, 0}},
+      tet{{0, 1}, {1, 2}, {2, 0}, {0, 3}, {1, 3}, {2, 3}},
+      hex{{0, 1}, {1, 2}, {2, 3}, {3, 0}, {4, 5}, {5, 6}, {6, 7}, {7, 4}, {0, 4}, {1, 5}, {2, 6}, {3, 7}},
+      voxel{{0, 1}, {1, 3}, {3, 2}, {2, 0}, {4, 5}, {5, 7}, {7, 6}, {6, 4}, {0, 4}, {1, 5}, {2, 6}, {3, 7}},
+      wedge{{0, 1}, {1, 2}, {2, 0}, {3, 4}, {4, 5}, {5, 3}, {0, 3}, {1, 4}, {2, 5}},
+      pyramid{{0, 1}, {1, 2}, {2, 3}, {3, 0}, {0, 4}, {1, 4}, {2, 4}, {3, 4}};
+  switch (t) {
+    case CellType::Line:
+    case CellType::QuadraticEdge: return line;
+    case CellType::Triangle:
+    case CellType::QuadraticTriangle: return tri;
+    case CellType::Quad:
+    case CellType::QuadraticQuad: return quad;
+    case CellType::Pixel: return pixel;
+    case CellType::Tetra:
+    case CellType::QuadraticTetra: return tet;
+    case CellType::Hexahedron:
+    case CellType::QuadraticHexahedron: return hex;
+    case CellType::Voxel: return voxel;
+    case CellType::Wedge: return wedge;
+    case CellType::Pyramid: return pyramid;
+    default: return none;
+  }
+}
+
+}  // namespace
+
+double median_edge_length(const Mesh& m, std::int64_t max_cells) {
+  const std::int64_t cells = m.num_cells();
+  if (cells == 0) return 0.0;
+  const std::int64_t stride = std::max<std::int64_t>(1, (cells + max_cells - 1) / std::max<std::int64_t>(1, max_cells));
+  std::vector<double> len;
+  for (std::int64_t c = 0; c < cells; c += stride) {
+    const std::int64_t* v = m.cell(c);
+    const std::int64_t n = m.cell_size(c);
+    const CellType t = m.cell_type(c);
+    if (t == CellType::PolyLine || t == CellType::TriangleStrip || t == CellType::Polygon) {
+      const std::int64_t closing = t == CellType::Polygon ? n : n - 1;
+      for (std::int64_t i = 0; i < closing; ++i)
+        len.push_back((pt(m, v[(i + 1) % n]) - pt(m, v[i])).norm());
+      continue;
+    }
+    for (const auto& [a, b] : edge_table(t))
+      if (a < n && b < n) len.push_back((pt(m, v[b]) - pt(m, v[a])).norm());
+  }
+  if (len.empty()) return 0.0;
+  // Lower median: an actual edge length, so a uniform voxel mesh returns exactly its voxel size.
+  const auto mid = len.begin() + std::ptrdiff_t((len.size() - 1) / 2);
+  std::nth_element(len.begin(), mid, len.end());
+  return *mid;
 }
 
 }  // namespace flare::mesh

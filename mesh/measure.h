@@ -19,4 +19,10 @@ double mesh_volume(const Mesh& mesh);
 /// Sum of cell_measure over the 2D cells (0 when there are none).
 double mesh_area(const Mesh& mesh);
 
+/// Median length of the cells' edges (corner to corner, by each type's edge table; quadratic
+/// cells by their corners; poly-lines, strips and polygons by consecutive vertices), 0 for a mesh
+/// without edges. On a voxel mesh this is the voxel size. At most `max_cells` cells, evenly
+/// strided, are sampled so the cost stays bounded on very large meshes.
+double median_edge_length(const Mesh& mesh, std::int64_t max_cells = 200000);
+
 }  // namespace flare::mesh

@@ -41,6 +41,7 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt) 
     write_json_slot(f, "normalizer", ckpt.normalizer);
     write_json_slot(f, "feature_recipe", ckpt.feature_recipe);
     write_json_slot(f, "training", ckpt.training);
+    write_json_slot(f, "training_domain", ckpt.training_domain);
     h5::Handle g = h5::create_group(f, "params");
     for (const auto& t : layout.tensors())
       h5::write_dataset(g, t.name, ckpt.params.data() + t.offset, t.shape);
@@ -70,7 +71,8 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   ck.config = config_from_json(h5::read_attr_json(f, "config"), file);
   for (auto [name, slot] : {std::pair{"normalizer", &ck.normalizer},
                             std::pair{"feature_recipe", &ck.feature_recipe},
-                            std::pair{"training", &ck.training}})
+                            std::pair{"training", &ck.training},
+                            std::pair{"training_domain", &ck.training_domain}})
     if (h5::has_attr(f, name)) *slot = h5::read_attr_json(f, name);
 
   const ParamLayout layout(ck.config);

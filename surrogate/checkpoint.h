@@ -1,8 +1,8 @@
 // Checkpoints: one HDF5 file per model (docs/architecture.md, STYLE.md §1).
 //
 //   attributes  format = "flare-surrogate", version, config (ModelConfig JSON), and free JSON
-//               metadata slots normalizer, feature_recipe, training (null until a caller fills
-//               them)
+//               metadata slots normalizer, feature_recipe, training, training_domain
+//               (null until a caller fills them; a slot missing from an older file reads null)
 //   params/<name>       one dataset per tensor, FLARE.py state_dict names and shapes, fp32
 //   optimizer/m, /v     AdamW moments, flat [P] in the parameter layout; attribute step
 //                       (absent for inference-only checkpoints)
@@ -34,6 +34,7 @@ struct Checkpoint {
   nlohmann::json normalizer;          ///< free slots; null = not set
   nlohmann::json feature_recipe;
   nlohmann::json training;
+  nlohmann::json training_domain;  ///< surrogate/domain.h, copied from the dataset by `train`
 };
 
 /// Writes atomically (temporary file, then rename). Throws flare::Error on I/O failure.

@@ -73,7 +73,16 @@ struct Checked {
   std::filesystem::path path;
   std::int64_t points = 0;
   mesh::Bounds bounds;
+  MeshShape shape;
+  std::string family;
+  int split = -1;  // index into kSplitNames when assigned per input, else -1
 };
+
+int split_index(const std::string& name) {
+  for (int k = 0; k < 3; ++k)
+    if (name == kSplitNames[k]) return k;
+  throw InputError(detail::concat("unknown split '", name, "' (use train, val or test)"));
+}
 
 // Components of each named point array, or InputError naming the file and the array.
 std::vector<int> check_arrays(const mesh::Mesh& m, const std::vector<std::string>& names,
@@ -136,7 +145,15 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
                                  const DatasetLog& log) {
   FLARE_INPUT_CHECK(!opt.inputs.empty(), "dataset build: no input meshes given");
   FLARE_INPUT_CHECK(!opt.targets.empty(), "dataset build: no --target array given");
-  split_samples(0, opt.split, 0);  // validates the fractions before any reading
+  const bool assigned = !opt.sample_splits.empty();
+  if (assigned)
+    FLARE_CHECK(opt.sample_splits.size() == opt.inputs.size(), "build_dataset: ",
+                opt.sample_splits.size(), " sample splits for ", opt.inputs.size(), " inputs");
+  else
+    split_samples(0, opt.split, 0);  // validates the fractions before any reading
+  FLARE_CHECK(opt.sample_families.empty() || opt.sample_families.size() == opt.inputs.size(),
+              "build_dataset: ", opt.sample_families.size(), " families for ", opt.inputs.size(),
+              " inputs");
   check_writable(opt.output);
   mesh::FeatureRecipe recipe = mesh::FeatureRecipe::default_recipe(opt.input_arrays);
   recipe.validate();
@@ -147,7 +164,8 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
   std::vector<int> target_comps, input_comps;
   {
     Progress progress(std::int64_t(opt.inputs.size()), "checking inputs", "meshes");
-    for (const auto& path : opt.inputs) {
+    for (std::size_t i = 0; i < opt.inputs.size(); ++i) {
+      const auto& path = opt.inputs[i];
       const std::string source = path.string();
       try {
         const mesh::Mesh m = read(path);
@@ -161,8 +179,13 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
         FLARE_INPUT_CHECK(tc == target_comps && ic == input_comps, source,
                           ": its target/input arrays have different component counts than ",
                           good.front().path.string());
-        Checked c{path, m.num_points(), {}};
+        Checked c{path, m.num_points(), {}, measure_shape(m), {}, -1};
         c.bounds.extend(m.points);
+        const auto family = m.field_strings.find("family");
+        c.family = family != m.field_strings.end() ? family->second
+                   : opt.sample_families.empty() ? std::string()
+                                                 : opt.sample_families[i];
+        if (assigned) c.split = split_index(opt.sample_splits[i]);
         good.push_back(std::move(c));
       } catch (const InputError& e) {
         if (!opt.skip_bad) throw;
@@ -176,11 +199,20 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
                     " inputs is usable (see the messages above)");
 
   const std::int64_t samples = std::int64_t(good.size());
-  const auto splits = split_samples(samples, opt.split, opt.seed);
+  std::array<std::vector<std::int64_t>, 3> splits;
+  if (assigned) {
+    for (std::int64_t s = 0; s < samples; ++s) splits[good[s].split].push_back(s);
+    FLARE_INPUT_CHECK(!splits[0].empty(), "dataset build: none of the ", samples,
+                      " usable inputs is in the train split of its manifest; add training samples");
+  } else {
+    splits = split_samples(samples, opt.split, opt.seed);
+  }
   mesh::Bounds train_bounds;
+  TrainingDomain domain;
   for (std::int64_t s : splits[0]) {
     train_bounds.lo = train_bounds.lo.cwiseMin(good[s].bounds.lo);
     train_bounds.hi = train_bounds.hi.cwiseMax(good[s].bounds.hi);
+    domain.add(good[s].shape);
   }
   mesh::fit_normalization(recipe, train_bounds);
 
@@ -249,8 +281,11 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
     h5::write_dataset(stats.id(), "target_mean", tstats.mean.data(), {T});
     h5::write_dataset(stats.id(), "target_std", ts.data(), {T});
 
-    std::vector<std::string> sources;
-    for (const auto& g : good) sources.push_back(g.path.string());
+    std::vector<std::string> sources, families;
+    for (const auto& g : good) {
+      sources.push_back(g.path.string());
+      families.push_back(g.family);
+    }
     nlohmann::json skipped = nlohmann::json::array();
     for (const auto& [f, why] : result.skipped) skipped.push_back({{"file", f}, {"reason", why}});
     h5::write_attr(file, "format", std::string(kDatasetFormat));
@@ -261,13 +296,16 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
     h5::write_attr_json(file, "target_components", target_comps);
     h5::write_attr_json(file, "target_names", target_names);
     h5::write_attr_json(file, "sources", sources);
+    h5::write_attr_json(file, "families", families);
+    h5::write_attr_json(file, "training_domain", domain.to_json());
     h5::write_attr_json(file, "skipped", skipped);
     h5::write_attr_json(file, "provenance", {{"tool", "flare-surrogate"},
                                              {"tool_version", opt.tool_version},
                                              {"command_line", opt.command_line},
                                              {"date", utc_now()},
                                              {"seed", opt.seed},
-                                             {"split_fractions", opt.split}});
+                                             {"split", assigned ? nlohmann::json("manifest")
+                                                                : nlohmann::json(opt.split)}});
     result.feature_names = feature_names;
   });
 
@@ -298,6 +336,12 @@ Dataset::Dataset(const std::filesystem::path& path) : m_path(path) {
     m_target_arrays = h5::read_attr_json(m_file, "target_arrays").get<std::vector<std::string>>();
     m_target_components = h5::read_attr_json(m_file, "target_components").get<std::vector<int>>();
     m_sources = h5::read_attr_json(m_file, "sources").get<std::vector<std::string>>();
+    if (h5::has_attr(m_file, "families"))
+      m_families = h5::read_attr_json(m_file, "families").get<std::vector<std::string>>();
+    if (h5::has_attr(m_file, "training_domain")) {
+      m_training_domain = h5::read_attr_json(m_file, "training_domain");
+      TrainingDomain::from_json(m_training_domain, src);  // validates
+    }
   } catch (const nlohmann::json::exception& e) {
     throw InputError(detail::concat(src, ": damaged dataset metadata (", e.what(), ")"));
   }
@@ -308,6 +352,9 @@ Dataset::Dataset(const std::filesystem::path& path) : m_path(path) {
     FLARE_INPUT_CHECK(m_offsets[i] >= m_offsets[i - 1], src, ": damaged dataset (offsets decrease at ", i, ")");
   FLARE_INPUT_CHECK(std::int64_t(m_sources.size()) == num_samples(), src,
                     ": damaged dataset (", m_sources.size(), " sources for ", num_samples(), " samples)");
+  if (m_families.empty()) m_families.assign(m_sources.size(), std::string());
+  FLARE_INPUT_CHECK(m_families.size() == m_sources.size(), src, ": damaged dataset (",
+                    m_families.size(), " families for ", num_samples(), " samples)");
   const auto check_shape = [&](const char* name, std::int64_t cols) {
     const auto shape = h5::dataset_shape(m_file, name);
     FLARE_INPUT_CHECK(shape.size() == 2 && shape[0] == m_offsets.back() && shape[1] == cols, src,

@@ -7,7 +7,10 @@
 //   /stats/feature_mean, feature_std [F], target_mean, target_std [T] float64 (TRAIN split only)
 //   root attributes: format = "flare-surrogate-dataset", version, feature_recipe (JSON),
 //   feature_names, target_arrays, target_components, target_names, sources, skipped (JSON),
-//   provenance (JSON: tool version, command line, date).
+//   provenance (JSON: tool version, command line, date), families (JSON [S]: each sample's part
+//   family, "" when unknown), training_domain (JSON, surrogate/domain.h: node count, extent and
+//   edge-length ranges of the TRAIN split). The last two are absent from older files and read as
+//   empty families and no domain.
 // Reading one sample is a hyperslab of each packed array, never a full load.
 #pragma once
 
@@ -20,6 +23,7 @@
 
 #include "mesh/features.h"
 #include "mesh/mesh.h"
+#include "surrogate/domain.h"
 #include "surrogate/h5.h"
 
 namespace flare::surrogate {
@@ -33,6 +37,12 @@ struct DatasetBuildOptions {
   std::vector<std::string> targets;                ///< point arrays to predict, in column order
   std::vector<std::string> input_arrays;           ///< extra point arrays used as features
   std::array<double, 3> split{0.8, 0.1, 0.1};      ///< train, val, test fractions (sum 1)
+  /// Per input "train", "val" or "test" (from an `am dataset` manifest); when set it replaces the
+  /// seeded split by `split` fractions. Same length as `inputs`.
+  std::vector<std::string> sample_splits;
+  /// Per input part family, used where the mesh has no "family" field string. Empty or same length
+  /// as `inputs`.
+  std::vector<std::string> sample_families;
   std::uint64_t seed = 0;                          ///< split shuffle seed
   bool skip_bad = false;                           ///< skip and report bad inputs instead of failing
   std::string tool_version = "unknown";            ///< provenance
@@ -86,6 +96,11 @@ class Dataset {
   const std::vector<std::string>& target_arrays() const { return m_target_arrays; }
   const std::vector<int>& target_components() const { return m_target_components; }
   const std::vector<std::string>& sources() const { return m_sources; }
+  /// Part family of each sample (the "family" field string `am` writes), "" when unknown.
+  const std::vector<std::string>& families() const { return m_families; }
+  /// Ranges of the train split's meshes (surrogate/domain.h); null for datasets written before
+  /// the domain was recorded.
+  const nlohmann::json& training_domain() const { return m_training_domain; }
   const std::vector<double>& feature_mean() const { return m_feature_mean; }
   const std::vector<double>& feature_std() const { return m_feature_std; }
   const std::vector<double>& target_mean() const { return m_target_mean; }
@@ -104,7 +119,8 @@ class Dataset {
   std::vector<std::int64_t> m_offsets;
   std::array<std::vector<std::int64_t>, 3> m_splits;
   mesh::FeatureRecipe m_recipe;
-  std::vector<std::string> m_feature_names, m_target_names, m_target_arrays, m_sources;
+  std::vector<std::string> m_feature_names, m_target_names, m_target_arrays, m_sources, m_families;
+  nlohmann::json m_training_domain;
   std::vector<int> m_target_components;
   std::vector<double> m_feature_mean, m_feature_std, m_target_mean, m_target_std;
 };

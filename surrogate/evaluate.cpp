@@ -2,10 +2,58 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "surrogate/dataset.h"
 
 namespace flare::surrogate {
+
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / double(v.size());
+}
+
+// An all-zero true field has no relative error; report the absolute norm instead of inf.
+double relative(double err2, double ref2) { return ref2 > 0 ? std::sqrt(err2 / ref2) : std::sqrt(err2); }
+
+// Mean and median of each component's rel-L2 over `m`.
+void component_stats(const std::vector<const SampleMetrics*>& m, std::vector<double>& means,
+                     std::vector<double>& medians) {
+  const std::size_t T = m.empty() ? 0 : m.front()->component_rel_l2.size();
+  means.assign(T, 0.0);
+  medians.assign(T, 0.0);
+  for (std::size_t c = 0; c < T; ++c) {
+    std::vector<double> v;
+    for (const auto* x : m) v.push_back(x->component_rel_l2[c]);
+    means[c] = mean(v);
+    medians[c] = median(v);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> metric_column_names(const std::vector<std::string>& arrays,
+                                             const std::vector<int>& components) {
+  static const char* kAxis[3] = {"x", "y", "z"};
+  std::vector<std::string> out;
+  for (std::size_t a = 0; a < arrays.size() && a < components.size(); ++a) {
+    const int k = components[a];
+    if (k == 1) out.push_back(arrays[a]);
+    for (int c = 0; c < k && k > 1; ++c)
+      out.push_back(arrays[a] + "_" + (k == 3 ? std::string(kAxis[c]) : std::to_string(c)));
+  }
+  return out;
+}
 
 mesh::FeatureMatrix predict_denormalized(Model<float>& model, const float* params,
                                          const Normalizer& norm, mesh::FeatureMatrix x) {
@@ -19,19 +67,25 @@ mesh::FeatureMatrix predict_denormalized(Model<float>& model, const float* param
 
 SampleMetrics sample_metrics(const mesh::FeatureMatrix& pred, const mesh::FeatureMatrix& truth) {
   // Double accumulation: sums over a million points in float would lose the digits we report.
-  double err2 = 0, ref2 = 0, abs_sum = 0, abs_max = 0;
+  std::vector<double> err2(pred.cols(), 0.0), ref2(pred.cols(), 0.0);
+  double abs_sum = 0, abs_max = 0;
   for (Eigen::Index i = 0; i < pred.rows(); ++i)
     for (Eigen::Index c = 0; c < pred.cols(); ++c) {
       const double e = double(pred(i, c)) - double(truth(i, c));
-      err2 += e * e;
-      ref2 += double(truth(i, c)) * truth(i, c);
+      err2[c] += e * e;
+      ref2[c] += double(truth(i, c)) * truth(i, c);
       abs_sum += std::abs(e);
       abs_max = std::max(abs_max, std::abs(e));
     }
   SampleMetrics m;
   m.points = pred.rows();
-  // An all-zero true field has no relative error; report the absolute norm instead of inf.
-  m.rel_l2 = ref2 > 0 ? std::sqrt(err2 / ref2) : std::sqrt(err2);
+  double err_all = 0, ref_all = 0;
+  for (Eigen::Index c = 0; c < pred.cols(); ++c) {
+    m.component_rel_l2.push_back(relative(err2[c], ref2[c]));
+    err_all += err2[c];
+    ref_all += ref2[c];
+  }
+  m.rel_l2 = relative(err_all, ref_all);
   m.mae = abs_sum / double(std::max<Eigen::Index>(1, pred.size()));
   m.max_error = abs_max;
   return m;
@@ -62,11 +116,34 @@ MetricsSummary summarize(const std::vector<SampleMetrics>& m) {
   }
   s.mean_rel_l2 /= double(m.size());
   s.mean_mae /= double(m.size());
-  std::sort(r.begin(), r.end());
-  const std::size_t n = r.size();
-  s.median_rel_l2 = n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
-  s.max_rel_l2 = r.back();
+  s.median_rel_l2 = median(r);
+  s.max_rel_l2 = *std::max_element(r.begin(), r.end());
+  std::vector<const SampleMetrics*> all;
+  for (const auto& x : m) all.push_back(&x);
+  component_stats(all, s.mean_component_rel_l2, s.median_component_rel_l2);
   return s;
+}
+
+std::vector<FamilySummary> summarize_by_family(const std::vector<SampleMetrics>& m,
+                                               const std::vector<std::string>& families) {
+  std::map<std::string, std::vector<const SampleMetrics*>> groups;
+  for (const auto& x : m) {
+    const bool known = x.sample >= 0 && x.sample < std::int64_t(families.size());
+    groups[known ? families[x.sample] : std::string()].push_back(&x);
+  }
+  std::vector<FamilySummary> out;
+  for (const auto& [family, members] : groups) {
+    FamilySummary f;
+    f.family = family;
+    f.samples = std::int64_t(members.size());
+    std::vector<double> r;
+    for (const auto* x : members) r.push_back(x->rel_l2);
+    f.mean_rel_l2 = mean(r);
+    f.median_rel_l2 = median(r);
+    component_stats(members, f.mean_component_rel_l2, f.median_component_rel_l2);
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
 }  // namespace flare::surrogate

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "mesh/features.h"
@@ -19,11 +20,28 @@ struct SampleMetrics {
   double rel_l2 = 0;        ///< ‖ŷ − y‖ / ‖y‖ over all points and target columns
   double mae = 0;           ///< mean |ŷ − y| over all points and target columns
   double max_error = 0;     ///< max |ŷ − y|
+  /// [T] ‖ŷ_c − y_c‖ / ‖y_c‖ of each target column c (e.g. displacement_z alone: the distortion
+  /// along the build direction, which a small vector error can hide).
+  std::vector<double> component_rel_l2;
 };
 
 struct MetricsSummary {
   double mean_rel_l2 = 0, median_rel_l2 = 0, max_rel_l2 = 0, mean_mae = 0, max_error = 0;
+  std::vector<double> mean_component_rel_l2, median_component_rel_l2;  ///< [T]
 };
+
+/// Rel-L2 statistics of one group of samples (one part family, or all).
+struct FamilySummary {
+  std::string family;
+  std::int64_t samples = 0;
+  double mean_rel_l2 = 0, median_rel_l2 = 0;
+  std::vector<double> mean_component_rel_l2, median_component_rel_l2;  ///< [T]
+};
+
+/// Names of the target columns in metric reports: a 3-component array a gives a_x, a_y, a_z (the
+/// axes users read off ParaView), other arrays a (scalar) or a_0, a_1, ... as in the dataset.
+std::vector<std::string> metric_column_names(const std::vector<std::string>& arrays,
+                                             const std::vector<int>& components);
 
 /// Normalised model prediction for one mesh's raw features x [N, F], returned in target units
 /// [N, T]. params [P] live in the model's op-table memory (device memory for CUDA).
@@ -40,5 +58,10 @@ std::vector<SampleMetrics> evaluate(Model<float>& model, const float* params,
 
 /// Mean/median/max over samples (zeros when empty).
 MetricsSummary summarize(const std::vector<SampleMetrics>& m);
+
+/// One summary per distinct family of the evaluated samples, sorted by family name;
+/// `families[m.sample]` is sample m's family ("" when unknown, grouped like any other name).
+std::vector<FamilySummary> summarize_by_family(const std::vector<SampleMetrics>& m,
+                                               const std::vector<std::string>& families);
 
 }  // namespace flare::surrogate

@@ -1,6 +1,7 @@
 #include "surrogate/predictor.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "common/error.h"
 #include "surrogate/evaluate.h"
@@ -20,6 +21,8 @@ Predictor::Predictor(const fs::path& checkpoint, const std::string& device)
                         m_ckpt.config.out_dim == int(m_norm.target_mean.size()),
                     m_path, ": the model's input/output sizes (", m_ckpt.config.in_dim, ", ",
                     m_ckpt.config.out_dim, ") disagree with its normalizer");
+  if (!m_ckpt.training_domain.is_null())
+    m_domain = TrainingDomain::from_json(m_ckpt.training_domain, m_path);
   m_layout = std::make_unique<ParamLayout>(m_ckpt.config);
   check_supported(m_backend, m_ckpt.config, m_path);
   m_model = std::make_unique<Model<float>>(*m_layout, m_backend.ops);
@@ -65,15 +68,37 @@ void Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
   }
 }
 
+std::string Predictor::outside_domain(const mesh::Mesh& mesh) const {
+  return m_domain ? m_domain->outside_reasons(measure_shape(mesh)) : std::string();
+}
+
+std::vector<fs::path> default_model_candidates(const std::string& env_model, const fs::path& exe_dir,
+                                               const fs::path& source_dir) {
+  std::vector<fs::path> out;
+  if (!env_model.empty()) out.emplace_back(env_model);
+  if (!exe_dir.empty()) {
+    out.push_back(exe_dir / ".." / "models" / kDefaultModelName);
+    out.push_back(exe_dir / ".." / "share" / "flare-surrogate" / "models" / kDefaultModelName);
+  }
+  if (!source_dir.empty()) out.push_back(source_dir / "models" / kDefaultModelName);
+  return out;
+}
+
 fs::path find_default_model() {
+  const char* env = std::getenv("FLARE_MODEL");
+  const std::string env_model = env ? env : "";
+  if (!env_model.empty())
+    FLARE_INPUT_CHECK(fs::is_regular_file(env_model), "FLARE_MODEL=", env_model,
+                      ": no such model file; point FLARE_MODEL at a checkpoint or unset it");
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  const fs::path dir = exe.parent_path();
-  // Installed (<prefix>/bin next to <prefix>/share), then build trees inside the source tree.
-  for (const fs::path& c : {dir / "../share/flare-surrogate/models/lpbf-default.h5",
-                            dir / "../models/lpbf-default.h5", dir / "../../models/lpbf-default.h5"})
-    if (fs::exists(c)) return fs::weakly_canonical(c);
+#ifdef FLARE_SOURCE_DIR
+  const fs::path source_dir = FLARE_SOURCE_DIR;
+#else
+  const fs::path source_dir;
+#endif
+  for (const fs::path& c : default_model_candidates(env_model, ec ? fs::path() : exe.parent_path(), source_dir))
+    if (fs::is_regular_file(c)) return fs::weakly_canonical(c);
   return {};
 }
 

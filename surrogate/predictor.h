@@ -4,11 +4,14 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "mesh/features.h"
 #include "mesh/mesh.h"
 #include "surrogate/checkpoint.h"
+#include "surrogate/domain.h"
 #include "surrogate/model.h"
 #include "surrogate/normalizer.h"
 #include "surrogate/ops_table.h"
@@ -27,6 +30,10 @@ class Predictor {
   /// `source` when the recipe cannot be computed on the mesh (a missing input array, no cells).
   void predict(mesh::Mesh& mesh, const std::string& source);
 
+  /// Empty when `mesh` lies inside the training domain stored in the checkpoint (or the checkpoint
+  /// predates it); otherwise the reasons with their numbers, for a one-line warning.
+  std::string outside_domain(const mesh::Mesh& mesh) const;
+
   const Normalizer& normalizer() const { return m_norm; }
   const mesh::FeatureRecipe& recipe() const { return m_recipe; }
 
@@ -39,10 +46,21 @@ class Predictor {
   std::unique_ptr<Model<float>> m_model;
   Normalizer m_norm;
   mesh::FeatureRecipe m_recipe;
+  std::optional<TrainingDomain> m_domain;
 };
 
-/// The shipped default model (models/lpbf-default.h5 in the source tree or the installed share
-/// directory, located from the running executable); empty when none is installed.
+inline constexpr const char* kDefaultModelName = "lpbf-default.h5";
+
+/// Where `predict` looks for the bundled model, in order: $FLARE_MODEL (a file; `env_model`, empty
+/// when unset), <exe_dir>/../models/, <exe_dir>/../share/flare-surrogate/models/ (installed),
+/// <source_dir>/models/ (the source tree this binary was built from).
+std::vector<std::filesystem::path> default_model_candidates(const std::string& env_model,
+                                                            const std::filesystem::path& exe_dir,
+                                                            const std::filesystem::path& source_dir);
+
+/// The first existing file of default_model_candidates() for this process; empty when none.
+/// Throws InputError when $FLARE_MODEL is set but names no file (a typo must not silently fall
+/// back to another model).
 std::filesystem::path find_default_model();
 
 }  // namespace flare::surrogate

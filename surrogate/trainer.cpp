@@ -207,6 +207,7 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
     c.params = p;
     c.normalizer = norm.to_json();
     c.feature_recipe = data.recipe().to_json();
+    c.training_domain = data.training_domain();
     Json t = {{"options", trajectory},
               {"command_line", opt.command_line},
               {"step", st.step},

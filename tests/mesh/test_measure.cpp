@@ -143,4 +143,22 @@ TEST(Measure, VolumeAndAreaSumOnlyTheirDimension) {
   EXPECT_DOUBLE_EQ(mesh_area(m), 0.5);
 }
 
+TEST(Measure, MedianEdgeLengthIsTheVoxelSizeAndUsesEachTypesEdges) {
+  Mesh g = hex_grid(3, 4, 5, 0.5);
+  EXPECT_DOUBLE_EQ(median_edge_length(g), 0.5);
+  EXPECT_DOUBLE_EQ(median_edge_length(g, 1), 0.5);  // sampled: one cell
+  // A cube stretched 3x in x: 4 edges of 3 and 8 of 1, so the median is 1 (a table that took
+  // face diagonals or consecutive vertices 3-4 would report more).
+  Mesh box = one_cell(CellType::Hexahedron, k_cube);
+  box.points.col(0) *= 3.0;
+  EXPECT_DOUBLE_EQ(median_edge_length(box), 1.0);
+  // Unit tetrahedron: three edges of 1, three of sqrt(2).
+  EXPECT_DOUBLE_EQ(
+      median_edge_length(one_cell(CellType::Tetra, {P(0, 0, 0), P(1, 0, 0), P(0, 1, 0), P(0, 0, 1)})),
+      1.0);
+  g.points.col(2) *= 4.0;  // z edges 2.0 are a third of the edges: the median stays 0.5
+  EXPECT_DOUBLE_EQ(median_edge_length(g), 0.5);
+  EXPECT_EQ(median_edge_length(Mesh{}), 0.0);
+}
+
 }  // namespace

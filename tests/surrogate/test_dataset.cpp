@@ -204,3 +204,58 @@ TEST_F(DatasetFile, NotADatasetIsAClearError) {
   EXPECT_NE(e.find("not a flare-surrogate dataset"), std::string::npos) << e;
   EXPECT_NE(input_error([&] { Dataset d(dir / "nope.h5"); }).find("nope.h5"), std::string::npos);
 }
+
+TEST_F(DatasetFile, AssignedSplitsFamiliesAndTrainDomain) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);  // 27 nodes, extent 1, edge 0.5
+  meshes["a.vtu"].field_strings["family"] = "bracket";
+  meshes["b.vtu"] = block(4, 2.0, 5.0, 100.0);  // 64 nodes, extent 2, edge 2/3: test only
+  meshes["c.vtu"] = block(5, 3.0, -1.0, -50.0);  // 125 nodes, extent 3, edge 0.75
+  meshes["c.vtu"].field_strings["family"] = "tower";
+  auto opt = options({"a.vtu", "b.vtu", "c.vtu"});
+  opt.split = {0.0, 0.0, 0.0};  // ignored: each input's split is given
+  opt.sample_splits = {"train", "test", "train"};
+  opt.sample_families = {"", "plate", "lattice"};  // used only where the mesh does not say
+  const auto r = build_dataset(opt, reader());
+  EXPECT_EQ(r.split_sizes, (std::array<std::int64_t, 3>{2, 0, 1}));
+
+  const Dataset d(opt.output);
+  EXPECT_EQ(d.split("train"), (std::vector<std::int64_t>{0, 2}));
+  EXPECT_TRUE(d.split("val").empty());
+  EXPECT_EQ(d.split("test"), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(d.families(), (std::vector<std::string>{"bracket", "plate", "tower"}));
+  const TrainingDomain dom = TrainingDomain::from_json(d.training_domain(), "test");
+  EXPECT_EQ(dom.samples, 2);
+  EXPECT_EQ(dom.min_nodes, 27);
+  EXPECT_EQ(dom.max_nodes, 125);  // b (64 nodes) is a test sample and must not count
+  EXPECT_DOUBLE_EQ(dom.min_extent[2], 1.0);
+  EXPECT_DOUBLE_EQ(dom.max_extent[0], 3.0);
+  EXPECT_DOUBLE_EQ(dom.min_edge, 0.5);
+  EXPECT_DOUBLE_EQ(dom.max_edge, 0.75);
+
+  auto no_train = options({"a.vtu", "b.vtu"});
+  no_train.sample_splits = {"val", "test"};
+  EXPECT_NE(input_error([&] { build_dataset(no_train, reader()); }).find("train split"),
+            std::string::npos);
+  auto bad_name = options({"a.vtu"});
+  bad_name.sample_splits = {"holdout"};
+  EXPECT_NE(input_error([&] { build_dataset(bad_name, reader()); }).find("holdout"),
+            std::string::npos);
+}
+
+TEST_F(DatasetFile, OlderFilesWithoutFamiliesOrDomainStillOpen) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  meshes["a.vtu"].field_strings["family"] = "bracket";
+  auto opt = options({"a.vtu"});
+  opt.split = {1.0, 0.0, 0.0};
+  build_dataset(opt, reader());
+  {  // what a dataset written before these attributes existed looks like
+    const hid_t f = H5Fopen(opt.output.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    EXPECT_GE(H5Adelete(f, "families"), 0);
+    EXPECT_GE(H5Adelete(f, "training_domain"), 0);
+    H5Fclose(f);
+  }
+  const Dataset d(opt.output);
+  EXPECT_EQ(d.families(), std::vector<std::string>{""});
+  EXPECT_TRUE(d.training_domain().is_null());
+}

@@ -1,10 +1,14 @@
 // `flare-surrogate dataset build` end to end on .vtu files: exit codes, messages, --skip-bad.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "mesh/grid.h"
 #include "mesh/io.h"
@@ -97,4 +101,46 @@ TEST_F(DatasetCli, SkipBadContinuesAndReports) {
   EXPECT_NE(r.out.find("bad_nan.vtu"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("absent.vtu"), std::string::npos) << r.out;
   EXPECT_EQ(surrogate::Dataset(p("data.h5")).num_samples(), 4);
+}
+
+TEST_F(DatasetCli, SplitManifestKeepsTheGeneratorsSplitAndFamilies) {
+  // Ten parts: `am dataset` puts exactly 8 in train, 1 in val, 1 in test.
+  const auto gen = run("am dataset --count 10 --out " + p("lpbf") +
+                       " --nodes 200..600 --jobs 2 --layers 2 --families wall,tube --seed 5");
+  ASSERT_EQ(gen.code, 0) << gen.out;
+  const auto r = run("dataset build " + p("lpbf") + " -o " + p("lpbf.h5") +
+                     " --target displacement --split manifest");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("(train 8, val 1, test 1)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("split from the manifests"), std::string::npos) << r.out;
+
+  std::ifstream f(p("lpbf/manifest.json"));
+  const auto manifest = nlohmann::json::parse(f);
+  std::map<std::string, std::pair<std::string, std::string>> want;  // file -> split, family
+  for (const auto& s : manifest.at("samples"))
+    want[s.at("file").get<std::string>()] = {s.at("split"), s.at("family")};
+  const surrogate::Dataset d(p("lpbf.h5"));
+  ASSERT_EQ(d.num_samples(), 10);
+  for (const std::string split : {"train", "val", "test"})
+    for (std::int64_t s : d.split(split)) {
+      const std::string file = fs::path(d.sources()[s]).filename().string();
+      EXPECT_EQ(want.at(file).first, split) << file;
+      EXPECT_EQ(d.families()[s], want.at(file).second) << file;
+      EXPECT_TRUE(d.families()[s] == "wall" || d.families()[s] == "tube") << d.families()[s];
+    }
+  EXPECT_FALSE(d.training_domain().is_null());
+
+  // An input the manifest does not list is refused, naming it.
+  fs::copy_file(p("lpbf/sample_00000.vtu"), p("lpbf/extra.vtu"));
+  const auto extra = run("dataset build " + p("lpbf") + " -o " + p("x.h5") +
+                         " --target displacement --split manifest");
+  EXPECT_EQ(extra.code, 2) << extra.out;
+  EXPECT_NE(extra.out.find("extra.vtu: not listed in"), std::string::npos) << extra.out;
+  EXPECT_EQ(std::count(extra.out.begin(), extra.out.end(), '\n'), 1) << extra.out;
+  EXPECT_FALSE(fs::exists(p("x.h5")));
+  // Inputs without any manifest next to them.
+  const auto none = run("dataset build " + p("runs") + " -o " + p("x.h5") +
+                        " --target displacement --split manifest");
+  EXPECT_EQ(none.code, 2) << none.out;
+  EXPECT_NE(none.out.find("manifest.json: no manifest here"), std::string::npos) << none.out;
 }

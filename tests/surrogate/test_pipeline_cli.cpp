@@ -7,9 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <random>
+#include <sstream>
 
+#include "mesh/grid.h"
 #include "mesh/io.h"
+#include "surrogate/dataset.h"
 #include "surrogate/checkpoint.h"
 #include "surrogate/ops_table.h"
 #include "synthetic_boxes.h"
@@ -23,8 +27,10 @@ struct Result {
   int code;
   std::string out;
 };
-Result run(const std::string& args, bool merge_stderr = true) {
-  const std::string cmd = std::string(FLARE_BINARY) + " " + args + (merge_stderr ? " 2>&1" : "");
+// `args` go to the built binary; with prefix_binary = false they are the whole shell command.
+Result run(const std::string& args, bool merge_stderr = true, bool prefix_binary = true) {
+  const std::string cmd = (prefix_binary ? std::string(FLARE_BINARY) + " " : std::string()) + args +
+                          (merge_stderr ? " 2>&1" : "");
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
@@ -49,6 +55,7 @@ class PipelineCli : public ::testing::Test {
       for (std::int64_t i = 0; i < m.num_points(); ++i)
         u.insert(u.end(), {0.01 * m.points(i, 0), 0.0, 0.02 * m.points(i, 2)});
       m.point_data.put(mesh::DataArray::from_doubles("u", 3, u));
+      m.field_strings["family"] = k % 2 ? "plate" : "block";  // as `am dataset` tags its parts
       mesh::write_vtu(m, dir / "runs" / ("box" + std::to_string(k) + ".vtu"));
     }
     const auto b = run("dataset build " + p("runs") + " -o " + p("data.h5") +
@@ -142,8 +149,65 @@ TEST_F(PipelineCli, EvalTableJsonCsv) {
   std::string header, row;
   std::getline(csv, header);
   std::getline(csv, row);
-  EXPECT_EQ(header, "sample,source,points,rel_l2,mae,max_error");
+  EXPECT_EQ(header, "sample,source,family,samples,points,rel_l2,rel_l2_u_x,rel_l2_u_y,rel_l2_u_z,mae,max_error");
   EXPECT_FALSE(row.empty());
+}
+
+// Per-sample family and component errors, and per-family rows that agree with the samples, in
+// the table, the JSON and the CSV.
+TEST_F(PipelineCli, EvalReportsComponentsAndFamilies) {
+  auto r = run("eval -m " + p("model.h5") + " --data " + p("data.h5") + " --split train --json --csv " +
+               p("f.csv"), false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("components"), (nlohmann::json{"u_x", "u_y", "u_z"}));
+  std::map<std::string, std::vector<double>> by_family;
+  for (const auto& s : j.at("samples")) {
+    const std::string fam = s.at("family");
+    EXPECT_TRUE(fam == "block" || fam == "plate") << fam;
+    by_family[fam].push_back(s.at("rel_l2").get<double>());
+    // u_y is zero everywhere: its "relative" error is the absolute norm; x and z are relative.
+    EXPECT_GT(s.at("rel_l2_u_z").get<double>(), 0.0);
+    EXPECT_GE(s.at("max_error").get<double>(), s.at("mae").get<double>());
+  }
+  ASSERT_EQ(j.at("families").size(), by_family.size());
+  for (const auto& f : j.at("families")) {
+    const auto& v = by_family.at(f.at("family").get<std::string>());
+    double mean = 0;
+    for (double x : v) mean += x / double(v.size());
+    EXPECT_EQ(f.at("samples").get<std::size_t>(), v.size());
+    EXPECT_NEAR(f.at("mean_rel_l2").get<double>(), mean, 1e-12);
+    EXPECT_TRUE(f.contains("median_rel_l2_u_z")) << f.dump();
+  }
+  // The CSV carries the same numbers (9 significant digits).
+  std::ifstream csv(p("f.csv"));
+  std::string line;
+  std::getline(csv, line);
+  int samples = 0, family_means = 0;
+  while (std::getline(csv, line)) {
+    std::vector<std::string> cell;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cell.push_back(c);
+    if (cell[0] == "mean" && cell[2] != "(all)") {
+      ++family_means;
+      for (const auto& f : j.at("families"))
+        if (f.at("family") == cell[2])
+          EXPECT_NEAR(std::stod(cell[5]), f.at("mean_rel_l2").get<double>(), 1e-8) << line;
+    } else if (cell[0] == "mean") {
+      EXPECT_NEAR(std::stod(cell[5]), j.at("summary").at("mean_rel_l2").get<double>(), 1e-8);
+      EXPECT_NEAR(std::stod(cell[8]), j.at("summary").at("mean_rel_l2_u_z").get<double>(), 1e-8);
+    } else if (std::isdigit(static_cast<unsigned char>(cell[0][0]))) {
+      const auto& s = j.at("samples").at(samples++);
+      EXPECT_EQ(cell[2], s.at("family").get<std::string>());
+      EXPECT_NEAR(std::stod(cell[8]), s.at("rel_l2_u_z").get<double>(), 1e-8 * (1 + s.at("rel_l2_u_z").get<double>()));
+    }
+  }
+  EXPECT_EQ(samples, int(j.at("samples").size()));
+  EXPECT_EQ(family_means, int(j.at("families").size()));
+  const auto table = run("eval -m " + p("model.h5") + " --data " + p("data.h5") + " --split train");
+  ASSERT_EQ(table.code, 0) << table.out;
+  EXPECT_NE(table.out.find("by family"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("u_z"), std::string::npos) << table.out;
 }
 
 TEST_F(PipelineCli, EvalMismatchSaysWhatDiffers) {
@@ -204,9 +268,6 @@ TEST_F(PipelineCli, PredictBadInputsExit2) {
   EXPECT_EQ(lines(r.out), 1) << r.out;
   EXPECT_NE(r.out.find("temperature"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(p("nt.vtu")));
-  r = run("predict " + p("runs/box0.vtu") + " -o " + p("nm.vtu"));
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.out.find("-m"), std::string::npos) << r.out;
   r = run("predict " + p("runs/nothere.vtu") + " -m " + p("model.h5") + " -o " + p("nm.vtu"));
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("nothere.vtu"), std::string::npos) << r.out;
@@ -214,4 +275,90 @@ TEST_F(PipelineCli, PredictBadInputsExit2) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.out), 1) << r.out;
   EXPECT_FALSE(fs::exists(p("nm.vtu")));
+}
+
+// A part much larger and coarser than every training part: one warning line on stderr with the
+// reasons, and the prediction is still written. Inside the domain, or with a checkpoint written
+// before domains were recorded: no warning.
+TEST_F(PipelineCli, PredictWarnsOutsideTheTrainingDomain) {
+  mesh::Mesh big = mesh::hex_grid(30, 8, 6, 3.0);
+  big.point_data.put(mesh::DataArray::from_doubles("u", 3, std::vector<double>(3 * big.num_points(), 0.0)));
+  mesh::write_vtu(big, dir / "big.vtu");
+  const auto ck = surrogate::load_checkpoint(p("model.h5"));
+  ASSERT_FALSE(ck.training_domain.is_null());
+  const std::string warn_cmd = "predict " + p("big.vtu") + " -m " + p("model.h5") + " -o " + p("big_pred.vtu") +
+                               " 2>&1 >/dev/null";
+  auto r = run(warn_cmd, false);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("warning: " + p("big.vtu") + " lies outside the training domain"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1953 nodes > 1.5 x the largest training part"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("x extent 90 > 1.25 x"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("voxel size) 3 outside"), std::string::npos) << r.out;
+  EXPECT_TRUE(mesh::read_mesh(p("big_pred.vtu")).point_data.has("u_pred"));
+
+  // A training part lies inside its own domain.
+  const surrogate::Dataset d(p("data.h5"));
+  const std::string train_part = d.sources()[d.split("train").front()];
+  r = run("predict " + train_part + " -m " + p("model.h5") + " -o " + p("in_pred.vtu") + " 2>&1 >/dev/null", false);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "");
+
+  surrogate::Checkpoint old = ck;
+  old.training_domain = nullptr;
+  surrogate::save_checkpoint(p("old.h5"), old);
+  r = run("predict " + p("big.vtu") + " -m " + p("old.h5") + " -o " + p("big_old.vtu") + " 2>&1 >/dev/null", false);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(fs::exists(p("big_old.vtu")));
+}
+
+// Without -m: $FLARE_MODEL, then <bin>/../models/, then <bin>/../share/flare-surrogate/models/
+// (an installed tree from `cmake --install`), then the source tree's models/.
+TEST_F(PipelineCli, PredictWithoutModelUsesTheBundledModel) {
+  auto r = run("env FLARE_MODEL=" + p("model.h5") + " " + std::string(FLARE_BINARY) + " predict " +
+                   p("runs/box0.vtu") + " -o " + p("env_pred.vtu"), true, false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("using bundled model " + fs::canonical(p("model.h5")).string()), std::string::npos) << r.out;
+  EXPECT_TRUE(mesh::read_mesh(p("env_pred.vtu")).point_data.has("u_pred"));
+  r = run("env FLARE_MODEL=" + p("nothere.h5") + " " + std::string(FLARE_BINARY) + " predict " +
+              p("runs/box0.vtu") + " -o " + p("nm.vtu"), true, false);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("FLARE_MODEL=" + p("nothere.h5")), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p("nm.vtu")));
+
+  const fs::path prefix = dir / "prefix";
+  const auto inst = run(std::string(FLARE_CMAKE_COMMAND) + " --install " + FLARE_BUILD_DIR + " --prefix " +
+                            prefix.string(), true, false);
+  ASSERT_EQ(inst.code, 0) << inst.out;
+  const std::string bin = (prefix / "bin" / "flare-surrogate").string();
+  ASSERT_TRUE(fs::exists(bin));
+  const fs::path share = prefix / "share" / "flare-surrogate" / "models" / "lpbf-default.h5";
+  const fs::path beside = prefix / "models" / "lpbf-default.h5";
+  fs::create_directories(share.parent_path());
+  fs::create_directories(beside.parent_path());
+  fs::copy_file(p("model.h5"), share, fs::copy_options::overwrite_existing);
+  fs::copy_file(p("model.h5"), beside);
+  const std::string predict = "env -u FLARE_MODEL " + bin + " predict " + p("runs/box0.vtu") + " -o " + p("b.vtu");
+  r = run(predict, true, false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("using bundled model " + fs::canonical(beside).string()), std::string::npos) << r.out;
+  r = run("env FLARE_MODEL=" + p("model.h5") + " " + bin + " predict " + p("runs/box0.vtu") + " -o " + p("b.vtu"), true, false);
+  EXPECT_NE(r.out.find("using bundled model " + fs::canonical(p("model.h5")).string()), std::string::npos) << r.out;
+  fs::remove(beside);
+  r = run(predict, true, false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("using bundled model " + fs::canonical(share).string()), std::string::npos) << r.out;
+  fs::remove(share);
+  r = run(predict, true, false);
+  const fs::path source_model = fs::path(FLARE_SOURCE_DIR) / "models" / "lpbf-default.h5";
+  if (fs::exists(source_model)) {
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("using bundled model " + fs::canonical(source_model).string()), std::string::npos) << r.out;
+  } else {
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_EQ(lines(r.out), 1) << r.out;
+    EXPECT_NE(r.out.find("pass -m model.h5"), std::string::npos) << r.out;
+  }
 }
