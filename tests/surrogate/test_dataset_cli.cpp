@@ -1,5 +1,6 @@
 // `flare-surrogate dataset build` end to end on .vtu files: exit codes, messages, --skip-bad.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -47,7 +48,7 @@ class DatasetCli : public ::testing::Test {
   fs::path dir;
   void SetUp() override {
     dir = fs::temp_directory_path() /
-          ("flare_test_dataset_cli_" + std::string(
+          ("flare_test_dataset_cli_" + std::to_string(getpid()) + "_" + std::string(
                ::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir);
     fs::create_directories(dir / "runs");

@@ -1,6 +1,7 @@
 // Proof that training learns: a small FLARE on the synthetic box task (synthetic_boxes.h) must
 // beat the mean predictor by a wide margin on the held-out test split.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <iostream>
@@ -19,7 +20,7 @@ constexpr double kLearningThreshold = 0.06;  // measured 0.033 (mean predictor 0
 using namespace flare;
 
 TEST(Learning, SmallFlareBeatsTheMeanPredictorOnSyntheticBoxes) {
-  const fs::path dir = fs::temp_directory_path() / "flare_test_learning";
+  const fs::path dir = fs::temp_directory_path() / ("flare_test_learning_" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   surrogate::TrainOptions o;

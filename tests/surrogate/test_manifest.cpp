@@ -1,5 +1,6 @@
 // Reading the split and family of each input from an `am dataset` manifest.json.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -16,7 +17,7 @@ namespace {
 struct Manifest : ::testing::Test {
   fs::path dir;
   void SetUp() override {
-    dir = fs::temp_directory_path() / ("flare_test_manifest_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    dir = fs::temp_directory_path() / ("flare_test_manifest_" + std::to_string(getpid()) + "_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir);
     fs::create_directories(dir / "a");
     fs::create_directories(dir / "b");

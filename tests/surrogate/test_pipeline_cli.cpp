@@ -1,6 +1,7 @@
 // dataset build → train → eval → predict through the executable: outputs, exit codes, one-line
 // messages, nothing left behind on failure, Ctrl-C.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -45,7 +46,7 @@ class PipelineCli : public ::testing::Test {
  protected:
   static fs::path dir;
   static void SetUpTestSuite() {
-    dir = fs::temp_directory_path() / "flare_test_pipeline_cli";
+    dir = fs::temp_directory_path() / ("flare_test_pipeline_cli_" + std::to_string(getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir / "runs");
     std::mt19937_64 rng(3);
