@@ -25,6 +25,6 @@ inline CommandResult run_command(const std::string& cmd) {
   return r;
 }
 
-inline std::string quoted(const std::string& s) { return "'" + s + "'"; }
+inline std::string shell_quoted(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace flare::test

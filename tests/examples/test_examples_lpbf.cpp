@@ -83,8 +83,8 @@ TEST_P(LpbfExample, StlVoxelisesBackToThePart) {
   char voxel[32];
   std::snprintf(voxel, sizeof voxel, "%.17g", voxel_of(e, part));
   const auto r = test::run_command(std::string(FLARE_BINARY) + " am voxelize " +
-                                   test::quoted(example_file(e.name, ".stl").string()) +
-                                   " --voxel " + voxel + " -o " + test::quoted(out.string()));
+                                   test::shell_quoted(example_file(e.name, ".stl").string()) +
+                                   " --voxel " + voxel + " -o " + test::shell_quoted(out.string()));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.find("floating"), std::string::npos) << r.out;
   const mesh::Mesh again = mesh::read_mesh(out);
