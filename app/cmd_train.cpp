@@ -45,7 +45,7 @@ int train_cmd(const app::Args& args) {
       ("stop-after", po::value(&o.stop_after)->default_value(o.stop_after), "stop after this many steps of this run (resumable), 0 = never")
       ("resume", po::bool_switch(&o.resume), "continue from <stem>.last.h5 with the same options")
       ("channels,C", po::value(&m.channel_dim)->default_value(m.channel_dim), "channel width C")
-      ("blocks,L", po::value(&m.num_blocks)->default_value(m.num_blocks), "number of FLARE blocks L")
+      ("blocks,L", po::value(&m.num_blocks)->default_value(m.num_blocks), "number of FLARE blocks L (0: pointwise MLP baseline)")
       ("heads,H", po::value(&m.num_heads)->default_value(m.num_heads), "attention heads H (C divisible by H)")
       ("latents,M", po::value(&m.num_latents)->default_value(m.num_latents), "latent queries per head M")
       ("qk-norm", po::value(&m.qk_norm)->default_value(m.qk_norm), "LayerNorm on latent queries and keys (true|false)")

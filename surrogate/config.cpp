@@ -58,7 +58,11 @@ void ModelConfig::validate() const {
   positive(in_dim, "in_dim");
   positive(out_dim, "out_dim");
   positive(channel_dim, "channel_dim");
-  positive(num_blocks, "num_blocks");
+  // L = 0 is allowed on purpose: in_proj -> LayerNorm -> out_proj is then a pointwise residual MLP
+  // on the same features, the baseline every FLARE result is compared against (same data, code
+  // and training recipe; only the mixing across points is missing).
+  FLARE_INPUT_CHECK(num_blocks >= 0, "model config: num_blocks must be >= 0 (got ", num_blocks,
+                    "; 0 gives the pointwise MLP baseline)");
   positive(num_heads, "num_heads");
   positive(num_latents, "num_latents");
   FLARE_INPUT_CHECK(channel_dim % num_heads == 0, "model config: channel_dim (", channel_dim,

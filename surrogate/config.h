@@ -29,7 +29,7 @@ struct ModelConfig {
   int in_dim = 8;        ///< F, input features per point
   int out_dim = 1;       ///< T, output fields per point
   int channel_dim = 64;  ///< C
-  int num_blocks = 8;    ///< L
+  int num_blocks = 8;    ///< L (0: no mixing, a pointwise MLP baseline)
   int num_heads = 8;     ///< H (D = C / H)
   int num_latents = 64;  ///< M latent queries per head
   AttnScale attn_scale = AttnScale::One;

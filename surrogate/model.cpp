@@ -51,8 +51,10 @@ void Model<T>::resize(std::int64_t N, int B, bool train) {
   resize_mlp(m_out_acts, m_layout.out_mlp, N);
   m_stream.resize(std::max<std::size_t>(m_stream.size(), train ? L + 1 : 2));
   for (auto& s : m_stream) ensure(s, N * C);
-  m_blocks.resize(std::max<std::size_t>(m_blocks.size(), train ? L : 1));
-  for (std::size_t l = 0; l < (train ? std::size_t(L) : 1); ++l) {
+  // Inference reuses one block's buffers for every block (none when L = 0).
+  const std::size_t n_block_acts = train ? std::size_t(L) : std::size_t(std::min(L, 1));
+  m_blocks.resize(std::max(m_blocks.size(), n_block_acts));
+  for (std::size_t l = 0; l < n_block_acts; ++l) {
     const BlockSlots& s = m_layout.blocks[l];
     BlockActs& a = m_blocks[l];
     for (Buf* b : {&a.ln1, &a.k, &a.v, &a.y, &a.xmid, &a.ln2, &a.tmp}) ensure(*b, N * C);
