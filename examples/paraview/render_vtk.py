@@ -122,7 +122,7 @@ def main():
     scale = args.scale if args.scale is not None else auto_scale(grid, [a for a, _ in shown], 0.10)
     value_range = (0.0, max(max_magnitude(a) for a, _ in shown) or 1.0)
 
-    lut = vtk.vtkLookupTable()  # blue (still) to red (most displaced), like ParaView's Cool to Warm
+    lut = vtk.vtkLookupTable()  # rainbow: blue (still) to red (most displaced)
     lut.SetHueRange(0.667, 0.0)
     lut.SetTableRange(*value_range)
     lut.Build()
