@@ -14,6 +14,7 @@ packages=(
   libgtest-dev             # test suite
   calculix-ccx             # reference solver for the am/ validation tests
   python3                  # tests/reference tools and example scripts
+  python3-vtk9             # tests/examples read predictions as ParaView does; examples/lpbf STLs
 )
 missing=()
 for p in "${packages[@]}"; do
