@@ -39,7 +39,7 @@ if [ ! -f "$work/lpbf.h5" ]; then
 fi
 
 train_args=(--data "$work/lpbf.h5" --device cuda --batch-size 1 --lr 1e-3 --schedule onecycle
-            --clip-norm 1.0 --seed "$SEED" --checkpoint-every 2000 --log-every 200)
+            --clip-norm 1.0 --seed "$SEED" --checkpoint-every 2000)
 
 # Stops a training run early (SIGINT: it saves its resumable state) when STOP_AT is set.
 run_train() {
@@ -56,7 +56,7 @@ run_train() {
 if [ ! -f "$work/baseline.done" ]; then
   resume=(); [ -f "$work/baseline.last.h5" ] && resume=(--resume)
   log "train baseline (L = 0, C = 128): $BASE_EPOCHS epochs"
-  if run_train "${train_args[@]}" -o "$work/baseline.h5" -L 0 -C 128 --epochs "$BASE_EPOCHS" \
+  if run_train "${train_args[@]}" -o "$work/baseline.h5" -L 0 -C 128 --epochs "$BASE_EPOCHS" --log-every 200 \
        --metrics "$work/baseline.jsonl" "${resume[@]}"; then touch "$work/baseline.done"; else exit 3; fi
 fi
 
@@ -81,7 +81,7 @@ PY
   fi
   resume=(); [ -f "$work/flare.last.h5" ] && resume=(--resume)
   log "train FLARE (defaults): $EPOCHS epochs"
-  if run_train "${train_args[@]}" -o "$work/flare.h5" --epochs "$EPOCHS" \
+  if run_train "${train_args[@]}" -o "$work/flare.h5" --epochs "$EPOCHS" --log-every 200 \
        --metrics "$work/flare.jsonl" "${resume[@]}"; then touch "$work/flare.done"; else exit 3; fi
 fi
 
