@@ -134,6 +134,7 @@ void write_manifest(const DatasetOptions& opts, const DatasetReport& report) {
   j["splits"] = {{"train", json::array()}, {"val", json::array()}, {"test", json::array()}};
   j["samples"] = json::array();
   for (const SampleRecord& r : report.samples) {
+    if (r.file.empty()) continue;  // an index of a split that was not asked for (--splits)
     json s = {{"index", r.index},         {"file", r.file},       {"family", r.family},
               {"split", r.split},         {"part_seed", r.part_seed}, {"nodes", r.nodes},
               {"elements", r.elements},   {"voxel", r.voxel},     {"solve_seconds", r.solve_seconds},
@@ -151,7 +152,8 @@ void write_manifest(const DatasetOptions& opts, const DatasetReport& report) {
     std::ofstream f(tmp);
     f << "index,file,family,split,part_seed,nodes,elements,voxel,solve_seconds,cg_iterations,error,parameters\n";
     for (const SampleRecord& r : report.samples)
-      f << r.index << ',' << r.file << ',' << r.family << ',' << r.split << ',' << r.part_seed << ','
+      if (!r.file.empty())
+        f << r.index << ',' << r.file << ',' << r.family << ',' << r.split << ',' << r.part_seed << ','
         << r.nodes << ',' << r.elements << ',' << r.voxel << ',' << r.solve_seconds << ','
         << r.cg_iterations << ',' << csv_quote(r.error) << ',' << csv_quote(r.params.dump()) << "\n";
     FLARE_CHECK(f.good(), "could not write ", tmp.string());
@@ -202,6 +204,9 @@ DatasetReport generate_dataset(const DatasetOptions& requested,
                     " is above 99999 (sample names have five digits); split into several folders");
   const Material material = material_by_name(opts.material);
   opts.material = material.name;  // canonical spelling: "Ti64" and "ti64" are the same dataset
+  for (const std::string& sp : opts.splits)
+    FLARE_INPUT_CHECK(sp == "train" || sp == "val" || sp == "test", "am dataset: --splits: unknown split '",
+                      sp, "' (use train, val, test)");
   for (const std::string& f : opts.families)
     FLARE_INPUT_CHECK(std::find(part_families().begin(), part_families().end(), f) != part_families().end(),
                       "am dataset: unknown part family '", f, "' (see 'flare-surrogate am part --family list')");
@@ -227,6 +232,12 @@ DatasetReport generate_dataset(const DatasetOptions& requested,
     omp_set_num_threads(threads_each);
     for (int i = next++; i < opts.count && !abort; i = next++) {
       SampleRecord rec = plan_sample(opts, i);
+      if (!opts.splits.empty() &&
+          std::find(opts.splits.begin(), opts.splits.end(), rec.split) == opts.splits.end()) {
+        std::lock_guard<std::mutex> g(lock);
+        progress.advance();
+        continue;
+      }
       try {
         if (!load_finished(opts, opts.out / rec.file, rec)) make_sample(opts, material, rec);
       } catch (const ForeignSample&) {

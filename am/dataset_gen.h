@@ -26,6 +26,10 @@ struct DatasetOptions {
   std::string material = "ti64";
   int layers = 10;                   ///< layer groups of the simulation
   std::vector<std::string> families; ///< drawn from uniformly; empty = all
+  /// Generate only the samples of these splits ("train", "val", "test"); empty = all. The other
+  /// indices keep their plan (and split), they are just not built: the held-out parts of a large
+  /// dataset can be regenerated alone, e.g. to evaluate a shipped model on another machine.
+  std::vector<std::string> splits;
 };
 
 /// What the manifest says about one sample.

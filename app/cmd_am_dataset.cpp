@@ -14,7 +14,7 @@ namespace {
 int run(const flare::app::Args& args) {
   namespace po = flare::app::po;
   flare::am::DatasetOptions d;
-  std::string out, nodes = "5000..50000", families;
+  std::string out, nodes = "5000..50000", families, splits;
   po::options_description opts("options");
   opts.add_options()
       ("count", po::value(&d.count)->required(), "number of parts (sample_00000.vtu ...)")
@@ -25,20 +25,26 @@ int run(const flare::app::Args& args) {
        "parts simulated in parallel (each with cores/jobs threads)")
       ("material", po::value(&d.material)->default_value(d.material), "ti64, 316l, in718, alsi10mg")
       ("layers", po::value(&d.layers)->default_value(d.layers), "layer groups of the simulation")
-      ("families", po::value(&families), "comma-separated families to draw from (default: all)");
+      ("families", po::value(&families), "comma-separated families to draw from (default: all)")
+      ("splits", po::value(&splits),
+       "generate only these splits, e.g. test or val,test (default: all); sample i keeps its split");
   po::variables_map vm;
   if (!flare::app::parse_args(
           "am dataset", args, opts, {}, vm,
           "am dataset --count N --out DIR [--seed S] [--nodes MIN..MAX] [--jobs J] [--material M] [--layers K]",
           "  flare-surrogate am dataset --count 20 --out lpbf --nodes 5000..20000 --jobs 2\n"
           "  flare-surrogate am dataset --count 1400 --out lpbf --seed 7 --jobs 16   (rerun to resume)\n"
-          "  flare-surrogate am dataset --count 50 --out walls --families wall,thin_wall --layers 5\n"))
+          "  flare-surrogate am dataset --count 50 --out walls --families wall,thin_wall --layers 5\n"
+          "  flare-surrogate am dataset --count 1250 --out lpbf_test --splits test   (held-out parts only)\n"))
     return 0;
   d.out = out;
   flare::am::parse_node_range(nodes, "--nodes", d.part);
   std::stringstream list(families);
   for (std::string f; std::getline(list, f, ',');)
     if (!f.empty()) d.families.push_back(f);
+  std::stringstream split_list(splits);
+  for (std::string f; std::getline(split_list, f, ',');)
+    if (!f.empty()) d.splits.push_back(f);
 
   flare::am::DatasetReport r = flare::am::generate_dataset(d, [](const flare::am::SampleRecord& s) {
     if (!flare::Progress::stderr_is_terminal() && s.error.empty())

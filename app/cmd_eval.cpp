@@ -16,6 +16,9 @@
 #include "surrogate/dataset.h"
 #include "surrogate/evaluate.h"
 #include "surrogate/normalizer.h"
+#include "surrogate/predictor.h"
+#include "common/progress.h"
+#include "mesh/io.h"
 
 namespace {
 
@@ -29,30 +32,18 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-int eval_cmd(const app::Args& args) {
-  std::string model, data, split = "test", csv, device = "cpu";
-  po::options_description opts("options");
-  opts.add_options()
-      ("model,m", po::value(&model)->required(), "checkpoint from `train`")
-      ("data", po::value(&data)->required(), "dataset file from `dataset build`")
-      ("split", po::value(&split)->default_value(split), "train | val | test")
-      ("device", po::value(&device)->default_value(device), "cpu | cuda")
-      ("json", "print the metrics as JSON instead of a table")
-      ("csv", po::value(&csv), "also write the per-sample metrics to this CSV file");
-  po::variables_map vm;
-  if (!app::parse_args("eval", args, opts, {}, vm, "eval --model model.h5 --data data.h5 [options]",
-                       "  flare-surrogate eval --model model.h5 --data data.h5\n"
-                       "  flare-surrogate eval -m model.h5 --data data.h5 --split val --json\n"
-                       "  flare-surrogate eval -m model.h5 --data data.h5 --csv errors.csv\n"
-                       "  flare-surrogate eval -m model.h5 --data data.h5 --device cuda\n"))
-    return 0;
-  FLARE_INPUT_CHECK(split == "train" || split == "val" || split == "test",
-                    "--split must be train, val or test, got '", split, "'");
-  if (!csv.empty()) check_writable(csv);
-  const surrogate::Checkpoint ck = surrogate::load_checkpoint(model);
-  FLARE_INPUT_CHECK(!ck.normalizer.is_null(), model,
-                    ": the checkpoint has no normalizer; use one written by `flare-surrogate train`");
-  const auto norm = surrogate::Normalizer::from_json(ck.normalizer, model);
+// The rows of one evaluation: metrics[i].sample indexes `sources` and `families`.
+struct Evaluation {
+  std::vector<surrogate::SampleMetrics> metrics;
+  std::vector<std::string> sources, families, columns;
+  std::string what;  // "test split", "3 meshes": for the summary line
+};
+
+// A dataset split. The features were computed when the dataset was built, so the dataset's feature
+// recipe must be the checkpoint's (same columns AND the same coordinate normalisation).
+Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoint& ck,
+                        const surrogate::Normalizer& norm, const std::string& data,
+                        const std::string& split, const std::string& device) {
   const surrogate::Dataset d(data);
   FLARE_INPUT_CHECK(norm.feature_names == d.feature_names(), "eval: ", model, " was trained on features [",
                     join(norm.feature_names), "] but ", data, " has [", join(d.feature_names()),
@@ -60,6 +51,13 @@ int eval_cmd(const app::Args& args) {
   FLARE_INPUT_CHECK(norm.target_names == d.target_names(), "eval: ", model, " predicts [",
                     join(norm.target_names), "] but ", data, " has targets [",
                     join(d.target_names()), "]; use a dataset built with the same --target");
+  FLARE_INPUT_CHECK(ck.feature_recipe.is_null() ||
+                        mesh::FeatureRecipe::from_json(ck.feature_recipe, model).to_json() ==
+                            d.recipe().to_json(),
+                    "eval: ", data,
+                    " normalises its features differently from ", model,
+                    " (another training set fixed its origin and length scale); evaluate on the "
+                    "solved meshes instead: flare-surrogate eval -m ", model, " MESH...");
   const auto& ids = d.split(split);
   FLARE_INPUT_CHECK(!ids.empty(), data, ": the ", split, " split is empty; choose another --split");
   const surrogate::Backend backend = surrogate::make_backend(device);
@@ -68,20 +66,109 @@ int eval_cmd(const app::Args& args) {
   surrogate::Model<float> net(layout, backend.ops);
   surrogate::Buffer<float> params(backend.ops.mem, layout.size(), "model parameters");
   params.upload(ck.params.data(), layout.size());
+  Evaluation e;
   // Evaluate with the dataset's statistics replaced by the checkpoint's: the model only knows its own.
-  const auto metrics = surrogate::evaluate(net, params.data(), norm, d, ids);
+  e.metrics = surrogate::evaluate(net, params.data(), norm, d, ids);
+  for (const auto& s : d.sources()) e.sources.push_back(fs::path(s).filename().string());
+  e.families = d.families();
+  e.columns = surrogate::metric_column_names(d.target_arrays(), d.target_components());
+  e.what = split + " split";
+  return e;
+}
+
+// Solved meshes (with the true target arrays): features from the checkpoint's own recipe, so any
+// mesh can be scored, e.g. the held-out parts regenerated with `am dataset --splits test`.
+Evaluation eval_meshes(const std::string& model, const surrogate::Normalizer& norm,
+                       const std::vector<std::string>& inputs, const std::string& device) {
+  surrogate::Predictor predictor(model, device);
+  Evaluation e;
+  e.columns = surrogate::metric_column_names(norm.target_arrays, norm.target_components);
+  Progress progress(std::int64_t(inputs.size()), "eval", "meshes");
+  for (const std::string& path : inputs) {
+    mesh::Mesh m = mesh::read_mesh(path);
+    for (std::size_t t = 0; t < norm.target_arrays.size(); ++t) {
+      const mesh::DataArray* a = m.point_data.find(norm.target_arrays[t]);
+      FLARE_INPUT_CHECK(a && a->components() == norm.target_components[t], path,
+                        ": no true point array '", norm.target_arrays[t], "' with ",
+                        norm.target_components[t], " components to compare with; eval needs "
+                        "solved meshes (use predict for unsolved ones)");
+    }
+    predictor.predict(m, path);
+    const std::int64_t N = m.num_points();
+    mesh::FeatureMatrix pred(N, Eigen::Index(e.columns.size())), truth(pred.rows(), pred.cols());
+    Eigen::Index col = 0;
+    for (std::size_t t = 0; t < norm.target_arrays.size(); ++t) {
+      const mesh::DataArray& y = *m.point_data.find(norm.target_arrays[t]);
+      const mesh::DataArray& p = *m.point_data.find(norm.target_arrays[t] + "_pred");
+      for (std::int64_t i = 0; i < N; ++i)
+        for (int c = 0; c < y.components(); ++c) {
+          truth(i, col + c) = float(y.get(i, c));
+          pred(i, col + c) = float(p.get(i, c));
+        }
+      col += y.components();
+    }
+    surrogate::SampleMetrics s = surrogate::sample_metrics(pred, truth);
+    s.sample = std::int64_t(e.metrics.size());
+    e.metrics.push_back(s);
+    e.sources.push_back(fs::path(path).filename().string());
+    const auto f = m.field_strings.find("family");
+    e.families.push_back(f == m.field_strings.end() ? "" : f->second);
+    progress.advance();
+  }
+  progress.finish();
+  e.what = std::to_string(inputs.size()) + " meshes";
+  return e;
+}
+
+int eval_cmd(const app::Args& args) {
+  std::string model, data, split = "test", csv, device = "cpu";
+  std::vector<std::string> inputs;
+  po::options_description opts("options");
+  opts.add_options()
+      ("model,m", po::value(&model)->required(), "checkpoint from `train`")
+      ("input", po::value(&inputs), "solved meshes (.vtu ...) carrying the true target arrays")
+      ("data", po::value(&data), "dataset file from `dataset build` (instead of meshes)")
+      ("split", po::value(&split)->default_value(split), "train | val | test (with --data)")
+      ("device", po::value(&device)->default_value(device), "cpu | cuda")
+      ("json", "print the metrics as JSON instead of a table")
+      ("csv", po::value(&csv), "also write the per-sample metrics to this CSV file");
+  po::positional_options_description pos;
+  pos.add("input", -1);
+  po::variables_map vm;
+  if (!app::parse_args("eval", args, opts, pos, vm,
+                       "eval --model model.h5 (--data data.h5 | MESH...) [options]",
+                       "  flare-surrogate eval --model model.h5 --data data.h5\n"
+                       "  flare-surrogate eval -m model.h5 --data data.h5 --split val --json\n"
+                       "  flare-surrogate eval -m model.h5 --data data.h5 --csv errors.csv\n"
+                       "  flare-surrogate eval -m model.h5 --data data.h5 --device cuda\n"
+                       "  flare-surrogate eval -m model.h5 lpbf_test/sample_*.vtu   # solved meshes\n"))
+    return 0;
+  FLARE_INPUT_CHECK(data.empty() != inputs.empty(),
+                    "eval: give either --data DATASET or solved meshes, not ",
+                    data.empty() ? "neither" : "both");
+  FLARE_INPUT_CHECK(split == "train" || split == "val" || split == "test",
+                    "--split must be train, val or test, got '", split, "'");
+  if (!csv.empty()) check_writable(csv);
+  const surrogate::Checkpoint ck = surrogate::load_checkpoint(model);
+  FLARE_INPUT_CHECK(!ck.normalizer.is_null(), model,
+                    ": the checkpoint has no normalizer; use one written by `flare-surrogate train`");
+  const auto norm = surrogate::Normalizer::from_json(ck.normalizer, model);
+  const Evaluation ev = data.empty() ? eval_meshes(model, norm, inputs, device)
+                                     : eval_dataset(model, ck, norm, data, split, device);
+  const auto& metrics = ev.metrics;
+  const auto& columns = ev.columns;
   const auto sum = surrogate::summarize(metrics);
-  const auto columns = surrogate::metric_column_names(d.target_arrays(), d.target_components());
-  FLARE_CHECK(columns.size() == std::size_t(d.num_targets()), "eval: ", columns.size(),
-              " metric columns for ", d.num_targets(), " targets");
-  // Per-family rows whenever the dataset knows any family (`am dataset` parts do).
-  const bool has_families =
-      std::any_of(ids.begin(), ids.end(), [&](std::int64_t s) { return !d.families()[s].empty(); });
-  const auto families = has_families ? surrogate::summarize_by_family(metrics, d.families())
+  FLARE_CHECK(columns.size() == norm.target_names.size(), "eval: ", columns.size(),
+              " metric columns for ", norm.target_names.size(), " targets");
+  // Per-family rows whenever any family is known (`am dataset` parts carry theirs).
+  const bool has_families = std::any_of(metrics.begin(), metrics.end(), [&](const auto& m) {
+    return !ev.families[std::size_t(m.sample)].empty();
+  });
+  const auto families = has_families ? surrogate::summarize_by_family(metrics, ev.families)
                                      : std::vector<surrogate::FamilySummary>{};
 
-  auto source = [&](std::int64_t s) { return fs::path(d.sources()[s]).filename().string(); };
-  auto family = [&](std::int64_t s) { return d.families()[s]; };
+  auto source = [&](std::int64_t s) { return ev.sources[std::size_t(s)]; };
+  auto family = [&](std::int64_t s) { return ev.families[std::size_t(s)]; };
   if (!csv.empty())
     write_atomically(csv, [&](const fs::path& tmp) {
       // One table: a row per sample (samples = 1), then summary rows named in the sample column
@@ -138,8 +225,8 @@ int eval_cmd(const app::Args& args) {
     add_components(summary, "mean_rel_l2_", sum.mean_component_rel_l2);
     add_components(summary, "median_rel_l2_", sum.median_component_rel_l2);
     nlohmann::json j = {{"model", model},
-                        {"data", data},
-                        {"split", split},
+                        {"data", data.empty() ? nlohmann::json(inputs) : nlohmann::json(data)},
+                        {"split", data.empty() ? std::string() : split},
                         {"components", columns},
                         {"summary", summary},
                         {"families", nlohmann::json::array()},
@@ -177,9 +264,9 @@ int eval_cmd(const app::Args& args) {
     for (double r : m.component_rel_l2) std::printf(" %15.4e", r);
     std::printf(" %11.4e %11.4e\n", m.mae, m.max_error);
   }
-  std::printf("%s split, %zu samples: rel-L2 mean %.4e, median %.4e, max %.4e; MAE mean %.4e; "
+  std::printf("%s, %zu samples: rel-L2 mean %.4e, median %.4e, max %.4e; MAE mean %.4e; "
               "max error %.4e (target units)\n",
-              split.c_str(), metrics.size(), sum.mean_rel_l2, sum.median_rel_l2, sum.max_rel_l2,
+              ev.what.c_str(), metrics.size(), sum.mean_rel_l2, sum.median_rel_l2, sum.max_rel_l2,
               sum.mean_mae, sum.max_error);
   std::printf("per component rel-L2 mean (median):");
   for (std::size_t c = 0; c < columns.size(); ++c)
@@ -201,6 +288,6 @@ int eval_cmd(const app::Args& args) {
   return 0;
 }
 
-FLARE_COMMAND("eval", "errors of a trained checkpoint on a dataset split", eval_cmd);
+FLARE_COMMAND("eval", "errors of a trained checkpoint on a dataset split or on solved meshes", eval_cmd);
 
 }  // namespace

@@ -116,3 +116,30 @@ TEST_F(AmCli, DatasetRunsAndResumes) {
   EXPECT_EQ(second.code, 0) << second.out;
   EXPECT_NE(second.out.find("0 generated, 2 reused"), std::string::npos) << second.out;
 }
+
+// --splits builds only the held-out parts, the same parts as a full run (the files differ only
+// in the recorded solve time).
+TEST_F(AmCli, DatasetSplitsGeneratesOnlyThoseSamples) {
+  const std::string common = " --count 10 --nodes 200..600 --jobs 2 --layers 2 --families wall,tube";
+  auto full = run("am dataset --out " + p("ds_full") + common);
+  ASSERT_EQ(full.code, 0) << full.out;
+  auto test_only = run("am dataset --out " + p("ds_test") + common + " --splits test");
+  ASSERT_EQ(test_only.code, 0) << test_only.out;
+  EXPECT_NE(test_only.out.find("1 generated"), std::string::npos) << test_only.out;
+  std::ifstream csv(dir / "ds_test" / "manifest.csv");
+  std::string header, row, extra;
+  std::getline(csv, header);
+  ASSERT_TRUE(std::getline(csv, row));
+  EXPECT_FALSE(std::getline(csv, extra)) << "only the test sample is listed: " << extra;
+  EXPECT_NE(row.find(",test,"), std::string::npos) << row;
+  const std::string file = row.substr(row.find(',') + 1, row.find(',', row.find(',') + 1) - row.find(',') - 1);
+  const flare::mesh::Mesh a = flare::mesh::read_mesh(dir / "ds_test" / file);
+  const flare::mesh::Mesh b = flare::mesh::read_mesh(dir / "ds_full" / file);
+  ASSERT_EQ(a.num_points(), b.num_points()) << file;
+  EXPECT_EQ(a.points, b.points) << file;
+  const auto *ua = a.point_data.find("displacement"), *ub = b.point_data.find("displacement");
+  ASSERT_TRUE(ua && ub) << file;
+  for (std::int64_t i = 0; i < a.num_points(); ++i)
+    for (int c = 0; c < 3; ++c) ASSERT_EQ(ua->get(i, c), ub->get(i, c)) << file << " point " << i;
+  EXPECT_EQ(run("am dataset --out " + p("ds_bad") + common + " --splits tset").code, 2);
+}

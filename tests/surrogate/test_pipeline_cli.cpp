@@ -363,3 +363,55 @@ TEST_F(PipelineCli, PredictWithoutModelUsesTheBundledModel) {
     EXPECT_NE(r.out.find("pass -m model.h5"), std::string::npos) << r.out;
   }
 }
+
+// Solved meshes give the same per-sample numbers as the dataset built from them (the checkpoint's
+// recipe is the dataset's here), with families read from the meshes.
+TEST_F(PipelineCli, EvalOnSolvedMeshesMatchesTheDataset) {
+  const auto d = run("eval -m " + p("model.h5") + " --data " + p("data.h5") + " --split train --json", false);
+  ASSERT_EQ(d.code, 0) << d.out;
+  const auto dj = nlohmann::json::parse(d.out);
+  std::string meshes;
+  for (const auto& s : dj.at("samples")) meshes += " " + p("runs/" + s.at("source").get<std::string>());
+  const auto m = run("eval -m " + p("model.h5") + meshes + " --json", false);
+  ASSERT_EQ(m.code, 0) << m.out;
+  const auto mj = nlohmann::json::parse(m.out);
+  ASSERT_EQ(mj.at("samples").size(), dj.at("samples").size());
+  for (std::size_t i = 0; i < mj.at("samples").size(); ++i) {
+    const auto &a = mj["samples"][i], &b = dj["samples"][i];
+    EXPECT_EQ(a.at("source"), b.at("source"));
+    EXPECT_EQ(a.at("family"), b.at("family"));
+    // Features are recomputed from the mesh in double and stored in the dataset as float.
+    EXPECT_NEAR(a.at("rel_l2").get<double>(), b.at("rel_l2").get<double>(), 1e-5) << a.dump();
+  }
+  EXPECT_EQ(mj.at("families").size(), dj.at("families").size());
+}
+
+TEST_F(PipelineCli, EvalBadInputsExit2) {
+  // Neither or both sources; a mesh without the truth.
+  auto r = run("eval -m " + p("model.h5"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--data"), std::string::npos) << r.out;
+  r = run("eval -m " + p("model.h5") + " --data " + p("data.h5") + " " + p("runs/box0.vtu"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("both"), std::string::npos) << r.out;
+  std::mt19937_64 rng(5);
+  mesh::write_vtu(test::synthetic_box(rng), dir / "unsolved.vtu");
+  r = run("eval -m " + p("model.h5") + " " + p("unsolved.vtu") + " --csv " + p("u.csv"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("unsolved.vtu"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("'u'"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p("u.csv")));
+}
+
+// A dataset whose training split fixed another coordinate normalisation would feed the model
+// features it never saw: refused, pointing at mesh evaluation.
+TEST_F(PipelineCli, EvalRefusesADatasetNormalisedDifferently) {
+  const auto b = run("dataset build " + p("runs/box0.vtu") + " " + p("runs/box3.vtu") + " -o " +
+                     p("renorm.h5") + " --target u --split 0.5,0.5,0");
+  ASSERT_EQ(b.code, 0) << b.out;
+  const auto r = run("eval -m " + p("model.h5") + " --data " + p("renorm.h5") + " --split train");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("normalises its features differently"), std::string::npos) << r.out;
+}
