@@ -9,25 +9,14 @@
 #include <string>
 
 #include "mesh/io.h"
+#include "tests/support/cli.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  std::string cmd = std::string(FLARE_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+using Result = flare::test::CommandResult;
+Result run(const std::string& args) { return flare::test::run_cli(args); }
 
 // ASCII STL of the box [0,a]x[0,b]x[0,c]; drop_last leaves it open.
 void write_box_stl(const fs::path& path, double a, double b, double c, bool drop_last = false) {

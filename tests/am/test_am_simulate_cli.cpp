@@ -9,23 +9,14 @@
 
 #include "mesh/io.h"
 #include "tests/am/voxel_part.h"
+#include "tests/support/cli.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out;
-};
-Result run(const std::string& args) {
-  const std::string cmd = std::string(FLARE_BINARY) + " am simulate " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  return {WEXITSTATUS(pclose(p)), out};
-}
+using Result = flare::test::CommandResult;
+Result run(const std::string& args) { return flare::test::run_cli("am simulate " + args); }
 
 fs::path temp_dir() {
   const fs::path d = fs::path(::testing::TempDir()) / "am_simulate_cli";

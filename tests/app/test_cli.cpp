@@ -5,20 +5,11 @@
 #include <cstdio>
 #include <string>
 
+#include "tests/support/cli.h"
+
 namespace {
-struct Result {
-  int code;
-  std::string out;
-};
-Result run(const std::string& args) {
-  std::string cmd = std::string(FLARE_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+using Result = flare::test::CommandResult;
+Result run(const std::string& args) { return flare::test::run_cli(args); }
 }  // namespace
 
 TEST(Cli, NoArgumentsPrintsUsageAndFails) {

@@ -6,40 +6,30 @@
 #include <cstdio>
 #include <string>
 
+#include "tests/support/cli.h"
+
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  std::string cmd = std::string(FLARE_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
-}
+using Result = flare::test::CommandResult;
+Result run(const std::string& args) { return flare::test::run_cli(args); }
 
 TEST(BenchMixerCli, HelpListsExamples) {
   const auto r = run("bench mixer --help");
-  EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("examples:"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("--baseline"), std::string::npos) << r.output;
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("examples:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--baseline"), std::string::npos) << r.out;
 }
 
 TEST(BenchMixerCli, BadValuesAreInputErrors) {
   auto r = run("bench mixer --points 10,abc");
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("--points"), std::string::npos) << r.output;
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--points"), std::string::npos) << r.out;
   r = run("bench mixer --precision fp16");
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("fp16"), std::string::npos) << r.output;
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("fp16"), std::string::npos) << r.out;
   r = run("bench mixer --baseline /nonexistent/torch.jsonl");
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("/nonexistent/torch.jsonl"), std::string::npos) << r.output;
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("/nonexistent/torch.jsonl"), std::string::npos) << r.out;
 }
 
 }  // namespace

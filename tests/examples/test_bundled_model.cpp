@@ -10,7 +10,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "run_command.h"
+#include "tests/support/cli.h"
 
 namespace fs = std::filesystem;
 using flare::test::run_command;

@@ -10,7 +10,7 @@
 
 #include "am/dataset_gen.h"
 #include "mesh/io.h"
-#include "run_command.h"
+#include "tests/support/cli.h"
 
 namespace fs = std::filesystem;
 using namespace flare;

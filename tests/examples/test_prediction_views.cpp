@@ -9,7 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "run_command.h"
+#include "tests/support/cli.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

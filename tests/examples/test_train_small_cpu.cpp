@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "mesh/io.h"
-#include "run_command.h"
+#include "tests/support/cli.h"
 
 namespace fs = std::filesystem;
 using flare::test::run_command;

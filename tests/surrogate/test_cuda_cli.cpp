@@ -14,26 +14,16 @@
 #include "kernels/cuda/common.cuh"
 #include "mesh/io.h"
 #include "synthetic_boxes.h"
+#include "tests/support/cli.h"
 
 namespace fs = std::filesystem;
 using namespace flare;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = flare::test::CommandResult;
 Result run(const std::string& args, bool merge_stderr = true) {
-  const char* env = std::getenv("FLARE_TEST_BINARY");
-  const std::string cmd =
-      std::string(env ? env : FLARE_BINARY) + " " + args + (merge_stderr ? " 2>&1" : "");
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
+  return flare::test::run_cli(args, merge_stderr);
 }
 
 }  // namespace

@@ -14,25 +14,15 @@
 #include "mesh/grid.h"
 #include "mesh/io.h"
 #include "surrogate/dataset.h"
+#include "tests/support/cli.h"
 
 namespace fs = std::filesystem;
 using namespace flare;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
-Result run(const std::string& args) {
-  const std::string cmd = std::string(FLARE_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
+using Result = flare::test::CommandResult;
+Result run(const std::string& args) { return flare::test::run_cli(args); }
 
 mesh::Mesh solved(int n, double shift) {
   mesh::Mesh m = mesh::hex_grid(n, n, n, 0.5);

@@ -18,26 +18,18 @@
 #include "surrogate/checkpoint.h"
 #include "surrogate/ops_table.h"
 #include "synthetic_boxes.h"
+#include "tests/support/cli.h"
 
 namespace fs = std::filesystem;
 using namespace flare;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = flare::test::CommandResult;
 // `args` go to the built binary; with prefix_binary = false they are the whole shell command.
 Result run(const std::string& args, bool merge_stderr = true, bool prefix_binary = true) {
-  const std::string cmd = (prefix_binary ? std::string(FLARE_BINARY) + " " : std::string()) + args +
-                          (merge_stderr ? " 2>&1" : "");
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
+  return prefix_binary ? flare::test::run_cli(args, merge_stderr)
+                       : flare::test::run_command(args, merge_stderr);
 }
 int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
 

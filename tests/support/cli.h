@@ -1,0 +1,38 @@
+// Runs shell commands and the built flare-surrogate for the CLI tests: exit code and output.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace flare::test {
+
+struct CommandResult {
+  int code = -1;    ///< exit status, -1 when the command did not exit normally
+  std::string out;  ///< stdout, and stderr when merged
+};
+
+inline CommandResult run_command(const std::string& cmd, bool merge_stderr = true) {
+  CommandResult r;
+  FILE* p = popen((cmd + (merge_stderr ? " 2>&1" : "")).c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  while (std::size_t n = fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+/// `flare-surrogate ARGS`. FLARE_TEST_BINARY replaces the binary (on the GPU host it is the
+/// bundle's wrapper, `.device/run flare-surrogate`).
+inline CommandResult run_cli(const std::string& args, bool merge_stderr = true) {
+  const char* env = std::getenv("FLARE_TEST_BINARY");
+  return run_command(std::string(env ? env : FLARE_BINARY) + " " + args, merge_stderr);
+}
+
+inline std::string shell_quoted(const std::string& s) { return "'" + s + "'"; }
+
+}  // namespace flare::test
