@@ -131,6 +131,30 @@ TEST_F(Trainer, ResumeWithOtherOptionsIsRefused) {
   }
 }
 
+// A moved dataset resumes (it is identified by its training statistics); another one is refused.
+TEST_F(Trainer, ResumeFollowsTheDatasetNotItsPath) {
+  const auto straight = surrogate::train(o, quiet);
+  o.out = dir / "split.h5";
+  o.stop_after = 5;
+  surrogate::train(o, quiet);
+  const fs::path moved = dir / "moved" / "data.h5";
+  fs::create_directories(moved.parent_path());
+  fs::rename(o.data, moved);
+  o.data = moved;
+  o.stop_after = 0;
+  o.resume = true;
+  EXPECT_EQ(surrogate::train(o, quiet).params, straight.params);
+
+  fs::create_directories(dir / "other");
+  o.data = test::build_synthetic_dataset(dir / "other", 8, {0.5, 0.25, 0.25}, 99);
+  try {
+    surrogate::train(o, quiet);
+    FAIL() << "resume on another dataset was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("training statistics differ"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Trainer, MissingDataFileIsAnInputError) {
   fs::remove(o.data);
   EXPECT_THROW(surrogate::train(o, quiet), InputError);
