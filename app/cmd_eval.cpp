@@ -1,6 +1,6 @@
-// `flare-surrogate eval`: per-sample errors of a checkpoint on a dataset split, in target units:
-// the vector rel-L2, the rel-L2 of each target component (displacement_z...), MAE and max error,
-// then the summary over the split and, when the dataset knows part families, one row per family.
+// `flare-surrogate eval`: per-sample errors of a checkpoint on a dataset split or on solved meshes,
+// in target units: the vector rel-L2, the rel-L2 of each target component (displacement_z...), MAE
+// and max error, then the summary and, when part families are known, one row per family.
 // The table, --json and --csv carry the same numbers.
 #include <iostream>
 #include <nlohmann/json.hpp>
