@@ -134,6 +134,7 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
   const OpTable<float>& ops = backend.ops;
   check_supported(backend, mc, "train");
   Model<float> model(layout, ops);
+  model.set_recompute(opt.recompute);
 
   const std::int64_t n_train = std::int64_t(train_ids.size());
   const std::int64_t per_epoch = (n_train + opt.batch_size - 1) / opt.batch_size;

@@ -65,6 +65,15 @@ TEST_F(Trainer, SameSeedGivesIdenticalLosses) {
   EXPECT_NE(a.losses, c.losses);
 }
 
+TEST_F(Trainer, RecomputeChangesNothingButMemory) {
+  const auto a = surrogate::train(o, quiet);
+  o.recompute = true;
+  o.out = dir / "recompute.h5";
+  const auto b = surrogate::train(o, quiet);
+  EXPECT_EQ(a.losses, b.losses);
+  EXPECT_EQ(a.params, b.params);
+}
+
 TEST_F(Trainer, ResumeContinuesExactly) {
   const auto straight = surrogate::train(o, quiet);
   // 5 steps: stops inside epoch 2 (4 steps per epoch), after the epoch-1 validation.
