@@ -1,6 +1,7 @@
 #include "surrogate/domain.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "common/error.h"
@@ -22,6 +23,7 @@ MeshShape measure_shape(const mesh::Mesh& m) {
     for (int a = 0; a < 3; ++a) s.extent[a] = b.hi[a] - b.lo[a];
   }
   s.edge = mesh::median_edge_length(m);
+  s.dim = m.dimension();
   return s;
 }
 
@@ -30,6 +32,7 @@ void TrainingDomain::add(const MeshShape& s) {
     min_nodes = max_nodes = s.nodes;
     min_extent = max_extent = s.extent;
     min_edge = max_edge = s.edge;
+    min_dim = max_dim = s.dim;
   } else {
     min_nodes = std::min(min_nodes, s.nodes);
     max_nodes = std::max(max_nodes, s.nodes);
@@ -39,6 +42,8 @@ void TrainingDomain::add(const MeshShape& s) {
     }
     min_edge = std::min(min_edge, s.edge);
     max_edge = std::max(max_edge, s.edge);
+    min_dim = std::min(min_dim, s.dim);
+    max_dim = std::max(max_dim, s.dim);
   }
   ++samples;
 }
@@ -64,12 +69,29 @@ std::string TrainingDomain::outside_reasons(const MeshShape& s) const {
   return out.str();
 }
 
+std::string TrainingDomain::dimension_mismatch(const MeshShape& s) const {
+  if (samples == 0 || max_dim == 0 || (s.dim >= min_dim && s.dim <= max_dim)) return {};
+  auto kind = [](int d) {
+    return d == 3 ? std::string("volume") : d == 2 ? std::string("surface") : "dimension-" + std::to_string(d);
+  };
+  std::ostringstream out;
+  out.precision(4);
+  out << "a " << kind(s.dim) << " mesh, but the model was trained on " << kind(max_dim)
+      << " meshes";
+  if (s.dim == 2 && max_dim == 3)
+    out << "; voxelize the closed surface first: flare-surrogate am voxelize PART.stl --voxel "
+        << std::sqrt(min_edge * max_edge) << " -o part.vtu (training voxel sizes " << min_edge
+        << " .. " << max_edge << ")";
+  return out.str();
+}
+
 nlohmann::json TrainingDomain::to_json() const {
   return {{"samples", samples},
           {"nodes", {min_nodes, max_nodes}},
           {"extent_min", min_extent},
           {"extent_max", max_extent},
-          {"edge_length", {min_edge, max_edge}}};
+          {"edge_length", {min_edge, max_edge}},
+          {"dimension", {min_dim, max_dim}}};
 }
 
 TrainingDomain TrainingDomain::from_json(const nlohmann::json& j, const std::string& source) {
@@ -84,6 +106,11 @@ TrainingDomain TrainingDomain::from_json(const nlohmann::json& j, const std::str
     const auto edge = j.at("edge_length").get<std::array<double, 2>>();
     d.min_edge = edge[0];
     d.max_edge = edge[1];
+    if (j.contains("dimension")) {
+      const auto dim = j.at("dimension").get<std::array<int, 2>>();
+      d.min_dim = dim[0];
+      d.max_dim = dim[1];
+    }
   } catch (const nlohmann::json::exception& e) {
     throw InputError(detail::concat(source, ": damaged training domain (", e.what(),
                                     "); rebuild the dataset or retrain"));

@@ -26,6 +26,7 @@ struct MeshShape {
   std::int64_t nodes = 0;
   std::array<double, 3> extent{};  ///< bounding-box size per axis
   double edge = 0;                 ///< median cell edge length (mesh::median_edge_length)
+  int dim = 0;                     ///< highest cell dimension: 3 volume, 2 surface (mesh::dimension)
 };
 
 /// Measures `mesh` (O(cells); the edge length is sampled on very large meshes).
@@ -37,8 +38,14 @@ struct TrainingDomain {
   std::int64_t min_nodes = 0, max_nodes = 0;
   std::array<double, 3> min_extent{}, max_extent{};
   double min_edge = 0, max_edge = 0;
+  int min_dim = 0, max_dim = 0;  ///< 0: unknown (domains written before the dimension was kept)
 
   void add(const MeshShape& s);
+
+  /// Empty when `s` has the cell dimension of the training meshes (or it is unknown); otherwise
+  /// why not and what to do. Unlike outside_reasons() this is a refusal: the features of a surface
+  /// mesh (distance to the boundary, normals) are not those of the volume meshes a model saw.
+  std::string dimension_mismatch(const MeshShape& s) const;
 
   /// Empty when `s` lies inside the domain (with the tolerances above); otherwise one sentence
   /// per reason with both numbers, e.g. "48000 nodes > 1.5 x the largest training part (30000)".

@@ -31,6 +31,12 @@ Predictor::Predictor(const fs::path& checkpoint, const std::string& device)
 }
 
 void Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
+  if (m_domain) {
+    MeshShape shape;
+    shape.dim = mesh.dimension();
+    const std::string why = m_domain->dimension_mismatch(shape);
+    FLARE_INPUT_CHECK(why.empty(), source, ": ", why);
+  }
   for (const auto& a : m_recipe.input_arrays())
     FLARE_INPUT_CHECK(mesh.point_data.has(a), source, ": the model ", m_path,
                       " needs the point array '", a,

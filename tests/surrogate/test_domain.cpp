@@ -58,3 +58,27 @@ TEST(TrainingDomain, MeasureShapeOfAGrid) {
   EXPECT_DOUBLE_EQ(s.extent[2], 0.75);
   EXPECT_DOUBLE_EQ(s.edge, 0.25);
 }
+
+// A surface mesh for a model trained on volume meshes is refused, with the voxelize command.
+TEST(TrainingDomain, DimensionMismatchIsARefusalWithAFix) {
+  TrainingDomain d;
+  MeshShape volume = shape(5000, 20, 0.5), surface = shape(800, 20, 0.5);
+  volume.dim = 3;
+  surface.dim = 2;
+  EXPECT_EQ(d.dimension_mismatch(surface), "");  // nothing recorded yet
+  d.add(volume);
+  volume.edge = 1.0;
+  d.add(volume);
+  EXPECT_EQ(d.dimension_mismatch(volume), "");
+  const std::string why = d.dimension_mismatch(surface);
+  EXPECT_NE(why.find("a surface mesh, but the model was trained on volume meshes"), std::string::npos) << why;
+  EXPECT_NE(why.find("am voxelize"), std::string::npos) << why;
+  EXPECT_NE(why.find("training voxel sizes 0.5 .. 1"), std::string::npos) << why;
+  EXPECT_EQ(why.find('\n'), std::string::npos);
+  const TrainingDomain back = TrainingDomain::from_json(d.to_json(), "x");
+  EXPECT_EQ(back.max_dim, 3);
+  // Domains written before the dimension was kept: unknown, no refusal.
+  nlohmann::json old = d.to_json();
+  old.erase("dimension");
+  EXPECT_EQ(TrainingDomain::from_json(old, "old.h5").dimension_mismatch(surface), "");
+}

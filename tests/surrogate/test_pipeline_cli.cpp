@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "mesh/grid.h"
+#include "mesh/boundary.h"
 #include "mesh/io.h"
 #include "surrogate/dataset.h"
 #include "surrogate/checkpoint.h"
@@ -304,6 +305,26 @@ TEST_F(PipelineCli, PredictWarnsOutsideTheTrainingDomain) {
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "");
   EXPECT_TRUE(fs::exists(p("big_old.vtu")));
+}
+
+// The boundary surface of a training part (triangles) is not what the model saw: refused, with
+// the fix in the message, and nothing written.
+TEST_F(PipelineCli, PredictRefusesASurfaceMeshForAVolumeModel) {
+  const surrogate::Dataset d(p("data.h5"));
+  const mesh::Mesh part = mesh::read_mesh(d.sources()[d.split("train").front()]);
+  const mesh::BoundarySurface b = mesh::extract_boundary(part);
+  mesh::Mesh surface;
+  surface.points = part.points;
+  for (Eigen::Index t = 0; t < b.triangles.rows(); ++t)
+    surface.add_cell(mesh::CellType::Triangle, {b.triangles(t, 0), b.triangles(t, 1), b.triangles(t, 2)});
+  mesh::write_vtu(surface, dir / "surface.vtu");
+  const auto r = run("predict " + p("surface.vtu") + " -m " + p("model.h5") + " -o " + p("surface_pred.vtu"));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("surface.vtu: a surface mesh, but the model was trained on volume meshes"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("am voxelize"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p("surface_pred.vtu")));
 }
 
 // Without -m: $FLARE_MODEL, then <bin>/../models/, then <bin>/../share/flare-surrogate/models/
