@@ -314,3 +314,27 @@ TEST_F(InfoH5Cli, BundledModel) {
   EXPECT_TRUE(has(text.out, "593,155 parameters")) << text.out;
   EXPECT_TRUE(has(text.out, "targets     displacement (3 components)")) << text.out;
 }
+
+// HDF5 reports an unreadable file as "not HDF5"; info says what is wrong. Permissions do not stop
+// root, so as root the command runs as `nobody` (as tests/mesh/test_cli_info.cpp does).
+TEST_F(InfoH5Cli, UnreadableFileSaysPermissions) {
+  const fs::path locked = dir / "locked" / "model.h5";
+  fs::create_directories(locked.parent_path());
+  fs::copy_file(p("model.h5"), locked);
+  fs::permissions(locked, fs::perms::none);
+  if (::geteuid() != 0) {
+    expect_one_line_error(run("info " + locked.string()), locked.string(), "permissions");
+    return;
+  }
+  if (std::system("su nobody -s /bin/sh -c true >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "running as root and cannot switch to 'nobody'";
+  fs::permissions(dir, fs::perms::all, fs::perm_options::add);
+  fs::permissions(locked.parent_path(), fs::perms::all, fs::perm_options::add);
+  const auto r = test::run_command("su nobody -s /bin/sh -c '" + std::string(FLARE_BINARY) +
+                                       " info " + locked.string() + " 2>&1 >/dev/null'",
+                                   false);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << "expected one line: " << r.out;
+  EXPECT_NE(r.out.find(locked.string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("permissions"), std::string::npos) << r.out;
+}
