@@ -30,7 +30,7 @@ int bench_model(const Args& args) {
   std::string device = "cpu", jsonl;
   std::int64_t points = 50000;
   int warmup = 1, reps = 3;
-  bool skip_training = false;
+  bool skip_training = false, recompute = false;
   std::uint64_t seed = 0;
   po::options_description opts("options");
   opts.add_options()
@@ -46,6 +46,7 @@ int bench_model(const Args& args) {
       ("reps,r", po::value(&reps)->default_value(reps), "timed repetitions")
       ("seed", po::value(&seed)->default_value(seed), "parameter and input seed")
       ("inference-only", po::bool_switch(&skip_training), "time inference only (meshes too large to train)")
+      ("recompute", po::bool_switch(&recompute), "training with per-block activation recomputation (train --recompute)")
       ("jsonl", po::value(&jsonl), "append one JSON line per row to this file");
   po::variables_map vm;
   if (!parse_args("bench model", args, opts, {}, vm, "bench model [options]",
@@ -81,6 +82,7 @@ int bench_model(const Args& args) {
   d_target.upload(target.data(), ny);
   surrogate::check_supported(backend, c, "bench model");
   surrogate::Model<float> model(layout, ops);
+  model.set_recompute(recompute);
   surrogate::AdamW opt(layout, surrogate::AdamWConfig{}, ops);
   auto sync = [&] { ops.mem.synchronize(ops.ctx); };
 #ifdef FLARE_WITH_CUDA
@@ -100,6 +102,7 @@ int bench_model(const Args& args) {
                         {"T", c.out_dim},     {"C", c.channel_dim},   {"L", c.num_blocks},
                         {"H", c.num_heads},   {"M", c.num_latents},   {"params", layout.size()},
                         {"threads", omp_get_max_threads()}, {"precision", "fp32"},
+                        {"recompute", recompute},
                         {"warmup", warmup},   {"reps", reps}};
   BenchReport report("model", config);
 #ifdef FLARE_WITH_CUDA

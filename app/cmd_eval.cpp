@@ -1,24 +1,21 @@
-// `flare-surrogate eval`: per-sample errors of a checkpoint on a dataset split, in target units:
-// the vector rel-L2, the rel-L2 of each target component (displacement_z...), MAE and max error,
-// then the summary over the split and, when the dataset knows part families, one row per family.
+// `flare-surrogate eval`: per-sample errors of a checkpoint on a dataset split or on solved meshes,
+// in target units: the vector rel-L2, the rel-L2 of each target component (displacement_z...), MAE
+// and max error, then the summary and, when part families are known, one row per family.
 // The table, --json and --csv carry the same numbers.
-#include <algorithm>
-#include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "app/command.h"
+#include "app/eval_report.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/progress.h"
+#include "mesh/io.h"
 #include "surrogate/checkpoint.h"
 #include "surrogate/dataset.h"
 #include "surrogate/evaluate.h"
 #include "surrogate/normalizer.h"
 #include "surrogate/predictor.h"
-#include "common/progress.h"
-#include "mesh/io.h"
 
 namespace {
 
@@ -32,16 +29,10 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-// The rows of one evaluation: metrics[i].sample indexes `sources` and `families`.
-struct Evaluation {
-  std::vector<surrogate::SampleMetrics> metrics;
-  std::vector<std::string> sources, families, columns;
-  std::string what;  // "test split", "3 meshes": for the summary line
-};
 
 // A dataset split. The features were computed when the dataset was built, so the dataset's feature
 // recipe must be the checkpoint's (same columns AND the same coordinate normalisation).
-Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoint& ck,
+app::Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoint& ck,
                         const surrogate::Normalizer& norm, const std::string& data,
                         const std::string& split, const std::string& device) {
   const surrogate::Dataset d(data);
@@ -66,22 +57,24 @@ Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoint& c
   surrogate::Model<float> net(layout, backend.ops);
   surrogate::Buffer<float> params(backend.ops.mem, layout.size(), "model parameters");
   params.upload(ck.params.data(), layout.size());
-  Evaluation e;
+  app::Evaluation e;
   // Evaluate with the dataset's statistics replaced by the checkpoint's: the model only knows its own.
   e.metrics = surrogate::evaluate(net, params.data(), norm, d, ids);
   for (const auto& s : d.sources()) e.sources.push_back(fs::path(s).filename().string());
   e.families = d.families();
   e.columns = surrogate::metric_column_names(d.target_arrays(), d.target_components());
   e.what = split + " split";
+  e.source_json = data;
+  e.split = split;
   return e;
 }
 
 // Solved meshes (with the true target arrays): features from the checkpoint's own recipe, so any
 // mesh can be scored, e.g. the held-out parts regenerated with `am dataset --splits test`.
-Evaluation eval_meshes(const std::string& model, const surrogate::Normalizer& norm,
+app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalizer& norm,
                        const std::vector<std::string>& inputs, const std::string& device) {
   surrogate::Predictor predictor(model, device);
-  Evaluation e;
+  app::Evaluation e;
   e.columns = surrogate::metric_column_names(norm.target_arrays, norm.target_components);
   Progress progress(std::int64_t(inputs.size()), "eval", "meshes");
   for (const std::string& path : inputs) {
@@ -117,6 +110,7 @@ Evaluation eval_meshes(const std::string& model, const surrogate::Normalizer& no
   }
   progress.finish();
   e.what = std::to_string(inputs.size()) + " meshes";
+  e.source_json = inputs;
   return e;
 }
 
@@ -153,138 +147,14 @@ int eval_cmd(const app::Args& args) {
   FLARE_INPUT_CHECK(!ck.normalizer.is_null(), model,
                     ": the checkpoint has no normalizer; use one written by `flare-surrogate train`");
   const auto norm = surrogate::Normalizer::from_json(ck.normalizer, model);
-  const Evaluation ev = data.empty() ? eval_meshes(model, norm, inputs, device)
-                                     : eval_dataset(model, ck, norm, data, split, device);
-  const auto& metrics = ev.metrics;
-  const auto& columns = ev.columns;
-  const auto sum = surrogate::summarize(metrics);
-  FLARE_CHECK(columns.size() == norm.target_names.size(), "eval: ", columns.size(),
+  const app::Evaluation ev = data.empty() ? eval_meshes(model, norm, inputs, device)
+                                          : eval_dataset(model, ck, norm, data, split, device);
+  FLARE_CHECK(ev.columns.size() == norm.target_names.size(), "eval: ", ev.columns.size(),
               " metric columns for ", norm.target_names.size(), " targets");
-  // Per-family rows whenever any family is known (`am dataset` parts carry theirs).
-  const bool has_families = std::any_of(metrics.begin(), metrics.end(), [&](const auto& m) {
-    return !ev.families[std::size_t(m.sample)].empty();
-  });
-  const auto families = has_families ? surrogate::summarize_by_family(metrics, ev.families)
-                                     : std::vector<surrogate::FamilySummary>{};
-
-  auto source = [&](std::int64_t s) { return ev.sources[std::size_t(s)]; };
-  auto family = [&](std::int64_t s) { return ev.families[std::size_t(s)]; };
-  if (!csv.empty())
-    write_atomically(csv, [&](const fs::path& tmp) {
-      // One table: a row per sample (samples = 1), then summary rows named in the sample column
-      // (mean, median, max) for all samples (family "(all)") and for each family.
-      std::ofstream f(tmp);
-      f.precision(9);
-      f << "sample,source,family,samples,points,rel_l2";
-      for (const auto& c : columns) f << ",rel_l2_" << c;
-      f << ",mae,max_error\n";
-      for (const auto& m : metrics) {
-        f << m.sample << "," << source(m.sample) << "," << family(m.sample) << ",1," << m.points
-          << "," << m.rel_l2;
-        for (double r : m.component_rel_l2) f << "," << r;
-        f << "," << m.mae << "," << m.max_error << "\n";
-      }
-      auto summary_row = [&](const char* stat, const std::string& group, std::size_t n, double rel,
-                             const std::vector<double>* comps, const std::string& mae,
-                             const std::string& max_error) {
-        f << stat << ",," << group << "," << n << ",," << rel;
-        for (std::size_t c = 0; c < columns.size(); ++c) {
-          f << ",";
-          if (comps) f << (*comps)[c];
-        }
-        f << "," << mae << "," << max_error << "\n";
-      };
-      auto num = [](double v) {
-        std::ostringstream o;
-        o.precision(9);
-        o << v;
-        return o.str();
-      };
-      summary_row("mean", "(all)", metrics.size(), sum.mean_rel_l2, &sum.mean_component_rel_l2,
-                  num(sum.mean_mae), "");
-      summary_row("median", "(all)", metrics.size(), sum.median_rel_l2,
-                  &sum.median_component_rel_l2, "", "");
-      summary_row("max", "(all)", metrics.size(), sum.max_rel_l2, nullptr, "", num(sum.max_error));
-      for (const auto& g : families) {
-        summary_row("mean", g.family, g.samples, g.mean_rel_l2, &g.mean_component_rel_l2, "", "");
-        summary_row("median", g.family, g.samples, g.median_rel_l2, &g.median_component_rel_l2, "", "");
-      }
-      FLARE_CHECK(f.good(), "cannot write ", tmp.string());
-    });
-  if (vm.count("json")) {
-    auto add_components = [&](nlohmann::json& j, const std::string& prefix,
-                              const std::vector<double>& v) {
-      for (std::size_t c = 0; c < columns.size(); ++c) j[prefix + columns[c]] = v[c];
-    };
-    nlohmann::json summary = {{"samples", metrics.size()},
-                              {"mean_rel_l2", sum.mean_rel_l2},
-                              {"median_rel_l2", sum.median_rel_l2},
-                              {"max_rel_l2", sum.max_rel_l2},
-                              {"mean_mae", sum.mean_mae},
-                              {"max_error", sum.max_error}};
-    add_components(summary, "mean_rel_l2_", sum.mean_component_rel_l2);
-    add_components(summary, "median_rel_l2_", sum.median_component_rel_l2);
-    nlohmann::json j = {{"model", model},
-                        {"data", data.empty() ? nlohmann::json(inputs) : nlohmann::json(data)},
-                        {"split", data.empty() ? std::string() : split},
-                        {"components", columns},
-                        {"summary", summary},
-                        {"families", nlohmann::json::array()},
-                        {"samples", nlohmann::json::array()}};
-    for (const auto& g : families) {
-      nlohmann::json row = {{"family", g.family},
-                            {"samples", g.samples},
-                            {"mean_rel_l2", g.mean_rel_l2},
-                            {"median_rel_l2", g.median_rel_l2}};
-      add_components(row, "mean_rel_l2_", g.mean_component_rel_l2);
-      add_components(row, "median_rel_l2_", g.median_component_rel_l2);
-      j["families"].push_back(std::move(row));
-    }
-    for (const auto& m : metrics) {
-      nlohmann::json row = {{"sample", m.sample},
-                            {"source", source(m.sample)},
-                            {"family", family(m.sample)},
-                            {"points", m.points},
-                            {"rel_l2", m.rel_l2},
-                            {"mae", m.mae},
-                            {"max_error", m.max_error}};
-      add_components(row, "rel_l2_", m.component_rel_l2);
-      j["samples"].push_back(std::move(row));
-    }
-    std::cout << j.dump(2) << "\n";
-    return 0;
-  }
-  std::printf("%-7s %-24s %-14s %9s %11s", "sample", "source", "family", "points", "rel-L2");
-  for (const auto& c : columns) std::printf(" %15s", c.substr(0, 15).c_str());
-  std::printf(" %11s %11s\n", "MAE", "max error");
-  for (const auto& m : metrics) {
-    std::printf("%-7lld %-24s %-14s %9lld %11.4e", (long long)m.sample,
-                source(m.sample).substr(0, 24).c_str(), family(m.sample).substr(0, 14).c_str(),
-                (long long)m.points, m.rel_l2);
-    for (double r : m.component_rel_l2) std::printf(" %15.4e", r);
-    std::printf(" %11.4e %11.4e\n", m.mae, m.max_error);
-  }
-  std::printf("%s, %zu samples: rel-L2 mean %.4e, median %.4e, max %.4e; MAE mean %.4e; "
-              "max error %.4e (target units)\n",
-              ev.what.c_str(), metrics.size(), sum.mean_rel_l2, sum.median_rel_l2, sum.max_rel_l2,
-              sum.mean_mae, sum.max_error);
-  std::printf("per component rel-L2 mean (median):");
-  for (std::size_t c = 0; c < columns.size(); ++c)
-    std::printf(" %s %.4e (%.4e)", columns[c].c_str(), sum.mean_component_rel_l2[c],
-                sum.median_component_rel_l2[c]);
-  std::printf("\n");
-  if (!families.empty()) {
-    std::printf("\nby family (rel-L2 mean / median):\n%-16s %7s %23s", "family", "samples", "vector");
-    for (const auto& c : columns) std::printf(" %23s", c.substr(0, 23).c_str());
-    std::printf("\n");
-    for (const auto& g : families) {
-      std::printf("%-16s %7lld %11.4e/%11.4e", (g.family.empty() ? "(unknown)" : g.family).substr(0, 16).c_str(),
-                  (long long)g.samples, g.mean_rel_l2, g.median_rel_l2);
-      for (std::size_t c = 0; c < columns.size(); ++c)
-        std::printf(" %11.4e/%11.4e", g.mean_component_rel_l2[c], g.median_component_rel_l2[c]);
-      std::printf("\n");
-    }
-  }
+  const app::EvalSummary summary = app::summarize(ev);
+  if (!csv.empty()) app::write_eval_csv(csv, ev, summary);
+  if (vm.count("json")) std::cout << app::eval_json(model, ev, summary).dump(2) << "\n";
+  else app::print_eval_table(ev, summary);
   return 0;
 }
 

@@ -31,8 +31,9 @@ void Model<T>::resize(std::int64_t N, int B, bool train) {
   resize_mlp(m_out_acts, m_layout.out_mlp, N);
   m_stream.resize(std::max<std::size_t>(m_stream.size(), train ? L + 1 : 2));
   for (auto& s : m_stream) ensure(s, N * C);
-  // Inference reuses one block's buffers for every block (none when L = 0).
-  const std::size_t n_block_acts = train ? std::size_t(L) : std::size_t(std::min(L, 1));
+  // Inference and recomputation reuse one block's buffers for every block (none when L = 0).
+  const std::size_t n_block_acts =
+      train && !m_recompute ? std::size_t(L) : std::size_t(std::min(L, 1));
   m_blocks.resize(std::max(m_blocks.size(), n_block_acts));
   for (std::size_t l = 0; l < n_block_acts; ++l) {
     const BlockSlots& s = m_layout.blocks[l];
@@ -274,7 +275,7 @@ void Model<T>::run(const T* params, const T* x, const std::int64_t* offsets, int
   for (int l = 0; l < c.num_blocks; ++l) {
     const T* xin = m_stream[train ? l : l % 2].data();
     T* xout = m_stream[train ? l + 1 : (l + 1) % 2].data();
-    block_fwd(m_layout.blocks[l], P, xin, m_blocks[train ? l : 0], xout);
+    block_fwd(m_layout.blocks[l], P, xin, m_blocks[train && !m_recompute ? l : 0], xout);
   }
   const T* h = m_stream[train ? c.num_blocks : c.num_blocks % 2].data();
   if (c.out_proj_norm) {
@@ -285,6 +286,7 @@ void Model<T>::run(const T* params, const T* x, const std::int64_t* offsets, int
   }
   mlp_fwd(m_layout.out_mlp, P, h, N, m_out_acts, y);
   m_have_train_forward = train;
+  m_forward_recomputes = m_recompute;
 }
 
 template <typename T>
@@ -355,7 +357,12 @@ void Model<T>::backward(const T* params, const T* dy, T* grads) {
     mlp_bwd(m_layout.out_mlp, P, h, N, m_out_acts, dy, dx, grads);
   }
   for (int l = L - 1; l >= 0; --l) {
-    block_bwd(m_layout.blocks[l], P, m_stream[l].data(), m_blocks[l], dx, dx_other, grads);
+    // Recomputing rewrites stream[l+1] with the values it already holds (same ops, same order),
+    // and that buffer is not read again.
+    if (m_forward_recomputes)
+      block_fwd(m_layout.blocks[l], P, m_stream[l].data(), m_blocks[0], m_stream[l + 1].data());
+    block_bwd(m_layout.blocks[l], P, m_stream[l].data(), m_blocks[m_forward_recomputes ? 0 : l],
+              dx, dx_other, grads);
     std::swap(dx, dx_other);
   }
   // The input features need no gradient.

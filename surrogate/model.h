@@ -51,6 +51,14 @@ class Model {
   void infer_host(const T* params, const T* x_host, const std::int64_t* offsets, int B,
                   T* y_host);
 
+  /// Activation checkpointing per block: training forward() keeps only the residual stream (L+1
+  /// [N, C] buffers) and one block's activations, and backward() re-runs each block's forward
+  /// just before its backward. About 1/3 more work for about L times less activation memory
+  /// (the blocks hold ~31 [N, C] tensors each); gradients are the same bit for bit. Takes effect
+  /// at the next forward().
+  void set_recompute(bool on) { m_recompute = on; }
+  bool recompute() const { return m_recompute; }
+
   /// Bytes currently held in activation and scratch buffers.
   std::int64_t buffer_bytes() const;
 
@@ -103,7 +111,10 @@ class Model {
   int m_B = 0;
   std::int64_t m_N = 0;
   bool m_have_train_forward = false;
-  // Activations: per block in training, slot 0 reused by every block in inference.
+  bool m_recompute = false;          // set_recompute()
+  bool m_forward_recomputes = false; // the mode of the last training forward()
+  // Activations: per block in training, slot 0 reused by every block in inference and when
+  // recomputing.
   Buf m_x;                         // copy of the input [N, F]
   MlpActs m_in_acts, m_out_acts;
   std::vector<Buf> m_stream;       // residual stream: L+1 buffers (train) or 2 (inference)

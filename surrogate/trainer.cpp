@@ -134,6 +134,7 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
   const OpTable<float>& ops = backend.ops;
   check_supported(backend, mc, "train");
   Model<float> model(layout, ops);
+  model.set_recompute(opt.recompute);
 
   const std::int64_t n_train = std::int64_t(train_ids.size());
   const std::int64_t per_epoch = (n_train + opt.batch_size - 1) / opt.batch_size;
@@ -172,12 +173,21 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
                       ": not a training-state checkpoint (no optimizer state); resume needs the "
                       ".last.h5 file written by train");
     const Json& was = c.training.at("options");
+    // The dataset is identified by its training statistics, not by its path: a dataset moved to
+    // another folder or machine (or rebuilt identically from the same parts) resumes; another
+    // dataset at the same path does not.
+    FLARE_INPUT_CHECK(c.normalizer == norm.to_json(), "--resume: ", opt.data.string(),
+                      " is not the dataset ", last.string(), " was trained on (",
+                      was.value("data", std::string("?")),
+                      "): its training statistics differ; resume with that dataset");
     for (auto it = trajectory.begin(); it != trajectory.end(); ++it)
-      FLARE_INPUT_CHECK(was.contains(it.key()) && was.at(it.key()) == it.value(), "--resume: option '",
-                        it.key(), "' was ", was.value(it.key(), Json()).dump(), " in ", last.string(),
-                        " but is ", it.value().dump(),
-                        " now; resume with the original options (see the command stored in the "
-                        "checkpoint's training slot)");
+      if (it.key() != "data")
+        FLARE_INPUT_CHECK(was.contains(it.key()) && was.at(it.key()) == it.value(),
+                          "--resume: option '", it.key(), "' was ",
+                          was.value(it.key(), Json()).dump(), " in ", last.string(), " but is ",
+                          it.value().dump(),
+                          " now; resume with the original options (see the command stored in the "
+                          "checkpoint's training slot)");
     params = std::move(c.params);
     adam.set_state(std::move(c.adam_m), std::move(c.adam_v), c.step);
     const Json& t = c.training;

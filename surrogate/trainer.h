@@ -41,6 +41,8 @@ struct TrainOptions {
   int log_every = 10;             ///< steps per log line / metrics record
   std::int64_t stop_after = 0;    ///< stop (as if interrupted) after this many steps in this run
   bool resume = false;            ///< continue from last_path(out)
+  bool recompute = false;         ///< per-block activation checkpointing (Model::set_recompute);
+                                  ///< same results, so not part of the trajectory
   ModelConfig model;              ///< in_dim/out_dim are taken from the dataset
   /// cpu | cuda. Not part of the trajectory: a run started on one device resumes on the other.
   std::string device = "cpu";

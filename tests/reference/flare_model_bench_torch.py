@@ -8,24 +8,11 @@ GPU memory of each. Modes: fp32 (what our CUDA backend runs today) and bf16 auto
 """
 import argparse
 import json
-import time
 
 import torch
 
+from flare_mixer_torch import time_ms
 from flare_torch import FlareModel, default_config
-
-
-def time_ms(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(1e3 * (time.perf_counter() - t))
-    return sorted(times)[len(times) // 2]
 
 
 def bench(N, mode, warmup, reps, train):

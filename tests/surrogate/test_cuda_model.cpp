@@ -128,6 +128,15 @@ TEST_P(CudaModel, ForwardAndEveryGradientMatchCpu) {
   std::vector<float> yh(ny);
   gpu.infer_host(dp.data(), x.data(), offsets.data(), 3, yh.data());
   EXPECT_LE(max_rel_diff(yh, yg), 1e-6);
+
+  // Per-block recomputation on the GPU: the same gradients as without (same kernels re-run).
+  Model<float> gpu_rc(layout, g.ops());
+  gpu_rc.set_recompute(true);
+  Buffer<float> dy_rc(g.ops().mem, ny), dg_rc(g.ops().mem, P);
+  gpu_rc.forward(dp.data(), dx.data(), offsets.data(), 3, dy_rc.data());
+  gpu_rc.backward(dp.data(), ddy.data(), dg_rc.data());
+  EXPECT_LE(max_rel_diff(dy_rc.to_host(ny), yg), 1e-6);
+  expect_tensors_close(layout, dg_rc.to_host(P), dg.to_host(P), 1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, CudaModel, ::testing::Values(0, 1, 2));

@@ -65,6 +65,15 @@ TEST_F(Trainer, SameSeedGivesIdenticalLosses) {
   EXPECT_NE(a.losses, c.losses);
 }
 
+TEST_F(Trainer, RecomputeChangesNothingButMemory) {
+  const auto a = surrogate::train(o, quiet);
+  o.recompute = true;
+  o.out = dir / "recompute.h5";
+  const auto b = surrogate::train(o, quiet);
+  EXPECT_EQ(a.losses, b.losses);
+  EXPECT_EQ(a.params, b.params);
+}
+
 TEST_F(Trainer, ResumeContinuesExactly) {
   const auto straight = surrogate::train(o, quiet);
   // 5 steps: stops inside epoch 2 (4 steps per epoch), after the epoch-1 validation.
@@ -128,6 +137,30 @@ TEST_F(Trainer, ResumeWithOtherOptionsIsRefused) {
     FAIL() << "resume with another lr was accepted";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("'lr'"), std::string::npos) << e.what();
+  }
+}
+
+// A moved dataset resumes (it is identified by its training statistics); another one is refused.
+TEST_F(Trainer, ResumeFollowsTheDatasetNotItsPath) {
+  const auto straight = surrogate::train(o, quiet);
+  o.out = dir / "split.h5";
+  o.stop_after = 5;
+  surrogate::train(o, quiet);
+  const fs::path moved = dir / "moved" / "data.h5";
+  fs::create_directories(moved.parent_path());
+  fs::rename(o.data, moved);
+  o.data = moved;
+  o.stop_after = 0;
+  o.resume = true;
+  EXPECT_EQ(surrogate::train(o, quiet).params, straight.params);
+
+  fs::create_directories(dir / "other");
+  o.data = test::build_synthetic_dataset(dir / "other", 8, {0.5, 0.25, 0.25}, 99);
+  try {
+    surrogate::train(o, quiet);
+    FAIL() << "resume on another dataset was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("training statistics differ"), std::string::npos) << e.what();
   }
 }
 
