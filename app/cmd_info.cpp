@@ -156,7 +156,13 @@ void print_domain(std::ostream& os, const Json& d) {
   os << "  domain      " << d["samples"].get<std::int64_t>() << " train meshes, "
      << d["nodes"][0].get<std::int64_t>() << ".." << d["nodes"][1].get<std::int64_t>()
      << " nodes, extent " << triple(d["extent_min"]) << ".." << triple(d["extent_max"]) << ", edge "
-     << num(d["edge_length"][0]) << ".." << num(d["edge_length"][1]) << "\n";
+     << num(d["edge_length"][0]) << ".." << num(d["edge_length"][1]);
+  if (d.contains("dimension")) {
+    const int dim = d["dimension"][1].get<int>();
+    os << ", " << (dim == 3 ? "volume" : dim == 2 ? "surface" : "dimension-" + std::to_string(dim))
+       << " meshes";
+  }
+  os << "\n";
 }
 
 void print_checkpoint(std::ostream& os, const Json& j) {
