@@ -11,6 +11,7 @@
 #include <string>
 
 #include "mesh/grid.h"
+#include "mesh/io.h"
 #include "surrogate/dataset.h"
 
 namespace flare::test {
@@ -49,6 +50,23 @@ inline std::filesystem::path build_synthetic_dataset(const std::filesystem::path
   o.seed = 1;
   surrogate::build_dataset(o, [&](const std::filesystem::path& p) { return meshes.at(p.string()); });
   return o.output;
+}
+
+/// Writes `count` boxes as `dir`/box<k>.vtu for the CLI tests, each solved with a linear vector
+/// field "u" (the target) and tagged with a part family as `am dataset` tags its parts.
+template <typename FamilyOf>
+void write_solved_boxes(const std::filesystem::path& dir, int count, std::uint64_t seed,
+                        FamilyOf family_of) {
+  std::mt19937_64 rng(seed);
+  for (int k = 0; k < count; ++k) {
+    mesh::Mesh m = synthetic_box(rng);
+    std::vector<double> u;
+    for (std::int64_t i = 0; i < m.num_points(); ++i)
+      u.insert(u.end(), {0.01 * m.points(i, 0), 0.0, 0.02 * m.points(i, 2)});
+    m.point_data.put(mesh::DataArray::from_doubles("u", 3, u));
+    m.field_strings["family"] = family_of(k);
+    mesh::write_vtu(m, dir / ("box" + std::to_string(k) + ".vtu"));
+  }
 }
 
 }  // namespace flare::test

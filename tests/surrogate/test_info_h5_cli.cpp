@@ -36,16 +36,7 @@ class InfoH5Cli : public ::testing::Test {
     dir = fs::temp_directory_path() / ("flare_test_info_h5_" + std::to_string(getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir / "runs");
-    std::mt19937_64 rng(5);
-    for (int k = 0; k < 6; ++k) {
-      mesh::Mesh m = test::synthetic_box(rng);
-      std::vector<double> u;
-      for (std::int64_t i = 0; i < m.num_points(); ++i)
-        u.insert(u.end(), {0.01 * m.points(i, 0), 0.0, 0.02 * m.points(i, 2)});
-      m.point_data.put(mesh::DataArray::from_doubles("u", 3, u));
-      m.field_strings["family"] = k < 4 ? "block" : "plate";
-      mesh::write_vtu(m, dir / "runs" / ("box" + std::to_string(k) + ".vtu"));
-    }
+    test::write_solved_boxes(dir / "runs", 6, 5, [](int k) { return k < 4 ? "block" : "plate"; });
     auto r = run("dataset build " + p("runs") + " -o " + p("data.h5") +
                  " --target u --split 0.5,0.17,0.33");
     ASSERT_EQ(r.code, 0) << r.err;

@@ -42,16 +42,7 @@ class PipelineCli : public ::testing::Test {
     dir = fs::temp_directory_path() / ("flare_test_pipeline_cli_" + std::to_string(getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir / "runs");
-    std::mt19937_64 rng(3);
-    for (int k = 0; k < 6; ++k) {
-      mesh::Mesh m = test::synthetic_box(rng);
-      std::vector<double> u;
-      for (std::int64_t i = 0; i < m.num_points(); ++i)
-        u.insert(u.end(), {0.01 * m.points(i, 0), 0.0, 0.02 * m.points(i, 2)});
-      m.point_data.put(mesh::DataArray::from_doubles("u", 3, u));
-      m.field_strings["family"] = k % 2 ? "plate" : "block";  // as `am dataset` tags its parts
-      mesh::write_vtu(m, dir / "runs" / ("box" + std::to_string(k) + ".vtu"));
-    }
+    test::write_solved_boxes(dir / "runs", 6, 3, [](int k) { return k % 2 ? "plate" : "block"; });
     const auto b = run("dataset build " + p("runs") + " -o " + p("data.h5") +
                        " --target u --split 0.5,0.17,0.33");
     ASSERT_EQ(b.code, 0) << b.out;
