@@ -8,6 +8,7 @@
 #include "am/simulate.h"
 #include "common/error.h"
 #include "tests/am/voxel_part.h"
+#include "tests/support/errors.h"
 
 using namespace flare;
 using namespace flare::am;
@@ -23,15 +24,7 @@ Eigen::MatrixXd displacement(const mesh::Mesh& m) {
 
 double relative_l2(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) { return (a - b).norm() / b.norm(); }
 
-template <typename F>
-std::string input_error(F&& f) {
-  try {
-    f();
-  } catch (const flare::InputError& e) {
-    return e.what();
-  }
-  return "<no InputError>";
-}
+using flare::test::input_error;
 
 SimulationOptions single_step(bool release = false) {
   SimulationOptions o;

@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "mesh/mesh.h"
+#include "tests/support/errors.h"
 
 namespace flare::mesh::test {
 
@@ -53,18 +54,7 @@ inline std::string read_bytes(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-/// The InputError message f throws, or "<no InputError>".
-template <typename F>
-std::string input_error(F&& f) {
-  try {
-    f();
-  } catch (const flare::InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<other exception: ") + e.what() + ">";
-  }
-  return "<no InputError>";
-}
+using flare::test::input_error;
 
 /// Vertex counts used for the variable-size types.
 inline int test_vertex_count(CellType t) {

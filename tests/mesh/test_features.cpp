@@ -12,6 +12,7 @@
 #include "mesh/aabb_tree.h"
 #include "mesh/boundary.h"
 #include "mesh/features.h"
+#include "tests/support/errors.h"
 
 using namespace flare::mesh;
 
@@ -59,15 +60,7 @@ double analytic_distance(const Eigen::Vector3d& p) {
   return -std::min({p.x(), 1 - p.x(), p.y(), 1 - p.y(), p.z(), 1 - p.z()});
 }
 
-template <typename F>
-std::string input_error(F&& f) {
-  try {
-    f();
-  } catch (const flare::InputError& e) {
-    return e.what();
-  }
-  return "<no InputError>";
-}
+using flare::test::input_error;
 
 class CubeBoundary : public ::testing::TestWithParam<Kind> {};
 

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "mesh/mesh.h"
+#include "tests/support/errors.h"
 
 using namespace flare::mesh;
 
@@ -17,15 +18,7 @@ Mesh unit_tetra() {
   return m;
 }
 
-template <typename F>
-std::string input_error(F&& f) {
-  try {
-    f();
-  } catch (const flare::InputError& e) {
-    return e.what();
-  }
-  return "<no InputError>";
-}
+using flare::test::input_error;
 }  // namespace
 
 TEST(DataArray, EveryTypeStoresAndConverts) {

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "surrogate/dataset.h"
+#include "tests/support/errors.h"
 
 using namespace flare;
 using namespace flare::surrogate;
@@ -72,15 +73,7 @@ struct DatasetFile : ::testing::Test {
   }
 };
 
-template <typename F>
-std::string input_error(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "<no InputError>";
-}
+using flare::test::input_error;
 
 }  // namespace
 
