@@ -17,16 +17,6 @@ void silence_hdf5() {
   (void)done;
 }
 
-template <typename T>
-hid_t native_type() {
-  if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
-  else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return H5T_NATIVE_UINT8;
-  else static_assert(sizeof(T) == 0, "unsupported HDF5 element type");
-}
-
 [[noreturn]] void bad_input(hid_t loc, const std::string& what) {
   throw InputError(detail::concat(file_name(loc), ": ", what));
 }

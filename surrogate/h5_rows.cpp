@@ -5,16 +5,6 @@
 
 namespace flare::h5 {
 
-namespace {
-template <typename T>
-hid_t element_type() {
-  if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
-  else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
-  else static_assert(sizeof(T) == 0, "unsupported HDF5 element type");
-}
-}  // namespace
-
 template <typename T>
 void create_dataset(hid_t loc, const std::string& name, const std::vector<std::int64_t>& dims) {
   FLARE_CHECK(dims.size() == 2, "create_dataset: 2-D only, got rank ", dims.size());
@@ -30,7 +20,7 @@ void create_dataset(hid_t loc, const std::string& name, const std::vector<std::i
     const hsize_t chunk[2] = {std::min(hd[0], rows), hd[1]};
     FLARE_H5_CHECK(H5Pset_chunk(props, 2, chunk), "chunking ", name);
   }
-  Handle d(H5Dcreate2(loc, name.c_str(), element_type<T>(), space, H5P_DEFAULT, props, H5P_DEFAULT),
+  Handle d(H5Dcreate2(loc, name.c_str(), native_type<T>(), space, H5P_DEFAULT, props, H5P_DEFAULT),
            H5Dclose);
   FLARE_H5_CHECK(d.id(), "creating dataset ", name);
 }
@@ -51,7 +41,7 @@ void write_rows(hid_t loc, const std::string& name, std::int64_t row0, std::int6
   FLARE_H5_CHECK(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr),
                  "selecting rows of ", name);
   Handle mem_space(H5Screate_simple(2, count, nullptr), H5Sclose);
-  FLARE_H5_CHECK(H5Dwrite(d, element_type<T>(), mem_space, file_space, H5P_DEFAULT, data),
+  FLARE_H5_CHECK(H5Dwrite(d, native_type<T>(), mem_space, file_space, H5P_DEFAULT, data),
                  "writing rows of ", name);
 }
 
