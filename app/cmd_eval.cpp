@@ -78,7 +78,7 @@ app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalize
   e.columns = surrogate::metric_column_names(norm.target_arrays, norm.target_components);
   Progress progress(std::int64_t(inputs.size()), "eval", "meshes");
   for (const std::string& path : inputs) {
-    mesh::Mesh m = mesh::read_mesh(path);
+    const mesh::Mesh m = mesh::read_mesh(path);
     for (std::size_t t = 0; t < norm.target_arrays.size(); ++t) {
       const mesh::DataArray* a = m.point_data.find(norm.target_arrays[t]);
       FLARE_INPUT_CHECK(a && a->components() == norm.target_components[t], path,
@@ -86,21 +86,8 @@ app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalize
                         norm.target_components[t], " components to compare with; eval needs "
                         "solved meshes (use predict for unsolved ones)");
     }
-    predictor.predict(m, path);
-    const std::int64_t N = m.num_points();
-    mesh::FeatureMatrix pred(N, Eigen::Index(e.columns.size())), truth(pred.rows(), pred.cols());
-    Eigen::Index col = 0;
-    for (std::size_t t = 0; t < norm.target_arrays.size(); ++t) {
-      const mesh::DataArray& y = *m.point_data.find(norm.target_arrays[t]);
-      const mesh::DataArray& p = *m.point_data.find(norm.target_arrays[t] + "_pred");
-      for (std::int64_t i = 0; i < N; ++i)
-        for (int c = 0; c < y.components(); ++c) {
-          truth(i, col + c) = float(y.get(i, c));
-          pred(i, col + c) = float(p.get(i, c));
-        }
-      col += y.components();
-    }
-    surrogate::SampleMetrics s = surrogate::sample_metrics(pred, truth);
+    surrogate::SampleMetrics s = surrogate::sample_metrics(
+        predictor.infer(m, path), surrogate::target_rows(m, norm.target_arrays));
     s.sample = std::int64_t(e.metrics.size());
     e.metrics.push_back(s);
     e.sources.push_back(fs::path(path).filename().string());

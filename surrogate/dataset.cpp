@@ -14,6 +14,20 @@
 
 namespace flare::surrogate {
 
+mesh::FeatureMatrix target_rows(const mesh::Mesh& m, const std::vector<std::string>& arrays) {
+  Eigen::Index T = 0;
+  for (const auto& name : arrays) T += m.point_data.find(name)->components();
+  mesh::FeatureMatrix y(m.num_points(), T);
+  Eigen::Index col = 0;
+  for (const auto& name : arrays) {
+    const mesh::DataArray& a = *m.point_data.find(name);
+    for (std::int64_t i = 0; i < m.num_points(); ++i)
+      for (int c = 0; c < a.components(); ++c) y(i, col + c) = float(a.get(i, c));
+    col += a.components();
+  }
+  return y;
+}
+
 namespace {
 
 const char* kSplitNames[3] = {"train", "val", "test"};
@@ -250,14 +264,8 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
         h5::create_dataset<float>(file, "targets", {total, T});
         h5::create_dataset<double>(file, "points", {total, 3});
       }
-      mesh::FeatureMatrix y(m.num_points(), T);
-      Eigen::Index col = 0;
-      for (std::size_t k = 0; k < opt.targets.size(); ++k) {
-        const mesh::DataArray& a = *m.point_data.find(opt.targets[k]);
-        for (std::int64_t i = 0; i < m.num_points(); ++i)
-          for (int c = 0; c < a.components(); ++c) y(i, col + c) = float(a.get(i, c));
-        col += a.components();
-      }
+      const mesh::FeatureMatrix y = target_rows(m, opt.targets);
+      FLARE_CHECK(y.cols() == T, source, ": ", y.cols(), " target columns, expected ", T);
       h5::write_rows(file.id(), "features", offsets[s], x.rows(), x.data());
       h5::write_rows(file.id(), "targets", offsets[s], y.rows(), y.data());
       h5::write_rows(file.id(), "points", offsets[s], m.num_points(), m.points.data());

@@ -57,6 +57,10 @@ struct DatasetBuildResult {
 };
 
 /// Reads one input mesh (the CLI passes the VTK reader; tests pass in-memory meshes).
+/// The point arrays `arrays` of `m` side by side as float rows [N, Σ components] (the arrays must
+/// exist): the targets as `dataset build` stores them and `eval` compares against.
+mesh::FeatureMatrix target_rows(const mesh::Mesh& m, const std::vector<std::string>& arrays);
+
 using MeshReader = std::function<mesh::Mesh(const std::filesystem::path&)>;
 /// Optional progress/log sink for messages such as "skipped a.vtu: ..." (may be empty).
 using DatasetLog = std::function<void(const std::string&)>;

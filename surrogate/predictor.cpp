@@ -30,7 +30,7 @@ Predictor::Predictor(const fs::path& checkpoint, const std::string& device)
   m_params.upload(m_ckpt.params.data(), m_layout->size());
 }
 
-void Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
+mesh::FeatureMatrix Predictor::infer(const mesh::Mesh& mesh, const std::string& source) {
   if (m_domain) {
     MeshShape shape;
     shape.dim = mesh.dimension();
@@ -45,7 +45,11 @@ void Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
   const mesh::FeatureMatrix x = mesh::compute_features(mesh, m_recipe, &columns, source);
   FLARE_INPUT_CHECK(columns == m_norm.feature_names, source, ": the mesh's feature columns differ "
                     "from the model's (an input array has another number of components?)");
-  const mesh::FeatureMatrix y = predict_denormalized(*m_model, m_params.data(), m_norm, x);
+  return predict_denormalized(*m_model, m_params.data(), m_norm, x);
+}
+
+void Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
+  const mesh::FeatureMatrix y = infer(mesh, source);
 
   const std::int64_t N = mesh.num_points();
   int col = 0;

@@ -30,6 +30,10 @@ class Predictor {
   /// `source` when the recipe cannot be computed on the mesh (a missing input array, no cells).
   void predict(mesh::Mesh& mesh, const std::string& source);
 
+  /// The prediction alone, in target units: [N, T] in the model's target column order. Same
+  /// checks and InputErrors as predict().
+  mesh::FeatureMatrix infer(const mesh::Mesh& mesh, const std::string& source);
+
   /// Empty when `mesh` lies inside the training domain stored in the checkpoint (or the checkpoint
   /// predates it); otherwise the reasons with their numbers, for a one-line warning.
   std::string outside_domain(const mesh::Mesh& mesh) const;
