@@ -20,7 +20,7 @@ set -euo pipefail
 work=${1:?usage: $0 WORKDIR}
 FS=${FS:-flare-surrogate}
 COUNT=${COUNT:-1250} SEED=${SEED:-0} NODES=${NODES:-5000..30000} JOBS=${JOBS:-$(nproc)}
-FLARE_SECONDS=${FLARE_SECONDS:-900} BASE_EPOCHS=${BASE_EPOCHS:-100} STOP_AT=${STOP_AT:-0}
+FLARE_SECONDS=${FLARE_SECONDS:-900} BASE_EPOCHS=${BASE_EPOCHS:-50} STOP_AT=${STOP_AT:-0}
 mkdir -p "$work"
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 t0=$(date +%s)

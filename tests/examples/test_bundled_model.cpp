@@ -52,8 +52,8 @@ TEST(BundledModel, BeatsZeroAndTheBaselineOnTheExampleParts) {
   const auto mlp = eval_json("models/lpbf-baseline-mlp.h5");
   ASSERT_EQ(flare.at("samples").size(), 4u);
   for (const auto& s : flare.at("samples"))
-    EXPECT_LT(s.at("rel_l2").get<double>(), 0.8) << s.dump();  // measured 0.47 .. 0.65
+    EXPECT_LT(s.at("rel_l2").get<double>(), 0.7) << s.dump();  // measured 0.11 .. 0.61
   const double f = flare.at("summary").at("mean_rel_l2"), b = mlp.at("summary").at("mean_rel_l2");
-  EXPECT_LT(f, 0.6);  // measured 0.532
-  EXPECT_LT(f, 0.75 * b) << "FLARE " << f << " vs pointwise MLP " << b;  // measured 0.532 vs 1.000
+  EXPECT_LT(f, 0.45);  // measured 0.373
+  EXPECT_LT(f, 0.5 * b) << "FLARE " << f << " vs pointwise MLP " << b;  // measured 0.373 vs 1.000
 }

@@ -285,21 +285,18 @@ TEST_F(InfoH5Cli, DamagedCheckpointIsNamed) {
 // The bundled model, read in place: the numbers its model card (models/README.md) states.
 TEST_F(InfoH5Cli, BundledModel) {
   const std::string best = std::string(FLARE_SOURCE_DIR) + "/models/lpbf-default.h5";
-  const std::string last = std::string(FLARE_SOURCE_DIR) + "/models/lpbf-default.last.h5";
-  if (!fs::exists(best) || !fs::exists(last)) GTEST_SKIP() << "no bundled model in this tree";
-  const Json files = run_json(best + " " + last)["files"];
-  const Json& j = files[0];
+  if (!fs::exists(best)) GTEST_SKIP() << "no bundled model in this tree";
+  const Json j = run_json(best)["files"][0];
   EXPECT_EQ(j["model"]["parameters"], 593155);
   EXPECT_EQ(j["model"]["config"]["in_dim"], 8);
   EXPECT_EQ(j["model"]["config"]["out_dim"], 3);
   EXPECT_EQ(j["targets"]["arrays"], Json::array({"displacement"}));
   EXPECT_EQ(j["features"]["names"].size(), 8u);
-  EXPECT_NEAR(j["training"]["best_val"].get<double>(), 0.513, 5e-4);
+  EXPECT_NEAR(j["training"]["best_val"].get<double>(), 0.309, 5e-4);
   EXPECT_EQ(j["training"]["options"]["epochs"], 39);
+  EXPECT_EQ(j["training"]["step"], 39000);  // the whole OneCycle run, not an early checkpoint
   EXPECT_EQ(j["training_domain"]["samples"], 1000);
   EXPECT_FALSE(j["resumable"].get<bool>());
-  EXPECT_TRUE(files[1]["resumable"].get<bool>());
-  EXPECT_EQ(files[1]["optimizer"]["step"], 10079);
   const Output text = run("info " + best);
   ASSERT_EQ(text.code, 0) << text.err;
   EXPECT_TRUE(has(text.out, "593,155 parameters")) << text.out;
