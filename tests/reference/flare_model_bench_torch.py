@@ -2,7 +2,9 @@
 """PyTorch baseline for `flare-surrogate bench model --device cuda`: the same FLARE model
 (flare_torch.py, the implementation our CPU model is checked against) timed on the GPU, one mesh of
 N points, inference (no_grad) and a training step (forward, MSE, backward, AdamW), with the peak
-GPU memory of each. Modes: fp32 (what our CUDA backend runs today) and bf16 autocast.
+GPU memory of each. Modes: fp32 and bf16 autocast, eager; append "-compile" (fp32-compile,
+bf16-compile) for the same under torch.compile (the first warm-up call compiles: tens of seconds
+per shape, not timed).
 
   python3 tests/reference/flare_model_bench_torch.py --out torch_model.jsonl --points 50000,1000000
 """
@@ -17,11 +19,14 @@ from flare_torch import FlareModel, default_config
 
 def bench(N, mode, warmup, reps, train):
     torch.manual_seed(0)
-    model = FlareModel(default_config()).cuda()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    precision, _, compiled = mode.partition("-")
+    assert precision in ("fp32", "bf16") and compiled in ("", "compile"), f"unknown mode {mode}"
+    module = FlareModel(default_config()).cuda()
+    opt = torch.optim.AdamW(module.parameters(), lr=1e-3)
+    model = torch.compile(module) if compiled else module
     x = torch.randn(1, N, 8, device="cuda")
     y = torch.randn(1, N, 1, device="cuda")
-    ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if mode == "bf16" else torch.enable_grad
+    ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if precision == "bf16" else torch.enable_grad
 
     def infer():
         with torch.no_grad(), ctx():
@@ -35,6 +40,8 @@ def bench(N, mode, warmup, reps, train):
         opt.step()
 
     row = {"N": N, "mode": mode}
+    if compiled:
+        warmup = max(warmup, 1)  # the first call compiles
     for name, fn in [("inference", infer)] + ([("train step", step)] if train else []):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
