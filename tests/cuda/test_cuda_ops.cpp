@@ -248,6 +248,37 @@ TEST_F(CudaOps, LossesMatchRef) {
   expect_fp32("rel_l2 dpred", gd.download(), d, 1e-6, 1e-5);
 }
 
+// A mesh whose target is all zero: the ref tier's err is inf (p != t) or NaN (p = t = 0), and its
+// gradient inf or 0; the GPU must not report such a mesh as perfect (it used to return 0).
+TEST_F(CudaOps, RelL2OfAZeroTargetIsUndefinedAsInRef) {
+  const std::vector<std::int64_t> offsets{0, 40, 90, 130};
+  const int B = 3, T = 3;
+  const std::int64_t rows = offsets.back(), n = rows * T;
+  auto p = test::randn(n, 1.f, rng), t = test::randn(n, 1.f, rng), d0 = test::randn(n, 1.f, rng);
+  for (std::int64_t i = offsets[1] * T; i < n; ++i) t[i] = 0.f;   // meshes 1 and 2
+  for (std::int64_t i = offsets[2] * T; i < n; ++i) p[i] = 0.f;   // mesh 2: p = t = 0
+  DeviceBuffer<float> gp, gt, gd;
+  DeviceBuffer<std::int64_t> go;
+  gp.upload(p), gt.upload(t), gd.upload(d0), go.upload(offsets);
+  const auto err = cuda::rel_l2_fwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T);
+  std::vector<double> err_ref(B);
+  kref::rel_l2_fwd(p.data(), t.data(), offsets.data(), B, T, err_ref.data());
+  EXPECT_NEAR(err[0], err_ref[0], 1e-6 * err_ref[0]);
+  EXPECT_TRUE(std::isinf(err[1]) && std::isinf(err_ref[1])) << err[1] << " " << err_ref[1];
+  EXPECT_TRUE(std::isnan(err[2]) && std::isnan(err_ref[2])) << err[2] << " " << err_ref[2];
+  cuda::rel_l2_bwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T, 2.f, gd.data());
+  std::vector<float> d = d0;
+  kref::rel_l2_bwd(p.data(), t.data(), offsets.data(), B, T, 2.f, d.data());
+  const auto g = gd.download();
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (i < offsets[1] * T) {
+      EXPECT_NEAR(g[i], d[i], 1e-6 + 1e-5 * std::fabs(d[i])) << i;
+    } else {
+      ASSERT_EQ(g[i], d[i]) << i;  // inf of the sign of p (mesh 1), unchanged d0 (mesh 2)
+    }
+  }
+}
+
 TEST_F(CudaOps, ErrorsAreExceptionsWithContext) {
   try {
     FLARE_CUDA_CHECK(cudaMemcpy(nullptr, reinterpret_cast<void*>(16), 8, cudaMemcpyDeviceToHost));
