@@ -103,8 +103,8 @@ void Model<A, P>::mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64
   if (sh.input_residual) m_ops.add(m_ops.ctx, a.hid[0].data(), x, a.hid[0].data(), nh);
   for (int i = 0; i < sh.layers; ++i) {
     const LinearSlot& fc = s.fcs[i];
-    m_ops.linear_fwd(m_ops.ctx, a.hid[i].data(), m_w + fc.weight, Pp + fc.bias, a.pre[i + 1].data(), N,
-                     sh.hidden, sh.hidden);
+    m_ops.linear_fwd(m_ops.ctx, a.hid[i].data(), m_w + fc.weight, Pp + fc.bias, a.pre[i + 1].data(),
+                     N, sh.hidden, sh.hidden);
     m_ops.gelu_fwd(m_ops.ctx, a.pre[i + 1].data(), a.hid[i + 1].data(), nh);
     m_ops.add(m_ops.ctx, a.hid[i + 1].data(), a.hid[i].data(), a.hid[i + 1].data(), nh);
   }
@@ -118,8 +118,8 @@ void Model<A, P>::mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs
                           A* dx, P* G) {
   const MlpShape& sh = s.shape;
   if (sh.layers == -1) {
-    m_ops.linear_bwd(m_ops.ctx, x, m_w + s.fc1.weight, dout, dx, G + s.fc1.weight, G + s.fc1.bias, N,
-                     sh.in, sh.out);
+    m_ops.linear_bwd(m_ops.ctx, x, m_w + s.fc1.weight, dout, dx, G + s.fc1.weight, G + s.fc1.bias,
+                     N, sh.in, sh.out);
     if (sh.output_residual && dx) m_ops.add(m_ops.ctx, dx, dout, dx, N * sh.out);
     return;
   }
@@ -137,19 +137,18 @@ void Model<A, P>::mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs
     const LinearSlot& fc = s.fcs[i];
     zero(da, nh);
     m_ops.gelu_bwd(m_ops.ctx, a.pre[i + 1].data(), dh.data(), da.data(), nh);
-    m_ops.linear_bwd(m_ops.ctx, a.hid[i].data(), m_w + fc.weight, da.data(), dh.data(), G + fc.weight,
-                     G + fc.bias, N, sh.hidden, sh.hidden);
+    m_ops.linear_bwd(m_ops.ctx, a.hid[i].data(), m_w + fc.weight, da.data(), dh.data(),
+                     G + fc.weight, G + fc.bias, N, sh.hidden, sh.hidden);
   }
   zero(da, nh);
   m_ops.gelu_bwd(m_ops.ctx, a.pre[0].data(), dh.data(), da.data(), nh);
-  m_ops.linear_bwd(m_ops.ctx, x, m_w + s.fc1.weight, da.data(), dx, G + s.fc1.weight, G + s.fc1.bias,
-                   N, sh.in, sh.hidden);
+  m_ops.linear_bwd(m_ops.ctx, x, m_w + s.fc1.weight, da.data(), dx, G + s.fc1.weight,
+                   G + s.fc1.bias, N, sh.in, sh.hidden);
   if (sh.input_residual && dx) m_ops.add(m_ops.ctx, dx, dh.data(), dx, nh);
 }
 
 template <typename A, typename P>
-void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a,
-                            A* xout) {
+void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, A* xout) {
   const ModelConfig& c = m_layout.config();
   const int C = c.channel_dim, H = c.num_heads, M = c.num_latents, D = c.head_dim();
   const std::int64_t N = m_N;
@@ -166,9 +165,9 @@ void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
   if (c.qk_norm) {
     // LayerNorm over D: rows are (h, m) of Q and (n, h) of K, contiguous in both layouts.
     m_ops.latent_layernorm_fwd(m_ops.ctx, Q, Pp + s.q_norm.weight, Pp + s.q_norm.bias, a.qn.data(),
-                        a.qmean.data(), a.qrstd.data(), std::int64_t(H) * M, D, eps);
-    m_ops.layernorm_fwd(m_ops.ctx, a.k.data(), Pp + s.k_norm.weight, Pp + s.k_norm.bias, a.kn.data(),
-                        a.kmean.data(), a.krstd.data(), N * H, D, eps);
+                               a.qmean.data(), a.qrstd.data(), std::int64_t(H) * M, D, eps);
+    m_ops.layernorm_fwd(m_ops.ctx, a.k.data(), Pp + s.k_norm.weight, Pp + s.k_norm.bias,
+                        a.kn.data(), a.kmean.data(), a.krstd.data(), N * H, D, eps);
     Q = a.qn.data();
     k_enc = a.kn.data();
     k_dec = k_enc;
@@ -182,11 +181,11 @@ void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
                          a.lse_enc.data());
   m_ops.flare_decode_fwd(m_ops.ctx, Q, k_dec, a.z.data(), m_batch, H, M, D, scale, a.y.data(),
                          a.lse_dec.data());
-  m_ops.linear_fwd(m_ops.ctx, a.y.data(), m_w + s.out_proj.weight, Pp + s.out_proj.bias, a.tmp.data(),
-                   N, C, C);
+  m_ops.linear_fwd(m_ops.ctx, a.y.data(), m_w + s.out_proj.weight, Pp + s.out_proj.bias,
+                   a.tmp.data(), N, C, C);
   m_ops.add(m_ops.ctx, xin, a.tmp.data(), a.xmid.data(), N * C);
-  m_ops.layernorm_fwd(m_ops.ctx, a.xmid.data(), Pp + s.norm2.weight, Pp + s.norm2.bias, a.ln2.data(),
-                      a.mean2.data(), a.rstd2.data(), N, C, eps);
+  m_ops.layernorm_fwd(m_ops.ctx, a.xmid.data(), Pp + s.norm2.weight, Pp + s.norm2.bias,
+                      a.ln2.data(), a.mean2.data(), a.rstd2.data(), N, C, eps);
   mlp_fwd(s.mlp, Pp, a.ln2.data(), N, a.f_mlp, a.tmp.data());
   m_ops.add(m_ops.ctx, a.xmid.data(), a.tmp.data(), xout, N * C);
 }
@@ -241,8 +240,8 @@ void Model<A, P>::block_bwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
   }
   if (qkn) {
     m_ops.latent_layernorm_bwd(m_ops.ctx, Pp + s.latent_q, Pp + s.q_norm.weight, a.qmean.data(),
-                        a.qrstd.data(), g.dqn.data(), G + s.latent_q, G + s.q_norm.weight,
-                        G + s.q_norm.bias, std::int64_t(H) * M, D);
+                               a.qrstd.data(), g.dqn.data(), G + s.latent_q, G + s.q_norm.weight,
+                               G + s.q_norm.bias, std::int64_t(H) * M, D);
     zero(g.dk, NC);
     m_ops.layernorm_bwd(m_ops.ctx, a.k.data(), Pp + s.k_norm.weight, a.kmean.data(), a.krstd.data(),
                         g.dkn.data(), g.dk.data(), G + s.k_norm.weight, G + s.k_norm.bias, N * H,
@@ -266,7 +265,7 @@ void Model<A, P>::block_bwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
 
 template <typename A, typename P>
 void Model<A, P>::run(const P* params, const A* x, const std::int64_t* offsets, int B, A* y,
-                   bool train) {
+                      bool train) {
   const ModelConfig& c = m_layout.config();
   FLARE_CHECK(B >= 1 && offsets && offsets[0] == 0,
               "Model: need B >= 1 meshes with offsets[0] = 0");
@@ -318,8 +317,8 @@ void Model<A, P>::infer(const P* params, const A* x, const std::int64_t* offsets
 }
 
 template <typename A, typename P>
-void Model<A, P>::infer_host(const P* params, const P* x_host, const std::int64_t* offsets,
-                             int B, P* y_host) {
+void Model<A, P>::infer_host(const P* params, const P* x_host, const std::int64_t* offsets, int B,
+                             P* y_host) {
   const ModelConfig& c = m_layout.config();
   const std::int64_t N = offsets[B], nx = N * c.in_dim, ny = N * c.out_dim;
   if constexpr (std::is_same_v<A, P>) {
@@ -382,9 +381,9 @@ void Model<A, P>::backward(const P* params, const A* dy, P* grads) {
   if (c.out_proj_norm) {
     zero(g.dlnf, NC);
     mlp_bwd(m_layout.out_mlp, h, N, m_out_acts, dy, g.dlnf.data(), grads);
-    m_ops.layernorm_bwd(m_ops.ctx, m_stream[L].data(), Pp + m_layout.out_norm.weight, m_meanf.data(),
-                        m_rstdf.data(), g.dlnf.data(), dx, grads + m_layout.out_norm.weight,
-                        grads + m_layout.out_norm.bias, N, C);
+    m_ops.layernorm_bwd(m_ops.ctx, m_stream[L].data(), Pp + m_layout.out_norm.weight,
+                        m_meanf.data(), m_rstdf.data(), g.dlnf.data(), dx,
+                        grads + m_layout.out_norm.weight, grads + m_layout.out_norm.bias, N, C);
   } else {
     mlp_bwd(m_layout.out_mlp, h, N, m_out_acts, dy, dx, grads);
   }
@@ -424,8 +423,8 @@ std::int64_t Model<A, P>::buffer_bytes() const {
     mlp(a.f_mlp);
   }
   const Grads& g = m_g;
-  for (const Buf* b : {&g.dx_a, &g.dx_b, &g.dxmid, &g.dln1, &g.dln2, &g.dy, &g.dkn, &g.dkdn,
-                       &g.dk, &g.dkd, &g.dv, &g.dh, &g.da, &g.dlnf})
+  for (const Buf* b : {&g.dx_a, &g.dx_b, &g.dxmid, &g.dln1, &g.dln2, &g.dy, &g.dkn, &g.dkdn, &g.dk,
+                       &g.dkd, &g.dv, &g.dh, &g.da, &g.dlnf})
     total += b->bytes();
   total += g.dz.bytes() + g.dqn.bytes();
   return total;

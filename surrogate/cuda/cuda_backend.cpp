@@ -156,7 +156,9 @@ OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
   t.ctx = &ctx;
   t.mem = device_memory(ctx);
   t.linear_fwd = [](void* c, const B* x, const B* W, const float* b, B* y, std::int64_t N, int in,
-                    int out) { cuda::linear_fwd<cuda::bf16>(C(c), D(x), D(W), b, D(y), N, in, out); };
+                    int out) {
+    cuda::linear_fwd<cuda::bf16>(C(c), D(x), D(W), b, D(y), N, in, out);
+  };
   t.linear_bwd = [](void* c, const B* x, const B* W, const B* dy, B* dx, float* dW, float* db,
                     std::int64_t N, int in, int out) {
     cuda::linear_bwd<cuda::bf16>(C(c), D(x), D(W), D(dy), D(dx), dW, db, N, in, out);
@@ -198,8 +200,8 @@ OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
   t.flare_decode_bwd = [](void* c, const float* Q, const B* K, const float* Z, const B*,
                           const float* lse, const B* dY, const BatchView& bt, int H, int M, int Dh,
                           float s, float* dQ, B* dK, float* dZ) {
-    cuda::flare_decode_bwd<cuda::bf16>(C(c), Q, D(K), Z, lse, D(dY), packed(bt),
-                                       shape(H, M, Dh, s), dQ, D(dK), dZ);
+    cuda::flare_decode_bwd<cuda::bf16>(C(c), Q, D(K), Z, lse, D(dY), packed(bt), shape(H, M, Dh, s),
+                                       dQ, D(dK), dZ);
   };
   t.flare_encode_bwd = [](void* c, const float* Q, const B* K, const B* V, const float* Z,
                           const float* lse, const float* dZ, const BatchView& bt, int H, int M,

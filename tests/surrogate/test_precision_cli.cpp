@@ -12,8 +12,8 @@ flare::test::CommandResult run(const std::string& args) { return flare::test::ru
 void expect_needs_cuda(const std::string& args) {
   const auto r = run(args);
   EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
-  EXPECT_NE(r.out.find("--precision bf16 needs --device cuda"), std::string::npos)
-      << args << "\n" << r.out;
+  EXPECT_NE(r.out.find("--precision bf16 needs --device cuda"), std::string::npos) << args << "\n"
+                                                                                   << r.out;
 }
 }  // namespace
 
@@ -27,9 +27,9 @@ TEST(PrecisionCli, Bf16OnTheCpuIsAnInputErrorForEveryCommand) {
 }
 
 TEST(PrecisionCli, UnknownPrecisionIsAnInputError) {
-  for (const char* args : {"bench model -n 10 --precision fp16",
-                           "train --data missing.h5 -o out.h5 --precision half",
-                           "predict missing.vtu -m missing.h5 --precision fp64"}) {
+  for (const char* args :
+       {"bench model -n 10 --precision fp16", "train --data missing.h5 -o out.h5 --precision half",
+        "predict missing.vtu -m missing.h5 --precision fp64"}) {
     const auto r = run(args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
     EXPECT_NE(r.out.find("--precision must be fp32 or bf16"), std::string::npos) << r.out;
@@ -37,8 +37,9 @@ TEST(PrecisionCli, UnknownPrecisionIsAnInputError) {
 }
 
 TEST(PrecisionCli, Fp32IsTheDefaultAndIsAccepted) {
-  const auto r = run("bench model -n 200 --channels 16 --heads 2 --latents 4 --blocks 1 --warmup 0 "
-                     "-r 1 --inference-only --precision fp32");
+  const auto r =
+      run("bench model -n 200 --channels 16 --heads 2 --latents 4 --blocks 1 --warmup 0 "
+          "-r 1 --inference-only --precision fp32");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("inference forward"), std::string::npos) << r.out;
 }
