@@ -2,11 +2,13 @@
 // forward, training forward and a full training step (forward, backward, AdamW), with GFLOP/s
 // from the explicit formula in surrogate/flops.h, next to an Eigen GEMM of the same FLOP count
 // measured in the same run (the machine's matrix-product yardstick, llm.c style) on the CPU.
-// --device cuda runs the same Model over the CUDA op table (fp32) and reports the peak device
-// memory of each row (the allocation counter of kernels/cuda: model activations, parameters,
+// --device cuda runs the same Model over the CUDA op table (fp32, or bf16 activations with fp32
+// master weights for --precision bf16) and reports the peak device memory of each row (the allocation counter of kernels/cuda: model activations, parameters,
 // gradients, AdamW moments, cuBLASLt workspace and kernel scratch).
 #include <Eigen/Core>
 #include <cmath>
+#include <functional>
+#include <type_traits>
 #include <iostream>
 #include <omp.h>
 
@@ -25,9 +27,79 @@
 namespace flare::app {
 namespace {
 
+// The rows that need the model, for activations of type A (float or Bf16; params, targets and the
+// optimizer are fp32 either way). bf16 inputs are cast on the device, like the weight copy.
+template <typename A>
+void time_model(const surrogate::Backend& backend, const surrogate::OpTable<A, float>& ops,
+                const surrogate::ParamLayout& layout, const std::vector<float>& params,
+                const std::vector<float>& x, const std::vector<float>& target, std::int64_t points,
+                bool recompute, bool skip_training, int warmup, int reps,
+                const std::function<void()>& reset_peak,
+                const std::function<double(std::int64_t)>& peak_mib,
+                const std::function<void(const std::string&, const Timing&, bool, double)>& row) {
+  using surrogate::Buffer;
+  const std::int64_t P = layout.size(), nx = std::int64_t(x.size());
+  const std::int64_t ny = std::int64_t(target.size());
+  Buffer<float> d_params(ops.mem, P, "model parameters"), d_grads(ops.mem, P, "gradients");
+  Buffer<float> d_target(ops.mem, ny, "targets");
+  Buffer<A> d_x(ops.mem, nx, "inputs");
+  Buffer<A> d_y(ops.mem, ny, "outputs"), d_dy(ops.mem, ny, "output gradients");
+  d_params.upload(params.data(), P);
+  if constexpr (std::is_same_v<A, float>) {
+    d_x.upload(x.data(), nx);
+  } else {
+    Buffer<float> d_xf(ops.mem, nx, "inputs (fp32)");
+    d_xf.upload(x.data(), nx);
+    ops.cast_to_act(ops.ctx, d_xf.data(), d_x.data(), nx);
+    ops.mem.synchronize(ops.ctx);
+  }
+  d_target.upload(target.data(), ny);
+  const std::vector<std::int64_t> offsets = {0, points};
+  surrogate::Model<A, float> model(layout, ops);
+  model.set_recompute(recompute);
+  surrogate::AdamW opt(layout, surrogate::AdamWConfig{}, backend.ops);
+  auto sync = [&] { ops.mem.synchronize(ops.ctx); };
+  auto mib = [&] { return peak_mib(model.buffer_bytes()); };
+
+  reset_peak();
+  const Timing t_inf = time_it(
+      [&] {
+        model.infer(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
+        sync();
+      },
+      warmup, reps);
+  row("inference forward", t_inf, false, mib());
+  if (!skip_training) {
+    reset_peak();
+    const Timing t_fwd = time_it(
+        [&] {
+          model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
+          sync();
+        },
+        warmup, reps);
+    row("training forward", t_fwd, false, mib());
+    reset_peak();
+    const Timing t_step = time_it(
+        [&] {
+          model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
+          ops.mse_fwd(ops.ctx, d_y.data(), d_target.data(), ny);
+          d_dy.zero(ny);
+          ops.mse_bwd(ops.ctx, d_y.data(), d_target.data(), ny, 1.0f, d_dy.data());
+          d_grads.zero(P);
+          model.backward(d_params.data(), d_dy.data(), d_grads.data());
+          opt.step(d_params.data(), d_grads.data());
+          sync();
+        },
+        warmup, reps);
+    row("training step (fwd+bwd+AdamW)", t_step, true, mib());
+  }
+  std::cerr << "model activations and scratch: " << model.buffer_bytes() / (1024.0 * 1024.0)
+            << " MiB\n";
+}
+
 int bench_model(const Args& args) {
   surrogate::ModelConfig c;
-  std::string device = "cpu", jsonl;
+  std::string device = "cpu", precision = "fp32", jsonl;
   std::int64_t points = 50000;
   int warmup = 1, reps = 3;
   bool skip_training = false, recompute = false;
@@ -35,6 +107,7 @@ int bench_model(const Args& args) {
   po::options_description opts("options");
   opts.add_options()
       ("device", po::value(&device)->default_value(device), "cpu | cuda")
+      ("precision", po::value(&precision)->default_value(precision), "fp32 | bf16 (bf16 activations, fp32 weights; needs --device cuda)")
       ("points,n", po::value(&points)->default_value(points), "points N of the one mesh")
       ("features", po::value(&c.in_dim)->default_value(c.in_dim), "input features F")
       ("outputs", po::value(&c.out_dim)->default_value(c.out_dim), "output fields T")
@@ -52,6 +125,7 @@ int bench_model(const Args& args) {
   if (!parse_args("bench model", args, opts, {}, vm, "bench model [options]",
                   "  flare-surrogate bench model --device cpu\n"
                   "  flare-surrogate bench model --device cuda -n 1000000 -r 10\n"
+                  "  flare-surrogate bench model --device cuda -n 1000000 --precision bf16\n"
                   "  flare-surrogate bench model --device cuda -n 4000000 --inference-only\n"
                   "  flare-surrogate bench model -n 200000 --channels 128 --latents 256 -r 5\n"
                   "  flare-surrogate bench model --jsonl bench.jsonl\n"))
@@ -59,9 +133,10 @@ int bench_model(const Args& args) {
   FLARE_INPUT_CHECK(points > 0, "bench model: --points must be positive");
   FLARE_INPUT_CHECK(reps > 0 && warmup >= 0, "bench model: need --reps > 0 and --warmup >= 0");
   c.validate();
+  surrogate::check_precision(device, precision);
   if (!jsonl.empty()) check_writable(jsonl);
 
-  const surrogate::Backend backend = surrogate::make_backend(device);
+  const surrogate::Backend backend = surrogate::make_backend(device, precision);
   const surrogate::OpTable<float>& ops = backend.ops;
   const bool gpu = device == "cuda";
   const surrogate::ParamLayout layout(c);
@@ -72,28 +147,18 @@ int bench_model(const Args& args) {
   std::vector<float> x(nx), target(ny);
   for (auto& v : x) v = float(rng.normal());
   for (auto& v : target) v = float(rng.normal());
-  const std::vector<std::int64_t> offsets = {0, points};
-  using surrogate::Buffer;
-  Buffer<float> d_params(ops.mem, P, "model parameters"), d_grads(ops.mem, P, "gradients");
-  Buffer<float> d_x(ops.mem, nx, "inputs"), d_target(ops.mem, ny, "targets");
-  Buffer<float> d_y(ops.mem, ny, "outputs"), d_dy(ops.mem, ny, "output gradients");
-  d_params.upload(params.data(), P);
-  d_x.upload(x.data(), nx);
-  d_target.upload(target.data(), ny);
   surrogate::check_supported(backend, c, "bench model");
-  surrogate::Model<float> model(layout, ops);
-  model.set_recompute(recompute);
-  surrogate::AdamW opt(layout, surrogate::AdamWConfig{}, ops);
-  auto sync = [&] { ops.mem.synchronize(ops.ctx); };
 #ifdef FLARE_WITH_CUDA
-  auto reset_peak = [&] { if (gpu) cuda::reset_alloc_peak(); };
-  auto peak_mib = [&] {
+  std::function<void()> reset_peak = [&] { if (gpu) cuda::reset_alloc_peak(); };
+  std::function<double(std::int64_t)> peak_mib = [&](std::int64_t model_bytes) {
     return gpu ? double(cuda::alloc_stats().bytes_peak) / double(1 << 20)
-               : double(model.buffer_bytes()) / double(1 << 20);
+               : double(model_bytes) / double(1 << 20);
   };
 #else
-  auto reset_peak = [] {};
-  auto peak_mib = [&] { return double(model.buffer_bytes()) / double(1 << 20); };
+  std::function<void()> reset_peak = [] {};
+  std::function<double(std::int64_t)> peak_mib = [](std::int64_t model_bytes) {
+    return double(model_bytes) / double(1 << 20);
+  };
 #endif
 
   const double fwd_gflop = surrogate::forward_flops_per_point(c) * double(points) * 1e-9;
@@ -101,7 +166,7 @@ int bench_model(const Args& args) {
   OrderedJson config = {{"device", device},  {"points", points},     {"F", c.in_dim},
                         {"T", c.out_dim},     {"C", c.channel_dim},   {"L", c.num_blocks},
                         {"H", c.num_heads},   {"M", c.num_latents},   {"params", layout.size()},
-                        {"threads", omp_get_max_threads()}, {"precision", "fp32"},
+                        {"threads", omp_get_max_threads()}, {"precision", precision},
                         {"recompute", recompute},
                         {"warmup", warmup},   {"reps", reps}};
   BenchReport report("model", config);
@@ -115,6 +180,7 @@ int bench_model(const Args& args) {
   // activation and scratch buffers (cpu).
   auto row = [&](const std::string& what, const Timing& t, double gflop, double mib) {
     report.add(OrderedJson{{"what", what},
+                           {"precision", precision},
                            {"mean_ms", t.mean_ms},
                            {"std_ms", t.std_ms},
                            {"min_ms", t.min_ms},
@@ -124,38 +190,16 @@ int bench_model(const Args& args) {
                            {"peak_MiB", mib}});
   };
 
-  reset_peak();
-  const Timing t_inf = time_it(
-      [&] {
-        model.infer(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
-        sync();
-      },
-      warmup, reps);
-  row("inference forward", t_inf, fwd_gflop, peak_mib());
-  if (!skip_training) {
-    reset_peak();
-    const Timing t_fwd = time_it(
-        [&] {
-          model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
-          sync();
-        },
-        warmup, reps);
-    row("training forward", t_fwd, fwd_gflop, peak_mib());
-    reset_peak();
-    const Timing t_step = time_it(
-        [&] {
-          model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
-          ops.mse_fwd(ops.ctx, d_y.data(), d_target.data(), ny);
-          d_dy.zero(ny);
-          ops.mse_bwd(ops.ctx, d_y.data(), d_target.data(), ny, 1.0f, d_dy.data());
-          d_grads.zero(P);
-          model.backward(d_params.data(), d_dy.data(), d_grads.data());
-          opt.step(d_params.data(), d_grads.data());
-          sync();
-        },
-        warmup, reps);
-    row("training step (fwd+bwd+AdamW)", t_step, train_gflop, peak_mib());
-  }
+  auto model_row = [&](const std::string& what, const Timing& t, bool train, double mib) {
+    row(what, t, train ? train_gflop : fwd_gflop, mib);
+  };
+  if (backend.bf16())
+    time_model<surrogate::Bf16>(backend, backend.ops_bf16, layout, params, x, target, points,
+                                recompute, skip_training, warmup, reps, reset_peak, peak_mib,
+                                model_row);
+  else
+    time_model<float>(backend, ops, layout, params, x, target, points, recompute, skip_training,
+                      warmup, reps, reset_peak, peak_mib, model_row);
 
   if (!gpu) {
     // Yardstick: one square Eigen GEMM with the forward's FLOP count (2·n³ = forward FLOPs).
@@ -166,8 +210,6 @@ int bench_model(const Args& args) {
         0.0);
   }
 
-  std::cerr << "model activations and scratch: " << model.buffer_bytes() / (1024.0 * 1024.0)
-            << " MiB\n";
   report.print_markdown(std::cout);
   if (!jsonl.empty()) report.append_jsonl(jsonl);
   return 0;

@@ -34,7 +34,8 @@ std::string join(const std::vector<std::string>& v) {
 // recipe must be the checkpoint's (same columns AND the same coordinate normalisation).
 app::Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoint& ck,
                         const surrogate::Normalizer& norm, const std::string& data,
-                        const std::string& split, const std::string& device) {
+                        const std::string& split, const std::string& device,
+                        const std::string& precision) {
   const surrogate::Dataset d(data);
   FLARE_INPUT_CHECK(norm.feature_names == d.feature_names(), "eval: ", model, " was trained on features [",
                     join(norm.feature_names), "] but ", data, " has [", join(d.feature_names()),
@@ -51,15 +52,20 @@ app::Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoi
                     "solved meshes instead: flare-surrogate eval -m ", model, " MESH...");
   const auto& ids = d.split(split);
   FLARE_INPUT_CHECK(!ids.empty(), data, ": the ", split, " split is empty; choose another --split");
-  const surrogate::Backend backend = surrogate::make_backend(device);
+  const surrogate::Backend backend = surrogate::make_backend(device, precision);
   const surrogate::ParamLayout layout(ck.config);
   surrogate::check_supported(backend, ck.config, model);
-  surrogate::Model<float> net(layout, backend.ops);
   surrogate::Buffer<float> params(backend.ops.mem, layout.size(), "model parameters");
   params.upload(ck.params.data(), layout.size());
   app::Evaluation e;
   // Evaluate with the dataset's statistics replaced by the checkpoint's: the model only knows its own.
-  e.metrics = surrogate::evaluate(net, params.data(), norm, d, ids);
+  if (backend.bf16()) {
+    surrogate::Model<surrogate::Bf16, float> net(layout, backend.ops_bf16);
+    e.metrics = surrogate::evaluate(net, params.data(), norm, d, ids);
+  } else {
+    surrogate::Model<float> net(layout, backend.ops);
+    e.metrics = surrogate::evaluate(net, params.data(), norm, d, ids);
+  }
   for (const auto& s : d.sources()) e.sources.push_back(fs::path(s).filename().string());
   e.families = d.families();
   e.columns = surrogate::metric_column_names(d.target_arrays(), d.target_components());
@@ -72,8 +78,9 @@ app::Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoi
 // Solved meshes (with the true target arrays): features from the checkpoint's own recipe, so any
 // mesh can be scored, e.g. the held-out parts regenerated with `am dataset --splits test`.
 app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalizer& norm,
-                       const std::vector<std::string>& inputs, const std::string& device) {
-  surrogate::Predictor predictor(model, device);
+                       const std::vector<std::string>& inputs, const std::string& device,
+                       const std::string& precision) {
+  surrogate::Predictor predictor(model, device, precision);
   app::Evaluation e;
   e.columns = surrogate::metric_column_names(norm.target_arrays, norm.target_components);
   Progress progress(std::int64_t(inputs.size()), "eval", "meshes");
@@ -102,7 +109,7 @@ app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalize
 }
 
 int eval_cmd(const app::Args& args) {
-  std::string model, data, split = "test", csv, device = "cpu";
+  std::string model, data, split = "test", csv, device = "cpu", precision = "fp32";
   std::vector<std::string> inputs;
   po::options_description opts("options");
   opts.add_options()
@@ -111,6 +118,7 @@ int eval_cmd(const app::Args& args) {
       ("data", po::value(&data), "dataset file from `dataset build` (instead of meshes)")
       ("split", po::value(&split)->default_value(split), "train | val | test (with --data)")
       ("device", po::value(&device)->default_value(device), "cpu | cuda")
+      ("precision", po::value(&precision)->default_value(precision), "fp32 | bf16 (bf16 activations; needs --device cuda)")
       ("json", "print the metrics as JSON instead of a table")
       ("csv", po::value(&csv), "also write the per-sample metrics to this CSV file");
   po::positional_options_description pos;
@@ -122,6 +130,7 @@ int eval_cmd(const app::Args& args) {
                        "  flare-surrogate eval -m model.h5 --data data.h5 --split val --json\n"
                        "  flare-surrogate eval -m model.h5 --data data.h5 --csv errors.csv\n"
                        "  flare-surrogate eval -m model.h5 --data data.h5 --device cuda\n"
+                       "  flare-surrogate eval -m model.h5 --data data.h5 --device cuda --precision bf16\n"
                        "  flare-surrogate eval -m model.h5 lpbf_test/sample_*.vtu   # solved meshes\n"))
     return 0;
   FLARE_INPUT_CHECK(data.empty() != inputs.empty(),
@@ -129,13 +138,15 @@ int eval_cmd(const app::Args& args) {
                     data.empty() ? "neither" : "both");
   FLARE_INPUT_CHECK(split == "train" || split == "val" || split == "test",
                     "--split must be train, val or test, got '", split, "'");
+  surrogate::check_precision(device, precision);
   if (!csv.empty()) check_writable(csv);
   const surrogate::Checkpoint ck = surrogate::load_checkpoint(model);
   FLARE_INPUT_CHECK(!ck.normalizer.is_null(), model,
                     ": the checkpoint has no normalizer; use one written by `flare-surrogate train`");
   const auto norm = surrogate::Normalizer::from_json(ck.normalizer, model);
-  const app::Evaluation ev = data.empty() ? eval_meshes(model, norm, inputs, device)
-                                          : eval_dataset(model, ck, norm, data, split, device);
+  const app::Evaluation ev =
+      data.empty() ? eval_meshes(model, norm, inputs, device, precision)
+                   : eval_dataset(model, ck, norm, data, split, device, precision);
   FLARE_CHECK(ev.columns.size() == norm.target_names.size(), "eval: ", ev.columns.size(),
               " metric columns for ", norm.target_names.size(), " targets");
   const app::EvalSummary summary = app::summarize(ev);

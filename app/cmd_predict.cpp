@@ -29,13 +29,14 @@ bool is_mesh_file(const fs::path& p) {
 
 int predict_cmd(const app::Args& args) {
   std::vector<std::string> inputs;
-  std::string model, output, device = "cpu";
+  std::string model, output, device = "cpu", precision = "fp32";
   po::options_description opts("options");
   opts.add_options()
       ("input", po::value(&inputs)->multitoken(), "meshes (.vtu, .vtk, .vtp, .stl) or .pvd series")
       ("model,m", po::value(&model), "checkpoint from `train` (default: the installed models/lpbf-default.h5)")
       ("output,o", po::value(&output), "output mesh (one input) or directory (several inputs or a .pvd)")
-      ("device", po::value(&device)->default_value(device), "cpu | cuda");
+      ("device", po::value(&device)->default_value(device), "cpu | cuda")
+      ("precision", po::value(&precision)->default_value(precision), "fp32 | bf16 (bf16 activations; needs --device cuda)");
   po::positional_options_description pos;
   pos.add("input", -1);
   po::variables_map vm;
@@ -44,10 +45,12 @@ int predict_cmd(const app::Args& args) {
                        "  flare-surrogate predict parts/*.vtu -m model.h5 -o predictions/   # + predictions.pvd\n"
                        "  flare-surrogate predict build.pvd -m model.h5 -o predictions/\n"
                        "  flare-surrogate predict part.vtu -m model.h5 --device cuda -o part_pred.vtu\n"
+                       "  flare-surrogate predict part.vtu -m model.h5 --device cuda --precision bf16\n"
                        "  flare-surrogate predict part.vtu                # bundled models/lpbf-default.h5\n"
                        "  FLARE_MODEL=my.h5 flare-surrogate predict part.vtu\n"))
     return 0;
   FLARE_INPUT_CHECK(!inputs.empty(), "predict: no input mesh given (see --help)");
+  surrogate::check_precision(device, precision);
   if (model.empty()) {
     const fs::path d = surrogate::find_default_model();
     FLARE_INPUT_CHECK(!d.empty(), "predict: no model given and no bundled model found (looked for ",
@@ -67,7 +70,7 @@ int predict_cmd(const app::Args& args) {
   FLARE_INPUT_CHECK(to_file || !is_mesh_file(output), "predict: -o ", output,
                     " names a mesh file but there are several outputs; give a directory");
 
-  surrogate::Predictor predictor(model, device);
+  surrogate::Predictor predictor(model, device, precision);
   // The domain warning follows a successful prediction, so a mesh the model refuses gets only the
   // error line.
   auto predict_one = [&](mesh::Mesh& m, const std::string& source) {

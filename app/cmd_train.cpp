@@ -7,6 +7,7 @@
 
 #include "app/command.h"
 #include "common/error.h"
+#include "surrogate/ops_table.h"
 #include "surrogate/trainer.h"
 
 namespace {
@@ -29,7 +30,8 @@ int train_cmd(const app::Args& args) {
       ("output,o", po::value(&out), "best checkpoint to write (.h5); the resumable state goes to <stem>.last.h5")
       ("config", po::value(&config), "INI file of these options; command-line flags win")
       ("metrics", po::value(&metrics), "JSONL metrics file (one line per log step and per validation)")
-      ("device", po::value(&device)->default_value(device), "cpu | cuda (fp32 on the GPU; checkpoints resume on either)")
+      ("device", po::value(&device)->default_value(device), "cpu | cuda (checkpoints resume on either)")
+      ("precision", po::value(&o.precision)->default_value(o.precision), "fp32 | bf16 (bf16 activations, fp32 weights and optimizer; needs --device cuda)")
       ("epochs", po::value(&o.epochs)->default_value(o.epochs), "passes over the train split")
       ("batch-size", po::value(&o.batch_size)->default_value(o.batch_size), "meshes per step (packed, no padding)")
       ("lr", po::value(&o.lr)->default_value(o.lr), "peak learning rate")
@@ -57,6 +59,7 @@ int train_cmd(const app::Args& args) {
   if (!app::parse_args("train", args, opts, pos, vm, "train --data data.h5 -o model.h5 [options]",
                        "  flare-surrogate train --data data.h5 -o model.h5 --epochs 50\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 --device cuda --batch-size 4\n"
+                       "  flare-surrogate train --data data.h5 -o model.h5 --device cuda --precision bf16\n"
                        "  flare-surrogate train --config run.ini --metrics run.jsonl\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 -C 32 -L 2 -H 4 -M 16 --batch-size 4\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 --resume   # after Ctrl-C\n"))
@@ -74,6 +77,7 @@ int train_cmd(const app::Args& args) {
   FLARE_INPUT_CHECK(!data.empty(), "train: no dataset given (--data data.h5, or data = ... in --config)");
   FLARE_INPUT_CHECK(!out.empty(), "train: no output checkpoint given (-o model.h5, or output = ... in --config)");
   FLARE_INPUT_CHECK(device == "cpu" || device == "cuda", "--device must be cpu or cuda, got '", device, "'");
+  surrogate::check_precision(device, o.precision);
   o.data = data;
   o.out = out;
   o.metrics = metrics;

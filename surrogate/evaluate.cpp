@@ -55,7 +55,8 @@ std::vector<std::string> metric_column_names(const std::vector<std::string>& arr
   return out;
 }
 
-mesh::FeatureMatrix predict_denormalized(Model<float>& model, const float* params,
+template <typename A>
+mesh::FeatureMatrix predict_denormalized(Model<A, float>& model, const float* params,
                                          const Normalizer& norm, mesh::FeatureMatrix x) {
   norm.normalize_features(x);
   const std::int64_t offsets[2] = {0, x.rows()};
@@ -91,7 +92,8 @@ SampleMetrics sample_metrics(const mesh::FeatureMatrix& pred, const mesh::Featur
   return m;
 }
 
-std::vector<SampleMetrics> evaluate(Model<float>& model, const float* params,
+template <typename A>
+std::vector<SampleMetrics> evaluate(Model<A, float>& model, const float* params,
                                     const Normalizer& norm, const Dataset& data,
                                     const std::vector<std::int64_t>& samples) {
   std::vector<SampleMetrics> out;
@@ -103,6 +105,15 @@ std::vector<SampleMetrics> evaluate(Model<float>& model, const float* params,
   }
   return out;
 }
+
+template mesh::FeatureMatrix predict_denormalized(Model<float>&, const float*, const Normalizer&,
+                                                  mesh::FeatureMatrix);
+template mesh::FeatureMatrix predict_denormalized(Model<Bf16, float>&, const float*,
+                                                  const Normalizer&, mesh::FeatureMatrix);
+template std::vector<SampleMetrics> evaluate(Model<float>&, const float*, const Normalizer&,
+                                             const Dataset&, const std::vector<std::int64_t>&);
+template std::vector<SampleMetrics> evaluate(Model<Bf16, float>&, const float*, const Normalizer&,
+                                             const Dataset&, const std::vector<std::int64_t>&);
 
 MetricsSummary summarize(const std::vector<SampleMetrics>& m) {
   MetricsSummary s;

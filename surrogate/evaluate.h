@@ -44,15 +44,18 @@ std::vector<std::string> metric_column_names(const std::vector<std::string>& arr
                                              const std::vector<int>& components);
 
 /// Normalised model prediction for one mesh's raw features x [N, F], returned in target units
-/// [N, T]. params [P] live in the model's op-table memory (device memory for CUDA).
-mesh::FeatureMatrix predict_denormalized(Model<float>& model, const float* params,
+/// [N, T]. params [P] live in the model's op-table memory (device memory for CUDA). A = float or
+/// Bf16 (the activation precision; params and results are fp32 either way).
+template <typename A>
+mesh::FeatureMatrix predict_denormalized(Model<A, float>& model, const float* params,
                                          const Normalizer& norm, mesh::FeatureMatrix x);
 
 /// Metrics of one prediction pred [N, T] against truth [N, T], both in target units.
 SampleMetrics sample_metrics(const mesh::FeatureMatrix& pred, const mesh::FeatureMatrix& truth);
 
 /// Metrics of each sample in `samples`, one inference per sample.
-std::vector<SampleMetrics> evaluate(Model<float>& model, const float* params,
+template <typename A>
+std::vector<SampleMetrics> evaluate(Model<A, float>& model, const float* params,
                                     const Normalizer& norm, const Dataset& data,
                                     const std::vector<std::int64_t>& samples);
 

@@ -10,6 +10,12 @@
 // The buffers come from the op table's Memory: host arrays for the cpu/ref tiers, device arrays for
 // CUDA. params, x, y and dy are pointers in that same memory; offsets are always host arrays (the
 // model copies them to where the ops read them).
+//
+// Precision: Model<A, P> keeps point-sized activations and their gradients in A and everything
+// else (params, grads, LayerNorm mean/rstd, the latent-sized mixer tensors Q/Z/dQ/dZ, lse) in P
+// (OpTable<A, P>). With A != P (bf16 on the GPU) the matmul weights are read from an A copy of the
+// master params, refreshed at every forward()/infer(); gradients are P. With A = P the params are
+// read directly, as before.
 // infer() keeps nothing between blocks: it runs block by block through one block's worth of
 // scratch and two residual-stream buffers, so its memory does not grow with L.
 #pragma once
@@ -24,11 +30,11 @@
 
 namespace flare::surrogate {
 
-template <typename T>
+template <typename A, typename P = A>
 class Model {
  public:
   /// `layout` must outlive the model.
-  Model(const ParamLayout& layout, OpTable<T> ops);
+  Model(const ParamLayout& layout, OpTable<A, P> ops);
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
@@ -37,19 +43,21 @@ class Model {
   /// @param[in] x       [ΣN, F] normalised input features
   /// @param[in] offsets [B+1] row offsets of the meshes, offsets[0] = 0
   /// @param[out] y      [ΣN, T]
-  void forward(const T* params, const T* x, const std::int64_t* offsets, int B, T* y);
+  void forward(const P* params, const A* x, const std::int64_t* offsets, int B, A* y);
 
   /// Gradient of the last forward(): grads [layout.size()] += ∂loss/∂params given dy [ΣN, T] =
-  /// ∂loss/∂y. Callers zero grads once per step (ops accumulate).
-  void backward(const T* params, const T* dy, T* grads);
+  /// ∂loss/∂y. Callers zero grads once per step (ops accumulate). params must be those of the
+  /// forward() (the A weight copy is made there).
+  void backward(const P* params, const A* dy, P* grads);
 
   /// Inference: same outputs as forward(), no activations kept.
-  void infer(const T* params, const T* x, const std::int64_t* offsets, int B, T* y);
+  void infer(const P* params, const A* x, const std::int64_t* offsets, int B, A* y);
 
-  /// infer() from host x [ΣN, F] to host y [ΣN, T] (params in the table's memory): staged
-  /// through reusable buffers on a device backend, direct on the host.
-  void infer_host(const T* params, const T* x_host, const std::int64_t* offsets, int B,
-                  T* y_host);
+  /// infer() from host x [ΣN, F] to host y [ΣN, T], both P (params in the table's memory): staged
+  /// through reusable buffers on a device backend (converted to and from A there), direct on the
+  /// host.
+  void infer_host(const P* params, const P* x_host, const std::int64_t* offsets, int B,
+                  P* y_host);
 
   /// Activation checkpointing per block: training forward() keeps only the residual stream (L+1
   /// [N, C] buffers) and one block's activations, and backward() re-runs each block's forward
@@ -63,47 +71,57 @@ class Model {
   std::int64_t buffer_bytes() const;
 
   const ParamLayout& layout() const { return m_layout; }
-  const OpTable<T>& ops() const { return m_ops; }
+  const OpTable<A, P>& ops() const { return m_ops; }
 
  private:
-  using Buf = Buffer<T>;
+  using Buf = Buffer<A>;   // point-sized activations and their gradients
+  using PBuf = Buffer<P>;  // statistics and latent-sized tensors
   struct MlpActs {
     std::vector<Buf> pre, hid;  // per hidden layer: pre-activation and hidden state [N, hidden]
   };
   struct BlockActs {
-    Buf ln1, mean1, rstd1;
+    Buf ln1;
+    PBuf mean1, rstd1;
     MlpActs k_mlp, kd_mlp, v_mlp, f_mlp;
     Buf k, kd, v;          // [N, C] projections
-    Buf kn, kmean, krstd;  // qk_norm: normalised keys [N, C], stats [N·H]
-    Buf kdn, kdmean, kdrstd;
-    Buf qn, qmean, qrstd;  // qk_norm: normalised latents [H·M·D], stats [H·M]
-    Buf z, lse_enc;        // [B, H, M, D], [B, H, M]
-    Buf y, lse_dec;        // [N, C], [N, H]
+    Buf kn, kdn;           // qk_norm: normalised keys [N, C]
+    PBuf kmean, krstd;     // qk_norm: key stats [N·H]
+    PBuf kdmean, kdrstd;
+    PBuf qn, qmean, qrstd; // qk_norm: normalised latents [H·M·D], stats [H·M]
+    PBuf z, lse_enc;       // [B, H, M, D], [B, H, M]
+    Buf y;                 // [N, C]
+    PBuf lse_dec;          // [N, H]
     Buf xmid;              // x + mixer(LN1(x))
-    Buf ln2, mean2, rstd2;
+    Buf ln2;
+    PBuf mean2, rstd2;
     Buf tmp;               // mixer output / ffn output before the residual add
   };
   struct Grads {
-    Buf dx_a, dx_b, dxmid, dln1, dln2, dy, dz, dqn, dkn, dkdn, dk, dkd, dv, dh, da, dlnf;
+    Buf dx_a, dx_b, dxmid, dln1, dln2, dy, dkn, dkdn, dk, dkd, dv, dh, da, dlnf;
+    PBuf dz, dqn;
   };
 
-  void ensure(Buf& b, std::int64_t n) { b.ensure(m_ops.mem, n, "model activations"); }
-  void zero(Buf& b, std::int64_t n) { b.zero(n); }
-  void copy(const T* src, std::int64_t n, T* dst) {
-    if (n > 0) m_ops.mem.copy(m_ops.ctx, dst, src, std::size_t(n) * sizeof(T));
+  template <typename U>
+  void ensure(Buffer<U>& b, std::int64_t n) { b.ensure(m_ops.mem, n, "model activations"); }
+  template <typename U>
+  void zero(Buffer<U>& b, std::int64_t n) { b.zero(n); }
+  void copy(const A* src, std::int64_t n, A* dst) {
+    if (n > 0) m_ops.mem.copy(m_ops.ctx, dst, src, std::size_t(n) * sizeof(A));
   }
+  /// The weights as the linear ops read them: params itself when A = P, else the A copy.
+  const A* weights(const P* params);
   void resize(std::int64_t N, int B, bool train);
   void resize_mlp(MlpActs& a, const MlpSlots& s, std::int64_t N);
-  void mlp_fwd(const MlpSlots& s, const T* P, const T* x, std::int64_t N, MlpActs& a, T* out);
-  void mlp_bwd(const MlpSlots& s, const T* P, const T* x, std::int64_t N, MlpActs& a,
-               const T* dout, T* dx, T* G);
-  void block_fwd(const BlockSlots& s, const T* P, const T* xin, BlockActs& a, T* xout);
-  void block_bwd(const BlockSlots& s, const T* P, const T* xin, BlockActs& a, const T* dxout,
-                 T* dxin, T* G);
-  void run(const T* params, const T* x, const std::int64_t* offsets, int B, T* y, bool train);
+  void mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a, A* out);
+  void mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs& a, const A* dout, A* dx,
+               P* G);
+  void block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, A* xout);
+  void block_bwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, const A* dxout,
+                 A* dxin, P* G);
+  void run(const P* params, const A* x, const std::int64_t* offsets, int B, A* y, bool train);
 
   const ParamLayout& m_layout;
-  OpTable<T> m_ops;
+  OpTable<A, P> m_ops;
   // The batch of the last forward(): offsets on the host and where the ops read them.
   std::vector<std::int64_t> m_offsets;
   Buffer<std::int64_t> m_offsets_ops;
@@ -113,18 +131,25 @@ class Model {
   bool m_have_train_forward = false;
   bool m_recompute = false;          // set_recompute()
   bool m_forward_recomputes = false; // the mode of the last training forward()
+  // The weights of the last forward()/infer() in A (A != P only) and where the ops read them.
+  Buf m_wcopy;
+  const A* m_w = nullptr;
   // Activations: per block in training, slot 0 reused by every block in inference and when
   // recomputing.
   Buf m_x;                         // copy of the input [N, F]
   MlpActs m_in_acts, m_out_acts;
   std::vector<Buf> m_stream;       // residual stream: L+1 buffers (train) or 2 (inference)
   std::vector<BlockActs> m_blocks;
-  Buf m_lnf, m_meanf, m_rstdf;     // final LayerNorm
+  Buf m_lnf;                       // final LayerNorm
+  PBuf m_meanf, m_rstdf;
   Grads m_g;
   Buf m_io_x, m_io_y;  // infer_host staging on device backends
+  PBuf m_io_xp;        // infer_host: P input before the cast to A (A != P)
+  std::vector<A> m_io_host;  // infer_host: A output on the host before the conversion to P
 };
 
 extern template class Model<float>;
 extern template class Model<double>;
+extern template class Model<Bf16, float>;
 
 }  // namespace flare::surrogate

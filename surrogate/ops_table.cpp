@@ -65,6 +65,8 @@ namespace {
                        T* dx, T* dg, T* db, std::int64_t N, int C) {                                \
     FN(layernorm_bwd)(x, g, mean, rstd, dy, dx, dg, db, N, C);                                      \
   };                                                                                                \
+  t.latent_layernorm_fwd = t.layernorm_fwd;                                                         \
+  t.latent_layernorm_bwd = t.layernorm_bwd;                                                         \
   t.add = [](void*, const T* a, const T* b, T* y, std::int64_t n) {                                 \
     for (std::int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];                                        \
   };                                                                                                \
@@ -150,11 +152,23 @@ void check_supported(const Backend& backend, const ModelConfig& c, const std::st
                     "; change --channels/--heads or use --device cpu");
 }
 
-Backend make_backend(const std::string& device) {
+void check_precision(const std::string& device, const std::string& precision) {
+  FLARE_INPUT_CHECK(precision == "fp32" || precision == "bf16",
+                    "--precision must be fp32 or bf16, got '", precision, "'");
+  FLARE_INPUT_CHECK(precision == "fp32" || device == "cuda",
+                    "--precision bf16 needs --device cuda (the CPU tiers compute in fp32 only); "
+                    "add --device cuda or use --precision fp32");
+}
+
+Backend make_backend(const std::string& device, const std::string& precision) {
+  FLARE_INPUT_CHECK(device == "cpu" || device == "cuda", "--device must be cpu or cuda, got '",
+                    device, "'");
+  check_precision(device, precision);
   if (device == "cpu") return Backend{"cpu", cpu_ops(), {}};
-  FLARE_INPUT_CHECK(device == "cuda", "--device must be cpu or cuda, got '", device, "'");
 #ifdef FLARE_WITH_CUDA
-  return cuda_backend();
+  Backend b = cuda_backend();
+  b.precision = precision;
+  return b;
 #else
   throw InputError(
       "--device cuda: this flare-surrogate was built without CUDA; rebuild with nvcc available "

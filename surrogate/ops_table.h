@@ -13,6 +13,7 @@
 #include <string>
 
 #include "kernels/ops.h"
+#include "surrogate/bf16.h"
 #include "surrogate/buffer.h"
 #include "surrogate/config.h"
 
@@ -26,49 +27,65 @@ struct BatchView {
   std::int64_t total_points = 0;  ///< offsets[B]
 };
 
-template <typename T>
+/// The ops of one model precision. A is the type of point-sized activations and their gradients
+/// ([N, ·] tensors); P the type of parameters, their gradients, the optimizer state, LayerNorm
+/// statistics, the latent-sized mixer tensors (Q, Z, dQ, dZ), softmax statistics (lse) and loss
+/// targets. A = P for the host tiers (float, double) and the fp32 GPU table; A = Bf16, P = float
+/// for the bf16 GPU table (docs/architecture.md, "bf16 model path").
+template <typename A, typename P = A>
 struct OpTable {
   void* ctx = nullptr;
   Memory mem;
-  void (*linear_fwd)(void* ctx, const T* x, const T* W, const T* b, T* y, std::int64_t N, int in,
+  /// W is the A-typed copy of the weights (the master params themselves when A = P); b is P.
+  void (*linear_fwd)(void* ctx, const A* x, const A* W, const P* b, A* y, std::int64_t N, int in,
                      int out) = nullptr;
-  void (*linear_bwd)(void* ctx, const T* x, const T* W, const T* dy, T* dx, T* dW, T* db,
+  void (*linear_bwd)(void* ctx, const A* x, const A* W, const A* dy, A* dx, P* dW, P* db,
                      std::int64_t N, int in, int out) = nullptr;
-  void (*gelu_fwd)(void* ctx, const T* x, T* y, std::int64_t n) = nullptr;
-  void (*gelu_bwd)(void* ctx, const T* x, const T* dy, T* dx, std::int64_t n) = nullptr;
-  void (*layernorm_fwd)(void* ctx, const T* x, const T* gamma, const T* beta, T* y, T* mean,
-                        T* rstd, std::int64_t N, int C, T eps) = nullptr;
-  void (*layernorm_bwd)(void* ctx, const T* x, const T* gamma, const T* mean, const T* rstd,
-                        const T* dy, T* dx, T* dgamma, T* dbeta, std::int64_t N, int C) = nullptr;
-  void (*add)(void* ctx, const T* a, const T* b, T* y, std::int64_t n) = nullptr;
-  void (*flare_encode_fwd)(void* ctx, const T* Q, const T* K, const T* V, const BatchView& batch,
-                           int H, int M, int D, T scale, T* Z, T* lse) = nullptr;
-  void (*flare_decode_fwd)(void* ctx, const T* Q, const T* K, const T* Z, const BatchView& batch,
-                           int H, int M, int D, T scale, T* Y, T* lse) = nullptr;
-  void (*flare_decode_bwd)(void* ctx, const T* Q, const T* K, const T* Z, const T* Y, const T* lse,
-                           const T* dY, const BatchView& batch, int H, int M, int D, T scale,
-                           T* dQ, T* dK, T* dZ) = nullptr;
-  void (*flare_encode_bwd)(void* ctx, const T* Q, const T* K, const T* V, const T* Z, const T* lse,
-                           const T* dZ, const BatchView& batch, int H, int M, int D, T scale,
-                           T* dQ, T* dK, T* dV) = nullptr;
+  void (*gelu_fwd)(void* ctx, const A* x, A* y, std::int64_t n) = nullptr;
+  void (*gelu_bwd)(void* ctx, const A* x, const A* dy, A* dx, std::int64_t n) = nullptr;
+  /// LayerNorm of activations (x, y, dy, dx in A; gamma, beta, mean, rstd and their grads in P).
+  void (*layernorm_fwd)(void* ctx, const A* x, const P* gamma, const P* beta, A* y, P* mean,
+                        P* rstd, std::int64_t N, int C, P eps) = nullptr;
+  void (*layernorm_bwd)(void* ctx, const A* x, const P* gamma, const P* mean, const P* rstd,
+                        const A* dy, A* dx, P* dgamma, P* dbeta, std::int64_t N, int C) = nullptr;
+  /// LayerNorm of the latent queries (qk_norm): everything in P.
+  void (*latent_layernorm_fwd)(void* ctx, const P* x, const P* gamma, const P* beta, P* y,
+                               P* mean, P* rstd, std::int64_t N, int C, P eps) = nullptr;
+  void (*latent_layernorm_bwd)(void* ctx, const P* x, const P* gamma, const P* mean,
+                               const P* rstd, const P* dy, P* dx, P* dgamma, P* dbeta,
+                               std::int64_t N, int C) = nullptr;
+  void (*add)(void* ctx, const A* a, const A* b, A* y, std::int64_t n) = nullptr;
+  void (*flare_encode_fwd)(void* ctx, const P* Q, const A* K, const A* V, const BatchView& batch,
+                           int H, int M, int D, P scale, P* Z, P* lse) = nullptr;
+  void (*flare_decode_fwd)(void* ctx, const P* Q, const A* K, const P* Z, const BatchView& batch,
+                           int H, int M, int D, P scale, A* Y, P* lse) = nullptr;
+  void (*flare_decode_bwd)(void* ctx, const P* Q, const A* K, const P* Z, const A* Y, const P* lse,
+                           const A* dY, const BatchView& batch, int H, int M, int D, P scale,
+                           P* dQ, A* dK, P* dZ) = nullptr;
+  void (*flare_encode_bwd)(void* ctx, const P* Q, const A* K, const A* V, const P* Z, const P* lse,
+                           const P* dZ, const BatchView& batch, int H, int M, int D, P scale,
+                           P* dQ, A* dK, A* dV) = nullptr;
   /// Optional fused whole-mixer backward for shared encode/decode keys: dQ, dK, dV +=; dZ is
   /// scratch [B,H,M,D] (overwritten). nullptr: the model calls decode_bwd then encode_bwd.
-  void (*flare_mixer_bwd)(void* ctx, const T* Q, const T* K, const T* V, const T* Z,
-                          const T* lse_enc, const T* lse_dec, const T* dY, const BatchView& batch,
-                          int H, int M, int D, T scale, T* dQ, T* dK, T* dV, T* dZ) = nullptr;
+  void (*flare_mixer_bwd)(void* ctx, const P* Q, const A* K, const A* V, const P* Z,
+                          const P* lse_enc, const P* lse_dec, const A* dY, const BatchView& batch,
+                          int H, int M, int D, P scale, P* dQ, A* dK, A* dV, P* dZ) = nullptr;
+  /// y [n] = A(x [n]): the weight copy and inputs of a table with A != P (nullptr when A = P).
+  void (*cast_to_act)(void* ctx, const P* x, A* y, std::int64_t n) = nullptr;
 
-  // Losses and the optimizer (float tables only; nullptr in the double oracle table).
-  double (*mse_fwd)(void* ctx, const T* pred, const T* target, std::int64_t n) = nullptr;
-  void (*mse_bwd)(void* ctx, const T* pred, const T* target, std::int64_t n, float scale,
-                  T* dpred) = nullptr;
+  // Losses (A prediction, P target, A gradient; fp32 or wider accumulation) and the optimizer
+  // (float tables only; nullptr in the double oracle table).
+  double (*mse_fwd)(void* ctx, const A* pred, const P* target, std::int64_t n) = nullptr;
+  void (*mse_bwd)(void* ctx, const A* pred, const P* target, std::int64_t n, float scale,
+                  A* dpred) = nullptr;
   /// err [B] is HOST memory.
-  void (*rel_l2_fwd)(void* ctx, const T* pred, const T* target, const BatchView& batch, int cols,
+  void (*rel_l2_fwd)(void* ctx, const A* pred, const P* target, const BatchView& batch, int cols,
                      double* err) = nullptr;
-  void (*rel_l2_bwd)(void* ctx, const T* pred, const T* target, const BatchView& batch, int cols,
-                     float scale, T* dpred) = nullptr;
-  double (*sum_squares)(void* ctx, const T* x, std::int64_t n) = nullptr;
-  void (*scale_inplace)(void* ctx, T* x, float a, std::int64_t n) = nullptr;
-  void (*adamw_step)(void* ctx, T* params, const T* grads, T* m, T* v, std::int64_t n,
+  void (*rel_l2_bwd)(void* ctx, const A* pred, const P* target, const BatchView& batch, int cols,
+                     float scale, A* dpred) = nullptr;
+  double (*sum_squares)(void* ctx, const P* x, std::int64_t n) = nullptr;
+  void (*scale_inplace)(void* ctx, P* x, float a, std::int64_t n) = nullptr;
+  void (*adamw_step)(void* ctx, P* params, const P* grads, P* m, P* v, std::int64_t n,
                      const kernels::AdamW& hp) = nullptr;
 };
 
@@ -82,13 +99,19 @@ OpTable<double> ref_ops_double();
 /// A run-time device choice (mfem's -d cpu|cuda): the op table plus ownership of its context.
 struct Backend {
   std::string device;            ///< "cpu" or "cuda"
-  OpTable<float> ops;
+  OpTable<float> ops;            ///< fp32 model ops, and the optimizer of every precision
   std::shared_ptr<void> owner;   ///< keeps ops.ctx alive (the CUDA context); empty for cpu
+  std::string precision = "fp32";  ///< "fp32" or "bf16" (activations; params stay fp32)
+  OpTable<Bf16, float> ops_bf16;   ///< bf16-activation ops on the same context (cuda only)
+  bool bf16() const { return precision == "bf16"; }
 };
 
-/// "cpu" or "cuda". InputError when cuda is asked for but this build has no CUDA backend or no GPU
-/// is present, or for any other name.
-Backend make_backend(const std::string& device);
+/// "cpu" or "cuda", precision "fp32" or "bf16". InputError when cuda is asked for but this build
+/// has no CUDA backend or no GPU is present, for bf16 on the cpu, or for any other name.
+Backend make_backend(const std::string& device, const std::string& precision = "fp32");
+
+/// InputError unless precision is fp32, or bf16 with device cuda (checked before any GPU work).
+void check_precision(const std::string& device, const std::string& precision);
 
 /// InputError when the backend cannot run this model (`what` names the checkpoint or option source),
 /// e.g. the CUDA mixer needs a head dim C/H of 8, 16, 32 or 64 (ggml's supports_op).

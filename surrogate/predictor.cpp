@@ -10,8 +10,11 @@ namespace flare::surrogate {
 
 namespace fs = std::filesystem;
 
-Predictor::Predictor(const fs::path& checkpoint, const std::string& device)
-    : m_path(checkpoint.string()), m_backend(make_backend(device)), m_ckpt(load_checkpoint(checkpoint)) {
+Predictor::Predictor(const fs::path& checkpoint, const std::string& device,
+                     const std::string& precision)
+    : m_path(checkpoint.string()),
+      m_backend(make_backend(device, precision)),
+      m_ckpt(load_checkpoint(checkpoint)) {
   FLARE_INPUT_CHECK(!m_ckpt.normalizer.is_null() && !m_ckpt.feature_recipe.is_null(), m_path,
                     ": the checkpoint has no normalizer or feature recipe; use one written by "
                     "`flare-surrogate train`");
@@ -25,7 +28,10 @@ Predictor::Predictor(const fs::path& checkpoint, const std::string& device)
     m_domain = TrainingDomain::from_json(m_ckpt.training_domain, m_path);
   m_layout = std::make_unique<ParamLayout>(m_ckpt.config);
   check_supported(m_backend, m_ckpt.config, m_path);
-  m_model = std::make_unique<Model<float>>(*m_layout, m_backend.ops);
+  if (m_backend.bf16())
+    m_model_bf16 = std::make_unique<Model<Bf16, float>>(*m_layout, m_backend.ops_bf16);
+  else
+    m_model = std::make_unique<Model<float>>(*m_layout, m_backend.ops);
   m_params.ensure(m_backend.ops.mem, m_layout->size(), "model parameters");
   m_params.upload(m_ckpt.params.data(), m_layout->size());
 }
@@ -45,6 +51,7 @@ mesh::FeatureMatrix Predictor::infer(const mesh::Mesh& mesh, const std::string& 
   const mesh::FeatureMatrix x = mesh::compute_features(mesh, m_recipe, &columns, source);
   FLARE_INPUT_CHECK(columns == m_norm.feature_names, source, ": the mesh's feature columns differ "
                     "from the model's (an input array has another number of components?)");
+  if (m_model_bf16) return predict_denormalized(*m_model_bf16, m_params.data(), m_norm, x);
   return predict_denormalized(*m_model, m_params.data(), m_norm, x);
 }
 

@@ -21,8 +21,10 @@ namespace flare::surrogate {
 class Predictor {
  public:
   /// Loads and checks the checkpoint (recipe, normalizer, sizes); InputError naming the file.
-  /// `device` is cpu or cuda (make_backend); the parameters are uploaded once.
-  explicit Predictor(const std::filesystem::path& checkpoint, const std::string& device = "cpu");
+  /// `device` is cpu or cuda, `precision` fp32 or bf16 (make_backend: bf16 needs cuda); the fp32
+  /// parameters are uploaded once, whatever precision the checkpoint was trained in.
+  explicit Predictor(const std::filesystem::path& checkpoint, const std::string& device = "cpu",
+                     const std::string& precision = "fp32");
 
   /// Adds, for each target array <t> of the model: <t>_pred (same components as the training
   /// target, so a 3-vector works with ParaView's Warp By Vector), <t>_pred_magnitude, and, where
@@ -47,7 +49,8 @@ class Predictor {
   Checkpoint m_ckpt;
   Buffer<float> m_params;
   std::unique_ptr<ParamLayout> m_layout;
-  std::unique_ptr<Model<float>> m_model;
+  std::unique_ptr<Model<float>> m_model;             // fp32 (set unless bf16)
+  std::unique_ptr<Model<Bf16, float>> m_model_bf16;  // --precision bf16
   Normalizer m_norm;
   mesh::FeatureRecipe m_recipe;
   std::optional<TrainingDomain> m_domain;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <type_traits>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -89,9 +90,43 @@ struct LoopState {
   std::int64_t best_step = -1;
 };
 
+// The model ops of the backend's precision: A = float or Bf16 (params are fp32 either way).
+template <typename A>
+const OpTable<A, float>& model_ops(const Backend& b) {
+  if constexpr (std::is_same_v<A, float>)
+    return b.ops;
+  else
+    return b.ops_bf16;
+}
+
+// host [n] floats into buf (A), converted on the host where A is narrower (round to nearest even,
+// as the device casts).
+template <typename A>
+void upload_as(Buffer<A>& buf, const float* host, std::int64_t n, std::vector<A>& staging) {
+  if constexpr (std::is_same_v<A, float>) {
+    buf.upload(host, n);
+  } else {
+    staging.resize(std::size_t(n));
+    for (std::int64_t i = 0; i < n; ++i) staging[std::size_t(i)] = to_bf16(host[i]);
+    buf.upload(staging.data(), n);
+  }
+}
+
+template <typename A>
+TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop);
+
 }  // namespace
 
 TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop) {
+  // Checked first: a bf16 run on the cpu fails before the dataset is read.
+  check_precision(opt.device, opt.precision);
+  return opt.precision == "bf16" ? train_in<Bf16>(opt, log, stop) : train_in<float>(opt, log, stop);
+}
+
+namespace {
+
+template <typename A>
+TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop) {
   const auto t_start = std::chrono::steady_clock::now();
   FLARE_INPUT_CHECK(opt.epochs > 0, "--epochs must be positive, got ", opt.epochs);
   FLARE_INPUT_CHECK(opt.batch_size > 0, "--batch-size must be positive, got ", opt.batch_size);
@@ -130,10 +165,10 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
   mc.out_dim = int(data.num_targets());
   mc.validate();
   const ParamLayout layout(mc);
-  const Backend backend = make_backend(opt.device);
-  const OpTable<float>& ops = backend.ops;
+  const Backend backend = make_backend(opt.device, opt.precision);
+  const OpTable<A, float>& ops = model_ops<A>(backend);
   check_supported(backend, mc, "train");
-  Model<float> model(layout, ops);
+  Model<A, float> model(layout, ops);
   model.set_recompute(opt.recompute);
 
   const std::int64_t n_train = std::int64_t(train_ids.size());
@@ -149,7 +184,7 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
   ac.lr = float(opt.lr);
   ac.weight_decay = float(opt.weight_decay);
   if (opt.clip_norm > 0) ac.clip_norm = opt.clip_norm;
-  AdamW adam(layout, ac, ops);
+  AdamW adam(layout, ac, backend.ops);
 
   TrainOptions stored = opt;
   stored.model = mc;
@@ -269,8 +304,10 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
   std::vector<std::int64_t> order =
       st.epoch < opt.epochs ? epoch_order(n_train, opt.seed, st.epoch) : std::vector<std::int64_t>{};
   // Batch buffers grow to the largest batch and are then reused: no allocation in steady state.
-  Buffer<float> d_x, d_y, d_pred, d_dpred;
+  Buffer<A> d_x, d_pred, d_dpred;
+  Buffer<float> d_y;
   Buffer<std::int64_t> d_offsets;
+  std::vector<A> x_staging;
   std::vector<double> mesh_err;
 
   while (st.epoch < opt.epochs) {
@@ -287,7 +324,7 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
     d_pred.ensure(ops.mem, n, "batch predictions");
     d_dpred.ensure(ops.mem, n, "batch gradients");
     d_offsets.ensure(ops.mem, nb + 1, "batch offsets");
-    d_x.upload(b.x.data(), b.x.size());
+    upload_as(d_x, b.x.data(), b.x.size(), x_staging);
     d_y.upload(b.y.data(), n);
     d_offsets.upload(b.offsets.data(), nb + 1);
     model.forward(d_params.data(), d_x.data(), b.offsets.data(), nb, d_pred.data());
@@ -392,5 +429,7 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return res;
 }
+
+}  // namespace
 
 }  // namespace flare::surrogate

@@ -46,6 +46,9 @@ struct TrainOptions {
   ModelConfig model;              ///< in_dim/out_dim are taken from the dataset
   /// cpu | cuda. Not part of the trajectory: a run started on one device resumes on the other.
   std::string device = "cpu";
+  /// fp32 | bf16 (activations on the GPU; params, grads and AdamW stay fp32, so checkpoints are
+  /// the same either way). Not part of the trajectory, like the device.
+  std::string precision = "fp32";
   std::string command_line;       ///< provenance and the resume hint
 
   /// The options that fix the training trajectory (stored in checkpoints, compared on resume).

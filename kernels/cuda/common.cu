@@ -67,8 +67,9 @@ void* device_malloc(std::size_t bytes, const char* what) {
     throw InputError(detail::concat(
         "out of GPU memory allocating ", what, ": asked for ", bytes / double(1 << 20), " MiB with ",
         free_b / double(1 << 20), " MiB free of ", total_b / double(1 << 20),
-        " MiB; for training try --recompute (about L times less activation memory) or fewer "
-        "meshes per batch; otherwise a smaller mesh or a GPU with more memory"));
+        " MiB; try --precision bf16 (half the activation memory), for training --recompute "
+        "(about L times less activation memory) or fewer meshes per batch; otherwise a smaller "
+        "mesh or a GPU with more memory"));
   }
   FLARE_CUDA_CHECK(err);
   note_alloc(std::int64_t(bytes));

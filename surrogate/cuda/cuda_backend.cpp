@@ -1,4 +1,5 @@
-// Adapters from the OpTable<float> signatures to the kernels/cuda launchers. Everything here is
+// Adapters from the OpTable<float> and OpTable<Bf16, float> signatures to the kernels/cuda
+// launchers. Everything here is
 // host code (the launchers are compiled by nvcc in flare_cuda); the context argument is the
 // CudaContext, and every launch goes to its stream, so ordering needs no extra synchronisation.
 #include "surrogate/cuda/cuda_backend.h"
@@ -15,6 +16,11 @@ namespace flare::surrogate {
 namespace {
 
 cuda::CudaContext& C(void* ctx) { return *static_cast<cuda::CudaContext*>(ctx); }
+
+// The host Bf16 and CUDA's __nv_bfloat16 are the same 16 bits.
+static_assert(sizeof(Bf16) == sizeof(cuda::bf16) && alignof(Bf16) == alignof(cuda::bf16));
+const cuda::bf16* D(const Bf16* p) { return reinterpret_cast<const cuda::bf16*>(p); }
+cuda::bf16* D(Bf16* p) { return reinterpret_cast<cuda::bf16*>(p); }
 
 cuda::PackedBatch packed(const BatchView& b) {
   return cuda::PackedBatch{b.offsets, b.B, b.max_points, b.total_points};
@@ -96,6 +102,8 @@ OpTable<float> cuda_ops(cuda::CudaContext& ctx) {
                           const BatchView& bt, int H, int M, int D, float s, float* Y, float* lse) {
     cuda::flare_decode_fwd<float>(C(c), Q, K, Z, packed(bt), shape(H, M, D, s), Y, lse);
   };
+  t.latent_layernorm_fwd = t.layernorm_fwd;
+  t.latent_layernorm_bwd = t.layernorm_bwd;
   // The CUDA decode backward recomputes rowsum(dY∘Y) from the scores instead of reading Y.
   t.flare_decode_bwd = [](void* c, const float* Q, const float* K, const float* Z, const float*,
                           const float* lse, const float* dY, const BatchView& bt, int H, int M,
@@ -142,12 +150,106 @@ OpTable<float> cuda_ops(cuda::CudaContext& ctx) {
   return t;
 }
 
+OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
+  using B = Bf16;
+  OpTable<B, float> t;
+  t.ctx = &ctx;
+  t.mem = device_memory(ctx);
+  t.linear_fwd = [](void* c, const B* x, const B* W, const float* b, B* y, std::int64_t N, int in,
+                    int out) {
+    cuda::linear_fwd<cuda::bf16>(C(c), D(x), D(W), b, D(y), N, in, out);
+  };
+  t.linear_bwd = [](void* c, const B* x, const B* W, const B* dy, B* dx, float* dW, float* db,
+                    std::int64_t N, int in, int out) {
+    cuda::linear_bwd<cuda::bf16>(C(c), D(x), D(W), D(dy), D(dx), dW, db, N, in, out);
+  };
+  t.gelu_fwd = [](void* c, const B* x, B* y, std::int64_t n) {
+    cuda::gelu_fwd<cuda::bf16>(C(c), D(x), D(y), n);
+  };
+  t.gelu_bwd = [](void* c, const B* x, const B* dy, B* dx, std::int64_t n) {
+    cuda::gelu_bwd<cuda::bf16>(C(c), D(x), D(dy), D(dx), n);
+  };
+  t.layernorm_fwd = [](void* c, const B* x, const float* g, const float* b, B* y, float* mean,
+                       float* rstd, std::int64_t N, int Cn, float eps) {
+    cuda::layernorm_fwd<cuda::bf16>(C(c), D(x), g, b, D(y), mean, rstd, N, Cn, eps);
+  };
+  t.layernorm_bwd = [](void* c, const B* x, const float* g, const float* mean, const float* rstd,
+                       const B* dy, B* dx, float* dg, float* db, std::int64_t N, int Cn) {
+    cuda::layernorm_bwd<cuda::bf16>(C(c), D(x), g, mean, rstd, D(dy), D(dx), dg, db, N, Cn);
+  };
+  t.latent_layernorm_fwd = [](void* c, const float* x, const float* g, const float* b, float* y,
+                              float* mean, float* rstd, std::int64_t N, int Cn, float eps) {
+    cuda::layernorm_fwd<float>(C(c), x, g, b, y, mean, rstd, N, Cn, eps);
+  };
+  t.latent_layernorm_bwd = [](void* c, const float* x, const float* g, const float* mean,
+                              const float* rstd, const float* dy, float* dx, float* dg, float* db,
+                              std::int64_t N, int Cn) {
+    cuda::layernorm_bwd<float>(C(c), x, g, mean, rstd, dy, dx, dg, db, N, Cn);
+  };
+  t.add = [](void* c, const B* a, const B* b, B* y, std::int64_t n) {
+    cuda::add<cuda::bf16>(C(c), D(a), D(b), D(y), n);
+  };
+  t.flare_encode_fwd = [](void* c, const float* Q, const B* K, const B* V, const BatchView& bt,
+                          int H, int M, int Dh, float s, float* Z, float* lse) {
+    cuda::flare_encode_fwd<cuda::bf16>(C(c), Q, D(K), D(V), packed(bt), shape(H, M, Dh, s), Z, lse);
+  };
+  t.flare_decode_fwd = [](void* c, const float* Q, const B* K, const float* Z, const BatchView& bt,
+                          int H, int M, int Dh, float s, B* Y, float* lse) {
+    cuda::flare_decode_fwd<cuda::bf16>(C(c), Q, D(K), Z, packed(bt), shape(H, M, Dh, s), D(Y), lse);
+  };
+  t.flare_decode_bwd = [](void* c, const float* Q, const B* K, const float* Z, const B*,
+                          const float* lse, const B* dY, const BatchView& bt, int H, int M, int Dh,
+                          float s, float* dQ, B* dK, float* dZ) {
+    cuda::flare_decode_bwd<cuda::bf16>(C(c), Q, D(K), Z, lse, D(dY), packed(bt), shape(H, M, Dh, s),
+                                       dQ, D(dK), dZ);
+  };
+  t.flare_encode_bwd = [](void* c, const float* Q, const B* K, const B* V, const float* Z,
+                          const float* lse, const float* dZ, const BatchView& bt, int H, int M,
+                          int Dh, float s, float* dQ, B* dK, B* dV) {
+    cuda::flare_encode_bwd<cuda::bf16>(C(c), Q, D(K), D(V), Z, lse, dZ, packed(bt),
+                                       shape(H, M, Dh, s), dQ, D(dK), D(dV));
+  };
+  t.flare_mixer_bwd = [](void* c, const float* Q, const B* K, const B* V, const float* Z,
+                         const float* lse_enc, const float* lse_dec, const B* dY,
+                         const BatchView& bt, int H, int M, int Dh, float s, float* dQ, B* dK,
+                         B* dV, float* dZ) {
+    cuda::flare_mixer_bwd<cuda::bf16>(C(c), Q, D(K), D(V), Z, lse_enc, lse_dec, D(dY), packed(bt),
+                                      shape(H, M, Dh, s), dQ, D(dK), D(dV), dZ);
+  };
+  t.cast_to_act = [](void* c, const float* x, B* y, std::int64_t n) {
+    cuda::cast_to_bf16(C(c), x, D(y), n);
+  };
+  t.mse_fwd = [](void* c, const B* p, const float* y, std::int64_t n) {
+    return cuda::mse_fwd<cuda::bf16>(C(c), D(p), y, n);
+  };
+  t.mse_bwd = [](void* c, const B* p, const float* y, std::int64_t n, float s, B* dp) {
+    cuda::mse_bwd<cuda::bf16>(C(c), D(p), y, n, s, D(dp));
+  };
+  t.rel_l2_fwd = [](void* c, const B* p, const float* y, const BatchView& bt, int cols,
+                    double* err) {
+    const auto e =
+        cuda::rel_l2_fwd<cuda::bf16>(C(c), D(p), y, bt.offsets, bt.B, bt.total_points, cols);
+    for (int b = 0; b < bt.B; ++b) err[b] = e[b];
+  };
+  t.rel_l2_bwd = [](void* c, const B* p, const float* y, const BatchView& bt, int cols, float s,
+                    B* dp) {
+    cuda::rel_l2_bwd<cuda::bf16>(C(c), D(p), y, bt.offsets, bt.B, bt.total_points, cols, s, D(dp));
+  };
+  // The optimizer works on the fp32 master params: the fp32 table's ops.
+  const OpTable<float> f = cuda_ops(ctx);
+  t.sum_squares = f.sum_squares;
+  t.scale_inplace = f.scale_inplace;
+  t.adamw_step = f.adamw_step;
+  return t;
+}
+
 Backend cuda_backend() {
   FLARE_INPUT_CHECK(cuda::cuda_available(),
                     "--device cuda: no CUDA GPU is visible to this process (check nvidia-smi and "
                     "CUDA_VISIBLE_DEVICES); use --device cpu");
   auto ctx = std::make_shared<cuda::CudaContext>(0);
   Backend b{"cuda", cuda_ops(*ctx), ctx};
+  b.ops_bf16 = cuda_ops_bf16(*ctx);
   return b;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -77,5 +78,65 @@ TEST(CudaCli, TrainEvalPredictMatchTheCpu) {
                        " --epochs 1 -C 12 -H 4 -L 1 -M 4 --device cuda");
   EXPECT_EQ(bad.code, 2) << bad.out;
   EXPECT_NE(bad.out.find("head dim"), std::string::npos) << bad.out;
+  fs::remove_all(dir);
+}
+
+// --precision bf16 through the CLI: train in bf16 (the checkpoint is fp32 master weights), eval and
+// predict the bf16-trained model in fp32 and in bf16 (close to each other, not identical), and a
+// bench model row that says its precision.
+TEST(CudaCli, Bf16TrainEvalPredictBench) {
+  if (!cuda::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  const fs::path dir = fs::temp_directory_path() / ("flare_test_cuda_cli_bf16_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto p = [&](const std::string& f) { return (dir / f).string(); };
+  const fs::path data = test::build_synthetic_dataset(dir, 12, {0.5, 0.25, 0.25});
+  std::mt19937_64 rng(99);
+  mesh::write_mesh(test::synthetic_box(rng), dir / "part.vtu");
+
+  const auto t = run("train --data " + data.string() + " -o " + p("bf16.h5") +
+                     " --epochs 3 --batch-size 2 -C 16 -L 2 -H 2 -M 16 --seed 4 --device cuda "
+                     "--precision bf16 --recompute");
+  ASSERT_EQ(t.code, 0) << t.out;
+  auto eval = [&](const std::string& dev, const std::string& prec) {
+    const auto r = run("eval -m " + p("bf16.h5") + " --data " + data.string() +
+                       " --json --device " + dev + " --precision " + prec, false);
+    EXPECT_EQ(r.code, 0) << r.out;
+    return nlohmann::json::parse(r.out)["summary"]["mean_rel_l2"].get<double>();
+  };
+  const double e16 = eval("cuda", "bf16"), e32 = eval("cuda", "fp32"), ec = eval("cpu", "fp32");
+  EXPECT_NEAR(e32, ec, 1e-5 * ec);
+  EXPECT_NEAR(e16, ec, 5e-2 * ec);
+
+  for (const char* prec : {"fp32", "bf16"}) {
+    const auto r = run("predict " + p("part.vtu") + " -m " + p("bf16.h5") + " -o " +
+                       p(std::string("pred_") + prec + ".vtu") + " --device cuda --precision " + prec);
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  const mesh::Mesh a = mesh::read_mesh(p("pred_bf16.vtu")), b = mesh::read_mesh(p("pred_fp32.vtu"));
+  const mesh::DataArray* fa = a.point_data.find("f_pred");
+  const mesh::DataArray* fb = b.point_data.find("f_pred");
+  ASSERT_TRUE(fa && fb);
+  double err = 0, scale = 0;
+  for (std::int64_t i = 0; i < a.num_points(); ++i) {
+    err = std::max(err, std::fabs(fa->get(i, 0) - fb->get(i, 0)));
+    scale = std::max(scale, std::fabs(fb->get(i, 0)));
+  }
+  EXPECT_LE(err, 5e-2 * scale);
+  EXPECT_GT(err, 0.0);
+
+  const auto bench = run("bench model --device cuda --precision bf16 -n 3000 --channels 16 --heads 2 "
+                         "--latents 16 --blocks 2 --warmup 0 -r 1 --jsonl " + p("bench.jsonl"));
+  ASSERT_EQ(bench.code, 0) << bench.out;
+  std::ifstream in(p("bench.jsonl"));
+  std::string line;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["config"]["precision"], "bf16");
+    EXPECT_EQ(j["result"]["precision"], "bf16");
+    ++rows;
+  }
+  EXPECT_EQ(rows, 3);
   fs::remove_all(dir);
 }
