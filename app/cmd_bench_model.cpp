@@ -19,6 +19,7 @@
 #include "surrogate/flops.h"
 #include "surrogate/loss.h"
 #include "surrogate/model.h"
+#include "surrogate/op_profiler.h"
 #include "surrogate/optimizer.h"
 #ifdef FLARE_WITH_CUDA
 #include "kernels/cuda/common.cuh"
@@ -36,7 +37,9 @@ void time_model(const surrogate::Backend& backend, const surrogate::OpTable<A, f
                 bool recompute, bool skip_training, int warmup, int reps,
                 const std::function<void()>& reset_peak,
                 const std::function<double(std::int64_t)>& peak_mib,
-                const std::function<void(const std::string&, const Timing&, bool, double)>& row) {
+                const std::function<void(const std::string&, const Timing&, bool, double)>& row,
+                const std::function<void(const std::string&, const std::vector<surrogate::OpTime>&)>*
+                    profile) {
   using surrogate::Buffer;
   const std::int64_t P = layout.size(), nx = std::int64_t(x.size());
   const std::int64_t ny = std::int64_t(target.size());
@@ -51,47 +54,61 @@ void time_model(const surrogate::Backend& backend, const surrogate::OpTable<A, f
     Buffer<float> d_xf(ops.mem, nx, "inputs (fp32)");
     d_xf.upload(x.data(), nx);
     ops.cast_to_act(ops.ctx, d_xf.data(), d_x.data(), nx);
-    ops.mem.synchronize(ops.ctx);
+    ops.mem.synchronize(ops.mem.ctx);
   }
   d_target.upload(target.data(), ny);
   const std::vector<std::int64_t> offsets = {0, points};
-  surrogate::Model<A, float> model(layout, ops);
+  // With --profile the model runs on the decorated table throughout (forwarding only while the
+  // rows are timed), so the profiled runs reuse the same buffers instead of a second model's.
+  surrogate::OpProfiler<A, float> profiler(ops);
+  profiler.set_enabled(false);
+  const surrogate::OpTable<A, float>& mops = profile ? profiler.ops() : ops;
+  surrogate::Model<A, float> model(layout, mops);
   model.set_recompute(recompute);
   surrogate::AdamW opt(layout, surrogate::AdamWConfig{}, backend.ops);
-  auto sync = [&] { ops.mem.synchronize(ops.ctx); };
+  auto sync = [&] { ops.mem.synchronize(ops.mem.ctx); };
   auto mib = [&] { return peak_mib(model.buffer_bytes()); };
+  auto infer = [&] {
+    model.infer(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
+    sync();
+  };
+  auto forward = [&] {
+    model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
+    sync();
+  };
+  auto step = [&] {
+    model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
+    mops.mse_fwd(mops.ctx, d_y.data(), d_target.data(), ny);
+    d_dy.zero(ny);
+    mops.mse_bwd(mops.ctx, d_y.data(), d_target.data(), ny, 1.0f, d_dy.data());
+    d_grads.zero(P);
+    model.backward(d_params.data(), d_dy.data(), d_grads.data());
+    opt.step(d_params.data(), d_grads.data());
+    sync();
+  };
 
-  reset_peak();
-  const Timing t_inf = time_it(
-      [&] {
-        model.infer(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
-        sync();
-      },
-      warmup, reps);
-  row("inference forward", t_inf, false, mib());
+  // The peak is read after the runs (one statement each: argument order is unspecified).
+  auto timed_row = [&](const std::string& what, const std::function<void()>& fn, bool train) {
+    reset_peak();
+    const Timing t = time_it(fn, warmup, reps);
+    row(what, t, train, mib());
+  };
+  timed_row("inference forward", infer, false);
   if (!skip_training) {
-    reset_peak();
-    const Timing t_fwd = time_it(
-        [&] {
-          model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
-          sync();
-        },
-        warmup, reps);
-    row("training forward", t_fwd, false, mib());
-    reset_peak();
-    const Timing t_step = time_it(
-        [&] {
-          model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
-          ops.mse_fwd(ops.ctx, d_y.data(), d_target.data(), ny);
-          d_dy.zero(ny);
-          ops.mse_bwd(ops.ctx, d_y.data(), d_target.data(), ny, 1.0f, d_dy.data());
-          d_grads.zero(P);
-          model.backward(d_params.data(), d_dy.data(), d_grads.data());
-          opt.step(d_params.data(), d_grads.data());
-          sync();
-        },
-        warmup, reps);
-    row("training step (fwd+bwd+AdamW)", t_step, true, mib());
+    timed_row("training forward", forward, false);
+    timed_row("training step (fwd+bwd+AdamW)", step, true);
+  }
+  if (profile) {
+    auto profiled = [&](const std::string& phase, const std::function<void()>& fn) {
+      fn();  // buffers of this phase exist before the profiled run
+      profiler.reset();
+      profiler.set_enabled(true);
+      fn();
+      profiler.set_enabled(false);
+      (*profile)(phase, profiler.times());
+    };
+    profiled("inference", infer);
+    if (!skip_training) profiled("training step", step);
   }
   std::cerr << "model activations and scratch: " << model.buffer_bytes() / (1024.0 * 1024.0)
             << " MiB\n";
@@ -102,7 +119,7 @@ int bench_model(const Args& args) {
   std::string device = "cpu", precision = "fp32", jsonl;
   std::int64_t points = 50000;
   int warmup = 1, reps = 3;
-  bool skip_training = false, recompute = false;
+  bool skip_training = false, recompute = false, profile = false;
   std::uint64_t seed = 0;
   po::options_description opts("options");
   opts.add_options()
@@ -120,6 +137,7 @@ int bench_model(const Args& args) {
       ("seed", po::value(&seed)->default_value(seed), "parameter and input seed")
       ("inference-only", po::bool_switch(&skip_training), "time inference only (meshes too large to train)")
       ("recompute", po::bool_switch(&recompute), "training with per-block activation recomputation (train --recompute)")
+      ("profile", po::bool_switch(&profile), "then time each op of one inference and one training step (synchronised op by op; AdamW not included)")
       ("jsonl", po::value(&jsonl), "append one JSON line per row to this file");
   po::variables_map vm;
   if (!parse_args("bench model", args, opts, {}, vm, "bench model [options]",
@@ -128,6 +146,7 @@ int bench_model(const Args& args) {
                   "  flare-surrogate bench model --device cuda -n 1000000 --precision bf16\n"
                   "  flare-surrogate bench model --device cuda -n 4000000 --inference-only\n"
                   "  flare-surrogate bench model -n 200000 --channels 128 --latents 256 -r 5\n"
+                  "  flare-surrogate bench model --device cuda -n 1000000 --precision bf16 --profile\n"
                   "  flare-surrogate bench model --jsonl bench.jsonl\n"))
     return 0;
   FLARE_INPUT_CHECK(points > 0, "bench model: --points must be positive");
@@ -193,13 +212,31 @@ int bench_model(const Args& args) {
   auto model_row = [&](const std::string& what, const Timing& t, bool train, double mib) {
     row(what, t, train ? train_gflop : fwd_gflop, mib);
   };
+  // --profile: one table of op times per phase, its rows in the JSONL as bench "model profile".
+  BenchReport profile_report("model profile", config);
+  profile_report.hardware() = report.hardware();
+  std::function<void(const std::string&, const std::vector<surrogate::OpTime>&)> add_profile =
+      [&](const std::string& phase, const std::vector<surrogate::OpTime>& times) {
+        double total = 0;
+        std::int64_t calls = 0;
+        for (const auto& t : times) total += t.ms, calls += t.calls;
+        for (const auto& t : times)
+          profile_report.add(OrderedJson{{"phase", phase},
+                                         {"op", t.op},
+                                         {"calls", t.calls},
+                                         {"ms", t.ms},
+                                         {"share_%", 100.0 * t.ms / total}});
+        profile_report.add(OrderedJson{
+            {"phase", phase}, {"op", "(all ops)"}, {"calls", calls}, {"ms", total}, {"share_%", 100.0}});
+      };
+  const auto* profile_sink = profile ? &add_profile : nullptr;
   if (backend.bf16())
     time_model<surrogate::Bf16>(backend, backend.ops_bf16, layout, params, x, target, points,
                                 recompute, skip_training, warmup, reps, reset_peak, peak_mib,
-                                model_row);
+                                model_row, profile_sink);
   else
     time_model<float>(backend, ops, layout, params, x, target, points, recompute, skip_training,
-                      warmup, reps, reset_peak, peak_mib, model_row);
+                      warmup, reps, reset_peak, peak_mib, model_row, profile_sink);
 
   if (!gpu) {
     // Yardstick: one square Eigen GEMM with the forward's FLOP count (2·n³ = forward FLOPs).
@@ -211,7 +248,11 @@ int bench_model(const Args& args) {
   }
 
   report.print_markdown(std::cout);
-  if (!jsonl.empty()) report.append_jsonl(jsonl);
+  if (profile) profile_report.print_markdown(std::cout);
+  if (!jsonl.empty()) {
+    report.append_jsonl(jsonl);
+    if (profile) profile_report.append_jsonl(jsonl);
+  }
   return 0;
 }
 

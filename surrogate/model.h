@@ -106,7 +106,7 @@ class Model {
   template <typename U>
   void zero(Buffer<U>& b, std::int64_t n) { b.zero(n); }
   void copy(const A* src, std::int64_t n, A* dst) {
-    if (n > 0) m_ops.mem.copy(m_ops.ctx, dst, src, std::size_t(n) * sizeof(A));
+    if (n > 0) m_ops.mem.copy(m_ops.mem.ctx, dst, src, std::size_t(n) * sizeof(A));
   }
   /// The weights as the linear ops read them: params itself when A = P, else the A copy.
   const A* weights(const P* params);

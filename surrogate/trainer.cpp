@@ -357,7 +357,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     res.losses.push_back(loss);
     bar.advance();
 
-    ops.mem.synchronize(ops.ctx);  // the step's time, not its launch time, on a device
+    ops.mem.synchronize(ops.mem.ctx);  // the step's time, not its launch time, on a device
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     win_loss += loss;

@@ -341,7 +341,7 @@ TEST(CudaModelBf16Memory, NoCudaMallocAfterTheFirstStepOfAShape) {
       dg.zero(P);
       model.backward(dp.data(), dpred.data(), dg.data());
       opt.step(dp.data(), dg.data(), 1e-3f);
-      ops.mem.synchronize(ops.ctx);
+      ops.mem.synchronize(ops.mem.ctx);
     };
     const std::vector<std::int64_t> big = {0, 3001, 5000}, small = {0, 1234};
     step(big);
