@@ -99,14 +99,12 @@ void Model<A, P>::mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64
   const std::int64_t nh = N * sh.hidden;
   m_ops.linear_fwd(m_ops.ctx, x, m_w + s.fc1.weight, Pp + s.fc1.bias, a.pre[0].data(), N, sh.in,
                    sh.hidden);
-  m_ops.gelu_fwd(m_ops.ctx, a.pre[0].data(), a.hid[0].data(), nh);
-  if (sh.input_residual) m_ops.add(m_ops.ctx, a.hid[0].data(), x, a.hid[0].data(), nh);
+  gelu_residual(a.pre[0].data(), sh.input_residual ? x : nullptr, a.hid[0].data(), nh);
   for (int i = 0; i < sh.layers; ++i) {
     const LinearSlot& fc = s.fcs[i];
     m_ops.linear_fwd(m_ops.ctx, a.hid[i].data(), m_w + fc.weight, Pp + fc.bias, a.pre[i + 1].data(),
                      N, sh.hidden, sh.hidden);
-    m_ops.gelu_fwd(m_ops.ctx, a.pre[i + 1].data(), a.hid[i + 1].data(), nh);
-    m_ops.add(m_ops.ctx, a.hid[i + 1].data(), a.hid[i].data(), a.hid[i + 1].data(), nh);
+    gelu_residual(a.pre[i + 1].data(), a.hid[i].data(), a.hid[i + 1].data(), nh);
   }
   const A* last = a.hid[sh.layers].data();
   m_ops.linear_fwd(m_ops.ctx, last, m_w + s.fc2.weight, Pp + s.fc2.bias, out, N, sh.hidden, sh.out);

@@ -110,6 +110,12 @@ class Model {
   }
   /// The weights as the linear ops read them: params itself when A = P, else the A copy.
   const A* weights(const P* params);
+  /// y [n] = gelu(pre) (+ res when res is not null): fused where the table has gelu_add_fwd.
+  void gelu_residual(const A* pre, const A* res, A* y, std::int64_t n) {
+    if (res && m_ops.gelu_add_fwd) return m_ops.gelu_add_fwd(m_ops.ctx, pre, res, y, n);
+    m_ops.gelu_fwd(m_ops.ctx, pre, y, n);
+    if (res) m_ops.add(m_ops.ctx, y, res, y, n);
+  }
   void resize(std::int64_t N, int B, bool train);
   void resize_mlp(MlpActs& a, const MlpSlots& s, std::int64_t N);
   void mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a, A* out);

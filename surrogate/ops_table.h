@@ -55,6 +55,9 @@ struct OpTable {
                                const P* rstd, const P* dy, P* dx, P* dgamma, P* dbeta,
                                std::int64_t N, int C) = nullptr;
   void (*add)(void* ctx, const A* a, const A* b, A* y, std::int64_t n) = nullptr;
+  /// Optional fused y = gelu(x) + r (a residual MLP's hidden layer: one pass instead of two).
+  /// nullptr: the model calls gelu_fwd then add.
+  void (*gelu_add_fwd)(void* ctx, const A* x, const A* r, A* y, std::int64_t n) = nullptr;
   void (*flare_encode_fwd)(void* ctx, const P* Q, const A* K, const A* V, const BatchView& batch,
                            int H, int M, int D, P scale, P* Z, P* lse) = nullptr;
   void (*flare_decode_fwd)(void* ctx, const P* Q, const A* K, const P* Z, const BatchView& batch,

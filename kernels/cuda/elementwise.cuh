@@ -1,5 +1,5 @@
 // Elementwise ops of kernels/ops.h on the GPU: GELU (tanh approximation) forward/backward,
-// residual add, in-place scale. T = float or bf16 (math in fp32).
+// residual add, GELU + residual fused, in-place scale. T = float or bf16 (math in fp32).
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,9 @@ void gelu_bwd(CudaContext& ctx, const T* x, const T* dy, T* dx, std::int64_t n);
 /// y = a + b (y may alias a or b).
 template <typename T>
 void add(CudaContext& ctx, const T* a, const T* b, T* y, std::int64_t n);
+/// y = gelu_tanh(x) + r, rounded once (the residual MLP's hidden layer; y may alias x or r).
+template <typename T>
+void gelu_add_fwd(CudaContext& ctx, const T* x, const T* r, T* y, std::int64_t n);
 /// x *= a
 void scale_inplace(CudaContext& ctx, float* x, float a, std::int64_t n);
 

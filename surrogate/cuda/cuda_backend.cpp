@@ -94,6 +94,9 @@ OpTable<float> cuda_ops(cuda::CudaContext& ctx) {
   t.add = [](void* c, const float* a, const float* b, float* y, std::int64_t n) {
     cuda::add<float>(C(c), a, b, y, n);
   };
+  t.gelu_add_fwd = [](void* c, const float* x, const float* r, float* y, std::int64_t n) {
+    cuda::gelu_add_fwd<float>(C(c), x, r, y, n);
+  };
   t.flare_encode_fwd = [](void* c, const float* Q, const float* K, const float* V,
                           const BatchView& bt, int H, int M, int D, float s, float* Z, float* lse) {
     cuda::flare_encode_fwd<float>(C(c), Q, K, V, packed(bt), shape(H, M, D, s), Z, lse);
@@ -188,6 +191,9 @@ OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
   };
   t.add = [](void* c, const B* a, const B* b, B* y, std::int64_t n) {
     cuda::add<cuda::bf16>(C(c), D(a), D(b), D(y), n);
+  };
+  t.gelu_add_fwd = [](void* c, const B* x, const B* r, B* y, std::int64_t n) {
+    cuda::gelu_add_fwd<cuda::bf16>(C(c), D(x), D(r), D(y), n);
   };
   t.flare_encode_fwd = [](void* c, const float* Q, const B* K, const B* V, const BatchView& bt,
                           int H, int M, int Dh, float s, float* Z, float* lse) {

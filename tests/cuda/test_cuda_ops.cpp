@@ -174,6 +174,45 @@ TEST_F(CudaOps, GeluAddScaleMatchRef) {
   expect_bf16("gelu bf16", widen(by.download()), widen(round_bf16(yb)), widen(yb));
 }
 
+// gelu(x) + r in one pass: the same fp32 values as gelu then add, on the 16-byte-vector path
+// (aligned buffers, odd n: vectors plus a scalar tail), the scalar path (views one element in),
+// and in place; in bf16 within twice the error of rounding gelu and the sum separately.
+TEST_F(CudaOps, GeluAddFusedMatchesGeluThenAdd) {
+  const std::int64_t n = 100003;
+  auto x = test::randn(n, 2.f, rng), r = test::randn(n, 1.f, rng);
+  std::vector<float> ref(n);
+  kref::gelu_fwd(x.data(), ref.data(), n);
+  kref::add(ref.data(), r.data(), ref.data(), n);
+  DeviceBuffer<float> gx, gr, gy(n);
+  gx.upload(x), gr.upload(r);
+  cuda::gelu_add_fwd<float>(*ctx, gx.data(), gr.data(), gy.data(), n);
+  expect_fp32("gelu+add", gy.download(), ref, 1e-6, 1e-5);
+  gy.upload(std::vector<float>(n, NAN));
+  cuda::gelu_add_fwd<float>(*ctx, gx.data() + 1, gr.data() + 1, gy.data() + 1, n - 1);
+  const auto shifted = gy.download();
+  EXPECT_TRUE(std::isnan(shifted[0])) << "wrote before the view";
+  expect_fp32("gelu+add, misaligned view", std::vector<float>(shifted.begin() + 1, shifted.end()),
+              std::vector<float>(ref.begin() + 1, ref.end()), 1e-6, 1e-5);
+  cuda::gelu_add_fwd<float>(*ctx, gx.data(), gr.data(), gx.data(), n);  // y aliases x
+  expect_fp32("gelu+add in place", gx.download(), ref, 1e-6, 1e-5);
+  cuda::add<float>(*ctx, gr.data() + 3, gr.data() + 3, gy.data() + 3, n - 3);  // scalar add path
+  const auto twice = gy.download();
+  for (std::int64_t i = 3; i < n; ++i) ASSERT_EQ(twice[i], 2.f * r[i]) << i;
+
+  const auto xb = round_bf16(x), rb = round_bf16(r);
+  std::vector<float> g(n);
+  kref::gelu_fwd(xb.data(), g.data(), n);
+  std::vector<double> exact(n), naive(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    exact[i] = double(g[i]) + double(rb[i]);
+    naive[i] = test::bf16_round(test::bf16_round(g[i]) + rb[i]);
+  }
+  DeviceBuffer<bf16> bx, br, by(n);
+  bx.upload(to_bf16(xb)), br.upload(to_bf16(rb));
+  cuda::gelu_add_fwd<bf16>(*ctx, bx.data(), br.data(), by.data(), n);
+  expect_bf16("gelu+add bf16", widen(by.download()), naive, exact);
+}
+
 TEST_F(CudaOps, LayerNormMatchesRef) {
   for (auto [N, C] : {std::pair<std::int64_t, int>{1001, 64}, {7, 200}, {300, 1024}}) {
     SCOPED_TRACE(testing::Message() << "N=" << N << " C=" << C);
