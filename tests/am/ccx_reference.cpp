@@ -15,31 +15,57 @@ std::string ccx_binary() {
 
 Eigen::MatrixXd ccx_single_step(const mesh::Mesh& part, const Material& material,
                                 const std::filesystem::path& dir) {
+  const std::vector<char> all(std::size_t(part.num_cells()), 1);
+  return ccx_solve(part, material, all, all, dir);
+}
+
+Eigen::MatrixXd ccx_solve(const mesh::Mesh& part, const Material& material,
+                          const std::vector<char>& active, const std::vector<char>& strained,
+                          const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
   const double z_min = part.points.col(2).minCoeff();
+  std::vector<char> used(std::size_t(part.num_points()), 0);
+  std::vector<std::int64_t> cells[2];  // [0] passive, [1] strained
+  for (std::int64_t c = 0; c < part.num_cells(); ++c) {
+    if (!active[c]) continue;
+    cells[strained[c] ? 1 : 0].push_back(c);
+    for (int a = 0; a < 8; ++a) used[part.cell(c)[a]] = 1;
+  }
+  std::int64_t n_used = 0;
   {
     std::ofstream inp(dir / "part.inp");
     inp.precision(17);
     inp << "*NODE, NSET=NALLNODES\n";
     for (std::int64_t i = 0; i < part.num_points(); ++i)
-      inp << i + 1 << ", " << part.points(i, 0) << ", " << part.points(i, 1) << ", " << part.points(i, 2) << "\n";
-    inp << "*ELEMENT, TYPE=C3D8, ELSET=EALL\n";
-    for (std::int64_t c = 0; c < part.num_cells(); ++c) {
-      inp << c + 1;
-      for (int a = 0; a < 8; ++a) inp << ", " << part.cell(c)[a] + 1;
-      inp << "\n";
+      if (used[i]) {
+        inp << i + 1 << ", " << part.points(i, 0) << ", " << part.points(i, 1) << ", " << part.points(i, 2) << "\n";
+        ++n_used;
+      }
+    const char* elset[2] = {"EPASSIVE", "ESTRAINED"};
+    for (int s = 0; s < 2; ++s) {
+      if (cells[s].empty()) continue;
+      inp << "*ELEMENT, TYPE=C3D8, ELSET=" << elset[s] << "\n";
+      for (std::int64_t c : cells[s]) {
+        inp << c + 1;
+        for (int a = 0; a < 8; ++a) inp << ", " << part.cell(c)[a] + 1;
+        inp << "\n";
+      }
     }
     inp << "*NSET, NSET=PLATE\n";
     int on_line = 0;
     for (std::int64_t i = 0; i < part.num_points(); ++i)
-      if (part.points(i, 2) == z_min) inp << i + 1 << (++on_line % 10 == 0 ? ",\n" : ", ");
-    inp << "\n*MATERIAL, NAME=PART\n*ELASTIC\n"
-        << material.youngs_modulus << ", " << material.poisson_ratio << "\n"
-        << "*EXPANSION, TYPE=ORTHO\n"
-        << material.inherent_strain[0] << ", " << material.inherent_strain[1] << ", "
-        << material.inherent_strain[2] << "\n"
-        << "*SOLID SECTION, ELSET=EALL, MATERIAL=PART\n"
-        << "*INITIAL CONDITIONS, TYPE=TEMPERATURE\nNALLNODES, 0.0\n"
+      if (used[i] && part.points(i, 2) == z_min) inp << i + 1 << (++on_line % 10 == 0 ? ",\n" : ", ");
+    // The eigenstrain is an orthotropic thermal expansion alpha = eps* under a temperature rise
+    // of 1; passive cells have the same elasticity and no expansion.
+    for (int s = 0; s < 2; ++s) {
+      if (cells[s].empty()) continue;
+      const Eigen::Vector3d alpha = s ? Eigen::Vector3d(material.inherent_strain) : Eigen::Vector3d::Zero();
+      inp << "\n*MATERIAL, NAME=M" << elset[s] << "\n*ELASTIC\n"
+          << material.youngs_modulus << ", " << material.poisson_ratio << "\n"
+          << "*EXPANSION, TYPE=ORTHO\n" << alpha[0] << ", " << alpha[1] << ", " << alpha[2] << "\n"
+          << "*SOLID SECTION, ELSET=" << elset[s] << ", MATERIAL=M" << elset[s];
+    }
+    inp << "\n*INITIAL CONDITIONS, TYPE=TEMPERATURE\nNALLNODES, 0.0\n"
         << "*BOUNDARY\nPLATE, 1, 3\n"
         << "*STEP\n*STATIC\n*TEMPERATURE\nNALLNODES, 1.0\n"
         << "*NODE PRINT, NSET=NALLNODES\nU\n*END STEP\n";
@@ -65,16 +91,17 @@ Eigen::MatrixXd ccx_single_step(const mesh::Mesh& part, const Material& material
     std::int64_t node;
     double v[3];
     if (is >> node >> v[0] >> v[1] >> v[2]) {
-      if (node < 1 || node > part.num_points()) throw std::runtime_error("bad node in part.dat");
+      if (node < 1 || node > part.num_points() || !used[node - 1])
+        throw std::runtime_error("bad node in part.dat");
       u.row(node - 1) << v[0], v[1], v[2];
       ++read;
     } else if (read > 0 && !line.empty() && line.find_first_not_of(' ') != std::string::npos) {
       break;
     }
   }
-  if (read != part.num_points())
+  if (read != n_used)
     throw std::runtime_error("part.dat has " + std::to_string(read) + " nodal displacements, expected " +
-                             std::to_string(part.num_points()));
+                             std::to_string(n_used));
   return u;
 }
 

@@ -7,6 +7,7 @@
 #include <Eigen/Core>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "am/material.h"
 #include "mesh/mesh.h"
@@ -20,5 +21,13 @@ std::string ccx_binary();
 /// Returns #N by 3 (row i = point i of `part`). Throws std::runtime_error on any failure.
 Eigen::MatrixXd ccx_single_step(const mesh::Mesh& part, const Material& material,
                                 const std::filesystem::path& dir);
+
+/// One linear solve on a sub-mesh: only the cells with active[c] exist, and only those with
+/// strained[c] carry the inherent strain (the others get a material without expansion); the
+/// nodes of active cells on the plate z = min z of the whole part are fixed. Returns #N by 3 with
+/// NaN rows for points in no active cell. A layer-by-layer build is a sum of such solves.
+Eigen::MatrixXd ccx_solve(const mesh::Mesh& part, const Material& material,
+                          const std::vector<char>& active, const std::vector<char>& strained,
+                          const std::filesystem::path& dir);
 
 }  // namespace flare::am::test
