@@ -1,5 +1,7 @@
 #include "tests/am/ccx_reference.h"
 
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -13,6 +15,56 @@ std::string ccx_binary() {
   return "";
 }
 
+namespace {
+
+void run_ccx(const std::filesystem::path& dir) {
+  const std::string cmd = "cd '" + dir.string() + "' && OMP_NUM_THREADS=1 " + ccx_binary() +
+                          " -i part > ccx.log 2>&1";
+  if (std::system(cmd.c_str()) != 0)
+    throw std::runtime_error("ccx failed, see " + (dir / "ccx.log").string());
+}
+
+// The rows of one *NODE PRINT block of part.dat ("displacements" or "forces"): #N by 3, NaN for
+// nodes the block does not list. Throws unless it lists exactly `expected` nodes.
+Eigen::MatrixXd read_block(const std::filesystem::path& dir, const std::string& name,
+                           std::int64_t num_points, std::int64_t expected) {
+  std::ifstream dat(dir / "part.dat");
+  if (!dat) throw std::runtime_error("ccx wrote no part.dat in " + dir.string());
+  Eigen::MatrixXd u = Eigen::MatrixXd::Constant(num_points, 3, std::nan(""));
+  std::string line;
+  bool in_block = false;
+  std::int64_t read = 0;
+  while (std::getline(dat, line)) {
+    if (!in_block) {
+      in_block = line.find(" " + name + " ") != std::string::npos;
+      continue;
+    }
+    std::istringstream is(line);
+    std::int64_t node;
+    double v[3];
+    if (is >> node >> v[0] >> v[1] >> v[2]) {
+      if (node < 1 || node > num_points) throw std::runtime_error("bad node in part.dat");
+      u.row(node - 1) << v[0], v[1], v[2];
+      ++read;
+    } else if (read > 0 && line.find_first_not_of(' ') != std::string::npos) {
+      break;
+    }
+  }
+  if (read != expected)
+    throw std::runtime_error("part.dat has " + std::to_string(read) + " nodal " + name +
+                             ", expected " + std::to_string(expected));
+  return u;
+}
+
+void write_nodes(std::ofstream& inp, const mesh::Mesh& part, const std::vector<char>& used) {
+  inp << "*NODE, NSET=NALLNODES\n";
+  for (std::int64_t i = 0; i < part.num_points(); ++i)
+    if (used[i])
+      inp << i + 1 << ", " << part.points(i, 0) << ", " << part.points(i, 1) << ", " << part.points(i, 2) << "\n";
+}
+
+}  // namespace
+
 Eigen::MatrixXd ccx_single_step(const mesh::Mesh& part, const Material& material,
                                 const std::filesystem::path& dir) {
   const std::vector<char> all(std::size_t(part.num_cells()), 1);
@@ -21,7 +73,7 @@ Eigen::MatrixXd ccx_single_step(const mesh::Mesh& part, const Material& material
 
 Eigen::MatrixXd ccx_solve(const mesh::Mesh& part, const Material& material,
                           const std::vector<char>& active, const std::vector<char>& strained,
-                          const std::filesystem::path& dir) {
+                          const std::filesystem::path& dir, Eigen::MatrixXd* reactions) {
   std::filesystem::create_directories(dir);
   const double z_min = part.points.col(2).minCoeff();
   std::vector<char> used(std::size_t(part.num_points()), 0);
@@ -31,16 +83,15 @@ Eigen::MatrixXd ccx_solve(const mesh::Mesh& part, const Material& material,
     cells[strained[c] ? 1 : 0].push_back(c);
     for (int a = 0; a < 8; ++a) used[part.cell(c)[a]] = 1;
   }
-  std::int64_t n_used = 0;
+  std::int64_t n_used = 0, n_plate = 0;
+  for (std::int64_t i = 0; i < part.num_points(); ++i) {
+    n_used += used[i];
+    n_plate += used[i] && part.points(i, 2) == z_min;
+  }
   {
     std::ofstream inp(dir / "part.inp");
     inp.precision(17);
-    inp << "*NODE, NSET=NALLNODES\n";
-    for (std::int64_t i = 0; i < part.num_points(); ++i)
-      if (used[i]) {
-        inp << i + 1 << ", " << part.points(i, 0) << ", " << part.points(i, 1) << ", " << part.points(i, 2) << "\n";
-        ++n_used;
-      }
+    write_nodes(inp, part, used);
     const char* elset[2] = {"EPASSIVE", "ESTRAINED"};
     for (int s = 0; s < 2; ++s) {
       if (cells[s].empty()) continue;
@@ -68,41 +119,42 @@ Eigen::MatrixXd ccx_solve(const mesh::Mesh& part, const Material& material,
     inp << "\n*INITIAL CONDITIONS, TYPE=TEMPERATURE\nNALLNODES, 0.0\n"
         << "*BOUNDARY\nPLATE, 1, 3\n"
         << "*STEP\n*STATIC\n*TEMPERATURE\nNALLNODES, 1.0\n"
-        << "*NODE PRINT, NSET=NALLNODES\nU\n*END STEP\n";
+        << "*NODE PRINT, NSET=NALLNODES\nU\n*NODE PRINT, NSET=PLATE\nRF\n*END STEP\n";
   }
-  const std::string cmd = "cd '" + dir.string() + "' && OMP_NUM_THREADS=1 " + ccx_binary() +
-                          " -i part > ccx.log 2>&1";
-  if (std::system(cmd.c_str()) != 0)
-    throw std::runtime_error("ccx failed, see " + (dir / "ccx.log").string());
+  run_ccx(dir);
+  if (reactions) *reactions = read_block(dir, "forces", part.num_points(), n_plate);
+  return read_block(dir, "displacements", part.num_points(), n_used);
+}
 
-  std::ifstream dat(dir / "part.dat");
-  if (!dat) throw std::runtime_error("ccx wrote no part.dat in " + dir.string());
-  Eigen::MatrixXd u = Eigen::MatrixXd::Constant(part.num_points(), 3, std::nan(""));
-  std::string line;
-  bool in_block = false;
-  std::int64_t read = 0;
-  while (std::getline(dat, line)) {
-    if (line.find("displacements") != std::string::npos) {
-      in_block = true;
-      continue;
+Eigen::MatrixXd ccx_loaded(const mesh::Mesh& part, const Material& material,
+                           const Eigen::MatrixXd& loads, const std::vector<std::array<int, 2>>& fixed,
+                           const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream inp(dir / "part.inp");
+    inp.precision(17);
+    write_nodes(inp, part, std::vector<char>(std::size_t(part.num_points()), 1));
+    inp << "*ELEMENT, TYPE=C3D8, ELSET=EALL\n";
+    for (std::int64_t c = 0; c < part.num_cells(); ++c) {
+      inp << c + 1;
+      for (int a = 0; a < 8; ++a) inp << ", " << part.cell(c)[a] + 1;
+      inp << "\n";
     }
-    if (!in_block) continue;
-    std::istringstream is(line);
-    std::int64_t node;
-    double v[3];
-    if (is >> node >> v[0] >> v[1] >> v[2]) {
-      if (node < 1 || node > part.num_points() || !used[node - 1])
-        throw std::runtime_error("bad node in part.dat");
-      u.row(node - 1) << v[0], v[1], v[2];
-      ++read;
-    } else if (read > 0 && !line.empty() && line.find_first_not_of(' ') != std::string::npos) {
-      break;
-    }
+    inp << "*MATERIAL, NAME=PART\n*ELASTIC\n" << material.youngs_modulus << ", "
+        << material.poisson_ratio << "\n*SOLID SECTION, ELSET=EALL, MATERIAL=PART\n*BOUNDARY\n";
+    for (const auto& [node, dof] : fixed) inp << node + 1 << ", " << dof + 1 << ", " << dof + 1 << "\n";
+    inp << "*STEP\n*STATIC\n*CLOAD\n";
+    for (std::int64_t i = 0; i < part.num_points(); ++i)
+      for (int d = 0; d < 3; ++d)
+        if (loads(i, d) != 0) {
+          char value[32];  // ccx reads at most 20 characters a field
+          std::snprintf(value, sizeof value, "%.12e", loads(i, d));
+          inp << i + 1 << ", " << d + 1 << ", " << value << "\n";
+        }
+    inp << "*NODE PRINT, NSET=NALLNODES\nU\n*END STEP\n";
   }
-  if (read != n_used)
-    throw std::runtime_error("part.dat has " + std::to_string(read) + " nodal displacements, expected " +
-                             std::to_string(n_used));
-  return u;
+  run_ccx(dir);
+  return read_block(dir, "displacements", part.num_points(), part.num_points());
 }
 
 }  // namespace flare::am::test

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <array>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -26,8 +27,15 @@ Eigen::MatrixXd ccx_single_step(const mesh::Mesh& part, const Material& material
 /// strained[c] carry the inherent strain (the others get a material without expansion); the
 /// nodes of active cells on the plate z = min z of the whole part are fixed. Returns #N by 3 with
 /// NaN rows for points in no active cell. A layer-by-layer build is a sum of such solves.
+/// `reactions` (optional): #N by 3, the plate's reaction forces on the active plate nodes (NaN
+/// elsewhere).
 Eigen::MatrixXd ccx_solve(const mesh::Mesh& part, const Material& material,
                           const std::vector<char>& active, const std::vector<char>& strained,
-                          const std::filesystem::path& dir);
+                          const std::filesystem::path& dir, Eigen::MatrixXd* reactions = nullptr);
+
+/// Whole part, no inherent strain: nodal loads #N by 3 and the given (node, dof) supports.
+Eigen::MatrixXd ccx_loaded(const mesh::Mesh& part, const Material& material,
+                           const Eigen::MatrixXd& loads, const std::vector<std::array<int, 2>>& fixed,
+                           const std::filesystem::path& dir);
 
 }  // namespace flare::am::test
