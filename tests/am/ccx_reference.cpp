@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 
@@ -63,6 +64,16 @@ void write_nodes(std::ofstream& inp, const mesh::Mesh& part, const std::vector<c
       inp << i + 1 << ", " << part.points(i, 0) << ", " << part.points(i, 1) << ", " << part.points(i, 2) << "\n";
 }
 
+void write_cells(std::ofstream& inp, const mesh::Mesh& part, const std::vector<std::int64_t>& cells,
+                 const char* elset) {
+  inp << "*ELEMENT, TYPE=C3D8, ELSET=" << elset << "\n";
+  for (std::int64_t c : cells) {
+    inp << c + 1;
+    for (int a = 0; a < 8; ++a) inp << ", " << part.cell(c)[a] + 1;
+    inp << "\n";
+  }
+}
+
 }  // namespace
 
 Eigen::MatrixXd ccx_single_step(const mesh::Mesh& part, const Material& material,
@@ -94,13 +105,7 @@ Eigen::MatrixXd ccx_solve(const mesh::Mesh& part, const Material& material,
     write_nodes(inp, part, used);
     const char* elset[2] = {"EPASSIVE", "ESTRAINED"};
     for (int s = 0; s < 2; ++s) {
-      if (cells[s].empty()) continue;
-      inp << "*ELEMENT, TYPE=C3D8, ELSET=" << elset[s] << "\n";
-      for (std::int64_t c : cells[s]) {
-        inp << c + 1;
-        for (int a = 0; a < 8; ++a) inp << ", " << part.cell(c)[a] + 1;
-        inp << "\n";
-      }
+      if (!cells[s].empty()) write_cells(inp, part, cells[s], elset[s]);
     }
     inp << "*NSET, NSET=PLATE\n";
     int on_line = 0;
@@ -134,12 +139,9 @@ Eigen::MatrixXd ccx_loaded(const mesh::Mesh& part, const Material& material,
     std::ofstream inp(dir / "part.inp");
     inp.precision(17);
     write_nodes(inp, part, std::vector<char>(std::size_t(part.num_points()), 1));
-    inp << "*ELEMENT, TYPE=C3D8, ELSET=EALL\n";
-    for (std::int64_t c = 0; c < part.num_cells(); ++c) {
-      inp << c + 1;
-      for (int a = 0; a < 8; ++a) inp << ", " << part.cell(c)[a] + 1;
-      inp << "\n";
-    }
+    std::vector<std::int64_t> all(std::size_t(part.num_cells()));
+    std::iota(all.begin(), all.end(), 0);
+    write_cells(inp, part, all, "EALL");
     inp << "*MATERIAL, NAME=PART\n*ELASTIC\n" << material.youngs_modulus << ", "
         << material.poisson_ratio << "\n*SOLID SECTION, ELSET=EALL, MATERIAL=PART\n*BOUNDARY\n";
     for (const auto& [node, dof] : fixed) inp << node + 1 << ", " << dof + 1 << ", " << dof + 1 << "\n";
