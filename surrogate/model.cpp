@@ -43,8 +43,6 @@ void Model<A, P>::resize(std::int64_t N, int B, bool train) {
   const int C = c.channel_dim, H = c.num_heads, M = c.num_latents, D = c.head_dim();
   const int L = c.num_blocks;
   ensure(m_x, N * c.in_dim);
-  resize_mlp(m_in_acts, m_layout.in_proj, N);
-  resize_mlp(m_out_acts, m_layout.out_mlp, N);
   m_stream.resize(std::max<std::size_t>(m_stream.size(), train ? L + 1 : 2));
   for (auto& s : m_stream) ensure(s, N * C);
   // Inference and recomputation reuse one block's buffers for every block (none when L = 0).
@@ -52,15 +50,10 @@ void Model<A, P>::resize(std::int64_t N, int B, bool train) {
       train && !m_recompute ? std::size_t(L) : std::size_t(std::min(L, 1));
   m_blocks.resize(std::max(m_blocks.size(), n_block_acts));
   for (std::size_t l = 0; l < n_block_acts; ++l) {
-    const BlockSlots& s = m_layout.blocks[l];
     BlockActs& a = m_blocks[l];
     for (Buf* b : {&a.ln1, &a.k, &a.v, &a.y, &a.xmid, &a.ln2, &a.tmp}) ensure(*b, N * C);
     for (PBuf* b : {&a.mean1, &a.rstd1, &a.mean2, &a.rstd2}) ensure(*b, N);
-    resize_mlp(a.k_mlp, s.k_proj, N);
-    resize_mlp(a.v_mlp, s.v_proj, N);
-    resize_mlp(a.f_mlp, s.mlp, N);
     if (c.separate_decode_keys) {
-      resize_mlp(a.kd_mlp, s.k_dec_proj, N);
       ensure(a.kd, N * C);
     }
     if (c.qk_norm) {
@@ -88,14 +81,44 @@ void Model<A, P>::resize(std::int64_t N, int B, bool train) {
 }
 
 template <typename A, typename P>
+MlpOp<A, P> Model<A, P>::mlp_op(const MlpSlots& s, const P* Pp, MlpActs* a, P* G) const {
+  const MlpShape& sh = s.shape;
+  MlpOp<A, P> op;
+  op.in = sh.in, op.hidden = sh.hidden, op.out = sh.out, op.layers = sh.layers;
+  op.input_residual = sh.input_residual, op.output_residual = sh.output_residual;
+  auto put = [&](int i, const LinearSlot& fc) {
+    op.W[i] = m_w + fc.weight;
+    op.b[i] = Pp && fc.bias >= 0 ? Pp + fc.bias : nullptr;
+    if (G) {
+      op.dW[i] = G + fc.weight;
+      op.db[i] = fc.bias >= 0 ? G + fc.bias : nullptr;
+    }
+  };
+  put(0, s.fc1);
+  for (int i = 0; i < sh.layers; ++i) put(i + 1, s.fcs[i]);
+  put(sh.layers + 1, s.fc2);
+  for (int i = 0; a && i <= sh.layers; ++i) {
+    op.pre[i] = a->pre[i].data();
+    op.hid[i] = a->hid[i].data();
+  }
+  return op;
+}
+
+template <typename A, typename P>
 void Model<A, P>::mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a,
-                          A* out) {
+                          A* out, bool keep) {
   const MlpShape& sh = s.shape;
   if (sh.layers == -1) {
     m_ops.linear_fwd(m_ops.ctx, x, m_w + s.fc1.weight, Pp + s.fc1.bias, out, N, sh.in, sh.out);
     if (sh.output_residual) m_ops.add(m_ops.ctx, out, x, out, N * sh.out);
     return;
   }
+  // The per-layer buffers exist only where they are written: a fused inference keeps none.
+  if (keep) resize_mlp(a, s, N);
+  if (m_ops.residual_mlp_fwd && sh.layers + 2 <= MlpOp<A, P>::kMaxLinear &&
+      m_ops.residual_mlp_fwd(m_ops.ctx, mlp_op(s, Pp, keep ? &a : nullptr, nullptr), x, out, N))
+    return;
+  resize_mlp(a, s, N);
   const std::int64_t nh = N * sh.hidden;
   m_ops.linear_fwd(m_ops.ctx, x, m_w + s.fc1.weight, Pp + s.fc1.bias, a.pre[0].data(), N, sh.in,
                    sh.hidden);
@@ -121,6 +144,9 @@ void Model<A, P>::mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs
     if (sh.output_residual && dx) m_ops.add(m_ops.ctx, dx, dout, dx, N * sh.out);
     return;
   }
+  if (m_ops.residual_mlp_bwd && sh.layers + 2 <= MlpOp<A, P>::kMaxLinear &&
+      m_ops.residual_mlp_bwd(m_ops.ctx, mlp_op(s, nullptr, &a, G), x, dout, dx, N))
+    return;
   const std::int64_t nh = N * sh.hidden;
   Buf& dh = m_g.dh;  // ∂loss/∂hid[i], updated in place from the last layer down
   Buf& da = m_g.da;  // ∂loss/∂pre[i]
@@ -146,16 +172,18 @@ void Model<A, P>::mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs
 }
 
 template <typename A, typename P>
-void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, A* xout) {
+void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, A* xout,
+                            bool keep) {
   const ModelConfig& c = m_layout.config();
   const int C = c.channel_dim, H = c.num_heads, M = c.num_latents, D = c.head_dim();
   const std::int64_t N = m_N;
   const P eps = P(c.layernorm_eps), scale = P(c.scale());
   m_ops.layernorm_fwd(m_ops.ctx, xin, Pp + s.norm1.weight, Pp + s.norm1.bias, a.ln1.data(),
                       a.mean1.data(), a.rstd1.data(), N, C, eps);
-  mlp_fwd(s.k_proj, Pp, a.ln1.data(), N, a.k_mlp, a.k.data());
-  if (c.separate_decode_keys) mlp_fwd(s.k_dec_proj, Pp, a.ln1.data(), N, a.kd_mlp, a.kd.data());
-  mlp_fwd(s.v_proj, Pp, a.ln1.data(), N, a.v_mlp, a.v.data());
+  mlp_fwd(s.k_proj, Pp, a.ln1.data(), N, a.k_mlp, a.k.data(), keep);
+  if (c.separate_decode_keys)
+    mlp_fwd(s.k_dec_proj, Pp, a.ln1.data(), N, a.kd_mlp, a.kd.data(), keep);
+  mlp_fwd(s.v_proj, Pp, a.ln1.data(), N, a.v_mlp, a.v.data(), keep);
 
   const P* Q = Pp + s.latent_q;  // [C, M] memory read as [H, M, D], as FLARE.py's .view
   const A* k_enc = a.k.data();
@@ -184,7 +212,7 @@ void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
   m_ops.add(m_ops.ctx, xin, a.tmp.data(), a.xmid.data(), N * C);
   m_ops.layernorm_fwd(m_ops.ctx, a.xmid.data(), Pp + s.norm2.weight, Pp + s.norm2.bias,
                       a.ln2.data(), a.mean2.data(), a.rstd2.data(), N, C, eps);
-  mlp_fwd(s.mlp, Pp, a.ln2.data(), N, a.f_mlp, a.tmp.data());
+  mlp_fwd(s.mlp, Pp, a.ln2.data(), N, a.f_mlp, a.tmp.data(), keep);
   m_ops.add(m_ops.ctx, a.xmid.data(), a.tmp.data(), xout, N * C);
 }
 
@@ -286,11 +314,13 @@ void Model<A, P>::run(const P* params, const A* x, const std::int64_t* offsets, 
   if (train) copy(x, N * c.in_dim, m_x.data());
   const P* Pp = params;
   m_w = weights(params);
-  mlp_fwd(m_layout.in_proj, Pp, x, N, m_in_acts, m_stream[0].data());
+  mlp_fwd(m_layout.in_proj, Pp, x, N, m_in_acts, m_stream[0].data(), train);
   for (int l = 0; l < c.num_blocks; ++l) {
     const A* xin = m_stream[train ? l : l % 2].data();
     A* xout = m_stream[train ? l + 1 : (l + 1) % 2].data();
-    block_fwd(m_layout.blocks[l], Pp, xin, m_blocks[train && !m_recompute ? l : 0], xout);
+    // A recomputing forward keeps only the residual stream: the backward re-runs each block.
+    const bool keep = train && !m_recompute;
+    block_fwd(m_layout.blocks[l], Pp, xin, m_blocks[keep ? l : 0], xout, keep);
   }
   const A* h = m_stream[train ? c.num_blocks : c.num_blocks % 2].data();
   if (c.out_proj_norm) {
@@ -299,7 +329,7 @@ void Model<A, P>::run(const P* params, const A* x, const std::int64_t* offsets, 
                         P(c.layernorm_eps));
     h = m_lnf.data();
   }
-  mlp_fwd(m_layout.out_mlp, Pp, h, N, m_out_acts, y);
+  mlp_fwd(m_layout.out_mlp, Pp, h, N, m_out_acts, y, train);
   m_have_train_forward = train;
   m_forward_recomputes = m_recompute;
 }
@@ -389,7 +419,8 @@ void Model<A, P>::backward(const P* params, const A* dy, P* grads) {
     // Recomputing rewrites stream[l+1] with the values it already holds (same ops, same order),
     // and that buffer is not read again.
     if (m_forward_recomputes)
-      block_fwd(m_layout.blocks[l], Pp, m_stream[l].data(), m_blocks[0], m_stream[l + 1].data());
+      block_fwd(m_layout.blocks[l], Pp, m_stream[l].data(), m_blocks[0], m_stream[l + 1].data(),
+                true);
     block_bwd(m_layout.blocks[l], Pp, m_stream[l].data(), m_blocks[m_forward_recomputes ? 0 : l],
               dx, dx_other, grads);
     std::swap(dx, dx_other);

@@ -118,10 +118,15 @@ class Model {
   }
   void resize(std::int64_t N, int B, bool train);
   void resize_mlp(MlpActs& a, const MlpSlots& s, std::int64_t N);
-  void mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a, A* out);
+  /// The fused ops' view of one MLP: weights (and biases when Pp is given), the per-layer
+  /// buffers of `a` when given, the gradient slots of G when given.
+  MlpOp<A, P> mlp_op(const MlpSlots& s, const P* Pp, MlpActs* a, P* G) const;
+  /// keep: leave each hidden layer's pre-activation and state in `a` for mlp_bwd (training).
+  void mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a, A* out,
+               bool keep);
   void mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs& a, const A* dout, A* dx,
                P* G);
-  void block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, A* xout);
+  void block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, A* xout, bool keep);
   void block_bwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, const A* dxout,
                  A* dxin, P* G);
   void run(const P* params, const A* x, const std::int64_t* offsets, int B, A* y, bool train);

@@ -35,10 +35,10 @@ struct OpTime {
 // stays undecorated: its calls would run but not be counted; tests check the list is whole).
 #define FLARE_OPTABLE_OPS(X)                                                                  \
   X(linear_fwd) X(linear_bwd) X(gelu_fwd) X(gelu_bwd) X(layernorm_fwd) X(layernorm_bwd)       \
-  X(latent_layernorm_fwd) X(latent_layernorm_bwd) X(add) X(gelu_add_fwd) X(flare_encode_fwd)  \
-  X(flare_decode_fwd) X(flare_decode_bwd) X(flare_encode_bwd) X(flare_mixer_bwd)              \
-  X(cast_to_act) X(mse_fwd) X(mse_bwd) X(rel_l2_fwd) X(rel_l2_bwd) X(sum_squares)             \
-  X(scale_inplace) X(adamw_step)
+  X(latent_layernorm_fwd) X(latent_layernorm_bwd) X(add) X(gelu_add_fwd) X(residual_mlp_fwd)  \
+  X(residual_mlp_bwd) X(flare_encode_fwd) X(flare_decode_fwd) X(flare_decode_bwd)             \
+  X(flare_encode_bwd) X(flare_mixer_bwd) X(cast_to_act) X(mse_fwd) X(mse_bwd) X(rel_l2_fwd)   \
+  X(rel_l2_bwd) X(sum_squares) X(scale_inplace) X(adamw_step)
 
 namespace detail {
 /// An op's name as a template argument (a string literal cannot be one).

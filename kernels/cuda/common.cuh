@@ -116,8 +116,13 @@ class DeviceBuffer {
     if (n > m_size) resize(n, what);
   }
 
+  // Transfers and fills without a stream wait for the whole device first (and fills after):
+  // CudaContext streams are non-blocking, so the legacy default stream does not order itself
+  // after their kernels. These are conveniences for tests and setup; the model moves data
+  // through surrogate::Memory on its context's stream.
   void upload(const T* host, std::size_t n, cudaStream_t stream = nullptr) {
     FLARE_CHECK(n <= m_size, "upload of ", n, " elements into a buffer of ", m_size);
+    if (!stream) FLARE_CUDA_CHECK(cudaDeviceSynchronize());
     if (n) FLARE_CUDA_CHECK(cudaMemcpyAsync(m_data, host, n * sizeof(T), cudaMemcpyHostToDevice, stream));
     FLARE_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
@@ -127,6 +132,7 @@ class DeviceBuffer {
   }
   std::vector<T> download(cudaStream_t stream = nullptr) const {
     std::vector<T> host(m_size);
+    if (!stream) FLARE_CUDA_CHECK(cudaDeviceSynchronize());
     if (m_size)
       FLARE_CUDA_CHECK(cudaMemcpyAsync(host.data(), m_data, m_size * sizeof(T), cudaMemcpyDeviceToHost, stream));
     FLARE_CUDA_CHECK(cudaStreamSynchronize(stream));
@@ -134,7 +140,9 @@ class DeviceBuffer {
   }
   /// Fills every byte with `byte` (0xFF poisons floats with NaN for "every element written" checks).
   void fill_bytes(int byte, cudaStream_t stream = nullptr) {
+    if (!stream) FLARE_CUDA_CHECK(cudaDeviceSynchronize());
     if (m_size) FLARE_CUDA_CHECK(cudaMemsetAsync(m_data, byte, m_size * sizeof(T), stream));
+    if (!stream) FLARE_CUDA_CHECK(cudaDeviceSynchronize());
   }
 
   T* data() { return m_data; }

@@ -10,6 +10,7 @@
 #include "kernels/cuda/layernorm.cuh"
 #include "kernels/cuda/linear.cuh"
 #include "kernels/cuda/loss_optim.cuh"
+#include "kernels/cuda/residual_mlp.cuh"
 
 namespace flare::surrogate {
 
@@ -33,6 +34,17 @@ cuda::MixerShape shape(int H, int M, int D, float scale) {
   s.D = D;
   s.scale = scale;
   return s;
+}
+
+cuda::ResidualMlpArgs mlp_args(const MlpOp<Bf16, float>& m) {
+  static_assert(MlpOp<Bf16, float>::kMaxLinear == cuda::ResidualMlpArgs::kMaxLinear);
+  cuda::ResidualMlpArgs a;
+  a.in = m.in, a.hidden = m.hidden, a.out = m.out, a.layers = m.layers;
+  a.input_residual = m.input_residual, a.output_residual = m.output_residual;
+  for (int i = 0; i < a.kMaxLinear; ++i)
+    a.W[i] = D(m.W[i]), a.b[i] = m.b[i], a.dW[i] = m.dW[i], a.db[i] = m.db[i];
+  for (int i = 0; i < a.kMaxLinear - 1; ++i) a.pre[i] = D(m.pre[i]), a.hid[i] = D(m.hid[i]);
+  return a;
 }
 
 Memory device_memory(cuda::CudaContext& ctx) {
@@ -194,6 +206,19 @@ OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
   };
   t.gelu_add_fwd = [](void* c, const B* x, const B* r, B* y, std::int64_t n) {
     cuda::gelu_add_fwd<cuda::bf16>(C(c), D(x), D(r), D(y), n);
+  };
+  t.residual_mlp_fwd = [](void* c, const MlpOp<B, float>& m, const B* x, B* y, std::int64_t N) {
+    const cuda::ResidualMlpArgs a = mlp_args(m);
+    if (!cuda::residual_mlp_supported(C(c), a, D(x), D(y))) return false;
+    cuda::residual_mlp_fwd(C(c), a, D(x), D(y), N);
+    return true;
+  };
+  t.residual_mlp_bwd = [](void* c, const MlpOp<B, float>& m, const B* x, const B* dy, B* dx,
+                          std::int64_t N) {
+    const cuda::ResidualMlpArgs a = mlp_args(m);
+    if (!a.pre[0] || !cuda::residual_mlp_supported(C(c), a, D(dx), D(dy))) return false;
+    cuda::residual_mlp_bwd(C(c), a, D(x), D(dy), D(dx), N);
+    return true;
   };
   t.flare_encode_fwd = [](void* c, const float* Q, const B* K, const B* V, const BatchView& bt,
                           int H, int M, int Dh, float s, float* Z, float* lse) {

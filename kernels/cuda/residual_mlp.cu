@@ -1,0 +1,396 @@
+// Fused ResidualMLP forward (tiny-cuda-nn's fully fused MLP, adapted to residual layers and bf16
+// mma.sync.m16n8k16 with fp32 accumulators).
+//
+// Every weight of the MLP sits in shared memory for the whole (persistent) block: hidden rows of
+// hidden + 8 bf16, zero-padded to hidden×hidden for the first (in < hidden) and last (out <
+// hidden) layers so one loop shape serves all. A warp owns 16 points at a time. The output
+// accumulators of two adjacent 8-column tiles are exactly the A operand of the next 16-deep
+// product (the FlashAttention-2 register trick), so a layer's output becomes the next layer's
+// input without leaving registers; the residual stream h stays fp32 and is rounded to bf16 only
+// as an MMA operand and when stored.
+//
+// GELU goes through fast exp/reciprocal intrinsics (gelu_terms below): with tanhf the
+// epilogue's FP32 work would rival the MMAs at hidden 64.
+// Shared-memory rows are padded by 8 bf16 so the 32-bit B-fragment loads of a warp hit 32
+// distinct banks (as in flare_mixer_tc.cu). Fragment layouts: PTX ISA, "Matrix Fragments for
+// mma.m16n8k16".
+#include "kernels/cuda/residual_mlp.cuh"
+
+#include <algorithm>
+
+#include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/linear.cuh"
+
+namespace flare::cuda {
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kPad = 8;
+constexpr float kGeluC = 0.7978845608028654f;  // √(2/π)
+constexpr float kGeluA = 0.044715f;
+
+// GELU (tanh form) through the logistic function: 0.5·(1 + tanh u) = σ(2u), so gelu(v) = v·σ(2u)
+// and gelu'(v) = σ + 2v·σ(1 − σ)·u'. Two fast intrinsics (ex2, rcp) with ~1e-7 relative
+// error and no cancellation where 1 + tanh u is tiny (v ≪ 0): the hardware tanh.approx (one
+// instruction, but 2^-11 absolute error) loses most digits of gelu' there, which measurably cost
+// gradient accuracy. The exponent is clamped so that 1 − σ = e·σ never forms inf·0.
+struct GeluTerms {
+  float s, one_minus_s, du;  // σ(2u), 1 − σ(2u), du/dv
+};
+__device__ inline GeluTerms gelu_terms(float v) {
+  const float u = kGeluC * (v + kGeluA * v * v * v);
+  const float e = __expf(fminf(-2.f * u, 80.f));
+  const float s = __fdividef(1.f, 1.f + e);
+  return {s, e * s, kGeluC * (1.f + 3.f * kGeluA * v * v)};
+}
+__device__ inline float gelu_fast(float v) { return v * gelu_terms(v).s; }
+__device__ inline float gelu_grad_fast(float v) {
+  const GeluTerms g = gelu_terms(v);
+  return g.s + 2.f * v * g.s * g.one_minus_s * g.du;
+}
+
+__device__ inline void mma_bf16(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                std::uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ inline std::uint32_t pack_bf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<std::uint32_t*>(&v);
+}
+__device__ inline std::uint32_t ld32(const bf16* p) {
+  return *reinterpret_cast<const std::uint32_t*>(p);
+}
+__device__ inline float2 load_pair(const bf16* p) {
+  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
+}
+__device__ inline void store_pair(bf16* p, float lo, float hi) {
+  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(lo, hi);
+}
+
+std::size_t smem_bytes(int hidden, int n_linear) {
+  return std::size_t(n_linear) * hidden * (hidden + kPad) * sizeof(bf16) +
+         std::size_t(n_linear) * hidden * sizeof(float);
+}
+
+// Register tiles: thread (g = lane/4, t = lane%4) holds, for each 8-column tile nt, columns
+// 8nt + 2t + {0, 1} of rows g ([0], [1]) and g + 8 ([2], [3]): the m16n8 accumulator layout.
+template <int HID>
+using Tile = float[HID / 8][4];
+
+// Every layer's weights into shared memory as [HID][HID + kPad] bf16, zero-padded: W_l itself
+// (rows = outputs: the B operand of y = x·Wᵀ) or, with transpose, W_lᵀ (rows = inputs: the B
+// operand of dx = dy·W). Biases (forward) into bs [n_lin][HID], zero-padded.
+template <int HID>
+__device__ void load_weights(const ResidualMlpArgs& p, bool transpose, bf16* ws, float* bs) {
+  constexpr int LDW = HID + kPad;
+  const int n_lin = p.layers + 2;
+  for (int l = 0; l < n_lin; ++l) {
+    const int rows = l == n_lin - 1 ? p.out : p.hidden;
+    const int cols = l == 0 ? p.in : p.hidden;
+    const bf16* W = p.W[l];
+    for (int i = threadIdx.x; i < HID * HID; i += kThreads) {
+      const int r = i / HID, c = i % HID;  // shared-memory row and column
+      const int o = transpose ? c : r, k = transpose ? r : c;  // W's row (output) and column
+      ws[(l * HID + r) * LDW + c] =
+          o < rows && k < cols ? W[o * cols + k] : __float2bfloat16_rn(0.f);
+    }
+    if (bs)
+      for (int r = threadIdx.x; r < HID; r += kThreads)
+        bs[l * HID + r] = p.b[l] && r < rows ? p.b[l][r] : 0.f;
+  }
+}
+
+// Rows r0 = 16·tile + g and r1 = r0 + 8 of a [N, cols] bf16 tensor into a register tile, zero
+// beyond cols and past N (valid flags v0, v1). Pairs of columns at once when rows are HID wide.
+template <int HID>
+__device__ inline void load_tile(const bf16* __restrict__ src, int cols, std::int64_t r0,
+                                 std::int64_t r1, bool v0, bool v1, int t, Tile<HID>& h) {
+#pragma unroll
+  for (int nt = 0; nt < HID / 8; ++nt) {
+    const int col = nt * 8 + 2 * t;
+    if (cols == HID) {
+      const float2 a = v0 ? load_pair(src + r0 * HID + col) : float2{0.f, 0.f};
+      const float2 b = v1 ? load_pair(src + r1 * HID + col) : float2{0.f, 0.f};
+      h[nt][0] = a.x, h[nt][1] = a.y, h[nt][2] = b.x, h[nt][3] = b.y;
+    } else {
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        h[nt][j] = v0 && col + j < cols ? __bfloat162float(src[r0 * cols + col + j]) : 0.f;
+        h[nt][2 + j] = v1 && col + j < cols ? __bfloat162float(src[r1 * cols + col + j]) : 0.f;
+      }
+    }
+  }
+}
+
+template <int HID>
+__device__ inline void store_tile(bf16* __restrict__ dst, int cols, std::int64_t r0,
+                                  std::int64_t r1, bool v0, bool v1, int t, const Tile<HID>& h) {
+#pragma unroll
+  for (int nt = 0; nt < HID / 8; ++nt) {
+    const int col = nt * 8 + 2 * t;
+    if (cols == HID) {
+      if (v0) store_pair(dst + r0 * HID + col, h[nt][0], h[nt][1]);
+      if (v1) store_pair(dst + r1 * HID + col, h[nt][2], h[nt][3]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        if (col + j >= cols) continue;
+        if (v0) dst[r0 * cols + col + j] = __float2bfloat16_rn(h[nt][j]);
+        if (v1) dst[r1 * cols + col + j] = __float2bfloat16_rn(h[nt][2 + j]);
+      }
+    }
+  }
+}
+
+// acc [16 × 8·nts] += bf16(h) [16 × 16·kts] · B, B's column n being row n of w ([HID][LDW]).
+template <int HID>
+__device__ inline void tile_matmul(Tile<HID>& acc, const Tile<HID>& h, const bf16* w, int kts,
+                                   int nts, int g, int t) {
+  constexpr int LDW = HID + kPad;
+#pragma unroll
+  for (int kt = 0; kt < HID / 16; ++kt) {
+    if (kt >= kts) break;
+    const std::uint32_t a[4] = {pack_bf16(h[2 * kt][0], h[2 * kt][1]),
+                                pack_bf16(h[2 * kt][2], h[2 * kt][3]),
+                                pack_bf16(h[2 * kt + 1][0], h[2 * kt + 1][1]),
+                                pack_bf16(h[2 * kt + 1][2], h[2 * kt + 1][3])};
+#pragma unroll
+    for (int nt = 0; nt < HID / 8; ++nt) {
+      if (nt >= nts) break;
+      const bf16* wr = w + (nt * 8 + g) * LDW + kt * 16 + 2 * t;
+      mma_bf16(acc[nt], a, ld32(wr), ld32(wr + 8));
+    }
+  }
+}
+
+template <int HID>
+__global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
+    residual_mlp_fwd_kernel(const ResidualMlpArgs p, const bf16* __restrict__ x,
+                            bf16* __restrict__ y, std::int64_t N) {
+  constexpr int NT = HID / 8, LDW = HID + kPad;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int n_lin = p.layers + 2;
+  bf16* ws = reinterpret_cast<bf16*>(smem);                       // [n_lin][HID][LDW]
+  float* bs = reinterpret_cast<float*>(ws + n_lin * HID * LDW);  // [n_lin][HID]
+  load_weights<HID>(p, false, ws, bs);
+  __syncthreads();
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const bool train = p.pre[0] != nullptr;
+  const std::int64_t n_tiles = (N + 15) / 16;
+  for (std::int64_t tile = std::int64_t(blockIdx.x) * kWarps + warp; tile < n_tiles;
+       tile += std::int64_t(gridDim.x) * kWarps) {
+    const std::int64_t r0 = tile * 16 + g, r1 = r0 + 8;
+    const bool v0 = r0 < N, v1 = r1 < N;
+    Tile<HID> h, acc;
+    load_tile<HID>(x, p.in, r0, r1, v0, v1, t, h);
+    for (int l = 0; l < n_lin; ++l) {
+      const bool last = l == n_lin - 1;
+      const float* bl = bs + l * HID;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+        const float b0 = bl[nt * 8 + 2 * t], b1 = bl[nt * 8 + 2 * t + 1];
+        acc[nt][0] = b0, acc[nt][1] = b1, acc[nt][2] = b0, acc[nt][3] = b1;
+      }
+      tile_matmul<HID>(acc, h, ws + l * HID * LDW, l == 0 ? (p.in + 15) / 16 : HID / 16,
+                       last ? (p.out + 7) / 8 : NT, g, t);
+      if (!last) {
+        // Hidden layer: h = act(a) (first layer without input residual) or h + act(a).
+        const bool residual = l > 0 || p.input_residual;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            const float v = gelu_fast(acc[nt][j]);
+            h[nt][j] = residual ? h[nt][j] + v : v;
+          }
+        if (train) {
+          store_tile<HID>(p.pre[l], HID, r0, r1, v0, v1, t, acc);
+          store_tile<HID>(p.hid[l], HID, r0, r1, v0, v1, t, h);
+        }
+      } else {
+        if (p.output_residual)
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) acc[nt][j] += h[nt][j];
+        store_tile<HID>(y, p.out, r0, r1, v0, v1, t, acc);
+      }
+    }
+  }
+}
+
+// Σ over the warp's 16 rows of each column of v, added into col_sums [HID] (shared memory).
+template <int HID>
+__device__ inline void add_column_sums(const Tile<HID>& v, float* col_sums, int lane) {
+#pragma unroll
+  for (int nt = 0; nt < HID / 8; ++nt)
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      float s = v[nt][j] + v[nt][2 + j];
+      s += __shfl_xor_sync(0xffffffffu, s, 4);
+      s += __shfl_xor_sync(0xffffffffu, s, 8);
+      s += __shfl_xor_sync(0xffffffffu, s, 16);
+      if (lane < 4) atomicAdd(col_sums + nt * 8 + 2 * lane + j, s);
+    }
+}
+
+// The backward through the chain, from dy to dx, with the saved pre-activations: each hidden
+// layer's da = gelu'(pre)·dh overwrites its pre in place (for the weight-gradient GEMMs that
+// follow) and the bias gradients are summed here (per block in shared memory, then one atomic
+// per column and block).
+template <int HID>
+__global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
+    residual_mlp_bwd_kernel(const ResidualMlpArgs p, const bf16* __restrict__ dy,
+                            bf16* __restrict__ dx, std::int64_t N) {
+  constexpr int NT = HID / 8, LDW = HID + kPad;
+  extern __shared__ __align__(16) unsigned char smem[];
+  const int n_lin = p.layers + 2;
+  bf16* wt = reinterpret_cast<bf16*>(smem);                        // [n_lin][HID][LDW]: W_lᵀ
+  float* dbs = reinterpret_cast<float*>(wt + n_lin * HID * LDW);  // [n_lin][HID]
+  load_weights<HID>(p, true, wt, nullptr);
+  for (int i = threadIdx.x; i < n_lin * HID; i += kThreads) dbs[i] = 0.f;
+  __syncthreads();
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const std::int64_t n_tiles = (N + 15) / 16;
+  for (std::int64_t tile = std::int64_t(blockIdx.x) * kWarps + warp; tile < n_tiles;
+       tile += std::int64_t(gridDim.x) * kWarps) {
+    const std::int64_t r0 = tile * 16 + g, r1 = r0 + 8;
+    const bool v0 = r0 < N, v1 = r1 < N;
+    Tile<HID> grad, dh;
+    // Output layer: dh = dy·W2 (+ dy through the output residual).
+    load_tile<HID>(dy, p.out, r0, r1, v0, v1, t, grad);
+    add_column_sums<HID>(grad, dbs + (n_lin - 1) * HID, lane);
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) dh[nt][j] = p.output_residual ? grad[nt][j] : 0.f;
+    tile_matmul<HID>(dh, grad, wt + (n_lin - 1) * HID * LDW, (p.out + 15) / 16, NT, g, t);
+    // Hidden layers, last to first: h_l = h_{l-1} + act(pre_l) (no h_{-1} term without the
+    // input residual).
+    for (int l = n_lin - 2; l >= 0; --l) {
+      load_tile<HID>(p.pre[l], HID, r0, r1, v0, v1, t, grad);
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) grad[nt][j] = gelu_grad_fast(grad[nt][j]) * dh[nt][j];
+      store_tile<HID>(p.pre[l], HID, r0, r1, v0, v1, t, grad);
+      add_column_sums<HID>(grad, dbs + l * HID, lane);
+      if (l == 0 && !dx) break;
+      if (l == 0 && !p.input_residual)
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) dh[nt][j] = 0.f;
+      tile_matmul<HID>(dh, grad, wt + l * HID * LDW, HID / 16, l == 0 ? (p.in + 7) / 8 : NT, g,
+                       t);
+    }
+    if (dx) {  // dx += dh
+      load_tile<HID>(dx, p.in, r0, r1, v0, v1, t, grad);
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) grad[nt][j] += dh[nt][j];
+      store_tile<HID>(dx, p.in, r0, r1, v0, v1, t, grad);
+    }
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < n_lin * HID; i += kThreads) {
+    const int l = i / HID, r = i % HID;
+    if (p.db[l] && r < (l == n_lin - 1 ? p.out : p.hidden)) atomicAdd(p.db[l] + r, dbs[i]);
+  }
+}
+
+// a, b: the kernel's tensors (x, y forward; dy, dx backward).
+template <int HID, bool Backward>
+void launch(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* a, bf16* b, std::int64_t N) {
+  const int n_lin = p.layers + 2;
+  const std::size_t smem = smem_bytes(HID, n_lin);
+  auto kern = Backward ? residual_mlp_bwd_kernel<HID> : residual_mlp_fwd_kernel<HID>;
+  // Per device and MLP depth: the opt-in above 48 KB and the occupancy (host queries, once each).
+  constexpr int kDevices = 64;
+  static int blocks_per_sm[kDevices][ResidualMlpArgs::kMaxLinear + 1] = {};
+  FLARE_CHECK(ctx.device() < kDevices, "residual_mlp: device ", ctx.device());
+  int& bps = blocks_per_sm[ctx.device()][n_lin];
+  if (bps == 0) {
+    FLARE_CUDA_CHECK(
+        cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+    FLARE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, kern, kThreads, smem));
+    FLARE_CHECK(bps > 0, "residual_mlp: no block of ", smem, " bytes fits an SM");
+  }
+  const std::int64_t blocks = (N + 16 * kWarps - 1) / (16 * kWarps);
+  const unsigned grid =
+      unsigned(std::min<std::int64_t>(blocks, std::int64_t(ctx.sm_count()) * bps));
+  kern<<<grid, kThreads, smem, ctx.stream()>>>(p, a, b, N);
+  FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+}
+
+template <bool Backward>
+void launch_hidden(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* a, bf16* b,
+                   std::int64_t N) {
+  switch (p.hidden) {
+    case 32: return launch<32, Backward>(ctx, p, a, b, N);
+    case 64: return launch<64, Backward>(ctx, p, a, b, N);
+    default: return launch<128, Backward>(ctx, p, a, b, N);
+  }
+}
+
+bool aligned4(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 4 == 0; }
+
+}  // namespace
+
+bool residual_mlp_supported(const CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x,
+                            const bf16* y) {
+  const int hid = p.hidden;
+  if (hid != 32 && hid != 64 && hid != 128) return false;
+  if (p.layers < 0 || p.layers > ResidualMlpArgs::kMaxLinear - 2) return false;
+  if (p.in < 1 || p.in > hid || p.out < 1 || p.out > hid) return false;
+  if (p.input_residual && p.in != hid) return false;
+  if (p.output_residual && p.out != hid) return false;
+  // Shared memory: every weight of the MLP at once (227 KB opt-in on sm_90, 163 KB on sm_80).
+  if (smem_bytes(hid, p.layers + 2) > ctx.props().sharedMemPerBlockOptin) return false;
+  for (int l = 0; l < p.layers + 2; ++l)
+    if (!p.W[l]) return false;
+  if ((p.in == hid && !aligned4(x)) || (p.out == hid && !aligned4(y))) return false;
+  const bool train = p.pre[0] != nullptr;
+  for (int l = 0; train && l <= p.layers; ++l)
+    if (!p.pre[l] || !p.hid[l] || !aligned4(p.pre[l]) || !aligned4(p.hid[l])) return false;
+  return true;
+}
+
+void residual_mlp_fwd(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x, bf16* y,
+                      std::int64_t N) {
+  NVTX_RANGE_FN();
+  FLARE_CHECK(residual_mlp_supported(ctx, p, x, y), "residual_mlp_fwd: unsupported MLP (in ", p.in,
+              ", hidden ", p.hidden, ", out ", p.out, ", layers ", p.layers,
+              ") or misaligned tensors");
+  if (N > 0) launch_hidden<false>(ctx, p, x, y, N);
+}
+
+void residual_mlp_bwd(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x, const bf16* dy,
+                      bf16* dx, std::int64_t N) {
+  NVTX_RANGE_FN();
+  FLARE_CHECK(p.pre[0] && residual_mlp_supported(ctx, p, dx, dy),
+              "residual_mlp_bwd: unsupported MLP (in ", p.in, ", hidden ", p.hidden, ", out ",
+              p.out, ", layers ", p.layers, "), misaligned tensors or no saved activations");
+  if (N <= 0) return;
+  launch_hidden<true>(ctx, p, dy, dx, N);
+  // Weight gradients: dW_l += da_lᵀ · (input of layer l), K = N deep, through cuBLASLt; the
+  // kernel left each da_l in pre[l] and summed the biases.
+  const int last = p.layers + 1;
+  if (p.dW[last]) linear_bwd<bf16>(ctx, p.hid[p.layers], nullptr, dy, nullptr, p.dW[last], nullptr,
+                                   N, p.hidden, p.out);
+  for (int l = 0; l <= p.layers; ++l)
+    if (p.dW[l])
+      linear_bwd<bf16>(ctx, l == 0 ? x : p.hid[l - 1], nullptr, p.pre[l], nullptr, p.dW[l],
+                       nullptr, N, l == 0 ? p.in : p.hidden, p.hidden);
+}
+
+}  // namespace flare::cuda

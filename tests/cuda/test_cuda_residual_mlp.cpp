@@ -1,0 +1,327 @@
+// The fused ResidualMLP forward (kernels/cuda/residual_mlp.cu) against an fp64 host MLP, by the
+// bf16 rule: the error against fp64 may be at most twice that of a naive bf16 implementation
+// (each layer's pre-activation, state and output stored in bf16, as the unfused op-by-op path
+// does). Shapes of every MLP of the model (k/v/ffn, the input and output projections), hidden 32
+// and 128, row counts that are not multiples of a warp's 16 rows or a block's 128, and the
+// training outputs (pre-activations and states) that the backward reads; then the fused backward
+// (dx, every dW and db, with the += contract) against the fp64 host backward by the same rule.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "kernels/cuda/residual_mlp.cuh"
+#include "tests/cuda/host_reference.h"
+
+using namespace flare;
+using cuda::bf16;
+using cuda::DeviceBuffer;
+
+namespace {
+
+struct Shape {
+  int in, hidden, out, layers;
+  bool input_residual, output_residual;
+  std::int64_t N;
+};
+
+constexpr double kC = 0.7978845608028654, kA = 0.044715;
+double gelu(double v) { return 0.5 * v * (1.0 + std::tanh(kC * (v + kA * v * v * v))); }
+double gelu_grad(double v) {
+  const double t = std::tanh(kC * (v + kA * v * v * v));
+  return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * kC * (1 + 3 * kA * v * v);
+}
+
+// Host MLP. rnd: where the naive bf16 path rounds (pre-activations, states, output).
+struct HostMlp {
+  std::vector<double> y, pre, hid;  // y [N, out]; pre, hid [(layers+1), N, hidden]
+};
+HostMlp host_mlp(const Shape& s, const std::vector<float>& x, const std::vector<std::vector<float>>& W,
+                 const std::vector<std::vector<float>>& b, test::Rounding rnd) {
+  const int n_lin = s.layers + 2;
+  HostMlp r;
+  r.y.assign(std::size_t(s.N) * s.out, 0.0);
+  r.pre.assign(std::size_t(n_lin - 1) * s.N * s.hidden, 0.0);
+  r.hid.assign(r.pre.size(), 0.0);
+  std::vector<double> h(s.hidden), a(s.hidden), in(s.hidden);
+  for (std::int64_t n = 0; n < s.N; ++n) {
+    for (int l = 0; l < n_lin; ++l) {
+      const int cols = l == 0 ? s.in : s.hidden, rows = l == n_lin - 1 ? s.out : s.hidden;
+      for (int c = 0; c < cols; ++c) in[c] = l == 0 ? x[n * s.in + c] : h[c];
+      for (int o = 0; o < rows; ++o) {
+        double acc = b[l][o];
+        for (int c = 0; c < cols; ++c) acc += double(W[l][o * cols + c]) * in[c];
+        a[o] = rnd(acc);
+      }
+      if (l < n_lin - 1) {
+        for (int o = 0; o < s.hidden; ++o) {
+          const double res = l > 0 || s.input_residual ? in[o] : 0.0;
+          h[o] = rnd(rnd(gelu(a[o])) + res);
+          const std::size_t at = (std::size_t(l) * s.N + n) * s.hidden + o;
+          r.pre[at] = a[o];
+          r.hid[at] = h[o];
+        }
+      } else {
+        for (int o = 0; o < s.out; ++o)
+          r.y[n * s.out + o] = rnd(a[o] + (s.output_residual ? h[o] : 0.0));
+      }
+    }
+  }
+  return r;
+}
+
+// Host backward from the forward's pre/hid (same rounding mode): dx = dx0 + ∂/∂x, dW/db from
+// zero. rnd rounds where the layer-by-layer bf16 path stores (dh, da, dx).
+struct HostGrads {
+  std::vector<double> dx;
+  std::vector<std::vector<double>> dW, db;
+};
+HostGrads host_mlp_bwd(const Shape& s, const std::vector<float>& x,
+                       const std::vector<std::vector<float>>& W, const HostMlp& f,
+                       const std::vector<float>& dy, const std::vector<float>& dx0,
+                       test::Rounding rnd) {
+  const int n_lin = s.layers + 2, H = s.hidden;
+  HostGrads g;
+  g.dx.assign(dx0.begin(), dx0.end());
+  for (int l = 0; l < n_lin; ++l) {
+    const int cols = l == 0 ? s.in : H, rows = l == n_lin - 1 ? s.out : H;
+    g.dW.emplace_back(std::size_t(rows) * cols, 0.0);
+    g.db.emplace_back(rows, 0.0);
+  }
+  std::vector<double> dh(H), da(H), nh(H);
+  auto hid = [&](int l, std::int64_t n, int c) { return f.hid[(std::size_t(l) * s.N + n) * H + c]; };
+  auto pre = [&](int l, std::int64_t n, int c) { return f.pre[(std::size_t(l) * s.N + n) * H + c]; };
+  for (std::int64_t n = 0; n < s.N; ++n) {
+    const int L = n_lin - 1;  // fc2
+    for (int k = 0; k < H; ++k) {
+      double v = s.output_residual ? dy[n * s.out + k] : 0.0;
+      for (int o = 0; o < s.out; ++o) v += double(dy[n * s.out + o]) * W[L][o * H + k];
+      dh[k] = rnd(v);
+    }
+    for (int o = 0; o < s.out; ++o) {
+      g.db[L][o] += dy[n * s.out + o];
+      for (int k = 0; k < H; ++k) g.dW[L][o * H + k] += dy[n * s.out + o] * hid(L - 1, n, k);
+    }
+    for (int l = L - 1; l >= 0; --l) {
+      const int cols = l == 0 ? s.in : H;
+      for (int o = 0; o < H; ++o) da[o] = rnd(gelu_grad(pre(l, n, o)) * dh[o]);
+      for (int o = 0; o < H; ++o) {
+        g.db[l][o] += da[o];
+        for (int c = 0; c < cols; ++c)
+          g.dW[l][o * cols + c] += da[o] * (l == 0 ? double(x[n * s.in + c]) : hid(l - 1, n, c));
+      }
+      const bool res = l > 0 || s.input_residual;
+      for (int c = 0; c < cols; ++c) {
+        double v = res ? dh[c] : 0.0;
+        for (int o = 0; o < H; ++o) v += da[o] * W[l][o * cols + c];
+        nh[c] = rnd(v);
+      }
+      std::copy(nh.begin(), nh.begin() + cols, dh.begin());
+    }
+    for (int c = 0; c < s.in; ++c) g.dx[n * s.in + c] = rnd(g.dx[n * s.in + c] + dh[c]);
+  }
+  return g;
+}
+
+// floor: an absolute allowance relative to the largest |exact| (fp32 accumulation of N terms
+// where the naive version is exact, e.g. the output bias gradient Σ dy).
+void expect_within_twice_naive(const std::string& name, const std::vector<double>& got,
+                               const std::vector<double>& naive, const std::vector<double>& exact,
+                               double floor = 1e-6) {
+  ASSERT_EQ(got.size(), exact.size()) << name;
+  double err = 0, err_naive = 0, scale = 1;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < exact.size(); ++i) {
+    const double g = got[i];
+    ASSERT_TRUE(std::isfinite(g)) << name << " not finite at " << i;
+    if (std::abs(g - exact[i]) > err) err = std::abs(g - exact[i]), at = i;
+    err_naive = std::max(err_naive, std::abs(naive[i] - exact[i]));
+    scale = std::max(scale, std::abs(exact[i]));
+  }
+  EXPECT_LE(err, 2 * err_naive + floor * scale)
+      << name << ": fused err " << err << " at " << at << ", naive bf16 err " << err_naive;
+}
+void expect_within_twice_naive(const std::string& name, const std::vector<bf16>& got,
+                               const std::vector<double>& naive, const std::vector<double>& exact) {
+  std::vector<double> wide(got.size());
+  for (std::size_t i = 0; i < got.size(); ++i) wide[i] = test::from_bf16(got[i]);
+  expect_within_twice_naive(name, wide, naive, exact);
+}
+
+class CudaResidualMlp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cuda::cuda_available()) GTEST_SKIP() << "no CUDA device";
+    ctx = std::make_unique<cuda::CudaContext>();
+  }
+
+  // Runs the kernel in inference and in training mode and checks y, pre and hid.
+  void check(const Shape& s) {
+    SCOPED_TRACE(testing::Message() << "in " << s.in << " hidden " << s.hidden << " out " << s.out
+                                    << " layers " << s.layers << " N " << s.N);
+    const int n_lin = s.layers + 2;
+    auto bf = [](std::vector<float> v) {
+      for (auto& e : v) e = test::bf16_round(e);
+      return v;
+    };
+    const auto x = bf(test::randn(std::size_t(s.N) * s.in, 1.f, rng));
+    std::vector<std::vector<float>> W(n_lin), b(n_lin);
+    std::vector<DeviceBuffer<bf16>> gW(n_lin);
+    std::vector<DeviceBuffer<float>> gb(n_lin);
+    cuda::ResidualMlpArgs args;
+    args.in = s.in, args.hidden = s.hidden, args.out = s.out, args.layers = s.layers;
+    args.input_residual = s.input_residual, args.output_residual = s.output_residual;
+    for (int l = 0; l < n_lin; ++l) {
+      const int cols = l == 0 ? s.in : s.hidden, rows = l == n_lin - 1 ? s.out : s.hidden;
+      // Weights of the size that keeps activations O(1) through the chain, as a trained model's.
+      W[l] = bf(test::randn(std::size_t(rows) * cols, 1.f / std::sqrt(float(cols)), rng));
+      b[l] = test::randn(rows, 0.1f, rng);
+      gW[l].upload(to_bf16(W[l]));
+      gb[l].upload(b[l]);
+      args.W[l] = gW[l].data();
+      args.b[l] = gb[l].data();
+    }
+    const HostMlp exact = host_mlp(s, x, W, b, {});
+    const HostMlp naive = host_mlp(s, x, W, b, {true});
+
+    DeviceBuffer<bf16> gx, gy(std::size_t(s.N) * s.out), gy_train(gy.size());
+    gx.upload(to_bf16(x));
+    gy.fill_bytes(0xFF);
+    ASSERT_TRUE(cuda::residual_mlp_supported(*ctx, args, gx.data(), gy.data()));
+    cuda::residual_mlp_fwd(*ctx, args, gx.data(), gy.data(), s.N);
+    const auto y = gy.download();
+    expect_within_twice_naive("y", y, naive.y, exact.y);
+
+    // Training: the same y bit for bit, plus every hidden layer's pre-activation and state.
+    std::vector<DeviceBuffer<bf16>> pre(n_lin - 1), hid(n_lin - 1);
+    for (int l = 0; l < n_lin - 1; ++l) {
+      pre[l].resize(std::size_t(s.N) * s.hidden);
+      hid[l].resize(pre[l].size());
+      pre[l].fill_bytes(0xFF);
+      hid[l].fill_bytes(0xFF);
+      args.pre[l] = pre[l].data();
+      args.hid[l] = hid[l].data();
+    }
+    gy_train.fill_bytes(0xFF);
+    cuda::residual_mlp_fwd(*ctx, args, gx.data(), gy_train.data(), s.N);
+    EXPECT_EQ(0, std::memcmp(y.data(), gy_train.download().data(), y.size() * sizeof(bf16)))
+        << "training and inference outputs differ";
+    const std::size_t per = std::size_t(s.N) * s.hidden;
+    for (int l = 0; l < n_lin - 1; ++l) {
+      auto slice = [&](const std::vector<double>& v) {
+        return std::vector<double>(v.begin() + l * per, v.begin() + (l + 1) * per);
+      };
+      expect_within_twice_naive("pre " + std::to_string(l), pre[l].download(), slice(naive.pre),
+                                slice(exact.pre));
+      expect_within_twice_naive("hid " + std::to_string(l), hid[l].download(), slice(naive.hid),
+                                slice(exact.hid));
+    }
+
+    // Backward from the saved activations: dx += (onto random values: the += contract), dW and
+    // db += (onto random values), each hidden layer's pre overwritten by its gradient.
+    const auto dy = bf(test::randn(std::size_t(s.N) * s.out, 1.f, rng));
+    const auto dx0 = bf(test::randn(std::size_t(s.N) * s.in, 1.f, rng));
+    DeviceBuffer<bf16> gdy, gdx;
+    gdy.upload(to_bf16(dy));
+    gdx.upload(to_bf16(dx0));
+    std::vector<std::vector<float>> dW0(n_lin), db0(n_lin);
+    std::vector<DeviceBuffer<float>> gdW(n_lin), gdb(n_lin);
+    for (int l = 0; l < n_lin; ++l) {
+      dW0[l] = test::randn(W[l].size(), 1.f, rng);
+      db0[l] = test::randn(b[l].size(), 1.f, rng);
+      gdW[l].upload(dW0[l]);
+      gdb[l].upload(db0[l]);
+      args.dW[l] = gdW[l].data();
+      args.db[l] = gdb[l].data();
+    }
+    cuda::residual_mlp_bwd(*ctx, args, gx.data(), gdy.data(), gdx.data(), s.N);
+    const HostGrads ge = host_mlp_bwd(s, x, W, exact, dy, dx0, {});
+    const HostGrads gn = host_mlp_bwd(s, x, W, naive, dy, dx0, {true});
+    expect_within_twice_naive("dx", gdx.download(), gn.dx, ge.dx);
+    for (int l = 0; l < n_lin; ++l) {
+      auto minus0 = [](const std::vector<float>& got, const std::vector<float>& v0) {
+        std::vector<double> d(got.size());
+        for (std::size_t i = 0; i < got.size(); ++i) d[i] = double(got[i]) - v0[i];
+        return d;
+      };
+      expect_within_twice_naive("dW " + std::to_string(l), minus0(gdW[l].download(), dW0[l]),
+                                gn.dW[l], ge.dW[l], 1e-5);
+      expect_within_twice_naive("db " + std::to_string(l), minus0(gdb[l].download(), db0[l]),
+                                gn.db[l], ge.db[l], 1e-5);
+    }
+  }
+
+  static std::vector<bf16> to_bf16(const std::vector<float>& v) {
+    std::vector<bf16> o(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) o[i] = test::to_bf16(v[i]);
+    return o;
+  }
+
+  std::unique_ptr<cuda::CudaContext> ctx;
+  std::mt19937 rng{7};
+};
+
+TEST_F(CudaResidualMlp, KeyValueAndFeedForwardShape) {
+  check({64, 64, 64, 3, true, true, 1000});  // k_proj, v_proj, ffn of the default model
+}
+
+TEST_F(CudaResidualMlp, InputProjectionShape) {
+  check({8, 64, 64, 2, false, true, 37});  // F = 8 features in, no input residual
+  check({7, 64, 64, 2, false, true, 300});  // an odd feature count
+}
+
+TEST_F(CudaResidualMlp, OutputProjectionShape) {
+  check({64, 64, 1, 2, true, false, 5003});  // T = 1 field out
+  check({64, 64, 3, 2, true, false, 129});
+}
+
+TEST_F(CudaResidualMlp, OtherWidthsAndDepths) {
+  check({32, 32, 32, 0, true, true, 17});
+  check({5, 32, 3, 1, false, false, 16});
+  check({128, 128, 128, 3, true, true, 777});
+  check({64, 64, 64, 6, true, true, 200});  // the deepest MLP the kernel takes
+}
+
+TEST_F(CudaResidualMlp, EmptyBatchWritesNothing) {
+  cuda::ResidualMlpArgs args;
+  args.in = args.hidden = args.out = 64;
+  args.layers = 3;
+  DeviceBuffer<bf16> W(64 * 64), x(64), y(64);
+  for (int l = 0; l < 5; ++l) args.W[l] = W.data();
+  y.fill_bytes(0x7F);
+  cuda::residual_mlp_fwd(*ctx, args, x.data(), y.data(), 0);
+  const auto after = y.download();
+  EXPECT_TRUE(std::all_of(after.begin(), after.end(), [](bf16 v) {
+    std::uint16_t u;
+    std::memcpy(&u, &v, 2);
+    return u == 0x7F7F;
+  }));
+}
+
+TEST_F(CudaResidualMlp, UnsupportedShapesAndViewsAreDeclined) {
+  cuda::ResidualMlpArgs args;
+  args.in = args.hidden = args.out = 64;
+  args.layers = 3;
+  DeviceBuffer<bf16> W(64 * 64), x(130), y(130);
+  for (int l = 0; l < 5; ++l) args.W[l] = W.data();
+  EXPECT_TRUE(cuda::residual_mlp_supported(*ctx, args, x.data(), y.data()));
+  EXPECT_FALSE(cuda::residual_mlp_supported(*ctx, args, x.data() + 1, y.data()));  // misaligned
+  EXPECT_THROW(cuda::residual_mlp_fwd(*ctx, args, x.data() + 1, y.data(), 1), Error);
+  auto wider = args;
+  wider.hidden = wider.in = wider.out = 48;  // no kernel for hidden 48
+  EXPECT_FALSE(cuda::residual_mlp_supported(*ctx, wider, x.data(), y.data()));
+  auto deep = args;
+  deep.layers = 7;
+  EXPECT_FALSE(cuda::residual_mlp_supported(*ctx, deep, x.data(), y.data()));
+  auto res = args;
+  res.in = 8;  // an input residual needs in == hidden
+  res.input_residual = true;
+  EXPECT_FALSE(cuda::residual_mlp_supported(*ctx, res, x.data(), y.data()));
+  auto half = args;
+  half.pre[0] = x.data();  // training needs every layer's outputs
+  EXPECT_FALSE(cuda::residual_mlp_supported(*ctx, half, x.data(), y.data()));
+}
+
+}  // namespace
