@@ -336,7 +336,9 @@ TEST_P(CudaMixer, Bf16WithinTwiceNaiveError) {
 
 // The += contract of the bf16 point-sized gradients (dK, dV start from zero in the accuracy test
 // so the naive reference needs no rounding of a prefill): with a random bf16 prefill P the result
-// must be P + (the gradient from a zero prefill) up to one bf16 rounding of each.
+// must be P + (the gradient from a zero prefill) up to one bf16 rounding of each (unit roundoff
+// 2^-8: |r − (P + g0)| ≤ 2^-8·|P + g| + 2^-8·|g| ≤ 2^-7·(|P| + |g0|) to first order). Overwriting
+// instead of accumulating misses by |P|, adding twice by |g0|.
 TEST_P(CudaMixer, Bf16PointGradientsAccumulate) {
   const Case c = GetParam();
   cuda::CudaContext ctx;
@@ -355,7 +357,7 @@ TEST_P(CudaMixer, Bf16PointGradientsAccumulate) {
       std::size_t bad = 0, first = 0;
       for (std::size_t i = 0; i < pre.size(); ++i) {
         const double g = test::from_bf16(zero[i]), r = test::from_bf16(got[i]);
-        if (!(std::fabs(r - (pre[i] + g)) <= 0x1p-8 * (std::fabs(pre[i]) + std::fabs(g)) + 1e-30))
+        if (!(std::fabs(r - (pre[i] + g)) <= 0x1p-7 * 1.01 * (std::fabs(pre[i]) + std::fabs(g)) + 1e-30))
           if (bad++ == 0) first = i;
       }
       EXPECT_EQ(bad, 0u) << name << ": first at " << first << " got "
