@@ -758,13 +758,14 @@ bool use_tc_bwd(const CudaContext& ctx, const MixerShape& s) {
   return s.tensor_cores && s.tensor_core_bwd && tc::bwd_supported(ctx, s);
 }
 
-// Decode backward on tensor cores, latent half: delta (kept in w.delta for the point pass), then
-// dQ += and dZ += (either may be null).
+// Decode backward on tensor cores, latent half: delta (kept in w.delta for the point pass; for
+// M <= 64 computed by the latent kernel itself), then dQ += and dZ += (either may be null).
 void tc_decode_bwd_latent(CudaContext& ctx, const float* Q, const bf16* K, const float* Z,
                           const float* lse, const bf16* dY, const PackedBatch& batch,
                           const MixerShape& s, const TcBwdScratch& w, float* dQ, float* dZ) {
-  tc::bwd_delta(ctx, Q, K, Z, lse, dY, batch, s, w.delta);
-  if (dQ || dZ) {
+  const bool fused_delta = tc::bwd_latent_computes_delta(s);
+  if (!fused_delta) tc::bwd_delta(ctx, Q, K, Z, lse, dY, batch, s, w.delta);
+  if (fused_delta || dQ || dZ) {
     tc::bwd_latent_dec(ctx, Q, K, Z, w.delta, lse, dY, batch, s, w.chunk, w.n_chunks, w.part,
                        w.part + w.part_elems);
     if (dQ) launch_sum_partials(ctx, w.part, batch, s, w.n_chunks, true, dQ);

@@ -44,12 +44,17 @@ void bwd_point(CudaContext& ctx, const float* Q, const bf16* K, const bf16* V, c
                const float* lse_dec, const bf16* dY, const PackedBatch& batch,
                const MixerShape& s, bool dec, bool enc, bf16* dK, bf16* dV);
 
+/// Whether bwd_latent_dec computes decode's delta itself (M <= 64: one block holds every latent)
+/// instead of reading it from bwd_delta.
+bool bwd_latent_computes_delta(const MixerShape& s);
+
 /// Latent side of decode, chunked as encode_plan: part_dq, part_dz [B, H, chunks, M, D] (written,
 /// not accumulated) with dQ = Σ part_dq over meshes and chunks, dZ = Σ part_dz over chunks.
-void bwd_latent_dec(CudaContext& ctx, const float* Q, const bf16* K, const float* Z,
-                    const float* delta_dec, const float* lse_dec, const bf16* dY,
-                    const PackedBatch& batch, const MixerShape& s, int chunk, int n_chunks,
-                    float* part_dq, float* part_dz);
+/// delta [ΣN, H]: written when bwd_latent_computes_delta(s), else read (from bwd_delta).
+void bwd_latent_dec(CudaContext& ctx, const float* Q, const bf16* K, const float* Z, float* delta,
+                    const float* lse_dec, const bf16* dY, const PackedBatch& batch,
+                    const MixerShape& s, int chunk, int n_chunks, float* part_dq,
+                    float* part_dz);
 
 /// Latent side of encode: part_dq [B, H, chunks, M, D] as bwd_latent_dec.
 void bwd_latent_enc(CudaContext& ctx, const float* Q, const bf16* K, const bf16* V,

@@ -262,8 +262,10 @@ __global__ void __launch_bounds__(kWarps * 32)
 
 // ---------------------------------------------------------------------------------------------
 // Latent side: per (chunk, latent tile) partials. ENC = false: decode's dQ and dZ; ENC = true:
-// encode's dQ.
-template <int D, bool ENC>
+// encode's dQ. FUSED (decode, M <= 64: one block holds every latent): delta_p = Σ_m P·dP is summed
+// here, over the block's warps through shared memory, for each 16-point step before its dS, and
+// written to delta_out for the point pass: no separate delta pass over K and dY.
+template <int D, bool ENC, bool FUSED>
 __global__ void __launch_bounds__(kWarps * 32)
     latent_bwd_tc_kernel(const float* __restrict__ Q,          // [H, M, D]
                          const bf16* __restrict__ K,           // [ΣN, C]
@@ -271,17 +273,20 @@ __global__ void __launch_bounds__(kWarps * 32)
                          const float* __restrict__ Z,          // [B, H, M, D]
                          const float* __restrict__ lse,        // [ΣN, H] decode, [B, H, M] encode
                          const float* __restrict__ dZ,         // [B, H, M, D]  (ENC)
-                         const float* __restrict__ delta_dec,  // [ΣN, H]       (!ENC)
+                         const float* __restrict__ delta_dec,  // [ΣN, H]  (!ENC && !FUSED)
                          const std::int64_t* __restrict__ offsets, int H, int M, int m_tiles,
                          int chunk, int n_chunks, float q_scale, float scale,
-                         float* __restrict__ part_dq,  // [B, H, chunks, M, D]
-                         float* __restrict__ part_dz)  // [B, H, chunks, M, D] (!ENC)
+                         float* __restrict__ part_dq,    // [B, H, chunks, M, D]
+                         float* __restrict__ part_dz,    // [B, H, chunks, M, D] (!ENC)
+                         float* __restrict__ delta_out)  // [ΣN, H]             (FUSED)
 {
+  static_assert(!(ENC && FUSED), "only decode's delta is fused");
   constexpr int KS = ksteps<D>();
   constexpr int ld = D + kPad;
   __shared__ __align__(16) bf16 ks[kTileP * ld];  // [points][D]
   __shared__ __align__(16) bf16 xs[kTileP * ld];  // [points][D] dY or V
   __shared__ float lse2p[kTileP], delp[kTileP];   // (!ENC) per point; +inf / 0 past the chunk
+  __shared__ float red[2][kWarps][16];            // (FUSED) per-warp column sums, double-buffered
   const int h = blockIdx.y, b = blockIdx.z;
   const int c = blockIdx.x / m_tiles, mt = blockIdx.x % m_tiles;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
@@ -325,15 +330,17 @@ __global__ void __launch_bounds__(kWarps * 32)
     if constexpr (!ENC) {
       for (int p = threadIdx.x; p < kTileP; p += blockDim.x) {
         lse2p[p] = p < np ? lse[(t0 + p) * H + h] * kLog2e : INFINITY;
-        delp[p] = p < np ? delta_dec[(t0 + p) * H + h] : 0.f;
+        if constexpr (!FUSED) delp[p] = p < np ? delta_dec[(t0 + p) * H + h] : 0.f;
       }
     }
     __syncthreads();
-    if (!active) continue;
-    for (int p0 = 0; p0 < np; p0 += 16) {
-      float s[2][4] = {}, x[2][4] = {}, pr[2][4], ds[2][4];
+    // FUSED: every warp (inactive ones add zeros) takes part in every step's block-wide sum.
+    if (!FUSED && !active) continue;
+    for (int p0 = 0; p0 < (FUSED ? kTileP : np); p0 += 16) {
+      float s[2][4] = {}, x[2][4] = {}, pr[2][4] = {}, ds[2][4] = {};
 #pragma unroll
       for (int nt = 0; nt < 2; ++nt) {
+        if (!active) break;  // FUSED only: an inactive warp's P stays 0
         const bf16* krows = ks + (p0 + nt * 8) * ld;
         const bf16* xrows = xs + (p0 + nt * 8) * ld;
         mma_rows<D>(s[nt], qa, krows, g, t);
@@ -349,9 +356,44 @@ __global__ void __launch_bounds__(kWarps * 32)
             ds[nt][i] = pr[nt][i] * (x[nt][i] - (i < 2 ? de0 : de1));
           } else {
             pr[nt][i] = exp2f(sc - lse2p[col]);
-            ds[nt][i] = pr[nt][i] * (x[nt][i] - delp[col]);
+            if constexpr (!FUSED) ds[nt][i] = pr[nt][i] * (x[nt][i] - delp[col]);
           }
         }
+      }
+      if constexpr (FUSED) {
+        // Column sums of P∘dP over this warp's 16 latents (rows g, g+8, then the 8 g's), then
+        // over the warps.
+        float cs[2][2];
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            float v = pr[nt][j] * x[nt][j] + pr[nt][2 + j] * x[nt][2 + j];
+            v += __shfl_xor_sync(0xffffffffu, v, 4);
+            v += __shfl_xor_sync(0xffffffffu, v, 8);
+            v += __shfl_xor_sync(0xffffffffu, v, 16);
+            cs[nt][j] = v;
+          }
+        float (*rb)[16] = red[(p0 / 16) & 1];
+        if (g == 0)
+#pragma unroll
+          for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+            for (int j = 0; j < 2; ++j) rb[warp][nt * 8 + 2 * t + j] = cs[nt][j];
+        __syncthreads();
+#pragma unroll
+        for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+          for (int j = 0; j < 2; ++j) {
+            const int cl = nt * 8 + 2 * t + j;
+            float del = 0.f;
+#pragma unroll
+            for (int w = 0; w < kWarps; ++w) del += rb[w][cl];
+            if (warp == 0 && g == 0 && p0 + cl < np) delta_out[(t0 + p0 + cl) * H + h] = del;
+            ds[nt][j] = pr[nt][j] * (x[nt][j] - del);
+            ds[nt][2 + j] = pr[nt][2 + j] * (x[nt][2 + j] - del);
+          }
+        if (!active) continue;
       }
       std::uint32_t da[4];
       acc_to_a(ds[0], ds[1], da);
@@ -404,17 +446,17 @@ void launch_point(CudaContext& ctx, const float* Q, const bf16* K, const bf16* V
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
 }
 
-template <bool ENC>
+template <bool ENC, bool FUSED>
 void launch_latent(CudaContext& ctx, const float* Q, const bf16* K, const bf16* X, const float* Z,
                    const float* lse, const float* dZ, const float* delta_dec,
                    const PackedBatch& batch, const MixerShape& s, int chunk, int n_chunks,
-                   float* part_dq, float* part_dz) {
+                   float* part_dq, float* part_dz, float* delta_out) {
   const int m_tiles = (s.M + kRows - 1) / kRows;
   dim3 grid(unsigned(n_chunks * m_tiles), unsigned(s.H), unsigned(batch.B));
   FLARE_TC_D_SWITCH(s.D, {
-    latent_bwd_tc_kernel<DD, ENC><<<grid, kWarps * 32, 0, ctx.stream()>>>(
+    latent_bwd_tc_kernel<DD, ENC, FUSED><<<grid, kWarps * 32, 0, ctx.stream()>>>(
         Q, K, X, Z, lse, dZ, delta_dec, batch.offsets, s.H, s.M, m_tiles, chunk, n_chunks,
-        s.scale * kLog2e, s.scale, part_dq, part_dz);
+        s.scale * kLog2e, s.scale, part_dq, part_dz, delta_out);
   });
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
 }
@@ -450,20 +492,27 @@ void bwd_point(CudaContext& ctx, const float* Q, const bf16* K, const bf16* V, c
   }
 }
 
+bool bwd_latent_computes_delta(const MixerShape& s) { return s.M <= kRows; }
+
 void bwd_latent_dec(CudaContext& ctx, const float* Q, const bf16* K, const float* Z,
-                    const float* delta_dec, const float* lse_dec, const bf16* dY,
-                    const PackedBatch& batch, const MixerShape& s, int chunk, int n_chunks,
-                    float* part_dq, float* part_dz) {
-  launch_latent<false>(ctx, Q, K, dY, Z, lse_dec, nullptr, delta_dec, batch, s, chunk, n_chunks,
-                       part_dq, part_dz);
+                    float* delta, const float* lse_dec, const bf16* dY, const PackedBatch& batch,
+                    const MixerShape& s, int chunk, int n_chunks, float* part_dq,
+                    float* part_dz) {
+  if (bwd_latent_computes_delta(s)) {
+    launch_latent<false, true>(ctx, Q, K, dY, Z, lse_dec, nullptr, nullptr, batch, s, chunk,
+                               n_chunks, part_dq, part_dz, delta);
+  } else {
+    launch_latent<false, false>(ctx, Q, K, dY, Z, lse_dec, nullptr, delta, batch, s, chunk,
+                                n_chunks, part_dq, part_dz, nullptr);
+  }
 }
 
 void bwd_latent_enc(CudaContext& ctx, const float* Q, const bf16* K, const bf16* V,
                     const float* Z, const float* lse_enc, const float* dZ,
                     const PackedBatch& batch, const MixerShape& s, int chunk, int n_chunks,
                     float* part_dq) {
-  launch_latent<true>(ctx, Q, K, V, Z, lse_enc, dZ, nullptr, batch, s, chunk, n_chunks, part_dq,
-                      nullptr);
+  launch_latent<true, false>(ctx, Q, K, V, Z, lse_enc, dZ, nullptr, batch, s, chunk, n_chunks,
+                             part_dq, nullptr, nullptr);
 }
 
 }  // namespace flare::cuda::tc
