@@ -30,7 +30,7 @@ namespace flare::cuda::tc {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kPointsPerBlock = 256;  // point side: each warp takes 4 groups of 16 points
+constexpr int kPointsPerBlock = 512;  // point side: each warp takes 8 groups of 16 points
 constexpr int kRows = 16 * kWarps;    // latent side: latents per block
 constexpr int kTileP = 64;            // latent side: points per shared-memory tile
 
@@ -106,11 +106,41 @@ __device__ inline void mma_kn(float (&acc)[D / 8][4], const std::uint32_t (&a)[4
   }
 }
 
-__device__ inline void add_bf16x2(bf16* p, float x, float y) {
-  auto* q = reinterpret_cast<__nv_bfloat162*>(p);
-  const float2 o = __bfloat1622float2(*q);
-  *q = __floats2bfloat162_rn(o.x + x, o.y + y);
+// *p = old + (x, y), rounded once to bf16.
+__device__ inline void store_sum(bf16* p, __nv_bfloat162 old, float x, float y) {
+  const float2 o = __bfloat1622float2(old);
+  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(o.x + x, o.y + y);
 }
+
+// One warp's 16 point rows (r0 = base + g, r1 = r0 + 8) of the point pass: K, dY, V fragments and
+// the per-row decode statistics; loaded one group ahead (software pipelining).
+template <int D>
+struct PointRows {
+  std::uint32_t k[ksteps<D>()][4], y[ksteps<D>()][4], v[ksteps<D>()][4];
+  float lz0, lz1, de0, de1;
+
+  template <bool Z, bool DEC, bool ENC>
+  __device__ void load(const bf16* __restrict__ K, const bf16* __restrict__ dY,
+                       const bf16* __restrict__ V, const float* __restrict__ lse_dec,
+                       const float* __restrict__ delta_dec, std::int64_t base, std::int64_t hi,
+                       int H, int h, int g, int t) {
+    const std::int64_t r0 = base + g, r1 = r0 + 8;
+    const bool v0 = r0 < hi, v1 = r1 < hi;
+    const int C = H * D;
+    load_point_rows<D>(K, r0, r1, v0, v1, C, h, t, k);
+    lz0 = lz1 = de0 = de1 = 0.f;
+    if constexpr (Z) {
+      load_point_rows<D>(dY, r0, r1, v0, v1, C, h, t, y);
+      lz0 = v0 ? lse_dec[r0 * H + h] * kLog2e : 0.f;
+      lz1 = v1 ? lse_dec[r1 * H + h] * kLog2e : 0.f;
+    }
+    if constexpr (DEC) {
+      de0 = v0 ? delta_dec[r0 * H + h] : 0.f;
+      de1 = v1 ? delta_dec[r1 * H + h] : 0.f;
+    }
+    if constexpr (ENC) load_point_rows<D>(V, r0, r1, v0, v1, C, h, t, v);
+  }
+};
 
 // ---------------------------------------------------------------------------------------------
 // Point side. DELTA: writes delta_n only. DEC / ENC: dK (and dV for ENC) += the stage's terms.
@@ -173,22 +203,36 @@ __global__ void __launch_bounds__(kWarps * 32)
   __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int C = H * D;
-  for (std::int64_t base = first + warp * 16; base < last; base += kWarps * 16) {
+  // Software pipeline: the next group's rows are loaded while this group computes, and the old
+  // dK/dV rows (the += contract) are loaded when the group starts, so global latency overlaps the
+  // latent loop instead of stalling each group's first and last instructions.
+  PointRows<D> cur, nxt;
+  std::int64_t base = first + warp * 16;
+  if (base < last) cur.template load<kZ, DEC, ENC>(K, dY, V, lse_dec, delta_dec, base, hi, H, h, g, t);
+  for (; base < last; base += kWarps * 16) {
+    if (base + kWarps * 16 < last)
+      nxt.template load<kZ, DEC, ENC>(K, dY, V, lse_dec, delta_dec, base + kWarps * 16, hi, H, h,
+                                      g, t);
     const std::int64_t r0 = base + g, r1 = r0 + 8;
     const bool v0 = r0 < hi, v1 = r1 < hi;
-    std::uint32_t kf[KS][4], yf[KS][4], vf[KS][4];
-    load_point_rows<D>(K, r0, r1, v0, v1, C, h, t, kf);
-    float lz0 = 0.f, lz1 = 0.f, de0 = 0.f, de1 = 0.f;
-    if constexpr (kZ) {
-      load_point_rows<D>(dY, r0, r1, v0, v1, C, h, t, yf);
-      lz0 = v0 ? lse_dec[r0 * H + h] * kLog2e : 0.f;
-      lz1 = v1 ? lse_dec[r1 * H + h] * kLog2e : 0.f;
+    const auto& kf = cur.k;
+    const auto& yf = cur.y;
+    const auto& vf = cur.v;
+    const float lz0 = cur.lz0, lz1 = cur.lz1, de0 = cur.de0, de1 = cur.de1;
+    __nv_bfloat162 old_k[D / 8][2], old_v[D / 8][2];
+    if constexpr (!DELTA) {
+#pragma unroll
+      for (int dn = 0; dn < D / 8; ++dn) {
+        const int col = h * D + dn * 8 + 2 * t;
+        const __nv_bfloat162 zero = __floats2bfloat162_rn(0.f, 0.f);
+        old_k[dn][0] = dK && v0 ? *reinterpret_cast<const __nv_bfloat162*>(dK + r0 * C + col) : zero;
+        old_k[dn][1] = dK && v1 ? *reinterpret_cast<const __nv_bfloat162*>(dK + r1 * C + col) : zero;
+        if constexpr (ENC) {
+          old_v[dn][0] = dV && v0 ? *reinterpret_cast<const __nv_bfloat162*>(dV + r0 * C + col) : zero;
+          old_v[dn][1] = dV && v1 ? *reinterpret_cast<const __nv_bfloat162*>(dV + r1 * C + col) : zero;
+        }
+      }
     }
-    if constexpr (DEC) {
-      de0 = v0 ? delta_dec[r0 * H + h] : 0.f;
-      de1 = v1 ? delta_dec[r1 * H + h] : 0.f;
-    }
-    if constexpr (ENC) load_point_rows<D>(V, r0, r1, v0, v1, C, h, t, vf);
     float dk[D / 8][4] = {}, dv[D / 8][4] = {};
     float dsum0 = 0.f, dsum1 = 0.f;
     for (int mc = 0; mc < M; mc += 16) {
@@ -251,12 +295,15 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
       for (int dn = 0; dn < D / 8; ++dn) {
         const int col = h * D + dn * 8 + 2 * t;
-        if (dK && v0) add_bf16x2(dK + r0 * C + col, scale * dk[dn][0], scale * dk[dn][1]);
-        if (dK && v1) add_bf16x2(dK + r1 * C + col, scale * dk[dn][2], scale * dk[dn][3]);
-        if (ENC && dV && v0) add_bf16x2(dV + r0 * C + col, dv[dn][0], dv[dn][1]);
-        if (ENC && dV && v1) add_bf16x2(dV + r1 * C + col, dv[dn][2], dv[dn][3]);
+        if (dK && v0) store_sum(dK + r0 * C + col, old_k[dn][0], scale * dk[dn][0], scale * dk[dn][1]);
+        if (dK && v1) store_sum(dK + r1 * C + col, old_k[dn][1], scale * dk[dn][2], scale * dk[dn][3]);
+        if constexpr (ENC) {
+          if (dV && v0) store_sum(dV + r0 * C + col, old_v[dn][0], dv[dn][0], dv[dn][1]);
+          if (dV && v1) store_sum(dV + r1 * C + col, old_v[dn][1], dv[dn][2], dv[dn][3]);
+        }
       }
     }
+    cur = nxt;
   }
 }
 
