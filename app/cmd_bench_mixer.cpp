@@ -206,7 +206,6 @@ int run_bench_mixer(const Args& args) {
     }
   }
   const auto base = read_baseline(baseline);
-  FLARE_INPUT_CHECK(cuda::cuda_available(), "bench mixer: no CUDA device is visible on this machine");
   bool use_v2 = false, use_v2f = false, use_v1 = false;
   {
     std::stringstream ss(versions);
@@ -217,6 +216,8 @@ int run_bench_mixer(const Args& args) {
       (v == "v2" ? use_v2 : v == "v2f" ? use_v2f : use_v1) = true;
     }
   }
+  FLARE_INPUT_CHECK(use_v2 || use_v2f || use_v1, "bench mixer: --kernels is empty");
+  FLARE_INPUT_CHECK(cuda::cuda_available(), "bench mixer: no CUDA device is visible on this machine");
 
   const int fp32_variant = use_v2 ? 2 : use_v2f ? 1 : 0;
   CudaContext ctx;
