@@ -24,11 +24,11 @@
 // is not read by the backward (delta is recomputed from the scores: see the delta kernel).
 //
 // Limits (known, v1): FMA on CUDA cores: at N = 1M, H = 8, D = 32, M = 64 (H100, bf16) the forward
-// takes 5.7 ms (23 TFLOP/s) and forward + backward 25.6 ms; the bf16 forward therefore runs the
-// tensor-core version 2 (flare_mixer_tc.cu, 2.2 ms) where the shape allows, and this file's
-// kernels serve fp32, M % 16 != 0 and the whole backward (~20 ms of the 22 ms step: the next
-// thing to move to tensor cores). D = 64 keeps 4·D floats per thread in the backward kernels and
-// spills (ptxas: up to 4.6 KB of spill stores in the D = 64 latent kernels).
+// takes 5.7 ms (23 TFLOP/s) and forward + backward 25.5 ms; bf16 therefore runs the tensor-core
+// version 2 where the shape allows (forward: flare_mixer_tc.cu, 2.2 ms; backward:
+// flare_mixer_tc_bwd.cu, 4.7 ms instead of 20 ms), and this file's kernels serve fp32 and
+// M % 16 != 0. D = 64 keeps 4·D floats per thread in the backward kernels and spills (ptxas: up
+// to 4.6 KB of spill stores in the D = 64 latent kernels).
 // Measured numbers and the command: kernels/cuda/README.md, bench_mixer_h100.md.
 #include "kernels/cuda/flare_mixer.cuh"
 

@@ -15,6 +15,17 @@
 // product (P, dS never leave registers); products over latents or points read their B operand
 // from the [k][n] shared-memory arrays through ldmatrix.trans, so no transposed copies exist.
 //
+// Passes (flare_mixer.cu orders them): for M <= 64 the decode latent pass also sums delta_n (one
+// block holds every latent), so the mixer backward is three passes over N (latent dec, point,
+// latent enc); for M > 64 a delta pass comes first. The point pass keeps the next 16-point
+// group's rows and the old dK/dV rows in flight while a group computes.
+// Measured (H100, bf16, N = 1M, H = 8; kernels/cuda/README.md): backward 4.7 ms at D = 32, M = 64
+// (v1: 20.0), 3.2 ms at D = 8, M = 64 (v1: 5.2); forward + backward 6.8 and 4.2 ms. Limits: the
+// time grows linearly with M and the passes run at ~40% of the copy bandwidth (latency-bound, no
+// per-pass profile yet); the point pass of D = 32 holds 168 registers (3 blocks an SM), of D = 64
+// 255 with a few bytes of spill; prefetching the latent passes' tiles as well (tried) helped at
+// M = 256 and cost 10% at M = 64.
+//
 // Precision: Q and dZ are fp32 and enter every product as Q_hi + Q_lo (two bf16 MMAs): the scores
 // must match the forward's lse (see flare_mixer_tc.cu), and dZ's rounding would otherwise be the
 // one error term the naive bf16 implementation (fp32 dZ) does not have. Z enters dP as bf16, as in
