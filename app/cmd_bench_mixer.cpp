@@ -101,7 +101,7 @@ std::map<BaselineKey, OrderedJson> read_baseline(const std::string& path) {
 
 template <typename T>
 OrderedJson bench_one(CudaContext& ctx, std::int64_t N, int H, int D, int M, bool tensor_cores,
-                      int warmup, int reps, double copy_gbs) {
+                      bool tensor_core_bwd, int warmup, int reps, double copy_gbs) {
   const std::int64_t NC = N * H * D;
   cuda::reset_alloc_peak();
   const auto held_before = cuda::alloc_stats().bytes_now;
@@ -119,7 +119,7 @@ OrderedJson bench_one(CudaContext& ctx, std::int64_t N, int H, int D, int M, boo
   cuda::fill_random<T>(ctx, dK.data(), NC, 6, 1.f);
   cuda::fill_random<T>(ctx, dV.data(), NC, 7, 1.f);
   cuda::PackedBatch batch{offsets.data(), 1, N, N};
-  cuda::MixerShape shape{H, M, D, 1.f, tensor_cores};
+  cuda::MixerShape shape{H, M, D, 1.f, tensor_cores, tensor_core_bwd};
   auto fwd = [&] {
     cuda::flare_encode_fwd<T>(ctx, Q.data(), K.data(), V.data(), batch, shape, Z.data(),
                               lse_e.data());
@@ -146,7 +146,10 @@ OrderedJson bench_one(CudaContext& ctx, std::int64_t N, int H, int D, int M, boo
   const double flops_fb = 3.5 * flops_f;
   OrderedJson row;
   row["precision"] = std::is_same_v<T, bf16> ? "bf16" : "fp32";
-  row["kernels"] = cuda::mixer_uses_tensor_cores(shape, std::is_same_v<T, bf16>) ? "v2 (tensor-core fwd)" : "v1";
+  constexpr bool kBf16 = std::is_same_v<T, bf16>;
+  row["kernels"] = !cuda::mixer_uses_tensor_cores(shape, kBf16)              ? "v1"
+                   : cuda::mixer_bwd_uses_tensor_cores(ctx, shape, kBf16) ? "v2 (tensor-core fwd+bwd)"
+                                                                          : "v2f (tensor-core fwd, v1 bwd)";
   row["N"] = N;
   row["H"] = H;
   row["D"] = D;
@@ -178,7 +181,7 @@ int run_bench_mixer(const Args& args) {
       ("precision", po::value(&precisions)->default_value("bf16,fp32"), "bf16 and/or fp32")
       ("warmup", po::value(&warmup)->default_value(3), "untimed runs per case")
       ("reps", po::value(&reps)->default_value(10), "timed runs per case (median reported)")
-      ("kernels", po::value(&versions)->default_value("v2"), "v2 (tensor-core bf16 forward), v1 (CUDA cores), or v2,v1")
+      ("kernels", po::value(&versions)->default_value("v2"), "comma list of v2 (bf16 forward and backward on tensor cores), v2f (tensor-core forward, CUDA-core backward), v1 (CUDA cores)")
       ("jsonl", po::value(&jsonl), "append one JSON line per row to this file")
       ("baseline", po::value(&baseline), "PyTorch baseline JSONL from tests/reference/flare_mixer_torch.py");
   po::variables_map vm;
@@ -203,11 +206,20 @@ int run_bench_mixer(const Args& args) {
     }
   }
   const auto base = read_baseline(baseline);
+  bool use_v2 = false, use_v2f = false, use_v1 = false;
+  {
+    std::stringstream ss(versions);
+    std::string v;
+    while (std::getline(ss, v, ',')) {
+      FLARE_INPUT_CHECK(v == "v2" || v == "v2f" || v == "v1",
+                        "bench mixer: --kernels takes a comma list of v2, v2f, v1; got '", v, "'");
+      (v == "v2" ? use_v2 : v == "v2f" ? use_v2f : use_v1) = true;
+    }
+  }
+  FLARE_INPUT_CHECK(use_v2 || use_v2f || use_v1, "bench mixer: --kernels is empty");
   FLARE_INPUT_CHECK(cuda::cuda_available(), "bench mixer: no CUDA device is visible on this machine");
-  const bool use_v2 = versions.find("v2") != std::string::npos;
-  const bool use_v1 = versions.find("v1") != std::string::npos;
-  FLARE_INPUT_CHECK(use_v1 || use_v2, "bench mixer: --kernels takes v2, v1 or v2,v1; got '", versions, "'");
 
+  const int fp32_variant = use_v2 ? 2 : use_v2f ? 1 : 0;
   CudaContext ctx;
   const double copy_gbs = measure_copy_gbs(ctx);
   OrderedJson config{{"device", "cuda"}, {"heads", heads}, {"warmup", warmup}, {"reps", reps},
@@ -219,12 +231,13 @@ int run_bench_mixer(const Args& args) {
     for (auto D : Ds)
       for (auto M : Ms)
         for (auto N : Ns) {
-          for (bool tc : {true, false}) {
-          if (tc ? !use_v2 : !use_v1) continue;
-          if (!tc && use_v2 && prec == "fp32") continue;  // fp32 always runs v1: one row
+          for (int variant : {2, 1, 0}) {  // v2, v2f, v1
+          if (!(variant == 2 ? use_v2 : variant == 1 ? use_v2f : use_v1)) continue;
+          if (prec == "fp32" && variant != fp32_variant) continue;  // fp32 always runs v1: one row
+          const bool tc = variant != 0, tc_bwd = variant == 2;
           OrderedJson row = prec == "bf16"
-                                ? bench_one<bf16>(ctx, N, heads, int(D), int(M), tc, warmup, reps, copy_gbs)
-                                : bench_one<float>(ctx, N, heads, int(D), int(M), tc, warmup, reps, copy_gbs);
+                                ? bench_one<bf16>(ctx, N, heads, int(D), int(M), tc, tc_bwd, warmup, reps, copy_gbs)
+                                : bench_one<float>(ctx, N, heads, int(D), int(M), tc, tc_bwd, warmup, reps, copy_gbs);
           auto it = base.find({N, heads, int(D), int(M)});
           if (prec == "bf16" && it != base.end()) {
             const auto& b = it->second;

@@ -24,11 +24,11 @@
 // is not read by the backward (delta is recomputed from the scores: see the delta kernel).
 //
 // Limits (known, v1): FMA on CUDA cores: at N = 1M, H = 8, D = 32, M = 64 (H100, bf16) the forward
-// takes 5.7 ms (23 TFLOP/s) and forward + backward 25.6 ms; the bf16 forward therefore runs the
-// tensor-core version 2 (flare_mixer_tc.cu, 2.2 ms) where the shape allows, and this file's
-// kernels serve fp32, M % 16 != 0 and the whole backward (~20 ms of the 22 ms step: the next
-// thing to move to tensor cores). D = 64 keeps 4·D floats per thread in the backward kernels and
-// spills (ptxas: up to 4.6 KB of spill stores in the D = 64 latent kernels).
+// takes 5.7 ms (23 TFLOP/s) and forward + backward 25.5 ms; bf16 therefore runs the tensor-core
+// version 2 where the shape allows (forward: flare_mixer_tc.cu, 2.2 ms; backward:
+// flare_mixer_tc_bwd.cu, 4.7 ms instead of 20 ms), and this file's kernels serve fp32 and
+// M % 16 != 0. D = 64 keeps 4·D floats per thread in the backward kernels and spills (ptxas: up
+// to 4.6 KB of spill stores in the D = 64 latent kernels).
 // Measured numbers and the command: kernels/cuda/README.md, bench_mixer_h100.md.
 #include "kernels/cuda/flare_mixer.cuh"
 
@@ -736,6 +736,52 @@ void launch_decode_delta(CudaContext& ctx, const float* Q, const T* K, const flo
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
 }
 
+// Version 2 backward (bf16 on tensor cores): scratch = delta [ΣN, H] then the latent partials
+// (2 x [B, H, chunks, M, D]), chunked like the tensor-core encode.
+struct TcBwdScratch {
+  float* delta;
+  float* part;
+  std::size_t part_elems;
+  int chunk, n_chunks;
+};
+TcBwdScratch tc_bwd_scratch(CudaContext& ctx, const PackedBatch& batch, const MixerShape& s) {
+  TcBwdScratch w{};
+  tc::encode_plan(ctx, batch, s, w.chunk, w.n_chunks);
+  const std::size_t delta_elems = (std::size_t(batch.total_points) * s.H + 63) / 64 * 64;
+  w.part_elems = std::size_t(batch.B) * s.H * w.n_chunks * s.M * s.D;
+  w.delta = static_cast<float*>(ctx.scratch((delta_elems + 2 * w.part_elems) * sizeof(float)));
+  w.part = w.delta + delta_elems;
+  return w;
+}
+
+bool use_tc_bwd(const CudaContext& ctx, const MixerShape& s) {
+  return s.tensor_cores && s.tensor_core_bwd && tc::bwd_supported(ctx, s);
+}
+
+// Decode backward on tensor cores, latent half: delta (kept in w.delta for the point pass; for
+// M <= 64 computed by the latent kernel itself), then dQ += and dZ += (either may be null).
+void tc_decode_bwd_latent(CudaContext& ctx, const float* Q, const bf16* K, const float* Z,
+                          const float* lse, const bf16* dY, const PackedBatch& batch,
+                          const MixerShape& s, const TcBwdScratch& w, float* dQ, float* dZ) {
+  const bool fused_delta = tc::bwd_latent_computes_delta(s);
+  if (!fused_delta) tc::bwd_delta(ctx, Q, K, Z, lse, dY, batch, s, w.delta);
+  if (fused_delta || dQ || dZ) {
+    tc::bwd_latent_dec(ctx, Q, K, Z, w.delta, lse, dY, batch, s, w.chunk, w.n_chunks, w.part,
+                       w.part + w.part_elems);
+    if (dQ) launch_sum_partials(ctx, w.part, batch, s, w.n_chunks, true, dQ);
+    if (dZ) launch_sum_partials(ctx, w.part + w.part_elems, batch, s, w.n_chunks, false, dZ);
+  }
+}
+
+void tc_encode_bwd_latent(CudaContext& ctx, const float* Q, const bf16* K, const bf16* V,
+                          const float* Z, const float* lse, const float* dZ,
+                          const PackedBatch& batch, const MixerShape& s, const TcBwdScratch& w,
+                          float* dQ) {
+  if (!dQ) return;
+  tc::bwd_latent_enc(ctx, Q, K, V, Z, lse, dZ, batch, s, w.chunk, w.n_chunks, w.part);
+  launch_sum_partials(ctx, w.part, batch, s, w.n_chunks, true, dQ);
+}
+
 }  // namespace
 
 template <typename T>
@@ -804,6 +850,15 @@ void flare_decode_bwd(CudaContext& ctx, const float* Q, const T* K, const float*
   NVTX_RANGE_FN();
   check_args(batch, s);
   if (batch.max_points == 0) return;
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (use_tc_bwd(ctx, s)) {
+      const TcBwdScratch w = tc_bwd_scratch(ctx, batch, s);
+      tc_decode_bwd_latent(ctx, Q, K, Z, lse, dY, batch, s, w, dQ, dZ);
+      tc::bwd_point(ctx, Q, K, nullptr, Z, nullptr, nullptr, w.delta, lse, dY, batch, s, true,
+                    false, dK, nullptr);
+      return;
+    }
+  }
   const DecodeScratch w = decode_scratch(ctx, batch, s);
   launch_decode_delta<T>(ctx, Q, K, Z, lse, dY, batch, s, w.delta);
   launch_decode_bwd_latent<T>(ctx, Q, K, Z, w.delta, lse, dY, batch, s, w.part, dQ, dZ);
@@ -817,6 +872,18 @@ void flare_encode_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, 
                       const MixerShape& s, float* dQ, T* dK, T* dV) {
   NVTX_RANGE_FN();
   check_args(batch, s);
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (use_tc_bwd(ctx, s)) {
+      if (batch.max_points == 0) return;
+      tc::bwd_point(ctx, Q, K, V, Z, lse, dZ, nullptr, nullptr, nullptr, batch, s, false, true, dK,
+                    dV);
+      if (dQ) {
+        const TcBwdScratch w = tc_bwd_scratch(ctx, batch, s);
+        tc_encode_bwd_latent(ctx, Q, K, V, Z, lse, dZ, batch, s, w, dQ);
+      }
+      return;
+    }
+  }
   launch_point_bwd<T>(ctx, Q, K, V, Z, lse, dZ, nullptr, nullptr, nullptr, batch, s, false, true,
                       dK, dV);
   launch_encode_bwd_latent<T>(ctx, Q, K, V, Z, lse, dZ, batch, s, dQ);
@@ -833,6 +900,16 @@ void flare_mixer_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, c
   FLARE_CUDA_CHECK(cudaMemsetAsync(dZ, 0, std::size_t(batch.B) * s.H * s.M * s.D * sizeof(float),
                                    ctx.stream()));
   if (batch.max_points == 0) return;
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (use_tc_bwd(ctx, s)) {
+      const TcBwdScratch w = tc_bwd_scratch(ctx, batch, s);
+      tc_decode_bwd_latent(ctx, Q, K, Z, lse_dec, dY, batch, s, w, dQ, dZ);
+      tc::bwd_point(ctx, Q, K, V, Z, lse_enc, dZ, w.delta, lse_dec, dY, batch, s, true, true, dK,
+                    dV);
+      tc_encode_bwd_latent(ctx, Q, K, V, Z, lse_enc, dZ, batch, s, w, dQ);
+      return;
+    }
+  }
   const DecodeScratch w = decode_scratch(ctx, batch, s);
   launch_decode_delta<T>(ctx, Q, K, Z, lse_dec, dY, batch, s, w.delta);
   launch_decode_bwd_latent<T>(ctx, Q, K, Z, w.delta, lse_dec, dY, batch, s, w.part, dQ, dZ);
@@ -843,6 +920,11 @@ void flare_mixer_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, c
 
 bool mixer_uses_tensor_cores(const MixerShape& s, bool bf16_tensors) {
   return bf16_tensors && s.tensor_cores && tc::supported(s);
+}
+
+bool mixer_bwd_uses_tensor_cores(const CudaContext& ctx, const MixerShape& s,
+                                 bool bf16_tensors) {
+  return bf16_tensors && use_tc_bwd(ctx, s);
 }
 
 #define FLARE_INSTANTIATE_MIXER(T)                                                                \

@@ -26,9 +26,12 @@ struct MixerShape {
   int M = 64;       ///< latents per head (any M >= 1)
   int D = 8;        ///< head dim: 8, 16, 32 or 64
   float scale = 1;  ///< score scale s
-  /// bf16 forward on tensor cores (version 2) where M % 16 == 0; false forces
+  /// bf16 on tensor cores (version 2) where M % 16 == 0; false forces
   /// the CUDA-core kernels (version 1), for comparisons.
   bool tensor_cores = true;
+  /// With tensor_cores: the backward on tensor cores too; false keeps version 1's backward
+  /// behind a tensor-core forward (to time the backward alone).
+  bool tensor_core_bwd = true;
 };
 
 /// Encode: Z[b,h] = softmax_N(s·Q[h]·K[b,h]ᵀ)·V[b,h]; lse[b,h,m] = log Σ_n exp(s·q_m·k_n).
@@ -75,5 +78,9 @@ void flare_mixer_bwd(CudaContext& ctx, const float* Q, const T* K, const T* V, c
 /// Whether flare_encode_fwd/flare_decode_fwd of this precision and shape run the tensor-core
 /// kernels (version 2) or the CUDA-core ones (version 1).
 bool mixer_uses_tensor_cores(const MixerShape& shape, bool bf16_tensors);
+
+/// Whether the backward ops run the tensor-core kernels (version 2) on this context's device.
+bool mixer_bwd_uses_tensor_cores(const CudaContext& ctx, const MixerShape& shape,
+                                 bool bf16_tensors);
 
 }  // namespace flare::cuda

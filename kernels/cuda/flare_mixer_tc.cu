@@ -15,58 +15,21 @@
 // Measured (H100, bf16, N = 1M, H = 8, M = 64): forward 1.06 ms at D = 8, 2.19 ms at D = 32
 // (v1: 2.01, 5.72; PyTorch eager SDPA: 10.9, 10.7). Limits: 4 warps a block, one 64-point tile in
 // flight (no cp.async double buffering), the Q_lo product doubles the score MMAs.
-// Shared-memory rows are padded by 8 bf16 (16 bytes) so the 32-bit fragment loads of a warp hit
-// 32 distinct banks. Fragment layouts: PTX ISA, "Matrix Fragments for mma.m16n8k16".
+// Shared-memory rows are padded by kPad bf16 (flare_mixer_mma.cuh) so the 32-bit fragment loads of
+// a warp hit 32 distinct banks.
 #include <algorithm>
 
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/flare_mixer_mma.cuh"
 #include "kernels/cuda/flare_mixer_tc.cuh"
 
 namespace flare::cuda::tc {
 namespace {
 
-constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kWarps = 4;
 constexpr int kRows = 16 * kWarps;  // rows of a block: points (decode) or latents (encode)
-constexpr int kPad = 8;             // bf16 padding per shared-memory row
 constexpr int kTileP = 64;          // encode: points per shared-memory tile
 constexpr int kChunkM = 64;         // decode: latents per online-softmax step
-
-__device__ inline void mma_bf16(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                std::uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// D = 8: the score product is 8 deep (m16n8k8: A is 2 registers, B one).
-__device__ inline void mma_bf16_k8(float (&c)[4], std::uint32_t a0, std::uint32_t a1,
-                                   std::uint32_t b0) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(b0));
-}
-
-__device__ inline std::uint32_t pack_bf16(float lo, float hi) {
-  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<std::uint32_t*>(&v);
-}
-__device__ inline std::uint32_t ld32(const bf16* p) {
-  return *reinterpret_cast<const std::uint32_t*>(p);
-}
-__device__ inline float quad_max(float v) {
-  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
-  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-}
-__device__ inline float quad_sum(float v) {
-  v += __shfl_xor_sync(0xffffffffu, v, 1);
-  return v + __shfl_xor_sync(0xffffffffu, v, 2);
-}
 
 // One online-softmax step over an 8·NT-column block of scores s (two rows per thread: g, g+8),
 // then acc += P·B where B's fragments come from `bt` ([D][ldb] bf16, column k0 onwards).
@@ -333,26 +296,6 @@ __global__ void __launch_bounds__(kWarps * 32)
     *reinterpret_cast<float2*>(part_acc + pi1 * D + d) = make_float2(acc[dn][2], acc[dn][3]);
   }
 }
-
-#define FLARE_TC_D_SWITCH(D_RUNTIME, ...) \
-  switch (D_RUNTIME) {                    \
-    case 8: {                             \
-      constexpr int DD = 8;               \
-      __VA_ARGS__;                        \
-    } break;                              \
-    case 16: {                            \
-      constexpr int DD = 16;              \
-      __VA_ARGS__;                        \
-    } break;                              \
-    case 32: {                            \
-      constexpr int DD = 32;              \
-      __VA_ARGS__;                        \
-    } break;                              \
-    default: {                            \
-      constexpr int DD = 64;              \
-      __VA_ARGS__;                        \
-    } break;                              \
-  }
 
 }  // namespace
 

@@ -27,6 +27,9 @@ TEST(BenchMixerCli, BadValuesAreInputErrors) {
   r = run("bench mixer --precision fp16");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("fp16"), std::string::npos) << r.out;
+  r = run("bench mixer --kernels v2,v3");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("v3"), std::string::npos) << r.out;
   r = run("bench mixer --baseline /nonexistent/torch.jsonl");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("/nonexistent/torch.jsonl"), std::string::npos) << r.out;

@@ -1,5 +1,7 @@
 // The CUDA FLARE mixer against the fp64 host reference over awkward shapes: N not a multiple of
-// any tile, several meshes with an empty one, M in {1, 64, 100, 256}, D in {8, 16, 32, 64}.
+// any tile, several meshes with an empty one, M in {1, 16, 48, 64, 100, 256}, D in {8, 16, 32, 64}.
+// bf16 runs every case through both kernel versions (tensor cores where the shape allows, forward
+// and backward; CUDA cores).
 // fp32: every element within atol + |ref|·eps. bf16: max error vs fp64 at most 2x that of a naive
 // bf16 implementation (flash-attention's rule). Outputs are poisoned with NaN before each run;
 // gradients are pre-filled so the += contract is checked too.
@@ -100,7 +102,18 @@ struct GpuResult {
 };
 
 template <typename T>
+GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in, const std::vector<float>& pre_k,
+                     const std::vector<float>& pre_v, bool tensor_cores);
+
+template <typename T>
 GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in, bool tensor_cores = true) {
+  return run_gpu<T>(ctx, in, in.pre_k, in.pre_v, tensor_cores);
+}
+
+// pre_k, pre_v: what dK and dV hold before each backward (the += contract).
+template <typename T>
+GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in, const std::vector<float>& pre_k,
+                     const std::vector<float>& pre_v, bool tensor_cores) {
   const auto& r = in.r;
   auto st = ctx.stream();
   DeviceBuffer<std::int64_t> offsets;
@@ -109,6 +122,10 @@ GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in, bool tensor_cores
   for (int b = 0; b < r.B; ++b)
     batch.max_points = std::max(batch.max_points, r.offsets[b + 1] - r.offsets[b]);
   cuda::MixerShape shape{r.H, r.M, r.D, float(r.scale), tensor_cores};
+  const bool bf16_tensors = std::is_same_v<T, bf16>;
+  EXPECT_EQ(cuda::mixer_bwd_uses_tensor_cores(ctx, shape, bf16_tensors),
+            bf16_tensors && tensor_cores && r.M % 16 == 0)
+      << "tensor-core backward not taken where the shape allows it (or taken where it must not)";
   const std::size_t NC = std::size_t(in.N) * r.C(), BHMD = std::size_t(r.B) * r.H * r.M * r.D;
 
   DeviceBuffer<float> Q, Z(BHMD), lse_e(std::size_t(r.B) * r.H * r.M), lse_d(in.N * r.H);
@@ -132,7 +149,7 @@ GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in, bool tensor_cores
   // Separate decode backward.
   dQ.upload(in.pre_q);
   dZ.upload(in.pre_z);
-  dK.upload(convert<T>(in.pre_k));
+  dK.upload(convert<T>(pre_k));
   cuda::flare_decode_bwd<T>(ctx, Q.data(), K.data(), Z.data(), lse_d.data(), dY.data(),
                             batch, shape, dQ.data(), dK.data(), dZ.data());
   out.dQ1 = dQ.download(st);
@@ -140,8 +157,8 @@ GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in, bool tensor_cores
   out.dK1 = dK.download(st);
   // Separate encode backward, from an independent random dZ.
   dQ.upload(in.pre_q);
-  dK.upload(convert<T>(in.pre_k));
-  dV.upload(convert<T>(in.pre_v));
+  dK.upload(convert<T>(pre_k));
+  dV.upload(convert<T>(pre_v));
   cuda::flare_encode_bwd<T>(ctx, Q.data(), K.data(), V.data(), Z.data(), lse_e.data(),
                             dZ_in.data(), batch, shape, dQ.data(), dK.data(), dV.data());
   out.dQ2 = dQ.download(st);
@@ -149,8 +166,8 @@ GpuResult<T> run_gpu(cuda::CudaContext& ctx, const Inputs& in, bool tensor_cores
   out.dV2 = dV.download(st);
   // Fused whole-mixer backward.
   dQ.upload(in.pre_q);
-  dK.upload(convert<T>(in.pre_k));
-  dV.upload(convert<T>(in.pre_v));
+  dK.upload(convert<T>(pre_k));
+  dV.upload(convert<T>(pre_v));
   dZ.fill_bytes(0xFF, st);
   cuda::flare_mixer_bwd<T>(ctx, Q.data(), K.data(), V.data(), Z.data(), lse_e.data(),
                            lse_d.data(), dY.data(), batch, shape, dQ.data(), dK.data(), dV.data(),
@@ -317,6 +334,44 @@ TEST_P(CudaMixer, Bf16WithinTwiceNaiveError) {
   }
 }
 
+// The += contract of the bf16 point-sized gradients (dK, dV start from zero in the accuracy test
+// so the naive reference needs no rounding of a prefill): with a random bf16 prefill P the result
+// must be P + (the gradient from a zero prefill) up to one bf16 rounding of each (unit roundoff
+// 2^-8: |r − (P + g0)| ≤ 2^-8·|P + g| + 2^-8·|g| ≤ 2^-7·(|P| + |g0|) to first order). Overwriting
+// instead of accumulating misses by |P|, adding twice by |g0|.
+TEST_P(CudaMixer, Bf16PointGradientsAccumulate) {
+  const Case c = GetParam();
+  cuda::CudaContext ctx;
+  const Inputs in = make_inputs(c, 7, true);
+  std::mt19937 rng(8);
+  const std::size_t NC = std::size_t(in.N) * c.H * c.D;
+  auto pre_k = test::randn(NC, 1.f, rng), pre_v = test::randn(NC, 1.f, rng);
+  for (auto* v : {&pre_k, &pre_v})
+    for (auto& x : *v) x = test::bf16_round(x);
+  for (bool tc : {true, false}) {
+    SCOPED_TRACE(tc ? "tensor-core kernels" : "CUDA-core kernels");
+    const auto g0 = run_gpu<bf16>(ctx, in, in.pre_k, in.pre_v, tc);
+    const auto g1 = run_gpu<bf16>(ctx, in, pre_k, pre_v, tc);
+    auto check = [&](const char* name, const std::vector<bf16>& got, const std::vector<bf16>& zero,
+                     const std::vector<float>& pre) {
+      std::size_t bad = 0, first = 0;
+      for (std::size_t i = 0; i < pre.size(); ++i) {
+        const double g = test::from_bf16(zero[i]), r = test::from_bf16(got[i]);
+        if (!(std::fabs(r - (pre[i] + g)) <= 0x1p-7 * 1.01 * (std::fabs(pre[i]) + std::fabs(g)) + 1e-30))
+          if (bad++ == 0) first = i;
+      }
+      EXPECT_EQ(bad, 0u) << name << ": first at " << first << " got "
+                         << test::from_bf16(got[first]) << ", prefill " << pre[first]
+                         << " + gradient " << test::from_bf16(zero[first]);
+    };
+    check("decode dK", g1.dK1, g0.dK1, pre_k);
+    check("encode dK", g1.dK2, g0.dK2, pre_k);
+    check("encode dV", g1.dV2, g0.dV2, pre_v);
+    check("mixer dK", g1.dK3, g0.dK3, pre_k);
+    check("mixer dV", g1.dV3, g0.dV3, pre_v);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, CudaMixer,
     ::testing::Values(Case{{1000}, 2, 64, 32, 1.f},            // one mesh, default-like
@@ -326,7 +381,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{{4099}, 2, 100, 8, 1.f},            // many chunks, M not a power of 2
                       Case{{700, 33}, 1, 256, 64, 1.f},        // M = 256 with D = 64 (large smem)
                       Case{{77, 200}, 2, 48, 32, 1.f},         // bf16 tensor cores, partial chunk
-                      Case{{300, 41}, 2, 64, 8, 1.f}));        // D = 8: the m16n8k8 score path
+                      Case{{300, 41}, 2, 64, 8, 1.f},          // D = 8: the m16n8k8 score path
+                      Case{{20, 0, 333}, 2, 16, 8, 0.35f},     // M = 16: one latent step, empty mesh
+                      Case{{1500, 17}, 3, 16, 64, 0.125f},     // M = 16 with D = 64, B = 2
+                      Case{{5000, 260}, 2, 64, 16, 1.f},       // D = 16, many chunks and point blocks
+                      Case{{0, 611}, 1, 256, 8, 0.3535f},      // M = 256, D = 8, empty first mesh
+                      Case{{2, 130}, 2, 256, 32, 1.f}));       // M = 256, D = 32, a 2-point mesh
 
 TEST(CudaMixerApi, RejectsUnsupportedHeadDim) {
   if (!cuda::cuda_available()) GTEST_SKIP() << "no CUDA device";
