@@ -8,7 +8,8 @@
 // A warp carries 16 points through every layer with the activations in registers; only x is read
 // and y written (plus each hidden layer's pre-activation and state when the caller keeps them for
 // the backward). Unfused, every layer is a GEMM pass and a GELU+residual pass over [N, hidden].
-// The backward fuses the chain from dy to dx likewise; the weight gradients stay cuBLASLt GEMMs.
+// The backward fuses the chain from dy to dx likewise; the weight gradients stay N-deep cuBLASLt
+// GEMMs (linear_bwd) of each layer's pre-activation gradient and input.
 #pragma once
 
 #include <cstdint>
@@ -50,9 +51,9 @@ void residual_mlp_fwd(CudaContext& ctx, const ResidualMlpArgs& mlp, const bf16* 
 /// Backward of a training forward (pre/hid as it wrote them): dx [N, in] += ∂/∂x (dx may be
 /// nullptr), dW/db += their gradients. The chain runs fused (dh in fp32 registers, the
 /// transposed weights in shared memory, the bias sums in the kernel); the weight gradients are
-/// N-deep GEMMs through cuBLASLt on each layer's pre-activation gradient, which the kernel
-/// writes over pre (pre is consumed). FLARE_CHECK unless residual_mlp_supported(ctx, mlp, dx, dy)
-/// with pre/hid given.
+/// N-deep cuBLASLt GEMMs (linear_bwd) of each layer's pre-activation gradient, which the kernel
+/// writes over pre (pre is consumed), and its input. FLARE_CHECK unless
+/// residual_mlp_supported(ctx, mlp, dx, dy) with pre/hid given.
 void residual_mlp_bwd(CudaContext& ctx, const ResidualMlpArgs& mlp, const bf16* x,
                       const bf16* dy, bf16* dx, std::int64_t N);
 

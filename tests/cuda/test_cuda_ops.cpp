@@ -214,7 +214,9 @@ TEST_F(CudaOps, GeluAddFusedMatchesGeluThenAdd) {
 }
 
 TEST_F(CudaOps, LayerNormMatchesRef) {
-  for (auto [N, C] : {std::pair<std::int64_t, int>{1001, 64}, {7, 200}, {300, 1024}}) {
+  // C ∈ {8, 16, 32, 64, 128}: the register-row kernels; 200 and 1024: one warp per row.
+  for (auto [N, C] : {std::pair<std::int64_t, int>{1001, 64}, {37, 8}, {1001, 16}, {100, 32},
+                      {50, 128}, {7, 200}, {300, 1024}}) {
     SCOPED_TRACE(testing::Message() << "N=" << N << " C=" << C);
     auto x = test::randn(N * C, 3.f, rng), g = test::randn(C, 1.f, rng), be = test::randn(C, 1.f, rng),
          dy = test::randn(N * C, 1.f, rng), dx0 = test::randn(N * C, 1.f, rng),
@@ -233,6 +235,35 @@ TEST_F(CudaOps, LayerNormMatchesRef) {
     expect_fp32("mean", gm.download(), m);
     expect_fp32("rstd", gr.download(), r);
     expect_fp32("dx", gdx.download(), dx);
+    expect_fp32("dgamma", gdg.download(), dg);
+    expect_fp32("dbeta", gdb.download(), db);
+  }
+}
+
+// bf16 rows (the model's C = 64 and a head dim of 8): y and dx within twice the error of rounding
+// the exact result to bf16 (the naive implementation stores exactly that), dgamma and dbeta (fp32
+// sums) within fp32 accumulation error.
+TEST_F(CudaOps, LayerNormBf16MatchesRef) {
+  for (auto [N, C] : {std::pair<std::int64_t, int>{1001, 64}, {333, 8}, {10, 200}}) {
+    SCOPED_TRACE(testing::Message() << "N=" << N << " C=" << C);
+    auto x = round_bf16(test::randn(N * C, 3.f, rng)), dy = round_bf16(test::randn(N * C, 1.f, rng)),
+         dx0 = round_bf16(test::randn(N * C, 1.f, rng));
+    const auto g = test::randn(C, 1.f, rng), be = test::randn(C, 1.f, rng);
+    DeviceBuffer<bf16> gx, gy(N * C), gdy, gdx;
+    DeviceBuffer<float> gg, gbe, gm(N), gr(N), gdg(C), gdb(C);
+    gx.upload(to_bf16(x)), gdy.upload(to_bf16(dy)), gdx.upload(to_bf16(dx0)), gg.upload(g),
+        gbe.upload(be);
+    gdg.fill_bytes(0), gdb.fill_bytes(0);
+    cuda::layernorm_fwd<bf16>(*ctx, gx.data(), gg.data(), gbe.data(), gy.data(), gm.data(), gr.data(), N, C, 1e-5f);
+    cuda::layernorm_bwd<bf16>(*ctx, gx.data(), gg.data(), gm.data(), gr.data(), gdy.data(), gdx.data(),
+                              gdg.data(), gdb.data(), N, C);
+    std::vector<float> y(N * C), m(N), r(N), dx = dx0, dg(C, 0.f), db(C, 0.f);
+    kref::layernorm_fwd(x.data(), g.data(), be.data(), y.data(), m.data(), r.data(), N, C, 1e-5f);
+    kref::layernorm_bwd(x.data(), g.data(), m.data(), r.data(), dy.data(), dx.data(), dg.data(), db.data(), N, C);
+    expect_bf16("y", widen(gy.download()), widen(round_bf16(y)), widen(y));
+    expect_bf16("dx", widen(gdx.download()), widen(round_bf16(dx)), widen(dx));
+    expect_fp32("mean", gm.download(), m);
+    expect_fp32("rstd", gr.download(), r);
     expect_fp32("dgamma", gdg.download(), dg);
     expect_fp32("dbeta", gdb.download(), db);
   }
