@@ -15,12 +15,12 @@
 // Measured (H100, bf16, N = 1M, H = 8, M = 64): forward 1.06 ms at D = 8, 2.19 ms at D = 32
 // (v1: 2.01, 5.72; PyTorch eager SDPA: 10.9, 10.7). Limits: 4 warps a block, one 64-point tile in
 // flight (no cp.async double buffering), the Q_lo product doubles the score MMAs.
-// Shared-memory rows are padded by kPad bf16 (flare_mixer_mma.cuh) so the 32-bit fragment loads of
+// Shared-memory rows are padded by kPad bf16 (mma.cuh) so the 32-bit fragment loads of
 // a warp hit 32 distinct banks.
 #include <algorithm>
 
 #include "kernels/cuda/device_utils.cuh"
-#include "kernels/cuda/flare_mixer_mma.cuh"
+#include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/flare_mixer_tc.cuh"
 
 namespace flare::cuda::tc {

@@ -34,7 +34,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/device_utils.cuh"
-#include "kernels/cuda/flare_mixer_mma.cuh"
+#include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/flare_mixer_tc.cuh"
 
 namespace flare::cuda::tc {

@@ -1,5 +1,5 @@
-// Internal to the tensor-core mixer kernels (flare_mixer_tc.cu, flare_mixer_tc_bwd.cu): warp-level
-// mma.sync / ldmatrix wrappers and fragment helpers. Fragment layouts: PTX ISA, "Matrix Fragments
+// Internal to the tensor-core kernels (flare_mixer_tc.cu, flare_mixer_tc_bwd.cu, residual_mlp.cu):
+// warp-level mma.sync / ldmatrix wrappers and fragment helpers. Fragment layouts: PTX ISA, "Matrix Fragments
 // for mma.m16n8k16" (lane = 4·g + t; A rows g and g+8, B column g, C rows g and g+8, columns 2t,
 // 2t+1).
 #pragma once
@@ -47,6 +47,19 @@ __device__ inline void ldsm_x2_trans(std::uint32_t& b0, std::uint32_t& b1, const
       static_cast<std::uint32_t>(__cvta_generic_to_shared(p + (lane % 16) * ld));
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
                : "=r"(b0), "=r"(b1)
+               : "r"(addr));
+}
+
+/// B fragments of two adjacent 8-column tiles, 16 deep, from W stored [n][k] row-major in shared
+/// memory (the nn.Linear layout: B = Wᵀ): `p` = &W[n0][k0], `ld` elements per row (16-byte
+/// aligned rows). b[0], b[1] serve columns n0..n0+7 and b[2], b[3] columns n0+8..n0+15; one
+/// instruction instead of four 32-bit loads.
+__device__ inline void ldsm_x4(std::uint32_t (&b)[4], const __nv_bfloat16* p, int ld) {
+  const int lane = threadIdx.x % 32, j = lane / 8;
+  const auto addr = static_cast<std::uint32_t>(
+      __cvta_generic_to_shared(p + ((j / 2) * 8 + lane % 8) * ld + (j % 2) * 8));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
                : "r"(addr));
 }
 
