@@ -319,14 +319,17 @@ void launch(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* a, bf16* b, 
   const int n_lin = p.layers + 2;
   const std::size_t smem = smem_bytes(HID, n_lin);
   auto kern = Backward ? residual_mlp_bwd_kernel<HID> : residual_mlp_fwd_kernel<HID>;
-  // Per device and MLP depth: the opt-in above 48 KB and the occupancy (host queries, once each).
+  // The shared-memory limit is a property of the kernel, not of the launch: it is set before
+  // every launch, since MLPs of other depths share the kernel and a smaller limit set for one of
+  // them would make a deeper MLP's launch fail (a cheap host call). The occupancy is queried
+  // once per device and depth.
+  FLARE_CUDA_CHECK(
+      cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
   constexpr int kDevices = 64;
   static int blocks_per_sm[kDevices][ResidualMlpArgs::kMaxLinear + 1] = {};
   FLARE_CHECK(ctx.device() < kDevices, "residual_mlp: device ", ctx.device());
   int& bps = blocks_per_sm[ctx.device()][n_lin];
   if (bps == 0) {
-    FLARE_CUDA_CHECK(
-        cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
     FLARE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&bps, kern, kThreads, smem));
     FLARE_CHECK(bps > 0, "residual_mlp: no block of ", smem, " bytes fits an SM");
   }

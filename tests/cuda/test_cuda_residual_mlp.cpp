@@ -284,6 +284,15 @@ TEST_F(CudaResidualMlp, OtherWidthsAndDepths) {
   check({64, 64, 64, 6, true, true, 200});  // the deepest MLP the kernel takes
 }
 
+// MLPs of different depths share a kernel whose shared-memory limit must fit each launch: a deep
+// MLP (over the 48 KB default), a shallow one, then the deep one again (the order that failed
+// when the limit was set once per depth: cudaErrorInvalidValue).
+TEST_F(CudaResidualMlp, MlpsOfDifferentDepthsShareTheKernel) {
+  check({64, 64, 64, 6, true, true, 100});
+  check({64, 64, 64, 0, true, true, 100});
+  check({64, 64, 64, 6, true, true, 100});
+}
+
 TEST_F(CudaResidualMlp, EmptyBatchWritesNothing) {
   cuda::ResidualMlpArgs args;
   args.in = args.hidden = args.out = 64;
