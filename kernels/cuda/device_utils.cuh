@@ -98,3 +98,25 @@ __device__ inline float warp_sum(float v) {
 }
 
 }  // namespace flare::cuda
+
+/// Runtime head dim -> compile-time DD (the mixer kernels are instantiated for 8, 16, 32, 64;
+/// check the dim before switching).
+#define FLARE_D_SWITCH(D_RUNTIME, ...)          \
+  switch (D_RUNTIME) {                          \
+    case 8: {                                   \
+      constexpr int DD = 8;                     \
+      __VA_ARGS__;                              \
+    } break;                                    \
+    case 16: {                                  \
+      constexpr int DD = 16;                    \
+      __VA_ARGS__;                              \
+    } break;                                    \
+    case 32: {                                  \
+      constexpr int DD = 32;                    \
+      __VA_ARGS__;                              \
+    } break;                                    \
+    default: {                                  \
+      constexpr int DD = 64;                    \
+      __VA_ARGS__;                              \
+    } break;                                    \
+  }

@@ -611,26 +611,6 @@ void set_smem(F kernel, std::size_t bytes) {
                                         int(bytes)));
 }
 
-#define FLARE_D_SWITCH(D_RUNTIME, ...)          \
-  switch (D_RUNTIME) {                          \
-    case 8: {                                   \
-      constexpr int DD = 8;                     \
-      __VA_ARGS__;                              \
-    } break;                                    \
-    case 16: {                                  \
-      constexpr int DD = 16;                    \
-      __VA_ARGS__;                              \
-    } break;                                    \
-    case 32: {                                  \
-      constexpr int DD = 32;                    \
-      __VA_ARGS__;                              \
-    } break;                                    \
-    default: {                                  \
-      constexpr int DD = 64;                    \
-      __VA_ARGS__;                              \
-    } break;                                    \
-  }
-
 dim3 point_grid(const PackedBatch& batch, int H) {
   return dim3(unsigned((batch.max_points + kPointThreads - 1) / kPointThreads), unsigned(H),
               unsigned(batch.B));

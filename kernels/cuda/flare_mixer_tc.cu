@@ -317,7 +317,7 @@ void encode_partials(CudaContext& ctx, const float* Q, const bf16* K, const bf16
                      float* part_ml, float* part_acc) {
   const int m_tiles = (s.M + kRows - 1) / kRows;
   dim3 grid(unsigned(n_chunks * m_tiles), unsigned(s.H), unsigned(batch.B));
-  FLARE_TC_D_SWITCH(s.D, {
+  FLARE_D_SWITCH(s.D, {
     encode_partial_tc_kernel<DD><<<grid, kWarps * 32, 0, ctx.stream()>>>(
         Q, K, V, batch.offsets, s.H, s.M, m_tiles, chunk, n_chunks, s.scale * kLog2e, part_ml,
         part_acc);
@@ -331,7 +331,7 @@ void decode_fwd(CudaContext& ctx, const float* Q, const bf16* K, const float* Z,
   const std::size_t smem =
       (2 * std::size_t(s.M) * (s.D + kPad) + std::size_t(s.D) * (s.M + kPad)) * sizeof(bf16);
   dim3 grid(unsigned((batch.max_points + kRows - 1) / kRows), unsigned(s.H), unsigned(batch.B));
-  FLARE_TC_D_SWITCH(s.D, {
+  FLARE_D_SWITCH(s.D, {
     auto kern = decode_fwd_tc_kernel<DD>;
     FLARE_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
     kern<<<grid, kWarps * 32, smem, ctx.stream()>>>(Q, K, Z, batch.offsets, s.H, s.M,

@@ -493,7 +493,7 @@ void launch_point(CudaContext& ctx, const float* Q, const bf16* K, const bf16* V
   const std::size_t smem = point_smem(s, DELTA || DEC, ENC);
   dim3 grid(unsigned((batch.max_points + kPointsPerBlock - 1) / kPointsPerBlock), unsigned(s.H),
             unsigned(batch.B));
-  FLARE_TC_D_SWITCH(s.D, {
+  FLARE_D_SWITCH(s.D, {
     auto kern = point_bwd_tc_kernel<DD, DELTA, DEC, ENC>;
     FLARE_CUDA_CHECK(
         cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
@@ -511,7 +511,7 @@ void launch_latent(CudaContext& ctx, const float* Q, const bf16* K, const bf16* 
                    float* part_dq, float* part_dz, float* delta_out) {
   const int m_tiles = (s.M + kRows - 1) / kRows;
   dim3 grid(unsigned(n_chunks * m_tiles), unsigned(s.H), unsigned(batch.B));
-  FLARE_TC_D_SWITCH(s.D, {
+  FLARE_D_SWITCH(s.D, {
     latent_bwd_tc_kernel<DD, ENC, FUSED><<<grid, kWarps * 32, 0, ctx.stream()>>>(
         Q, K, X, Z, lse, dZ, delta_dec, batch.offsets, s.H, s.M, m_tiles, chunk, n_chunks,
         s.scale * kLog2e, s.scale, part_dq, part_dz, delta_out);

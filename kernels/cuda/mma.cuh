@@ -98,24 +98,3 @@ __device__ inline void split_bf16(float x0, float x1, std::uint32_t& hi, std::ui
 }
 
 }  // namespace flare::cuda::tc
-
-// Runtime head dim -> compile-time DD (the tensor-core kernels are instantiated for 8, 16, 32, 64).
-#define FLARE_TC_D_SWITCH(D_RUNTIME, ...) \
-  switch (D_RUNTIME) {                    \
-    case 8: {                             \
-      constexpr int DD = 8;               \
-      __VA_ARGS__;                        \
-    } break;                              \
-    case 16: {                            \
-      constexpr int DD = 16;              \
-      __VA_ARGS__;                        \
-    } break;                              \
-    case 32: {                            \
-      constexpr int DD = 32;              \
-      __VA_ARGS__;                        \
-    } break;                              \
-    default: {                            \
-      constexpr int DD = 64;              \
-      __VA_ARGS__;                        \
-    } break;                              \
-  }

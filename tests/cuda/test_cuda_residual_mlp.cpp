@@ -293,12 +293,18 @@ TEST_F(CudaResidualMlp, MlpsOfDifferentDepthsShareTheKernel) {
   check({64, 64, 64, 6, true, true, 100});
 }
 
-TEST_F(CudaResidualMlp, EmptyBatchWritesNothing) {
+// The k/v/ffn shape with every weight pointing at W [64 × 64].
+cuda::ResidualMlpArgs kv_args(const bf16* W) {
   cuda::ResidualMlpArgs args;
   args.in = args.hidden = args.out = 64;
   args.layers = 3;
+  for (int l = 0; l < 5; ++l) args.W[l] = W;
+  return args;
+}
+
+TEST_F(CudaResidualMlp, EmptyBatchWritesNothing) {
   DeviceBuffer<bf16> W(64 * 64), x(64), y(64);
-  for (int l = 0; l < 5; ++l) args.W[l] = W.data();
+  const auto args = kv_args(W.data());
   y.fill_bytes(0x7F);
   cuda::residual_mlp_fwd(*ctx, args, x.data(), y.data(), 0);
   const auto after = y.download();
@@ -310,11 +316,8 @@ TEST_F(CudaResidualMlp, EmptyBatchWritesNothing) {
 }
 
 TEST_F(CudaResidualMlp, UnsupportedShapesAndViewsAreDeclined) {
-  cuda::ResidualMlpArgs args;
-  args.in = args.hidden = args.out = 64;
-  args.layers = 3;
   DeviceBuffer<bf16> W(64 * 64), x(130), y(130);
-  for (int l = 0; l < 5; ++l) args.W[l] = W.data();
+  const auto args = kv_args(W.data());
   EXPECT_TRUE(cuda::residual_mlp_supported(*ctx, args, x.data(), y.data()));
   EXPECT_FALSE(cuda::residual_mlp_supported(*ctx, args, x.data() + 1, y.data()));  // misaligned
   EXPECT_THROW(cuda::residual_mlp_fwd(*ctx, args, x.data() + 1, y.data(), 1), Error);
