@@ -150,6 +150,9 @@ void Model<A, P>::mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs
   const std::int64_t nh = N * sh.hidden;
   Buf& dh = m_g.dh;  // ∂loss/∂hid[i], updated in place from the last layer down
   Buf& da = m_g.da;  // ∂loss/∂pre[i]
+  // Only the layer-by-layer path needs them (and grows them to the widest MLP once).
+  ensure(dh, nh);
+  ensure(da, nh);
   if (sh.output_residual)
     copy(dout, nh, dh.data());
   else
@@ -379,17 +382,6 @@ void Model<A, P>::backward(const P* params, const A* dy, P* grads) {
   const std::int64_t N = m_N, NC = N * C;
   const P* Pp = params;
   Grads& g = m_g;
-  int max_hidden = 0;
-  auto widest = [&](const MlpSlots& s) { max_hidden = std::max(max_hidden, s.shape.hidden); };
-  widest(m_layout.in_proj);
-  widest(m_layout.out_mlp);
-  for (const auto& b : m_layout.blocks) {
-    widest(b.k_proj);
-    widest(b.v_proj);
-    widest(b.mlp);
-    if (c.separate_decode_keys) widest(b.k_dec_proj);
-  }
-  max_hidden = std::max(max_hidden, C);
   for (Buf* b : {&g.dx_a, &g.dx_b, &g.dxmid, &g.dln1, &g.dln2, &g.dy, &g.dk, &g.dv, &g.dlnf})
     ensure(*b, NC);
   if (c.separate_decode_keys) ensure(g.dkd, NC);
@@ -399,8 +391,6 @@ void Model<A, P>::backward(const P* params, const A* dy, P* grads) {
     ensure(g.dqn, std::int64_t(C) * c.num_latents);
   }
   ensure(g.dz, std::int64_t(m_B) * C * c.num_latents);
-  ensure(g.dh, N * max_hidden);
-  ensure(g.da, N * max_hidden);
 
   const A* h = c.out_proj_norm ? m_lnf.data() : m_stream[L].data();
   A* dx = g.dx_a.data();
