@@ -1,5 +1,6 @@
 // Device-side helpers shared by the kernels: vectorised row loads/stores for fp32 and bf16 rows
-// (16-byte accesses), warp reductions, and the NVTX range macro. Included by .cu files only.
+// (16-byte accesses), warp reductions, the alignment test that picks vectorised paths, and the
+// NVTX range macro. Included by .cu files only.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -8,6 +9,12 @@
 #include <cstdint>
 
 namespace flare::cuda {
+
+/// Whether p is a multiple of `bytes` (a power of two). nullptr counts as aligned: an absent
+/// operand does not keep a kernel off its vectorised path.
+inline bool aligned(const void* p, std::uintptr_t bytes) {
+  return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;
+}
 
 /// RAII NVTX range so nsys timelines name every launcher (llm.c NVTX_RANGE_FN).
 struct NvtxRange {

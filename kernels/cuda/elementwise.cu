@@ -72,13 +72,12 @@ __global__ void map_kernel(F f, std::int64_t n, T* y, const T* a, const T* b, co
   }
 }
 
-bool aligned16(const void* p) { return p == nullptr || (reinterpret_cast<std::uintptr_t>(p) & 15) == 0; }
 
 template <typename T, int Arity, typename F>
 void launch_map(CudaContext& ctx, F f, std::int64_t n, T* y, const T* a, const T* b = nullptr,
                 const T* c = nullptr) {
   if (n <= 0) return;
-  if (aligned16(y) && aligned16(a) && aligned16(b) && aligned16(c)) {
+  if (aligned(y, 16) && aligned(a, 16) && aligned(b, 16) && aligned(c, 16)) {
     map_kernel<T, Arity, true><<<grid_for(ctx, n / Vec<T>::N + 1), 256, 0, ctx.stream()>>>(
         f, n, y, a, b, c);
   } else {

@@ -199,8 +199,6 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
-
 // Calls f(std::integral_constant<int, C>) for the row widths of the rows kernels; false for others.
 template <typename T, typename F>
 bool with_row_width(int C, F&& f) {
@@ -227,7 +225,7 @@ void layernorm_fwd(CudaContext& ctx, const T* x, const float* gamma, const float
   NVTX_RANGE_FN();
   FLARE_CHECK(C > 0 && N >= 0, "layernorm_fwd: bad shape N=", N, " C=", C);
   if (N == 0) return;
-  if (aligned16(x) && aligned16(y) &&
+  if (aligned(x, 16) && aligned(y, 16) &&
       with_row_width<T>(C, [&](auto c) {
         constexpr int CC = decltype(c)::value;
         const std::int64_t steps = (N + RowShape<T, CC>::RPW - 1) / RowShape<T, CC>::RPW;
@@ -249,7 +247,7 @@ void layernorm_bwd(CudaContext& ctx, const T* x, const float* gamma, const float
   NVTX_RANGE_FN();
   FLARE_CHECK(C > 0 && C <= 8192 && N >= 0, "layernorm_bwd: bad shape N=", N, " C=", C);
   if (N == 0) return;
-  if (aligned16(x) && aligned16(dy) && (!dx || aligned16(dx)) &&
+  if (aligned(x, 16) && aligned(dy, 16) && aligned(dx, 16) &&
       with_row_width<T>(C, [&](auto c) {
         constexpr int CC = decltype(c)::value;
         const std::int64_t steps = (N + RowShape<T, CC>::RPW - 1) / RowShape<T, CC>::RPW;

@@ -165,9 +165,8 @@ void linear_fwd(CudaContext& ctx, const T* x, const T* W, const float* b, T* y, 
   NVTX_RANGE_FN();
   FLARE_CHECK(in > 0 && out > 0 && N >= 0, "linear_fwd: bad shape N=", N, " in=", in, " out=", out);
   if (N == 0) return;
-  const bool aligned = !b || (reinterpret_cast<std::uintptr_t>(b) % 16 == 0);
   bool fused = false;
-  if (b && aligned)
+  if (b && aligned(b, 16))
     fused = lt_gemm(ctx, true, false, out, N, in, W, in, x, in, y, out, data_type<T>(),
                     data_type<T>(), 0.f, b);
   if (!fused) {

@@ -350,8 +350,6 @@ void launch_hidden(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* a, bf
   }
 }
 
-bool aligned4(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 4 == 0; }
-
 }  // namespace
 
 bool residual_mlp_supported(const CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x,
@@ -366,10 +364,10 @@ bool residual_mlp_supported(const CudaContext& ctx, const ResidualMlpArgs& p, co
   if (smem_bytes(hid, p.layers + 2) > ctx.props().sharedMemPerBlockOptin) return false;
   for (int l = 0; l < p.layers + 2; ++l)
     if (!p.W[l]) return false;
-  if ((p.in == hid && !aligned4(x)) || (p.out == hid && !aligned4(y))) return false;
+  if ((p.in == hid && !aligned(x, 4)) || (p.out == hid && !aligned(y, 4))) return false;
   const bool train = p.pre[0] != nullptr;
   for (int l = 0; train && l <= p.layers; ++l)
-    if (!p.pre[l] || !p.hid[l] || !aligned4(p.pre[l]) || !aligned4(p.hid[l])) return false;
+    if (!p.pre[l] || !p.hid[l] || !aligned(p.pre[l], 4) || !aligned(p.hid[l], 4)) return false;
   return true;
 }
 
