@@ -50,6 +50,24 @@ inline std::vector<float> randn(std::size_t n, float stddev, std::mt19937& rng) 
   return v;
 }
 
+/// Vector conversions for the tests: fp32 or bf16 values as doubles, fp32 to bf16, and fp32
+/// values rounded to what bf16 can hold.
+inline std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+inline std::vector<double> widen(const std::vector<cuda::bf16>& v) {
+  std::vector<double> o(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) o[i] = from_bf16(v[i]);
+  return o;
+}
+inline std::vector<cuda::bf16> to_bf16(const std::vector<float>& v) {
+  std::vector<cuda::bf16> o(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) o[i] = to_bf16(v[i]);
+  return o;
+}
+inline std::vector<float> round_bf16(std::vector<float> v) {
+  for (auto& x : v) x = bf16_round(x);
+  return v;
+}
+
 /// Rounding applied at the points where a naive implementation stores intermediates.
 struct Rounding {
   bool bf16 = false;

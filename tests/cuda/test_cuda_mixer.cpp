@@ -46,17 +46,7 @@ std::vector<T> convert(const std::vector<float>& v) {
   }
   return out;
 }
-template <typename T>
-std::vector<double> widen(const std::vector<T>& v) {
-  std::vector<double> out(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if constexpr (std::is_same_v<T, bf16>)
-      out[i] = test::from_bf16(v[i]);
-    else
-      out[i] = v[i];
-  }
-  return out;
-}
+using test::widen;
 
 struct Inputs {
   test::MixerRef r;

@@ -31,21 +31,9 @@ class CudaOps : public ::testing::Test {
   std::mt19937 rng{42};
 };
 
-std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
-std::vector<double> widen(const std::vector<bf16>& v) {
-  std::vector<double> o(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) o[i] = test::from_bf16(v[i]);
-  return o;
-}
-std::vector<bf16> to_bf16(const std::vector<float>& v) {
-  std::vector<bf16> o(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) o[i] = test::to_bf16(v[i]);
-  return o;
-}
-std::vector<float> round_bf16(std::vector<float> v) {
-  for (auto& x : v) x = test::bf16_round(x);
-  return v;
-}
+using test::round_bf16;
+using test::to_bf16;
+using test::widen;
 
 void expect_fp32(const char* name, const std::vector<float>& got, const std::vector<float>& ref,
                  double rel_atol = 1e-5, double eps = 1e-4) {

@@ -145,9 +145,7 @@ void expect_within_twice_naive(const std::string& name, const std::vector<double
 }
 void expect_within_twice_naive(const std::string& name, const std::vector<bf16>& got,
                                const std::vector<double>& naive, const std::vector<double>& exact) {
-  std::vector<double> wide(got.size());
-  for (std::size_t i = 0; i < got.size(); ++i) wide[i] = test::from_bf16(got[i]);
-  expect_within_twice_naive(name, wide, naive, exact);
+  expect_within_twice_naive(name, test::widen(got), naive, exact);
 }
 
 class CudaResidualMlp : public ::testing::Test {
@@ -162,11 +160,7 @@ class CudaResidualMlp : public ::testing::Test {
     SCOPED_TRACE(testing::Message() << "in " << s.in << " hidden " << s.hidden << " out " << s.out
                                     << " layers " << s.layers << " N " << s.N);
     const int n_lin = s.layers + 2;
-    auto bf = [](std::vector<float> v) {
-      for (auto& e : v) e = test::bf16_round(e);
-      return v;
-    };
-    const auto x = bf(test::randn(std::size_t(s.N) * s.in, 1.f, rng));
+    const auto x = test::round_bf16(test::randn(std::size_t(s.N) * s.in, 1.f, rng));
     std::vector<std::vector<float>> W(n_lin), b(n_lin);
     std::vector<DeviceBuffer<bf16>> gW(n_lin);
     std::vector<DeviceBuffer<float>> gb(n_lin);
@@ -176,9 +170,10 @@ class CudaResidualMlp : public ::testing::Test {
     for (int l = 0; l < n_lin; ++l) {
       const int cols = l == 0 ? s.in : s.hidden, rows = l == n_lin - 1 ? s.out : s.hidden;
       // Weights of the size that keeps activations O(1) through the chain, as a trained model's.
-      W[l] = bf(test::randn(std::size_t(rows) * cols, 1.f / std::sqrt(float(cols)), rng));
+      W[l] = test::round_bf16(
+          test::randn(std::size_t(rows) * cols, 1.f / std::sqrt(float(cols)), rng));
       b[l] = test::randn(rows, 0.1f, rng);
-      gW[l].upload(to_bf16(W[l]));
+      gW[l].upload(test::to_bf16(W[l]));
       gb[l].upload(b[l]);
       args.W[l] = gW[l].data();
       args.b[l] = gb[l].data();
@@ -187,7 +182,7 @@ class CudaResidualMlp : public ::testing::Test {
     const HostMlp naive = host_mlp(s, x, W, b, {true});
 
     DeviceBuffer<bf16> gx, gy(std::size_t(s.N) * s.out), gy_train(gy.size());
-    gx.upload(to_bf16(x));
+    gx.upload(test::to_bf16(x));
     gy.fill_bytes(0xFF);
     ASSERT_TRUE(cuda::residual_mlp_supported(*ctx, args, gx.data(), gy.data()));
     cuda::residual_mlp_fwd(*ctx, args, gx.data(), gy.data(), s.N);
@@ -221,11 +216,11 @@ class CudaResidualMlp : public ::testing::Test {
 
     // Backward from the saved activations: dx += (onto random values: the += contract), dW and
     // db += (onto random values), each hidden layer's pre overwritten by its gradient.
-    const auto dy = bf(test::randn(std::size_t(s.N) * s.out, 1.f, rng));
-    const auto dx0 = bf(test::randn(std::size_t(s.N) * s.in, 1.f, rng));
+    const auto dy = test::round_bf16(test::randn(std::size_t(s.N) * s.out, 1.f, rng));
+    const auto dx0 = test::round_bf16(test::randn(std::size_t(s.N) * s.in, 1.f, rng));
     DeviceBuffer<bf16> gdy, gdx;
-    gdy.upload(to_bf16(dy));
-    gdx.upload(to_bf16(dx0));
+    gdy.upload(test::to_bf16(dy));
+    gdx.upload(test::to_bf16(dx0));
     std::vector<std::vector<float>> dW0(n_lin), db0(n_lin);
     std::vector<DeviceBuffer<float>> gdW(n_lin), gdb(n_lin);
     for (int l = 0; l < n_lin; ++l) {
@@ -251,12 +246,6 @@ class CudaResidualMlp : public ::testing::Test {
       expect_within_twice_naive("db " + std::to_string(l), minus0(gdb[l].download(), db0[l]),
                                 gn.db[l], ge.db[l], 1e-5);
     }
-  }
-
-  static std::vector<bf16> to_bf16(const std::vector<float>& v) {
-    std::vector<bf16> o(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) o[i] = test::to_bf16(v[i]);
-    return o;
   }
 
   std::unique_ptr<cuda::CudaContext> ctx;
