@@ -118,7 +118,7 @@ void Model<A, P>::mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64
   if (m_ops.residual_mlp_fwd && sh.layers + 2 <= MlpOp<A, P>::kMaxLinear &&
       m_ops.residual_mlp_fwd(m_ops.ctx, mlp_op(s, Pp, keep ? &a : nullptr, nullptr), x, out, N))
     return;
-  resize_mlp(a, s, N);
+  if (!keep) resize_mlp(a, s, N);  // the layer-by-layer path writes them either way
   const std::int64_t nh = N * sh.hidden;
   m_ops.linear_fwd(m_ops.ctx, x, m_w + s.fc1.weight, Pp + s.fc1.bias, a.pre[0].data(), N, sh.in,
                    sh.hidden);
