@@ -106,18 +106,21 @@ MlpOp<A, P> Model<A, P>::mlp_op(const MlpSlots& s, const P* Pp, MlpActs* a, P* G
 
 template <typename A, typename P>
 void Model<A, P>::mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a,
-                          A* out, bool keep) {
+                          A* out, bool keep, const A* residual) {
   const MlpShape& sh = s.shape;
   if (sh.layers == -1) {
     m_ops.linear_fwd(m_ops.ctx, x, m_w + s.fc1.weight, Pp + s.fc1.bias, out, N, sh.in, sh.out);
     if (sh.output_residual) m_ops.add(m_ops.ctx, out, x, out, N * sh.out);
+    if (residual) m_ops.add(m_ops.ctx, out, residual, out, N * sh.out);
     return;
   }
   // The per-layer buffers exist only where they are written: a fused inference keeps none.
   if (keep) resize_mlp(a, s, N);
-  if (m_ops.residual_mlp_fwd && sh.layers + 2 <= MlpOp<A, P>::kMaxLinear &&
-      m_ops.residual_mlp_fwd(m_ops.ctx, mlp_op(s, Pp, keep ? &a : nullptr, nullptr), x, out, N))
-    return;
+  if (m_ops.residual_mlp_fwd && sh.layers + 2 <= MlpOp<A, P>::kMaxLinear) {
+    MlpOp<A, P> op = mlp_op(s, Pp, keep ? &a : nullptr, nullptr);
+    op.residual = residual;
+    if (m_ops.residual_mlp_fwd(m_ops.ctx, op, x, out, N)) return;
+  }
   if (!keep) resize_mlp(a, s, N);  // the layer-by-layer path writes them either way
   const std::int64_t nh = N * sh.hidden;
   m_ops.linear_fwd(m_ops.ctx, x, m_w + s.fc1.weight, Pp + s.fc1.bias, a.pre[0].data(), N, sh.in,
@@ -132,6 +135,20 @@ void Model<A, P>::mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64
   const A* last = a.hid[sh.layers].data();
   m_ops.linear_fwd(m_ops.ctx, last, m_w + s.fc2.weight, Pp + s.fc2.bias, out, N, sh.hidden, sh.out);
   if (sh.output_residual) m_ops.add(m_ops.ctx, out, last, out, N * sh.out);
+  if (residual) m_ops.add(m_ops.ctx, out, residual, out, N * sh.out);
+}
+
+template <typename A, typename P>
+MlpOp<A, P> Model<A, P>::linear_op(const LinearSlot& fc, const P* Pp, P* G, int in, int out) const {
+  MlpOp<A, P> op;
+  op.in = in, op.hidden = out, op.out = out, op.layers = -1;
+  op.W[0] = m_w + fc.weight;
+  op.b[0] = Pp && fc.bias >= 0 ? Pp + fc.bias : nullptr;
+  if (G) {
+    op.dW[0] = G + fc.weight;
+    op.db[0] = fc.bias >= 0 ? G + fc.bias : nullptr;
+  }
+  return op;
 }
 
 template <typename A, typename P>
@@ -210,13 +227,17 @@ void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
                          a.lse_enc.data());
   m_ops.flare_decode_fwd(m_ops.ctx, Q, k_dec, a.z.data(), m_batch, H, M, D, scale, a.y.data(),
                          a.lse_dec.data());
-  m_ops.linear_fwd(m_ops.ctx, a.y.data(), m_w + s.out_proj.weight, Pp + s.out_proj.bias,
-                   a.tmp.data(), N, C, C);
-  m_ops.add(m_ops.ctx, xin, a.tmp.data(), a.xmid.data(), N * C);
+  // x_mid = x_in + out_proj(Y): one fused pass where the table has the MLP op.
+  MlpOp<A, P> proj = linear_op(s.out_proj, Pp, nullptr, C, C);
+  proj.residual = xin;
+  if (!m_ops.residual_mlp_fwd || !m_ops.residual_mlp_fwd(m_ops.ctx, proj, a.y.data(), a.xmid.data(), N)) {
+    m_ops.linear_fwd(m_ops.ctx, a.y.data(), m_w + s.out_proj.weight, Pp + s.out_proj.bias,
+                     a.tmp.data(), N, C, C);
+    m_ops.add(m_ops.ctx, xin, a.tmp.data(), a.xmid.data(), N * C);
+  }
   m_ops.layernorm_fwd(m_ops.ctx, a.xmid.data(), Pp + s.norm2.weight, Pp + s.norm2.bias,
                       a.ln2.data(), a.mean2.data(), a.rstd2.data(), N, C, eps);
-  mlp_fwd(s.mlp, Pp, a.ln2.data(), N, a.f_mlp, a.tmp.data(), keep);
-  m_ops.add(m_ops.ctx, a.xmid.data(), a.tmp.data(), xout, N * C);
+  mlp_fwd(s.mlp, Pp, a.ln2.data(), N, a.f_mlp, xout, keep, a.xmid.data());
 }
 
 template <typename A, typename P>
@@ -237,8 +258,11 @@ void Model<A, P>::block_bwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
                       g.dln2.data(), g.dxmid.data(), G + s.norm2.weight, G + s.norm2.bias, N, C);
   // x_mid = x_in + out_proj(Y)
   zero(g.dy, NC);
-  m_ops.linear_bwd(m_ops.ctx, a.y.data(), m_w + s.out_proj.weight, g.dxmid.data(), g.dy.data(),
-                   G + s.out_proj.weight, G + s.out_proj.bias, N, C, C);
+  if (!m_ops.residual_mlp_bwd ||
+      !m_ops.residual_mlp_bwd(m_ops.ctx, linear_op(s.out_proj, nullptr, G, C, C), a.y.data(),
+                              g.dxmid.data(), g.dy.data(), N))
+    m_ops.linear_bwd(m_ops.ctx, a.y.data(), m_w + s.out_proj.weight, g.dxmid.data(), g.dy.data(),
+                     G + s.out_proj.weight, G + s.out_proj.bias, N, C, C);
 
   const P* Q = qkn ? a.qn.data() : Pp + s.latent_q;
   const A* k_enc = qkn ? a.kn.data() : a.k.data();

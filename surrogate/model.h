@@ -94,7 +94,7 @@ class Model {
     Buf xmid;              // x + mixer(LN1(x))
     Buf ln2;
     PBuf mean2, rstd2;
-    Buf tmp;               // mixer output / ffn output before the residual add
+    Buf tmp;               // output projection before the residual add (unfused path)
   };
   struct Grads {
     Buf dx_a, dx_b, dxmid, dln1, dln2, dy, dkn, dkdn, dk, dkd, dv, dh, da, dlnf;
@@ -121,9 +121,12 @@ class Model {
   /// The fused ops' view of one MLP: weights (and biases when Pp is given), the per-layer
   /// buffers of `a` when given, the gradient slots of G when given.
   MlpOp<A, P> mlp_op(const MlpSlots& s, const P* Pp, MlpActs* a, P* G) const;
-  /// keep: leave each hidden layer's pre-activation and state in `a` for mlp_bwd (training).
+  /// out = mlp(x) (+ residual when given). keep: leave each hidden layer's pre-activation and
+  /// state in `a` for mlp_bwd (training).
   void mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a, A* out,
-               bool keep);
+               bool keep, const A* residual = nullptr);
+  /// One Linear as the fused MLP ops see it (layers = -1), for the mixer's output projection.
+  MlpOp<A, P> linear_op(const LinearSlot& fc, const P* Pp, P* G, int in, int out) const;
   void mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs& a, const A* dout, A* dx,
                P* G);
   void block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, A* xout, bool keep);

@@ -33,8 +33,10 @@ struct BatchView {
 template <typename A, typename P>
 struct MlpOp {
   static constexpr int kMaxLinear = 8;  ///< fc1, up to 6 hidden layers, fc2
-  int in = 0, hidden = 0, out = 0, layers = 0;
+  int in = 0, hidden = 0, out = 0;
+  int layers = 0;  ///< -1: a single Linear in → out (fc1 only)
   bool input_residual = false, output_residual = false;
+  const A* residual = nullptr;  ///< forward: [N, out] added to y (a block's residual stream)
   const A* W[kMaxLinear] = {};  ///< [out_i, in_i]: fc1, fcs..., fc2
   const P* b[kMaxLinear] = {};
   A* pre[kMaxLinear - 1] = {};  ///< [N, hidden] per hidden layer; nullptr in inference
@@ -74,7 +76,7 @@ struct OpTable {
   /// Optional fused y = gelu(x) + r (a residual MLP's hidden layer: one pass instead of two).
   /// nullptr: the model calls gelu_fwd then add.
   void (*gelu_add_fwd)(void* ctx, const A* x, const A* r, A* y, std::int64_t n) = nullptr;
-  /// Optional fused ResidualMLP forward: y [N, out] = mlp(x [N, in]) in one pass with the
+  /// Optional fused ResidualMLP forward: y [N, out] = mlp(x [N, in]) (+ mlp.residual) in one pass with the
   /// activations on-chip (and pre/hid written when given). Returns false, doing nothing, for an
   /// MLP it does not handle; the model then runs it layer by layer (as when this is nullptr).
   bool (*residual_mlp_fwd)(void* ctx, const MlpOp<A, P>& mlp, const A* x, A* y,

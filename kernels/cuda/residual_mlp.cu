@@ -226,6 +226,13 @@ __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
           for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int j = 0; j < 4; ++j) acc[nt][j] += h[nt][j];
+        if (p.residual) {
+          load_tile<HID>(p.residual, p.out, r0, r1, v0, v1, t, h);  // h is dead: reuse it
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) acc[nt][j] += h[nt][j];
+        }
         store_tile<HID>(y, p.out, r0, r1, v0, v1, t, acc);
       }
     }
@@ -356,15 +363,16 @@ bool residual_mlp_supported(const CudaContext& ctx, const ResidualMlpArgs& p, co
                             const bf16* y) {
   const int hid = p.hidden;
   if (hid != 32 && hid != 64 && hid != 128) return false;
-  if (p.layers < 0 || p.layers > ResidualMlpArgs::kMaxLinear - 2) return false;
+  if (p.layers < -1 || p.layers > ResidualMlpArgs::kMaxLinear - 2) return false;
   if (p.in < 1 || p.in > hid || p.out < 1 || p.out > hid) return false;
   if (p.input_residual && p.in != hid) return false;
-  if (p.output_residual && p.out != hid) return false;
+  if (p.output_residual && (p.out != hid || (p.layers < 0 && p.in != hid))) return false;
   // Shared memory: every weight of the MLP at once (227 KB opt-in on sm_90, 163 KB on sm_80).
   if (smem_bytes(hid, p.layers + 2) > ctx.props().sharedMemPerBlockOptin) return false;
   for (int l = 0; l < p.layers + 2; ++l)
     if (!p.W[l]) return false;
   if ((p.in == hid && !aligned(x, 4)) || (p.out == hid && !aligned(y, 4))) return false;
+  if (p.residual && p.out == hid && !aligned(p.residual, 4)) return false;
   const bool train = p.pre[0] != nullptr;
   for (int l = 0; train && l <= p.layers; ++l)
     if (!p.pre[l] || !p.hid[l] || !aligned(p.pre[l], 4) || !aligned(p.hid[l], 4)) return false;
@@ -383,7 +391,7 @@ void residual_mlp_fwd(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x,
 void residual_mlp_bwd(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x, const bf16* dy,
                       bf16* dx, std::int64_t N) {
   NVTX_RANGE_FN();
-  FLARE_CHECK(p.pre[0] && residual_mlp_supported(ctx, p, dx, dy),
+  FLARE_CHECK((p.layers < 0 || p.pre[0]) && residual_mlp_supported(ctx, p, dx, dy),
               "residual_mlp_bwd: unsupported MLP (in ", p.in, ", hidden ", p.hidden, ", out ",
               p.out, ", layers ", p.layers, "), misaligned tensors or no saved activations");
   if (N <= 0) return;
@@ -392,8 +400,9 @@ void residual_mlp_bwd(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x,
   // tensor-core kernel of our own measured slower: the MLP backward took 56.0 ms a step against
   // 50.0, H100, 1M points); the kernel left each da_l in pre[l] and summed the biases.
   const int last = p.layers + 1;
-  if (p.dW[last]) linear_bwd<bf16>(ctx, p.hid[p.layers], nullptr, dy, nullptr, p.dW[last], nullptr,
-                                   N, p.hidden, p.out);
+  if (p.dW[last])
+    linear_bwd<bf16>(ctx, p.layers >= 0 ? p.hid[p.layers] : x, nullptr, dy, nullptr, p.dW[last],
+                     nullptr, N, p.layers >= 0 ? p.hidden : p.in, p.out);
   for (int l = 0; l <= p.layers; ++l)
     if (p.dW[l])
       linear_bwd<bf16>(ctx, l == 0 ? x : p.hid[l - 1], nullptr, p.pre[l], nullptr, p.dW[l],

@@ -23,9 +23,10 @@ namespace flare::cuda {
 struct ResidualMlpArgs {
   static constexpr int kMaxLinear = 8;  ///< fc1, up to 6 hidden layers, fc2
   int in = 0, hidden = 0, out = 0;
-  int layers = 0;  ///< hidden→hidden layers (n of flare.md), ≥ 0
+  int layers = 0;  ///< hidden→hidden layers (n of flare.md); -1: one Linear in → out
   bool input_residual = false, output_residual = false;
-  const bf16* W[kMaxLinear] = {};   ///< fc1, fcs[0..layers), fc2
+  const bf16* residual = nullptr;  ///< forward: [N, out] added to y (a block's residual stream)
+  const bf16* W[kMaxLinear] = {};   ///< fc1, fcs[0..layers), fc2 (layers = -1: the one Linear)
   const float* b[kMaxLinear] = {};  ///< same order; nullptr = no bias
   /// Training: pre[i], hid[i] [N, hidden] for i in 0..layers (the pre-activation and the state
   /// after each hidden layer, as the unfused path stores them); all nullptr in inference.
@@ -37,13 +38,14 @@ struct ResidualMlpArgs {
 };
 
 /// Whether the fused kernel handles this MLP on these tensors: hidden ∈ {32, 64, 128}, 1 ≤ in ≤
-/// hidden (in == hidden with the input residual), 1 ≤ out ≤ hidden, 0 ≤ layers ≤ kMaxLinear − 2,
+/// hidden (in == hidden with the input residual), 1 ≤ out ≤ hidden, −1 ≤ layers ≤ kMaxLinear − 2,
 /// every weight in the device's shared memory at once, and 4-byte alignment of the hidden-wide tensors (x when in == hidden, y when out == hidden,
-/// pre/hid), which the model's cudaMalloc'd activations always have.
+/// pre/hid, residual), which the model's cudaMalloc'd activations always have.
 bool residual_mlp_supported(const CudaContext& ctx, const ResidualMlpArgs& mlp, const bf16* x,
                             const bf16* y);
 
-/// y [N, out] = mlp(x [N, in]); fp32 accumulation and an fp32 residual stream, bf16 storage.
+/// y [N, out] = mlp(x [N, in]) (+ residual); fp32 accumulation and an fp32 residual stream, bf16
+/// storage.
 /// FLARE_CHECK unless residual_mlp_supported().
 void residual_mlp_fwd(CudaContext& ctx, const ResidualMlpArgs& mlp, const bf16* x, bf16* y,
                       std::int64_t N);
@@ -53,7 +55,7 @@ void residual_mlp_fwd(CudaContext& ctx, const ResidualMlpArgs& mlp, const bf16* 
 /// transposed weights in shared memory, the bias sums in the kernel); the weight gradients are
 /// N-deep cuBLASLt GEMMs (linear_bwd) of each layer's pre-activation gradient, which the kernel
 /// writes over pre (pre is consumed), and its input. FLARE_CHECK unless
-/// residual_mlp_supported(ctx, mlp, dx, dy) with pre/hid given.
+/// residual_mlp_supported(ctx, mlp, dx, dy) with pre/hid given (layers ≥ 0).
 void residual_mlp_bwd(CudaContext& ctx, const ResidualMlpArgs& mlp, const bf16* x,
                       const bf16* dy, bf16* dx, std::int64_t N);
 

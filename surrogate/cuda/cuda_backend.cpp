@@ -41,6 +41,7 @@ cuda::ResidualMlpArgs mlp_args(const MlpOp<Bf16, float>& m) {
   cuda::ResidualMlpArgs a;
   a.in = m.in, a.hidden = m.hidden, a.out = m.out, a.layers = m.layers;
   a.input_residual = m.input_residual, a.output_residual = m.output_residual;
+  a.residual = D(m.residual);
   for (int i = 0; i < a.kMaxLinear; ++i)
     a.W[i] = D(m.W[i]), a.b[i] = m.b[i], a.dW[i] = m.dW[i], a.db[i] = m.db[i];
   for (int i = 0; i < a.kMaxLinear - 1; ++i) a.pre[i] = D(m.pre[i]), a.hid[i] = D(m.hid[i]);
@@ -216,7 +217,8 @@ OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
   t.residual_mlp_bwd = [](void* c, const MlpOp<B, float>& m, const B* x, const B* dy, B* dx,
                           std::int64_t N) {
     const cuda::ResidualMlpArgs a = mlp_args(m);
-    if (!a.pre[0] || !cuda::residual_mlp_supported(C(c), a, D(dx), D(dy))) return false;
+    if ((a.layers >= 0 && !a.pre[0]) || !cuda::residual_mlp_supported(C(c), a, D(dx), D(dy)))
+      return false;
     cuda::residual_mlp_bwd(C(c), a, D(x), D(dy), D(dx), N);
     return true;
   };

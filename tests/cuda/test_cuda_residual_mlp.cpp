@@ -22,9 +22,10 @@ using cuda::DeviceBuffer;
 namespace {
 
 struct Shape {
-  int in, hidden, out, layers;
+  int in, hidden, out, layers;  // layers = -1: one Linear
   bool input_residual, output_residual;
   std::int64_t N;
+  bool extra_residual = false;  // y += r (the block's residual stream)
 };
 
 constexpr double kC = 0.7978845608028654, kA = 0.044715;
@@ -39,12 +40,13 @@ struct HostMlp {
   std::vector<double> y, pre, hid;  // y [N, out]; pre, hid [(layers+1), N, hidden]
 };
 HostMlp host_mlp(const Shape& s, const std::vector<float>& x, const std::vector<std::vector<float>>& W,
-                 const std::vector<std::vector<float>>& b, test::Rounding rnd) {
+                 const std::vector<std::vector<float>>& b, const std::vector<float>& r,
+                 test::Rounding rnd) {
   const int n_lin = s.layers + 2;
-  HostMlp r;
-  r.y.assign(std::size_t(s.N) * s.out, 0.0);
-  r.pre.assign(std::size_t(n_lin - 1) * s.N * s.hidden, 0.0);
-  r.hid.assign(r.pre.size(), 0.0);
+  HostMlp res;
+  res.y.assign(std::size_t(s.N) * s.out, 0.0);
+  res.pre.assign(std::size_t(n_lin - 1) * s.N * s.hidden, 0.0);
+  res.hid.assign(res.pre.size(), 0.0);
   std::vector<double> h(s.hidden), a(s.hidden), in(s.hidden);
   for (std::int64_t n = 0; n < s.N; ++n) {
     for (int l = 0; l < n_lin; ++l) {
@@ -57,19 +59,20 @@ HostMlp host_mlp(const Shape& s, const std::vector<float>& x, const std::vector<
       }
       if (l < n_lin - 1) {
         for (int o = 0; o < s.hidden; ++o) {
-          const double res = l > 0 || s.input_residual ? in[o] : 0.0;
-          h[o] = rnd(rnd(gelu(a[o])) + res);
+          const double skip = l > 0 || s.input_residual ? in[o] : 0.0;
+          h[o] = rnd(rnd(gelu(a[o])) + skip);
           const std::size_t at = (std::size_t(l) * s.N + n) * s.hidden + o;
-          r.pre[at] = a[o];
-          r.hid[at] = h[o];
+          res.pre[at] = a[o];
+          res.hid[at] = h[o];
         }
       } else {
         for (int o = 0; o < s.out; ++o)
-          r.y[n * s.out + o] = rnd(a[o] + (s.output_residual ? h[o] : 0.0));
+          res.y[n * s.out + o] =
+              rnd(a[o] + (s.output_residual ? h[o] : 0.0) + (s.extra_residual ? r[n * s.out + o] : 0.0));
       }
     }
   }
-  return r;
+  return res;
 }
 
 // Host backward from the forward's pre/hid (same rounding mode): dx = dx0 + ∂/∂x, dW/db from
@@ -95,14 +98,17 @@ HostGrads host_mlp_bwd(const Shape& s, const std::vector<float>& x,
   auto pre = [&](int l, std::int64_t n, int c) { return f.pre[(std::size_t(l) * s.N + n) * H + c]; };
   for (std::int64_t n = 0; n < s.N; ++n) {
     const int L = n_lin - 1;  // fc2
-    for (int k = 0; k < H; ++k) {
+    const int cols_L = L == 0 ? s.in : H;  // the last layer's inputs
+    for (int k = 0; k < cols_L; ++k) {
       double v = s.output_residual ? dy[n * s.out + k] : 0.0;
-      for (int o = 0; o < s.out; ++o) v += double(dy[n * s.out + o]) * W[L][o * H + k];
+      for (int o = 0; o < s.out; ++o) v += double(dy[n * s.out + o]) * W[L][o * cols_L + k];
       dh[k] = rnd(v);
     }
     for (int o = 0; o < s.out; ++o) {
       g.db[L][o] += dy[n * s.out + o];
-      for (int k = 0; k < H; ++k) g.dW[L][o * H + k] += dy[n * s.out + o] * hid(L - 1, n, k);
+      for (int k = 0; k < cols_L; ++k)  // layers = -1: the one Linear reads x
+        g.dW[L][o * cols_L + k] +=
+            dy[n * s.out + o] * (L == 0 ? double(x[n * s.in + k]) : hid(L - 1, n, k));
     }
     for (int l = L - 1; l >= 0; --l) {
       const int cols = l == 0 ? s.in : H;
@@ -178,11 +184,17 @@ class CudaResidualMlp : public ::testing::Test {
       args.W[l] = gW[l].data();
       args.b[l] = gb[l].data();
     }
-    const HostMlp exact = host_mlp(s, x, W, b, {});
-    const HostMlp naive = host_mlp(s, x, W, b, {true});
+    const std::size_t nr = s.extra_residual ? std::size_t(s.N) * s.out : 0;
+    const auto r = test::round_bf16(test::randn(nr, 1.f, rng));
+    const HostMlp exact = host_mlp(s, x, W, b, r, {});
+    const HostMlp naive = host_mlp(s, x, W, b, r, {true});
 
-    DeviceBuffer<bf16> gx, gy(std::size_t(s.N) * s.out), gy_train(gy.size());
+    DeviceBuffer<bf16> gx, gr, gy(std::size_t(s.N) * s.out), gy_train(gy.size());
     gx.upload(test::to_bf16(x));
+    if (s.extra_residual) {
+      gr.upload(test::to_bf16(r));
+      args.residual = gr.data();
+    }
     gy.fill_bytes(0xFF);
     ASSERT_TRUE(cuda::residual_mlp_supported(*ctx, args, gx.data(), gy.data()));
     cuda::residual_mlp_fwd(*ctx, args, gx.data(), gy.data(), s.N);
@@ -264,6 +276,14 @@ TEST_F(CudaResidualMlp, InputProjectionShape) {
 TEST_F(CudaResidualMlp, OutputProjectionShape) {
   check({64, 64, 1, 2, true, false, 5003});  // T = 1 field out
   check({64, 64, 3, 2, true, false, 129});
+}
+
+// The mixer's output projection with the block's residual add (x_mid = x_in + Linear(Y)), and a
+// whole MLP with the residual add (x_out = x_mid + ffn(LN2(x_mid))).
+TEST_F(CudaResidualMlp, OneLinearAndResidualStream) {
+  check({64, 64, 64, -1, false, false, 1000, true});
+  check({64, 64, 64, -1, false, false, 33});
+  check({64, 64, 64, 3, true, true, 517, true});
 }
 
 TEST_F(CudaResidualMlp, OtherWidthsAndDepths) {
