@@ -51,7 +51,7 @@ void Model<A, P>::resize(std::int64_t N, int B, bool train) {
   m_blocks.resize(std::max(m_blocks.size(), n_block_acts));
   for (std::size_t l = 0; l < n_block_acts; ++l) {
     BlockActs& a = m_blocks[l];
-    for (Buf* b : {&a.ln1, &a.k, &a.v, &a.y, &a.xmid, &a.ln2, &a.tmp}) ensure(*b, N * C);
+    for (Buf* b : {&a.ln1, &a.k, &a.v, &a.y, &a.xmid, &a.ln2}) ensure(*b, N * C);
     for (PBuf* b : {&a.mean1, &a.rstd1, &a.mean2, &a.rstd2}) ensure(*b, N);
     if (c.separate_decode_keys) {
       ensure(a.kd, N * C);
@@ -81,7 +81,7 @@ void Model<A, P>::resize(std::int64_t N, int B, bool train) {
 }
 
 template <typename A, typename P>
-MlpOp<A, P> Model<A, P>::mlp_op(const MlpSlots& s, const P* Pp, MlpActs* a, P* G) const {
+MlpOp<A, P> Model<A, P>::mlp_op(const MlpSlots& s, const P* Pp, P* G) const {
   const MlpShape& sh = s.shape;
   MlpOp<A, P> op;
   op.in = sh.in, op.hidden = sh.hidden, op.out = sh.out, op.layers = sh.layers;
@@ -97,16 +97,12 @@ MlpOp<A, P> Model<A, P>::mlp_op(const MlpSlots& s, const P* Pp, MlpActs* a, P* G
   put(0, s.fc1);
   for (int i = 0; i < sh.layers; ++i) put(i + 1, s.fcs[i]);
   put(sh.layers + 1, s.fc2);
-  for (int i = 0; a && i <= sh.layers; ++i) {
-    op.pre[i] = a->pre[i].data();
-    op.hid[i] = a->hid[i].data();
-  }
   return op;
 }
 
 template <typename A, typename P>
 void Model<A, P>::mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a,
-                          A* out, bool keep, const A* residual) {
+                          A* out, const A* residual) {
   const MlpShape& sh = s.shape;
   if (sh.layers == -1) {
     m_ops.linear_fwd(m_ops.ctx, x, m_w + s.fc1.weight, Pp + s.fc1.bias, out, N, sh.in, sh.out);
@@ -114,14 +110,14 @@ void Model<A, P>::mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64
     if (residual) m_ops.add(m_ops.ctx, out, residual, out, N * sh.out);
     return;
   }
-  // The per-layer buffers exist only where they are written: a fused inference keeps none.
-  if (keep) resize_mlp(a, s, N);
   if (m_ops.residual_mlp_fwd && sh.layers + 2 <= MlpOp<A, P>::kMaxLinear) {
-    MlpOp<A, P> op = mlp_op(s, Pp, keep ? &a : nullptr, nullptr);
+    MlpOp<A, P> op = mlp_op(s, Pp, nullptr);
     op.residual = residual;
-    if (m_ops.residual_mlp_fwd(m_ops.ctx, op, x, out, N)) return;
+    a.fused = m_ops.residual_mlp_fwd(m_ops.ctx, op, x, out, N);
+    if (a.fused) return;
   }
-  if (!keep) resize_mlp(a, s, N);  // the layer-by-layer path writes them either way
+  // The per-layer buffers exist only where the layer-by-layer path writes them.
+  resize_mlp(a, s, N);
   const std::int64_t nh = N * sh.hidden;
   m_ops.linear_fwd(m_ops.ctx, x, m_w + s.fc1.weight, Pp + s.fc1.bias, a.pre[0].data(), N, sh.in,
                    sh.hidden);
@@ -152,8 +148,8 @@ MlpOp<A, P> Model<A, P>::linear_op(const LinearSlot& fc, const P* Pp, P* G, int 
 }
 
 template <typename A, typename P>
-void Model<A, P>::mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs& a, const A* dout,
-                          A* dx, P* G) {
+void Model<A, P>::mlp_bwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a,
+                          const A* dout, A* dx, P* G) {
   const MlpShape& sh = s.shape;
   if (sh.layers == -1) {
     m_ops.linear_bwd(m_ops.ctx, x, m_w + s.fc1.weight, dout, dx, G + s.fc1.weight, G + s.fc1.bias,
@@ -161,10 +157,25 @@ void Model<A, P>::mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs
     if (sh.output_residual && dx) m_ops.add(m_ops.ctx, dx, dout, dx, N * sh.out);
     return;
   }
-  if (m_ops.residual_mlp_bwd && sh.layers + 2 <= MlpOp<A, P>::kMaxLinear &&
-      m_ops.residual_mlp_bwd(m_ops.ctx, mlp_op(s, nullptr, &a, G), x, dout, dx, N))
-    return;
   const std::int64_t nh = N * sh.hidden;
+  if (a.fused) {
+    // One MLP's scratch at a time, grown to the deepest and widest MLP once.
+    MlpOp<A, P> op = mlp_op(s, Pp, G);
+    if (m_g.mlp_hid.size() < std::size_t(sh.layers + 1)) {
+      m_g.mlp_hid.resize(sh.layers + 1);
+      m_g.mlp_da.resize(sh.layers + 1);
+    }
+    for (int i = 0; i <= sh.layers; ++i) {
+      ensure(m_g.mlp_hid[i], nh);
+      ensure(m_g.mlp_da[i], nh);
+      op.hid[i] = m_g.mlp_hid[i].data();
+      op.da[i] = m_g.mlp_da[i].data();
+    }
+    FLARE_CHECK(m_ops.residual_mlp_bwd && m_ops.residual_mlp_bwd(m_ops.ctx, op, x, dout, dx, N),
+                "Model: the fused MLP backward declined an MLP that the fused forward ran (in ",
+                sh.in, ", hidden ", sh.hidden, ", out ", sh.out, ", layers ", sh.layers, ")");
+    return;
+  }
   Buf& dh = m_g.dh;  // ∂loss/∂hid[i], updated in place from the last layer down
   Buf& da = m_g.da;  // ∂loss/∂pre[i]
   // Only the layer-by-layer path needs them (and grows them to the widest MLP once).
@@ -192,18 +203,18 @@ void Model<A, P>::mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs
 }
 
 template <typename A, typename P>
-void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, A* xout,
-                            bool keep) {
+void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a,
+                            A* xout) {
   const ModelConfig& c = m_layout.config();
   const int C = c.channel_dim, H = c.num_heads, M = c.num_latents, D = c.head_dim();
   const std::int64_t N = m_N;
   const P eps = P(c.layernorm_eps), scale = P(c.scale());
   m_ops.layernorm_fwd(m_ops.ctx, xin, Pp + s.norm1.weight, Pp + s.norm1.bias, a.ln1.data(),
                       a.mean1.data(), a.rstd1.data(), N, C, eps);
-  mlp_fwd(s.k_proj, Pp, a.ln1.data(), N, a.k_mlp, a.k.data(), keep);
+  mlp_fwd(s.k_proj, Pp, a.ln1.data(), N, a.k_mlp, a.k.data());
   if (c.separate_decode_keys)
-    mlp_fwd(s.k_dec_proj, Pp, a.ln1.data(), N, a.kd_mlp, a.kd.data(), keep);
-  mlp_fwd(s.v_proj, Pp, a.ln1.data(), N, a.v_mlp, a.v.data(), keep);
+    mlp_fwd(s.k_dec_proj, Pp, a.ln1.data(), N, a.kd_mlp, a.kd.data());
+  mlp_fwd(s.v_proj, Pp, a.ln1.data(), N, a.v_mlp, a.v.data());
 
   const P* Q = Pp + s.latent_q;  // [C, M] memory read as [H, M, D], as FLARE.py's .view
   const A* k_enc = a.k.data();
@@ -231,13 +242,14 @@ void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
   MlpOp<A, P> proj = linear_op(s.out_proj, Pp, nullptr, C, C);
   proj.residual = xin;
   if (!m_ops.residual_mlp_fwd || !m_ops.residual_mlp_fwd(m_ops.ctx, proj, a.y.data(), a.xmid.data(), N)) {
+    ensure(a.tmp, N * C);
     m_ops.linear_fwd(m_ops.ctx, a.y.data(), m_w + s.out_proj.weight, Pp + s.out_proj.bias,
                      a.tmp.data(), N, C, C);
     m_ops.add(m_ops.ctx, xin, a.tmp.data(), a.xmid.data(), N * C);
   }
   m_ops.layernorm_fwd(m_ops.ctx, a.xmid.data(), Pp + s.norm2.weight, Pp + s.norm2.bias,
                       a.ln2.data(), a.mean2.data(), a.rstd2.data(), N, C, eps);
-  mlp_fwd(s.mlp, Pp, a.ln2.data(), N, a.f_mlp, xout, keep, a.xmid.data());
+  mlp_fwd(s.mlp, Pp, a.ln2.data(), N, a.f_mlp, xout, a.xmid.data());
 }
 
 template <typename A, typename P>
@@ -253,7 +265,7 @@ void Model<A, P>::block_bwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
   // x_out = x_mid + ffn(LN2(x_mid))
   copy(dxout, NC, g.dxmid.data());
   zero(g.dln2, NC);
-  mlp_bwd(s.mlp, a.ln2.data(), N, a.f_mlp, dxout, g.dln2.data(), G);
+  mlp_bwd(s.mlp, Pp, a.ln2.data(), N, a.f_mlp, dxout, g.dln2.data(), G);
   m_ops.layernorm_bwd(m_ops.ctx, a.xmid.data(), Pp + s.norm2.weight, a.mean2.data(), a.rstd2.data(),
                       g.dln2.data(), g.dxmid.data(), G + s.norm2.weight, G + s.norm2.bias, N, C);
   // x_mid = x_in + out_proj(Y)
@@ -307,9 +319,9 @@ void Model<A, P>::block_bwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
     }
   }
   zero(g.dln1, NC);
-  mlp_bwd(s.k_proj, a.ln1.data(), N, a.k_mlp, g.dk.data(), g.dln1.data(), G);
-  if (sep) mlp_bwd(s.k_dec_proj, a.ln1.data(), N, a.kd_mlp, g.dkd.data(), g.dln1.data(), G);
-  mlp_bwd(s.v_proj, a.ln1.data(), N, a.v_mlp, g.dv.data(), g.dln1.data(), G);
+  mlp_bwd(s.k_proj, Pp, a.ln1.data(), N, a.k_mlp, g.dk.data(), g.dln1.data(), G);
+  if (sep) mlp_bwd(s.k_dec_proj, Pp, a.ln1.data(), N, a.kd_mlp, g.dkd.data(), g.dln1.data(), G);
+  mlp_bwd(s.v_proj, Pp, a.ln1.data(), N, a.v_mlp, g.dv.data(), g.dln1.data(), G);
   // x_mid = x_in + mixer(LN1(x_in))
   copy(g.dxmid.data(), NC, dxin);
   m_ops.layernorm_bwd(m_ops.ctx, xin, Pp + s.norm1.weight, a.mean1.data(), a.rstd1.data(),
@@ -341,13 +353,13 @@ void Model<A, P>::run(const P* params, const A* x, const std::int64_t* offsets, 
   if (train) copy(x, N * c.in_dim, m_x.data());
   const P* Pp = params;
   m_w = weights(params);
-  mlp_fwd(m_layout.in_proj, Pp, x, N, m_in_acts, m_stream[0].data(), train);
+  mlp_fwd(m_layout.in_proj, Pp, x, N, m_in_acts, m_stream[0].data());
   for (int l = 0; l < c.num_blocks; ++l) {
     const A* xin = m_stream[train ? l : l % 2].data();
     A* xout = m_stream[train ? l + 1 : (l + 1) % 2].data();
     // A recomputing forward keeps only the residual stream: the backward re-runs each block.
     const bool keep = train && !m_recompute;
-    block_fwd(m_layout.blocks[l], Pp, xin, m_blocks[keep ? l : 0], xout, keep);
+    block_fwd(m_layout.blocks[l], Pp, xin, m_blocks[keep ? l : 0], xout);
   }
   const A* h = m_stream[train ? c.num_blocks : c.num_blocks % 2].data();
   if (c.out_proj_norm) {
@@ -356,7 +368,7 @@ void Model<A, P>::run(const P* params, const A* x, const std::int64_t* offsets, 
                         P(c.layernorm_eps));
     h = m_lnf.data();
   }
-  mlp_fwd(m_layout.out_mlp, Pp, h, N, m_out_acts, y, train);
+  mlp_fwd(m_layout.out_mlp, Pp, h, N, m_out_acts, y);
   m_have_train_forward = train;
   m_forward_recomputes = m_recompute;
 }
@@ -422,25 +434,24 @@ void Model<A, P>::backward(const P* params, const A* dy, P* grads) {
   zero(g.dx_a, NC);
   if (c.out_proj_norm) {
     zero(g.dlnf, NC);
-    mlp_bwd(m_layout.out_mlp, h, N, m_out_acts, dy, g.dlnf.data(), grads);
+    mlp_bwd(m_layout.out_mlp, Pp, h, N, m_out_acts, dy, g.dlnf.data(), grads);
     m_ops.layernorm_bwd(m_ops.ctx, m_stream[L].data(), Pp + m_layout.out_norm.weight,
                         m_meanf.data(), m_rstdf.data(), g.dlnf.data(), dx,
                         grads + m_layout.out_norm.weight, grads + m_layout.out_norm.bias, N, C);
   } else {
-    mlp_bwd(m_layout.out_mlp, h, N, m_out_acts, dy, dx, grads);
+    mlp_bwd(m_layout.out_mlp, Pp, h, N, m_out_acts, dy, dx, grads);
   }
   for (int l = L - 1; l >= 0; --l) {
     // Recomputing rewrites stream[l+1] with the values it already holds (same ops, same order),
     // and that buffer is not read again.
     if (m_forward_recomputes)
-      block_fwd(m_layout.blocks[l], Pp, m_stream[l].data(), m_blocks[0], m_stream[l + 1].data(),
-                true);
+      block_fwd(m_layout.blocks[l], Pp, m_stream[l].data(), m_blocks[0], m_stream[l + 1].data());
     block_bwd(m_layout.blocks[l], Pp, m_stream[l].data(), m_blocks[m_forward_recomputes ? 0 : l],
               dx, dx_other, grads);
     std::swap(dx, dx_other);
   }
   // The input features need no gradient.
-  mlp_bwd(m_layout.in_proj, m_x.data(), N, m_in_acts, dx, nullptr, grads);
+  mlp_bwd(m_layout.in_proj, Pp, m_x.data(), N, m_in_acts, dx, nullptr, grads);
 }
 
 template <typename A, typename P>
@@ -469,6 +480,8 @@ std::int64_t Model<A, P>::buffer_bytes() const {
   for (const Buf* b : {&g.dx_a, &g.dx_b, &g.dxmid, &g.dln1, &g.dln2, &g.dy, &g.dkn, &g.dkdn, &g.dk,
                        &g.dkd, &g.dv, &g.dh, &g.da, &g.dlnf})
     total += b->bytes();
+  for (const auto& b : g.mlp_hid) total += b.bytes();
+  for (const auto& b : g.mlp_da) total += b.bytes();
   total += g.dz.bytes() + g.dqn.bytes();
   return total;
 }

@@ -6,7 +6,8 @@
 // meshes except through the per-mesh softmax over points in the encode.
 //
 // forward() keeps every activation that backward() needs, in buffers owned by the model that grow
-// to the largest batch seen and are then reused (no allocation in a steady training loop).
+// to the largest batch seen and are then reused (no allocation in a steady training loop), except
+// inside MLPs that run fused: their backward recomputes them from the MLP's input.
 // The buffers come from the op table's Memory: host arrays for the cpu/ref tiers, device arrays for
 // CUDA. params, x, y and dy are pointers in that same memory; offsets are always host arrays (the
 // model copies them to where the ops read them).
@@ -62,7 +63,8 @@ class Model {
   /// Activation checkpointing per block: training forward() keeps only the residual stream (L+1
   /// [N, C] buffers) and one block's activations, and backward() re-runs each block's forward
   /// just before its backward. About 1/3 more work for about L times less activation memory
-  /// (the blocks hold ~31 [N, C] tensors each); gradients are the same bit for bit. Takes effect
+  /// (the blocks hold ~31 [N, C] tensors each layer by layer, ~7 with fused MLPs); gradients are
+  /// the same bit for bit. Takes effect
   /// at the next forward().
   void set_recompute(bool on) { m_recompute = on; }
   bool recompute() const { return m_recompute; }
@@ -77,7 +79,10 @@ class Model {
   using Buf = Buffer<A>;   // point-sized activations and their gradients
   using PBuf = Buffer<P>;  // statistics and latent-sized tensors
   struct MlpActs {
-    std::vector<Buf> pre, hid;  // per hidden layer: pre-activation and hidden state [N, hidden]
+    // Layer-by-layer path: per hidden layer, pre-activation and state [N, hidden].
+    std::vector<Buf> pre, hid;
+    // The last forward ran the fused op, which keeps nothing: the fused backward recomputes.
+    bool fused = false;
   };
   struct BlockActs {
     Buf ln1;
@@ -94,11 +99,12 @@ class Model {
     Buf xmid;              // x + mixer(LN1(x))
     Buf ln2;
     PBuf mean2, rstd2;
-    Buf tmp;               // output projection before the residual add (unfused path)
+    Buf tmp;               // output projection before the residual add (unfused path only)
   };
   struct Grads {
     Buf dx_a, dx_b, dxmid, dln1, dln2, dy, dkn, dkdn, dk, dkd, dv, dh, da, dlnf;
     PBuf dz, dqn;
+    std::vector<Buf> mlp_hid, mlp_da;  // the fused MLP backward's scratch, one MLP at a time
   };
 
   template <typename U>
@@ -118,18 +124,18 @@ class Model {
   }
   void resize(std::int64_t N, int B, bool train);
   void resize_mlp(MlpActs& a, const MlpSlots& s, std::int64_t N);
-  /// The fused ops' view of one MLP: weights (and biases when Pp is given), the per-layer
-  /// buffers of `a` when given, the gradient slots of G when given.
-  MlpOp<A, P> mlp_op(const MlpSlots& s, const P* Pp, MlpActs* a, P* G) const;
-  /// out = mlp(x) (+ residual when given). keep: leave each hidden layer's pre-activation and
-  /// state in `a` for mlp_bwd (training).
+  /// The fused ops' view of one MLP: weights, biases, and the gradient slots of G when given.
+  MlpOp<A, P> mlp_op(const MlpSlots& s, const P* Pp, P* G) const;
+  /// out = mlp(x) (+ residual when given), fused where the table can (keeping nothing: a.fused)
+  /// and otherwise layer by layer (keeping each hidden layer's pre-activation and state in `a`).
+  /// mlp_bwd needs x again either way.
   void mlp_fwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a, A* out,
-               bool keep, const A* residual = nullptr);
+               const A* residual = nullptr);
   /// One Linear as the fused MLP ops see it (layers = -1), for the mixer's output projection.
   MlpOp<A, P> linear_op(const LinearSlot& fc, const P* Pp, P* G, int in, int out) const;
-  void mlp_bwd(const MlpSlots& s, const A* x, std::int64_t N, MlpActs& a, const A* dout, A* dx,
-               P* G);
-  void block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, A* xout, bool keep);
+  void mlp_bwd(const MlpSlots& s, const P* Pp, const A* x, std::int64_t N, MlpActs& a,
+               const A* dout, A* dx, P* G);
+  void block_fwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, A* xout);
   void block_bwd(const BlockSlots& s, const P* Pp, const A* xin, BlockActs& a, const A* dxout,
                  A* dxin, P* G);
   void run(const P* params, const A* x, const std::int64_t* offsets, int B, A* y, bool train);

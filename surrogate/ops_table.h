@@ -27,9 +27,8 @@ struct BatchView {
   std::int64_t total_points = 0;  ///< offsets[B]
 };
 
-/// One ResidualMLP as the fused op sees it (flare.md, ResidualMLP): shapes, the weights as the
-/// linear ops read them (A), the biases (P), and in a training forward the per-hidden-layer
-/// outputs that the layer-by-layer backward reads.
+/// One ResidualMLP as the fused ops see it (flare.md, ResidualMLP): shapes, the weights as the
+/// linear ops read them (A), the biases (P), and for the backward its scratch and gradients.
 template <typename A, typename P>
 struct MlpOp {
   static constexpr int kMaxLinear = 8;  ///< fc1, up to 6 hidden layers, fc2
@@ -39,8 +38,10 @@ struct MlpOp {
   const A* residual = nullptr;  ///< forward: [N, out] added to y (a block's residual stream)
   const A* W[kMaxLinear] = {};  ///< [out_i, in_i]: fc1, fcs..., fc2
   const P* b[kMaxLinear] = {};
-  A* pre[kMaxLinear - 1] = {};  ///< [N, hidden] per hidden layer; nullptr in inference
+  /// Backward scratch, [N, hidden] per hidden layer (overwritten): the recomputed states and the
+  /// pre-activation gradients.
   A* hid[kMaxLinear - 1] = {};
+  A* da[kMaxLinear - 1] = {};
   P* dW[kMaxLinear] = {};  ///< backward: gradients accumulated into (same order as W, b)
   P* db[kMaxLinear] = {};
 };
@@ -76,14 +77,15 @@ struct OpTable {
   /// Optional fused y = gelu(x) + r (a residual MLP's hidden layer: one pass instead of two).
   /// nullptr: the model calls gelu_fwd then add.
   void (*gelu_add_fwd)(void* ctx, const A* x, const A* r, A* y, std::int64_t n) = nullptr;
-  /// Optional fused ResidualMLP forward: y [N, out] = mlp(x [N, in]) (+ mlp.residual) in one pass with the
-  /// activations on-chip (and pre/hid written when given). Returns false, doing nothing, for an
-  /// MLP it does not handle; the model then runs it layer by layer (as when this is nullptr).
+  /// Optional fused ResidualMLP forward: y [N, out] = mlp(x [N, in]) (+ mlp.residual) in one
+  /// pass with the activations on-chip; it keeps nothing for the backward, in training too.
+  /// Returns false, doing nothing, for an MLP it does not handle; the model then runs it layer by
+  /// layer (as when this is nullptr).
   bool (*residual_mlp_fwd)(void* ctx, const MlpOp<A, P>& mlp, const A* x, A* y,
                            std::int64_t N) = nullptr;
-  /// Optional fused ResidualMLP backward of a training forward (mlp.pre/hid as it left them):
-  /// dx [N, in] += ∂loss/∂x (dx may be nullptr), mlp.dW/db +=. Consumes mlp.pre (overwritten).
-  /// Returns false, doing nothing, for an MLP it does not handle.
+  /// The fused backward of an MLP that residual_mlp_fwd ran, from its input x alone (it re-runs
+  /// the chain, biases included): dx [N, in] += ∂loss/∂x (dx may be nullptr), mlp.dW/db +=,
+  /// mlp.hid/da overwritten. Present exactly where residual_mlp_fwd is, and takes what it takes.
   bool (*residual_mlp_bwd)(void* ctx, const MlpOp<A, P>& mlp, const A* x, const A* dout, A* dx,
                            std::int64_t N) = nullptr;
   void (*flare_encode_fwd)(void* ctx, const P* Q, const A* K, const A* V, const BatchView& batch,

@@ -63,6 +63,18 @@ __device__ inline void ldsm_x4(std::uint32_t (&b)[4], const __nv_bfloat16* p, in
                : "r"(addr));
 }
 
+/// B fragments of two adjacent 8-column tiles, 16 deep, from B itself stored [k][n] row-major in
+/// shared memory (e.g. dh·W with W in nn.Linear layout [out][in]: B = W): `p` = &B[k0][n0], `ld`
+/// elements per row (16-byte aligned rows); the same b[0..3] as ldsm_x4 gives for Bᵀ storage.
+__device__ inline void ldsm_x4_trans(std::uint32_t (&b)[4], const __nv_bfloat16* p, int ld) {
+  const int lane = threadIdx.x % 32, j = lane / 8;
+  const auto addr = static_cast<std::uint32_t>(
+      __cvta_generic_to_shared(p + ((j % 2) * 8 + lane % 8) * ld + (j / 2) * 8));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
+               : "r"(addr));
+}
+
 __device__ inline std::uint32_t pack_bf16(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<std::uint32_t*>(&v);

@@ -1,5 +1,5 @@
-// Fused ResidualMLP forward (tiny-cuda-nn's fully fused MLP, adapted to residual layers and bf16
-// mma.sync.m16n8k16 with fp32 accumulators).
+// Fused ResidualMLP forward and backward (tiny-cuda-nn's fully fused MLP, adapted to residual
+// layers and bf16 mma.sync.m16n8k16 with fp32 accumulators).
 //
 // Every weight of the MLP sits in shared memory for the whole (persistent) block: hidden rows of
 // hidden + 8 bf16, zero-padded to hidden×hidden for the first (in < hidden) and last (out <
@@ -26,6 +26,7 @@ namespace {
 
 using tc::acc_to_a;
 using tc::ldsm_x4;
+using tc::ldsm_x4_trans;
 using tc::mma_bf16;
 
 constexpr int kWarps = 8;
@@ -53,8 +54,7 @@ __device__ inline GeluTerms gelu_terms(float v) {
   return {s, e * s, kGeluC * fmaf(3.f * kGeluA, v2, 1.f)};
 }
 __device__ inline float gelu_fast(float v) { return v * gelu_terms(v).s; }
-__device__ inline float gelu_grad_fast(float v) {
-  const GeluTerms g = gelu_terms(v);
+__device__ inline float gelu_grad(float v, const GeluTerms& g) {
   return g.s + 2.f * v * g.s * g.one_minus_s * g.du;
 }
 
@@ -65,9 +65,10 @@ __device__ inline void store_pair(bf16* p, float lo, float hi) {
   *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(lo, hi);
 }
 
-std::size_t smem_bytes(int hidden, int n_linear) {
+// Weights and biases; the backward adds its per-block bias-gradient sums.
+std::size_t smem_bytes(int hidden, int n_linear, bool backward) {
   return std::size_t(n_linear) * hidden * (hidden + kPad) * sizeof(bf16) +
-         std::size_t(n_linear) * hidden * sizeof(float);
+         std::size_t(n_linear) * hidden * sizeof(float) * (backward ? 2 : 1);
 }
 
 // Register tiles: thread (g = lane/4, t = lane%4) holds, for each 8-column tile nt, columns
@@ -75,11 +76,12 @@ std::size_t smem_bytes(int hidden, int n_linear) {
 template <int HID>
 using Tile = float[HID / 8][4];
 
-// Every layer's weights into shared memory as [HID][HID + kPad] bf16, zero-padded: W_l itself
-// (rows = outputs: the B operand of y = x·Wᵀ) or, with transpose, W_lᵀ (rows = inputs: the B
-// operand of dx = dy·W). Biases (forward) into bs [n_lin][HID], zero-padded.
+// Every layer's weights into shared memory as [HID][HID + kPad] bf16 in nn.Linear layout (rows =
+// outputs), zero-padded, and the biases into bs [n_lin][HID], zero-padded. The forward reads W as
+// the B operand of x·Wᵀ with plain ldmatrix, the backward as the B operand of dh·W with
+// ldmatrix.trans: one copy serves both.
 template <int HID>
-__device__ void load_weights(const ResidualMlpArgs& p, bool transpose, bf16* ws, float* bs) {
+__device__ void load_weights(const ResidualMlpArgs& p, bf16* ws, float* bs) {
   constexpr int LDW = HID + kPad;
   const int n_lin = p.layers + 2;
   for (int l = 0; l < n_lin; ++l) {
@@ -87,14 +89,11 @@ __device__ void load_weights(const ResidualMlpArgs& p, bool transpose, bf16* ws,
     const int cols = l == 0 ? p.in : p.hidden;
     const bf16* W = p.W[l];
     for (int i = threadIdx.x; i < HID * HID; i += kThreads) {
-      const int r = i / HID, c = i % HID;  // shared-memory row and column
-      const int o = transpose ? c : r, k = transpose ? r : c;  // W's row (output) and column
-      ws[(l * HID + r) * LDW + c] =
-          o < rows && k < cols ? W[o * cols + k] : __float2bfloat16_rn(0.f);
+      const int r = i / HID, c = i % HID;
+      ws[(l * HID + r) * LDW + c] = r < rows && c < cols ? W[r * cols + c] : __float2bfloat16_rn(0.f);
     }
-    if (bs)
-      for (int r = threadIdx.x; r < HID; r += kThreads)
-        bs[l * HID + r] = p.b[l] && r < rows ? p.b[l][r] : 0.f;
+    for (int r = threadIdx.x; r < HID; r += kThreads)
+      bs[l * HID + r] = p.b[l] && r < rows ? p.b[l][r] : 0.f;
   }
 }
 
@@ -140,16 +139,15 @@ __device__ inline void store_tile(bf16* __restrict__ dst, int cols, std::int64_t
   }
 }
 
-// acc [16 × 8·nts] += bf16(h) [16 × 16·kts] · B, B's column n being row n of w ([HID][LDW]).
-// Ldsm: B fragments two 8-column tiles at a time (ldmatrix.x4; with an odd nts the second tile's
-// rows are the zero padding and its product is skipped), else two 32-bit loads per tile. The
-// forward gains from ldmatrix (1M points, H100: 12.3 -> 10.8 ms a model inference); the backward
-// measured slower with it (50.5 -> 65.1 ms a step, together with an exp2f GELU since replaced).
-template <int HID, bool Ldsm>
+// acc [16 × 8·nts] += bf16(h) [16 × 16·kts] · B with B from w ([HID][LDW], nn.Linear layout W
+// [out][in]): B = Wᵀ (forward: B's column n is row n of w, plain ldmatrix) or, with Trans, B = W
+// (backward dh·W: B's row k is row k of w, ldmatrix.trans). B fragments come two 8-column tiles
+// at a time (ldmatrix.x4); with an odd nts the second tile reads the zero padding and its product
+// is skipped.
+template <int HID, bool Trans>
 __device__ inline void tile_matmul(Tile<HID>& acc, const Tile<HID>& h, const bf16* w, int kts,
                                    int nts) {
   constexpr int LDW = HID + kPad;
-  const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
 #pragma unroll
   for (int kt = 0; kt < HID / 16; ++kt) {
     if (kt >= kts) break;
@@ -158,21 +156,32 @@ __device__ inline void tile_matmul(Tile<HID>& acc, const Tile<HID>& h, const bf1
 #pragma unroll
     for (int nt = 0; nt < HID / 8; nt += 2) {
       if (nt >= nts) break;
-      if constexpr (Ldsm) {
-        std::uint32_t b[4];
+      std::uint32_t b[4];
+      if constexpr (Trans)
+        ldsm_x4_trans(b, w + kt * 16 * LDW + nt * 8, LDW);
+      else
         ldsm_x4(b, w + nt * 8 * LDW + kt * 16, LDW);
-        mma_bf16(acc[nt], a, b[0], b[1]);
-        if (nt + 1 < nts) mma_bf16(acc[nt + 1], a, b[2], b[3]);
-      } else {
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-          if (nt + j >= nts) break;
-          const bf16* wr = w + ((nt + j) * 8 + g) * LDW + kt * 16 + 2 * t;
-          mma_bf16(acc[nt + j], a, tc::ld32(wr), tc::ld32(wr + 8));
-        }
-      }
+      mma_bf16(acc[nt], a, b[0], b[1]);
+      if (nt + 1 < nts) mma_bf16(acc[nt + 1], a, b[2], b[3]);
     }
   }
+}
+
+// acc = b_l + bf16(h)·W_lᵀ: layer l's pre-activation, the same instructions in the forward and in
+// the backward's recomputation, so both see the same values.
+template <int HID>
+__device__ inline void layer_pre(const ResidualMlpArgs& p, const bf16* ws, const float* bs, int l,
+                                 const Tile<HID>& h, Tile<HID>& acc) {
+  constexpr int NT = HID / 8, LDW = HID + kPad;
+  const int t = threadIdx.x % 4, n_lin = p.layers + 2;
+  const float* bl = bs + l * HID;
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt) {
+    const float b0 = bl[nt * 8 + 2 * t], b1 = bl[nt * 8 + 2 * t + 1];
+    acc[nt][0] = b0, acc[nt][1] = b1, acc[nt][2] = b0, acc[nt][3] = b1;
+  }
+  tile_matmul<HID, false>(acc, h, ws + l * HID * LDW, l == 0 ? (p.in + 15) / 16 : HID / 16,
+                          l == n_lin - 1 ? (p.out + 7) / 8 : NT);
 }
 
 template <int HID>
@@ -184,11 +193,10 @@ __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
   const int n_lin = p.layers + 2;
   bf16* ws = reinterpret_cast<bf16*>(smem);                       // [n_lin][HID][LDW]
   float* bs = reinterpret_cast<float*>(ws + n_lin * HID * LDW);  // [n_lin][HID]
-  load_weights<HID>(p, false, ws, bs);
+  load_weights<HID>(p, ws, bs);
   __syncthreads();
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  const bool train = p.pre[0] != nullptr;
   const std::int64_t n_tiles = (N + 15) / 16;
   for (std::int64_t tile = std::int64_t(blockIdx.x) * kWarps + warp; tile < n_tiles;
        tile += std::int64_t(gridDim.x) * kWarps) {
@@ -196,46 +204,32 @@ __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
     const bool v0 = r0 < N, v1 = r1 < N;
     Tile<HID> h, acc;
     load_tile<HID>(x, p.in, r0, r1, v0, v1, t, h);
-    for (int l = 0; l < n_lin; ++l) {
-      const bool last = l == n_lin - 1;
-      const float* bl = bs + l * HID;
+    for (int l = 0; l < n_lin - 1; ++l) {
+      // Hidden layer: h = act(a) (first layer without input residual) or h + act(a).
+      layer_pre<HID>(p, ws, bs, l, h, acc);
+      const bool residual = l > 0 || p.input_residual;
 #pragma unroll
-      for (int nt = 0; nt < NT; ++nt) {
-        const float b0 = bl[nt * 8 + 2 * t], b1 = bl[nt * 8 + 2 * t + 1];
-        acc[nt][0] = b0, acc[nt][1] = b1, acc[nt][2] = b0, acc[nt][3] = b1;
-      }
-      tile_matmul<HID, true>(acc, h, ws + l * HID * LDW, l == 0 ? (p.in + 15) / 16 : HID / 16,
-                       last ? (p.out + 7) / 8 : NT);
-      if (!last) {
-        // Hidden layer: h = act(a) (first layer without input residual) or h + act(a).
-        const bool residual = l > 0 || p.input_residual;
+      for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-          for (int j = 0; j < 4; ++j) {
-            const float v = gelu_fast(acc[nt][j]);
-            h[nt][j] = residual ? h[nt][j] + v : v;
-          }
-        if (train) {
-          store_tile<HID>(p.pre[l], HID, r0, r1, v0, v1, t, acc);
-          store_tile<HID>(p.hid[l], HID, r0, r1, v0, v1, t, h);
+        for (int j = 0; j < 4; ++j) {
+          const float v = gelu_fast(acc[nt][j]);
+          h[nt][j] = residual ? h[nt][j] + v : v;
         }
-      } else {
-        if (p.output_residual)
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int j = 0; j < 4; ++j) acc[nt][j] += h[nt][j];
-        if (p.residual) {
-          load_tile<HID>(p.residual, p.out, r0, r1, v0, v1, t, h);  // h is dead: reuse it
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int j = 0; j < 4; ++j) acc[nt][j] += h[nt][j];
-        }
-        store_tile<HID>(y, p.out, r0, r1, v0, v1, t, acc);
-      }
     }
+    layer_pre<HID>(p, ws, bs, n_lin - 1, h, acc);
+    if (p.output_residual)
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[nt][j] += h[nt][j];
+    if (p.residual) {
+      load_tile<HID>(p.residual, p.out, r0, r1, v0, v1, t, h);  // h is dead: reuse it
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[nt][j] += h[nt][j];
+    }
+    store_tile<HID>(y, p.out, r0, r1, v0, v1, t, acc);
   }
 }
 
@@ -254,20 +248,23 @@ __device__ inline void add_column_sums(const Tile<HID>& v, float* col_sums, int 
     }
 }
 
-// The backward through the chain, from dy to dx, with the saved pre-activations: each hidden
-// layer's da = gelu'(pre)·dh overwrites its pre in place (for the weight-gradient GEMMs that
-// follow) and the bias gradients are summed here (per block in shared memory, then one atomic
-// per column and block).
+// The backward from the MLP's input alone. A warp first re-runs its 16 points through the hidden
+// layers (layer_pre: the forward's own products), writing each state to hid[l] (the input of the
+// next layer's weight gradient) and gelu'(pre) to da[l]; then it runs the chain from dy to dx,
+// turning da[l] into the pre-activation gradient in place (the same thread rereads what it wrote,
+// mostly from L2). Bias gradients are summed here (per block in shared memory, then one atomic
+// per column and block); the weight gradients are GEMMs over hid/da after the kernel.
 template <int HID>
 __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
-    residual_mlp_bwd_kernel(const ResidualMlpArgs p, const bf16* __restrict__ dy,
-                            bf16* __restrict__ dx, std::int64_t N) {
+    residual_mlp_bwd_kernel(const ResidualMlpArgs p, const bf16* __restrict__ x,
+                            const bf16* __restrict__ dy, bf16* __restrict__ dx, std::int64_t N) {
   constexpr int NT = HID / 8, LDW = HID + kPad;
   extern __shared__ __align__(16) unsigned char smem[];
   const int n_lin = p.layers + 2;
-  bf16* wt = reinterpret_cast<bf16*>(smem);                        // [n_lin][HID][LDW]: W_lᵀ
-  float* dbs = reinterpret_cast<float*>(wt + n_lin * HID * LDW);  // [n_lin][HID]
-  load_weights<HID>(p, true, wt, nullptr);
+  bf16* ws = reinterpret_cast<bf16*>(smem);                       // [n_lin][HID][LDW]
+  float* bs = reinterpret_cast<float*>(ws + n_lin * HID * LDW);  // [n_lin][HID]
+  float* dbs = bs + n_lin * HID;                                  // [n_lin][HID]
+  load_weights<HID>(p, ws, bs);
   for (int i = threadIdx.x; i < n_lin * HID; i += kThreads) dbs[i] = 0.f;
   __syncthreads();
 
@@ -277,7 +274,26 @@ __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
        tile += std::int64_t(gridDim.x) * kWarps) {
     const std::int64_t r0 = tile * 16 + g, r1 = r0 + 8;
     const bool v0 = r0 < N, v1 = r1 < N;
-    Tile<HID> grad, dh;
+    Tile<HID> h, acc;
+    if (n_lin > 1) load_tile<HID>(x, p.in, r0, r1, v0, v1, t, h);
+    for (int l = 0; l < n_lin - 1; ++l) {
+      layer_pre<HID>(p, ws, bs, l, h, acc);
+      const bool residual = l > 0 || p.input_residual;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const float v = acc[nt][j];
+          const GeluTerms gt = gelu_terms(v);
+          h[nt][j] = residual ? h[nt][j] + v * gt.s : v * gt.s;
+          acc[nt][j] = gelu_grad(v, gt);
+        }
+      store_tile<HID>(p.hid[l], HID, r0, r1, v0, v1, t, h);
+      store_tile<HID>(p.da[l], HID, r0, r1, v0, v1, t, acc);
+    }
+
+    Tile<HID>& grad = acc;
+    Tile<HID>& dh = h;
     // Output layer: dh = dy·W2 (+ dy through the output residual).
     load_tile<HID>(dy, p.out, r0, r1, v0, v1, t, grad);
     add_column_sums<HID>(grad, dbs + (n_lin - 1) * HID, lane);
@@ -285,16 +301,17 @@ __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
     for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
       for (int j = 0; j < 4; ++j) dh[nt][j] = p.output_residual ? grad[nt][j] : 0.f;
-    tile_matmul<HID, false>(dh, grad, wt + (n_lin - 1) * HID * LDW, (p.out + 15) / 16, NT);
+    tile_matmul<HID, true>(dh, grad, ws + (n_lin - 1) * HID * LDW, (p.out + 15) / 16,
+                           n_lin == 1 ? (p.in + 7) / 8 : NT);
     // Hidden layers, last to first: h_l = h_{l-1} + act(pre_l) (no h_{-1} term without the
     // input residual).
     for (int l = n_lin - 2; l >= 0; --l) {
-      load_tile<HID>(p.pre[l], HID, r0, r1, v0, v1, t, grad);
+      load_tile<HID>(p.da[l], HID, r0, r1, v0, v1, t, grad);
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-        for (int j = 0; j < 4; ++j) grad[nt][j] = gelu_grad_fast(grad[nt][j]) * dh[nt][j];
-      store_tile<HID>(p.pre[l], HID, r0, r1, v0, v1, t, grad);
+        for (int j = 0; j < 4; ++j) grad[nt][j] *= dh[nt][j];
+      store_tile<HID>(p.da[l], HID, r0, r1, v0, v1, t, grad);
       add_column_sums<HID>(grad, dbs + l * HID, lane);
       if (l == 0 && !dx) break;
       if (l == 0 && !p.input_residual)
@@ -302,7 +319,8 @@ __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
           for (int j = 0; j < 4; ++j) dh[nt][j] = 0.f;
-      tile_matmul<HID, false>(dh, grad, wt + l * HID * LDW, HID / 16, l == 0 ? (p.in + 7) / 8 : NT);
+      tile_matmul<HID, true>(dh, grad, ws + l * HID * LDW, HID / 16,
+                             l == 0 ? (p.in + 7) / 8 : NT);
     }
     if (dx) {  // dx += dh
       load_tile<HID>(dx, p.in, r0, r1, v0, v1, t, grad);
@@ -320,12 +338,14 @@ __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
   }
 }
 
-// a, b: the kernel's tensors (x, y forward; dy, dx backward).
-template <int HID, bool Backward>
-void launch(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* a, bf16* b, std::int64_t N) {
+template <int HID, bool Backward, typename... Tensors>
+void launch(CudaContext& ctx, const ResidualMlpArgs& p, std::int64_t N, Tensors... tensors) {
   const int n_lin = p.layers + 2;
-  const std::size_t smem = smem_bytes(HID, n_lin);
-  auto kern = Backward ? residual_mlp_bwd_kernel<HID> : residual_mlp_fwd_kernel<HID>;
+  const std::size_t smem = smem_bytes(HID, n_lin, Backward);
+  const auto kern = [] {
+    if constexpr (Backward) return residual_mlp_bwd_kernel<HID>;
+    else return residual_mlp_fwd_kernel<HID>;
+  }();
   // The shared-memory limit is a property of the kernel, not of the launch: it is set before
   // every launch, since MLPs of other depths share the kernel and a smaller limit set for one of
   // them would make a deeper MLP's launch fail (a cheap host call). The occupancy is queried
@@ -343,17 +363,17 @@ void launch(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* a, bf16* b, 
   const std::int64_t blocks = (N + 16 * kWarps - 1) / (16 * kWarps);
   const unsigned grid =
       unsigned(std::min<std::int64_t>(blocks, std::int64_t(ctx.sm_count()) * bps));
-  kern<<<grid, kThreads, smem, ctx.stream()>>>(p, a, b, N);
+  kern<<<grid, kThreads, smem, ctx.stream()>>>(p, tensors..., N);
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
 }
 
-template <bool Backward>
-void launch_hidden(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* a, bf16* b,
-                   std::int64_t N) {
+template <bool Backward, typename... Tensors>
+void launch_hidden(CudaContext& ctx, const ResidualMlpArgs& p, std::int64_t N,
+                   Tensors... tensors) {
   switch (p.hidden) {
-    case 32: return launch<32, Backward>(ctx, p, a, b, N);
-    case 64: return launch<64, Backward>(ctx, p, a, b, N);
-    default: return launch<128, Backward>(ctx, p, a, b, N);
+    case 32: return launch<32, Backward>(ctx, p, N, tensors...);
+    case 64: return launch<64, Backward>(ctx, p, N, tensors...);
+    default: return launch<128, Backward>(ctx, p, N, tensors...);
   }
 }
 
@@ -367,15 +387,22 @@ bool residual_mlp_supported(const CudaContext& ctx, const ResidualMlpArgs& p, co
   if (p.in < 1 || p.in > hid || p.out < 1 || p.out > hid) return false;
   if (p.input_residual && p.in != hid) return false;
   if (p.output_residual && (p.out != hid || (p.layers < 0 && p.in != hid))) return false;
-  // Shared memory: every weight of the MLP at once (227 KB opt-in on sm_90, 163 KB on sm_80).
-  if (smem_bytes(hid, p.layers + 2) > ctx.props().sharedMemPerBlockOptin) return false;
+  // Shared memory: every weight of the MLP at once, and the backward's bias sums (227 KB opt-in
+  // on sm_90, 163 KB on sm_80).
+  if (smem_bytes(hid, p.layers + 2, true) > ctx.props().sharedMemPerBlockOptin) return false;
   for (int l = 0; l < p.layers + 2; ++l)
     if (!p.W[l]) return false;
   if ((p.in == hid && !aligned(x, 4)) || (p.out == hid && !aligned(y, 4))) return false;
   if (p.residual && p.out == hid && !aligned(p.residual, 4)) return false;
-  const bool train = p.pre[0] != nullptr;
-  for (int l = 0; train && l <= p.layers; ++l)
-    if (!p.pre[l] || !p.hid[l] || !aligned(p.pre[l], 4) || !aligned(p.hid[l], 4)) return false;
+  return true;
+}
+
+bool residual_mlp_bwd_supported(const CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x,
+                                const bf16* dy, const bf16* dx) {
+  if (!residual_mlp_supported(ctx, p, x, dy)) return false;
+  if (p.in == p.hidden && !aligned(dx, 4)) return false;
+  for (int l = 0; l <= p.layers; ++l)
+    if (!p.hid[l] || !p.da[l] || !aligned(p.hid[l], 4) || !aligned(p.da[l], 4)) return false;
   return true;
 }
 
@@ -385,27 +412,28 @@ void residual_mlp_fwd(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x,
   FLARE_CHECK(residual_mlp_supported(ctx, p, x, y), "residual_mlp_fwd: unsupported MLP (in ", p.in,
               ", hidden ", p.hidden, ", out ", p.out, ", layers ", p.layers,
               ") or misaligned tensors");
-  if (N > 0) launch_hidden<false>(ctx, p, x, y, N);
+  if (N > 0) launch_hidden<false>(ctx, p, N, x, y);
 }
 
 void residual_mlp_bwd(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x, const bf16* dy,
                       bf16* dx, std::int64_t N) {
   NVTX_RANGE_FN();
-  FLARE_CHECK((p.layers < 0 || p.pre[0]) && residual_mlp_supported(ctx, p, dx, dy),
+  FLARE_CHECK(residual_mlp_bwd_supported(ctx, p, x, dy, dx),
               "residual_mlp_bwd: unsupported MLP (in ", p.in, ", hidden ", p.hidden, ", out ",
-              p.out, ", layers ", p.layers, "), misaligned tensors or no saved activations");
+              p.out, ", layers ", p.layers, "), misaligned tensors or no scratch");
   if (N <= 0) return;
-  launch_hidden<true>(ctx, p, dy, dx, N);
+  launch_hidden<true>(ctx, p, N, x, dy, dx);
   // Weight gradients: dW_l += da_lᵀ · (input of layer l), N deep, through cuBLASLt (a split-K
   // tensor-core kernel of our own measured slower: the MLP backward took 56.0 ms a step against
-  // 50.0, H100, 1M points); the kernel left each da_l in pre[l] and summed the biases.
+  // 50.0, H100, 1M points); the kernel left each input in hid and each da_l in da, and summed
+  // the biases.
   const int last = p.layers + 1;
   if (p.dW[last])
     linear_bwd<bf16>(ctx, p.layers >= 0 ? p.hid[p.layers] : x, nullptr, dy, nullptr, p.dW[last],
                      nullptr, N, p.layers >= 0 ? p.hidden : p.in, p.out);
   for (int l = 0; l <= p.layers; ++l)
     if (p.dW[l])
-      linear_bwd<bf16>(ctx, l == 0 ? x : p.hid[l - 1], nullptr, p.pre[l], nullptr, p.dW[l],
+      linear_bwd<bf16>(ctx, l == 0 ? x : p.hid[l - 1], nullptr, p.da[l], nullptr, p.dW[l],
                        nullptr, N, l == 0 ? p.in : p.hidden, p.hidden);
 }
 

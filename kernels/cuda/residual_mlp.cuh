@@ -1,15 +1,19 @@
-// A whole ResidualMLP forward in one kernel (bf16, tensor cores): the tiny-cuda-nn "fully fused
-// MLP" for FLARE's k_proj, v_proj, ffn and its input/output projections (flare.md, ResidualMLP).
+// A whole ResidualMLP in one kernel each way (bf16, tensor cores): the tiny-cuda-nn "fully fused
+// MLP" for FLARE's k_proj, v_proj, ffn, its input/output projections and (layers = -1) the
+// mixer's output Linear (flare.md, ResidualMLP).
 //
 //   h = act(W1 x + b1)            (+ x when input_residual; needs in == hidden)
 //   h = h + act(Wi h + bi)        layers times
-//   y = W2 h + b2                 (+ h when output_residual; needs hidden == out)
+//   y = W2 h + b2                 (+ h when output_residual; needs hidden == out)  (+ residual)
 //
-// A warp carries 16 points through every layer with the activations in registers; only x is read
-// and y written (plus each hidden layer's pre-activation and state when the caller keeps them for
-// the backward). Unfused, every layer is a GEMM pass and a GELU+residual pass over [N, hidden].
-// The backward fuses the chain from dy to dx likewise; the weight gradients stay N-deep cuBLASLt
-// GEMMs (linear_bwd) of each layer's pre-activation gradient and input.
+// A warp carries 16 points through every layer with the activations in registers; only x (and
+// the optional residual) is read and y written. Training keeps nothing more: the backward takes
+// x again and re-runs the chain before going back through it (FlashAttention's recomputation,
+// applied to the MLP), so a training forward costs what an inference does and the model holds no
+// per-layer MLP activations between forward and backward. Unfused, every layer is a GEMM pass
+// and a GELU+residual pass over [N, hidden], and the backward needs each layer's state and
+// pre-activation saved. The weight gradients stay N-deep cuBLASLt GEMMs (linear_bwd) of each
+// layer's pre-activation gradient and input, which the backward kernel leaves in scratch.
 #pragma once
 
 #include <cstdint>
@@ -28,34 +32,37 @@ struct ResidualMlpArgs {
   const bf16* residual = nullptr;  ///< forward: [N, out] added to y (a block's residual stream)
   const bf16* W[kMaxLinear] = {};   ///< fc1, fcs[0..layers), fc2 (layers = -1: the one Linear)
   const float* b[kMaxLinear] = {};  ///< same order; nullptr = no bias
-  /// Training: pre[i], hid[i] [N, hidden] for i in 0..layers (the pre-activation and the state
-  /// after each hidden layer, as the unfused path stores them); all nullptr in inference.
-  bf16* pre[kMaxLinear - 1] = {};
+  /// Backward scratch, [N, hidden] for i in 0..layers (overwritten; contents on entry unused): the
+  /// state after hidden layer i and its pre-activation gradient, the weight GEMMs' operands.
   bf16* hid[kMaxLinear - 1] = {};
+  bf16* da[kMaxLinear - 1] = {};
   /// Backward: weight and bias gradients (fp32, accumulated into; nullptr = not wanted).
   float* dW[kMaxLinear] = {};
   float* db[kMaxLinear] = {};
 };
 
-/// Whether the fused kernel handles this MLP on these tensors: hidden ∈ {32, 64, 128}, 1 ≤ in ≤
+/// Whether the fused forward handles this MLP on these tensors: hidden ∈ {32, 64, 128}, 1 ≤ in ≤
 /// hidden (in == hidden with the input residual), 1 ≤ out ≤ hidden, −1 ≤ layers ≤ kMaxLinear − 2,
-/// every weight in the device's shared memory at once, and 4-byte alignment of the hidden-wide tensors (x when in == hidden, y when out == hidden,
-/// pre/hid, residual), which the model's cudaMalloc'd activations always have.
+/// every weight in the device's shared memory at once, and 4-byte alignment of the hidden-wide
+/// tensors (x when in == hidden, y and residual when out == hidden), which the model's
+/// cudaMalloc'd activations always have. The backward takes the same MLPs.
 bool residual_mlp_supported(const CudaContext& ctx, const ResidualMlpArgs& mlp, const bf16* x,
                             const bf16* y);
 
+/// residual_mlp_supported(ctx, mlp, x, dy), dx aligned likewise, and the scratch hid/da given and
+/// 4-byte aligned for every hidden layer.
+bool residual_mlp_bwd_supported(const CudaContext& ctx, const ResidualMlpArgs& mlp, const bf16* x,
+                                const bf16* dy, const bf16* dx);
+
 /// y [N, out] = mlp(x [N, in]) (+ residual); fp32 accumulation and an fp32 residual stream, bf16
-/// storage.
-/// FLARE_CHECK unless residual_mlp_supported().
+/// storage. FLARE_CHECK unless residual_mlp_supported().
 void residual_mlp_fwd(CudaContext& ctx, const ResidualMlpArgs& mlp, const bf16* x, bf16* y,
                       std::int64_t N);
 
-/// Backward of a training forward (pre/hid as it wrote them): dx [N, in] += ∂/∂x (dx may be
-/// nullptr), dW/db += their gradients. The chain runs fused (dh in fp32 registers, the
-/// transposed weights in shared memory, the bias sums in the kernel); the weight gradients are
-/// N-deep cuBLASLt GEMMs (linear_bwd) of each layer's pre-activation gradient, which the kernel
-/// writes over pre (pre is consumed), and its input. FLARE_CHECK unless
-/// residual_mlp_supported(ctx, mlp, dx, dy) with pre/hid given (layers ≥ 0).
+/// Backward from the forward's input x [N, in] and dy [N, out]: dx [N, in] += ∂/∂x (dx may be
+/// nullptr), dW/db += their gradients; mlp.hid/da are overwritten. The recomputed
+/// pre-activations are the forward kernel's own fp32 values (the same instructions on the same
+/// bf16 operands). FLARE_CHECK unless residual_mlp_bwd_supported().
 void residual_mlp_bwd(CudaContext& ctx, const ResidualMlpArgs& mlp, const bf16* x,
                       const bf16* dy, bf16* dx, std::int64_t N);
 

@@ -44,7 +44,7 @@ cuda::ResidualMlpArgs mlp_args(const MlpOp<Bf16, float>& m) {
   a.residual = D(m.residual);
   for (int i = 0; i < a.kMaxLinear; ++i)
     a.W[i] = D(m.W[i]), a.b[i] = m.b[i], a.dW[i] = m.dW[i], a.db[i] = m.db[i];
-  for (int i = 0; i < a.kMaxLinear - 1; ++i) a.pre[i] = D(m.pre[i]), a.hid[i] = D(m.hid[i]);
+  for (int i = 0; i < a.kMaxLinear - 1; ++i) a.hid[i] = D(m.hid[i]), a.da[i] = D(m.da[i]);
   return a;
 }
 
@@ -217,8 +217,7 @@ OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
   t.residual_mlp_bwd = [](void* c, const MlpOp<B, float>& m, const B* x, const B* dy, B* dx,
                           std::int64_t N) {
     const cuda::ResidualMlpArgs a = mlp_args(m);
-    if ((a.layers >= 0 && !a.pre[0]) || !cuda::residual_mlp_supported(C(c), a, D(dx), D(dy)))
-      return false;
+    if (!cuda::residual_mlp_bwd_supported(C(c), a, D(x), D(dy), D(dx))) return false;
     cuda::residual_mlp_bwd(C(c), a, D(x), D(dy), D(dx), N);
     return true;
   };

@@ -1,10 +1,10 @@
-// The fused ResidualMLP forward (kernels/cuda/residual_mlp.cu) against an fp64 host MLP, by the
-// bf16 rule: the error against fp64 may be at most twice that of a naive bf16 implementation
-// (each layer's pre-activation, state and output stored in bf16, as the unfused op-by-op path
-// does). Shapes of every MLP of the model (k/v/ffn, the input and output projections), hidden 32
-// and 128, row counts that are not multiples of a warp's 16 rows or a block's 128, and the
-// training outputs (pre-activations and states) that the backward reads; then the fused backward
-// (dx, every dW and db, with the += contract) against the fp64 host backward by the same rule.
+// The fused ResidualMLP (kernels/cuda/residual_mlp.cu) against an fp64 host MLP, by the bf16
+// rule: the error against fp64 may be at most twice that of a naive bf16 implementation (each
+// layer's pre-activation, state and output stored in bf16, as the unfused op-by-op path does).
+// Shapes of every MLP of the model (k/v/ffn, the input and output projections, the mixer's output
+// Linear with the residual stream), hidden 32 and 128, row counts that are not multiples of a
+// warp's 16 rows or a block's 128. The forward's y; then the backward from x and dy alone: dx,
+// every dW and db (with the += contract), and the states it recomputed into its scratch.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -161,7 +161,7 @@ class CudaResidualMlp : public ::testing::Test {
     ctx = std::make_unique<cuda::CudaContext>();
   }
 
-  // Runs the kernel in inference and in training mode and checks y, pre and hid.
+  // Runs the forward and the backward and checks y, dx, dW, db and the recomputed states.
   void check(const Shape& s) {
     SCOPED_TRACE(testing::Message() << "in " << s.in << " hidden " << s.hidden << " out " << s.out
                                     << " layers " << s.layers << " N " << s.N);
@@ -189,7 +189,7 @@ class CudaResidualMlp : public ::testing::Test {
     const HostMlp exact = host_mlp(s, x, W, b, r, {});
     const HostMlp naive = host_mlp(s, x, W, b, r, {true});
 
-    DeviceBuffer<bf16> gx, gr, gy(std::size_t(s.N) * s.out), gy_train(gy.size());
+    DeviceBuffer<bf16> gx, gr, gy(std::size_t(s.N) * s.out);
     gx.upload(test::to_bf16(x));
     if (s.extra_residual) {
       gr.upload(test::to_bf16(r));
@@ -201,33 +201,17 @@ class CudaResidualMlp : public ::testing::Test {
     const auto y = gy.download();
     expect_within_twice_naive("y", y, naive.y, exact.y);
 
-    // Training: the same y bit for bit, plus every hidden layer's pre-activation and state.
-    std::vector<DeviceBuffer<bf16>> pre(n_lin - 1), hid(n_lin - 1);
+    // Backward from x and dy: dx += (onto random values: the += contract), dW and db += (onto
+    // random values), the scratch overwritten (it starts as NaN bytes).
+    std::vector<DeviceBuffer<bf16>> hid(n_lin - 1), da(n_lin - 1);
     for (int l = 0; l < n_lin - 1; ++l) {
-      pre[l].resize(std::size_t(s.N) * s.hidden);
-      hid[l].resize(pre[l].size());
-      pre[l].fill_bytes(0xFF);
+      hid[l].resize(std::size_t(s.N) * s.hidden);
+      da[l].resize(hid[l].size());
       hid[l].fill_bytes(0xFF);
-      args.pre[l] = pre[l].data();
+      da[l].fill_bytes(0xFF);
       args.hid[l] = hid[l].data();
+      args.da[l] = da[l].data();
     }
-    gy_train.fill_bytes(0xFF);
-    cuda::residual_mlp_fwd(*ctx, args, gx.data(), gy_train.data(), s.N);
-    EXPECT_EQ(0, std::memcmp(y.data(), gy_train.download().data(), y.size() * sizeof(bf16)))
-        << "training and inference outputs differ";
-    const std::size_t per = std::size_t(s.N) * s.hidden;
-    for (int l = 0; l < n_lin - 1; ++l) {
-      auto slice = [&](const std::vector<double>& v) {
-        return std::vector<double>(v.begin() + l * per, v.begin() + (l + 1) * per);
-      };
-      expect_within_twice_naive("pre " + std::to_string(l), pre[l].download(), slice(naive.pre),
-                                slice(exact.pre));
-      expect_within_twice_naive("hid " + std::to_string(l), hid[l].download(), slice(naive.hid),
-                                slice(exact.hid));
-    }
-
-    // Backward from the saved activations: dx += (onto random values: the += contract), dW and
-    // db += (onto random values), each hidden layer's pre overwritten by its gradient.
     const auto dy = test::round_bf16(test::randn(std::size_t(s.N) * s.out, 1.f, rng));
     const auto dx0 = test::round_bf16(test::randn(std::size_t(s.N) * s.in, 1.f, rng));
     DeviceBuffer<bf16> gdy, gdx;
@@ -243,7 +227,16 @@ class CudaResidualMlp : public ::testing::Test {
       args.dW[l] = gdW[l].data();
       args.db[l] = gdb[l].data();
     }
+    ASSERT_TRUE(cuda::residual_mlp_bwd_supported(*ctx, args, gx.data(), gdy.data(), gdx.data()));
     cuda::residual_mlp_bwd(*ctx, args, gx.data(), gdy.data(), gdx.data(), s.N);
+    const std::size_t per = std::size_t(s.N) * s.hidden;
+    for (int l = 0; l < n_lin - 1; ++l) {
+      auto slice = [&](const std::vector<double>& v) {
+        return std::vector<double>(v.begin() + l * per, v.begin() + (l + 1) * per);
+      };
+      expect_within_twice_naive("recomputed hid " + std::to_string(l), hid[l].download(),
+                                slice(naive.hid), slice(exact.hid));
+    }
     const HostGrads ge = host_mlp_bwd(s, x, W, exact, dy, dx0, {});
     const HostGrads gn = host_mlp_bwd(s, x, W, naive, dy, dx0, {true});
     expect_within_twice_naive("dx", gdx.download(), gn.dx, ge.dx);
@@ -341,8 +334,11 @@ TEST_F(CudaResidualMlp, UnsupportedShapesAndViewsAreDeclined) {
   res.input_residual = true;
   EXPECT_FALSE(cuda::residual_mlp_supported(*ctx, res, x.data(), y.data()));
   auto half = args;
-  half.pre[0] = x.data();  // training needs every layer's outputs
-  EXPECT_FALSE(cuda::residual_mlp_supported(*ctx, half, x.data(), y.data()));
+  half.hid[0] = half.da[0] = x.data();  // the backward needs scratch for every hidden layer
+  EXPECT_FALSE(cuda::residual_mlp_bwd_supported(*ctx, half, x.data(), y.data(), x.data()));
+  for (int l = 1; l < 4; ++l) half.hid[l] = half.da[l] = x.data();
+  EXPECT_TRUE(cuda::residual_mlp_bwd_supported(*ctx, half, x.data(), y.data(), x.data()));
+  EXPECT_FALSE(cuda::residual_mlp_bwd_supported(*ctx, half, x.data(), y.data(), x.data() + 1));
 }
 
 }  // namespace

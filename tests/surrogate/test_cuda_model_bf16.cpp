@@ -340,6 +340,27 @@ TEST(CudaModelBf16Fused, EveryMlpOfTheDefaultModelRunsFused) {
   dx.upload(to_bf16_vec(bf16_values(normal_vector<float>(N * c.in_dim, 8))).data(), N * c.in_dim);
   dy.upload(to_bf16_vec(bf16_values(normal_vector<float>(ny, 9))).data(), ny);
   m.forward(dp.data(), dx.data(), offsets.data(), 2, y.data());
+  // A fused training forward keeps no per-layer MLP activation (the backward recomputes them):
+  // it holds exactly what the layer-by-layer path keeps less each hidden layer's pre-activation
+  // and state, and the output projection's temporary.
+  OpTable<Bf16, float> unfused_ops = be.ops_bf16;
+  unfused_ops.residual_mlp_fwd = nullptr;
+  unfused_ops.residual_mlp_bwd = nullptr;
+  Model<Bf16, float> unfused(layout, unfused_ops);
+  unfused.forward(dp.data(), dx.data(), offsets.data(), 2, y.data());
+  std::int64_t kept = std::int64_t(c.num_blocks) * N * c.channel_dim;  // the temporaries
+  auto mlp = [&](const MlpSlots& s) {
+    kept += 2 * std::int64_t(s.shape.layers + 1) * N * s.shape.hidden;
+  };
+  mlp(layout.in_proj);
+  mlp(layout.out_mlp);
+  for (const BlockSlots& b : layout.blocks) {
+    mlp(b.k_proj);
+    if (c.separate_decode_keys) mlp(b.k_dec_proj);
+    mlp(b.v_proj);
+    mlp(b.mlp);
+  }
+  EXPECT_EQ(unfused.buffer_bytes() - m.buffer_bytes(), kept * std::int64_t(sizeof(Bf16)));
   m.backward(dp.data(), dy.data(), dg.data());
   std::map<std::string, std::int64_t> calls;
   for (const OpTime& t : prof.times()) calls[t.op] = t.calls;
