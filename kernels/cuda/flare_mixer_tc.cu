@@ -99,9 +99,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   bf16* qs = reinterpret_cast<bf16*>(smem_tc);  // [M][D + kPad] Q_hi
   bf16* ql = qs + M * (D + kPad);                // [M][D + kPad] Q_lo
   bf16* zt = ql + M * (D + kPad);                // [D][M + kPad]
-  const int h = blockIdx.y, b = blockIdx.z;
+  const int h = blockIdx.x % H, b = blockIdx.z;  // heads fastest: see head_major_grid
   const std::int64_t lo = offsets[b], hi = offsets[b + 1];
-  const std::int64_t first = lo + std::int64_t(blockIdx.x) * kRows;
+  const std::int64_t first = lo + std::int64_t(blockIdx.x / H) * kRows;
   if (first >= hi) return;
   for (int i = threadIdx.x; i < M * D; i += blockDim.x) {
     const int m = i / D, d = i % D;
@@ -207,8 +207,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 {
   __shared__ __align__(16) bf16 ks[kTileP * (D + kPad)];  // [points][D]
   __shared__ __align__(16) bf16 vt[D * (kTileP + kPad)];  // [D][points]
-  const int h = blockIdx.y, b = blockIdx.z;
-  const int c = blockIdx.x / m_tiles, mt = blockIdx.x % m_tiles;
+  const int h = blockIdx.x % H, b = blockIdx.z;  // heads fastest: see head_major_grid
+  const int c = blockIdx.x / H / m_tiles, mt = blockIdx.x / H % m_tiles;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int m0 = mt * kRows + warp * 16;
   const bool active = m0 < M;  // M % 16 == 0: a warp's 16 latents are all real or all absent
@@ -316,7 +316,7 @@ void encode_partials(CudaContext& ctx, const float* Q, const bf16* K, const bf16
                      const PackedBatch& batch, const MixerShape& s, int chunk, int n_chunks,
                      float* part_ml, float* part_acc) {
   const int m_tiles = (s.M + kRows - 1) / kRows;
-  dim3 grid(unsigned(n_chunks * m_tiles), unsigned(s.H), unsigned(batch.B));
+  const dim3 grid = head_major_grid(std::int64_t(n_chunks) * m_tiles, s.H, batch.B);
   FLARE_D_SWITCH(s.D, {
     encode_partial_tc_kernel<DD><<<grid, kWarps * 32, 0, ctx.stream()>>>(
         Q, K, V, batch.offsets, s.H, s.M, m_tiles, chunk, n_chunks, s.scale * kLog2e, part_ml,
@@ -330,7 +330,7 @@ void decode_fwd(CudaContext& ctx, const float* Q, const bf16* K, const float* Z,
   if (batch.max_points == 0) return;
   const std::size_t smem =
       (2 * std::size_t(s.M) * (s.D + kPad) + std::size_t(s.D) * (s.M + kPad)) * sizeof(bf16);
-  dim3 grid(unsigned((batch.max_points + kRows - 1) / kRows), unsigned(s.H), unsigned(batch.B));
+  const dim3 grid = head_major_grid((batch.max_points + kRows - 1) / kRows, s.H, batch.B);
   FLARE_D_SWITCH(s.D, {
     auto kern = decode_fwd_tc_kernel<DD>;
     FLARE_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));

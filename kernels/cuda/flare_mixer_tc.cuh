@@ -14,6 +14,17 @@ inline bool supported(const MixerShape& s) {
   return (s.D == 8 || s.D == 16 || s.D == 32 || s.D == 64) && s.M % 16 == 0;
 }
 
+/// The grid of a launch over `items` work items (point tiles or chunks) × H heads × B meshes, with
+/// the H heads of an item adjacent in blockIdx.x (h = blockIdx.x % H): each head reads its D-wide
+/// slice of the same [N, C] rows, so blocks that run together share those rows' DRAM sectors
+/// through L2. (With the heads on blockIdx.y every head re-fetched whole sectors for its 2·D
+/// bytes a row: ncu, H100, D = 8, 1M points: the decode forward read 1.0 GB a call for a 128 MB K.)
+inline dim3 head_major_grid(std::int64_t items, int H, int B) {
+  FLARE_CHECK(items * H < (std::int64_t(1) << 31), "mixer: grid of ", items, " x ", H,
+              " blocks is too large");
+  return dim3(unsigned(items * H), 1u, unsigned(B));
+}
+
 /// Chunking of the encode split for the tensor-core kernel (64-point tiles, 64-latent tiles).
 void encode_plan(const CudaContext& ctx, const PackedBatch& batch, const MixerShape& s, int& chunk,
                  int& n_chunks);

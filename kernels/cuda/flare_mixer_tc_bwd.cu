@@ -183,9 +183,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   bf16* dzl = dzh + (ENC ? M * ld : 0);            // [M][ld] dZ_lo   (ENC)
   float* lse2e = reinterpret_cast<float*>(dzl + (ENC ? M * ld : 0));  // [M] log2 units (ENC)
   float* dele = lse2e + M;                                            // [M] dZ_m·Z_m   (ENC)
-  const int h = blockIdx.y, b = blockIdx.z;
+  const int h = blockIdx.x % H, b = blockIdx.z;  // heads fastest: see head_major_grid
   const std::int64_t lo = offsets[b], hi = offsets[b + 1];
-  const std::int64_t first = lo + std::int64_t(blockIdx.x) * kPointsPerBlock;
+  const std::int64_t first = lo + std::int64_t(blockIdx.x / H) * kPointsPerBlock;
   if (first >= hi) return;
   const std::int64_t last = first + kPointsPerBlock < hi ? first + kPointsPerBlock : hi;
   const std::int64_t zoff = (std::int64_t(b) * H + h) * M * D;
@@ -345,8 +345,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   __shared__ __align__(16) bf16 xs[kTileP * ld];  // [points][D] dY or V
   __shared__ float lse2p[kTileP], delp[kTileP];   // (!ENC) per point; +inf / 0 past the chunk
   __shared__ float red[2][kWarps][16];            // (FUSED) per-warp column sums, double-buffered
-  const int h = blockIdx.y, b = blockIdx.z;
-  const int c = blockIdx.x / m_tiles, mt = blockIdx.x % m_tiles;
+  const int h = blockIdx.x % H, b = blockIdx.z;  // heads fastest: see head_major_grid
+  const int c = blockIdx.x / H / m_tiles, mt = blockIdx.x / H % m_tiles;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int m0 = mt * kRows + warp * 16;
   const bool active = m0 < M;  // M % 16 == 0: a warp's 16 latents are all real or all absent
@@ -491,8 +491,8 @@ void launch_point(CudaContext& ctx, const float* Q, const bf16* K, const bf16* V
                   const float* lse_dec, const bf16* dY, const PackedBatch& batch,
                   const MixerShape& s, float* delta_out, bf16* dK, bf16* dV) {
   const std::size_t smem = point_smem(s, DELTA || DEC, ENC);
-  dim3 grid(unsigned((batch.max_points + kPointsPerBlock - 1) / kPointsPerBlock), unsigned(s.H),
-            unsigned(batch.B));
+  const dim3 grid =
+      head_major_grid((batch.max_points + kPointsPerBlock - 1) / kPointsPerBlock, s.H, batch.B);
   FLARE_D_SWITCH(s.D, {
     auto kern = point_bwd_tc_kernel<DD, DELTA, DEC, ENC>;
     FLARE_CUDA_CHECK(
@@ -510,7 +510,7 @@ void launch_latent(CudaContext& ctx, const float* Q, const bf16* K, const bf16* 
                    const PackedBatch& batch, const MixerShape& s, int chunk, int n_chunks,
                    float* part_dq, float* part_dz, float* delta_out) {
   const int m_tiles = (s.M + kRows - 1) / kRows;
-  dim3 grid(unsigned(n_chunks * m_tiles), unsigned(s.H), unsigned(batch.B));
+  const dim3 grid = head_major_grid(std::int64_t(n_chunks) * m_tiles, s.H, batch.B);
   FLARE_D_SWITCH(s.D, {
     latent_bwd_tc_kernel<DD, ENC, FUSED><<<grid, kWarps * 32, 0, ctx.stream()>>>(
         Q, K, X, Z, lse, dZ, delta_dec, batch.offsets, s.H, s.M, m_tiles, chunk, n_chunks,
