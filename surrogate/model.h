@@ -64,8 +64,7 @@ class Model {
   /// [N, C] buffers) and one block's activations, and backward() re-runs each block's forward
   /// just before its backward. About 1/3 more work for about L times less activation memory
   /// (the blocks hold ~31 [N, C] tensors each layer by layer, ~7 with fused MLPs); gradients are
-  /// the same bit for bit. Takes effect
-  /// at the next forward().
+  /// the same bit for bit. Takes effect at the next forward().
   void set_recompute(bool on) { m_recompute = on; }
   bool recompute() const { return m_recompute; }
 
