@@ -53,7 +53,6 @@ __device__ inline GeluTerms gelu_terms(float v) {
   const float s = __fdividef(1.f, 1.f + e);
   return {s, e * s, kGeluC * fmaf(3.f * kGeluA, v2, 1.f)};
 }
-__device__ inline float gelu_fast(float v) { return v * gelu_terms(v).s; }
 __device__ inline float gelu_grad(float v, const GeluTerms& g) {
   return g.s + 2.f * v * g.s * g.one_minus_s * g.du;
 }
@@ -186,6 +185,26 @@ __device__ inline void layer_pre(const ResidualMlpArgs& p, const bf16* ws, const
                           l == n_lin - 1 ? (p.out + 7) / 8 : NT);
 }
 
+// Hidden layer l on the warp's tile: h = act(pre) (the first layer without input residual) or
+// h + act(pre), pre = layer_pre(h). With Grad, acc is left holding gelu'(pre) (the backward's
+// first pass). The forward and the backward's recomputation share these instructions, so the
+// backward sees the forward's own states.
+template <int HID, bool Grad>
+__device__ inline void hidden_layer(const ResidualMlpArgs& p, const bf16* ws, const float* bs,
+                                    int l, Tile<HID>& h, Tile<HID>& acc) {
+  layer_pre<HID>(p, ws, bs, l, h, acc);
+  const bool residual = l > 0 || p.input_residual;
+#pragma unroll
+  for (int nt = 0; nt < HID / 8; ++nt)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float v = acc[nt][j];
+      const GeluTerms gt = gelu_terms(v);
+      h[nt][j] = residual ? h[nt][j] + v * gt.s : v * gt.s;
+      if constexpr (Grad) acc[nt][j] = gelu_grad(v, gt);
+    }
+}
+
 template <int HID>
 __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
     residual_mlp_fwd_kernel(const ResidualMlpArgs p, const bf16* __restrict__ x,
@@ -206,18 +225,7 @@ __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
     const bool v0 = r0 < N, v1 = r1 < N;
     Tile<HID> h, acc;
     load_tile<HID>(x, p.in, r0, r1, v0, v1, t, h);
-    for (int l = 0; l < n_lin - 1; ++l) {
-      // Hidden layer: h = act(a) (first layer without input residual) or h + act(a).
-      layer_pre<HID>(p, ws, bs, l, h, acc);
-      const bool residual = l > 0 || p.input_residual;
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const float v = gelu_fast(acc[nt][j]);
-          h[nt][j] = residual ? h[nt][j] + v : v;
-        }
-    }
+    for (int l = 0; l < n_lin - 1; ++l) hidden_layer<HID, false>(p, ws, bs, l, h, acc);
     layer_pre<HID>(p, ws, bs, n_lin - 1, h, acc);
     if (p.output_residual)
 #pragma unroll
@@ -320,17 +328,7 @@ __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
     Tile<HID> h, acc;
     if (n_lin > 1) load_tile<HID>(x, p.in, r0, r1, v0, v1, t, h);
     for (int l = 0; l < n_lin - 1; ++l) {
-      layer_pre<HID>(p, ws, bs, l, h, acc);
-      const bool residual = l > 0 || p.input_residual;
-#pragma unroll
-      for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const float v = acc[nt][j];
-          const GeluTerms gt = gelu_terms(v);
-          h[nt][j] = residual ? h[nt][j] + v * gt.s : v * gt.s;
-          acc[nt][j] = gelu_grad(v, gt);
-        }
+      hidden_layer<HID, true>(p, ws, bs, l, h, acc);
       store_tile<HID>(p.hid[l], HID, r0, r1, v0, v1, t, h);
       put_gelu_grad<HID>(p, gs, l, r0, r1, v0, v1, acc);
     }
