@@ -20,7 +20,8 @@
 // latent enc); for M > 64 a delta pass comes first. The point pass keeps the next 16-point
 // group's rows and the old dK/dV rows in flight while a group computes.
 // Measured (H100, bf16, N = 1M, H = 8; kernels/cuda/README.md): backward 4.7 ms at D = 32, M = 64
-// (v1: 20.0), 3.2 ms at D = 8, M = 64 (v1: 5.2); forward + backward 6.8 and 4.2 ms. Limits: the
+// (v1: 20.0), 3.2 ms at D = 8, M = 64 (v1: 5.2); forward + backward 6.8 and 4.2 ms (7.0 and 3.2
+// with head-major grids, head_major_grid in flare_mixer_tc.cuh). Limits: the
 // time grows linearly with M and the passes run at ~40% of the copy bandwidth (latency-bound, no
 // per-pass profile yet); the point pass of D = 32 holds 168 registers (3 blocks an SM), of D = 64
 // 255 with a few bytes of spill; prefetching the latent passes' tiles as well (tried) helped at
