@@ -139,4 +139,25 @@ void BenchReport::append_jsonl(const std::filesystem::path& path) const {
   });
 }
 
+std::vector<OrderedJson> read_jsonl(const std::string& path, const std::string& who,
+                                    const std::string& hint) {
+  std::ifstream in(path);
+  FLARE_INPUT_CHECK(in, who, ": cannot read ", path, " (", hint, ")");
+  std::vector<OrderedJson> out;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    OrderedJson j;
+    try {
+      j = OrderedJson::parse(line);
+    } catch (const std::exception& e) {
+      throw InputError(who + ": " + path + " line " + std::to_string(n) + " is not JSON: " +
+                       e.what());
+    }
+    FLARE_INPUT_CHECK(j.is_object(), who, ": ", path, " line ", n, " is not a JSON object");
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 }  // namespace flare::app

@@ -56,6 +56,12 @@ class BenchReport {
   std::vector<OrderedJson> m_rows;
 };
 
+/// The JSON objects of a JSONL file such as a PyTorch baseline (blank lines skipped). InputError
+/// naming the file when it cannot be read ("<who>: cannot read <path> (<hint>)") or when a line
+/// is not a JSON object.
+std::vector<OrderedJson> read_jsonl(const std::string& path, const std::string& who,
+                                    const std::string& hint);
+
 /// The commit the binary was built from ("abc123def456", "-dirty" suffix for local changes).
 const char* git_commit();
 

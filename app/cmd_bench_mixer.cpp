@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -80,20 +79,13 @@ using BaselineKey = std::tuple<std::int64_t, int, int, int>;
 std::map<BaselineKey, OrderedJson> read_baseline(const std::string& path) {
   std::map<BaselineKey, OrderedJson> out;
   if (path.empty()) return out;
-  std::ifstream in(path);
-  FLARE_INPUT_CHECK(in, "bench mixer: cannot read --baseline ", path,
-                    " (run tests/reference/flare_mixer_torch.py first)");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    OrderedJson j;
-    try {
-      j = OrderedJson::parse(line);
-    } catch (const std::exception& e) {
-      throw InputError("bench mixer: " + path + " is not JSONL: " + e.what());
-    }
-    BaselineKey k{j.at("N").get<std::int64_t>(), j.at("H").get<int>(), j.at("D").get<int>(),
-                  j.at("M").get<int>()};
+  for (const OrderedJson& j :
+       read_jsonl(path, "bench mixer", "run tests/reference/flare_mixer_torch.py first")) {
+    for (const char* k : {"N", "H", "D", "M"})
+      FLARE_INPUT_CHECK(j.contains(k) && j[k].is_number_integer(), "bench mixer: ", path,
+                        " has a line without an integer \"", k, "\" (not flare_mixer_torch.py output?)");
+    BaselineKey k{j["N"].get<std::int64_t>(), j["H"].get<int>(), j["D"].get<int>(),
+                  j["M"].get<int>()};
     for (auto it = j.begin(); it != j.end(); ++it) out[k][it.key()] = it.value();
   }
   return out;

@@ -3,8 +3,11 @@
 // from the explicit formula in surrogate/flops.h, next to an Eigen GEMM of the same FLOP count
 // measured in the same run (the machine's matrix-product yardstick, llm.c style) on the CPU.
 // --device cuda runs the same Model over the CUDA op table (fp32, or bf16 activations with fp32
-// master weights for --precision bf16) and reports the peak device memory of each row (the allocation counter of kernels/cuda: model activations, parameters,
-// gradients, AdamW moments, cuBLASLt workspace and kernel scratch).
+// master weights for --precision bf16) and reports the peak device memory of each row (the
+// allocation counter of kernels/cuda: model activations, parameters, gradients, AdamW moments,
+// cuBLASLt workspace and kernel scratch). --baseline puts PyTorch's times for the same N and
+// precision (tests/reference/flare_model_bench_torch.py, run in the same session) and our
+// speedup over them on the inference and training-step rows.
 #include <Eigen/Core>
 #include <cmath>
 #include <functional>
@@ -114,9 +117,59 @@ void time_model(const surrogate::Backend& backend, const surrogate::OpTable<A, f
             << " MiB\n";
 }
 
+// --baseline: the PyTorch rows (eager, torch.compile) for this N and precision. Checked before
+// anything is timed, so a mismatch costs nothing.
+std::vector<OrderedJson> read_torch_baseline(const std::string& path,
+                                             const surrogate::ModelConfig& c,
+                                             std::int64_t points, const std::string& precision) {
+  if (path.empty()) return {};
+  const surrogate::ModelConfig d;
+  FLARE_INPUT_CHECK(c.in_dim == d.in_dim && c.out_dim == d.out_dim &&
+                        c.channel_dim == d.channel_dim && c.num_blocks == d.num_blocks &&
+                        c.num_heads == d.num_heads && c.num_latents == d.num_latents,
+                    "bench model: --baseline ", path, " comes from "
+                    "tests/reference/flare_model_bench_torch.py, which times the default model "
+                    "only; drop --features/--outputs/--channels/--blocks/--heads/--latents");
+  std::vector<OrderedJson> rows;
+  const std::string hint = "run tests/reference/flare_model_bench_torch.py --points " +
+                           std::to_string(points) + " --modes " + precision + "," + precision +
+                           "-compile --out " + path + " on the same machine";
+  for (const OrderedJson& j : read_jsonl(path, "bench model", hint)) {
+    FLARE_INPUT_CHECK(j.contains("N") && j["N"].is_number_integer() && j.contains("mode") &&
+                          j["mode"].is_string(),
+                      "bench model: ", path, " has a line without an integer \"N\" and a string "
+                      "\"mode\" (", hint, ")");
+    const std::string mode = j["mode"];
+    if (j["N"].get<std::int64_t>() == points && (mode == precision || mode == precision + "-compile"))
+      rows.push_back(j);
+  }
+  FLARE_INPUT_CHECK(!rows.empty(), "bench model: ", path, " has no PyTorch row for N = ", points,
+                    " in ", precision, " (", hint, ")");
+  return rows;
+}
+
+// PyTorch's time and peak memory for one of our rows, and our speedup ("inference" or "train
+// step" in the baseline's keys; a null time is a PyTorch out-of-memory).
+void add_torch_columns(OrderedJson& row, const std::vector<OrderedJson>& base,
+                       const std::string& key, double our_ms) {
+  for (const OrderedJson& b : base) {
+    const std::string mode = b["mode"];
+    const std::string ms = key + " ms", gib = key + " peak GiB";
+    if (!b.contains(ms)) continue;
+    if (b[ms].is_null()) {
+      row["torch " + mode + " ms"] = "out of memory";
+      continue;
+    }
+    row["torch " + mode + " ms"] = b[ms].get<double>();
+    if (b.contains(gib) && b[gib].is_number())
+      row["torch " + mode + " peak_MiB"] = b[gib].get<double>() * 1024.0;
+    row["speedup vs torch " + mode] = b[ms].get<double>() / our_ms;
+  }
+}
+
 int bench_model(const Args& args) {
   surrogate::ModelConfig c;
-  std::string device = "cpu", precision = "fp32", jsonl;
+  std::string device = "cpu", precision = "fp32", jsonl, baseline;
   std::int64_t points = 50000;
   int warmup = 1, reps = 3;
   bool skip_training = false, recompute = false, profile = false;
@@ -138,6 +191,7 @@ int bench_model(const Args& args) {
       ("inference-only", po::bool_switch(&skip_training), "time inference only (meshes too large to train)")
       ("recompute", po::bool_switch(&recompute), "training with per-block activation recomputation (train --recompute)")
       ("profile", po::bool_switch(&profile), "then time each op of one inference and one training step (synchronised op by op; AdamW not included)")
+      ("baseline", po::value(&baseline), "JSONL of tests/reference/flare_model_bench_torch.py (default model, same N and precision): PyTorch's times beside ours, with the speedup")
       ("jsonl", po::value(&jsonl), "append one JSON line per row to this file");
   po::variables_map vm;
   if (!parse_args("bench model", args, opts, {}, vm, "bench model [options]",
@@ -147,13 +201,15 @@ int bench_model(const Args& args) {
                   "  flare-surrogate bench model --device cuda -n 4000000 --inference-only\n"
                   "  flare-surrogate bench model -n 200000 --channels 128 --latents 256 -r 5\n"
                   "  flare-surrogate bench model --device cuda -n 1000000 --precision bf16 --profile\n"
-                  "  flare-surrogate bench model --jsonl bench.jsonl\n"))
+                  "  flare-surrogate bench model --jsonl bench.jsonl\n"
+                  "  flare-surrogate bench model --device cuda -n 1000000 --precision bf16 --baseline torch.jsonl\n"))
     return 0;
   FLARE_INPUT_CHECK(points > 0, "bench model: --points must be positive");
   FLARE_INPUT_CHECK(reps > 0 && warmup >= 0, "bench model: need --reps > 0 and --warmup >= 0");
   c.validate();
   surrogate::check_precision(device, precision);
   if (!jsonl.empty()) check_writable(jsonl);
+  const std::vector<OrderedJson> torch_rows = read_torch_baseline(baseline, c, points, precision);
 
   const surrogate::Backend backend = surrogate::make_backend(device, precision);
   const surrogate::OpTable<float>& ops = backend.ops;
@@ -198,15 +254,19 @@ int bench_model(const Args& args) {
   // Peak memory column: device bytes held at the row's high-water mark (cuda), or the model's
   // activation and scratch buffers (cpu).
   auto row = [&](const std::string& what, const Timing& t, double gflop, double mib) {
-    report.add(OrderedJson{{"what", what},
-                           {"precision", precision},
-                           {"mean_ms", t.mean_ms},
-                           {"std_ms", t.std_ms},
-                           {"min_ms", t.min_ms},
-                           {"GFLOP", gflop},
-                           {"GFLOP/s", gflop / (t.mean_ms * 1e-3)},
-                           {"Mpoints/s", points / (t.mean_ms * 1e-3) * 1e-6},
-                           {"peak_MiB", mib}});
+    OrderedJson r{{"what", what},
+                  {"precision", precision},
+                  {"mean_ms", t.mean_ms},
+                  {"std_ms", t.std_ms},
+                  {"min_ms", t.min_ms},
+                  {"GFLOP", gflop},
+                  {"GFLOP/s", gflop / (t.mean_ms * 1e-3)},
+                  {"Mpoints/s", points / (t.mean_ms * 1e-3) * 1e-6},
+                  {"peak_MiB", mib}};
+    if (what == "inference forward") add_torch_columns(r, torch_rows, "inference", t.mean_ms);
+    if (what.rfind("training step", 0) == 0)
+      add_torch_columns(r, torch_rows, "train step", t.mean_ms);
+    report.add(std::move(r));
   };
 
   auto model_row = [&](const std::string& what, const Timing& t, bool train, double mib) {
