@@ -221,6 +221,33 @@ __global__ void flare_encode_combine_kernel(const float* __restrict__ part_ml,  
 }
 
 // ---------------------------------------------------------------------------------------------
+// The point kernels' start (head h = blockIdx.y, mesh b = blockIdx.z, a point per thread): Q[h]
+// times q_scale and Z[b,h] into shared memory (qs, zs: [M, D]), then extra(zoff) for a kernel's
+// own staging (zoff: Z[b,h]'s offset), then one barrier. Returns this thread's point, or -1 when
+// the block's tile starts past the mesh (the whole block leaves before the barrier) or the
+// thread's point does.
+template <typename Extra>
+__device__ inline std::int64_t stage_head(const float* __restrict__ Q, const float* __restrict__ Z,
+                                          const std::int64_t* __restrict__ offsets, int H, int M,
+                                          int D, float q_scale, float* qs, float* zs,
+                                          Extra&& extra) {
+  const int h = blockIdx.y, b = blockIdx.z;
+  const std::int64_t lo = offsets[b], hi = offsets[b + 1];
+  const std::int64_t first = lo + std::int64_t(blockIdx.x) * blockDim.x;
+  if (first >= hi) return -1;
+  const std::int64_t zoff = (std::int64_t(b) * H + h) * M * D;
+  for (int i = threadIdx.x; i < M * D; i += blockDim.x) {
+    qs[i] = Q[std::int64_t(h) * M * D + i] * q_scale;
+    zs[i] = Z[zoff + i];
+  }
+  extra(zoff);
+  __syncthreads();
+  const std::int64_t n = first + threadIdx.x;
+  return n < hi ? n : -1;
+}
+__device__ inline void no_extra_staging(std::int64_t) {}
+
+// ---------------------------------------------------------------------------------------------
 // Decode forward: one thread per point, Q[h] (pre-scaled) and Z[b,h] in shared memory.
 template <typename T, int D>
 __global__ void __launch_bounds__(kPointThreads)
@@ -234,18 +261,9 @@ __global__ void __launch_bounds__(kPointThreads)
   extern __shared__ float4 smem4[];
   float* qs = reinterpret_cast<float*>(smem4);  // [M, D]
   float* zs = qs + M * D;                       // [M, D]
-  const int h = blockIdx.y, b = blockIdx.z;
-  const std::int64_t lo = offsets[b], hi = offsets[b + 1];
-  const std::int64_t first = lo + std::int64_t(blockIdx.x) * blockDim.x;
-  if (first >= hi) return;
-  for (int i = threadIdx.x; i < M * D; i += blockDim.x) {
-    qs[i] = Q[std::int64_t(h) * M * D + i] * q_scale;
-    zs[i] = Z[(std::int64_t(b) * H + h) * M * D + i];
-  }
-  __syncthreads();
-  const std::int64_t n = first + threadIdx.x;
-  if (n >= hi) return;
-  const int C = H * D;
+  const std::int64_t n = stage_head(Q, Z, offsets, H, M, D, q_scale, qs, zs, no_extra_staging);
+  if (n < 0) return;
+  const int h = blockIdx.y, C = H * D;
   float k[D], y[D];
   load_row<T, D>(K + n * C + h * D, k);
 #pragma unroll
@@ -289,18 +307,9 @@ __global__ void __launch_bounds__(kPointThreads)
   extern __shared__ float4 smem4[];
   float* qs = reinterpret_cast<float*>(smem4);  // [M, D]
   float* zs = qs + M * D;                       // [M, D]
-  const int h = blockIdx.y, b = blockIdx.z;
-  const std::int64_t lo = offsets[b], hi = offsets[b + 1];
-  const std::int64_t first = lo + std::int64_t(blockIdx.x) * blockDim.x;
-  if (first >= hi) return;
-  for (int i = threadIdx.x; i < M * D; i += blockDim.x) {
-    qs[i] = Q[std::int64_t(h) * M * D + i] * q_scale;
-    zs[i] = Z[(std::int64_t(b) * H + h) * M * D + i];
-  }
-  __syncthreads();
-  const std::int64_t n = first + threadIdx.x;
-  if (n >= hi) return;
-  const int C = H * D;
+  const std::int64_t n = stage_head(Q, Z, offsets, H, M, D, q_scale, qs, zs, no_extra_staging);
+  if (n < 0) return;
+  const int h = blockIdx.y, C = H * D;
   float k[D], dy[D];
   load_row<T, D>(K + n * C + h * D, k);
   load_row<T, D>(dY + n * C + h * D, dy);
@@ -338,28 +347,18 @@ __global__ void __launch_bounds__(kPointThreads)
   float* dzs = zs + M * D;                      // [M, D]         (do_enc)
   float* lse2 = dzs + (do_enc ? M * D : 0);     // [M] log2 units (do_enc)
   float* delta = lse2 + (do_enc ? M : 0);       // [M] dZ_m·Z_m   (do_enc)
-  const int h = blockIdx.y, b = blockIdx.z;
-  const std::int64_t lo = offsets[b], hi = offsets[b + 1];
-  const std::int64_t first = lo + std::int64_t(blockIdx.x) * blockDim.x;
-  if (first >= hi) return;
-  const std::int64_t zoff = (std::int64_t(b) * H + h) * M * D;
-  for (int i = threadIdx.x; i < M * D; i += blockDim.x) {
-    qs[i] = Q[std::int64_t(h) * M * D + i] * q_scale;
-    zs[i] = Z[zoff + i];
-    if (do_enc) dzs[i] = dZ[zoff + i];
-  }
-  if (do_enc) {
+  const std::int64_t n = stage_head(Q, Z, offsets, H, M, D, q_scale, qs, zs, [&](std::int64_t zoff) {
+    if (!do_enc) return;
+    for (int i = threadIdx.x; i < M * D; i += blockDim.x) dzs[i] = dZ[zoff + i];
     for (int m = threadIdx.x; m < M; m += blockDim.x) {
-      lse2[m] = lse_enc[(std::int64_t(b) * H + h) * M + m] * kLog2e;
+      lse2[m] = lse_enc[zoff / D + m] * kLog2e;  // lse_enc [B, H, M]: (b·H + h)·M + m
       float s = 0.f;
       for (int d = 0; d < D; ++d) s += dZ[zoff + m * D + d] * Z[zoff + m * D + d];
       delta[m] = s;
     }
-  }
-  __syncthreads();
-  const std::int64_t n = first + threadIdx.x;
-  if (n >= hi) return;
-  const int C = H * D;
+  });
+  if (n < 0) return;
+  const int h = blockIdx.y, C = H * D;
   const std::int64_t row = n * C + h * D;
   float k[D], dy[D], v[D], dk[D], dv[D];
   load_row<T, D>(K + row, k);

@@ -3,6 +3,7 @@
 // bundled binary through its wrapper: FLARE_TEST_BINARY="bundle/run flare-surrogate").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <utility>
 
 #include "kernels/cuda/common.cuh"
 #include "mesh/io.h"
@@ -27,18 +29,43 @@ Result run(const std::string& args, bool merge_stderr = true) {
   return flare::test::run_cli(args, merge_stderr);
 }
 
+// A synthetic dataset and a part to predict in a fresh directory.
+class CudaCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cuda::cuda_available()) GTEST_SKIP() << "no CUDA device";
+    dir = fs::temp_directory_path() /
+          ("flare_test_cuda_cli_" + std::to_string(::getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    data = test::build_synthetic_dataset(dir, 12, {0.5, 0.25, 0.25});
+    std::mt19937_64 rng(99);
+    mesh::write_mesh(test::synthetic_box(rng), dir / "part.vtu");
+  }
+  void TearDown() override {
+    if (!dir.empty()) fs::remove_all(dir);
+  }
+  std::string p(const std::string& f) const { return (dir / f).string(); }
+  /// max |a - b| of the predicted field over two predictions of part.vtu, and max |b|.
+  std::pair<double, double> field_difference(const std::string& a_vtu, const std::string& b_vtu) {
+    const mesh::Mesh a = mesh::read_mesh(p(a_vtu)), b = mesh::read_mesh(p(b_vtu));
+    const mesh::DataArray* fa = a.point_data.find("f_pred");
+    const mesh::DataArray* fb = b.point_data.find("f_pred");
+    EXPECT_TRUE(fa && fb);
+    double err = 0, scale = 0;
+    for (std::int64_t i = 0; fa && fb && i < a.num_points(); ++i) {
+      err = std::max(err, std::fabs(fa->get(i, 0) - fb->get(i, 0)));
+      scale = std::max(scale, std::fabs(fb->get(i, 0)));
+    }
+    return {err, scale};
+  }
+  fs::path dir, data;
+};
+
 }  // namespace
 
-TEST(CudaCli, TrainEvalPredictMatchTheCpu) {
-  if (!cuda::cuda_available()) GTEST_SKIP() << "no CUDA device";
-  const fs::path dir = fs::temp_directory_path() / ("flare_test_cuda_cli_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  auto p = [&](const std::string& f) { return (dir / f).string(); };
-  const fs::path data = test::build_synthetic_dataset(dir, 12, {0.5, 0.25, 0.25});
-  std::mt19937_64 rng(99);
-  mesh::write_mesh(test::synthetic_box(rng), dir / "part.vtu");
-
+TEST_F(CudaCli, TrainEvalPredictMatchTheCpu) {
   const std::string model = " --epochs 3 --batch-size 2 -C 16 -L 2 -H 2 -M 8 --seed 4";
   for (const char* dev : {"cpu", "cuda"}) {
     const auto t = run("train --data " + data.string() + " -o " + p(std::string(dev) + ".h5") +
@@ -62,15 +89,7 @@ TEST(CudaCli, TrainEvalPredictMatchTheCpu) {
                        p(std::string("pred_") + dev + ".vtu") + " --device " + dev);
     ASSERT_EQ(r.code, 0) << r.out;
   }
-  const mesh::Mesh a = mesh::read_mesh(p("pred_cuda.vtu")), b = mesh::read_mesh(p("pred_cpu.vtu"));
-  const mesh::DataArray* fa = a.point_data.find("f_pred");
-  const mesh::DataArray* fb = b.point_data.find("f_pred");
-  ASSERT_TRUE(fa && fb);
-  double err = 0, scale = 0;
-  for (std::int64_t i = 0; i < a.num_points(); ++i) {
-    err = std::max(err, std::fabs(fa->get(i, 0) - fb->get(i, 0)));
-    scale = std::max(scale, std::fabs(fb->get(i, 0)));
-  }
+  const auto [err, scale] = field_difference("pred_cuda.vtu", "pred_cpu.vtu");
   EXPECT_LE(err, 1e-4 * scale);
 
   // A head dim the CUDA mixer does not take is a one-line InputError (exit 2).
@@ -78,22 +97,12 @@ TEST(CudaCli, TrainEvalPredictMatchTheCpu) {
                        " --epochs 1 -C 12 -H 4 -L 1 -M 4 --device cuda");
   EXPECT_EQ(bad.code, 2) << bad.out;
   EXPECT_NE(bad.out.find("head dim"), std::string::npos) << bad.out;
-  fs::remove_all(dir);
 }
 
 // --precision bf16 through the CLI: train in bf16 (the checkpoint is fp32 master weights), eval and
 // predict the bf16-trained model in fp32 and in bf16 (close to each other, not identical), and a
 // bench model row that says its precision.
-TEST(CudaCli, Bf16TrainEvalPredictBench) {
-  if (!cuda::cuda_available()) GTEST_SKIP() << "no CUDA device";
-  const fs::path dir = fs::temp_directory_path() / ("flare_test_cuda_cli_bf16_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  auto p = [&](const std::string& f) { return (dir / f).string(); };
-  const fs::path data = test::build_synthetic_dataset(dir, 12, {0.5, 0.25, 0.25});
-  std::mt19937_64 rng(99);
-  mesh::write_mesh(test::synthetic_box(rng), dir / "part.vtu");
-
+TEST_F(CudaCli, Bf16TrainEvalPredictBench) {
   const auto t = run("train --data " + data.string() + " -o " + p("bf16.h5") +
                      " --epochs 3 --batch-size 2 -C 16 -L 2 -H 2 -M 16 --seed 4 --device cuda "
                      "--precision bf16 --recompute");
@@ -113,15 +122,7 @@ TEST(CudaCli, Bf16TrainEvalPredictBench) {
                        p(std::string("pred_") + prec + ".vtu") + " --device cuda --precision " + prec);
     ASSERT_EQ(r.code, 0) << r.out;
   }
-  const mesh::Mesh a = mesh::read_mesh(p("pred_bf16.vtu")), b = mesh::read_mesh(p("pred_fp32.vtu"));
-  const mesh::DataArray* fa = a.point_data.find("f_pred");
-  const mesh::DataArray* fb = b.point_data.find("f_pred");
-  ASSERT_TRUE(fa && fb);
-  double err = 0, scale = 0;
-  for (std::int64_t i = 0; i < a.num_points(); ++i) {
-    err = std::max(err, std::fabs(fa->get(i, 0) - fb->get(i, 0)));
-    scale = std::max(scale, std::fabs(fb->get(i, 0)));
-  }
+  const auto [err, scale] = field_difference("pred_bf16.vtu", "pred_fp32.vtu");
   EXPECT_LE(err, 5e-2 * scale);
   EXPECT_GT(err, 0.0);
 
@@ -138,5 +139,4 @@ TEST(CudaCli, Bf16TrainEvalPredictBench) {
     ++rows;
   }
   EXPECT_EQ(rows, 3);
-  fs::remove_all(dir);
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "kernels/cuda/common.cuh"
+#include "cuda_model_steps.h"
 #include "model_fixtures.h"
 #include "surrogate/loss.h"
 #include "surrogate/model.h"
@@ -146,67 +147,10 @@ INSTANTIATE_TEST_SUITE_P(Configs, CudaModel, ::testing::Values(0, 1, 2));
 TEST(CudaModelMemory, NoCudaMallocAfterTheFirstStepOfAShape) {
   SKIP_WITHOUT_GPU();
   GpuFixture g;
-  const OpTable<float>& ops = g.ops();
-  const ModelConfig c = gpu_config(2);
-  const ParamLayout layout(c);
-  const std::int64_t P = layout.size();
-  std::vector<float> p(P);
-  layout.initialize(p.data(), 1);
-  Model<float> model(layout, ops);
-  AdamWConfig ac;
-  ac.clip_norm = 1.0;
-  AdamW opt(layout, ac, ops);
-  Buffer<float> dp(ops.mem, P), dg(ops.mem, P);
-  dp.upload(p.data(), P);
-  Buffer<float> x, y, pred, dpred;
-  auto step = [&](const std::vector<std::int64_t>& off) {
-    const std::int64_t N = off.back(), ny = N * c.out_dim;
-    const int B = int(off.size()) - 1;
-    x.ensure(ops.mem, N * c.in_dim);
-    y.ensure(ops.mem, ny);
-    pred.ensure(ops.mem, ny);
-    dpred.ensure(ops.mem, ny);
-    model.forward(dp.data(), x.data(), off.data(), B, pred.data());
-    ops.mse_fwd(ops.ctx, pred.data(), y.data(), ny);
-    dpred.zero(ny);
-    ops.mse_bwd(ops.ctx, pred.data(), y.data(), ny, 1.f, dpred.data());
-    dg.zero(P);
-    model.backward(dp.data(), dpred.data(), dg.data());
-    opt.step(dp.data(), dg.data(), 1e-3f);
-    ops.mem.synchronize(ops.mem.ctx);
-  };
-  const std::vector<std::int64_t> big = {0, 3001, 5000}, small = {0, 1234};
-  step(big);
-  const auto before = cuda::alloc_stats().count;
-  step(big);
-  step(small);
-  step(big);
-  EXPECT_EQ(cuda::alloc_stats().count, before);
+  expect_no_cuda_malloc_after_first_step<float>(g.ops(), g.ops(), gpu_config(2));
 }
 
-class CudaTrainer : public ::testing::Test {
- protected:
-  fs::path dir;
-  TrainOptions o;
-  void SetUp() override {
-    dir = fs::temp_directory_path() / ("flare_test_cuda_trainer_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    o.data = test::build_synthetic_dataset(dir, 12, {0.5, 0.25, 0.25});
-    o.out = dir / "model.h5";
-    o.epochs = 4;
-    o.batch_size = 2;
-    o.checkpoint_every = 0;
-    o.seed = 3;
-    o.lr = 3e-3;
-    o.clip_norm = 1.0;
-    o.model.channel_dim = 16;
-    o.model.num_blocks = 2;
-    o.model.num_heads = 2;
-    o.model.num_latents = 8;
-  }
-  void TearDown() override { fs::remove_all(dir); }
-};
+using CudaTrainer = SyntheticTrainingRun;
 
 // 12 AdamW steps: the GPU loss curve stays within 1% of the CPU one (fp32 on both; the orders of
 // summation differ) and the model learns (the last loss is below the first).

@@ -21,6 +21,7 @@
 #include "kernels/ref/gelu.h"
 #include "kernels/ref/layernorm.h"
 #include "kernels/ref/linear.h"
+#include "cuda_model_steps.h"
 #include "model_fixtures.h"
 #include "surrogate/evaluate.h"
 #include "surrogate/model.h"
@@ -377,70 +378,18 @@ TEST(CudaModelBf16Fused, EveryMlpOfTheDefaultModelRunsFused) {
 TEST(CudaModelBf16Memory, NoCudaMallocAfterTheFirstStepOfAShape) {
   SKIP_WITHOUT_GPU();
   const Backend be = make_backend("cuda", "bf16");
-  const auto& ops = be.ops_bf16;
-  const ModelConfig c = bf16_config(1);
-  const ParamLayout layout(c);
-  const std::int64_t P = layout.size();
-  std::vector<float> p(P);
-  layout.initialize(p.data(), 1);
-  for (bool recompute : {false, true}) {
-    Model<Bf16, float> model(layout, ops);
-    model.set_recompute(recompute);
-    AdamWConfig ac;
-    ac.clip_norm = 1.0;
-    AdamW opt(layout, ac, be.ops);
-    Buffer<float> dp(ops.mem, P), dg(ops.mem, P), y;
-    dp.upload(p.data(), P);
-    Buffer<Bf16> x, pred, dpred;
-    auto step = [&](const std::vector<std::int64_t>& off) {
-      const std::int64_t N = off.back(), ny = N * c.out_dim;
-      const int B = int(off.size()) - 1;
-      x.ensure(ops.mem, N * c.in_dim);
-      y.ensure(ops.mem, ny);
-      pred.ensure(ops.mem, ny);
-      dpred.ensure(ops.mem, ny);
-      model.forward(dp.data(), x.data(), off.data(), B, pred.data());
-      ops.mse_fwd(ops.ctx, pred.data(), y.data(), ny);
-      dpred.zero(ny);
-      ops.mse_bwd(ops.ctx, pred.data(), y.data(), ny, 1.f, dpred.data());
-      dg.zero(P);
-      model.backward(dp.data(), dpred.data(), dg.data());
-      opt.step(dp.data(), dg.data(), 1e-3f);
-      ops.mem.synchronize(ops.mem.ctx);
-    };
-    const std::vector<std::int64_t> big = {0, 3001, 5000}, small = {0, 1234};
-    step(big);
-    const auto before = cuda::alloc_stats().count;
-    step(big);
-    step(small);
-    step(big);
-    EXPECT_EQ(cuda::alloc_stats().count, before) << "recompute " << recompute;
-  }
+  expect_no_cuda_malloc_after_first_step<Bf16>(be.ops_bf16, be.ops, bf16_config(1));
 }
 
-class CudaTrainerBf16 : public ::testing::Test {
+// Twice the epochs of the fp32 trainer test, 16 latents (the tensor-core mixer's tile), on the GPU.
+class CudaTrainerBf16 : public SyntheticTrainingRun {
  protected:
-  fs::path dir;
-  TrainOptions o;
   void SetUp() override {
-    dir = fs::temp_directory_path() / ("flare_test_cuda_bf16_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    o.data = test::build_synthetic_dataset(dir, 12, {0.5, 0.25, 0.25});
-    o.out = dir / "model.h5";
+    SyntheticTrainingRun::SetUp();
     o.epochs = 8;
-    o.batch_size = 2;
-    o.checkpoint_every = 0;
-    o.seed = 3;
-    o.lr = 3e-3;
-    o.clip_norm = 1.0;
-    o.model.channel_dim = 16;
-    o.model.num_blocks = 2;
-    o.model.num_heads = 2;
     o.model.num_latents = 16;
     o.device = "cuda";
   }
-  void TearDown() override { fs::remove_all(dir); }
 };
 
 // 24 AdamW steps in bf16 and in fp32 from the same initialisation: the bf16 run learns and its
