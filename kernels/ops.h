@@ -31,6 +31,10 @@ struct AdamW {
   float eps = 1e-8f;
   float weight_decay = 0.0f;
   std::int64_t step = 1;
+  /// Per element (in the memory of the op's tier): weight decay where nonzero, none where 0;
+  /// nullptr decays every element. One call then covers a whole flat parameter buffer in which
+  /// weights (decayed) and biases/norms (not) alternate.
+  const std::uint8_t* decay_mask = nullptr;
 };
 
 // clang-format off

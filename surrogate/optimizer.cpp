@@ -1,6 +1,8 @@
 #include "surrogate/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "common/error.h"
 
@@ -20,14 +22,12 @@ AdamW::AdamW(const ParamLayout& layout, AdamWConfig config, const OpTable<float>
       m_ops(ops),
       m_n(layout.size()),
       m_m(ops.mem, layout.size(), "AdamW moments"),
-      m_v(ops.mem, layout.size(), "AdamW moments") {
-  for (const auto& t : layout.tensors()) {
-    if (!m_ranges.empty() && m_ranges.back().decay == t.decay &&
-        m_ranges.back().offset + m_ranges.back().size == t.offset)
-      m_ranges.back().size += t.size;
-    else
-      m_ranges.push_back({t.offset, t.size, t.decay});
-  }
+      m_v(ops.mem, layout.size(), "AdamW moments"),
+      m_decay(ops.mem, layout.size(), "AdamW decay mask") {
+  std::vector<std::uint8_t> decay(std::size_t(m_n), 0);
+  for (const auto& t : layout.tensors())
+    std::fill_n(decay.begin() + t.offset, t.size, std::uint8_t(t.decay ? 1 : 0));
+  m_decay.upload(decay.data(), m_n);
 }
 
 double AdamW::step(float* params, float* grads, float lr) {
@@ -45,11 +45,9 @@ double AdamW::step(float* params, float* grads, float lr) {
   hp.beta2 = m_config.beta2;
   hp.eps = m_config.eps;
   hp.step = m_step;
-  for (const Range& r : m_ranges) {
-    hp.weight_decay = r.decay ? m_config.weight_decay : 0.0f;
-    m_ops.adamw_step(m_ops.ctx, params + r.offset, grads + r.offset, m_m.data() + r.offset,
-                     m_v.data() + r.offset, r.size, hp);
-  }
+  hp.weight_decay = m_config.weight_decay;
+  hp.decay_mask = m_decay.data();
+  m_ops.adamw_step(m_ops.ctx, params, grads, m_m.data(), m_v.data(), n, hp);
   return norm;
 }
 

@@ -109,15 +109,17 @@ __global__ void rel_l2_bwd_kernel(const T* __restrict__ p, const float* __restri
 
 __global__ void adamw_kernel(float* __restrict__ p, const float* __restrict__ g,
                              float* __restrict__ m, float* __restrict__ v, std::int64_t n,
-                             float lr, float b1, float b2, float eps, float decay, float step_size,
+                             float b1, float b2, float eps, float decay,
+                             const std::uint8_t* __restrict__ mask, float step_size,
                              float inv_sqrt_bc2) {
   FLARE_GRID_STRIDE(i, n) {
+    const float d = !mask || mask[i] ? decay : 1.f;
     const float gi = g[i];
     const float mi = b1 * m[i] + (1.f - b1) * gi;
     const float vi = b2 * v[i] + (1.f - b2) * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    p[i] = p[i] * decay - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+    p[i] = p[i] * d - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
   }
 }
 
@@ -152,8 +154,9 @@ void adamw_step(CudaContext& ctx, float* params, const float* grads, float* m, f
   const double bc1 = 1.0 - std::pow(double(hp.beta1), double(hp.step));
   const double bc2 = 1.0 - std::pow(double(hp.beta2), double(hp.step));
   adamw_kernel<<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(
-      params, grads, m, v, n, hp.lr, hp.beta1, hp.beta2, hp.eps, float(1.0 - double(hp.lr) * hp.weight_decay),
-      float(hp.lr / bc1), float(1.0 / std::sqrt(bc2)));
+      params, grads, m, v, n, hp.beta1, hp.beta2, hp.eps,
+      float(1.0 - double(hp.lr) * hp.weight_decay), hp.decay_mask, float(hp.lr / bc1),
+      float(1.0 / std::sqrt(bc2)));
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
 }
 

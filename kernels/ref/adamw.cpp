@@ -1,5 +1,6 @@
 // Reference AdamW step, torch.optim.AdamW semantics (foreach=False), evaluated in double:
-//   p ← p·(1 − lr·wd)                          decoupled weight decay, applied first
+//   p ← p·(1 − lr·wd)                          decoupled weight decay, applied first (where
+//                                               decay_mask allows)
 //   m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
 //   p ← p − lr/(1 − β1^t) · m / (√v/√(1 − β2^t) + eps)
 #include <cmath>
@@ -16,11 +17,12 @@ void adamw_step(float* params, const float* grads, float* m, float* v, std::int6
   const double bc2 = 1.0 - std::pow(double(hp.beta2), double(hp.step));
   const double decay = 1.0 - double(hp.lr) * double(hp.weight_decay);
   for (std::int64_t i = 0; i < n; ++i) {
+    const double d = !hp.decay_mask || hp.decay_mask[i] ? decay : 1.0;
     const double g = grads[i];
     const double mi = double(hp.beta1) * m[i] + (1.0 - double(hp.beta1)) * g;
     const double vi = double(hp.beta2) * v[i] + (1.0 - double(hp.beta2)) * g * g;
     const double denom = std::sqrt(vi) / std::sqrt(bc2) + double(hp.eps);
-    params[i] = float(double(params[i]) * decay - double(hp.lr) / bc1 * mi / denom);
+    params[i] = float(double(params[i]) * d - double(hp.lr) / bc1 * mi / denom);
     m[i] = float(mi);
     v[i] = float(vi);
   }

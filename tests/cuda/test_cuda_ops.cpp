@@ -263,15 +263,23 @@ TEST_F(CudaOps, AdamWAndSumSquaresMatchRef) {
   for (auto& x : v) x = x * x;
   DeviceBuffer<float> gp, gg, gm, gv;
   gp.upload(p), gm.upload(m), gv.upload(v), gg.resize(n);
+  // Weight decay on two elements of three (decay_mask, in device memory for the kernel).
+  std::vector<std::uint8_t> mask(n);
+  for (std::int64_t i = 0; i < n; ++i) mask[i] = i % 3 != 0;
+  DeviceBuffer<std::uint8_t> gmask;
+  gmask.upload(mask);
   kernels::AdamW hp;
   hp.lr = 3e-3f;
-  hp.weight_decay = 0.01f;
+  hp.weight_decay = 0.5f;
   for (int step = 1; step <= 3; ++step) {
     auto g = test::randn(n, 1.f, rng);
     gg.upload(g);
     hp.step = step;
-    cuda::adamw_step(*ctx, gp.data(), gg.data(), gm.data(), gv.data(), n, hp);
-    kref::adamw_step(p.data(), g.data(), m.data(), v.data(), n, hp);
+    kernels::AdamW on_device = hp, on_host = hp;
+    on_device.decay_mask = gmask.data();
+    on_host.decay_mask = mask.data();
+    cuda::adamw_step(*ctx, gp.data(), gg.data(), gm.data(), gv.data(), n, on_device);
+    kref::adamw_step(p.data(), g.data(), m.data(), v.data(), n, on_host);
   }
   expect_fp32("params", gp.download(), p, 1e-6, 1e-5);
   expect_fp32("m", gm.download(), m, 1e-6, 1e-5);

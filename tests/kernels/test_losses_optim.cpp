@@ -2,6 +2,7 @@
 // AdamW semantics themselves against hand-computed torch.optim.AdamW values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -82,6 +83,35 @@ TEST(AdamW, FollowsTorchSemantics) {
     step_fn(&p, &g, &m, &v, 1, hp);
     const double mh = 0.08 / 0.19, vh = 0.004996 / (1.0 - 0.999 * 0.999);
     EXPECT_NEAR(p, 0.8075 - 0.1 * mh / (std::sqrt(vh) + 1e-8), 1e-6);
+  }
+}
+
+// decay_mask: one call over a buffer of decayed and undecayed runs gives, bit for bit, what one
+// call per run (weight_decay 0 on the undecayed ones) gives; an ignored mask would decay them all.
+TEST(AdamW, DecayMaskEqualsOneCallPerRun) {
+  const std::int64_t n = 1000;
+  const Vec g = randn(n, 11);
+  std::vector<std::uint8_t> mask(n);
+  for (std::int64_t i = 0; i < n; ++i) mask[i] = (i / 64) % 3 != 0;  // runs of 64
+  for (auto* step_fn : {&ref::adamw_step, &cpu::adamw_step}) {
+    Vec p1 = randn(n, 12), m1 = randn(n, 13, 0.1), v1(n, 0.01f);
+    Vec p2 = p1, m2 = m1, v2 = v1;
+    flare::kernels::AdamW hp;
+    hp.lr = 0.01f;
+    hp.weight_decay = 0.3f;
+    hp.step = 2;
+    flare::kernels::AdamW masked = hp;
+    masked.decay_mask = mask.data();
+    step_fn(p1.data(), g.data(), m1.data(), v1.data(), n, masked);
+    for (std::int64_t i = 0; i < n; i += 64) {
+      flare::kernels::AdamW run = hp;
+      run.weight_decay = mask[i] ? hp.weight_decay : 0.0f;
+      const std::int64_t len = std::min<std::int64_t>(64, n - i);
+      step_fn(p2.data() + i, g.data() + i, m2.data() + i, v2.data() + i, len, run);
+    }
+    EXPECT_EQ(p1, p2);
+    EXPECT_EQ(m1, m2);
+    EXPECT_EQ(v1, v2);
   }
 }
 
