@@ -295,11 +295,11 @@ __device__ inline void get_gelu_grad(const ResidualMlpArgs& p, const std::uint32
 }
 
 // The backward from the MLP's input alone. A warp first re-runs its 16 points through the hidden
-// layers (layer_pre: the forward's own products), writing each state to hid[l] (the input of the
-// next layer's weight gradient) and gelu'(pre) to da[l]; then it runs the chain from dy to dx,
-// turning da[l] into the pre-activation gradient in place (the same thread rereads what it wrote,
-// mostly from L2). Bias gradients are summed here (per block in shared memory, then one atomic
-// per column and block); the weight gradients are GEMMs over hid/da after the kernel.
+// layers (hidden_layer: the forward's own instructions), writing each state to hid[l] (the input
+// of the next layer's weight gradient) and stashing gelu'(pre) (put_gelu_grad); then it runs the
+// chain from dy to dx, writing each pre-activation gradient to da[l]. Bias gradients are summed
+// here (per block in shared memory, then one atomic per column and block); the weight gradients
+// are GEMMs over hid/da after the kernel.
 template <int HID>
 __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
     residual_mlp_bwd_kernel(const ResidualMlpArgs p, const bf16* __restrict__ x,
@@ -379,19 +379,41 @@ __global__ void __launch_bounds__(kThreads, HID >= 128 ? 1 : 2)
   }
 }
 
-// Blocks per SM of kern with smem bytes of dynamic shared memory, queried once per device and
-// variant (the shared-memory limit is set before every launch: MLPs of other depths share the
-// kernel, and a smaller limit set for one of them would make a deeper MLP's launch fail).
+// Blocks per SM of kern with smem bytes of dynamic shared memory (the limit is raised first: the
+// query counts a block that does not fit under it as 0).
 template <typename Kernel>
-int blocks_per_sm(CudaContext& ctx, Kernel kern, std::size_t smem, int& cached) {
+int occupancy(Kernel kern, std::size_t smem) {
   FLARE_CUDA_CHECK(
       cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-  if (cached == 0) {
-    FLARE_CUDA_CHECK(
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&cached, kern, kThreads, int(smem)));
-    FLARE_CHECK(cached > 0, "residual_mlp: no block of ", smem, " bytes fits an SM");
+  int blocks = 0;
+  FLARE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kern, kThreads, smem));
+  return blocks;
+}
+
+// How a kernel runs an MLP depth on a device, worked out at its first launch there: the dynamic
+// shared memory, whether the backward stashes gelu' in it (where that keeps the blocks per SM),
+// and the blocks per SM.
+struct LaunchPlan {
+  std::size_t smem = 0;
+  bool stash = false;
+  int blocks_per_sm = 0;
+};
+
+template <int HID, bool Backward, typename Kernel>
+LaunchPlan make_plan(const CudaContext& ctx, Kernel kern, int n_lin) {
+  LaunchPlan plan;
+  plan.smem = smem_bytes(HID, n_lin, Backward);
+  plan.blocks_per_sm = occupancy(kern, plan.smem);
+  if constexpr (Backward) {
+    const std::size_t with = smem_bytes(HID, n_lin, true, true);
+    if (with <= ctx.props().sharedMemPerBlockOptin) {
+      const int blocks = occupancy(kern, with);
+      if (blocks >= plan.blocks_per_sm) plan = {with, true, blocks};
+    }
   }
-  return cached;
+  FLARE_CHECK(plan.blocks_per_sm > 0, "residual_mlp: no block of ", plan.smem,
+              " bytes fits an SM");
+  return plan;
 }
 
 template <int HID, bool Backward, typename... Tensors>
@@ -402,27 +424,22 @@ void launch(CudaContext& ctx, const ResidualMlpArgs& p, std::int64_t N, Tensors.
     else return residual_mlp_fwd_kernel<HID>;
   }();
   constexpr int kDevices = 64;
-  // [device][depth][stash]: blocks per SM, 0 = not yet queried, -1 = does not fit
-  static int occupancy[kDevices][ResidualMlpArgs::kMaxLinear + 1][2] = {};
+  static LaunchPlan plans[kDevices][ResidualMlpArgs::kMaxLinear + 1];
   FLARE_CHECK(ctx.device() < kDevices, "residual_mlp: device ", ctx.device());
-  auto& occ = occupancy[ctx.device()][n_lin];
-  // The backward stashes gelu' in shared memory where that keeps the blocks per SM.
-  bool stash = false;
-  if constexpr (Backward) {
-    const std::size_t with = smem_bytes(HID, n_lin, true, true);
-    if (occ[1] == 0 && with > ctx.props().sharedMemPerBlockOptin) occ[1] = -1;
-    const int plain = blocks_per_sm(ctx, kern, smem_bytes(HID, n_lin, true), occ[0]);
-    stash = occ[1] != -1 && blocks_per_sm(ctx, kern, with, occ[1]) >= plain;
-  }
-  const std::size_t smem = smem_bytes(HID, n_lin, Backward, stash);
-  const int bps = blocks_per_sm(ctx, kern, smem, occ[stash]);
+  LaunchPlan& plan = plans[ctx.device()][n_lin];
+  if (plan.blocks_per_sm == 0) plan = make_plan<HID, Backward>(ctx, kern, n_lin);
+  // The shared-memory limit is a property of the kernel, not of the launch: it is set before
+  // every launch, since MLPs of other depths share the kernel and a smaller limit set for one of
+  // them would make a deeper MLP's launch fail (a cheap host call).
+  FLARE_CUDA_CHECK(
+      cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, int(plan.smem)));
   const std::int64_t blocks = (N + 16 * kWarps - 1) / (16 * kWarps);
-  const unsigned grid =
-      unsigned(std::min<std::int64_t>(blocks, std::int64_t(ctx.sm_count()) * bps));
+  const unsigned grid = unsigned(
+      std::min<std::int64_t>(blocks, std::int64_t(ctx.sm_count()) * plan.blocks_per_sm));
   if constexpr (Backward)
-    kern<<<grid, kThreads, smem, ctx.stream()>>>(p, tensors..., N, stash);
+    kern<<<grid, kThreads, plan.smem, ctx.stream()>>>(p, tensors..., N, plan.stash);
   else
-    kern<<<grid, kThreads, smem, ctx.stream()>>>(p, tensors..., N);
+    kern<<<grid, kThreads, plan.smem, ctx.stream()>>>(p, tensors..., N);
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
 }
 
