@@ -99,9 +99,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   bf16* qs = reinterpret_cast<bf16*>(smem_tc);  // [M][D + kPad] Q_hi
   bf16* ql = qs + M * (D + kPad);                // [M][D + kPad] Q_lo
   bf16* zt = ql + M * (D + kPad);                // [D][M + kPad]
-  const int h = blockIdx.x % H, b = blockIdx.z;  // heads fastest: see head_major_grid
+  const int h = grid_head(H), b = blockIdx.z;
   const std::int64_t lo = offsets[b], hi = offsets[b + 1];
-  const std::int64_t first = lo + std::int64_t(blockIdx.x / H) * kRows;
+  const std::int64_t first = lo + std::int64_t(grid_item(H)) * kRows;
   if (first >= hi) return;
   for (int i = threadIdx.x; i < M * D; i += blockDim.x) {
     const int m = i / D, d = i % D;
@@ -207,8 +207,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 {
   __shared__ __align__(16) bf16 ks[kTileP * (D + kPad)];  // [points][D]
   __shared__ __align__(16) bf16 vt[D * (kTileP + kPad)];  // [D][points]
-  const int h = blockIdx.x % H, b = blockIdx.z;  // heads fastest: see head_major_grid
-  const int c = blockIdx.x / H / m_tiles, mt = blockIdx.x / H % m_tiles;
+  const int h = grid_head(H), b = blockIdx.z;
+  const int c = grid_item(H) / m_tiles, mt = grid_item(H) % m_tiles;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int m0 = mt * kRows + warp * 16;
   const bool active = m0 < M;  // M % 16 == 0: a warp's 16 latents are all real or all absent

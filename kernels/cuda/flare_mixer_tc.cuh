@@ -25,6 +25,10 @@ inline dim3 head_major_grid(std::int64_t items, int H, int B) {
   return dim3(unsigned(items * H), 1u, unsigned(B));
 }
 
+/// Inside a kernel on head_major_grid: the block's head and work item (its inverse, kept beside it).
+__device__ inline int grid_head(int H) { return int(blockIdx.x % unsigned(H)); }
+__device__ inline unsigned grid_item(int H) { return blockIdx.x / unsigned(H); }
+
 /// Chunking of the encode split for the tensor-core kernel (64-point tiles, 64-latent tiles).
 void encode_plan(const CudaContext& ctx, const PackedBatch& batch, const MixerShape& s, int& chunk,
                  int& n_chunks);

@@ -184,9 +184,9 @@ __global__ void __launch_bounds__(kWarps * 32)
   bf16* dzl = dzh + (ENC ? M * ld : 0);            // [M][ld] dZ_lo   (ENC)
   float* lse2e = reinterpret_cast<float*>(dzl + (ENC ? M * ld : 0));  // [M] log2 units (ENC)
   float* dele = lse2e + M;                                            // [M] dZ_m·Z_m   (ENC)
-  const int h = blockIdx.x % H, b = blockIdx.z;  // heads fastest: see head_major_grid
+  const int h = grid_head(H), b = blockIdx.z;
   const std::int64_t lo = offsets[b], hi = offsets[b + 1];
-  const std::int64_t first = lo + std::int64_t(blockIdx.x / H) * kPointsPerBlock;
+  const std::int64_t first = lo + std::int64_t(grid_item(H)) * kPointsPerBlock;
   if (first >= hi) return;
   const std::int64_t last = first + kPointsPerBlock < hi ? first + kPointsPerBlock : hi;
   const std::int64_t zoff = (std::int64_t(b) * H + h) * M * D;
@@ -346,8 +346,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   __shared__ __align__(16) bf16 xs[kTileP * ld];  // [points][D] dY or V
   __shared__ float lse2p[kTileP], delp[kTileP];   // (!ENC) per point; +inf / 0 past the chunk
   __shared__ float red[2][kWarps][16];            // (FUSED) per-warp column sums, double-buffered
-  const int h = blockIdx.x % H, b = blockIdx.z;  // heads fastest: see head_major_grid
-  const int c = blockIdx.x / H / m_tiles, mt = blockIdx.x / H % m_tiles;
+  const int h = grid_head(H), b = blockIdx.z;
+  const int c = grid_item(H) / m_tiles, mt = grid_item(H) % m_tiles;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int m0 = mt * kRows + warp * 16;
   const bool active = m0 < M;  // M % 16 == 0: a warp's 16 latents are all real or all absent
