@@ -81,22 +81,25 @@ void Model<A, P>::resize(std::int64_t N, int B, bool train) {
 }
 
 template <typename A, typename P>
+void Model<A, P>::put_linear(MlpOp<A, P>& op, int i, const LinearSlot& fc, const P* Pp,
+                             P* G) const {
+  op.W[i] = m_w + fc.weight;
+  op.b[i] = Pp && fc.bias >= 0 ? Pp + fc.bias : nullptr;
+  if (G) {
+    op.dW[i] = G + fc.weight;
+    op.db[i] = fc.bias >= 0 ? G + fc.bias : nullptr;
+  }
+}
+
+template <typename A, typename P>
 MlpOp<A, P> Model<A, P>::mlp_op(const MlpSlots& s, const P* Pp, P* G) const {
   const MlpShape& sh = s.shape;
   MlpOp<A, P> op;
   op.in = sh.in, op.hidden = sh.hidden, op.out = sh.out, op.layers = sh.layers;
   op.input_residual = sh.input_residual, op.output_residual = sh.output_residual;
-  auto put = [&](int i, const LinearSlot& fc) {
-    op.W[i] = m_w + fc.weight;
-    op.b[i] = Pp && fc.bias >= 0 ? Pp + fc.bias : nullptr;
-    if (G) {
-      op.dW[i] = G + fc.weight;
-      op.db[i] = fc.bias >= 0 ? G + fc.bias : nullptr;
-    }
-  };
-  put(0, s.fc1);
-  for (int i = 0; i < sh.layers; ++i) put(i + 1, s.fcs[i]);
-  put(sh.layers + 1, s.fc2);
+  put_linear(op, 0, s.fc1, Pp, G);
+  for (int i = 0; i < sh.layers; ++i) put_linear(op, i + 1, s.fcs[i], Pp, G);
+  put_linear(op, sh.layers + 1, s.fc2, Pp, G);
   return op;
 }
 
@@ -138,12 +141,7 @@ template <typename A, typename P>
 MlpOp<A, P> Model<A, P>::linear_op(const LinearSlot& fc, const P* Pp, P* G, int in, int out) const {
   MlpOp<A, P> op;
   op.in = in, op.hidden = out, op.out = out, op.layers = -1;
-  op.W[0] = m_w + fc.weight;
-  op.b[0] = Pp && fc.bias >= 0 ? Pp + fc.bias : nullptr;
-  if (G) {
-    op.dW[0] = G + fc.weight;
-    op.db[0] = fc.bias >= 0 ? G + fc.bias : nullptr;
-  }
+  put_linear(op, 0, fc, Pp, G);
   return op;
 }
 

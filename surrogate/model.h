@@ -125,6 +125,8 @@ class Model {
   void resize_mlp(MlpActs& a, const MlpSlots& s, std::int64_t N);
   /// The fused ops' view of one MLP: weights, biases, and the gradient slots of G when given.
   MlpOp<A, P> mlp_op(const MlpSlots& s, const P* Pp, P* G) const;
+  /// Slot i of op (weights, biases when Pp is given, gradient slots of G when given) from fc.
+  void put_linear(MlpOp<A, P>& op, int i, const LinearSlot& fc, const P* Pp, P* G) const;
   /// out = mlp(x) (+ residual when given), fused where the table can (keeping nothing: a.fused)
   /// and otherwise layer by layer (keeping each hidden layer's pre-activation and state in `a`).
   /// mlp_bwd needs x again either way.
