@@ -10,6 +10,12 @@
 #include <fstream>
 #include <mutex>
 #include <thread>
+#include <memory>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <optional>
+#include <sstream>
 
 #include "am/rng.h"
 #include "am/simulate.h"
@@ -26,6 +32,14 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kGenerator = "flare-surrogate am dataset";
+
+// The dataset's layering as written into every sample ("10 groups", "0.5 mm").
+std::string layering(const DatasetOptions& opts) {
+  if (opts.layers > 0) return std::to_string(opts.layers) + " groups";
+  std::ostringstream s;
+  s << opts.layer_height << " mm";
+  return s.str();
+}
 
 // A sample file made with other options: stops the whole run (mixing would corrupt the dataset),
 // unlike a sample that fails on its own, which is recorded and skipped.
@@ -63,13 +77,16 @@ bool load_finished(const DatasetOptions& opts, const fs::path& path, SampleRecor
   }
   const mesh::DataArray* u = m.point_data.find("displacement");
   if (!u || u->components() != 3 || field(m, "generator") != kGenerator) return false;
-  const std::string want_seed = std::to_string(opts.seed), want_layers = std::to_string(opts.layers);
+  const std::string want_seed = std::to_string(opts.seed), want_layering = layering(opts);
+  // Samples written before layer heights existed carry only layer_groups (K slabs).
+  const std::string has_layering = field(m, "layering").empty() ? field(m, "layer_groups") + " groups"
+                                                                  : field(m, "layering");
   if (field(m, "dataset_seed") != want_seed || field(m, "material") != opts.material ||
-      field(m, "layer_groups") != want_layers)
+      has_layering != want_layering)
     throw ForeignSample(detail::concat(
         path.string(), ": belongs to another dataset (seed ", field(m, "dataset_seed"), ", material ",
-        field(m, "material"), ", layers ", field(m, "layer_groups"), "; this run: seed ", want_seed,
-        ", material ", opts.material, ", layers ", want_layers,
+        field(m, "material"), ", layering ", has_layering, "; this run: seed ", want_seed,
+        ", material ", opts.material, ", layering ", want_layering,
         "); use another --out folder or the same options"));
   if (field(m, "family") != rec.family || field(m, "part_seed") != std::to_string(rec.part_seed))
     return false;  // made by an older generator version: regenerate
@@ -87,17 +104,26 @@ bool load_finished(const DatasetOptions& opts, const fs::path& path, SampleRecor
   return true;
 }
 
-void make_sample(const DatasetOptions& opts, const Material& material, SampleRecord& rec) {
-  PartSpec spec = make_part(rec.family, rec.part_seed, opts.part);
-  mesh::Mesh part = voxel_mesh(spec.grid);
+SimulationOptions simulation_options(const DatasetOptions& opts, const Material& material) {
   SimulationOptions sim;
   sim.material = material;
-  sim.layer_groups = opts.layers;
-  SimulationReport r = simulate(part, sim);
+  if (opts.layers > 0) sim.layer_groups = opts.layers;
+  else sim.layer_height = opts.layer_height;
+  sim.device = opts.device;
+  return sim;
+}
+
+// The part of a planned sample, as a hex mesh ready to simulate.
+mesh::Mesh make_part_mesh(const DatasetOptions& opts, SampleRecord& rec) {
+  PartSpec spec = make_part(rec.family, rec.part_seed, opts.part);
   rec.params = spec.params;
+  rec.voxel = spec.grid.voxel;
+  return voxel_mesh(spec.grid);
+}
+
+void write_sample(const DatasetOptions& opts, SampleRecord& rec, mesh::Mesh& part, const SimulationReport& r) {
   rec.nodes = part.num_points();
   rec.elements = part.num_cells();
-  rec.voxel = spec.grid.voxel;
   rec.solve_seconds = r.seconds;
   rec.cg_iterations = r.cg_iterations;
   part.field_strings["generator"] = kGenerator;
@@ -109,10 +135,149 @@ void make_sample(const DatasetOptions& opts, const Material& material, SampleRec
   part.field_strings["split"] = rec.split;
   part.field_strings["material"] = opts.material;
   part.field_strings["layer_groups"] = std::to_string(opts.layers);
+  part.field_strings["layering"] = layering(opts);
   part.field_strings["solve_seconds"] = std::to_string(r.seconds);
   part.field_strings["cg_iterations"] = std::to_string(r.cg_iterations);
   mesh::write_vtu(part, opts.out / rec.file);
 }
+
+void make_sample(const DatasetOptions& opts, const Material& material, SampleRecord& rec) {
+  mesh::Mesh part = make_part_mesh(opts, rec);
+  SimulationOptions sim = simulation_options(opts, material);
+  const SimulationReport r = simulate(part, sim);
+  write_sample(opts, rec, part, r);
+}
+
+// GPU generation: worker threads make parts and write solved ones; one thread solves the parts
+// that wait, together, in batches of up to batch_nodes nodes (the GPU is efficient only when a
+// launch covers many parts). Workers prefer writing to making, so memory stays bounded.
+class GpuPipeline {
+ public:
+  struct Item {
+    SampleRecord rec;
+    mesh::Mesh part;
+    SimulationReport report;
+  };
+
+  GpuPipeline(const DatasetOptions& opts, const SimulationOptions& sim, int workers)
+      : m_opts(opts), m_sim(sim), m_capacity(std::max(64, 8 * workers)) {
+    m_solver = std::thread([this] { solve_loop(); });
+  }
+  ~GpuPipeline() {
+    {
+      std::lock_guard<std::mutex> g(m_lock);
+      m_closing = true;
+    }
+    m_cv.notify_all();
+    if (m_solver.joinable()) m_solver.join();
+  }
+
+  /// Blocks while the queue of unsolved parts is full.
+  void submit(Item item) {
+    std::unique_lock<std::mutex> g(m_lock);
+    m_cv.wait(g, [&] { return m_waiting.size() < m_capacity; });
+    m_waiting.push_back(std::move(item));
+    m_cv.notify_all();
+  }
+  /// A solved part, if any.
+  std::optional<Item> take_solved() {
+    std::lock_guard<std::mutex> g(m_lock);
+    if (m_solved.empty()) return std::nullopt;
+    Item it = std::move(m_solved.front());
+    m_solved.pop_front();
+    m_cv.notify_all();
+    return it;
+  }
+  /// The workers have submitted everything: solve what is left, then stop.
+  void producers_done() {
+    std::lock_guard<std::mutex> g(m_lock);
+    m_producers_done = true;
+    m_cv.notify_all();
+  }
+  /// Waits for the next solved part; nullopt when everything submitted has been handed out.
+  std::optional<Item> wait_solved() {
+    std::unique_lock<std::mutex> g(m_lock);
+    m_cv.wait(g, [&] { return !m_solved.empty() || (m_producers_done && m_waiting.empty() && !m_busy); });
+    if (m_solved.empty()) return std::nullopt;
+    Item it = std::move(m_solved.front());
+    m_solved.pop_front();
+    m_cv.notify_all();
+    return it;
+  }
+
+ private:
+  void solve_loop() {
+    for (;;) {
+      std::vector<Item> batch;
+      {
+        std::unique_lock<std::mutex> g(m_lock);
+        // Wait for a full batch, the end of production, or a pause in arrivals with work queued.
+        for (;;) {
+          std::int64_t nodes = 0;
+          for (const Item& it : m_waiting) nodes += it.part.num_points();
+          if (m_closing && m_waiting.empty()) return;
+          if (nodes >= m_opts.batch_nodes || m_waiting.size() >= m_capacity ||
+              ((m_producers_done || m_closing) && !m_waiting.empty()))
+            break;
+          if (m_cv.wait_for(g, std::chrono::milliseconds(200)) == std::cv_status::timeout && !m_waiting.empty())
+            break;
+        }
+        std::int64_t nodes = 0;
+        while (!m_waiting.empty() && (batch.empty() || nodes + m_waiting.front().part.num_points() <= m_opts.batch_nodes)) {
+          nodes += m_waiting.front().part.num_points();
+          batch.push_back(std::move(m_waiting.front()));
+          m_waiting.pop_front();
+        }
+        m_busy = true;
+        m_cv.notify_all();
+      }
+      solve(batch);
+      std::lock_guard<std::mutex> g(m_lock);
+      for (Item& it : batch) m_solved.push_back(std::move(it));
+      m_busy = false;
+      m_cv.notify_all();
+    }
+  }
+
+  // One batch; if it fails, each part alone, so the failure is recorded on the part that caused it.
+  void solve(std::vector<Item>& batch) {
+    std::vector<mesh::Mesh*> parts;
+    std::vector<std::string> names;
+    for (Item& it : batch) {
+      parts.push_back(&it.part);
+      names.push_back((m_opts.out / it.rec.file).string());
+    }
+    try {
+      const std::vector<SimulationReport> r = simulate_batch(parts, m_sim, names);
+      for (std::size_t i = 0; i < batch.size(); ++i) batch[i].report = r[i];
+      return;
+    } catch (const std::exception&) {
+      if (batch.size() == 1) {
+        try {
+          throw;
+        } catch (const std::exception& e) {
+          batch[0].rec.error = e.what();
+        }
+        return;
+      }
+    }
+    for (Item& it : batch) {
+      std::vector<Item> one;
+      one.push_back(std::move(it));
+      solve(one);
+      it = std::move(one[0]);
+    }
+  }
+
+  const DatasetOptions& m_opts;
+  SimulationOptions m_sim;
+  const std::size_t m_capacity;
+  std::mutex m_lock;
+  std::condition_variable m_cv;
+  std::deque<Item> m_waiting, m_solved;
+  bool m_closing = false, m_producers_done = false, m_busy = false;
+  std::thread m_solver;
+};
 
 std::string csv_quote(const std::string& s) {
   std::string q = "\"";
@@ -128,6 +293,7 @@ void write_manifest(const DatasetOptions& opts, const DatasetReport& report) {
   j["count"] = opts.count;
   j["material"] = opts.material;
   j["layer_groups"] = opts.layers;
+  j["layering"] = layering(opts);
   j["nodes"] = {{"min", opts.part.min_nodes}, {"max", opts.part.max_nodes}};
   if (opts.part.voxel > 0) j["voxel"] = opts.part.voxel;
   j["families"] = families_of(opts);
@@ -199,7 +365,12 @@ DatasetReport generate_dataset(const DatasetOptions& requested,
   DatasetOptions opts = requested;
   FLARE_INPUT_CHECK(opts.count >= 1, "am dataset: --count must be at least 1 (got ", opts.count, ")");
   FLARE_INPUT_CHECK(opts.jobs >= 1, "am dataset: --jobs must be at least 1 (got ", opts.jobs, ")");
-  FLARE_INPUT_CHECK(opts.layers >= 1, "am dataset: --layers must be at least 1 (got ", opts.layers, ")");
+  FLARE_INPUT_CHECK(opts.layers >= 0, "am dataset: --layers must be at least 1 (got ", opts.layers, ")");
+  FLARE_INPUT_CHECK(opts.layers > 0 || (opts.layer_height > 0 && std::isfinite(opts.layer_height)),
+                    "am dataset: --layer-height must be a positive length in mm (got ", opts.layer_height, ")");
+  FLARE_INPUT_CHECK(opts.device == "cpu" || opts.device == "cuda" || opts.device == "lattice-host",
+                    "am dataset: --device must be cpu or cuda (got '", opts.device, "')");
+  FLARE_INPUT_CHECK(opts.batch_nodes >= 1, "am dataset: --batch-nodes must be positive");
   FLARE_INPUT_CHECK(opts.count <= 99999, "am dataset: --count ", opts.count,
                     " is above 99999 (sample names have five digits); split into several folders");
   const Material material = material_by_name(opts.material);
@@ -228,8 +399,32 @@ DatasetReport generate_dataset(const DatasetOptions& requested,
   const auto start = std::chrono::steady_clock::now();
   Progress progress(opts.count, "am dataset", "parts");
 
+  const bool gpu = opts.device != "cpu";
+  std::unique_ptr<GpuPipeline> pipe;
+  if (gpu) pipe = std::make_unique<GpuPipeline>(opts, simulation_options(opts, material), jobs);
+  std::atomic<int> producing{jobs};
+
+  auto record = [&](const SampleRecord& rec) {
+    std::lock_guard<std::mutex> g(lock);
+    report.samples[std::size_t(rec.index)] = rec;
+    (rec.error.empty() ? (rec.reused ? report.reused : report.generated) : report.failed)++;
+    if (!rec.error.empty()) progress.println("sample " + std::to_string(rec.index) + " failed: " + rec.error);
+    progress.set_postfix(std::to_string(report.reused) + " reused, " + std::to_string(report.failed) + " failed");
+    progress.advance();
+    if (on_sample) on_sample(rec);
+  };
+  auto write_solved = [&](GpuPipeline::Item& it) {
+    if (it.rec.error.empty()) {
+      try {
+        write_sample(opts, it.rec, it.part, it.report);
+      } catch (const std::exception& e) {
+        it.rec.error = e.what();
+      }
+    }
+    record(it.rec);
+  };
   auto worker = [&] {
-    omp_set_num_threads(threads_each);
+    omp_set_num_threads(gpu ? 1 : threads_each);
     for (int i = next++; i < opts.count && !abort; i = next++) {
       SampleRecord rec = plan_sample(opts, i);
       if (!opts.splits.empty() &&
@@ -239,27 +434,39 @@ DatasetReport generate_dataset(const DatasetOptions& requested,
         continue;
       }
       try {
-        if (!load_finished(opts, opts.out / rec.file, rec)) make_sample(opts, material, rec);
+        if (load_finished(opts, opts.out / rec.file, rec)) {
+          record(rec);
+          continue;
+        }
+        if (!gpu) {
+          make_sample(opts, material, rec);
+        } else {
+          while (auto solved = pipe->take_solved()) write_solved(*solved);  // writing frees memory
+          GpuPipeline::Item item;
+          item.rec = rec;
+          item.part = make_part_mesh(opts, item.rec);
+          pipe->submit(std::move(item));
+          continue;
+        }
       } catch (const ForeignSample&) {
         std::lock_guard<std::mutex> g(lock);
         if (!fatal) fatal = std::current_exception();
         abort = true;
-        return;
+        break;
       } catch (const std::exception& e) {
         rec.error = e.what();
       }
-      std::lock_guard<std::mutex> g(lock);
-      report.samples[std::size_t(i)] = rec;
-      (rec.error.empty() ? (rec.reused ? report.reused : report.generated) : report.failed)++;
-      if (!rec.error.empty()) progress.println("sample " + std::to_string(i) + " failed: " + rec.error);
-      progress.set_postfix(std::to_string(report.reused) + " reused, " + std::to_string(report.failed) + " failed");
-      progress.advance();
-      if (on_sample) on_sample(rec);
+      record(rec);
+    }
+    if (gpu) {
+      if (--producing == 0) pipe->producers_done();
+      while (auto solved = pipe->wait_solved()) write_solved(*solved);
     }
   };
   std::vector<std::thread> pool;
   for (int t = 0; t < jobs; ++t) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
+  pipe.reset();
   progress.finish();
   if (fatal) std::rethrow_exception(fatal);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "am/geometry.h"
+#include "am/simulate.h"
 
 namespace flare::am {
 
@@ -24,7 +25,12 @@ struct DatasetOptions {
   PartOptions part;                  ///< node range per part
   int jobs = 1;                      ///< worker threads; each gets cores/jobs OpenMP threads
   std::string material = "ti64";
-  int layers = 10;                   ///< layer groups of the simulation
+  /// Layer groups of the simulation: K per part when > 0, else slabs of layer_height (mm).
+  int layers = 0;
+  double layer_height = kDefaultLayerHeight;
+  std::string device = "cpu";        ///< process simulation: cpu, or cuda (batched on the GPU)
+  /// cuda: parts solved together, up to this many nodes per batch (workers keep the queue full).
+  std::int64_t batch_nodes = 4000000;
   std::vector<std::string> families; ///< drawn from uniformly; empty = all
   /// Generate only the samples of these splits ("train", "val", "test"); empty = all. The other
   /// indices keep their plan (and split), they are just not built: the held-out parts of a large
@@ -63,8 +69,9 @@ SampleRecord plan_sample(const DatasetOptions& opts, int index);
 std::string split_of(std::uint64_t seed, int index);
 
 /// Generates the dataset; skips samples whose file exists, parses and belongs to this dataset
-/// (same seed, material and layers; a file from other options is an InputError rather than
-/// silently mixed in). Writes manifest.json and manifest.csv at the end. `on_sample` (called
+/// (same seed, material and layering; a file from other options is an InputError rather than
+/// silently mixed in). With device "cuda", `jobs` threads make and write parts while one thread
+/// solves them on the GPU in batches of up to batch_nodes nodes. Writes manifest.json and manifest.csv at the end. `on_sample` (called
 /// under a lock) sees each finished record.
 DatasetReport generate_dataset(const DatasetOptions& opts,
                                const std::function<void(const SampleRecord&)>& on_sample = {});

@@ -10,15 +10,25 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "am/material.h"
 #include "mesh/mesh.h"
 
 namespace flare::am {
 
+/// Default layer-group height (mm) of `am simulate` and `am dataset`: the coarsest whose
+/// displacement field is within reach of the finer ones in the convergence study
+/// (docs/layering_study.md).
+inline constexpr double kDefaultLayerHeight = 0.5;
+
 struct SimulationOptions {
   Material material = material_by_name("ti64");
-  int layer_groups = 10;  ///< K; 1 = single-step (everything activated at once)
+  int layer_groups = 10;  ///< K equal slabs; 1 = single-step (used when layer_height is 0)
+  /// Layer groups of this physical height (mm) from the plate, the same for every part; the
+  /// finest build is one element layer per group. 0: layer_groups slabs per part.
+  double layer_height = 0;
   bool release = false;   ///< release from the plate after the build
   double rtol = 1e-8;     ///< CG relative residual
   /// Precondition CG with geometric multigrid when the mesh is a voxel lattice (all elements equal
@@ -28,11 +38,16 @@ struct SimulationOptions {
   /// OpenMP default. Parallel sample generation should run each solve with 1: the solver's
   /// fine-grained parallel loops slow down badly when threads outnumber free cores.
   int threads = 0;
+  /// "cpu": block-CSR stiffness, any hex mesh. "cuda": the matrix-free voxel-lattice solver on the
+  /// GPU (am/lattice_solver.h); voxel meshes only. "lattice-host": that solver's algorithm on the
+  /// CPU (what the tests without a GPU check it through).
+  std::string device = "cpu";
 };
 
 struct SimulationReport {
   double seconds = 0;
-  int groups = 0;
+  int groups = 0;           ///< slabs K (empty ones included)
+  int solves = 0;           ///< non-empty groups, plus one for the release
   long cg_iterations = 0;
   std::int64_t nodes = 0, elements = 0;
 };
@@ -41,9 +56,9 @@ struct SimulationReport {
 /// z = min z (nodes there are fixed). Adds point arrays "displacement" (3 comps, float64),
 /// "von_mises" (float64, element values averaged to nodes), "layer" (int32, the group in which
 /// the node was born) and field data (material name, E, nu, inherent strain, layer_groups,
-/// release). Points in no element get zero displacement and stress and layer -1.
-/// Groups are slabs of equal height between the plate and the top; an element joins the group
-/// holding its centroid; empty groups are skipped (but still reported to on_group).
+/// layer_height, release). Points in no element get zero displacement and stress and layer -1.
+/// Groups are slabs (of layer_height, or K of equal height) from the plate up; an element joins
+/// the group holding its centroid; empty groups are skipped (but still reported to on_group).
 /// @param[in,out] part     hex mesh; arrays are added to it
 /// @param[in]     opts     material, layer groups, release, solver tolerance
 /// @param[in]     on_group called after each group's solve with (group index from 0, groups)
@@ -51,5 +66,13 @@ struct SimulationReport {
 /// to face to the plate (floating islands, edge or corner hinges).
 SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
                           const std::function<void(int group, int groups)>& on_group = {});
+
+/// Simulates several parts with the same options; on the lattice devices they are solved together
+/// (one launch covers every part, so small parts fill the GPU). `names` (same length, or empty)
+/// name the parts in errors. on_group(group, groups) reports the batch's progress.
+std::vector<SimulationReport> simulate_batch(const std::vector<mesh::Mesh*>& parts,
+                                             const SimulationOptions& opts,
+                                             const std::vector<std::string>& names = {},
+                                             const std::function<void(int group, int groups)>& on_group = {});
 
 }  // namespace flare::am

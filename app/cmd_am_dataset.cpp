@@ -24,20 +24,27 @@ int run(const flare::app::Args& args) {
       ("jobs,j", po::value(&d.jobs)->default_value(int(std::max(1u, std::thread::hardware_concurrency()))),
        "parts simulated in parallel (each with cores/jobs threads)")
       ("material", po::value(&d.material)->default_value(d.material), "ti64, 316l, in718, alsi10mg")
-      ("layers", po::value(&d.layers)->default_value(d.layers), "layer groups of the simulation")
+      ("layers", po::value(&d.layers), "K layer groups per part (the old layering; default: --layer-height)")
+      ("layer-height", po::value(&d.layer_height)->default_value(d.layer_height),
+       "layer groups of this height (mm) from the plate, the same for every part")
+      ("device", po::value(&d.device)->default_value(d.device), "process simulation on cpu or cuda (parts batched on the GPU)")
+      ("batch-nodes", po::value(&d.batch_nodes)->default_value(d.batch_nodes), "cuda: nodes solved together per batch")
       ("families", po::value(&families), "comma-separated families to draw from (default: all)")
       ("splits", po::value(&splits),
        "generate only these splits, e.g. test or val,test (default: all); sample i keeps its split");
   po::variables_map vm;
   if (!flare::app::parse_args(
           "am dataset", args, opts, {}, vm,
-          "am dataset --count N --out DIR [--seed S] [--nodes MIN..MAX] [--jobs J] [--material M] [--layers K]",
+          "am dataset --count N --out DIR [--seed S] [--nodes MIN..MAX] [--jobs J] [--material M] [--layer-height MM | --layers K] [--device cuda]",
           "  flare-surrogate am dataset --count 20 --out lpbf --nodes 5000..20000 --jobs 2\n"
           "  flare-surrogate am dataset --count 1400 --out lpbf --seed 7 --jobs 16   (rerun to resume)\n"
+          "  flare-surrogate am dataset --count 5000 --out lpbf --device cuda       (GPU, parts batched)\n"
           "  flare-surrogate am dataset --count 50 --out walls --families wall,thin_wall --layers 5\n"
           "  flare-surrogate am dataset --count 1250 --out lpbf_test --splits test   (held-out parts only)\n"))
     return 0;
   d.out = out;
+  FLARE_INPUT_CHECK(!(vm.count("layers") && !vm["layer-height"].defaulted()),
+                    "am dataset: give --layers K or --layer-height MM, not both");
   flare::am::parse_node_range(nodes, "--nodes", d.part);
   std::stringstream list(families);
   for (std::string f; std::getline(list, f, ',');)

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "am/material.h"
 #include "am/simulate.h"
@@ -29,7 +30,9 @@ int run_am_simulate(const flare::app::Args& args) {
   opts.add_options()("input", po::value<std::string>(), "part: hex/voxel mesh (.vtu, .vtk) or closed surface (.stl, .vtp)")(
       "output,o", po::value<std::string>(), "solved mesh to write (.vtu)")(
       "material", po::value<std::string>()->default_value("ti64"), materials.c_str())(
-      "layers", po::value<int>()->default_value(10), "layer groups K, activated bottom to top (1 = single-step)")(
+      "layers", po::value<int>(), "K layer groups of equal height per part, activated bottom to top (1 = single-step)")(
+      "layer-height", po::value<double>(), "layer groups of this height in mm from the plate, the same for every part (one voxel layer at the finest); the default when --layers is not given")(
+      "device", po::value<std::string>()->default_value("cpu"), "cpu | cuda (voxel meshes; lattice-host runs the GPU algorithm on the CPU)")(
       "release", po::bool_switch(), "release the part from the build plate after the build (springback)")(
       "voxel", po::value<double>(), "voxel size for surface input, in the surface's units")(
       "rtol", po::value<double>()->default_value(1e-8), "CG relative residual")(
@@ -39,7 +42,7 @@ int run_am_simulate(const flare::app::Args& args) {
   po::variables_map vm;
   if (!flare::app::parse_args(
           "am simulate", args, opts, pos, vm,
-          "am simulate PART -o SOLVED.vtu [--material " + materials + "] [--layers K] [--release]",
+          "am simulate PART -o SOLVED.vtu [--material " + materials + "] [--layer-height MM | --layers K] [--release] [--device cpu|cuda]",
           "  flare-surrogate am simulate bracket.vtu -o bracket_solved.vtu\n"
           "  flare-surrogate am simulate bracket.vtu -o fast.vtu --layers 1 --material 316l\n"
           "  flare-surrogate am simulate part.stl --voxel 0.5 -o part_solved.vtu --release"))
@@ -53,7 +56,18 @@ int run_am_simulate(const flare::app::Args& args) {
 
   flare::am::SimulationOptions o;
   o.material = flare::am::material_by_name(vm["material"].as<std::string>());
-  o.layer_groups = vm["layers"].as<int>();
+  FLARE_INPUT_CHECK(!(vm.count("layers") && vm.count("layer-height")),
+                    "am simulate: give --layers K or --layer-height MM, not both");
+  if (vm.count("layers")) {
+    o.layer_groups = vm["layers"].as<int>();
+  } else {
+    o.layer_height = vm.count("layer-height") ? vm["layer-height"].as<double>() : flare::am::kDefaultLayerHeight;
+    FLARE_INPUT_CHECK(o.layer_height > 0 && std::isfinite(o.layer_height),
+                      "am simulate: --layer-height must be a positive length in mm (got ", o.layer_height, ")");
+  }
+  o.device = vm["device"].as<std::string>();
+  FLARE_INPUT_CHECK(o.device == "cpu" || o.device == "cuda" || o.device == "lattice-host",
+                    "am simulate: --device must be cpu or cuda (got '", o.device, "')");
   o.release = vm["release"].as<bool>();
   o.rtol = vm["rtol"].as<double>();
   o.threads = vm["threads"].as<int>();
@@ -80,17 +94,20 @@ int run_am_simulate(const flare::app::Args& args) {
                       "dimension ", part.dimension());
   }
 
-  flare::Progress progress(o.layer_groups, "simulate", "groups");
+  std::optional<flare::Progress> progress;  // the group count is known once the build is planned
   const flare::am::SimulationReport r =
-      flare::am::simulate(part, o, [&](int, int) { progress.advance(); });
-  progress.finish();
+      flare::am::simulate(part, o, [&](int g, int groups) {
+        if (g == 0) progress.emplace(groups, "simulate", "groups");
+        progress->advance();
+      });
+  if (progress) progress->finish();
   const auto u = part.point_data.get("displacement", input.string()).to_doubles();
   double max_u = 0;
   for (std::size_t i = 0; i + 2 < u.size(); i += 3)
     max_u = std::max(max_u, std::sqrt(u[i] * u[i] + u[i + 1] * u[i + 1] + u[i + 2] * u[i + 2]));
   flare::mesh::write_vtu(part, output);
-  std::printf("am simulate: %lld nodes, %lld elements, %d groups%s, %ld CG iterations, %.2f s, max |u| %.4g -> %s\n",
-              (long long)r.nodes, (long long)r.elements, r.groups, o.release ? " + release" : "",
+  std::printf("am simulate: %lld nodes, %lld elements, %d layer groups%s, %ld CG iterations, %.2f s, max |u| %.4g -> %s\n",
+              (long long)r.nodes, (long long)r.elements, r.solves - (o.release ? 1 : 0), o.release ? " + release" : "",
               r.cg_iterations, r.seconds, max_u, output.string().c_str());
   return 0;
 }

@@ -2,6 +2,8 @@
 // exit codes for input the user can fix.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -33,7 +35,7 @@ TEST(AmSimulateCli, SolvesAVtuAndWritesTheFields) {
                          in);
   const Result r = run(in.string() + " -o " + out.string() + " --layers 3 --material 316l");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("3 groups"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3 layer groups"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("max |u|"), std::string::npos) << r.out;
   const flare::mesh::Mesh m = flare::mesh::read_mesh(out);
   EXPECT_EQ(m.point_data.get("displacement", "test").components(), 3);
@@ -41,6 +43,20 @@ TEST(AmSimulateCli, SolvesAVtuAndWritesTheFields) {
   EXPECT_TRUE(m.point_data.has("layer"));
   EXPECT_EQ(m.field_strings.at("material"), "316l");
   EXPECT_EQ(m.field_data.get("layer_groups", "test").get(0), 3);
+
+  // Layer groups of a fixed height (6 voxel layers of 1 mm in 2 mm groups), on the GPU solver's
+  // host build: the same field as the CPU solver.
+  const fs::path a = dir / "height_cpu.vtu", b = dir / "height_lattice.vtu";
+  ASSERT_EQ(run(in.string() + " -o " + a.string() + " --layer-height 2").code, 0);
+  const Result rl = run(in.string() + " -o " + b.string() + " --layer-height 2 --device lattice-host");
+  ASSERT_EQ(rl.code, 0) << rl.out;
+  EXPECT_NE(rl.out.find("3 layer groups"), std::string::npos) << rl.out;
+  const auto ua = flare::mesh::read_mesh(a).point_data.get("displacement", "a").to_doubles();
+  const auto ub = flare::mesh::read_mesh(b).point_data.get("displacement", "b").to_doubles();
+  double d = 0, n = 0;
+  for (std::size_t i = 0; i < ua.size(); ++i) d += (ua[i] - ub[i]) * (ua[i] - ub[i]), n += ua[i] * ua[i];
+  EXPECT_LT(std::sqrt(d / n), 1e-6);
+  EXPECT_EQ(flare::mesh::read_mesh(b).field_data.get("layer_height", "b").get(0), 2.0);
 }
 
 TEST(AmSimulateCli, BadInputExitsWithCode2AndOneLine) {
@@ -58,6 +74,9 @@ TEST(AmSimulateCli, BadInputExitsWithCode2AndOneLine) {
            {tet.string() + " -o " + out.string(), "non-hexahedral"},
            {cube.string(), "-o SOLVED.vtu"},
            {cube.string() + " -o " + out.string() + " --material steel", "unknown material 'steel'"},
+           {cube.string() + " -o " + out.string() + " --layers 2 --layer-height 1", "not both"},
+           {cube.string() + " -o " + out.string() + " --layer-height -1", "--layer-height must be a positive"},
+           {cube.string() + " -o " + out.string() + " --device tpu", "--device must be cpu or cuda"},
            {cube.string() + " -o " + out.string() + " --layers 0", "--layers"},
            {(dir / "missing.vtu").string() + " -o " + out.string(), "missing.vtu"}}) {
     const Result r = run(args);

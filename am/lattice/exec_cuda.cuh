@@ -1,0 +1,126 @@
+// CudaExec: the lattice solver's loops as kernels on one non-blocking stream (exec.h describes the
+// interface). forall is one thread per index; part_sum reduces a 128-node chunk per block and
+// then each part's chunks in one block, both in a fixed order, so sums are run-to-run identical.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "am/lattice/exec.h"
+#include "kernels/cuda/common.cuh"
+
+namespace flare::am::lattice {
+
+namespace detail {
+
+template <typename F>
+__global__ void forall_kernel(std::int64_t n, F f) {
+  const std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) f(i);
+}
+
+// Sum over the block (blockDim.x a multiple of 32, at most 1024), in a fixed order.
+__device__ inline double block_sum(double v) {
+  __shared__ double warp_sums[32];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  double s = 0;
+  if (warp == 0) {
+    s = lane < int(blockDim.x >> 5) ? warp_sums[lane] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
+  }
+  return s;  // valid in thread 0
+}
+
+template <typename F>
+__global__ void chunk_sum_kernel(F f, double* __restrict__ partial) {
+  const double s = block_sum(f(std::int64_t(blockIdx.x) * kChunk + threadIdx.x));
+  if (threadIdx.x == 0) partial[blockIdx.x] = s;
+}
+
+__global__ void part_sum_kernel(const std::int64_t* __restrict__ chunk_begin,
+                                const double* __restrict__ partial, double* __restrict__ out) {
+  const int p = blockIdx.x;
+  double s = 0;
+  for (std::int64_t c = chunk_begin[p] + threadIdx.x; c < chunk_begin[p + 1]; c += blockDim.x) s += partial[c];
+  s = block_sum(s);
+  if (threadIdx.x == 0) out[p] = s;
+}
+
+}  // namespace detail
+
+class CudaExec {
+ public:
+  CudaExec() { FLARE_CUDA_CHECK(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking)); }
+  ~CudaExec() {
+    if (m_stream) FLARE_CUDA_CHECK_PRINT(cudaStreamDestroy(m_stream));
+  }
+  CudaExec(const CudaExec&) = delete;
+  CudaExec& operator=(const CudaExec&) = delete;
+
+  cudaStream_t stream() const { return m_stream; }
+
+  template <typename T>
+  class Array {
+   public:
+    void resize(std::size_t n, const char* what = "lattice solver buffer") {
+      m_buf.resize(n, what);
+      if (n) FLARE_CUDA_CHECK(cudaMemset(m_buf.data(), 0, n * sizeof(T)));
+    }
+    void upload(const std::vector<T>& host) {
+      resize(host.size());
+      upload_part(host.data(), 0, host.size());
+    }
+    // Synchronous (pageable host memory), ordered after all queued device work.
+    void upload_part(const T* host, std::size_t offset, std::size_t n) {
+      FLARE_CUDA_CHECK(cudaDeviceSynchronize());
+      if (n) FLARE_CUDA_CHECK(cudaMemcpy(m_buf.data() + offset, host, n * sizeof(T), cudaMemcpyHostToDevice));
+    }
+    std::vector<T> download() const {
+      std::vector<T> host(m_buf.size());
+      download_part(host.data(), 0, host.size());
+      return host;
+    }
+    void download_part(T* host, std::size_t offset, std::size_t n) const {
+      FLARE_CUDA_CHECK(cudaDeviceSynchronize());
+      if (n) FLARE_CUDA_CHECK(cudaMemcpy(host, m_buf.data() + offset, n * sizeof(T), cudaMemcpyDeviceToHost));
+    }
+    void zero() {
+      FLARE_CUDA_CHECK(cudaDeviceSynchronize());
+      if (m_buf.size()) FLARE_CUDA_CHECK(cudaMemset(m_buf.data(), 0, m_buf.bytes()));
+    }
+    T* data() { return m_buf.data(); }
+    const T* data() const { return m_buf.data(); }
+    std::size_t size() const { return m_buf.size(); }
+
+   private:
+    cuda::DeviceBuffer<T> m_buf;
+  };
+
+  template <typename F>
+  void forall(std::int64_t n, const F& f) const {
+    if (n <= 0) return;
+    constexpr int kBlock = 128;
+    detail::forall_kernel<<<unsigned((n + kBlock - 1) / kBlock), kBlock, 0, m_stream>>>(n, f);
+    FLARE_CUDA_LAUNCH_CHECK(m_stream);
+  }
+
+  template <typename F>
+  void part_sum(int parts, const std::int64_t* chunk_begin, std::int64_t chunks, double* partial,
+                double* out, const F& f) const {
+    if (chunks > 0) {
+      detail::chunk_sum_kernel<<<unsigned(chunks), kChunk, 0, m_stream>>>(f, partial);
+      FLARE_CUDA_LAUNCH_CHECK(m_stream);
+    }
+    detail::part_sum_kernel<<<unsigned(parts), 256, 0, m_stream>>>(chunk_begin, partial, out);
+    FLARE_CUDA_LAUNCH_CHECK(m_stream);
+  }
+
+  void synchronize() const { FLARE_CUDA_CHECK(cudaStreamSynchronize(m_stream)); }
+
+ private:
+  cudaStream_t m_stream = nullptr;
+};
+
+}  // namespace flare::am::lattice

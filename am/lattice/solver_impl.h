@@ -1,0 +1,1031 @@
+// The matrix-free voxel-lattice solver of the layer-by-layer inherent-strain model, written once
+// against an execution policy (exec.h: HostExec, CudaExec). Included by solve_host.cpp and
+// solve_cuda.cu only.
+//
+// Operator. Every element is the same unit cube, so one 24x24 K_e defines the fine operator: a
+// node gathers K_e rows from its (up to 8) active cells, an element being active when it is solid
+// and below the part's current top layer k_top (the build order is by layer, so one integer per
+// part is the whole activity mask of a layer group).
+//
+// Preconditioner: one V-cycle of geometric multigrid on the voxel lattice, the CPU solver's
+// hierarchy (am/multigrid.h): cells of doubled size, trilinear prolongation, Galerkin coarse
+// operators stored per coarse cell (24x24, fp32), recomputed per layer group only in the slab of
+// cells that the group's layers touch; a coarse DOF is fixed when a fixed fine DOF interpolates
+// from it. Smoother: l1 block-Jacobi (Baker, Falgout, Kolev, Yang 2011), 2 pre and 2 post sweeps;
+// it needs no eigenvalue estimate, which per layer group would cost more than the smoothing.
+// Coarsening goes down to one cell per part, whose <= 24 DOFs are inverted exactly.
+// The V-cycle runs in fp32; CG, the operator it is preconditioning and every result in fp64.
+//
+// Batch: the parts' node and cell arrays are concatenated (each part's nodes start on a 128-node
+// chunk, so a reduction chunk belongs to one part), every loop covers the whole batch, and CG
+// carries one set of scalars per part; a converged part takes zero steps while the others go on.
+//
+// Birth displacements. Strains count from an element's activation. Layers activate bottom up, so
+// an element's top nodes are always new (zero) at activation, and its bottom nodes can carry
+// displacement only when its layer is the first of its group: storing u on that bottom plane at
+// the start of each group (ub) gives every element's birth state in 3 doubles per node instead
+// of 24 per element.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "am/lattice/exec.h"
+#include "am/lattice/problem.h"
+#include "common/error.h"
+
+namespace flare::am::lattice {
+
+struct LevelPart {
+  int nx = 0, ny = 0, nz = 0;    // cells
+  std::int64_t node_off = 0;     // first node, a multiple of kChunk
+  std::int64_t cell_off = 0;     // first cell
+};
+
+struct KState {
+  int k_prev = 0;  // fine layers active before the current group
+  int k_top = 0;   // fine layers active now
+};
+
+// VTK hexahedron corners: 0 (0,0,0) 1 (1,0,0) 2 (1,1,0) 3 (0,1,0), 4..7 the same at z = 1.
+FLARE_HD inline int corner_bit(int a, int axis) {
+  return axis == 0 ? int((a & 3) == 1 || (a & 3) == 2) : axis == 1 ? int((a & 3) >= 2) : (a >> 2);
+}
+FLARE_HD inline int corner_of(int dx, int dy, int dz) { return 4 * dz + (dy ? (dx ? 2 : 3) : dx); }
+
+// Trilinear weight of parent-cell corner `a` at child-cell corner `ac`, for the child at offset
+// `o` (bit per axis) inside its parent: 0, 1/8, 1/4, 1/2 or 1.
+FLARE_HD inline float child_weight(int o, int ac, int a) {
+  float w = 1;
+  for (int axis = 0; axis < 3; ++axis) {
+    const float t = 0.5f * float(((o >> axis) & 1) + corner_bit(ac, axis));
+    w *= corner_bit(a, axis) ? t : 1 - t;
+  }
+  return w;
+}
+
+// A level's arrays as raw pointers: captured by value in the loops (no `this` on the device).
+struct LevelView {
+  int level = 0;
+  const LevelPart* parts = nullptr;
+  const int* chunk_part = nullptr;      // [nodes / kChunk]
+  const KState* kstate = nullptr;       // [parts]
+  const std::uint8_t* solid = nullptr;  // level 0: [cells]
+  const int* slot_of_cell = nullptr;    // level >= 1: [cells], -1 = never active
+  const std::uint8_t* slot_active = nullptr;  // [slots]
+  const float* mat = nullptr;           // [slots, 576]
+  const std::uint8_t* free = nullptr;   // [nodes] bit c: DOF c is free
+  const std::uint8_t* active = nullptr; // [nodes]
+  const float* dinv = nullptr;          // [nodes, 9]
+
+  struct At {
+    int p = 0, i = 0, j = 0, k = 0;
+    bool valid = false;
+  };
+  FLARE_HD At locate(std::int64_t n) const {
+    At at;
+    at.p = chunk_part[n / kChunk];
+    const LevelPart& lp = parts[at.p];
+    const std::int64_t local = n - lp.node_off;
+    const int nxn = lp.nx + 1, nyn = lp.ny + 1;
+    at.valid = local < std::int64_t(nxn) * nyn * (lp.nz + 1);
+    if (at.valid) {
+      at.i = int(local % nxn);
+      const std::int64_t t = local / nxn;
+      at.j = int(t % nyn);
+      at.k = int(t / nyn);
+    }
+    return at;
+  }
+  FLARE_HD std::int64_t node(const LevelPart& lp, int i, int j, int k) const {
+    return lp.node_off + i + std::int64_t(lp.nx + 1) * (j + std::int64_t(lp.ny + 1) * k);
+  }
+  FLARE_HD std::int64_t cell(const LevelPart& lp, int i, int j, int k) const {
+    return lp.cell_off + i + std::int64_t(lp.nx) * (j + std::int64_t(lp.ny) * k);
+  }
+  // Fine element (level 0) or coarse cell (level >= 1) active now.
+  FLARE_HD bool cell_active(int p, const LevelPart& lp, int i, int j, int k) const {
+    if (i < 0 || j < 0 || k < 0 || i >= lp.nx || j >= lp.ny || k >= lp.nz) return false;
+    const std::int64_t c = cell(lp, i, j, k);
+    if (level == 0) return solid[c] && k < kstate[p].k_top;
+    const int s = slot_of_cell[c];
+    return s >= 0 && slot_active[s];
+  }
+  // The cell's matrix (the unit K_e at level 0), nullptr when inactive.
+  template <typename M>
+  FLARE_HD const M* cell_matrix(int p, const LevelPart& lp, int i, int j, int k, const M* ke) const {
+    if (!cell_active(p, lp, i, j, k)) return nullptr;
+    if (level == 0) return ke;
+    return reinterpret_cast<const M*>(mat + std::int64_t(slot_of_cell[cell(lp, i, j, k)]) * 576);
+  }
+};
+
+// acc = (A x) at node `at` (rows 3n..3n+2), unmasked; M the matrix type, T the vector type.
+template <typename T, typename M>
+FLARE_HD inline void apply_rows(const LevelView& v, const LevelView::At& at, const M* ke, const T* x,
+                                T acc[3]) {
+  const LevelPart& lp = v.parts[at.p];
+  acc[0] = acc[1] = acc[2] = 0;
+  for (int dz = 0; dz < 2; ++dz)
+    for (int dy = 0; dy < 2; ++dy)
+      for (int dx = 0; dx < 2; ++dx) {
+        const int ci = at.i - dx, cj = at.j - dy, ck = at.k - dz;
+        const M* m = v.cell_matrix<M>(at.p, lp, ci, cj, ck, ke);
+        if (!m) continue;
+        const M* row = m + 72 * corner_of(dx, dy, dz);
+        for (int b = 0; b < 8; ++b) {
+          const std::int64_t nb =
+              3 * v.node(lp, ci + corner_bit(b, 0), cj + corner_bit(b, 1), ck + corner_bit(b, 2));
+          const T x0 = x[nb], x1 = x[nb + 1], x2 = x[nb + 2];
+          for (int r = 0; r < 3; ++r)
+            acc[r] += T(row[24 * r + 3 * b]) * x0 + T(row[24 * r + 3 * b + 1]) * x1 +
+                      T(row[24 * r + 3 * b + 2]) * x2;
+        }
+      }
+}
+
+// l1 block-Jacobi satisfies M >= A, so lambda_max(M^-1 A) <= 1 and any damping below 2 converges.
+// Measured on examples/lpbf/bracket.vtu, 10 groups: 255 CG iterations with 1.0, 227 with 1.3, 210
+// with 1.5, 202 with 1.7, 193 with 1.85; 1.7 keeps a margin for parts where the bound is tight.
+constexpr float kOmega = 1.7f;
+
+template <typename Ex>
+struct Solver {
+  template <typename T>
+  using Arr = typename Ex::template Array<T>;
+
+  struct Level {
+    std::vector<LevelPart> hparts;
+    Arr<LevelPart> parts;
+    std::int64_t nodes = 0, cells = 0, slots = 0, chunks = 0;
+    Arr<std::int64_t> chunk_begin;  // [parts + 1]
+    Arr<int> chunk_part;            // [chunks]
+    Arr<std::uint8_t> solid;        // level 0
+    Arr<int> slot_of_cell, slot_cell, slot_part;
+    Arr<std::uint8_t> slot_active;
+    Arr<float> mat;
+    Arr<std::uint8_t> free, active;
+    Arr<float> dinv;
+    Arr<float> x, t, b;  // V-cycle: iterate, result, right-hand side
+  };
+
+  const Problem& pb;
+  const Ex& ex;
+  int parts = 0;
+  std::vector<Level> lv;
+  Arr<KState> kstate;
+  std::vector<KState> hk;
+  Arr<double> ke_d, fe, bbar, dmat, eps;
+  Arr<float> ke_f, child_c;  // child_c: [8, 576] W_o^T K_e W_o, the level-1 share of a child
+  // Nonzero trilinear weights: for child offset o and parent corner a, wtab_n[8 o + a] child
+  // corners wtab_c[8 (8 o + a) + x] with weights wtab_w[...] (at most 8, 3.4 on average).
+  Arr<float> wtab_w;
+  Arr<int> wtab_c, wtab_n;
+  Arr<double> u, ub, x, r, z, p, q, f;
+  Arr<double> partial, s_bb, s_rr, s_rz, s_pq, s_alpha, s_beta;
+  Arr<int> done, iters, not_done;
+  Arr<double> coarse_inv;            // [parts, 24, 24]
+  Arr<std::int64_t> support;         // [parts, 6] level-0 DOF indices
+  Arr<std::int64_t> held;            // level-0 nodes held fixed in the current group
+  std::int64_t held_count = 0;
+  int groups = 0;
+
+  Solver(const Problem& problem, const Ex& e) : pb(problem), ex(e) {}
+
+  LevelView view(int l) {
+    Level& L = lv[l];
+    LevelView v;
+    v.level = l;
+    v.parts = L.parts.data();
+    v.chunk_part = L.chunk_part.data();
+    v.kstate = kstate.data();
+    v.solid = L.solid.data();
+    v.slot_of_cell = L.slot_of_cell.data();
+    v.slot_active = L.slot_active.data();
+    v.mat = L.mat.data();
+    v.free = L.free.data();
+    v.active = L.active.data();
+    v.dinv = L.dinv.data();
+    return v;
+  }
+
+  // ---- setup ----------------------------------------------------------------------------------
+
+  void setup() {
+    parts = int(pb.parts.size());
+    FLARE_CHECK(parts > 0, "lattice solver: no parts");
+    // Levels: halve every part's cell box (rounding up) until each is one cell.
+    std::vector<std::array<int, 3>> dims(parts);
+    for (int i = 0; i < parts; ++i) dims[i] = {pb.parts[i].nx, pb.parts[i].ny, pb.parts[i].nz};
+    std::vector<std::vector<std::array<int, 3>>> level_dims{dims};
+    auto all_one = [](const std::vector<std::array<int, 3>>& d) {
+      for (const auto& x : d)
+        if (x[0] > 1 || x[1] > 1 || x[2] > 1) return false;
+      return true;
+    };
+    while (!all_one(level_dims.back())) {
+      auto next = level_dims.back();
+      for (auto& x : next)
+        for (int& n : x) n = (n + 1) / 2;
+      level_dims.push_back(next);
+    }
+    lv.resize(level_dims.size());
+    std::vector<std::vector<char>> has_solid(lv.size());  // per level: cell holds a solid element
+    for (std::size_t l = 0; l < lv.size(); ++l) {
+      Level& L = lv[l];
+      L.hparts.resize(parts);
+      std::vector<std::int64_t> chunk_begin{0};
+      std::vector<int> chunk_part;
+      for (int i = 0; i < parts; ++i) {
+        LevelPart& lp = L.hparts[i];
+        lp.nx = level_dims[l][i][0];
+        lp.ny = level_dims[l][i][1];
+        lp.nz = level_dims[l][i][2];
+        lp.node_off = L.nodes;
+        lp.cell_off = L.cells;
+        const std::int64_t n = std::int64_t(lp.nx + 1) * (lp.ny + 1) * (lp.nz + 1);
+        const std::int64_t c = (n + kChunk - 1) / kChunk;
+        L.nodes += c * kChunk;
+        L.cells += std::int64_t(lp.nx) * lp.ny * lp.nz;
+        chunk_part.insert(chunk_part.end(), std::size_t(c), i);
+        chunk_begin.push_back(chunk_begin.back() + c);
+      }
+      L.chunks = chunk_begin.back();
+      L.parts.upload(L.hparts);
+      L.chunk_begin.upload(chunk_begin);
+      L.chunk_part.upload(chunk_part);
+      // Cells that ever hold material; level >= 1 stores a matrix for each.
+      has_solid[l].assign(std::size_t(L.cells), 0);
+      for (int i = 0; i < parts; ++i) {
+        const LevelPart& lp = L.hparts[i];
+        for (int k = 0; k < lp.nz; ++k)
+          for (int j = 0; j < lp.ny; ++j)
+            for (int ii = 0; ii < lp.nx; ++ii) {
+              const std::int64_t c = lp.cell_off + ii + std::int64_t(lp.nx) * (j + std::int64_t(lp.ny) * k);
+              char s = 0;
+              if (l == 0) {
+                s = char(pb.parts[i].solid[std::size_t(c - lp.cell_off)] != 0);
+              } else {
+                const LevelPart& fp = lv[l - 1].hparts[i];
+                for (int o = 0; o < 8 && !s; ++o) {
+                  const int fi = 2 * ii + (o & 1), fj = 2 * j + ((o >> 1) & 1), fk = 2 * k + (o >> 2);
+                  if (fi < fp.nx && fj < fp.ny && fk < fp.nz)
+                    s = has_solid[l - 1][std::size_t(fp.cell_off + fi + std::int64_t(fp.nx) * (fj + std::int64_t(fp.ny) * fk))];
+                }
+              }
+              has_solid[l][std::size_t(c)] = s;
+            }
+      }
+      if (l == 0) {
+        L.solid.upload(std::vector<std::uint8_t>(has_solid[0].begin(), has_solid[0].end()));
+      } else {
+        std::vector<int> slot_of_cell(std::size_t(L.cells), -1), slot_cell, slot_part;
+        for (int i = 0; i < parts; ++i) {
+          const LevelPart& lp = L.hparts[i];
+          for (std::int64_t c = lp.cell_off; c < lp.cell_off + std::int64_t(lp.nx) * lp.ny * lp.nz; ++c)
+            if (has_solid[l][std::size_t(c)]) {
+              slot_of_cell[std::size_t(c)] = int(slot_cell.size());
+              slot_cell.push_back(int(c));
+              slot_part.push_back(i);
+            }
+        }
+        L.slots = std::int64_t(slot_cell.size());
+        L.slot_of_cell.upload(slot_of_cell);
+        L.slot_cell.upload(slot_cell);
+        L.slot_part.upload(slot_part);
+        L.slot_active.resize(std::size_t(L.slots), "coarse cell flags");
+        L.mat.resize(std::size_t(L.slots) * 576, "coarse operators");
+      }
+      L.free.resize(std::size_t(L.nodes), "free masks");
+      L.active.resize(std::size_t(L.nodes), "active masks");
+      L.dinv.resize(std::size_t(L.nodes) * 9, "smoother blocks");
+      L.x.resize(std::size_t(3 * L.nodes), "multigrid vectors");
+      L.t.resize(std::size_t(3 * L.nodes), "multigrid vectors");
+      L.b.resize(std::size_t(3 * L.nodes), "multigrid vectors");
+    }
+
+    const std::int64_t n0 = lv[0].nodes;
+    for (Arr<double>* a : {&u, &ub, &x, &r, &z, &p, &q, &f}) a->resize(std::size_t(3 * n0), "solver vectors");
+    partial.resize(std::size_t(lv[0].chunks), "reduction scratch");
+    for (Arr<double>* a : {&s_bb, &s_rr, &s_rz, &s_pq, &s_alpha, &s_beta}) a->resize(std::size_t(parts), "CG scalars");
+    done.resize(std::size_t(parts));
+    iters.resize(std::size_t(parts));
+    not_done.resize(1);
+    coarse_inv.resize(std::size_t(parts) * 576, "coarsest inverses");
+    hk.assign(std::size_t(parts), KState{});
+    kstate.upload(hk);
+
+    // Tables: the unit element, in both precisions, and the level-1 share of each child offset.
+    std::vector<double> ke(pb.ke.begin(), pb.ke.end());
+    ke_d.upload(ke);
+    ke_f.upload(std::vector<float>(ke.begin(), ke.end()));
+    std::vector<float> cc(8 * 576, 0.0f);
+    for (int o = 0; o < 8; ++o)
+      for (int a = 0; a < 8; ++a)
+        for (int b = 0; b < 8; ++b)
+          for (int ac = 0; ac < 8; ++ac)
+            for (int bc = 0; bc < 8; ++bc) {
+              const double w = double(child_weight(o, ac, a)) * double(child_weight(o, bc, b));
+              if (w == 0) continue;
+              for (int rr = 0; rr < 3; ++rr)
+                for (int c = 0; c < 3; ++c)
+                  cc[std::size_t(o * 576 + (3 * a + rr) * 24 + 3 * b + c)] +=
+                      float(w * ke[std::size_t((3 * ac + rr) * 24 + 3 * bc + c)]);
+            }
+    child_c.upload(cc);
+    std::vector<float> tw(512, 0.0f);
+    std::vector<int> tc(512, 0), tn(64, 0);
+    for (int o = 0; o < 8; ++o)
+      for (int a = 0; a < 8; ++a)
+        for (int ac = 0; ac < 8; ++ac) {
+          const float w = child_weight(o, ac, a);
+          if (w == 0) continue;
+          int& n = tn[std::size_t(8 * o + a)];
+          tc[std::size_t(8 * (8 * o + a) + n)] = ac;
+          tw[std::size_t(8 * (8 * o + a) + n)] = w;
+          ++n;
+        }
+    wtab_w.upload(tw);
+    wtab_c.upload(tc);
+    wtab_n.upload(tn);
+    fe.upload(std::vector<double>(pb.fe.begin(), pb.fe.end()));
+    bbar.upload(std::vector<double>(pb.bbar.begin(), pb.bbar.end()));
+    dmat.upload(std::vector<double>(pb.d.begin(), pb.d.end()));
+    eps.upload(std::vector<double>(pb.eps.begin(), pb.eps.end()));
+    std::vector<std::int64_t> sup(std::size_t(parts) * 6);
+    for (int i = 0; i < parts; ++i)
+      for (int k = 0; k < 6; ++k) {
+        const std::int64_t dof = pb.parts[i].support[k];
+        sup[std::size_t(6 * i + k)] = 3 * lv[0].hparts[i].node_off + dof;
+      }
+    support.upload(sup);
+    for (const Part& pt : pb.parts) groups = std::max(groups, int(pt.k_top.size()));
+    std::size_t most_held = 1;
+    for (int g = 0; g < groups; ++g) {
+      std::size_t n = 0;
+      for (const Part& pt : pb.parts) n += g < int(pt.held.size()) ? pt.held[std::size_t(g)].size() : 0;
+      most_held = std::max(most_held, n);
+    }
+    held.resize(most_held, "held nodes");
+  }
+
+  // ---- operators and masks per layer group ------------------------------------------------------
+
+  void level0_masks(bool release) {
+    const LevelView v = view(0);
+    std::uint8_t* free = lv[0].free.data();
+    std::uint8_t* active = lv[0].active.data();
+    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+      const LevelView::At at = v.locate(n);
+      bool act = false;
+      if (at.valid) {
+        const LevelPart& lp = v.parts[at.p];
+        for (int d = 0; d < 8 && !act; ++d)
+          act = v.cell_active(at.p, lp, at.i - (d & 1), at.j - ((d >> 1) & 1), at.k - (d >> 2));
+      }
+      active[n] = act;
+      free[n] = act && (release || at.k > 0) ? 7 : 0;
+    });
+    if (held_count > 0) {
+      const std::int64_t* h = held.data();
+      ex.forall(held_count, [=] FLARE_HD(std::int64_t i) { free[h[i]] = 0; });
+    }
+    if (release) {
+      const std::int64_t* sup = support.data();
+      ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {  // one thread per part: no shared bytes
+        for (int k = 0; k < 6; ++k) {
+          const std::int64_t dof = sup[6 * pi + k];
+          free[dof / 3] &= std::uint8_t(~(1u << (dof % 3)));
+        }
+      });
+    }
+  }
+
+  // Galerkin operators of level l's cells in the layers the current group touched.
+  void coarse_update(int l) {
+    const LevelView v = view(l), fv = view(l - 1);
+    Level& L = lv[l];
+    const int* slot_cell = L.slot_cell.data();
+    const int* slot_part = L.slot_part.data();
+    float* mat = L.mat.data();
+    std::uint8_t* slot_active = L.slot_active.data();
+    const float* cc = child_c.data();
+    const float* ww = wtab_w.data();
+    const int* wc = wtab_c.data();
+    const int* wn = wtab_n.data();
+    const KState* ks = kstate.data();
+    ex.forall(L.slots * 576, [=] FLARE_HD(std::int64_t idx) {
+      const std::int64_t s = idx / 576;
+      const int e = int(idx % 576);
+      const int p = slot_part[s];
+      const LevelPart& lp = v.parts[p];
+      const std::int64_t local = slot_cell[s] - lp.cell_off;
+      const int ci = int(local % lp.nx), cj = int((local / lp.nx) % lp.ny), ck = int(local / (std::int64_t(lp.nx) * lp.ny));
+      const KState k = ks[p];
+      if (k.k_top <= k.k_prev || ck < (k.k_prev >> l) || ck > ((k.k_top - 1) >> l)) return;
+      const LevelPart& fp = fv.parts[p];
+      const int row = e / 24, col = e % 24, a = row / 3, rr = row % 3, b = col / 3, c = col % 3;
+      float sum = 0;
+      bool any = false;
+      for (int o = 0; o < 8; ++o) {
+        const int fi = 2 * ci + (o & 1), fj = 2 * cj + ((o >> 1) & 1), fk = 2 * ck + (o >> 2);
+        if (!fv.cell_active(p, fp, fi, fj, fk)) continue;
+        any = true;
+        if (l == 1) {
+          sum += cc[o * 576 + e];
+          continue;
+        }
+        const float* m = fv.mat + std::int64_t(fv.slot_of_cell[fv.cell(fp, fi, fj, fk)]) * 576;
+        const int ka = 8 * (8 * o + a), kb = 8 * (8 * o + b);
+        for (int x = 0; x < wn[8 * o + a]; ++x) {
+          const float* mrow = m + (3 * wc[ka + x] + rr) * 24 + c;
+          float t = 0;
+          for (int y = 0; y < wn[8 * o + b]; ++y) t += ww[kb + y] * mrow[3 * wc[kb + y]];
+          sum += ww[ka + x] * t;
+        }
+      }
+      mat[s * 576 + e] = sum;
+      if (e == 0) slot_active[s] = any;
+    });
+  }
+
+  // Level l >= 1: a node is active with an active cell; DOF c is fixed when a fixed fine DOF c
+  // interpolates from it.
+  void coarse_masks(int l) {
+    const LevelView v = view(l), fv = view(l - 1);
+    std::uint8_t* free = lv[l].free.data();
+    std::uint8_t* active = lv[l].active.data();
+    ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
+      const LevelView::At at = v.locate(n);
+      bool act = false;
+      if (at.valid) {
+        const LevelPart& lp = v.parts[at.p];
+        for (int d = 0; d < 8 && !act; ++d)
+          act = v.cell_active(at.p, lp, at.i - (d & 1), at.j - ((d >> 1) & 1), at.k - (d >> 2));
+      }
+      std::uint8_t bits = act ? 7 : 0;
+      if (act) {
+        const LevelPart& fp = fv.parts[at.p];
+        for (int dz = -1; dz <= 1; ++dz)
+          for (int dy = -1; dy <= 1; ++dy)
+            for (int dx = -1; dx <= 1; ++dx) {
+              const int fi = 2 * at.i + dx, fj = 2 * at.j + dy, fk = 2 * at.k + dz;
+              if (fi < 0 || fj < 0 || fk < 0 || fi > fp.nx || fj > fp.ny || fk > fp.nz) continue;
+              const std::int64_t fn = fv.node(fp, fi, fj, fk);
+              if (fv.active[fn]) bits &= fv.free[fn];
+            }
+      }
+      active[n] = act;
+      free[n] = bits;
+    });
+  }
+
+  // l1 block-Jacobi: the node's 3x3 diagonal block plus, on its diagonal, the absolute sums of
+  // the row's entries in other free columns; inverted on the free DOFs.
+  void smoother_blocks(int l) {
+    const LevelView v = view(l);
+    float* dinv = lv[l].dinv.data();
+    const float* ke = ke_f.data();
+    ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
+      float s[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+      float l1[3] = {0, 0, 0};
+      const LevelView::At at = v.locate(n);
+      const std::uint8_t fr = v.free[n];
+      if (at.valid && fr) {
+        const LevelPart& lp = v.parts[at.p];
+        for (int d = 0; d < 8; ++d) {
+          const int dx = d & 1, dy = (d >> 1) & 1, dz = d >> 2;
+          const int ci = at.i - dx, cj = at.j - dy, ck = at.k - dz;
+          const float* m = v.cell_matrix<float>(at.p, lp, ci, cj, ck, ke);
+          if (!m) continue;
+          const int a = corner_of(dx, dy, dz);
+          for (int b = 0; b < 8; ++b) {
+            const std::uint8_t fb =
+                v.free[v.node(lp, ci + corner_bit(b, 0), cj + corner_bit(b, 1), ck + corner_bit(b, 2))];
+            for (int rr = 0; rr < 3; ++rr)
+              for (int c = 0; c < 3; ++c) {
+                const float val = m[(3 * a + rr) * 24 + 3 * b + c];
+                if (b == a) s[3 * rr + c] += val;
+                else if ((fb >> c) & 1) l1[rr] += val < 0 ? -val : val;
+              }
+          }
+        }
+      }
+      for (int rr = 0; rr < 3; ++rr) {
+        if ((fr >> rr) & 1) {
+          s[4 * rr] += l1[rr];
+        } else {
+          for (int c = 0; c < 3; ++c) s[3 * rr + c] = s[3 * c + rr] = 0;
+          s[4 * rr] = 1;
+        }
+      }
+      const float c00 = s[4] * s[8] - s[5] * s[7], c01 = s[5] * s[6] - s[3] * s[8], c02 = s[3] * s[7] - s[4] * s[6];
+      const float det = s[0] * c00 + s[1] * c01 + s[2] * c02;
+      const float id = det != 0 ? 1 / det : 0;
+      float inv[9] = {c00 * id, (s[2] * s[7] - s[1] * s[8]) * id, (s[1] * s[5] - s[2] * s[4]) * id,
+                      c01 * id, (s[0] * s[8] - s[2] * s[6]) * id, (s[2] * s[3] - s[0] * s[5]) * id,
+                      c02 * id, (s[1] * s[6] - s[0] * s[7]) * id, (s[0] * s[4] - s[1] * s[3]) * id};
+      for (int rr = 0; rr < 3; ++rr)
+        for (int c = 0; c < 3; ++c)
+          if (!((fr >> rr) & 1) || !((fr >> c) & 1)) inv[3 * rr + c] = 0;
+      for (int k = 0; k < 9; ++k) dinv[9 * n + k] = inv[k];
+    });
+  }
+
+  // The coarsest level is one cell per part: its <= 24 free DOFs, inverted exactly (fp64
+  // Gauss-Jordan, SPD so no pivoting; fixed DOFs get identity rows that are zeroed after).
+  void coarsest_inverse() {
+    const int lc = int(lv.size()) - 1;
+    const LevelView v = view(lc);
+    double* inv = coarse_inv.data();
+    const double* ke = ke_d.data();
+    ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {
+      const int p = int(pi);
+      const LevelPart& lp = v.parts[p];
+      double* a = inv + std::int64_t(p) * 576;
+      for (int e = 0; e < 576; ++e) a[e] = 0;
+      std::uint8_t fr[8];
+      for (int c = 0; c < 8; ++c) {
+        const int i = corner_bit(c, 0), j = corner_bit(c, 1), k = corner_bit(c, 2);
+        fr[c] = (i <= lp.nx && j <= lp.ny && k <= lp.nz) ? v.free[v.node(lp, i, j, k)] : 0;
+      }
+      if (lc == 0) {
+        if (v.cell_active(p, lp, 0, 0, 0))
+          for (int e = 0; e < 576; ++e) a[e] = ke[e];
+      } else if (v.cell_active(p, lp, 0, 0, 0)) {
+        const float* m = v.mat + std::int64_t(v.slot_of_cell[v.cell(lp, 0, 0, 0)]) * 576;
+        for (int e = 0; e < 576; ++e) a[e] = m[e];
+      }
+      for (int d = 0; d < 24; ++d)
+        if (!((fr[d / 3] >> (d % 3)) & 1)) {
+          for (int e = 0; e < 24; ++e) a[24 * d + e] = a[24 * e + d] = 0;
+          a[25 * d] = 1;
+        }
+      for (int k = 0; k < 24; ++k) {
+        const double piv = a[25 * k] > 0 ? a[25 * k] : 1;
+        for (int j = 0; j < 24; ++j)
+          if (j != k) a[24 * k + j] /= piv;
+        for (int i = 0; i < 24; ++i) {
+          if (i == k) continue;
+          const double fik = a[24 * i + k];
+          if (fik == 0) continue;
+          for (int j = 0; j < 24; ++j)
+            if (j != k) a[24 * i + j] -= fik * a[24 * k + j];
+          a[24 * i + k] = -fik / piv;
+        }
+        a[25 * k] = 1 / piv;
+      }
+      for (int d = 0; d < 24; ++d)
+        if (!((fr[d / 3] >> (d % 3)) & 1))
+          for (int e = 0; e < 24; ++e) a[24 * d + e] = a[24 * e + d] = 0;
+    });
+  }
+
+  void update_operators(bool release) {
+    level0_masks(release);
+    if (!release)
+      for (std::size_t l = 1; l < lv.size(); ++l) coarse_update(int(l));
+    for (std::size_t l = 1; l < lv.size(); ++l) coarse_masks(int(l));
+    for (std::size_t l = 0; l + 1 < lv.size(); ++l) smoother_blocks(int(l));
+    coarsest_inverse();
+  }
+
+  // ---- the V-cycle (fp32) ---------------------------------------------------------------------
+
+  // out = in + Dinv (b - A in), or out = Dinv b when in is null; masked.
+  void smooth(int l, const float* in, float* out) {
+    const LevelView v = view(l);
+    const float* b = lv[l].b.data();
+    const float* ke = ke_f.data();
+    const float omega = kOmega;
+    ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
+      float res[3] = {0, 0, 0};
+      const std::uint8_t fr = v.free[n];
+      if (fr) {
+        const LevelView::At at = v.locate(n);
+        float ax[3] = {0, 0, 0};
+        if (in) apply_rows<float, float>(v, at, ke, in, ax);
+        for (int c = 0; c < 3; ++c) res[c] = b[3 * n + c] - ax[c];
+      }
+      const float* di = v.dinv + 9 * n;
+      for (int c = 0; c < 3; ++c) {
+        const float d = di[3 * c] * res[0] + di[3 * c + 1] * res[1] + di[3 * c + 2] * res[2];
+        out[3 * n + c] = ((fr >> c) & 1) ? (in ? in[3 * n + c] : 0.0f) + omega * d : 0.0f;
+      }
+    });
+  }
+
+  void residual(int l, const float* xin, float* out) {
+    const LevelView v = view(l);
+    const float* b = lv[l].b.data();
+    const float* ke = ke_f.data();
+    ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
+      const std::uint8_t fr = v.free[n];
+      float ax[3] = {0, 0, 0};
+      if (fr) apply_rows<float, float>(v, v.locate(n), ke, xin, ax);
+      for (int c = 0; c < 3; ++c) out[3 * n + c] = ((fr >> c) & 1) ? b[3 * n + c] - ax[c] : 0.0f;
+    });
+  }
+
+  // b_{l+1} = P^T r_l: each coarse node gathers the 27 fine nodes around its position.
+  void restrict_to(int l, const float* rf) {
+    const LevelView v = view(l + 1), fv = view(l);
+    float* bc = lv[l + 1].b.data();
+    ex.forall(lv[l + 1].nodes, [=] FLARE_HD(std::int64_t n) {
+      const std::uint8_t fr = v.free[n];
+      float s[3] = {0, 0, 0};
+      if (fr) {
+        const LevelView::At at = v.locate(n);
+        const LevelPart& fp = fv.parts[at.p];
+        for (int dz = -1; dz <= 1; ++dz)
+          for (int dy = -1; dy <= 1; ++dy)
+            for (int dx = -1; dx <= 1; ++dx) {
+              const int fi = 2 * at.i + dx, fj = 2 * at.j + dy, fk = 2 * at.k + dz;
+              if (fi < 0 || fj < 0 || fk < 0 || fi > fp.nx || fj > fp.ny || fk > fp.nz) continue;
+              const float w = (dx ? 0.5f : 1.0f) * (dy ? 0.5f : 1.0f) * (dz ? 0.5f : 1.0f);
+              const std::int64_t fn = 3 * fv.node(fp, fi, fj, fk);
+              for (int c = 0; c < 3; ++c) s[c] += w * rf[fn + c];
+            }
+      }
+      for (int c = 0; c < 3; ++c) bc[3 * n + c] = ((fr >> c) & 1) ? s[c] : 0.0f;
+    });
+  }
+
+  // t_l += P t_{l+1}: trilinear interpolation from the (up to 8) parent nodes.
+  void prolong_add(int l) {
+    const LevelView v = view(l), cv = view(l + 1);
+    float* t = lv[l].t.data();
+    const float* tc = lv[l + 1].t.data();
+    ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
+      const std::uint8_t fr = v.free[n];
+      if (!fr) return;
+      const LevelView::At at = v.locate(n);
+      const LevelPart& cp = cv.parts[at.p];
+      const int f[3] = {at.i, at.j, at.k};
+      float s[3] = {0, 0, 0};
+      for (int d = 0; d < 8; ++d) {
+        int q[3];
+        float w = 1;
+        bool skip = false;
+        for (int axis = 0; axis < 3; ++axis) {
+          const int bit = (d >> axis) & 1;
+          if (f[axis] % 2 == 0) {
+            skip = skip || bit;
+            q[axis] = f[axis] / 2;
+          } else {
+            w *= 0.5f;
+            q[axis] = (f[axis] + (bit ? 1 : -1)) / 2;
+          }
+        }
+        if (skip) continue;
+        const std::int64_t cn = 3 * cv.node(cp, q[0], q[1], q[2]);
+        for (int c = 0; c < 3; ++c) s[c] += w * tc[cn + c];
+      }
+      for (int c = 0; c < 3; ++c)
+        if ((fr >> c) & 1) t[3 * n + c] += s[c];
+    });
+  }
+
+  void coarsest_solve() {
+    const int lc = int(lv.size()) - 1;
+    const LevelView v = view(lc);
+    const float* b = lv[lc].b.data();
+    float* t = lv[lc].t.data();
+    const double* inv = coarse_inv.data();
+    // Every node of the level is written: the one-cell box's corners from the inverse, padding 0.
+    ex.forall(lv[lc].nodes, [=] FLARE_HD(std::int64_t n) {
+      const LevelView::At at = v.locate(n);
+      for (int c = 0; c < 3; ++c) t[3 * n + c] = 0;
+      if (!at.valid || !v.free[n]) return;
+      const LevelPart& lp = v.parts[at.p];
+      const int row = 3 * corner_of(at.i, at.j, at.k);
+      const double* a = inv + std::int64_t(at.p) * 576;
+      for (int c = 0; c < 3; ++c) {
+        double s = 0;
+        for (int cb = 0; cb < 8; ++cb) {
+          const int i = corner_bit(cb, 0), j = corner_bit(cb, 1), k = corner_bit(cb, 2);
+          if (i > lp.nx || j > lp.ny || k > lp.nz) continue;
+          const std::int64_t nb = 3 * v.node(lp, i, j, k);
+          for (int cc = 0; cc < 3; ++cc) s += a[24 * (row + c) + 3 * cb + cc] * double(b[nb + cc]);
+        }
+        if ((v.free[n] >> c) & 1) t[3 * n + c] = float(s);
+      }
+    });
+  }
+
+  void vcycle(int l) {
+    Level& L = lv[l];
+    if (l + 1 == int(lv.size())) return coarsest_solve();
+    smooth(l, nullptr, L.x.data());
+    smooth(l, L.x.data(), L.t.data());
+    residual(l, L.t.data(), L.x.data());
+    restrict_to(l, L.x.data());
+    vcycle(l + 1);
+    prolong_add(l);
+    smooth(l, L.t.data(), L.x.data());
+    smooth(l, L.x.data(), L.t.data());
+  }
+
+  // z = V-cycle(r), through fp32.
+  void precondition() {
+    float* b0 = lv[0].b.data();
+    const float* t0 = lv[0].t.data();
+    const double* rr = r.data();
+    double* zz = z.data();
+    ex.forall(3 * lv[0].nodes, [=] FLARE_HD(std::int64_t i) { b0[i] = float(rr[i]); });
+    vcycle(0);
+    ex.forall(3 * lv[0].nodes, [=] FLARE_HD(std::int64_t i) { zz[i] = double(t0[i]); });
+  }
+
+  // ---- CG (fp64), all parts at once ------------------------------------------------------------
+
+  // y = A x on free DOFs (fp64, the unit K_e).
+  void apply(const double* xin, double* y) {
+    const LevelView v = view(0);
+    const double* ke = ke_d.data();
+    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+      const std::uint8_t fr = v.free[n];
+      double ax[3] = {0, 0, 0};
+      if (fr) apply_rows<double, double>(v, v.locate(n), ke, xin, ax);
+      for (int c = 0; c < 3; ++c) y[3 * n + c] = ((fr >> c) & 1) ? ax[c] : 0.0;
+    });
+  }
+
+  void dot(const double* a, const double* b, double* out) {
+    Level& L = lv[0];
+    ex.part_sum(parts, L.chunk_begin.data(), L.chunks, partial.data(), out, [=] FLARE_HD(std::int64_t n) {
+      return a[3 * n] * b[3 * n] + a[3 * n + 1] * b[3 * n + 1] + a[3 * n + 2] * b[3 * n + 2];
+    });
+  }
+
+  int count_not_done() {
+    const int* d = done.data();
+    int* nd = not_done.data();
+    const int np = parts;
+    ex.forall(1, [=] FLARE_HD(std::int64_t) {
+      int c = 0;
+      for (int i = 0; i < np; ++i) c += d[i] ? 0 : 1;
+      nd[0] = c;
+    });
+    int h = 0;
+    not_done.download_part(&h, 0, 1);
+    return h;
+  }
+
+  // Solves A x = f for every part (x holds the initial guess); adds iterations to `iters`.
+  void cg() {
+    const LevelView v = view(0);
+    const std::int64_t nn = lv[0].nodes;
+    const int* cp = lv[0].chunk_part.data();
+    double *X = x.data(), *R = r.data(), *Z = z.data(), *Pv = p.data(), *Q = q.data();
+    const double* F = f.data();
+    double *bb = s_bb.data(), *rr = s_rr.data(), *rz = s_rz.data(), *pq = s_pq.data();
+    double *alpha = s_alpha.data(), *beta = s_beta.data();
+    int *dn = done.data(), *it = iters.data();
+    const double tol2 = pb.rtol * pb.rtol;
+    const std::uint8_t* fr = v.free;
+
+    ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) { X[i] = ((fr[i / 3] >> (i % 3)) & 1) ? X[i] : 0.0; });
+    apply(X, Q);
+    ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) { R[i] = ((fr[i / 3] >> (i % 3)) & 1) ? F[i] - Q[i] : 0.0; });
+    dot(F, F, bb);
+    dot(R, R, rr);
+    ex.forall(parts, [=] FLARE_HD(std::int64_t pi) { dn[pi] = bb[pi] == 0 || rr[pi] <= tol2 * bb[pi]; });
+    // A part with no load has the zero solution (its warm start is discarded).
+    ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) {
+      if (bb[cp[i / 3 / kChunk]] == 0) X[i] = 0;
+    });
+    if (count_not_done() == 0) return;
+    precondition();
+    ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) { Pv[i] = Z[i]; });
+    dot(R, Z, rz);
+    for (int k = 0;; ++k) {
+      if (k >= pb.max_iterations) {
+        std::vector<int> d = done.download();
+        std::vector<double> b2 = s_bb.download(), r2 = s_rr.download();
+        for (int i = 0; i < parts; ++i)
+          FLARE_CHECK(d[std::size_t(i)], pb.parts[std::size_t(i)].name, ": CG did not converge in ",
+                      pb.max_iterations, " iterations (relative residual ",
+                      std::sqrt(r2[std::size_t(i)] / b2[std::size_t(i)]), ")");
+      }
+      apply(Pv, Q);
+      dot(Pv, Q, pq);
+      ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {
+        alpha[pi] = dn[pi] || pq[pi] == 0 ? 0.0 : rz[pi] / pq[pi];
+        it[pi] += dn[pi] ? 0 : 1;
+      });
+      ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) {
+        const double a = alpha[cp[i / 3 / kChunk]];
+        X[i] += a * Pv[i];
+        R[i] -= a * Q[i];
+      });
+      dot(R, R, rr);
+      ex.forall(parts, [=] FLARE_HD(std::int64_t pi) { dn[pi] = dn[pi] || rr[pi] <= tol2 * bb[pi]; });
+      if (count_not_done() == 0) return;
+      precondition();
+      dot(R, Z, pq);  // pq reused for the new r.z
+      ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {
+        beta[pi] = dn[pi] || rz[pi] == 0 ? 0.0 : pq[pi] / rz[pi];
+        rz[pi] = pq[pi];
+      });
+      ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) {
+        const double bt = beta[cp[i / 3 / kChunk]];
+        Pv[i] = Z[i] + bt * Pv[i];
+      });
+    }
+  }
+
+  // ---- the build --------------------------------------------------------------------------------
+
+  // At the start of a group: u on each part's first new plane is the birth state of the bottom
+  // nodes of the group's first layer.
+  void store_birth_plane() {
+    const LevelView v = view(0);
+    const KState* ks = kstate.data();
+    const double* U = u.data();
+    double* UB = ub.data();
+    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+      const LevelView::At at = v.locate(n);
+      if (!at.valid) return;
+      const KState k = ks[at.p];
+      if (k.k_top > k.k_prev && at.k == k.k_prev)
+        for (int c = 0; c < 3; ++c) UB[3 * n + c] = U[3 * n + c];
+    });
+  }
+
+  // f = eigenstrain loads of the group's new elements, gathered per node; masked.
+  void group_load() {
+    const LevelView v = view(0);
+    const KState* ks = kstate.data();
+    const double* fe_ = fe.data();
+    double* F = f.data();
+    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+      double s[3] = {0, 0, 0};
+      const std::uint8_t fr = v.free[n];
+      if (fr) {
+        const LevelView::At at = v.locate(n);
+        const LevelPart& lp = v.parts[at.p];
+        const KState k = ks[at.p];
+        for (int d = 0; d < 8; ++d) {
+          const int dx = d & 1, dy = (d >> 1) & 1, dz = d >> 2;
+          const int ci = at.i - dx, cj = at.j - dy, ck = at.k - dz;
+          if (ci < 0 || cj < 0 || ck < k.k_prev || ci >= lp.nx || cj >= lp.ny || ck >= k.k_top) continue;
+          if (!v.solid[v.cell(lp, ci, cj, ck)]) continue;
+          const int a = corner_of(dx, dy, dz);
+          for (int c = 0; c < 3; ++c) s[c] += fe_[3 * a + c];
+        }
+      }
+      for (int c = 0; c < 3; ++c) F[3 * n + c] = ((fr >> c) & 1) ? s[c] : 0.0;
+    });
+  }
+
+  // Element strain state u_e - u_birth,e (24 values) of cell (ci, cj, ck) of part p.
+  struct ElementState {
+    FLARE_HD static void gather(const LevelView& v, const LevelPart& lp, int ci, int cj, int ck,
+                                const double* U, const double* UB, double ue[24]) {
+      for (int b = 0; b < 8; ++b) {
+        const std::int64_t nb = 3 * v.node(lp, ci + corner_bit(b, 0), cj + corner_bit(b, 1), ck + corner_bit(b, 2));
+        const bool bottom = corner_bit(b, 2) == 0;
+        for (int c = 0; c < 3; ++c) ue[3 * b + c] = U[nb + c] - (bottom ? UB[nb + c] : 0.0);
+      }
+    }
+  };
+
+  // Release: the plate's reaction (internal forces left on the plate nodes), reversed.
+  void release_load() {
+    const LevelView v = view(0);
+    const double *U = u.data(), *UB = ub.data(), *ke = ke_d.data(), *fe_ = fe.data();
+    double* F = f.data();
+    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+      double s[3] = {0, 0, 0};
+      const LevelView::At at = v.locate(n);
+      const std::uint8_t fr = v.free[n];
+      if (at.valid && at.k == 0 && fr) {
+        const LevelPart& lp = v.parts[at.p];
+        for (int d = 0; d < 4; ++d) {
+          const int dx = d & 1, dy = d >> 1;
+          const int ci = at.i - dx, cj = at.j - dy;
+          if (!v.cell_active(at.p, lp, ci, cj, 0)) continue;
+          double ue[24];
+          ElementState::gather(v, lp, ci, cj, 0, U, UB, ue);
+          const int a = corner_of(dx, dy, 0);
+          for (int c = 0; c < 3; ++c) {
+            double fi = -fe_[3 * a + c];
+            for (int e = 0; e < 24; ++e) fi += ke[(3 * a + c) * 24 + e] * ue[e];
+            s[c] -= fi;
+          }
+        }
+      }
+      for (int c = 0; c < 3; ++c) F[3 * n + c] = ((fr >> c) & 1) ? s[c] : 0.0;
+    });
+  }
+
+  void add_increment() {
+    double* U = u.data();
+    const double* X = x.data();
+    ex.forall(3 * lv[0].nodes, [=] FLARE_HD(std::int64_t i) { U[i] += X[i]; });
+  }
+
+  // Element von Mises stress, averaged over each node's elements (all solid at the end).
+  std::vector<double> von_mises() {
+    const LevelView v = view(0);
+    const double *U = u.data(), *UB = ub.data(), *bb = bbar.data(), *dd = dmat.data(), *ep = eps.data();
+    Arr<double> vm;
+    vm.resize(std::size_t(lv[0].nodes), "von Mises");
+    double* VM = vm.data();
+    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+      const LevelView::At at = v.locate(n);
+      double sum = 0;
+      int count = 0;
+      if (at.valid) {
+        const LevelPart& lp = v.parts[at.p];
+        for (int d = 0; d < 8; ++d) {
+          const int ci = at.i - (d & 1), cj = at.j - ((d >> 1) & 1), ck = at.k - (d >> 2);
+          if (!v.cell_active(at.p, lp, ci, cj, ck)) continue;
+          double ue[24], strain[6], sig[6];
+          ElementState::gather(v, lp, ci, cj, ck, U, UB, ue);
+          for (int i = 0; i < 6; ++i) {
+            double s = -ep[i];
+            for (int e = 0; e < 24; ++e) s += bb[24 * i + e] * ue[e];
+            strain[i] = s;
+          }
+          for (int i = 0; i < 6; ++i) {
+            double s = 0;
+            for (int j = 0; j < 6; ++j) s += dd[6 * i + j] * strain[j];
+            sig[i] = s;
+          }
+          const double m = (sig[0] + sig[1] + sig[2]) / 3;
+          const double s0 = sig[0] - m, s1 = sig[1] - m, s2 = sig[2] - m;
+          const double j2 = 0.5 * (s0 * s0 + s1 * s1 + s2 * s2) + sig[3] * sig[3] + sig[4] * sig[4] + sig[5] * sig[5];
+          sum += std::sqrt(3 * j2);
+          ++count;
+        }
+      }
+      VM[n] = count ? sum / count : 0.0;
+    });
+    return vm.download();
+  }
+
+  std::vector<Solution> run(const GroupCallback& on_group) {
+    setup();
+    std::vector<Solution> out(static_cast<std::size_t>(parts));
+    
+    for (int g = 0; g < groups; ++g) {
+      bool any = false;
+      for (int i = 0; i < parts; ++i) {
+        const Part& pt = pb.parts[std::size_t(i)];
+        KState& k = hk[std::size_t(i)];
+        k.k_prev = k.k_top;
+        if (g < int(pt.k_top.size())) k.k_top = pt.k_top[std::size_t(g)];
+        if (k.k_top > k.k_prev) {
+          any = true;
+          ++out[std::size_t(i)].solves;
+        }
+      }
+      if (any) {
+        kstate.upload_part(hk.data(), 0, hk.size());
+        std::vector<std::int64_t> h;
+        for (int i = 0; i < parts; ++i) {
+          const Part& pt = pb.parts[std::size_t(i)];
+          if (g < int(pt.held.size()) && hk[std::size_t(i)].k_top > hk[std::size_t(i)].k_prev)
+            for (std::int64_t v : pt.held[std::size_t(g)]) h.push_back(lv[0].hparts[std::size_t(i)].node_off + v);
+        }
+        held_count = std::int64_t(h.size());
+        held.upload_part(h.data(), 0, h.size());
+        update_operators(false);
+        store_birth_plane();
+        group_load();
+        cg();
+        add_increment();
+      }
+      if (on_group) on_group(g, groups);
+    }
+    if (pb.release) {
+      held_count = 0;
+      for (KState& k : hk) k.k_prev = k.k_top;
+      kstate.upload_part(hk.data(), 0, hk.size());
+      update_operators(true);
+      release_load();
+      x.zero();
+      cg();
+      add_increment();
+      for (Solution& s : out) ++s.solves;
+    }
+    const std::vector<double> vm = von_mises();
+    const std::vector<double> uh = u.download();
+    const std::vector<int> it = iters.download();
+    for (int i = 0; i < parts; ++i) {
+      const LevelPart& lp = lv[0].hparts[std::size_t(i)];
+      const std::int64_t nodes = pb.parts[std::size_t(i)].nodes();
+      Solution& s = out[std::size_t(i)];
+      s.u.assign(uh.begin() + 3 * lp.node_off, uh.begin() + 3 * (lp.node_off + nodes));
+      s.von_mises.assign(vm.begin() + lp.node_off, vm.begin() + lp.node_off + nodes);
+      s.iterations = it[std::size_t(i)];
+    }
+    return out;
+  }
+};
+
+}  // namespace flare::am::lattice
