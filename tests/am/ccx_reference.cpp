@@ -11,6 +11,9 @@
 namespace flare::am::test {
 
 std::string ccx_binary() {
+  // FLARE_CCX: a command that runs ccx (the GPU host has no Debian packages: there it is the
+  // bundled binary behind its library-path wrapper).
+  if (const char* cmd = std::getenv("FLARE_CCX"); cmd && *cmd) return cmd;
   for (const char* p : {"/usr/bin/ccx", "/usr/local/bin/ccx"})
     if (std::filesystem::exists(p)) return p;
   return "";

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# On the GPU host (the device tool; bundle at .device, see README "GPU host"): the GPU lattice
+# solver against the CPU solver and CalculiX, then its benchmarks and the layering study. Each
+# step has its own time limit and log in $OUT; the last lines of each log are printed.
+#   scripts/gpu_am_check.sh [steps...]   steps: tests bench study batch big (default: all, in that order)
+set -uo pipefail
+R=.device/run
+OUT=${OUT:-/tmp/flare_gpu_out}
+mkdir -p "$OUT"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-16}
+step() {  # step NAME SECONDS CMD...
+  local name=$1 limit=$2
+  shift 2
+  echo "== $name (limit ${limit}s)"
+  local t0=$SECONDS
+  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  echo "rc=$? in $((SECONDS - t0)) s"
+  tail -n "${TAIL:-14}" "$OUT/$name.log"
+}
+EX=examples/lpbf
+for what in "${@:-tests bench study batch big}"; do
+  for w in $what; do
+    case $w in
+      tests)
+        step lattice_cuda 240 $R test_am_lattice_cuda
+        step ccx_cuda 120 env FLARE_SIM_DEVICE=cuda FLARE_CCX="$PWD/$R ccx" $R test_am_ccx ;;
+      bench)
+        step bench_1m 150 $R flare-surrogate bench simulate --nodes 1000000 --layers 10 --baseline --jsonl "$OUT/bench_simulate.jsonl" ;;
+      batch)
+        step bench_batch 120 $R flare-surrogate bench simulate --nodes 0 --batch 512 --layer-height 0.5 --baseline --cpu-parts 64 --jsonl "$OUT/bench_simulate.jsonl" ;;
+      big)
+        step bench_10m 120 $R flare-surrogate bench simulate --nodes 10000000 --layers 10 --jsonl "$OUT/bench_simulate.jsonl" ;;
+      study)
+        step study 240 $R flare-surrogate am layer-study --device cuda --voxels 24,48,96 \
+          --parts "$EX/bracket.stl:5,$EX/cantilever.stl:20,$EX/overhang.stl:40,$EX/blade.stl:80,$EX/bracket.stl:120" \
+          --jsonl "$OUT/layer_study.jsonl" ;;
+    esac
+  done
+done
