@@ -71,6 +71,30 @@ struct HostExec {
     }
   }
 
+  /// Inverts `count` symmetric positive definite n x n matrices in place (row-major, one after
+  /// the other), by Gauss-Jordan without pivoting.
+  void invert_spd(double* a, int n, int count) const {
+#pragma omp parallel for schedule(static) if (count > 1)
+    for (int m = 0; m < count; ++m) {
+      double* x = a + std::int64_t(m) * n * n;
+      for (int k = 0; k < n; ++k) {
+        const double piv = x[std::int64_t(k) * n + k];
+        for (int j = 0; j < n; ++j)
+          if (j != k) x[std::int64_t(k) * n + j] /= piv;
+        for (int i = 0; i < n; ++i) {
+          if (i == k) continue;
+          const double f = x[std::int64_t(i) * n + k];
+          if (f != 0)
+            for (int j = 0; j < n; ++j)
+              if (j != k) x[std::int64_t(i) * n + j] -= f * x[std::int64_t(k) * n + j];
+        }
+        for (int i = 0; i < n; ++i)
+          if (i != k) x[std::int64_t(i) * n + k] = -x[std::int64_t(i) * n + k] / piv;
+        x[std::int64_t(k) * n + k] = 1 / piv;
+      }
+    }
+  }
+
   /// Waits for queued work (nothing to wait for on the host).
   void synchronize() const {}
 };

@@ -48,6 +48,29 @@ __global__ void part_sum_kernel(const std::int64_t* __restrict__ chunk_begin,
   if (threadIdx.x == 0) out[p] = s;
 }
 
+// One block per matrix: Gauss-Jordan in place, three barrier-separated phases per pivot (scale
+// the pivot row, eliminate the other rows, then the pivot column), the same operations as
+// HostExec::invert_spd.
+__global__ void invert_spd_kernel(double* __restrict__ all, int n) {
+  double* x = all + std::int64_t(blockIdx.x) * n * n;
+  for (int k = 0; k < n; ++k) {
+    const double piv = x[std::int64_t(k) * n + k];
+    __syncthreads();
+    for (int j = threadIdx.x; j < n; j += blockDim.x)
+      if (j != k) x[std::int64_t(k) * n + j] /= piv;
+    __syncthreads();
+    for (int e = threadIdx.x; e < n * n; e += blockDim.x) {
+      const int i = e / n, j = e % n;
+      if (i != k && j != k) x[e] -= x[std::int64_t(i) * n + k] * x[std::int64_t(k) * n + j];
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+      if (i != k) x[std::int64_t(i) * n + k] = -x[std::int64_t(i) * n + k] / piv;
+    if (threadIdx.x == 0) x[std::int64_t(k) * n + k] = 1 / piv;
+    __syncthreads();
+  }
+}
+
 }  // namespace detail
 
 class CudaExec {
@@ -114,6 +137,12 @@ class CudaExec {
       FLARE_CUDA_LAUNCH_CHECK(m_stream);
     }
     detail::part_sum_kernel<<<unsigned(parts), 256, 0, m_stream>>>(chunk_begin, partial, out);
+    FLARE_CUDA_LAUNCH_CHECK(m_stream);
+  }
+
+  void invert_spd(double* a, int n, int count) const {
+    if (count <= 0) return;
+    detail::invert_spd_kernel<<<unsigned(count), 256, 0, m_stream>>>(a, n);
     FLARE_CUDA_LAUNCH_CHECK(m_stream);
   }
 

@@ -11,9 +11,11 @@
 // hierarchy (am/multigrid.h): cells of doubled size, trilinear prolongation, Galerkin coarse
 // operators stored per coarse cell (24x24, fp32), recomputed per layer group only in the slab of
 // cells that the group's layers touch; a coarse DOF is fixed when a fixed fine DOF interpolates
-// from it. Smoother: l1 block-Jacobi (Baker, Falgout, Kolev, Yang 2011), 2 pre and 2 post sweeps;
-// it needs no eigenvalue estimate, which per layer group would cost more than the smoothing.
-// Coarsening goes down to one cell per part, whose <= 24 DOFs are inverted exactly.
+// from it. Smoother: damped block-Jacobi, 2 pre and 2 post sweeps, omega = 4 / (3 lambda_max) per
+// part and level with lambda_max(D^-1 A) from 12 power iterations per layer group (the CPU
+// solver's smoother; the l1 variant, which needs no estimate, took 2-5x the CG iterations, more
+// so on larger parts). Coarsening goes down to one cell per part, whose <= 24 DOFs are inverted
+// exactly.
 // The V-cycle runs in fp32; CG, the operator it is preconditioning and every result in fp64.
 //
 // Batch: the parts' node and cell arrays are concatenated (each part's nodes start on a 128-node
@@ -146,10 +148,16 @@ FLARE_HD inline void apply_rows(const LevelView& v, const LevelView::At& at, con
       }
 }
 
-// l1 block-Jacobi satisfies M >= A, so lambda_max(M^-1 A) <= 1 and any damping below 2 converges.
-// Measured on examples/lpbf/bracket.vtu, 10 groups: 255 CG iterations with 1.0, 227 with 1.3, 210
-// with 1.5, 202 with 1.7, 193 with 1.85; 1.7 keeps a margin for parts where the bound is tight.
-constexpr float kOmega = 1.7f;
+// Coarsening stops when every part's box is at most this many cells per axis: the coarsest level
+// (<= 64 nodes, kDense DOFs) is inverted exactly. Measured with the CPU solver on
+// examples/lpbf/bracket.vtu, 10 groups: a 150-node coarsest level took 117 CG iterations, an
+// 8-node one (a single cell) 172.
+constexpr int kCoarsestCells = 3;
+constexpr int kDense = 3 * (kCoarsestCells + 1) * (kCoarsestCells + 1) * (kCoarsestCells + 1);
+
+// Power iterations for lambda_max(D^-1 A): they approach it from below, hence the margin.
+constexpr int kPowerIterations = 12;
+constexpr double kLambdaMargin = 1.1;
 
 template <typename Ex>
 struct Solver {
@@ -184,9 +192,10 @@ struct Solver {
   Arr<float> wtab_w;
   Arr<int> wtab_c, wtab_n;
   Arr<double> u, ub, x, r, z, p, q, f;
-  Arr<double> partial, s_bb, s_rr, s_rz, s_pq, s_alpha, s_beta;
+  Arr<double> partial, s_bb, s_rr, s_rz, s_pq, s_alpha, s_beta, s_ww, s_vv;
+  Arr<float> omega;  // [levels, parts] smoother damping
   Arr<int> done, iters, not_done;
-  Arr<double> coarse_inv;            // [parts, 24, 24]
+  Arr<double> coarse_inv;            // [parts, kDense, kDense]
   Arr<std::int64_t> support;         // [parts, 6] level-0 DOF indices
   Arr<std::int64_t> held;            // level-0 nodes held fixed in the current group
   std::int64_t held_count = 0;
@@ -216,16 +225,16 @@ struct Solver {
   void setup() {
     parts = int(pb.parts.size());
     FLARE_CHECK(parts > 0, "lattice solver: no parts");
-    // Levels: halve every part's cell box (rounding up) until each is one cell.
+    // Levels: halve every part's cell box (rounding up) until each is at most kCoarsestCells.
     std::vector<std::array<int, 3>> dims(parts);
     for (int i = 0; i < parts; ++i) dims[i] = {pb.parts[i].nx, pb.parts[i].ny, pb.parts[i].nz};
     std::vector<std::vector<std::array<int, 3>>> level_dims{dims};
-    auto all_one = [](const std::vector<std::array<int, 3>>& d) {
+    auto small = [](const std::vector<std::array<int, 3>>& d) {
       for (const auto& x : d)
-        if (x[0] > 1 || x[1] > 1 || x[2] > 1) return false;
+        if (x[0] > kCoarsestCells || x[1] > kCoarsestCells || x[2] > kCoarsestCells) return false;
       return true;
     };
-    while (!all_one(level_dims.back())) {
+    while (!small(level_dims.back())) {
       auto next = level_dims.back();
       for (auto& x : next)
         for (int& n : x) n = (n + 1) / 2;
@@ -309,11 +318,13 @@ struct Solver {
     const std::int64_t n0 = lv[0].nodes;
     for (Arr<double>* a : {&u, &ub, &x, &r, &z, &p, &q, &f}) a->resize(std::size_t(3 * n0), "solver vectors");
     partial.resize(std::size_t(lv[0].chunks), "reduction scratch");
-    for (Arr<double>* a : {&s_bb, &s_rr, &s_rz, &s_pq, &s_alpha, &s_beta}) a->resize(std::size_t(parts), "CG scalars");
+    for (Arr<double>* a : {&s_bb, &s_rr, &s_rz, &s_pq, &s_alpha, &s_beta, &s_ww, &s_vv})
+      a->resize(std::size_t(parts), "CG scalars");
+    omega.resize(lv.size() * std::size_t(parts), "smoother damping");
     done.resize(std::size_t(parts));
     iters.resize(std::size_t(parts));
     not_done.resize(1);
-    coarse_inv.resize(std::size_t(parts) * 576, "coarsest inverses");
+    coarse_inv.resize(std::size_t(parts) * kDense * kDense, "coarsest inverses");
     hk.assign(std::size_t(parts), KState{});
     kstate.upload(hk);
 
@@ -482,41 +493,28 @@ struct Solver {
     });
   }
 
-  // l1 block-Jacobi: the node's 3x3 diagonal block plus, on its diagonal, the absolute sums of
-  // the row's entries in other free columns; inverted on the free DOFs.
+  // Block-Jacobi: the inverse of each node's 3x3 diagonal block on its free DOFs.
   void smoother_blocks(int l) {
     const LevelView v = view(l);
     float* dinv = lv[l].dinv.data();
     const float* ke = ke_f.data();
     ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
       float s[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-      float l1[3] = {0, 0, 0};
       const LevelView::At at = v.locate(n);
       const std::uint8_t fr = v.free[n];
       if (at.valid && fr) {
         const LevelPart& lp = v.parts[at.p];
         for (int d = 0; d < 8; ++d) {
           const int dx = d & 1, dy = (d >> 1) & 1, dz = d >> 2;
-          const int ci = at.i - dx, cj = at.j - dy, ck = at.k - dz;
-          const float* m = v.cell_matrix<float>(at.p, lp, ci, cj, ck, ke);
+          const float* m = v.cell_matrix<float>(at.p, lp, at.i - dx, at.j - dy, at.k - dz, ke);
           if (!m) continue;
           const int a = corner_of(dx, dy, dz);
-          for (int b = 0; b < 8; ++b) {
-            const std::uint8_t fb =
-                v.free[v.node(lp, ci + corner_bit(b, 0), cj + corner_bit(b, 1), ck + corner_bit(b, 2))];
-            for (int rr = 0; rr < 3; ++rr)
-              for (int c = 0; c < 3; ++c) {
-                const float val = m[(3 * a + rr) * 24 + 3 * b + c];
-                if (b == a) s[3 * rr + c] += val;
-                else if ((fb >> c) & 1) l1[rr] += val < 0 ? -val : val;
-              }
-          }
+          for (int rr = 0; rr < 3; ++rr)
+            for (int c = 0; c < 3; ++c) s[3 * rr + c] += m[(3 * a + rr) * 24 + 3 * a + c];
         }
       }
       for (int rr = 0; rr < 3; ++rr) {
-        if ((fr >> rr) & 1) {
-          s[4 * rr] += l1[rr];
-        } else {
+        if (!((fr >> rr) & 1)) {
           for (int c = 0; c < 3; ++c) s[3 * rr + c] = s[3 * c + rr] = 0;
           s[4 * rr] = 1;
         }
@@ -534,8 +532,52 @@ struct Solver {
     });
   }
 
-  // The coarsest level is one cell per part: its <= 24 free DOFs, inverted exactly (fp64
-  // Gauss-Jordan, SPD so no pivoting; fixed DOFs get identity rows that are zeroed after).
+  // omega = 4 / (3 lambda_max(D^-1 A)) of every part at level l, by power iteration from a fixed
+  // start (the CPU multigrid's rule); x and t of the level are the iteration's vectors.
+  void estimate_omega(int l) {
+    const LevelView v = view(l);
+    Level& L = lv[l];
+    float* vec = L.x.data();
+    float* w = L.t.data();
+    const float* ke = ke_f.data();
+    const std::int64_t nn = L.nodes;
+    const int* cp = L.chunk_part.data();
+    double *ww = s_ww.data(), *vv = s_vv.data();
+    float* om = omega.data() + std::int64_t(l) * parts;
+    ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) {
+      vec[i] = ((v.free[i / 3] >> (i % 3)) & 1) ? 1.0f + 0.5f * float(std::sin(7.0 * double(i))) : 0.0f;
+    });
+    auto level_sum = [&](const float* a, double* out) {
+      ex.part_sum(parts, L.chunk_begin.data(), L.chunks, partial.data(), out, [=] FLARE_HD(std::int64_t n) {
+        return double(a[3 * n]) * a[3 * n] + double(a[3 * n + 1]) * a[3 * n + 1] + double(a[3 * n + 2]) * a[3 * n + 2];
+      });
+    };
+    for (int it = 0; it < kPowerIterations; ++it) {
+      ex.forall(nn, [=] FLARE_HD(std::int64_t n) {
+        const std::uint8_t fr = v.free[n];
+        float ax[3] = {0, 0, 0};
+        if (fr) apply_rows<float, float>(v, v.locate(n), ke, vec, ax);
+        const float* di = v.dinv + 9 * n;
+        for (int c = 0; c < 3; ++c)
+          w[3 * n + c] = ((fr >> c) & 1) ? di[3 * c] * ax[0] + di[3 * c + 1] * ax[1] + di[3 * c + 2] * ax[2] : 0.0f;
+      });
+      level_sum(w, ww);
+      level_sum(vec, vv);
+      ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) {
+        const double s = ww[cp[i / 3 / kChunk]];
+        vec[i] = s > 0 ? float(double(w[i]) / std::sqrt(s)) : 0.0f;
+      });
+    }
+    const int np = parts;
+    ex.forall(np, [=] FLARE_HD(std::int64_t p) {
+      const double lambda = vv[p] > 0 ? std::sqrt(ww[p] / vv[p]) : 0.0;
+      om[p] = lambda > 0 ? float(4.0 / (3.0 * kLambdaMargin * lambda)) : 0.5f;
+    });
+  }
+
+  // The coarsest level, dense and inverted: DOF 3 q + c of a part is component c of its q-th box
+  // node (the level's own node order); fixed DOFs and unused slots get identity rows, inverted
+  // and zeroed again, so they drop out of the solve.
   void coarsest_inverse() {
     const int lc = int(lv.size()) - 1;
     const LevelView v = view(lc);
@@ -544,42 +586,37 @@ struct Solver {
     ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {
       const int p = int(pi);
       const LevelPart& lp = v.parts[p];
-      double* a = inv + std::int64_t(p) * 576;
-      for (int e = 0; e < 576; ++e) a[e] = 0;
-      std::uint8_t fr[8];
-      for (int c = 0; c < 8; ++c) {
-        const int i = corner_bit(c, 0), j = corner_bit(c, 1), k = corner_bit(c, 2);
-        fr[c] = (i <= lp.nx && j <= lp.ny && k <= lp.nz) ? v.free[v.node(lp, i, j, k)] : 0;
+      double* a = inv + std::int64_t(p) * kDense * kDense;
+      for (int e = 0; e < kDense * kDense; ++e) a[e] = 0;
+      for (int ck = 0; ck < lp.nz; ++ck)
+        for (int cj = 0; cj < lp.ny; ++cj)
+          for (int ci = 0; ci < lp.nx; ++ci) {
+            if (!v.cell_active(p, lp, ci, cj, ck)) continue;
+            const double* md = lc == 0 ? ke : nullptr;
+            const float* mf = lc == 0 ? nullptr : v.mat + std::int64_t(v.slot_of_cell[v.cell(lp, ci, cj, ck)]) * 576;
+            int q[8];
+            for (int c = 0; c < 8; ++c)
+              q[c] = int(v.node(lp, ci + corner_bit(c, 0), cj + corner_bit(c, 1), ck + corner_bit(c, 2)) - lp.node_off);
+            for (int r = 0; r < 24; ++r)
+              for (int e = 0; e < 24; ++e)
+                a[(3 * q[r / 3] + r % 3) * kDense + 3 * q[e / 3] + e % 3] += md ? md[24 * r + e] : double(mf[24 * r + e]);
+          }
+      const int used = 3 * (lp.nx + 1) * (lp.ny + 1) * (lp.nz + 1);
+      for (int d = 0; d < kDense; ++d) {
+        const bool free = d < used && ((v.free[lp.node_off + d / 3] >> (d % 3)) & 1);
+        if (free) continue;
+        for (int e = 0; e < kDense; ++e) a[d * kDense + e] = a[e * kDense + d] = 0;
+        a[d * kDense + d] = 1;
       }
-      if (lc == 0) {
-        if (v.cell_active(p, lp, 0, 0, 0))
-          for (int e = 0; e < 576; ++e) a[e] = ke[e];
-      } else if (v.cell_active(p, lp, 0, 0, 0)) {
-        const float* m = v.mat + std::int64_t(v.slot_of_cell[v.cell(lp, 0, 0, 0)]) * 576;
-        for (int e = 0; e < 576; ++e) a[e] = m[e];
-      }
-      for (int d = 0; d < 24; ++d)
-        if (!((fr[d / 3] >> (d % 3)) & 1)) {
-          for (int e = 0; e < 24; ++e) a[24 * d + e] = a[24 * e + d] = 0;
-          a[25 * d] = 1;
-        }
-      for (int k = 0; k < 24; ++k) {
-        const double piv = a[25 * k] > 0 ? a[25 * k] : 1;
-        for (int j = 0; j < 24; ++j)
-          if (j != k) a[24 * k + j] /= piv;
-        for (int i = 0; i < 24; ++i) {
-          if (i == k) continue;
-          const double fik = a[24 * i + k];
-          if (fik == 0) continue;
-          for (int j = 0; j < 24; ++j)
-            if (j != k) a[24 * i + j] -= fik * a[24 * k + j];
-          a[24 * i + k] = -fik / piv;
-        }
-        a[25 * k] = 1 / piv;
-      }
-      for (int d = 0; d < 24; ++d)
-        if (!((fr[d / 3] >> (d % 3)) & 1))
-          for (int e = 0; e < 24; ++e) a[24 * d + e] = a[24 * e + d] = 0;
+    });
+    ex.invert_spd(inv, kDense, parts);
+    ex.forall(std::int64_t(parts) * kDense, [=] FLARE_HD(std::int64_t idx) {
+      const int p = int(idx / kDense), d = int(idx % kDense);
+      const LevelPart& lp = v.parts[p];
+      const int used = 3 * (lp.nx + 1) * (lp.ny + 1) * (lp.nz + 1);
+      if (d < used && ((v.free[lp.node_off + d / 3] >> (d % 3)) & 1)) return;
+      double* a = inv + std::int64_t(p) * kDense * kDense;
+      for (int e = 0; e < kDense; ++e) a[d * kDense + e] = 0;  // rows only: columns are zero
     });
   }
 
@@ -588,7 +625,10 @@ struct Solver {
     if (!release)
       for (std::size_t l = 1; l < lv.size(); ++l) coarse_update(int(l));
     for (std::size_t l = 1; l < lv.size(); ++l) coarse_masks(int(l));
-    for (std::size_t l = 0; l + 1 < lv.size(); ++l) smoother_blocks(int(l));
+    for (std::size_t l = 0; l + 1 < lv.size(); ++l) {
+      smoother_blocks(int(l));
+      estimate_omega(int(l));
+    }
     coarsest_inverse();
   }
 
@@ -599,20 +639,22 @@ struct Solver {
     const LevelView v = view(l);
     const float* b = lv[l].b.data();
     const float* ke = ke_f.data();
-    const float omega = kOmega;
+    const float* om = omega.data() + std::int64_t(l) * parts;
     ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
       float res[3] = {0, 0, 0};
+      float w = 0;
       const std::uint8_t fr = v.free[n];
       if (fr) {
         const LevelView::At at = v.locate(n);
         float ax[3] = {0, 0, 0};
         if (in) apply_rows<float, float>(v, at, ke, in, ax);
         for (int c = 0; c < 3; ++c) res[c] = b[3 * n + c] - ax[c];
+        w = om[at.p];
       }
       const float* di = v.dinv + 9 * n;
       for (int c = 0; c < 3; ++c) {
         const float d = di[3 * c] * res[0] + di[3 * c + 1] * res[1] + di[3 * c + 2] * res[2];
-        out[3 * n + c] = ((fr >> c) & 1) ? (in ? in[3 * n + c] : 0.0f) + omega * d : 0.0f;
+        out[3 * n + c] = ((fr >> c) & 1) ? (in ? in[3 * n + c] : 0.0f) + w * d : 0.0f;
       }
     });
   }
@@ -694,24 +736,17 @@ struct Solver {
     const float* b = lv[lc].b.data();
     float* t = lv[lc].t.data();
     const double* inv = coarse_inv.data();
-    // Every node of the level is written: the one-cell box's corners from the inverse, padding 0.
-    ex.forall(lv[lc].nodes, [=] FLARE_HD(std::int64_t n) {
-      const LevelView::At at = v.locate(n);
-      for (int c = 0; c < 3; ++c) t[3 * n + c] = 0;
-      if (!at.valid || !v.free[n]) return;
-      const LevelPart& lp = v.parts[at.p];
-      const int row = 3 * corner_of(at.i, at.j, at.k);
-      const double* a = inv + std::int64_t(at.p) * 576;
-      for (int c = 0; c < 3; ++c) {
-        double s = 0;
-        for (int cb = 0; cb < 8; ++cb) {
-          const int i = corner_bit(cb, 0), j = corner_bit(cb, 1), k = corner_bit(cb, 2);
-          if (i > lp.nx || j > lp.ny || k > lp.nz) continue;
-          const std::int64_t nb = 3 * v.node(lp, i, j, k);
-          for (int cc = 0; cc < 3; ++cc) s += a[24 * (row + c) + 3 * cb + cc] * double(b[nb + cc]);
-        }
-        if ((v.free[n] >> c) & 1) t[3 * n + c] = float(s);
+    ex.forall(3 * lv[lc].nodes, [=] FLARE_HD(std::int64_t i) {
+      const LevelView::At at = v.locate(i / 3);
+      double s = 0;
+      if (at.valid && ((v.free[i / 3] >> (i % 3)) & 1)) {
+        const LevelPart& lp = v.parts[at.p];
+        const std::int64_t d = i - 3 * lp.node_off;
+        const int used = 3 * (lp.nx + 1) * (lp.ny + 1) * (lp.nz + 1);
+        const double* row = inv + (std::int64_t(at.p) * kDense + d) * kDense;
+        for (int e = 0; e < used; ++e) s += row[e] * double(b[3 * lp.node_off + e]);
       }
+      t[i] = float(s);
     });
   }
 
