@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <unordered_map>
 
 #include "common/error.h"
 
@@ -44,35 +43,51 @@ struct FaceGraph {
 };
 
 FaceGraph face_graph(const std::vector<HexElement>& elements, const std::vector<char>& plate_node) {
-  struct FaceHash {
-    std::size_t operator()(const std::array<std::int64_t, 4>& f) const {
-      std::size_t h = 0;
-      for (std::int64_t v : f) h = h * 1000003u ^ std::size_t(v);
-      return h;
-    }
-  };
+  // Faces bucketed by their smallest node (a counting sort; a node starts at most a dozen faces),
+  // then matched within each bucket: linear time, no hashing (an unordered_map of the faces took
+  // 2.3 s for 187k elements).
   const std::int64_t ne = std::int64_t(elements.size());
+  std::int64_t nodes = 0;
+  for (const HexElement& el : elements)
+    for (std::int64_t v : el) nodes = std::max(nodes, v + 1);
   FaceGraph g;
   g.neighbour.assign(ne, {-1, -1, -1, -1, -1, -1});
   g.on_plate.assign(ne, 0);
-  std::unordered_map<std::array<std::int64_t, 4>, std::pair<std::int64_t, int>, FaceHash> faces;
-  faces.reserve(3 * ne);
+  struct Face {
+    std::int64_t rest[3];
+    std::int64_t element;
+    int index;
+  };
+  std::vector<std::int64_t> start(nodes + 1, 0);
+  auto sorted_face = [&](std::int64_t e, int fi) {
+    std::array<std::int64_t, 4> f;
+    for (int k = 0; k < 4; ++k) f[k] = elements[e][kFace[fi][k]];
+    std::sort(f.begin(), f.end());
+    return f;
+  };
   for (std::int64_t e = 0; e < ne; ++e)
     for (int fi = 0; fi < 6; ++fi) {
-      std::array<std::int64_t, 4> f;
-      bool plate = true;
-      for (int k = 0; k < 4; ++k) {
-        f[k] = elements[e][kFace[fi][k]];
-        plate = plate && plate_node[f[k]];
-      }
-      if (plate) g.on_plate[e] = 1;
-      std::sort(f.begin(), f.end());
-      auto [it, added] = faces.try_emplace(f, std::pair{e, fi});
-      if (!added) {
-        g.neighbour[e][fi] = it->second.first;
-        g.neighbour[it->second.first][it->second.second] = e;
-      }
+      const auto f = sorted_face(e, fi);
+      ++start[f[0] + 1];
+      if (plate_node[f[0]] && plate_node[f[1]] && plate_node[f[2]] && plate_node[f[3]]) g.on_plate[e] = 1;
     }
+  for (std::int64_t v = 0; v < nodes; ++v) start[v + 1] += start[v];
+  std::vector<Face> faces(std::size_t(6 * ne));
+  std::vector<std::int64_t> fill(start.begin(), start.end() - 1);
+  for (std::int64_t e = 0; e < ne; ++e)
+    for (int fi = 0; fi < 6; ++fi) {
+      const auto f = sorted_face(e, fi);
+      faces[std::size_t(fill[f[0]]++)] = Face{{f[1], f[2], f[3]}, e, fi};
+    }
+  for (std::int64_t v = 0; v < nodes; ++v)
+    for (std::int64_t i = start[v]; i < start[v + 1]; ++i)
+      for (std::int64_t j = i + 1; j < start[v + 1]; ++j) {
+        const Face &a = faces[std::size_t(i)], &b = faces[std::size_t(j)];
+        if (a.rest[0] == b.rest[0] && a.rest[1] == b.rest[1] && a.rest[2] == b.rest[2]) {
+          g.neighbour[a.element][a.index] = b.element;
+          g.neighbour[b.element][b.index] = a.element;
+        }
+      }
   return g;
 }
 

@@ -49,6 +49,9 @@ struct SimulationReport {
   int groups = 0;           ///< slabs K (empty ones included)
   int solves = 0;           ///< non-empty groups, plus one for the release
   long cg_iterations = 0;
+  /// Lattice devices: wall time of the host preparation (plan, lattice map) and of the solve,
+  /// shared by the parts of a batch (the batch's totals).
+  double prepare_seconds = 0, solve_seconds = 0;
   std::int64_t nodes = 0, elements = 0;
 };
 

@@ -131,6 +131,8 @@ int run_bench_simulate(const flare::app::Args& args) {
                     {"solves", r.solves},
                     {"cg_iterations", r.cg_iterations},
                     {"median_s", t.median_ms / 1e3},
+                    {"prepare_s", r.prepare_seconds},
+                    {"solve_s", r.solve_seconds},
                     {"peak_gpu_GiB", dev == "cuda" ? gpu_peak_gib() : 0.0},
                     {"speedup", dev == device ? 1.0 : t.median_ms / ours}});
       }
@@ -145,10 +147,17 @@ int run_bench_simulate(const flare::app::Args& args) {
     std::vector<flare::mesh::Mesh> parts(std::size_t(batch), flare::mesh::Mesh{});
     const auto& families = flare::am::part_families();
     std::cerr << "bench simulate: making " << batch << " parts of 5k-30k nodes\n";
-#pragma omp parallel for schedule(dynamic)
-    for (int i = 0; i < batch; ++i)
-      parts[std::size_t(i)] = flare::am::voxel_mesh(
-          flare::am::make_part(families[std::size_t(i) % families.size()], seed + std::uint64_t(i), po).grid);
+    {
+      std::atomic<int> next{0};
+      std::vector<std::thread> pool;
+      for (int t = 0; t < cores; ++t)
+        pool.emplace_back([&] {
+          for (int i = next++; i < batch; i = next++)
+            parts[std::size_t(i)] = flare::am::voxel_mesh(
+                flare::am::make_part(families[std::size_t(i) % families.size()], seed + std::uint64_t(i), po).grid);
+        });
+      for (auto& t : pool) t.join();
+    }
     std::int64_t total_nodes = 0;
     for (const auto& m : parts) total_nodes += m.num_points();
     const auto& l = layerings.back();
