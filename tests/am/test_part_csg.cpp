@@ -1,11 +1,16 @@
-// The CSG primitives of am/sdf.h.
+// The CSG primitives of am/sdf.h and the `csg` part family (am/part_csg.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <numbers>
+#include <set>
 
+#include "am/geometry.h"
+#include "am/part_csg.h"
 #include "am/rng.h"
 #include "am/sdf.h"
+#include "tests/am/voxel_topology.h"
 
 using namespace flare::am;
 using Eigen::Vector3d;
@@ -130,4 +135,78 @@ TEST(Sdf, TransformRotateScale) {
   EXPECT_GT(s.sdf(Vector3d(3.1, 0, 0)), 0);
   EXPECT_DOUBLE_EQ(s.min_feature, 6);
   EXPECT_DOUBLE_EQ(s.box.max().x(), 3);
+}
+
+TEST(CsgFamily, SameSeedSamePartOtherSeedOtherPart) {
+  PartSpec a = make_part("csg", 11), b = make_part("csg", 11), c = make_part("csg", 12);
+  EXPECT_EQ(a.params, b.params);
+  EXPECT_EQ(a.grid.solid, b.grid.solid);
+  EXPECT_NE(a.params["parameters"], c.params["parameters"]);
+}
+
+// Over many seeds (no voxels): every body and feature kind occurs, the parameters are recorded
+// and the shape stands on the plate with the drawn size as its largest dimension.
+TEST(CsgFamily, GeneratorCoversItsCatalogue) {
+  std::set<std::string> bodies, features, faces;
+  int text = 0;
+  for (std::uint64_t seed = 0; seed < 400; ++seed) {
+    Rng rng(seed);
+    nlohmann::json p;
+    Shape s = csg_part(rng, p);
+    SCOPED_TRACE(p.dump());
+    const double size = p["size_mm"];
+    EXPECT_GE(size, 10);
+    EXPECT_LE(size, 120);
+    EXPECT_EQ(s.box.min().z(), 0);
+    EXPECT_NEAR(s.box.sizes().maxCoeff(), size, 1e-9 * size);
+    EXPECT_NEAR(s.min_feature, p["min_thickness"].get<double>() * p["scale"].get<double>(), 1e-12);
+    EXPECT_GE(s.min_feature, size / 60);  // the node range can resolve it
+    bodies.insert(p["body"]["type"].get<std::string>());
+    for (const auto& f : p["features"]) {
+      features.insert(f["type"].get<std::string>());
+      if (f.contains("face")) faces.insert(f["face"].get<std::string>());
+      if (f["type"] == "lettering") text += !f["text"].get<std::string>().empty();
+    }
+  }
+  EXPECT_EQ(bodies,
+            (std::set<std::string>{"bar", "block", "bracket", "housing", "profile", "turned"}));
+  EXPECT_EQ(features, (std::set<std::string>{"boss", "bridge", "channel", "handle", "hole", "ledge",
+                                             "lettering", "pocket", "rib", "sphere", "thin_wall"}));
+  EXPECT_GT(text, 10);
+  EXPECT_TRUE(faces.count("top") && faces.count("+x") && faces.count("floor") &&
+              faces.count("web"));
+}
+
+// The default node range over 30 seeds: one solid on the plate in range, sizes across 10-120 mm,
+// through-holes (tunnels in the voxel topology) and overhangs in many parts, few redraws.
+TEST(CsgFamily, ThirtySeedsAreBuildableVariedParts) {
+  const PartOptions opts;  // 5000..50000 nodes
+  int tunnels = 0, overhangs = 0, redrawn = 0;
+  double smallest = 1e9, largest = 0;
+  for (std::uint64_t seed = 100; seed < 130; ++seed) {
+    PartSpec p = make_part("csg", seed, opts);
+    SCOPED_TRACE(p.params.dump());
+    EXPECT_GE(p.nodes, opts.min_nodes);
+    EXPECT_LE(p.nodes, opts.max_nodes);
+    std::vector<std::int32_t> labels;
+    EXPECT_EQ(label_components(p.grid, labels), 1);
+    IslandReport r;
+    flare::mesh::Mesh m = voxel_mesh(p.grid, &r);
+    EXPECT_EQ(r.dropped_islands, 0);
+    EXPECT_EQ(m.num_points(), p.nodes);
+    EXPECT_EQ(test::enclosed_cavities(p.grid), 0);  // no trapped powder
+    const auto e = test::solid_extent(p.grid);
+    const double extent = std::max({e[0], e[1], e[2]}), size = p.params["parameters"]["size_mm"];
+    EXPECT_LE(extent, size + 2 * p.grid.voxel);
+    EXPECT_GE(extent, 0.6 * size);
+    smallest = std::min(smallest, extent), largest = std::max(largest, extent);
+    tunnels += 1 - test::euler_characteristic(p.grid) > 0;
+    overhangs += test::overhang_faces(p.grid) > 100;
+    redrawn += p.params["attempt"].get<int>() > 0;
+  }
+  EXPECT_LT(smallest, 20);
+  EXPECT_GT(largest, 70);
+  EXPECT_GE(tunnels, 12);
+  EXPECT_GE(overhangs, 18);
+  EXPECT_LE(redrawn, 3);
 }
