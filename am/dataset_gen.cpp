@@ -350,12 +350,20 @@ std::string split_of(std::uint64_t seed, int index) {
 SampleRecord plan_sample(const DatasetOptions& opts, int index) {
   const auto& families = families_of(opts);
   FLARE_CHECK(!families.empty(), "no part families");
+  // Families added later are drawn in a second step: first one of the original families exactly
+  // as before they existed, then, with probability (later ones)/(all), a later family instead.
+  // Every entry still has probability 1/size, and a list that gains a later family keeps the
+  // family and part seed of every sample that does not become one of its parts.
+  std::vector<std::size_t> original, later;
+  for (std::size_t i = 0; i < families.size(); ++i) (family_added_later(families[i]) ? later : original).push_back(i);
   Rng rng(sub_seed(opts.seed, std::uint64_t(index)));
   SampleRecord r;
   r.index = index;
   r.file = sample_file(index);
-  r.family = families[std::size_t(rng.integer(0, int(families.size()) - 1))];
+  if (!original.empty()) r.family = families[original[std::size_t(rng.integer(0, int(original.size()) - 1))]];
   r.part_seed = rng.next();
+  if (!later.empty() && (original.empty() || rng.uniform() * double(families.size()) < double(later.size())))
+    r.family = families[later[std::size_t(rng.integer(0, int(later.size()) - 1))]];
   r.split = split_of(opts.seed, index);
   return r;
 }

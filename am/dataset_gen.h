@@ -31,7 +31,7 @@ struct DatasetOptions {
   std::string device = "cpu";        ///< process simulation: cpu, or cuda (batched on the GPU)
   /// cuda: parts solved together, up to this many nodes per batch (workers keep the queue full).
   std::int64_t batch_nodes = 4000000;
-  std::vector<std::string> families; ///< drawn from uniformly; empty = all
+  std::vector<std::string> families; ///< drawn from uniformly (see plan_sample); empty = all
   /// Generate only the samples of these splits ("train", "val", "test"); empty = all. The other
   /// indices keep their plan (and split), they are just not built: the held-out parts of a large
   /// dataset can be regenerated alone, e.g. to evaluate a shipped model on another machine.
@@ -60,7 +60,10 @@ struct DatasetReport {
   double seconds = 0;
 };
 
-/// The plan for sample `index`: family, part seed and split (no geometry is built).
+/// The plan for sample `index`: family, part seed and split (no geometry is built). Each family
+/// entry has the same probability; entries of families added later (family_added_later) are
+/// drawn after the original ones, so a family list that gains one keeps the plan of every sample
+/// that does not become one of its parts.
 SampleRecord plan_sample(const DatasetOptions& opts, int index);
 
 /// "train" for 8, "val" for 1, "test" for 1 of every block of ten consecutive samples (which ones

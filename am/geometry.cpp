@@ -78,6 +78,12 @@ const std::vector<std::string>& part_families() {
   return names;
 }
 
+bool family_added_later(const std::string& name) {
+  for (const PartFamily& f : family_table())
+    if (name == f.name) return f.added_later;
+  return false;
+}
+
 const std::vector<std::pair<std::string, std::string>>& part_family_descriptions() {
   static const std::vector<std::pair<std::string, std::string>> d = [] {
     std::vector<std::pair<std::string, std::string>> v;
@@ -126,6 +132,11 @@ PartSpec make_part(const std::string& family, std::uint64_t seed, const PartOpti
       }
       grid = sample(shape, h);
       islands = keep_plate_connected(grid);
+      if (fam.one_solid) {
+        const IslandReport rest = keep_largest_component(grid);
+        islands.dropped_islands += rest.dropped_islands;
+        islands.dropped_voxels += rest.dropped_voxels;
+      }
       nodes = grid.count_nodes();
       if (fixed) break;
       if (nodes >= std::max<double>(opts.min_nodes, 0.9 * target) &&

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "am/part_csg.h"
+
 namespace flare::am {
 
 using Eigen::Vector3d;
@@ -239,7 +241,9 @@ Shape gyroid(Rng& rng, json& p) {
 // up to two holes. Islands cut off by the holes are dropped later with the other floating voxels.
 Shape composite(Rng& rng, json& p) {
   const auto& table = family_table();
-  const int simple = int(table.size()) - 1;  // every family but composite itself
+  // The families before composite itself (not the ones added later: a seed keeps its part).
+  const auto self = std::find_if(table.begin(), table.end(), [](const PartFamily& f) { return f.build == composite; });
+  const int simple = int(self - table.begin());
   auto pick = [&](json& into) {
     const PartFamily& f = table[std::size_t(rng.integer(0, simple - 1))];
     into["family"] = f.name;
@@ -296,6 +300,12 @@ const std::vector<PartFamily>& family_table() {
       {"lattice", "cubic or BCC strut lattice on a base plate", lattice},
       {"gyroid", "gyroid sheet or network block on a base plate", gyroid},
       {"composite", "union of 2-3 parts of the other families minus up to two holes", composite},
+      {.name = "csg",
+       .description = "random CAD-like part: block, housing, turned part, profile, bar or bracket with holes, "
+                      "pockets, bosses, ribs, ledges, bridges, channels and text; 10-120 mm",
+       .build = csg_part,
+       .one_solid = true,
+       .added_later = true},
   };
   return table;
 }

@@ -110,6 +110,24 @@ IslandReport keep_plate_connected(VoxelGrid& g) {
   return r;
 }
 
+IslandReport keep_largest_component(VoxelGrid& g) {
+  IslandReport r;
+  std::vector<std::int32_t> labels;
+  r.components = label_components(g, labels);
+  if (r.components <= 1) return r;
+  std::vector<std::int64_t> size(std::size_t(r.components), 0);
+  for (std::int32_t l : labels)
+    if (l >= 0) ++size[std::size_t(l)];
+  const auto keep = std::int32_t(std::max_element(size.begin(), size.end()) - size.begin());
+  r.dropped_islands = r.components - 1;
+  for (std::int64_t v = 0; v < g.size(); ++v)
+    if (labels[v] >= 0 && labels[v] != keep) {
+      g.solid[v] = 0;
+      ++r.dropped_voxels;
+    }
+  return r;
+}
+
 mesh::Mesh voxel_mesh(const VoxelGrid& input, IslandReport* report) {
   VoxelGrid g = input;
   IslandReport islands = keep_plate_connected(g);

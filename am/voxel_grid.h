@@ -43,6 +43,10 @@ struct IslandReport {
 /// corner: two hexahedra sharing only an edge form a hinge, which makes the stiffness singular.
 IslandReport keep_plate_connected(VoxelGrid& grid);
 
+/// Removes every face-connected component but the largest (the first of equal ones), reporting
+/// them as dropped islands.
+IslandReport keep_largest_component(VoxelGrid& grid);
+
 /// Face-connected components of the solid voxels: label per voxel (-1 empty, else 0..count-1).
 /// @param[out] labels  nx*ny*nz
 /// @return number of components

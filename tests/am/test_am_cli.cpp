@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "mesh/io.h"
@@ -71,6 +72,23 @@ TEST_F(AmCli, PartListAndErrors) {
   EXPECT_EQ(bad.out.find('\n'), bad.out.size() - 1) << bad.out;
   EXPECT_FALSE(fs::exists(p("x.vtu")));
   EXPECT_EQ(run("am part --family wall --nodes 9..3 -o " + p("x.vtu")).code, 2);
+}
+
+TEST_F(AmCli, PartCsgIsListedAndBuilds) {
+  auto list = run("am part --family list");
+  ASSERT_EQ(list.code, 0);
+  EXPECT_NE(list.out.find("\ncsg "), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("CAD-like"), std::string::npos) << list.out;
+  auto r = run("am part --family csg --seed 3 -o " + p("c.vtu"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  flare::mesh::Mesh m = flare::mesh::read_mesh(p("c.vtu"));
+  EXPECT_GE(m.num_points(), 5000);
+  EXPECT_LE(m.num_points(), 50000);
+  EXPECT_DOUBLE_EQ(m.points.col(2).minCoeff(), 0.0);
+  EXPECT_EQ(m.field_strings.at("family"), "csg");
+  const auto params = nlohmann::json::parse(m.field_strings.at("parameters"))["parameters"];
+  EXPECT_TRUE(params["body"].contains("type")) << params;
+  EXPECT_TRUE(params["features"].is_array()) << params;
 }
 
 TEST_F(AmCli, VoxelizeClosedStl) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "am/dataset_gen.h"
+#include "am/rng.h"
 #include "common/error.h"
 #include "mesh/io.h"
 
@@ -62,6 +63,45 @@ TEST(DatasetGen, PlanDependsOnlyOnSeedAndIndex) {
   int same = 0;
   for (int i = 0; i < 10; ++i) same += plan_sample(a, i).part_seed == plan_sample(b, i).part_seed;
   EXPECT_EQ(same, 0);
+}
+
+// csg came after the first 14 families: a dataset that gains it keeps every other sample's plan.
+TEST(DatasetGen, AddingCsgKeepsTheOtherSamplesPlans) {
+  const std::vector<std::string> original(part_families().begin(), part_families().begin() + 14);
+  ASSERT_EQ(original.back(), "composite");
+  ASSERT_EQ(part_families().size(), 15u);
+  DatasetOptions all;  // the default list: every family
+  DatasetOptions listed;
+  listed.families = part_families();
+  const int n = 3000;
+  int csg = 0;
+  for (int i = 0; i < n; ++i) {
+    // The plan of the code before csg existed.
+    Rng rng(sub_seed(all.seed, std::uint64_t(i)));
+    const std::string before = original[std::size_t(rng.integer(0, 13))];
+    const std::uint64_t part_seed = rng.next();
+    const SampleRecord r = plan_sample(all, i);
+    EXPECT_EQ(r.part_seed, part_seed) << i;
+    if (r.family == "csg") ++csg;
+    else EXPECT_EQ(r.family, before) << i;
+    EXPECT_EQ(plan_sample(listed, i).family, r.family) << i;
+  }
+  EXPECT_NEAR(csg, n / 15.0, 60);  // 1 in 15, about 4 standard deviations
+
+  // A list without csg draws exactly as before; a mixed list is uniform; csg alone is all csg.
+  DatasetOptions old_three = tiny("unused", 10), mixed = old_three, only = old_three;
+  mixed.families = {"wall", "csg"};
+  only.families = {"csg"};
+  int walls = 0;
+  for (int i = 0; i < 1000; ++i) {
+    Rng rng(sub_seed(old_three.seed, std::uint64_t(i)));
+    EXPECT_EQ(plan_sample(old_three, i).family, old_three.families[std::size_t(rng.integer(0, 2))]);
+    const std::string f = plan_sample(mixed, i).family;
+    EXPECT_TRUE(f == "wall" || f == "csg");
+    walls += f == "wall";
+    EXPECT_EQ(plan_sample(only, i).family, "csg");
+  }
+  EXPECT_NEAR(walls, 500, 65);
 }
 
 TEST(DatasetGen, GeneratesResumesAndWritesAConsistentManifest) {

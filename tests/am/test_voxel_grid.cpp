@@ -103,6 +103,20 @@ TEST(VoxelMesh, TwoPartsOnThePlateAreBothKept) {
   EXPECT_EQ(m.num_cells(), 3);
 }
 
+TEST(VoxelGrid, KeepLargestComponentDropsTheSmallerOnes) {
+  // An L of 3 voxels, two single voxels apart from it, and one touching it only along edges.
+  VoxelGrid g = grid_from(5, 2, 2, {{2, 0, 0}, {2, 0, 1}, {2, 1, 0}, {0, 0, 0}, {4, 0, 0}, {3, 1, 1}});
+  IslandReport r = keep_largest_component(g);
+  EXPECT_EQ(r.components, 4);
+  EXPECT_EQ(r.dropped_islands, 3);
+  EXPECT_EQ(r.dropped_voxels, 3);
+  EXPECT_EQ(g.count_solid(), 3);
+  EXPECT_TRUE(g.at(2, 0, 0) && g.at(2, 0, 1) && g.at(2, 1, 0));
+  IslandReport again = keep_largest_component(g);
+  EXPECT_EQ(again.components, 1);
+  EXPECT_EQ(again.dropped_voxels, 0);
+}
+
 TEST(VoxelMesh, EmptyGridIsAnInputError) {
   VoxelGrid g = VoxelGrid::empty(Eigen::Vector3d::Zero(), 1.0, 3, 3, 3);
   EXPECT_THROW(voxel_mesh(g), flare::InputError);
