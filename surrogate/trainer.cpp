@@ -339,11 +339,12 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
       for (int k = 0; k < nb; ++k)
         bv.max_points = std::max(bv.max_points, b.offsets[k + 1] - b.offsets[k]);
       mesh_err.assign(nb, 0.0);
-      ops.rel_l2_fwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), mesh_err.data());
+      ops.rel_l2_fwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), nullptr, nullptr,
+                     mesh_err.data());
       for (double e : mesh_err) loss += e;
       loss /= nb;
-      ops.rel_l2_bwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), 1.0f,
-                     d_dpred.data());
+      ops.rel_l2_bwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), nullptr, nullptr,
+                     1.0f, d_dpred.data());
     }
     FLARE_INPUT_CHECK(std::isfinite(loss), "train: the loss became ", loss, " at step ", st.step,
                       "; lower --lr or set --clip-norm");
