@@ -12,7 +12,8 @@
 #   PY         python with torch, einops, h5py, numpy (default python3: the GPU host's has them)
 #   DATA       an existing dataset .h5 (from `dataset build`); unset: made in WORKDIR from
 #              COUNT parts (400, split 320/40/40 by the manifest), SEED (0), NODES (5000..30000),
-#              JOBS (all cores), as the measurement (0.351 reference vs 0.404 ours before)
+#              JOBS (all cores), as the measurement (0.351 reference vs 0.404 ours before);
+#              AM_ARGS: more `am dataset` options (e.g. "--device cuda")
 #   EPOCHS     15          PRECISION  bf16 (fp32: both in fp32)          DEVICE  cuda
 #   TRAIN_ARGS extra options for both sides (e.g. "-L 4"; model options are shared flags)
 #   OLD=1      also trains ours with the recipe of the shipped model (mse, OneCycle pct 0.3,
@@ -27,7 +28,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 FS=${FS:-flare-surrogate} PY=${PY:-python3}
 COUNT=${COUNT:-400} SEED=${SEED:-0} NODES=${NODES:-5000..30000} JOBS=${JOBS:-$(nproc)}
 EPOCHS=${EPOCHS:-15} PRECISION=${PRECISION:-bf16} DEVICE=${DEVICE:-cuda} TRAIN_ARGS=${TRAIN_ARGS:-}
-OLD=${OLD:-0}
+OLD=${OLD:-0} AM_ARGS=${AM_ARGS:-}
 mkdir -p "$work"
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
@@ -36,8 +37,9 @@ if [ -z "${DATA:-}" ]; then
   DATA=$work/lpbf.h5
   if [ ! -f "$DATA" ]; then
     log "am dataset: $COUNT parts, seed $SEED, $NODES nodes, $JOBS jobs"
+    # shellcheck disable=SC2086
     $FS am dataset --count "$COUNT" --out "$work/parts" --seed "$SEED" --nodes "$NODES" --jobs "$JOBS" \
-      > "$work/am_dataset.log"
+      $AM_ARGS > "$work/am_dataset.log"
     tail -1 "$work/am_dataset.log"
     $FS dataset build "$work/parts" -o "$DATA" --target displacement --split manifest \
       | tee "$work/dataset_build.log"
