@@ -204,8 +204,9 @@ void print_checkpoint(std::ostream& os, const Json& j) {
        << "\n";
     const Json& o = t["options"];
     os << "  training   ";
-    for (const char* key : {"epochs", "lr", "schedule", "warmup", "batch_size", "weight_decay",
-                            "clip_norm", "loss", "seed", "val_every"})
+    for (const char* key : {"epochs", "lr", "schedule", "warmup", "pct_start", "div_factor",
+                            "final_div_factor", "cycle_momentum", "batch_size", "weight_decay",
+                            "clip_norm", "ema", "loss", "seed", "val_every"})
       if (o.contains(key))
         os << " " << key << " "
            << (o[key].is_string()         ? o[key].get<std::string>()

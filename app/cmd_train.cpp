@@ -4,6 +4,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "app/command.h"
 #include "common/error.h"
@@ -18,9 +19,23 @@ namespace po = app::po;
 std::atomic<bool> g_stop{false};
 extern "C" void on_sigint(int) { g_stop.store(true); }
 
+// --recipe NAME: option values as INI lines, stored after the command line and --config so that
+// both win over them. "reference" is FLARE.py's recipe (../shared/design/flare.md, "Training
+// defaults"): AdamW lr 1e-3, β = (0.9, 0.999) with β1 cycled 0.95 → 0.85 → 0.95 by OneCycle
+// (pct_start 0.1, div 1e4, final div 1e4), no weight decay, clipping at 1, weight average 0.999,
+// rel-L2 of the denormalised field per mesh, one mesh per step.
+const char* recipe_ini(const std::string& name) {
+  if (name == "reference")
+    return "lr = 1e-3\nbeta1 = 0.9\nbeta2 = 0.999\nweight-decay = 0\nschedule = onecycle\n"
+           "pct-start = 0.1\ndiv-factor = 1e4\nfinal-div-factor = 1e4\ncycle-momentum = true\n"
+           "base-momentum = 0.85\nmax-momentum = 0.95\nclip-norm = 1.0\nema = 0.999\n"
+           "loss = rel_l2\nbatch-size = 1\n";
+  throw InputError("--recipe: unknown recipe '" + name + "' (known: reference)");
+}
+
 int train_cmd(const app::Args& args) {
   surrogate::TrainOptions o;
-  std::string data, out, metrics, config, device = "cpu";
+  std::string data, out, metrics, config, recipe, device = "cpu";
   auto& m = o.model;
   // The model defaults are FLARE.py's (C 64, L 8, H 8, M 64): the paper's model unless asked
   // otherwise (e.g. `-L 4` trains twice as fast on a CPU).
@@ -29,6 +44,7 @@ int train_cmd(const app::Args& args) {
       ("data", po::value(&data), "dataset file from `dataset build` (.h5)")
       ("output,o", po::value(&out), "best checkpoint to write (.h5); the resumable state goes to <stem>.last.h5")
       ("config", po::value(&config), "INI file of these options; command-line flags win")
+      ("recipe", po::value(&recipe), "named set of options, below flags and --config: 'reference' = FLARE.py's recipe (lr 1e-3, onecycle pct-start 0.1, div-factor 1e4, final-div-factor 1e4, cycle-momentum, clip-norm 1, ema 0.999, loss rel_l2)")
       ("metrics", po::value(&metrics), "JSONL metrics file (one line per log step and per validation)")
       ("device", po::value(&device)->default_value(device), "cpu | cuda (checkpoints resume on either)")
       ("precision", po::value(&o.precision)->default_value(o.precision), "fp32 | bf16 (bf16 activations, fp32 weights and optimizer; needs --device cuda)")
@@ -37,9 +53,18 @@ int train_cmd(const app::Args& args) {
       ("lr", po::value(&o.lr)->default_value(o.lr), "peak learning rate")
       ("schedule", po::value(&o.schedule)->default_value(o.schedule), "onecycle | cosine | constant")
       ("warmup", po::value(&o.warmup)->default_value(o.warmup), "warmup steps (cosine)")
+      ("pct-start", po::value(&o.pct_start)->default_value(o.pct_start, "0.3"), "onecycle: fraction of the steps with a rising lr")
+      ("div-factor", po::value(&o.div_factor)->default_value(o.div_factor), "onecycle: initial lr = lr / div-factor")
+      ("final-div-factor", po::value(&o.final_div_factor)->default_value(o.final_div_factor, "1e4"), "onecycle: final lr = initial lr / final-div-factor")
+      ("cycle-momentum", po::value(&o.cycle_momentum)->default_value(o.cycle_momentum, "false"), "onecycle: cycle AdamW beta1 from max-momentum to base-momentum and back, against the lr (true|false)")
+      ("base-momentum", po::value(&o.base_momentum)->default_value(o.base_momentum, "0.85"), "beta1 at the peak lr (cycle-momentum)")
+      ("max-momentum", po::value(&o.max_momentum)->default_value(o.max_momentum, "0.95"), "beta1 at the start and end (cycle-momentum)")
+      ("beta1", po::value(&o.beta1)->default_value(o.beta1, "0.9"), "AdamW beta1 (fixed; unused with cycle-momentum)")
+      ("beta2", po::value(&o.beta2)->default_value(o.beta2, "0.999"), "AdamW beta2")
       ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay), "AdamW decay of Linear weights")
       ("clip-norm", po::value(&o.clip_norm)->default_value(o.clip_norm), "global gradient-norm limit, 0 = none")
-      ("loss", po::value(&o.loss)->default_value(o.loss), "mse | rel_l2 (on normalised targets)")
+      ("ema", po::value(&o.ema)->default_value(o.ema), "decay of a moving average of the weights updated every step (e.g. 0.999): validation, the saved model, eval and predict use the average; 0 = none")
+      ("loss", po::value(&o.loss)->default_value(o.loss), "mse (normalised targets) | rel_l2 (per mesh, of the denormalised field: the reported metric) | rel_l2_normalized (per mesh, normalised targets)")
       ("seed", po::value(&o.seed)->default_value(o.seed), "seed of the initial parameters and the data order")
       ("checkpoint-every", po::value(&o.checkpoint_every)->default_value(o.checkpoint_every), "steps between resumable checkpoints, 0 = at the end only")
       ("val-every", po::value(&o.val_every)->default_value(o.val_every), "epochs between validations")
@@ -61,6 +86,7 @@ int train_cmd(const app::Args& args) {
                        "  flare-surrogate train --data data.h5 -o model.h5 --device cuda --batch-size 4\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 --device cuda --precision bf16\n"
                        "  flare-surrogate train --config run.ini --metrics run.jsonl\n"
+                       "  flare-surrogate train --data data.h5 -o model.h5 --recipe reference --epochs 250\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 -C 32 -L 2 -H 4 -M 16 --batch-size 4\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 --resume   # after Ctrl-C\n"))
     return 0;
@@ -73,6 +99,11 @@ int train_cmd(const app::Args& args) {
     } catch (const po::error& e) {
       throw InputError(config + ": " + e.what() + " (keys are the long option names of 'train --help')");
     }
+  }
+  if (!recipe.empty()) {
+    std::istringstream ini(recipe_ini(recipe));
+    po::store(po::parse_config_file(ini, opts), vm);  // fills only what flags and --config left
+    po::notify(vm);
   }
   FLARE_INPUT_CHECK(!data.empty(), "train: no dataset given (--data data.h5, or data = ... in --config)");
   FLARE_INPUT_CHECK(!out.empty(), "train: no output checkpoint given (-o model.h5, or output = ... in --config)");

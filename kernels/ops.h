@@ -90,12 +90,17 @@ struct AdamW {
   double mse_fwd(const float* pred, const float* target, std::int64_t n);                         \
   /* dpred += scale · 2(pred − target)/n */                                                       \
   void mse_bwd(const float* pred, const float* target, std::int64_t n, float scale, float* dpred); \
-  /* Relative L2 per mesh over all its rows and T columns: err[b] = ‖p − t‖ / ‖t‖. */             \
+  /* Relative L2 per mesh over all its rows and T columns, of the fields denormalised per column \
+     c as y = s_c·t + μ_c (col_scale s [T], col_shift μ [T]; nullptr: s = 1, μ = 0):              \
+       err[b] = ‖s∘(p − t)‖ / ‖s∘t + μ‖   (with neither: ‖p − t‖ / ‖t‖).                         \
+     Normalised inputs keep p − t free of the cancellation a shifted copy would add. */            \
   void rel_l2_fwd(const float* pred, const float* target, const std::int64_t* offsets, int B,     \
-                  int T, double* err);                                                            \
-  /* Gradient of scale · mean_b err[b]:  dpred += scale/B · (p − t)/(‖p − t‖·‖t‖) per mesh. */    \
+                  int T, const float* col_scale, const float* col_shift, double* err);            \
+  /* Gradient of scale · mean_b err[b]:                                                           \
+       dpred += scale/B · s²∘(p − t)/(‖s∘(p − t)‖·‖s∘t + μ‖) per mesh. */                          \
   void rel_l2_bwd(const float* pred, const float* target, const std::int64_t* offsets, int B,     \
-                  int T, float scale, float* dpred);                                              \
+                  int T, const float* col_scale, const float* col_shift, float scale,             \
+                  float* dpred);                                                                  \
                                                                                                   \
   /* Σ x², for gradient-norm clipping. */                                                         \
   double sum_squares(const float* x, std::int64_t n);                                             \
@@ -103,7 +108,10 @@ struct AdamW {
   void scale_inplace(float* x, float a, std::int64_t n);                                          \
   /* One AdamW step over n parameters with their gradients and moments (same layout). */          \
   void adamw_step(float* params, const float* grads, float* m, float* v, std::int64_t n,          \
-                  const AdamW& hp);
+                  const AdamW& hp);                                                               \
+  /* Exponential moving average of the weights after an optimizer step (FLARE.py mlutils EMA,    \
+     no bias correction): ema = decay·ema + (1 − decay)·params, elementwise over n values. */     \
+  void ema_update(float* ema, const float* params, std::int64_t n, double decay);
 // clang-format on
 
 namespace ref {

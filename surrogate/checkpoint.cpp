@@ -33,6 +33,9 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt) 
   if (ckpt.has_optimizer)
     FLARE_CHECK(ckpt.adam_m.size() == ckpt.params.size() && ckpt.adam_v.size() == ckpt.params.size(),
                 "save_checkpoint: optimizer moments do not match the parameters");
+  FLARE_CHECK(ckpt.adam_params.empty() ||
+                  (ckpt.has_optimizer && ckpt.adam_params.size() == ckpt.params.size()),
+              "save_checkpoint: optimizer params need the optimizer state and the parameter size");
   write_atomically(path, [&](const std::filesystem::path& tmp) {
     h5::Handle f = h5::create_file(tmp);
     h5::write_attr(f, "format", std::string(kCheckpointFormat));
@@ -49,6 +52,8 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt) 
       h5::Handle o = h5::create_group(f, "optimizer");
       h5::write_dataset(o, "m", ckpt.adam_m.data(), {layout.size()});
       h5::write_dataset(o, "v", ckpt.adam_v.data(), {layout.size()});
+      if (!ckpt.adam_params.empty())
+        h5::write_dataset(o, "params", ckpt.adam_params.data(), {layout.size()});
       h5::write_attr(o, "step", ckpt.step);
     }
   });
@@ -96,7 +101,9 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   if (h5::exists(f, "optimizer")) {
     h5::Handle o = h5::open_group(f, "optimizer");
     ck.has_optimizer = true;
-    for (auto [name, buf] : {std::pair{"m", &ck.adam_m}, std::pair{"v", &ck.adam_v}}) {
+    for (auto [name, buf] : {std::pair{"m", &ck.adam_m}, std::pair{"v", &ck.adam_v},
+                             std::pair{"params", &ck.adam_params}}) {
+      if (std::string(name) == "params" && !h5::exists(o, name)) continue;  // no --ema
       const auto shape = h5::dataset_shape(o, name);
       FLARE_INPUT_CHECK(shape == std::vector<std::int64_t>{layout.size()}, file, ": optimizer/",
                         name, " has shape ", nlohmann::json(shape).dump(), ", expected [",

@@ -6,6 +6,9 @@
 //   params/<name>       one dataset per tensor, FLARE.py state_dict names and shapes, fp32
 //   optimizer/m, /v     AdamW moments, flat [P] in the parameter layout; attribute step
 //                       (absent for inference-only checkpoints)
+//   optimizer/params    the weights AdamW updates, flat [P], where they differ from params/:
+//                       with `train --ema` params/ holds their moving average (what validation,
+//                       eval and predict use) and this the iterate that training continues from
 //
 // Per-tensor datasets keep checkpoints readable by h5py (tests/reference/flare_torch.py loads
 // them by name). Writing goes through flare::write_atomically. Loading checks format, version,
@@ -30,6 +33,9 @@ struct Checkpoint {
   std::vector<float> params;  ///< [ParamLayout(config).size()]
   bool has_optimizer = false;
   std::vector<float> adam_m, adam_v;  ///< same layout as params
+  /// The weights AdamW updates when params is their moving average (train --ema); empty when
+  /// they are params itself. Only with has_optimizer.
+  std::vector<float> adam_params;
   std::int64_t step = 0;              ///< optimizer steps done
   nlohmann::json normalizer;          ///< free slots; null = not set
   nlohmann::json feature_recipe;

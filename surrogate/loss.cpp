@@ -20,7 +20,7 @@ double mse_loss(const float* pred, const float* target, std::int64_t n, float* d
 std::vector<double> rel_l2(const float* pred, const float* target, const std::int64_t* offsets,
                            int B, int T) {
   std::vector<double> err(static_cast<std::size_t>(B));
-  kernels::cpu::rel_l2_fwd(pred, target, offsets, B, T, err.data());
+  kernels::cpu::rel_l2_fwd(pred, target, offsets, B, T, nullptr, nullptr, err.data());
   return err;
 }
 
@@ -32,7 +32,7 @@ double rel_l2_loss(const float* pred, const float* target, const std::int64_t* o
   mean /= B;
   if (dpred) {
     std::fill(dpred, dpred + offsets[B] * T, 0.0f);
-    kernels::cpu::rel_l2_bwd(pred, target, offsets, B, T, 1.0f, dpred);
+    kernels::cpu::rel_l2_bwd(pred, target, offsets, B, T, nullptr, nullptr, 1.0f, dpred);
   }
   return mean;
 }

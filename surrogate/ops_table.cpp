@@ -97,13 +97,20 @@ namespace {
     NS::mse_bwd(p, y, n, s, dp);                                                                    \
   };                                                                                                \
   t.rel_l2_fwd = [](void*, const float* p, const float* y, const BatchView& bt, int cols,          \
-                    double* err) { NS::rel_l2_fwd(p, y, bt.offsets, bt.B, cols, err); };            \
-  t.rel_l2_bwd = [](void*, const float* p, const float* y, const BatchView& bt, int cols, float s, \
-                    float* dp) { NS::rel_l2_bwd(p, y, bt.offsets, bt.B, cols, s, dp); };            \
+                    const float* cs, const float* cm, double* err) {                                \
+    NS::rel_l2_fwd(p, y, bt.offsets, bt.B, cols, cs, cm, err);                                      \
+  };                                                                                                \
+  t.rel_l2_bwd = [](void*, const float* p, const float* y, const BatchView& bt, int cols,          \
+                    const float* cs, const float* cm, float s, float* dp) {                         \
+    NS::rel_l2_bwd(p, y, bt.offsets, bt.B, cols, cs, cm, s, dp);                                    \
+  };                                                                                                \
   t.sum_squares = [](void*, const float* x, std::int64_t n) { return NS::sum_squares(x, n); };     \
   t.scale_inplace = [](void*, float* x, float a, std::int64_t n) { NS::scale_inplace(x, a, n); };  \
   t.adamw_step = [](void*, float* p, const float* g, float* m, float* v, std::int64_t n,           \
-                    const kernels::AdamW& hp) { NS::adamw_step(p, g, m, v, n, hp); };
+                    const kernels::AdamW& hp) { NS::adamw_step(p, g, m, v, n, hp); };              \
+  t.ema_update = [](void*, float* e, const float* p, std::int64_t n, double d) {                   \
+    NS::ema_update(e, p, n, d);                                                                     \
+  };
 
 #define FLARE_CPU_FN(name) kernels::cpu::name
 #define FLARE_REF_FN(name) kernels::ref::name

@@ -111,15 +111,18 @@ struct OpTable {
   double (*mse_fwd)(void* ctx, const A* pred, const P* target, std::int64_t n) = nullptr;
   void (*mse_bwd)(void* ctx, const A* pred, const P* target, std::int64_t n, float scale,
                   A* dpred) = nullptr;
-  /// err [B] is HOST memory.
+  /// err [B] is HOST memory. col_scale, col_shift [cols] (table memory, or nullptr) denormalise
+  /// both fields per column first (kernels/ref/rel_l2.h): the loss in target units.
   void (*rel_l2_fwd)(void* ctx, const A* pred, const P* target, const BatchView& batch, int cols,
-                     double* err) = nullptr;
+                     const P* col_scale, const P* col_shift, double* err) = nullptr;
   void (*rel_l2_bwd)(void* ctx, const A* pred, const P* target, const BatchView& batch, int cols,
-                     float scale, A* dpred) = nullptr;
+                     const P* col_scale, const P* col_shift, float scale, A* dpred) = nullptr;
   double (*sum_squares)(void* ctx, const P* x, std::int64_t n) = nullptr;
   void (*scale_inplace)(void* ctx, P* x, float a, std::int64_t n) = nullptr;
   void (*adamw_step)(void* ctx, P* params, const P* grads, P* m, P* v, std::int64_t n,
                      const kernels::AdamW& hp) = nullptr;
+  /// ema ← decay·ema + (1 − decay)·params over n weights (train --ema).
+  void (*ema_update)(void* ctx, P* ema, const P* params, std::int64_t n, double decay) = nullptr;
 };
 
 /// kernels::cpu (Eigen + OpenMP): the production CPU path.

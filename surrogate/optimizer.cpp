@@ -30,7 +30,7 @@ AdamW::AdamW(const ParamLayout& layout, AdamWConfig config, const OpTable<float>
   m_decay.upload(decay.data(), m_n);
 }
 
-double AdamW::step(float* params, float* grads, float lr) {
+double AdamW::step(float* params, float* grads, float lr, float beta1) {
   const std::int64_t n = m_n;
   // Same arithmetic as clip_grad_norm, through the table (on the device for CUDA).
   const double norm = std::sqrt(m_ops.sum_squares(m_ops.ctx, grads, n));
@@ -41,7 +41,7 @@ double AdamW::step(float* params, float* grads, float lr) {
   ++m_step;
   kernels::AdamW hp;
   hp.lr = lr >= 0.0f ? lr : m_config.lr;
-  hp.beta1 = m_config.beta1;
+  hp.beta1 = beta1 >= 0.0f ? beta1 : m_config.beta1;
   hp.beta2 = m_config.beta2;
   hp.eps = m_config.eps;
   hp.step = m_step;

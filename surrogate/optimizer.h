@@ -38,8 +38,10 @@ class AdamW {
   AdamW(const ParamLayout& layout, AdamWConfig config, const OpTable<float>& ops = cpu_ops());
 
   /// Clips grads (modifies them), then one AdamW step on params (both in the table's memory).
-  /// Returns the gradient norm before clipping. `lr` overrides config.lr (for schedules) when >= 0.
-  double step(float* params, float* grads, float lr = -1.0f);
+  /// Returns the gradient norm before clipping. `lr` and `beta1` override config.lr and
+  /// config.beta1 for this step (schedules, OneCycle's cycle_momentum) when >= 0. As in torch,
+  /// the bias correction 1 − β1^t uses this step's β1.
+  double step(float* params, float* grads, float lr = -1.0f, float beta1 = -1.0f);
 
   /// Host copies of the moments (for checkpoints).
   std::vector<float> m() const { return m_m.to_host(m_n); }

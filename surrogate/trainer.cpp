@@ -26,12 +26,41 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 nlohmann::json TrainOptions::trajectory_json() const {
-  return {{"data", data.string()},       {"epochs", epochs},
-          {"batch_size", batch_size},    {"lr", lr},
-          {"schedule", schedule},        {"warmup", warmup},
-          {"weight_decay", weight_decay}, {"clip_norm", clip_norm},
-          {"loss", loss},                {"seed", seed},
-          {"val_every", val_every},      {"model", surrogate::to_json(model)}};
+  return {{"trajectory_version", kTrajectoryVersion},
+          {"data", data.string()},
+          {"epochs", epochs},
+          {"batch_size", batch_size},
+          {"lr", lr},
+          {"schedule", schedule},
+          {"warmup", warmup},
+          {"pct_start", pct_start},
+          {"div_factor", div_factor},
+          {"final_div_factor", final_div_factor},
+          {"cycle_momentum", cycle_momentum},
+          {"base_momentum", base_momentum},
+          {"max_momentum", max_momentum},
+          {"beta1", beta1},
+          {"beta2", beta2},
+          {"weight_decay", weight_decay},
+          {"clip_norm", clip_norm},
+          {"ema", ema},
+          {"loss", loss},
+          {"seed", seed},
+          {"val_every", val_every},
+          {"model", surrogate::to_json(model)}};
+}
+
+nlohmann::json upgraded_trajectory(const nlohmann::json& stored) {
+  Json t = stored;
+  if (!t.is_object() || t.contains("trajectory_version")) return t;
+  // Version 1: these were fixed at TrainOptions' defaults of the time (which are still today's).
+  const TrainOptions v1;
+  for (const char* key : {"pct_start", "div_factor", "final_div_factor", "cycle_momentum",
+                          "base_momentum", "max_momentum", "beta1", "beta2", "ema"})
+    if (!t.contains(key)) t[key] = v1.trajectory_json().at(key);
+  if (t.value("loss", std::string()) == "rel_l2") t["loss"] = "rel_l2_normalized";
+  t["trajectory_version"] = kTrajectoryVersion;
+  return t;
 }
 
 fs::path last_path(const fs::path& out) {
@@ -130,13 +159,28 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   const auto t_start = std::chrono::steady_clock::now();
   FLARE_INPUT_CHECK(opt.epochs > 0, "--epochs must be positive, got ", opt.epochs);
   FLARE_INPUT_CHECK(opt.batch_size > 0, "--batch-size must be positive, got ", opt.batch_size);
-  FLARE_INPUT_CHECK(opt.loss == "mse" || opt.loss == "rel_l2", "--loss must be mse or rel_l2, got '",
-                    opt.loss, "'");
+  FLARE_INPUT_CHECK(opt.loss == "mse" || opt.loss == "rel_l2" || opt.loss == "rel_l2_normalized",
+                    "--loss must be mse, rel_l2 or rel_l2_normalized, got '", opt.loss, "'");
+  FLARE_INPUT_CHECK(opt.ema == 0 || (opt.ema > 0 && opt.ema < 1),
+                    "--ema must be 0 (off) or a decay in (0, 1) such as 0.999, got ", opt.ema);
+  FLARE_INPUT_CHECK(opt.beta1 >= 0 && opt.beta1 < 1 && opt.beta2 >= 0 && opt.beta2 < 1,
+                    "--beta1 and --beta2 must lie in [0, 1), got ", opt.beta1, " and ", opt.beta2);
   FLARE_INPUT_CHECK(opt.val_every > 0, "--val-every must be positive, got ", opt.val_every);
   FLARE_INPUT_CHECK(opt.log_every > 0, "--log-every must be positive, got ", opt.log_every);
   FLARE_INPUT_CHECK(opt.clip_norm >= 0 && opt.weight_decay >= 0 && opt.lr > 0,
                     "--lr must be positive and --clip-norm, --weight-decay non-negative");
   FLARE_INPUT_CHECK(!opt.out.empty(), "train: no output checkpoint given (-o model.h5)");
+  ScheduleConfig sched;
+  sched.kind = opt.schedule;
+  sched.lr = opt.lr;
+  sched.warmup_steps = opt.warmup;
+  sched.pct_start = opt.pct_start;
+  sched.div_factor = opt.div_factor;
+  sched.final_div_factor = opt.final_div_factor;
+  sched.cycle_momentum = opt.cycle_momentum;
+  sched.base_momentum = opt.base_momentum;
+  sched.max_momentum = opt.max_momentum;
+  validate(sched);  // before the dataset is read; again below with the step count
   check_writable(opt.out);
 
   const Dataset data(opt.data);
@@ -173,15 +217,13 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
 
   const std::int64_t n_train = std::int64_t(train_ids.size());
   const std::int64_t per_epoch = (n_train + opt.batch_size - 1) / opt.batch_size;
-  ScheduleConfig sched;
-  sched.kind = opt.schedule;
-  sched.lr = opt.lr;
   sched.total_steps = per_epoch * opt.epochs;
-  sched.warmup_steps = opt.warmup;
   validate(sched);
 
   AdamWConfig ac;
   ac.lr = float(opt.lr);
+  ac.beta1 = float(opt.beta1);
+  ac.beta2 = float(opt.beta2);
   ac.weight_decay = float(opt.weight_decay);
   if (opt.clip_norm > 0) ac.clip_norm = opt.clip_norm;
   AdamW adam(layout, ac, backend.ops);
@@ -194,6 +236,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   // d_grads in the backend's memory.
   const std::int64_t P = layout.size();
   std::vector<float> params(P);
+  std::vector<float> ema_params;  // host copy of the average (ema > 0)
   std::vector<float> best_params;
   LoopState st;
   std::vector<std::string> metrics_lines;
@@ -207,7 +250,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     FLARE_INPUT_CHECK(c.has_optimizer && c.training.is_object(), last.string(),
                       ": not a training-state checkpoint (no optimizer state); resume needs the "
                       ".last.h5 file written by train");
-    const Json& was = c.training.at("options");
+    const Json was = upgraded_trajectory(c.training.at("options"));
     // The dataset is identified by its training statistics, not by its path: a dataset moved to
     // another folder or machine (or rebuilt identically from the same parts) resumes; another
     // dataset at the same path does not.
@@ -215,14 +258,29 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
                       " is not the dataset ", last.string(), " was trained on (",
                       was.value("data", std::string("?")),
                       "): its training statistics differ; resume with that dataset");
-    for (auto it = trajectory.begin(); it != trajectory.end(); ++it)
-      if (it.key() != "data")
-        FLARE_INPUT_CHECK(was.contains(it.key()) && was.at(it.key()) == it.value(),
-                          "--resume: option '", it.key(), "' was ",
-                          was.value(it.key(), Json()).dump(), " in ", last.string(), " but is ",
-                          it.value().dump(),
-                          " now; resume with the original options (see the command stored in the "
-                          "checkpoint's training slot)");
+    for (auto it = trajectory.begin(); it != trajectory.end(); ++it) {
+      if (it.key() == "data") continue;
+      // A version-1 run's `--loss rel_l2` was on normalised targets; the same flag now means the
+      // denormalised loss, so the resume is refused with the flag that continues it exactly.
+      const bool renamed_loss = it.key() == "loss" && was.at("loss") == "rel_l2_normalized" &&
+                                it.value() == "rel_l2" &&
+                                !c.training.at("options").contains("trajectory_version");
+      FLARE_INPUT_CHECK(was.contains(it.key()) && was.at(it.key()) == it.value(),
+                        "--resume: option '", it.key(), "' was ",
+                        was.value(it.key(), Json()).dump(), " in ", last.string(), " but is ",
+                        it.value().dump(), " now; ",
+                        renamed_loss ? "that run's --loss rel_l2 was on normalised targets, which "
+                                       "is now --loss rel_l2_normalized: resume with that"
+                                     : "resume with the original options (see the command stored "
+                                       "in the checkpoint's training slot)");
+    }
+    FLARE_INPUT_CHECK(opt.ema == 0 || c.adam_params.size() == params.size(), last.string(),
+                      ": trained with --ema but holds no optimizer/params (the weights behind the "
+                      "average); the file is damaged: resume from an earlier copy or retrain");
+    if (opt.ema > 0) {
+      ema_params = std::move(c.params);  // params/ is the average, optimizer/params the iterate
+      c.params = std::move(c.adam_params);
+    }
     params = std::move(c.params);
     adam.set_state(std::move(c.adam_m), std::move(c.adam_v), c.step);
     const Json& t = c.training;
@@ -244,8 +302,10 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
         ", step " + std::to_string(st.step));
   } else {
     layout.initialize(params.data(), opt.seed);
+    if (opt.ema > 0) ema_params = params;  // FLARE.py's EMA starts from the initial weights
   }
 
+  // p: the weights to evaluate (the average with --ema); with_state adds the optimizer's.
   auto make_ckpt = [&](const std::vector<float>& p, bool with_state) {
     Checkpoint c;
     c.config = mc;
@@ -266,6 +326,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
       c.adam_m = adam.m();
       c.adam_v = adam.v();
       c.step = adam.steps_done();
+      if (opt.ema > 0) c.adam_params = params;
     }
     c.training = std::move(t);
     return c;
@@ -280,13 +341,37 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   };
   Buffer<float> d_params(ops.mem, P, "model parameters"), d_grads(ops.mem, P, "gradients");
   d_params.upload(params.data(), P);
+  const bool averaged = opt.ema > 0;
+  Buffer<float> d_ema;
+  if (averaged) {
+    d_ema.ensure(ops.mem, P, "weight average (--ema)");
+    d_ema.upload(ema_params.data(), P);
+  }
+  // The weights validation and the saved model use.
+  const float* d_eval = averaged ? d_ema.data() : d_params.data();
   auto save_last = [&] {
     d_params.download(params.data(), P);
-    save_checkpoint(last, make_ckpt(params, true));
+    if (averaged) d_ema.download(ema_params.data(), P);
+    const std::vector<float>& model_params = averaged ? ema_params : params;
+    save_checkpoint(last, make_ckpt(model_params, true));
     // Without a validation split the "best" model is simply the latest one.
-    if (val_ids.empty()) save_checkpoint(opt.out, make_ckpt(params, false));
+    if (val_ids.empty()) save_checkpoint(opt.out, make_ckpt(model_params, false));
     write_metrics();
   };
+  // --loss rel_l2 denormalises prediction and target per column inside the op (target std and
+  // mean, as Normalizer::denormalize_targets rounds them): the loss is the reported metric.
+  Buffer<float> d_col_scale, d_col_shift;
+  if (opt.loss == "rel_l2") {
+    std::vector<float> s, m;
+    for (double v : norm.target_std) s.push_back(float(v));
+    for (double v : norm.target_mean) m.push_back(float(v));
+    d_col_scale.ensure(ops.mem, std::int64_t(s.size()), "loss scale");
+    d_col_shift.ensure(ops.mem, std::int64_t(m.size()), "loss shift");
+    d_col_scale.upload(s.data(), std::int64_t(s.size()));
+    d_col_shift.upload(m.data(), std::int64_t(m.size()));
+  }
+  const float* col_scale = opt.loss == "rel_l2" ? d_col_scale.data() : nullptr;
+  const float* col_shift = opt.loss == "rel_l2" ? d_col_shift.data() : nullptr;
 
   TrainResult res;
   const std::int64_t total = per_epoch * opt.epochs;
@@ -339,18 +424,22 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
       for (int k = 0; k < nb; ++k)
         bv.max_points = std::max(bv.max_points, b.offsets[k + 1] - b.offsets[k]);
       mesh_err.assign(nb, 0.0);
-      ops.rel_l2_fwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), mesh_err.data());
+      ops.rel_l2_fwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), col_scale, col_shift,
+                     mesh_err.data());
       for (double e : mesh_err) loss += e;
       loss /= nb;
-      ops.rel_l2_bwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), 1.0f,
-                     d_dpred.data());
+      ops.rel_l2_bwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), col_scale, col_shift,
+                     1.0f, d_dpred.data());
     }
     FLARE_INPUT_CHECK(std::isfinite(loss), "train: the loss became ", loss, " at step ", st.step,
                       "; lower --lr or set --clip-norm");
     d_grads.zero(P);
     model.backward(d_params.data(), d_dpred.data(), d_grads.data());
     const double lr = learning_rate(sched, st.step);
-    adam.step(d_params.data(), d_grads.data(), float(lr));
+    const double beta1 = momentum(sched, st.step, opt.beta1);
+    adam.step(d_params.data(), d_grads.data(), float(lr), float(beta1));
+    if (averaged)
+      backend.ops.ema_update(backend.ops.ctx, d_ema.data(), d_params.data(), P, opt.ema);
     ++st.step;
     ++st.position;
     ++run_steps;
@@ -371,7 +460,8 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
       if (!val_ids.empty() && ((st.epoch + 1) % opt.val_every == 0 || last_epoch)) {
         last_val = 0;
         for (std::size_t v = 0; v < val_x.size(); ++v)
-          last_val += sample_metrics(predict_denormalized(model, d_params.data(), norm, val_x[v]), val_y[v]).rel_l2;
+          last_val +=
+              sample_metrics(predict_denormalized(model, d_eval, norm, val_x[v]), val_y[v]).rel_l2;
         last_val /= double(val_x.size());
         validated = true;
         metrics_lines.push_back(Json{{"kind", "val"},
@@ -382,7 +472,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
         if (last_val < st.best_val) {
           st.best_val = last_val;
           st.best_step = st.step;
-          best_params = d_params.to_host(P);
+          best_params = averaged ? d_ema.to_host(P) : d_params.to_host(P);
         }
       }
       ++st.epoch;
@@ -397,6 +487,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
                                    {"step", st.step},
                                    {"loss", mean_loss},
                                    {"lr", lr},
+                                   {"beta1", beta1},
                                    {"ms_per_step", win_ms / double(win_steps)},
                                    {"points_per_s", double(win_points) / (win_ms / 1000.0)}}
                                   .dump());
@@ -425,6 +516,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   res.epoch = st.epoch;
   res.best_val = st.best_val;
   res.params = d_params.to_host(P);
+  if (averaged) res.ema = d_ema.to_host(P);
   res.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return res;

@@ -8,6 +8,10 @@
 // AdamW moments and step, epoch, position in the epoch, best so far, the effective options) every
 // checkpoint_every steps, on interruption and at the end. The epoch's data order is a function of
 // (seed, epoch) only, so resuming needs no RNG state.
+//
+// With ema > 0 (FLARE.py's EMA) a moving average of the weights is updated after every optimizer
+// step; validation, hence `out`, uses it, and the checkpoints' params/ are the average (what eval
+// and predict load) while `.last.h5` keeps the optimizer's own weights in optimizer/params.
 #pragma once
 
 #include <atomic>
@@ -32,9 +36,23 @@ struct TrainOptions {
   double lr = 1e-3;               ///< peak learning rate
   std::string schedule = "onecycle";  ///< onecycle | cosine | constant
   std::int64_t warmup = 0;        ///< warmup steps (cosine)
+  double pct_start = 0.3;         ///< onecycle: fraction of the steps with a rising lr
+  double div_factor = 25;         ///< onecycle: initial lr = lr / div_factor
+  double final_div_factor = 1e4;  ///< onecycle: final lr = initial lr / final_div_factor
+  /// onecycle: β1 annealed max_momentum → base_momentum → max_momentum against the lr (torch's
+  /// cycle_momentum); off: β1 = beta1 throughout.
+  bool cycle_momentum = false;
+  double base_momentum = 0.85;
+  double max_momentum = 0.95;
+  double beta1 = 0.9;             ///< AdamW (unused with cycle_momentum)
+  double beta2 = 0.999;           ///< AdamW
   double weight_decay = 0.0;
   double clip_norm = 0.0;         ///< global gradient-norm limit, 0 = none
-  std::string loss = "mse";       ///< mse | rel_l2 (on normalised targets)
+  double ema = 0.0;               ///< decay of the weights' moving average, 0 = none
+  /// mse (normalised targets) | rel_l2 (per mesh, of the denormalised field: the reported metric)
+  /// | rel_l2_normalized (per mesh, on normalised targets: what rel_l2 meant before trajectory
+  /// version 2)
+  std::string loss = "mse";
   std::uint64_t seed = 0;         ///< parameter init and data order
   std::int64_t checkpoint_every = 500;  ///< steps between `last` checkpoints, 0 = only at the end
   int val_every = 1;              ///< epochs between validations
@@ -51,9 +69,21 @@ struct TrainOptions {
   std::string precision = "fp32";
   std::string command_line;       ///< provenance and the resume hint
 
-  /// The options that fix the training trajectory (stored in checkpoints, compared on resume).
+  /// The options that fix the training trajectory (stored in checkpoints, compared on resume),
+  /// with "trajectory_version" (kTrajectoryVersion).
   nlohmann::json trajectory_json() const;
 };
+
+/// 2: onecycle's pct_start, div_factor, final_div_factor and cycle_momentum, AdamW's betas and the
+/// weight average became options, and loss "rel_l2" became the denormalised one. 1: no
+/// "trajectory_version" key.
+inline constexpr int kTrajectoryVersion = 2;
+
+/// A checkpoint's stored trajectory in the current version's terms: the options an older one
+/// lacks get the values its run used (pct_start 0.3, div_factor 25, final_div_factor 1e4, fixed
+/// β = (0.9, 0.999), no average), and its loss "rel_l2" (on normalised targets) becomes
+/// "rel_l2_normalized". Resuming compares the current options against this.
+nlohmann::json upgraded_trajectory(const nlohmann::json& stored);
 
 /// `<dir>/<stem>.last.h5` for `<dir>/<stem>.h5`.
 std::filesystem::path last_path(const std::filesystem::path& out);
@@ -66,7 +96,8 @@ struct TrainResult {
   double last_loss = 0;           ///< mean training loss of the last log window
   double seconds = 0;             ///< wall time of this run
   std::vector<double> losses;     ///< training loss of every step of this run
-  std::vector<float> params;      ///< final parameters
+  std::vector<float> params;      ///< final parameters (the optimizer's, not averaged)
+  std::vector<float> ema;         ///< final moving average of params (ema > 0), else empty
 };
 
 /// Receives each human-readable log line.

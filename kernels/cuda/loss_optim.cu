@@ -58,12 +58,15 @@ __device__ inline int mesh_of(const std::int64_t* offsets, int B, std::int64_t r
   return lo;
 }
 
-// sums[2b] += Σ (p − t)², sums[2b+1] += Σ t² over mesh b. One row-element per step; warps whose
-// elements all lie in one mesh (the common case) reduce before the atomic.
+// sums[2b] += Σ (s(p − t))², sums[2b+1] += Σ (s·t + μ)² over mesh b (s, μ the column's
+// col_scale and col_shift, 1 and 0 where nullptr). One row-element per step; warps whose elements
+// all lie in one mesh (the common case) reduce before the atomic.
 template <typename T>
 __global__ void rel_l2_sums_kernel(const T* __restrict__ p, const float* __restrict__ t,
                                    const std::int64_t* __restrict__ offsets, int B,
-                                   std::int64_t total, int ncols, double* __restrict__ sums) {
+                                   std::int64_t total, int ncols,
+                                   const float* __restrict__ col_scale,
+                                   const float* __restrict__ col_shift, double* __restrict__ sums) {
   const std::int64_t n = total * ncols;
   const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t base = std::int64_t(blockIdx.x) * blockDim.x; base < n; base += stride) {
@@ -72,9 +75,12 @@ __global__ void rel_l2_sums_kernel(const T* __restrict__ p, const float* __restr
     int b = -1;
     if (i < n) {
       b = mesh_of(offsets, B, i / ncols);
-      const float d = to_float(p[i]) - t[i];
+      const int c = int(i % ncols);
+      const float s = col_scale ? col_scale[c] : 1.f;
+      const float d = s * (to_float(p[i]) - t[i]);
+      const float y = col_shift ? fmaf(s, t[i], col_shift[c]) : s * t[i];
       e = d * d;
-      r = t[i] * t[i];
+      r = y * y;
     }
     const int b0 = __shfl_sync(0xffffffffu, b, 0);
     if (__all_sync(0xffffffffu, b == b0 || b == -1)) {
@@ -94,14 +100,19 @@ __global__ void rel_l2_sums_kernel(const T* __restrict__ p, const float* __restr
 template <typename T>
 __global__ void rel_l2_bwd_kernel(const T* __restrict__ p, const float* __restrict__ t,
                                   const std::int64_t* __restrict__ offsets, int B,
-                                  std::int64_t total, int ncols, float scale,
+                                  std::int64_t total, int ncols,
+                                  const float* __restrict__ col_scale, float scale,
                                   const double* __restrict__ sums, T* __restrict__ dp) {
   FLARE_GRID_STRIDE(i, total * ncols) {
     const int b = mesh_of(offsets, B, i / ncols);
     // As kernels/ref/rel_l2.h: p = t exactly gives the subgradient 0; an all-zero target with
     // p != t gives inf (the metric is undefined there, and a zero target is a broken data set).
     if (sums[2 * b] > 0) {
-      const float f = float(double(scale) / B / (sqrt(sums[2 * b]) * sqrt(sums[2 * b + 1])));
+      float f = float(double(scale) / B / (sqrt(sums[2 * b]) * sqrt(sums[2 * b + 1])));
+      if (col_scale) {
+        const float s = col_scale[i % ncols];
+        f *= s * s;
+      }
       dp[i] = from_float<T>(to_float(dp[i]) + f * (to_float(p[i]) - t[i]));
     }
   }
@@ -121,6 +132,11 @@ __global__ void adamw_kernel(float* __restrict__ p, const float* __restrict__ g,
     v[i] = vi;
     p[i] = p[i] * d - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
   }
+}
+
+__global__ void ema_kernel(float* __restrict__ ema, const float* __restrict__ p, std::int64_t n,
+                           float d, float a) {
+  FLARE_GRID_STRIDE(i, n) ema[i] = a * p[i] + d * ema[i];
 }
 
 double read_slot(CudaContext& ctx, int count) {
@@ -160,6 +176,14 @@ void adamw_step(CudaContext& ctx, float* params, const float* grads, float* m, f
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
 }
 
+void ema_update(CudaContext& ctx, float* ema, const float* params, std::int64_t n, double decay) {
+  NVTX_RANGE_FN();
+  if (n <= 0) return;
+  ema_kernel<<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(ema, params, n, float(decay),
+                                                         float(1.0 - decay));
+  FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+}
+
 template <typename T>
 double mse_fwd(CudaContext& ctx, const T* pred, const float* target, std::int64_t n) {
   NVTX_RANGE_FN();
@@ -182,13 +206,14 @@ void mse_bwd(CudaContext& ctx, const T* pred, const float* target, std::int64_t 
 namespace {
 template <typename T>
 void rel_l2_sums(CudaContext& ctx, const T* pred, const float* target, const std::int64_t* offsets,
-                 int B, std::int64_t total_rows, int ncols) {
+                 int B, std::int64_t total_rows, int ncols, const float* col_scale,
+                 const float* col_shift) {
   FLARE_CHECK(B >= 1 && 2 * B <= CudaContext::kReduceSlots, "rel_l2: B=", B, " meshes per batch (at most ",
               CudaContext::kReduceSlots / 2, ")");
   zero_slots(ctx, 2 * B);
   if (total_rows * ncols > 0) {
     rel_l2_sums_kernel<T><<<grid_for(ctx, total_rows * ncols), 256, 0, ctx.stream()>>>(
-        pred, target, offsets, B, total_rows, ncols, ctx.reduce_slots());
+        pred, target, offsets, B, total_rows, ncols, col_scale, col_shift, ctx.reduce_slots());
     FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
   }
 }
@@ -197,9 +222,9 @@ void rel_l2_sums(CudaContext& ctx, const T* pred, const float* target, const std
 template <typename T>
 std::vector<double> rel_l2_fwd(CudaContext& ctx, const T* pred, const float* target,
                                const std::int64_t* offsets, int B, std::int64_t total_rows,
-                               int ncols) {
+                               int ncols, const float* col_scale, const float* col_shift) {
   NVTX_RANGE_FN();
-  rel_l2_sums(ctx, pred, target, offsets, B, total_rows, ncols);
+  rel_l2_sums(ctx, pred, target, offsets, B, total_rows, ncols, col_scale, col_shift);
   read_slot(ctx, 2 * B);
   std::vector<double> err(B);
   for (int b = 0; b < B; ++b) {
@@ -211,12 +236,13 @@ std::vector<double> rel_l2_fwd(CudaContext& ctx, const T* pred, const float* tar
 
 template <typename T>
 void rel_l2_bwd(CudaContext& ctx, const T* pred, const float* target, const std::int64_t* offsets,
-                int B, std::int64_t total_rows, int ncols, float scale, T* dpred) {
+                int B, std::int64_t total_rows, int ncols, const float* col_scale,
+                const float* col_shift, float scale, T* dpred) {
   NVTX_RANGE_FN();
-  rel_l2_sums(ctx, pred, target, offsets, B, total_rows, ncols);
+  rel_l2_sums(ctx, pred, target, offsets, B, total_rows, ncols, col_scale, col_shift);
   if (total_rows * ncols == 0) return;
   rel_l2_bwd_kernel<T><<<grid_for(ctx, total_rows * ncols), 256, 0, ctx.stream()>>>(
-      pred, target, offsets, B, total_rows, ncols, scale, ctx.reduce_slots(), dpred);
+      pred, target, offsets, B, total_rows, ncols, col_scale, scale, ctx.reduce_slots(), dpred);
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
 }
 
@@ -224,9 +250,10 @@ void rel_l2_bwd(CudaContext& ctx, const T* pred, const float* target, const std:
   template double mse_fwd<T>(CudaContext&, const T*, const float*, std::int64_t);                 \
   template void mse_bwd<T>(CudaContext&, const T*, const float*, std::int64_t, float, T*);        \
   template std::vector<double> rel_l2_fwd<T>(CudaContext&, const T*, const float*,                \
-                                             const std::int64_t*, int, std::int64_t, int);        \
+                                             const std::int64_t*, int, std::int64_t, int,         \
+                                             const float*, const float*);                         \
   template void rel_l2_bwd<T>(CudaContext&, const T*, const float*, const std::int64_t*, int,     \
-                              std::int64_t, int, float, T*);
+                              std::int64_t, int, const float*, const float*, float, T*);
 FLARE_INSTANTIATE_LOSS(float)
 FLARE_INSTANTIATE_LOSS(bf16)
 

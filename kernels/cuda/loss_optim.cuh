@@ -26,15 +26,22 @@ template <typename T>
 void mse_bwd(CudaContext& ctx, const T* pred, const float* target, std::int64_t n, float scale,
              T* dpred);
 
-/// err[b] = ‖p − t‖/‖t‖ over mesh b's rows × T columns (pred, target [ΣN, T]); offsets device
-/// [B+1], B ≤ CudaContext::kReduceSlots/2. Returns the B errors. Synchronises.
+/// err[b] = ‖s∘(p − t)‖/‖s∘t + μ‖ over mesh b's rows × T columns (pred, target [ΣN, T]; the
+/// fields denormalised per column by col_scale s and col_shift μ [T], device, nullptr = 1 and 0;
+/// kernels/ref/rel_l2.h); offsets device [B+1], B ≤ CudaContext::kReduceSlots/2. Returns the B
+/// errors. Synchronises.
 template <typename T>
 std::vector<double> rel_l2_fwd(CudaContext& ctx, const T* pred, const float* target,
                                const std::int64_t* offsets, int B, std::int64_t total_rows,
-                               int ncols);
-/// Gradient of scale·mean_b err[b]: dpred += scale/B·(p − t)/(‖p − t‖·‖t‖). No host sync.
+                               int ncols, const float* col_scale, const float* col_shift);
+/// Gradient of scale·mean_b err[b]: dpred += scale/B·s²∘(p − t)/(‖s∘(p − t)‖·‖s∘t + μ‖). No host
+/// sync.
 template <typename T>
 void rel_l2_bwd(CudaContext& ctx, const T* pred, const float* target, const std::int64_t* offsets,
-                int B, std::int64_t total_rows, int ncols, float scale, T* dpred);
+                int B, std::int64_t total_rows, int ncols, const float* col_scale,
+                const float* col_shift, float scale, T* dpred);
+
+/// ema [n] ← decay·ema + (1 − decay)·params (kernels/ops.h ema_update), fp32. No host sync.
+void ema_update(CudaContext& ctx, float* ema, const float* params, std::int64_t n, double decay);
 
 }  // namespace flare::cuda

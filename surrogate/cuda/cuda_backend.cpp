@@ -147,13 +147,14 @@ OpTable<float> cuda_ops(cuda::CudaContext& ctx) {
     cuda::mse_bwd<float>(C(c), p, y, n, s, dp);
   };
   t.rel_l2_fwd = [](void* c, const float* p, const float* y, const BatchView& bt, int cols,
-                    double* err) {
-    const auto e = cuda::rel_l2_fwd<float>(C(c), p, y, bt.offsets, bt.B, bt.total_points, cols);
+                    const float* cs, const float* cm, double* err) {
+    const auto e =
+        cuda::rel_l2_fwd<float>(C(c), p, y, bt.offsets, bt.B, bt.total_points, cols, cs, cm);
     for (int b = 0; b < bt.B; ++b) err[b] = e[b];
   };
-  t.rel_l2_bwd = [](void* c, const float* p, const float* y, const BatchView& bt, int cols, float s,
-                    float* dp) {
-    cuda::rel_l2_bwd<float>(C(c), p, y, bt.offsets, bt.B, bt.total_points, cols, s, dp);
+  t.rel_l2_bwd = [](void* c, const float* p, const float* y, const BatchView& bt, int cols,
+                    const float* cs, const float* cm, float s, float* dp) {
+    cuda::rel_l2_bwd<float>(C(c), p, y, bt.offsets, bt.B, bt.total_points, cols, cs, cm, s, dp);
   };
   t.sum_squares = [](void* c, const float* x, std::int64_t n) {
     return cuda::sum_squares(C(c), x, n);
@@ -163,6 +164,9 @@ OpTable<float> cuda_ops(cuda::CudaContext& ctx) {
   };
   t.adamw_step = [](void* c, float* p, const float* g, float* m, float* v, std::int64_t n,
                     const kernels::AdamW& hp) { cuda::adamw_step(C(c), p, g, m, v, n, hp); };
+  t.ema_update = [](void* c, float* e, const float* p, std::int64_t n, double d) {
+    cuda::ema_update(C(c), e, p, n, d);
+  };
   return t;
 }
 
@@ -258,20 +262,22 @@ OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
     cuda::mse_bwd<cuda::bf16>(C(c), D(p), y, n, s, D(dp));
   };
   t.rel_l2_fwd = [](void* c, const B* p, const float* y, const BatchView& bt, int cols,
-                    double* err) {
-    const auto e =
-        cuda::rel_l2_fwd<cuda::bf16>(C(c), D(p), y, bt.offsets, bt.B, bt.total_points, cols);
+                    const float* cs, const float* cm, double* err) {
+    const auto e = cuda::rel_l2_fwd<cuda::bf16>(C(c), D(p), y, bt.offsets, bt.B, bt.total_points,
+                                                cols, cs, cm);
     for (int b = 0; b < bt.B; ++b) err[b] = e[b];
   };
-  t.rel_l2_bwd = [](void* c, const B* p, const float* y, const BatchView& bt, int cols, float s,
-                    B* dp) {
-    cuda::rel_l2_bwd<cuda::bf16>(C(c), D(p), y, bt.offsets, bt.B, bt.total_points, cols, s, D(dp));
+  t.rel_l2_bwd = [](void* c, const B* p, const float* y, const BatchView& bt, int cols,
+                    const float* cs, const float* cm, float s, B* dp) {
+    cuda::rel_l2_bwd<cuda::bf16>(C(c), D(p), y, bt.offsets, bt.B, bt.total_points, cols, cs, cm, s,
+                                 D(dp));
   };
   // The optimizer works on the fp32 master params: the fp32 table's ops.
   const OpTable<float> f = cuda_ops(ctx);
   t.sum_squares = f.sum_squares;
   t.scale_inplace = f.scale_inplace;
   t.adamw_step = f.adamw_step;
+  t.ema_update = f.ema_update;
   return t;
 }
 

@@ -303,15 +303,61 @@ TEST_F(CudaOps, LossesMatchRef) {
   kref::mse_bwd(p.data(), t.data(), n, 0.7f, d.data());
   expect_fp32("mse dpred", gd.download(), d, 1e-6, 1e-5);
 
-  const auto err = cuda::rel_l2_fwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T);
+  const auto err =
+      cuda::rel_l2_fwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T, nullptr, nullptr);
   std::vector<double> err_ref(B);
-  kref::rel_l2_fwd(p.data(), t.data(), offsets.data(), B, T, err_ref.data());
+  kref::rel_l2_fwd(p.data(), t.data(), offsets.data(), B, T, nullptr, nullptr, err_ref.data());
   for (int b = 0; b < B; ++b) EXPECT_NEAR(err[b], err_ref[b], 1e-6 * err_ref[b]) << "mesh " << b;
   gd.upload(d0);
-  cuda::rel_l2_bwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T, 2.f, gd.data());
+  cuda::rel_l2_bwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T, nullptr, nullptr, 2.f,
+                          gd.data());
   d = d0;
-  kref::rel_l2_bwd(p.data(), t.data(), offsets.data(), B, T, 2.f, d.data());
+  kref::rel_l2_bwd(p.data(), t.data(), offsets.data(), B, T, nullptr, nullptr, 2.f, d.data());
   expect_fp32("rel_l2 dpred", gd.download(), d, 1e-6, 1e-5);
+}
+
+// The loss of `train --loss rel_l2`: both fields denormalised per column (std, mean) inside the
+// op. Means far from zero on one column and a tiny std on another exercise both factors.
+TEST_F(CudaOps, DenormalizedRelL2MatchesRef) {
+  const std::vector<std::int64_t> offsets{0, 700, 701, 3000};
+  const int B = 3, T = 3;
+  const std::int64_t rows = offsets.back(), n = rows * T;
+  auto p = test::randn(n, 1.f, rng), t = test::randn(n, 1.f, rng), d0 = test::randn(n, 1.f, rng);
+  const std::vector<float> scale{2.5f, 0.01f, 1.f}, shift{-3.f, 0.2f, 40.f};
+  DeviceBuffer<float> gp, gt, gd, gs, gm;
+  DeviceBuffer<std::int64_t> go;
+  gp.upload(p), gt.upload(t), gd.upload(d0), go.upload(offsets), gs.upload(scale), gm.upload(shift);
+  const auto err = cuda::rel_l2_fwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T,
+                                           gs.data(), gm.data());
+  std::vector<double> err_ref(B);
+  kref::rel_l2_fwd(p.data(), t.data(), offsets.data(), B, T, scale.data(), shift.data(),
+                   err_ref.data());
+  for (int b = 0; b < B; ++b) EXPECT_NEAR(err[b], err_ref[b], 1e-6 * err_ref[b]) << "mesh " << b;
+  cuda::rel_l2_bwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T, gs.data(), gm.data(),
+                          2.f, gd.data());
+  std::vector<float> d = d0;
+  kref::rel_l2_bwd(p.data(), t.data(), offsets.data(), B, T, scale.data(), shift.data(), 2.f,
+                   d.data());
+  expect_fp32("denormalised rel_l2 dpred", gd.download(), d, 1e-6, 1e-5);
+  // Scale alone (no shift) is the other branch of the target term.
+  const auto err_s = cuda::rel_l2_fwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T,
+                                             gs.data(), nullptr);
+  kref::rel_l2_fwd(p.data(), t.data(), offsets.data(), B, T, scale.data(), nullptr, err_ref.data());
+  for (int b = 0; b < B; ++b) EXPECT_NEAR(err_s[b], err_ref[b], 1e-6 * err_ref[b]) << "mesh " << b;
+}
+
+TEST_F(CudaOps, EmaUpdateMatchesRef) {
+  const std::int64_t n = 70001;
+  auto e = test::randn(n, 1.f, rng);
+  DeviceBuffer<float> ge, gp;
+  ge.upload(e);
+  for (int step = 0; step < 3; ++step) {
+    const auto p = test::randn(n, 1.f, rng);
+    gp.upload(p);
+    cuda::ema_update(*ctx, ge.data(), gp.data(), n, 0.999);
+    kref::ema_update(e.data(), p.data(), n, 0.999);
+  }
+  expect_fp32("ema", ge.download(), e, 1e-6, 1e-6);
 }
 
 // A mesh whose target is all zero: the ref tier's err is inf (p != t) or NaN (p = t = 0), and its
@@ -326,15 +372,17 @@ TEST_F(CudaOps, RelL2OfAZeroTargetIsUndefinedAsInRef) {
   DeviceBuffer<float> gp, gt, gd;
   DeviceBuffer<std::int64_t> go;
   gp.upload(p), gt.upload(t), gd.upload(d0), go.upload(offsets);
-  const auto err = cuda::rel_l2_fwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T);
+  const auto err =
+      cuda::rel_l2_fwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T, nullptr, nullptr);
   std::vector<double> err_ref(B);
-  kref::rel_l2_fwd(p.data(), t.data(), offsets.data(), B, T, err_ref.data());
+  kref::rel_l2_fwd(p.data(), t.data(), offsets.data(), B, T, nullptr, nullptr, err_ref.data());
   EXPECT_NEAR(err[0], err_ref[0], 1e-6 * err_ref[0]);
   EXPECT_TRUE(std::isinf(err[1]) && std::isinf(err_ref[1])) << err[1] << " " << err_ref[1];
   EXPECT_TRUE(std::isnan(err[2]) && std::isnan(err_ref[2])) << err[2] << " " << err_ref[2];
-  cuda::rel_l2_bwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T, 2.f, gd.data());
+  cuda::rel_l2_bwd<float>(*ctx, gp.data(), gt.data(), go.data(), B, rows, T, nullptr, nullptr, 2.f,
+                          gd.data());
   std::vector<float> d = d0;
-  kref::rel_l2_bwd(p.data(), t.data(), offsets.data(), B, T, 2.f, d.data());
+  kref::rel_l2_bwd(p.data(), t.data(), offsets.data(), B, T, nullptr, nullptr, 2.f, d.data());
   const auto g = gd.download();
   for (std::int64_t i = 0; i < n; ++i) {
     if (i < offsets[1] * T) {

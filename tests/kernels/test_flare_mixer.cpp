@@ -279,5 +279,6 @@ TEST(MixerPreconditions, RejectBadOffsetsAndDims) {
         flare::Error);
   std::vector<double> err(2);
   for (auto* fwd : {&ref::rel_l2_fwd, &cpu::rel_l2_fwd})
-    EXPECT_THROW(fwd(K.data(), V.data(), decreasing.data(), 2, 1, err.data()), flare::Error);
+    EXPECT_THROW(fwd(K.data(), V.data(), decreasing.data(), 2, 1, nullptr, nullptr, err.data()),
+                 flare::Error);
 }

@@ -1,5 +1,6 @@
-// cpu ≈ ref for the losses (mse, rel_l2), sum_squares, scale_inplace and the AdamW step, plus the
-// AdamW semantics themselves against hand-computed torch.optim.AdamW values.
+// cpu ≈ ref for the losses (mse, rel_l2 plain and denormalised), sum_squares, scale_inplace, the
+// AdamW step and the weight average, plus the AdamW and average semantics themselves against
+// hand-computed torch values.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -129,8 +130,8 @@ TEST(RelL2, MatchesRefPerMeshIncludingOnePointMesh) {
   const std::int64_t n = off[B] * T;
   const Vec p = randn(n, 8), t = randn(n, 9);
   std::vector<double> e_ref(B), e_cpu(B);
-  ref::rel_l2_fwd(p.data(), t.data(), off.data(), B, T, e_ref.data());
-  cpu::rel_l2_fwd(p.data(), t.data(), off.data(), B, T, e_cpu.data());
+  ref::rel_l2_fwd(p.data(), t.data(), off.data(), B, T, nullptr, nullptr, e_ref.data());
+  cpu::rel_l2_fwd(p.data(), t.data(), off.data(), B, T, nullptr, nullptr, e_cpu.data());
   EXPECT_TRUE(all_close("err", e_cpu, e_ref, 0.0, 1e-12));
   // err of the one-point mesh by hand.
   double ee = 0, tt = 0;
@@ -141,9 +142,67 @@ TEST(RelL2, MatchesRefPerMeshIncludingOnePointMesh) {
   }
   EXPECT_NEAR(e_ref[0], std::sqrt(ee / tt), 1e-12);
   Vec g_ref = randn(n, 10), g_cpu = g_ref;
-  ref::rel_l2_bwd(p.data(), t.data(), off.data(), B, T, 2.0f, g_ref.data());
-  cpu::rel_l2_bwd(p.data(), t.data(), off.data(), B, T, 2.0f, g_cpu.data());
+  ref::rel_l2_bwd(p.data(), t.data(), off.data(), B, T, nullptr, nullptr, 2.0f, g_ref.data());
+  cpu::rel_l2_bwd(p.data(), t.data(), off.data(), B, T, nullptr, nullptr, 2.0f, g_cpu.data());
   EXPECT_TRUE(all_close("dpred", g_cpu, g_ref, 4 * kEps32 * max_abs(g_ref), 4 * kEps32));
+}
+
+// The denormalised loss (train --loss rel_l2) is the plain relative L2 of explicitly denormalised
+// copies y = s·t + μ, and cpu matches ref on a mesh above the OpenMP threshold.
+TEST(RelL2, DenormalisedEqualsPlainOnDenormalisedCopies) {
+  const int B = 2, T = 3;
+  const std::vector<std::int64_t> off = {0, 30000, 30007};
+  const std::int64_t n = off[B] * T;
+  const Vec p = randn(n, 21), t = randn(n, 22);
+  const Vec s = {0.5f, 3.0f, 0.01f}, mu = {1.0f, -2.0f, 0.05f};
+  Vec pd(n), td(n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    pd[i] = s[i % T] * p[i] + mu[i % T];
+    td[i] = s[i % T] * t[i] + mu[i % T];
+  }
+  std::vector<double> e_plain(B), e_ref(B), e_cpu(B);
+  ref::rel_l2_fwd(pd.data(), td.data(), off.data(), B, T, nullptr, nullptr, e_plain.data());
+  ref::rel_l2_fwd(p.data(), t.data(), off.data(), B, T, s.data(), mu.data(), e_ref.data());
+  cpu::rel_l2_fwd(p.data(), t.data(), off.data(), B, T, s.data(), mu.data(), e_cpu.data());
+  // The copies carry fp32 rounding of s·p + μ; the op computes s·(p − t) without it.
+  EXPECT_TRUE(all_close("err vs copies", e_ref, e_plain, 0.0, 1e-5));
+  EXPECT_TRUE(all_close("err cpu", e_cpu, e_ref, 0.0, 1e-12));
+  EXPECT_GT(std::fabs(e_ref[0] -
+                      [&] {
+                        std::vector<double> e(B);
+                        ref::rel_l2_fwd(p.data(), t.data(), off.data(), B, T, nullptr, nullptr,
+                                        e.data());
+                        return e[0];
+                      }()),
+            1e-2);  // the normalised loss is another number: the denormalisation is not a no-op
+  // Gradient w.r.t. the normalised prediction = s · (gradient w.r.t. the denormalised one).
+  Vec g_plain(n, 0.0f), g_ref(n, 0.0f), g_cpu(n, 0.0f);
+  ref::rel_l2_bwd(pd.data(), td.data(), off.data(), B, T, nullptr, nullptr, 1.5f, g_plain.data());
+  for (std::int64_t i = 0; i < n; ++i) g_plain[i] *= s[i % T];
+  ref::rel_l2_bwd(p.data(), t.data(), off.data(), B, T, s.data(), mu.data(), 1.5f, g_ref.data());
+  cpu::rel_l2_bwd(p.data(), t.data(), off.data(), B, T, s.data(), mu.data(), 1.5f, g_cpu.data());
+  EXPECT_TRUE(all_close("dpred vs copies", g_ref, g_plain, 1e-5 * max_abs(g_ref), 1e-4));
+  EXPECT_TRUE(all_close("dpred cpu", g_cpu, g_ref, 4 * kEps32 * max_abs(g_ref), 4 * kEps32));
+}
+
+// FLARE.py's EMA: shadow ← (1 − d)·p + d·shadow. By hand: shadow 1, p 3, d 0.75 → 1.5 → 1.875.
+TEST(Ema, FollowsTheReferenceUpdateAndCpuMatchesRef) {
+  for (auto* ema_fn : {&ref::ema_update, &cpu::ema_update}) {
+    float e = 1.0f;
+    const float p = 3.0f;
+    ema_fn(&e, &p, 1, 0.75);
+    EXPECT_EQ(e, 1.5f);
+    ema_fn(&e, &p, 1, 0.75);
+    EXPECT_EQ(e, 1.875f);
+  }
+  const std::int64_t n = 70001;
+  Vec e_ref = randn(n, 31), e_cpu = e_ref;
+  for (int k = 0; k < 3; ++k) {
+    const Vec p = randn(n, 32 + k);
+    ref::ema_update(e_ref.data(), p.data(), n, 0.999);
+    cpu::ema_update(e_cpu.data(), p.data(), n, 0.999);
+  }
+  EXPECT_TRUE(all_close("ema", e_cpu, e_ref, 4 * kEps32 * max_abs(e_ref), 0.0));
 }
 
 TEST(Mse, RejectsEmptyInput) {

@@ -193,11 +193,40 @@ TEST(RefGradients, RelL2) {
   Vec p = randn<double>(n, 61);
   const Vec t = randn<double>(n, 62), g0 = randn<double>(n, 63);
   Vec g = g0;
-  impl::rel_l2_bwd<double>(p.data(), t.data(), off.data(), B, T, 0.7, g.data());
+  impl::rel_l2_bwd<double>(p.data(), t.data(), off.data(), B, T, nullptr, nullptr, 0.7, g.data());
   expect_fd("dpred", p, minus(g, g0), [&] {
     Vec err(B);
-    impl::rel_l2_fwd<double>(p.data(), t.data(), off.data(), B, T, err.data());
+    impl::rel_l2_fwd<double>(p.data(), t.data(), off.data(), B, T, nullptr, nullptr, err.data());
     return 0.7 * (err[0] + err[1] + err[2]) / B;
+  });
+}
+
+// The denormalised loss of train --loss rel_l2: value by hand on one point, gradient by finite
+// differences in double.
+TEST(RefGradients, RelL2Denormalised) {
+  const int B = 3, T = 3;
+  const std::vector<std::int64_t> off = {0, 4, 5, 11};
+  const std::int64_t n = off[B] * T;
+  Vec p = randn<double>(n, 81);
+  const Vec t = randn<double>(n, 82), g0 = randn<double>(n, 83);
+  const Vec s = {0.5, 4.0, 0.02}, mu = {1.5, -0.3, 0.01};
+  std::vector<double> err(B);
+  impl::rel_l2_fwd<double>(p.data(), t.data(), off.data(), B, T, s.data(), mu.data(), err.data());
+  double ee = 0, yy = 0;  // mesh 1 (one point) by hand
+  for (int c = 0; c < T; ++c) {
+    const double e = s[c] * p[4 * T + c] - s[c] * t[4 * T + c];
+    const double y = s[c] * t[4 * T + c] + mu[c];
+    ee += e * e;
+    yy += y * y;
+  }
+  EXPECT_NEAR(err[1], std::sqrt(ee / yy), 1e-14);
+  Vec g = g0;
+  impl::rel_l2_bwd<double>(p.data(), t.data(), off.data(), B, T, s.data(), mu.data(), 0.7,
+                           g.data());
+  expect_fd("dpred", p, minus(g, g0), [&] {
+    std::vector<double> e(B);
+    impl::rel_l2_fwd<double>(p.data(), t.data(), off.data(), B, T, s.data(), mu.data(), e.data());
+    return 0.7 * (e[0] + e[1] + e[2]) / B;
   });
 }
 
@@ -205,8 +234,8 @@ TEST(RefLosses, RelL2ZeroErrorHasZeroGradient) {
   const std::vector<std::int64_t> off = {0, 3};
   const Vec t = randn<double>(6, 71);
   Vec g(6, 0.0), err(1);
-  impl::rel_l2_fwd<double>(t.data(), t.data(), off.data(), 1, 2, err.data());
-  impl::rel_l2_bwd<double>(t.data(), t.data(), off.data(), 1, 2, 1.0, g.data());
+  impl::rel_l2_fwd<double>(t.data(), t.data(), off.data(), 1, 2, nullptr, nullptr, err.data());
+  impl::rel_l2_bwd<double>(t.data(), t.data(), off.data(), 1, 2, nullptr, nullptr, 1.0, g.data());
   EXPECT_EQ(err[0], 0.0);
   for (double v : g) EXPECT_EQ(v, 0.0);
 }

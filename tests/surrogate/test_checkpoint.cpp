@@ -155,6 +155,32 @@ TEST_F(CheckpointTest, InfInOptimizerState) {
   expect_input_error(p, "optimizer/v holds a non-finite value");
 }
 
+// train --ema: params/ is the average, optimizer/params the weights AdamW updates.
+TEST_F(CheckpointTest, OptimizerParamsRoundTripAndAreChecked) {
+  EXPECT_TRUE(load_checkpoint([&] {
+                const fs::path p = dir / "no_ema.h5";
+                save_checkpoint(p, ck);
+                return p;
+              }())
+                  .adam_params.empty());
+  ck.adam_params = test_util::normal_vector<float>(ck.params.size(), 23);
+  const fs::path p = dir / "ema.h5";
+  save_checkpoint(p, ck);
+  const Checkpoint back = load_checkpoint(p);
+  EXPECT_EQ(back.adam_params, ck.adam_params);
+  EXPECT_EQ(back.params, ck.params);
+  ck.adam_params[2] = std::numeric_limits<float>::quiet_NaN();
+  save_checkpoint(dir / "nan_iterate.h5", ck);
+  expect_input_error(dir / "nan_iterate.h5", "optimizer/params holds a non-finite value");
+  expect_input_error(damaged("short_iterate.h5",
+                             [](hid_t f) {
+                               H5Ldelete(f, "optimizer/params", H5P_DEFAULT);
+                               const std::vector<float> w(4, 0.0f);
+                               h5::write_dataset(f, "optimizer/params", w.data(), {4});
+                             }),
+                     "optimizer/params has shape [4]");
+}
+
 TEST_F(CheckpointTest, SavingDoesNotClobberOnFailure) {
   const fs::path p = dir / "keep.h5";
   save_checkpoint(p, ck);

@@ -1,4 +1,5 @@
-// Trainer: deterministic for a seed, exact resume, stop flag, checkpoint slots, bad input.
+// Trainer: deterministic for a seed, exact resume (also with the weight average), stop flag,
+// checkpoint slots, the denormalised loss, the resume of version-1 checkpoints, bad input.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -6,6 +7,9 @@
 
 #include "common/error.h"
 #include "surrogate/checkpoint.h"
+#include "surrogate/dataset.h"
+#include "surrogate/evaluate.h"
+#include "surrogate/normalizer.h"
 #include "surrogate/trainer.h"
 #include "synthetic_boxes.h"
 
@@ -40,6 +44,32 @@ class Trainer : public ::testing::Test {
 };
 
 void quiet(const std::string&) {}
+
+// The reference recipe's options (app/cmd_train.cpp --recipe reference) with a shorter average
+// so that 12 steps move it visibly.
+void reference_recipe(surrogate::TrainOptions& o) {
+  o.pct_start = 0.1;
+  o.div_factor = 1e4;
+  o.final_div_factor = 1e4;
+  o.cycle_momentum = true;
+  o.clip_norm = 1.0;
+  o.ema = 0.8;
+  o.loss = "rel_l2";
+  o.lr = 1e-2;
+}
+
+// Mean val rel-L2 of `params` (host) on the dataset, as the trainer validates.
+double val_rel_l2(const surrogate::TrainOptions& o, const std::vector<float>& params) {
+  const surrogate::Dataset d(o.data);
+  const auto norm = surrogate::Normalizer::from_dataset(d);
+  surrogate::ModelConfig mc = o.model;
+  mc.in_dim = int(d.num_features());
+  mc.out_dim = int(d.num_targets());
+  const surrogate::ParamLayout layout(mc);
+  surrogate::Model<float> model(layout, surrogate::cpu_ops());
+  return surrogate::summarize(surrogate::evaluate(model, params.data(), norm, d, d.split("val")))
+      .mean_rel_l2;
+}
 
 }  // namespace
 
@@ -167,4 +197,174 @@ TEST_F(Trainer, ResumeFollowsTheDatasetNotItsPath) {
 TEST_F(Trainer, MissingDataFileIsAnInputError) {
   fs::remove(o.data);
   EXPECT_THROW(surrogate::train(o, quiet), InputError);
+}
+
+// --ema: an interrupted and resumed run is the uninterrupted one, bit for bit, in the optimizer's
+// weights, in the average and in every loss; .last.h5 holds the average as params/ and the
+// optimizer's weights as optimizer/params.
+TEST_F(Trainer, EmaResumesExactly) {
+  reference_recipe(o);
+  const auto straight = surrogate::train(o, quiet);
+  ASSERT_EQ(straight.ema.size(), straight.params.size());
+  EXPECT_NE(straight.ema, straight.params);
+  const auto last = surrogate::load_checkpoint(dir / "model.last.h5");
+  EXPECT_EQ(last.params, straight.ema);
+  EXPECT_EQ(last.adam_params, straight.params);
+  o.out = dir / "split.h5";
+  o.stop_after = 5;
+  const auto first = surrogate::train(o, quiet);
+  ASSERT_TRUE(first.interrupted);
+  o.stop_after = 0;
+  o.resume = true;
+  const auto second = surrogate::train(o, quiet);
+  EXPECT_EQ(second.params, straight.params);
+  EXPECT_EQ(second.ema, straight.ema);
+  EXPECT_EQ(second.best_val, straight.best_val);
+  std::vector<double> joined = first.losses;
+  joined.insert(joined.end(), second.losses.begin(), second.losses.end());
+  EXPECT_EQ(joined, straight.losses);
+  // Resuming without the average (or with another decay) is another trajectory.
+  o.ema = 0.9;
+  EXPECT_THROW(surrogate::train(o, quiet), InputError);
+}
+
+// The average is what validation scores and what the best checkpoint holds: validated only at the
+// end, the best checkpoint is the final average and best_val is its val error, not the optimizer
+// weights' one.
+TEST_F(Trainer, EmaIsWhatIsValidatedAndSaved) {
+  reference_recipe(o);
+  o.val_every = 3;  // one validation, after the last epoch
+  const auto r = surrogate::train(o, quiet);
+  const auto best = surrogate::load_checkpoint(o.out);
+  EXPECT_EQ(best.params, r.ema);
+  EXPECT_DOUBLE_EQ(r.best_val, val_rel_l2(o, r.ema));
+  EXPECT_GT(std::fabs(val_rel_l2(o, r.params) - r.best_val), 1e-6 * r.best_val);
+  // Without averaging the optimizer's weights are saved and scored.
+  o.ema = 0;
+  o.out = dir / "plain.h5";
+  const auto plain = surrogate::train(o, quiet);
+  EXPECT_TRUE(plain.ema.empty());
+  EXPECT_EQ(surrogate::load_checkpoint(o.out).params, plain.params);
+  EXPECT_DOUBLE_EQ(plain.best_val, val_rel_l2(o, plain.params));
+}
+
+// --loss rel_l2 is the reported metric: the first step's loss is the initial model's rel-L2 in
+// target units on the first training mesh (evaluate()'s arithmetic); rel_l2_normalized is not.
+TEST_F(Trainer, RelL2LossIsTheDenormalisedMetric) {
+  o.loss = "rel_l2";
+  o.epochs = 1;
+  const auto r = surrogate::train(o, quiet);
+  const surrogate::Dataset d(o.data);
+  const auto norm = surrogate::Normalizer::from_dataset(d);
+  surrogate::ModelConfig mc = o.model;
+  mc.in_dim = int(d.num_features());
+  mc.out_dim = int(d.num_targets());
+  const surrogate::ParamLayout layout(mc);
+  std::vector<float> init(layout.size());
+  layout.initialize(init.data(), o.seed);
+  surrogate::Model<float> model(layout, surrogate::cpu_ops());
+  const auto& train_ids = d.split("train");
+  const auto first =
+      train_ids[surrogate::epoch_order(std::int64_t(train_ids.size()), o.seed, 0)[0]];
+  const double metric = surrogate::evaluate(model, init.data(), norm, d, {first}).front().rel_l2;
+  EXPECT_NEAR(r.losses.front(), metric, 1e-5 * metric);
+  o.loss = "rel_l2_normalized";
+  o.out = dir / "normalized.h5";
+  const auto n = surrogate::train(o, quiet);
+  EXPECT_GT(std::fabs(n.losses.front() - metric), 0.05 * metric);
+}
+
+// A version-1 trajectory gets the options it ran with; its "rel_l2" was on normalised targets.
+TEST(UpgradedTrajectory, FillsVersion1OptionsWithTheirOldValues) {
+  nlohmann::json v1 = {{"lr", 1e-3}, {"loss", "rel_l2"}, {"clip_norm", 1.0}, {"epochs", 3}};
+  const auto up = surrogate::upgraded_trajectory(v1);
+  EXPECT_EQ(up.at("trajectory_version"), surrogate::kTrajectoryVersion);
+  EXPECT_EQ(up.at("loss"), "rel_l2_normalized");
+  EXPECT_EQ(up.at("pct_start"), 0.3);
+  EXPECT_EQ(up.at("div_factor"), 25.0);
+  EXPECT_EQ(up.at("final_div_factor"), 1e4);
+  EXPECT_EQ(up.at("cycle_momentum"), false);
+  EXPECT_EQ(up.at("beta1"), 0.9);
+  EXPECT_EQ(up.at("beta2"), 0.999);
+  EXPECT_EQ(up.at("ema"), 0.0);
+  EXPECT_EQ(up.at("clip_norm"), 1.0);  // stored options are kept
+  v1["loss"] = "mse";
+  EXPECT_EQ(surrogate::upgraded_trajectory(v1).at("loss"), "mse");
+  // A current trajectory is left alone: its rel_l2 is the denormalised one.
+  surrogate::TrainOptions now;
+  now.loss = "rel_l2";
+  EXPECT_EQ(surrogate::upgraded_trajectory(now.trajectory_json()), now.trajectory_json());
+}
+
+// A .last.h5 written before version 2 with --loss rel_l2 resumes exactly under its new name, and
+// the old flag is refused with a line that names it.
+TEST_F(Trainer, Version1RelL2CheckpointResumesAsRelL2Normalized) {
+  o.loss = "rel_l2_normalized";
+  const auto straight = surrogate::train(o, quiet);
+  o.out = dir / "old.h5";
+  o.stop_after = 5;
+  surrogate::train(o, quiet);
+  // Rewrite the saved trajectory as version 1 wrote it.
+  auto ck = surrogate::load_checkpoint(dir / "old.last.h5");
+  auto& opts = ck.training["options"];
+  for (const char* key :
+       {"trajectory_version", "pct_start", "div_factor", "final_div_factor", "cycle_momentum",
+        "base_momentum", "max_momentum", "beta1", "beta2", "ema"})
+    opts.erase(key);
+  opts["loss"] = "rel_l2";
+  surrogate::save_checkpoint(dir / "old.last.h5", ck);
+  o.stop_after = 0;
+  o.resume = true;
+  o.loss = "rel_l2";
+  try {
+    surrogate::train(o, quiet);
+    FAIL() << "a version-1 rel_l2 run resumed under the denormalised loss";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("--loss rel_l2_normalized"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  o.loss = "rel_l2_normalized";
+  EXPECT_EQ(surrogate::train(o, quiet).params, straight.params);
+}
+
+TEST_F(Trainer, BadRecipeOptionsAreInputErrorsBeforeTheDataIsRead) {
+  fs::remove(o.data);  // an option error must come first, naming the option
+  for (auto bad : std::initializer_list<std::pair<void (*)(surrogate::TrainOptions&), const char*>>{
+           {[](surrogate::TrainOptions& t) { t.ema = 1.0; }, "--ema"},
+           {[](surrogate::TrainOptions& t) { t.ema = -0.5; }, "--ema"},
+           {[](surrogate::TrainOptions& t) { t.pct_start = 1.5; }, "--pct-start"},
+           {[](surrogate::TrainOptions& t) { t.div_factor = 0; }, "--div-factor"},
+           {[](surrogate::TrainOptions& t) { t.final_div_factor = -2; }, "--final-div-factor"},
+           {[](surrogate::TrainOptions& t) { t.max_momentum = 0.8; }, "--max-momentum"},
+           {[](surrogate::TrainOptions& t) { t.beta2 = 1.0; }, "--beta2"},
+           {[](surrogate::TrainOptions& t) { t.loss = "l1"; }, "--loss"},
+           {[](surrogate::TrainOptions& t) {
+              t.cycle_momentum = true;
+              t.schedule = "constant";
+            },
+            "--cycle-momentum"}}) {
+    surrogate::TrainOptions t = o;
+    bad.first(t);
+    try {
+      surrogate::train(t, quiet);
+      FAIL() << "accepted a bad " << bad.second;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(bad.second), std::string::npos) << e.what();
+    }
+  }
+}
+
+// OneCycle's β1 reaches AdamW: cycling between equal bounds of 0.9 is the fixed-β1 run bit for
+// bit, and cycling 0.95 → 0.85 → 0.95 is another trajectory.
+TEST_F(Trainer, CycledBeta1ReachesTheOptimizer) {
+  const auto fixed = surrogate::train(o, quiet);
+  o.cycle_momentum = true;
+  o.base_momentum = o.max_momentum = 0.9;
+  o.out = dir / "flat.h5";
+  EXPECT_EQ(surrogate::train(o, quiet).params, fixed.params);
+  o.base_momentum = 0.85;
+  o.max_momentum = 0.95;
+  o.out = dir / "cycled.h5";
+  EXPECT_NE(surrogate::train(o, quiet).params, fixed.params);
 }
