@@ -132,9 +132,10 @@ void check_supported(const FaceGraph& g) {
 // yet joined to the plate when their layers are built: their rigid motion is undetermined, and a
 // real build holds them on support structures. Their nodes are held fixed until a later layer
 // joins them; the sets are computed once here so that every solver holds the same nodes.
-std::vector<std::vector<std::int64_t>> held_nodes(const BuildPlan& plan, const FaceGraph& g) {
+std::vector<std::vector<std::int64_t>> held_nodes(const BuildPlan& plan, const FaceGraph& g,
+                                                  const std::vector<char>& anchored) {
   const std::int64_t ne = std::int64_t(plan.elements.size());
-  UnionFind uf(ne, g.on_plate);
+  UnionFind uf(ne, anchored);
   std::vector<char> active(ne, 0);
   std::vector<std::int64_t> pending;  // elements whose piece was unsupported when last checked
   std::vector<std::vector<std::int64_t>> held(plan.groups);
@@ -224,7 +225,33 @@ BuildPlan plan_build(const mesh::Mesh& part, const SimulationOptions& opts) {
   for (std::int64_t e = 0; e < ne; ++e)
     for (std::int64_t v : plan.elements[e])
       if (plan.birth[v] < 0 || plan.group_of[e] < plan.birth[v]) plan.birth[v] = plan.group_of[e];
-  plan.held = held_nodes(plan, graph);
+  plan.supported.assign(n, 0);
+  if (opts.supports) {
+    // A node has material below when an element holding it has its centroid below it.
+    std::vector<char> below(n, 0);
+    for (const HexElement& el : plan.elements) {
+      double zc = 0;
+      for (std::int64_t v : el) zc += part.points(v, 2) / 8;
+      for (std::int64_t v : el)
+        if (zc < part.points(v, 2)) below[v] = 1;
+    }
+    // Bottom face (the four lowest nodes) of each element: overhanging when none of its nodes has
+    // material below and it is not on the plate.
+    for (const HexElement& el : plan.elements) {
+      std::array<std::int64_t, 8> v = el;
+      std::sort(v.begin(), v.end(), [&](std::int64_t a, std::int64_t b) { return part.points(a, 2) < part.points(b, 2); });
+      bool hanging = !plan.on_plate[v[0]];
+      for (int k = 0; k < 4 && hanging; ++k) hanging = !below[v[k]];
+      if (hanging)
+        for (int k = 0; k < 4; ++k) plan.supported[v[k]] = 1;
+    }
+  }
+  // With supports, a piece standing on them is anchored like one on the plate.
+  std::vector<char> anchored = graph.on_plate;
+  if (opts.supports)
+    for (std::size_t el = 0; el < plan.elements.size(); ++el)
+      for (std::int64_t v : plan.elements[el]) anchored[el] = anchored[el] || plan.supported[v];
+  plan.held = held_nodes(plan, graph, anchored);
   return plan;
 }
 
@@ -270,6 +297,9 @@ void write_outputs(mesh::Mesh& part, const BuildPlan& plan, const SimulationOpti
   groups_array.data<std::int32_t>()[0] = plan.groups;
   part.field_data.put(std::move(groups_array));
   part.field_data.put(mesh::DataArray::from_doubles("layer_height", 1, {opts.layer_height}));
+  mesh::DataArray supports_array("supports", mesh::DType::Int32, 1, 1);
+  supports_array.data<std::int32_t>()[0] = opts.supports ? 1 : 0;
+  part.field_data.put(std::move(supports_array));
   mesh::DataArray release_array("release", mesh::DType::Int32, 1, 1);
   release_array.data<std::int32_t>()[0] = opts.release ? 1 : 0;
   part.field_data.put(std::move(release_array));

@@ -28,6 +28,8 @@ struct BuildPlan {
   /// [K] nodes held fixed in group k's solve: those of pieces not yet joined face to face to the
   /// plate through the active part (started in mid-air; a real build holds them on supports).
   std::vector<std::vector<std::int64_t>> held;
+  /// [nodes] 1 on an overhanging face held by supports (options.supports), else 0.
+  std::vector<char> supported;
   int solves() const;                ///< non-empty groups
 };
 

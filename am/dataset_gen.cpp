@@ -35,9 +35,10 @@ constexpr const char* kGenerator = "flare-surrogate am dataset";
 
 // The dataset's layering as written into every sample ("10 groups", "0.5 mm").
 std::string layering(const DatasetOptions& opts) {
-  if (opts.layers > 0) return std::to_string(opts.layers) + " groups";
   std::ostringstream s;
-  s << opts.layer_height << " mm";
+  if (opts.layers > 0) s << opts.layers << " groups";
+  else s << opts.layer_height << " mm";
+  if (opts.supports) s << ", supports";
   return s.str();
 }
 
@@ -110,6 +111,7 @@ SimulationOptions simulation_options(const DatasetOptions& opts, const Material&
   if (opts.layers > 0) sim.layer_groups = opts.layers;
   else sim.layer_height = opts.layer_height;
   sim.device = opts.device;
+  sim.supports = opts.supports;
   return sim;
 }
 

@@ -28,6 +28,7 @@ struct DatasetOptions {
   /// Layer groups of the simulation: K per part when > 0, else slabs of layer_height (mm).
   int layers = 0;
   double layer_height = kDefaultLayerHeight;
+  bool supports = true;              ///< rigid supports under overhangs (SimulationOptions)
   std::string device = "cpu";        ///< process simulation: cpu, or cuda (batched on the GPU)
   /// cuda: parts solved together, up to this many nodes per batch (workers keep the queue full).
   std::int64_t batch_nodes = 4000000;

@@ -121,7 +121,7 @@ SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
           if (!is_active[v]) {
             is_active[v] = 1;
             active_nodes.push_back(v);
-            for (int c = 0; c < 3; ++c) free[3 * v + c] = on_plate[v] ? 0.0 : 1.0;
+            for (int c = 0; c < 3; ++c) free[3 * v + c] = on_plate[v] || plan.supported[v] ? 0.0 : 1.0;
           }
       }
       for (std::int64_t v : plan.held[g])
@@ -130,7 +130,7 @@ SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
       const CgResult cg = solve(du);
       report.cg_iterations += cg.iterations;
       for (std::int64_t v : plan.held[g])
-        for (int c = 0; c < 3; ++c) free[3 * v + c] = on_plate[v] ? 0.0 : 1.0;
+        for (int c = 0; c < 3; ++c) free[3 * v + c] = on_plate[v] || plan.supported[v] ? 0.0 : 1.0;
       for (std::int64_t v : active_nodes)
         for (int c = 0; c < 3; ++c) u[3 * v + c] += du[3 * v + c];
     }
@@ -139,14 +139,14 @@ SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
 
   auto element_u = [&](std::int64_t e) { return HexVector(gather(u, elements[e]) - u_birth[e]); };
   if (opts.release) {
-    // Springback: the plate's reaction is the internal force left on the plate nodes; removing the
-    // plate applies its opposite to the free-standing part.
+    // Springback: the reactions of the plate and the supports are the internal forces left on their
+    // nodes; removing them applies their opposite to the free-standing part.
     std::fill(f.begin(), f.end(), 0.0);
     for (std::int64_t e = 0; e < ne; ++e)
       scatter_add(f, elements[e],
                   -hex8_internal_force(element_nodes(part, elements[e]), d, eps, element_u(e)));
     for (std::int64_t i = 0; i < n; ++i)
-      if (!on_plate[i])
+      if (!on_plate[i] && !plan.supported[i])
         for (int c = 0; c < 3; ++c) f[3 * i + c] = 0;
     std::fill(free.begin(), free.end(), 0.0);
     for (std::int64_t v : active_nodes)

@@ -101,6 +101,11 @@ Mapped map_to_lattice(const mesh::Mesh& m, const SimulationOptions& opts, const 
     part.k_top[std::size_t(g)] = k;
   }
   FLARE_CHECK(part.k_top.back() == part.nz, "lattice: layers left unbuilt");
+  if (opts.supports) {
+    part.supported.assign(std::size_t(part.nodes()), 0);
+    for (std::int64_t i = 0; i < np; ++i)
+      if (plan.supported[i] && out.lattice_node[i] >= 0) part.supported[std::size_t(out.lattice_node[i])] = 1;
+  }
   part.held.resize(plan.held.size());
   for (std::size_t g = 0; g < plan.held.size(); ++g)
     for (std::int64_t v : plan.held[g]) part.held[g].push_back(out.lattice_node[v]);

@@ -27,6 +27,7 @@ int run(const flare::app::Args& args) {
       ("layers", po::value(&d.layers), "K layer groups per part (the old layering; default: --layer-height)")
       ("layer-height", po::value(&d.layer_height)->default_value(d.layer_height),
        "layer groups of this height (mm) from the plate, the same for every part")
+      ("supports", po::value<std::string>()->default_value("auto"), "auto: rigid supports under faces flatter than 45 degrees; none")
       ("device", po::value(&d.device)->default_value(d.device), "process simulation on cpu or cuda (parts batched on the GPU)")
       ("batch-nodes", po::value(&d.batch_nodes)->default_value(d.batch_nodes), "cuda: nodes solved together per batch")
       ("families", po::value(&families), "comma-separated families to draw from (default: all)")
@@ -43,6 +44,10 @@ int run(const flare::app::Args& args) {
           "  flare-surrogate am dataset --count 1250 --out lpbf_test --splits test   (held-out parts only)\n"))
     return 0;
   d.out = out;
+  const std::string supports = vm["supports"].as<std::string>();
+  FLARE_INPUT_CHECK(supports == "auto" || supports == "none", "am dataset: --supports must be auto or none (got '",
+                    supports, "')");
+  d.supports = supports == "auto";
   FLARE_INPUT_CHECK(!(vm.count("layers") && !vm["layer-height"].defaulted()),
                     "am dataset: give --layers K or --layer-height MM, not both");
   flare::am::parse_node_range(nodes, "--nodes", d.part);

@@ -60,6 +60,7 @@ int run_layer_study(const flare::app::Args& args) {
       "layer-heights", po::value(&layers_text)->default_value(layers_text),
       "layer-group heights (mm); those below a voxel collapse into one voxel layer per group")(
       "device", po::value(&device)->default_value(device), "cuda | cpu")(
+      "supports", po::value<std::string>()->default_value("auto"), "auto | none (am simulate --supports)")(
       "material", po::value(&material)->default_value(material), "material")(
       "target", po::value(&target)->default_value(target), "relative L2 difference that counts as converged")(
       "box", po::value(&box)->default_value(0), "box size (mm) of the smoothed field (0: a tenth of each part)")(
@@ -84,7 +85,8 @@ int run_layer_study(const flare::app::Args& args) {
     parts.push_back({item.substr(0, colon), parse_list(item.substr(colon + 1), "--parts size")[0]});
   }
 
-  flare::app::BenchReport report("layer-study", {{"device", device}, {"material", material}, {"target", target}});
+  flare::app::BenchReport report("layer-study", {{"device", device}, {"material", material}, {"target", target},
+                                                 {"supports", vm["supports"].as<std::string>()}});
   std::vector<flare::am::StudyRow> rows;
   for (const auto& [file, size] : parts) {
     const flare::mesh::Mesh surface = flare::mesh::read_mesh(file);
@@ -106,6 +108,7 @@ int run_layer_study(const flare::app::Args& args) {
         o.material = flare::am::material_by_name(material);
         o.layer_height = layer;
         o.device = device;
+        o.supports = vm["supports"].as<std::string>() != "none";
         const auto t0 = std::chrono::steady_clock::now();
         const flare::am::SimulationReport r = flare::am::simulate(m, o);
         flare::am::StudyRow row;

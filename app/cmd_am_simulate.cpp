@@ -34,6 +34,7 @@ int run_am_simulate(const flare::app::Args& args) {
       "layer-height", po::value<double>(), "layer groups of this height in mm from the plate, the same for every part (one voxel layer at the finest); the default when --layers is not given")(
       "device", po::value<std::string>()->default_value("cpu"), "cpu | cuda (voxel meshes; lattice-host runs the GPU algorithm on the CPU)")(
       "release", po::bool_switch(), "release the part from the build plate after the build (springback)")(
+      "supports", po::value<std::string>()->default_value("auto"), "auto: rigid supports under faces flatter than 45 degrees, removed with the plate; none")(
       "voxel", po::value<double>(), "voxel size for surface input, in the surface's units")(
       "rtol", po::value<double>()->default_value(1e-8), "CG relative residual")(
       "threads", po::value<int>()->default_value(0), "solver threads (0 = OMP_NUM_THREADS or all cores)");
@@ -66,6 +67,10 @@ int run_am_simulate(const flare::app::Args& args) {
                       "am simulate: --layer-height must be a positive length in mm (got ", o.layer_height, ")");
   }
   o.device = vm["device"].as<std::string>();
+  const std::string supports = vm["supports"].as<std::string>();
+  FLARE_INPUT_CHECK(supports == "auto" || supports == "none", "am simulate: --supports must be auto or none (got '",
+                    supports, "')");
+  o.supports = supports == "auto";
   FLARE_INPUT_CHECK(o.device == "cpu" || o.device == "cuda" || o.device == "lattice-host",
                     "am simulate: --device must be cpu or cuda (got '", o.device, "')");
   o.release = vm["release"].as<bool>();

@@ -58,6 +58,7 @@ int run_bench_simulate(const flare::app::Args& args) {
       "layer-height", po::value<double>(), "a row with layer groups of this height (mm); without --layers and "
                                            "--layer-height: 10 groups and the default height")(
       "device", po::value(&device)->default_value(device), "cuda | cpu | lattice-host")(
+      "supports", po::value<std::string>()->default_value("auto"), "auto | none (am simulate --supports)")(
       "baseline", po::bool_switch(), "also time the CPU solver (all cores) on the same problems")(
       "batch", po::value(&batch)->default_value(0), "dataset rows: this many parts of 5k-30k nodes (all families)")(
       "cpu-parts", po::value(&cpu_parts)->default_value(0), "parts of the batch the CPU baseline solves (0: 2 per core)")(
@@ -81,7 +82,7 @@ int run_bench_simulate(const flare::app::Args& args) {
   if (layerings.empty()) layerings = {{10, 0}, {0, flare::am::kDefaultLayerHeight}};
   const int cores = std::max(1, int(std::thread::hardware_concurrency()));
 
-  OrderedJson config = {{"family", family}, {"nodes", nodes},       {"seed", seed},
+  OrderedJson config = {{"family", family}, {"nodes", nodes},       {"seed", seed}, {"supports", vm["supports"].as<std::string>()},
                         {"material", material}, {"device", device}, {"batch", batch},
                         {"reps", reps},         {"cpu_cores", cores}};
   flare::app::BenchReport report("simulate", config);
@@ -97,6 +98,7 @@ int run_bench_simulate(const flare::app::Args& args) {
     if (l.first > 0) o.layer_groups = l.first;
     o.layer_height = l.second;
     o.device = dev;
+    o.supports = vm["supports"].as<std::string>() != "none";
     return o;
   };
   auto layering = [](const std::pair<int, double>& l) {

@@ -2,7 +2,7 @@
 # On the GPU host (the device tool; bundle at .device, see README "GPU host"): the GPU lattice
 # solver against the CPU solver and CalculiX, then its benchmarks and the layering study. Each
 # step has its own time limit and log in $OUT; the last lines of each log are printed.
-#   scripts/gpu_am_check.sh [steps...]   steps: tests bench study batch big (default: all, in that order)
+#   scripts/gpu_am_check.sh [steps...]   steps: tests modeltests bench default batch big study
 set -uo pipefail
 R=.device/run
 OUT=${OUT:-/tmp/flare_gpu_out}
@@ -18,18 +18,25 @@ step() {  # step NAME SECONDS CMD...
   tail -n "${TAIL:-14}" "$OUT/$name.log"
 }
 EX=examples/lpbf
-for what in "${@:-tests bench study batch big}"; do
+for what in "${@:-tests modeltests bench study batch default big}"; do
   for w in $what; do
     case $w in
       tests)
         step lattice_cuda 240 $R test_am_lattice_cuda
         step ccx_cuda 120 env FLARE_SIM_DEVICE=cuda FLARE_CCX="$PWD/$R ccx" $R test_am_ccx ;;
+      modeltests)  # the model's GPU suites (ops, whole model, CLI through the bundled binary)
+        step cuda_ops 120 $R test_cuda_ops
+        step cuda_model 200 $R test_cuda_model
+        step cuda_cli 200 env FLARE_TEST_BINARY="$PWD/$R flare-surrogate" $R test_cuda_cli ;;
       bench)
         step bench_1m 150 $R flare-surrogate bench simulate --nodes 1000000 --layers 10 --baseline --jsonl "$OUT/bench_simulate.jsonl" ;;
+      default)  # the default layering: 1M nodes on the GPU, and a 100k-node part against the CPU
+        step bench_1m_default 150 $R flare-surrogate bench simulate --nodes 1000000 --layer-height 0.1 --jsonl "$OUT/bench_simulate.jsonl"
+        step bench_100k_default 150 $R flare-surrogate bench simulate --nodes 100000 --layer-height 0.1 --baseline --jsonl "$OUT/bench_simulate.jsonl" ;;
       batch)
-        step bench_batch 120 $R flare-surrogate bench simulate --nodes 0 --batch 512 --layer-height 0.5 --baseline --cpu-parts 64 --jsonl "$OUT/bench_simulate.jsonl" ;;
+        step bench_batch 150 $R flare-surrogate bench simulate --nodes 0 --batch 512 --layer-height 0.1 --baseline --cpu-parts 48 --jsonl "$OUT/bench_simulate.jsonl" ;;
       big)
-        step bench_10m 120 $R flare-surrogate bench simulate --nodes 10000000 --layers 10 --jsonl "$OUT/bench_simulate.jsonl" ;;
+        step bench_10m 150 $R flare-surrogate bench simulate --nodes 10000000 --layers 10 --jsonl "$OUT/bench_simulate.jsonl" ;;
       study)
         step study 240 $R flare-surrogate am layer-study --device cuda --voxels 24,48,96 \
           --parts "$EX/bracket.stl:5,$EX/cantilever.stl:20,$EX/overhang.stl:40,$EX/blade.stl:80,$EX/bracket.stl:120" \

@@ -25,6 +25,8 @@ struct Part {
   /// [groups] lattice nodes held fixed in that group's solve (pieces not yet joined to the plate:
   /// am/build_plan.h).
   std::vector<std::vector<std::int64_t>> held;
+  /// [nodes] lattice nodes held by supports during the build (empty: none).
+  std::vector<std::uint8_t> supported;
   /// Lattice DOFs (3 node + component) fixed in the release solve (the 3-2-1 support).
   std::array<std::int64_t, 6> support{};
   std::string name;                 ///< for errors

@@ -198,6 +198,7 @@ struct Solver {
   Arr<double> coarse_inv;            // [parts, kDense, kDense]
   Arr<std::int64_t> support;         // [parts, 6] level-0 DOF indices
   Arr<std::int64_t> held;            // level-0 nodes held fixed in the current group
+  Arr<std::uint8_t> supported;       // [level-0 nodes] held by supports during the build
   std::int64_t held_count = 0;
   int groups = 0;
 
@@ -380,6 +381,13 @@ struct Solver {
       most_held = std::max(most_held, n);
     }
     held.resize(most_held, "held nodes");
+    std::vector<std::uint8_t> sup_mask(std::size_t(lv[0].nodes), 0);
+    for (int i = 0; i < parts; ++i) {
+      const Part& pt = pb.parts[std::size_t(i)];
+      for (std::size_t n = 0; n < pt.supported.size(); ++n)
+        sup_mask[std::size_t(lv[0].hparts[std::size_t(i)].node_off) + n] = pt.supported[n];
+    }
+    supported.upload(sup_mask);
   }
 
   // ---- operators and masks per layer group ------------------------------------------------------
@@ -388,6 +396,7 @@ struct Solver {
     const LevelView v = view(0);
     std::uint8_t* free = lv[0].free.data();
     std::uint8_t* active = lv[0].active.data();
+    const std::uint8_t* sup = supported.data();
     ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
       const LevelView::At at = v.locate(n);
       bool act = false;
@@ -397,17 +406,17 @@ struct Solver {
           act = v.cell_active(at.p, lp, at.i - (d & 1), at.j - ((d >> 1) & 1), at.k - (d >> 2));
       }
       active[n] = act;
-      free[n] = act && (release || at.k > 0) ? 7 : 0;
+      free[n] = act && (release || (at.k > 0 && !sup[n])) ? 7 : 0;
     });
     if (held_count > 0) {
       const std::int64_t* h = held.data();
       ex.forall(held_count, [=] FLARE_HD(std::int64_t i) { free[h[i]] = 0; });
     }
     if (release) {
-      const std::int64_t* sup = support.data();
+      const std::int64_t* fix = support.data();
       ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {  // one thread per part: no shared bytes
         for (int k = 0; k < 6; ++k) {
-          const std::int64_t dof = sup[6 * pi + k];
+          const std::int64_t dof = fix[6 * pi + k];
           free[dof / 3] &= std::uint8_t(~(1u << (dof % 3)));
         }
       });
@@ -928,24 +937,26 @@ struct Solver {
     }
   };
 
-  // Release: the plate's reaction (internal forces left on the plate nodes), reversed.
+  // Release: the reactions of the plate and the supports (internal forces left on their nodes),
+  // reversed.
   void release_load() {
     const LevelView v = view(0);
     const double *U = u.data(), *UB = ub.data(), *ke = ke_d.data(), *fe_ = fe.data();
+    const std::uint8_t* sup = supported.data();
     double* F = f.data();
     ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
       double s[3] = {0, 0, 0};
       const LevelView::At at = v.locate(n);
       const std::uint8_t fr = v.free[n];
-      if (at.valid && at.k == 0 && fr) {
+      if (at.valid && (at.k == 0 || sup[n]) && fr) {
         const LevelPart& lp = v.parts[at.p];
-        for (int d = 0; d < 4; ++d) {
-          const int dx = d & 1, dy = d >> 1;
-          const int ci = at.i - dx, cj = at.j - dy;
-          if (!v.cell_active(at.p, lp, ci, cj, 0)) continue;
+        for (int d = 0; d < 8; ++d) {
+          const int dx = d & 1, dy = (d >> 1) & 1, dz = d >> 2;
+          const int ci = at.i - dx, cj = at.j - dy, ck = at.k - dz;
+          if (!v.cell_active(at.p, lp, ci, cj, ck)) continue;
           double ue[24];
-          ElementState::gather(v, lp, ci, cj, 0, U, UB, ue);
-          const int a = corner_of(dx, dy, 0);
+          ElementState::gather(v, lp, ci, cj, ck, U, UB, ue);
+          const int a = corner_of(dx, dy, dz);
           for (int c = 0; c < 3; ++c) {
             double fi = -fe_[3 * a + c];
             for (int e = 0; e < 24; ++e) fi += ke[(3 * a + c) * 24 + e] * ue[e];

@@ -132,6 +132,12 @@ TEST(LatticeSolver, MatchesTheCpuSolverSingleStepLayeredAndReleased) {
   o.release = true;
   o.material = material_by_name("alsi10mg");
   expect_same(solve_both(bridge, o), "bridge layer by layer + release");
+  o.supports = true;
+  expect_same(solve_both(bridge, o), "bridge on supports + release");
+  o.release = false;
+  const mesh::Mesh over = kDevice == "cuda" ? family_part("overhang", 4, 4000, 9000) : family_part("overhang", 4, 500, 1200);
+  o.layer_height = 2 * over.field_data.get("voxel_size", "test").get(0);
+  expect_same(solve_both(over, o), "overhang on supports");
 }
 
 TEST(LatticeSolver, VoxelCellsAndLargerPartsMatch) {

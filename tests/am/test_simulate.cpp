@@ -246,3 +246,42 @@ TEST(Simulate, ThreadOptionAppliesToTheSolveOnlyAndKeepsTheResult) {
   EXPECT_EQ(omp_get_max_threads(), before);
   EXPECT_LT(relative_l2(displacement(b), displacement(a)), 1e-8);
 }
+
+TEST(Simulate, SupportsHoldOverhangingFacesUntilTheRelease) {
+  // A deck on two pillars (1 mm voxels): the deck's underside over the gap (z = 5) hangs; the
+  // pillars' sides and the deck's underside next to them (45 degrees) do not.
+  auto bridge = [](int i, int, int k) { return k >= 5 || i < 3 || (i >= 8 && i < 11); };
+  const mesh::Mesh base = voxel_part(14, 4, 8, 1.0, bridge);
+  auto hanging = [&](const mesh::Mesh& m, std::int64_t p) {
+    const double x = m.points(p, 0), z = m.points(p, 2);
+    return z == 5.0 && x >= 4.0 && x <= 7.0;  // gap cells i = 3..7; their diagonal neighbours rest on pillars
+  };
+  SimulationOptions o;
+  o.layer_groups = 8;
+  o.supports = true;
+  mesh::Mesh held = base;
+  simulate(held, o);
+  const Eigen::MatrixXd u = displacement(held);
+  int n_hanging = 0;
+  for (std::int64_t p = 0; p < held.num_points(); ++p)
+    if (hanging(held, p)) {
+      ++n_hanging;
+      EXPECT_EQ(u.row(p).norm(), 0.0) << "node " << p << " on a supported face moved";
+    }
+  EXPECT_EQ(n_hanging, 4 * 5);  // x = 4..7 (4 node columns), y = 0..4 (5 node rows)
+  EXPECT_EQ(held.field_data.get("supports", "test").get(0), 1);
+
+  mesh::Mesh free_build = base;
+  o.supports = false;
+  simulate(free_build, o);
+  mesh::Mesh released = base;
+  o.supports = true;
+  o.release = true;
+  simulate(released, o);
+  const Eigen::MatrixXd uf = displacement(free_build), ur = displacement(released);
+  for (std::int64_t p = 0; p < base.num_points(); ++p)
+    if (hanging(base, p)) {
+      EXPECT_GT(uf.row(p).norm(), 1e-4) << "without supports the overhang moves";
+      EXPECT_GT(ur.row(p).norm(), 1e-4) << "released, the supported face springs back";
+    }
+}
