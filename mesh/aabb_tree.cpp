@@ -1,6 +1,7 @@
 #include "mesh/aabb_tree.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -11,13 +12,32 @@ namespace flare::mesh {
 namespace {
 constexpr std::int64_t kLeafSize = 4;
 
-double box_sqr_distance(const double* lo, const double* hi, const Eigen::Vector3d& q) {
+// Squared distance from q to a box stored in float (rounded outward, so it holds the exact box);
+// computed in double.
+template <typename Node>
+double box_sqr_distance(const Node& n, const Eigen::Vector3d& q) {
   double d2 = 0;
   for (int k = 0; k < 3; ++k) {
-    const double d = q[k] < lo[k] ? lo[k] - q[k] : (q[k] > hi[k] ? q[k] - hi[k] : 0.0);
+    const double lo = n.lo[k], hi = n.hi[k];
+    const double d = q[k] < lo ? lo - q[k] : (q[k] > hi ? q[k] - hi : 0.0);
     d2 += d * d;
   }
   return d2;
+}
+
+float round_down(double x) {
+  float f = float(x);
+  return double(f) > x ? std::nextafter(f, -std::numeric_limits<float>::infinity()) : f;
+}
+float round_up(double x) {
+  float f = float(x);
+  return double(f) < x ? std::nextafter(f, std::numeric_limits<float>::infinity()) : f;
+}
+
+// Nodes of a subtree over n triangles (the build's split rule: leaves of at most kLeafSize, the
+// first half to the left), so subtrees can be built in parallel into their own index ranges.
+std::int64_t subtree_nodes(std::int64_t n) {
+  return n <= kLeafSize ? 1 : 1 + subtree_nodes(n / 2) + subtree_nodes(n - n / 2);
 }
 }  // namespace
 
@@ -47,96 +67,125 @@ Eigen::Vector3d closest_point_on_triangle(const Eigen::Vector3d& p, const Eigen:
 AabbTree::AabbTree(const Points& points, const Triangles& triangles) {
   const std::int64_t nt = triangles.rows();
   FLARE_CHECK(nt > 0, "AabbTree needs at least one triangle");
+  FLARE_CHECK(nt < std::numeric_limits<std::int32_t>::max(), "AabbTree: too many triangles (", nt, ")");
   std::vector<Eigen::Vector3d> centroids(nt);
-  for (std::int64_t t = 0; t < nt; ++t)
-    centroids[t] = (points.row(triangles(t, 0)) + points.row(triangles(t, 1)) +
-                    points.row(triangles(t, 2))).transpose() / 3.0;
-  m_ids.resize(nt);
-  std::iota(m_ids.begin(), m_ids.end(), 0);
-  m_corners.resize(9 * nt);
-  m_nodes.reserve(2 * (nt / kLeafSize + 1));
   // Corners first (input order); build() needs them for the boxes, then they are permuted.
   std::vector<double> input(9 * nt);
-  for (std::int64_t t = 0; t < nt; ++t)
+#pragma omp parallel for schedule(static)
+  for (std::int64_t t = 0; t < nt; ++t) {
+    centroids[t] = (points.row(triangles(t, 0)) + points.row(triangles(t, 1)) +
+                    points.row(triangles(t, 2))).transpose() / 3.0;
     for (int v = 0; v < 3; ++v)
       for (int k = 0; k < 3; ++k) input[9 * t + 3 * v + k] = points(triangles(t, v), k);
+  }
+  m_ids.resize(nt);
+  std::iota(m_ids.begin(), m_ids.end(), 0);
   m_corners.swap(input);
-  build(0, nt, centroids);
-  for (std::int64_t i = 0; i < nt; ++i)
+  m_nodes.resize(subtree_nodes(nt));
+  Eigen::AlignedBox3d box;
+#pragma omp parallel
+#pragma omp single
+  box = build(0, nt, 0, centroids);
+  // Rounding in the distances is a few ulps of the coordinates; 1e-9 of the box size plus the
+  // largest coordinate covers it with a wide margin and prunes practically as tightly.
+  const double extent = std::max({box.sizes().maxCoeff(), box.min().cwiseAbs().maxCoeff(),
+                                  box.max().cwiseAbs().maxCoeff()});
+  m_slack = 1e-9 * extent;
+  input.resize(9 * nt);
+  m_pos.resize(nt);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < nt; ++i) {
     std::copy_n(m_corners.data() + 9 * m_ids[i], 9, input.data() + 9 * i);
+    m_pos[m_ids[i]] = i;
+  }
   m_corners.swap(input);
 }
 
-std::int64_t AabbTree::build(std::int64_t begin, std::int64_t end,
-                             std::vector<Eigen::Vector3d>& centroids) {
-  const std::int64_t index = std::int64_t(m_nodes.size());
-  m_nodes.push_back({});
-  Node node{};
-  for (int k = 0; k < 3; ++k) {
-    node.lo[k] = std::numeric_limits<double>::infinity();
-    node.hi[k] = -std::numeric_limits<double>::infinity();
-  }
-  Eigen::Vector3d clo = Eigen::Vector3d::Constant(std::numeric_limits<double>::infinity());
-  Eigen::Vector3d chi = -clo;
+Eigen::AlignedBox3d AabbTree::build(std::int64_t begin, std::int64_t end, std::int64_t index,
+                                    std::vector<Eigen::Vector3d>& centroids) {
+  Eigen::AlignedBox3d box, cbox;
   for (std::int64_t i = begin; i < end; ++i) {
     const double* c = m_corners.data() + 9 * m_ids[i];  // still input order here
-    for (int v = 0; v < 3; ++v)
-      for (int k = 0; k < 3; ++k) {
-        node.lo[k] = std::min(node.lo[k], c[3 * v + k]);
-        node.hi[k] = std::max(node.hi[k], c[3 * v + k]);
-      }
-    clo = clo.cwiseMin(centroids[m_ids[i]]);
-    chi = chi.cwiseMax(centroids[m_ids[i]]);
+    for (int v = 0; v < 3; ++v) box.extend(Eigen::Vector3d(c[3 * v], c[3 * v + 1], c[3 * v + 2]));
+    cbox.extend(centroids[m_ids[i]]);
   }
-  node.begin = begin;
-  node.end = end;
-  node.right = -1;
+  Node node{};
+  for (int k = 0; k < 3; ++k) {
+    node.lo[k] = round_down(box.min()[k]);
+    node.hi[k] = round_up(box.max()[k]);
+  }
   if (end - begin > kLeafSize) {
     int axis = 0;
-    (chi - clo).maxCoeff(&axis);
+    cbox.sizes().maxCoeff(&axis);
     const std::int64_t mid = begin + (end - begin) / 2;
     std::nth_element(m_ids.begin() + begin, m_ids.begin() + mid, m_ids.begin() + end,
                      [&](std::int64_t a, std::int64_t b) {
                        return centroids[a][axis] < centroids[b][axis] ||
                               (centroids[a][axis] == centroids[b][axis] && a < b);
                      });
-    build(begin, mid, centroids);
-    node.right = build(mid, end, centroids);
+    const std::int64_t right = index + 1 + subtree_nodes(mid - begin);
+    node.first = std::int32_t(right);
+    node.count = 0;
+    // The halves touch disjoint ranges of m_ids and m_nodes: big ones are built as tasks.
+#pragma omp task default(shared) if (end - begin > 20000)
+    build(begin, mid, index + 1, centroids);
+    build(mid, end, right, centroids);
+#pragma omp taskwait
+  } else {
+    node.first = std::int32_t(begin);
+    node.count = std::int32_t(end - begin);
   }
   m_nodes[index] = node;
-  return index;
+  return box;
 }
 
-AabbTree::Hit AabbTree::closest(const Eigen::Vector3d& q) const {
+AabbTree::Hit AabbTree::closest(const Eigen::Vector3d& q) const { return closest(q, -1); }
+
+AabbTree::Hit AabbTree::closest(const Eigen::Vector3d& q, std::int64_t hint) const {
   Hit best{std::numeric_limits<double>::infinity(), -1, Eigen::Vector3d::Zero()};
-  std::int64_t stack[128];
+  // Boxes are pruned only when farther than the best hit by more than m_slack, so no rounding in
+  // the box or triangle distances can drop a triangle that ties the best: the answer is the least
+  // (squared distance, index) over all triangles, whatever the traversal order or the hint.
+  double bound = std::numeric_limits<double>::infinity();
+  auto consider = [&](std::int64_t i) {
+    const double* c = m_corners.data() + 9 * i;
+    const Eigen::Vector3d a(c[0], c[1], c[2]), b(c[3], c[4], c[5]), cc(c[6], c[7], c[8]);
+    const Eigen::Vector3d p = closest_point_on_triangle(q, a, b, cc);
+    const double d2 = (p - q).squaredNorm();
+    if (d2 < best.sqr_distance || (d2 == best.sqr_distance && m_ids[i] < best.triangle)) {
+      best = {d2, m_ids[i], p};
+      const double r = std::sqrt(d2) + m_slack;
+      bound = r * r;
+    }
+  };
+  if (hint >= 0) consider(m_pos[hint]);
+  // Each entry carries its box distance, computed once when its parent pushed it.
+  struct Entry {
+    std::int64_t node;
+    double d2;
+  };
+  Entry stack[128];
   int top = 0;
-  stack[top++] = 0;
+  stack[top++] = {0, box_sqr_distance(m_nodes[0], q)};
   while (top > 0) {
-    const Node& n = m_nodes[stack[--top]];
-    if (box_sqr_distance(n.lo, n.hi, q) > best.sqr_distance) continue;
-    if (n.right < 0) {
-      for (std::int64_t i = n.begin; i < n.end; ++i) {
-        const double* c = m_corners.data() + 9 * i;
-        const Eigen::Vector3d a(c[0], c[1], c[2]), b(c[3], c[4], c[5]), cc(c[6], c[7], c[8]);
-        const Eigen::Vector3d p = closest_point_on_triangle(q, a, b, cc);
-        const double d2 = (p - q).squaredNorm();
-        if (d2 < best.sqr_distance || (d2 == best.sqr_distance && m_ids[i] < best.triangle))
-          best = {d2, m_ids[i], p};
-      }
+    const Entry e = stack[--top];
+    if (e.d2 > bound) continue;
+    const Node& n = m_nodes[e.node];
+    if (n.count > 0) {
+      for (std::int64_t i = n.first; i < std::int64_t(n.first) + n.count; ++i) consider(i);
       continue;
     }
     // Push the farther child first so the nearer one is searched first and tightens the bound.
-    const std::int64_t left = &n - m_nodes.data() + 1, right = n.right;
-    const double dl = box_sqr_distance(m_nodes[left].lo, m_nodes[left].hi, q);
-    const double dr = box_sqr_distance(m_nodes[right].lo, m_nodes[right].hi, q);
+    const std::int64_t left = e.node + 1, right = n.first;
+    const double dl = box_sqr_distance(m_nodes[left], q);
+    const double dr = box_sqr_distance(m_nodes[right], q);
     FLARE_CHECK(top + 2 <= 128, "AabbTree stack overflow (tree too deep)");
     if (dl <= dr) {
-      stack[top++] = right;
-      stack[top++] = left;
+      if (dr <= bound) stack[top++] = {right, dr};
+      if (dl <= bound) stack[top++] = {left, dl};
     } else {
-      stack[top++] = left;
-      stack[top++] = right;
+      if (dl <= bound) stack[top++] = {left, dl};
+      if (dr <= bound) stack[top++] = {right, dr};
     }
   }
   return best;

@@ -1,16 +1,20 @@
 // Axis-aligned bounding-box tree (BVH) over triangles for nearest-triangle queries.
 //
 // Build: top-down, split at the median centroid along the widest centroid extent (nth_element),
-// leaves of at most 4 triangles; O(T log T). Nodes are stored depth-first in one array (left child
-// follows its parent), and triangle corners are copied in tree order so a leaf reads contiguous
-// memory. Query: depth-first, nearer child first, pruning boxes farther than the best hit;
+// leaves of at most 4 triangles; O(T log T), large subtrees built as parallel tasks (the node
+// count of a subtree follows from its size, so each task knows its index range). Nodes are
+// stored depth-first in one array (left child follows its parent) with float boxes rounded
+// outward, and triangle corners are copied in tree order so a leaf reads contiguous memory. Query: depth-first, nearer child first, pruning boxes farther than the best hit;
 // O(log T) for points near a well-shaped surface. Queries are const and thread-safe.
 //
-// Ties: among triangles at exactly the same distance the lowest triangle index wins, so the
-// answer depends only on the geometry and the triangle order, not on traversal order.
+// Ties: among triangles at exactly the same (computed) squared distance the lowest triangle index
+// wins. Pruning keeps every box within a rounding margin of the best hit, so the answer is the
+// least (squared distance, index) over all triangles: it depends only on the geometry and the
+// triangle order, not on traversal order nor on a search hint.
 #pragma once
 
 #include <Eigen/Core>
+#include <Eigen/Geometry>
 #include <cstdint>
 #include <vector>
 
@@ -31,20 +35,32 @@ class AabbTree {
   };
   /// Nearest triangle to q.
   Hit closest(const Eigen::Vector3d& q) const;
+  /// The same answer, searched with triangle `hint` (a row of `triangles`, or -1) as the first
+  /// candidate: the nearest triangle of a neighbouring query point makes a tight first bound, so
+  /// most of the tree is pruned at once. Only boxes strictly farther than the best hit are
+  /// pruned, so the result (ties included) does not depend on the hint.
+  Hit closest(const Eigen::Vector3d& q, std::int64_t hint) const;
 
   std::int64_t num_triangles() const { return std::int64_t(m_ids.size()); }
 
  private:
+  // 32 bytes: two nodes a cache line. The float box is rounded outward, so it contains the exact
+  // box of its triangles.
   struct Node {
-    double lo[3], hi[3];
-    std::int64_t begin, end;  ///< triangle range in tree order (leaves)
-    std::int64_t right;       ///< right child node (inner nodes); left child is this + 1
+    float lo[3], hi[3];
+    std::int32_t first;  ///< leaf: first triangle in tree order; inner: right child (left = this + 1)
+    std::int32_t count;  ///< leaf: number of triangles (>= 1); inner: 0
   };
-  std::int64_t build(std::int64_t begin, std::int64_t end, std::vector<Eigen::Vector3d>& centroids);
+  /// Builds the subtree of tree-order triangles [begin, end) into node `index` and the nodes after
+  /// it; returns its exact bounding box. Runs as OpenMP tasks inside a parallel region.
+  Eigen::AlignedBox3d build(std::int64_t begin, std::int64_t end, std::int64_t index,
+                            std::vector<Eigen::Vector3d>& centroids);
 
   std::vector<Node> m_nodes;
   std::vector<std::int64_t> m_ids;  ///< tree order -> input triangle row
+  std::vector<std::int64_t> m_pos;  ///< input triangle row -> tree order
   std::vector<double> m_corners;    ///< tree order, 9 doubles per triangle
+  double m_slack = 0;               ///< pruning margin that absorbs rounding (see closest())
 };
 
 /// Closest point to p on triangle (a, b, c) (Ericson, Real-Time Collision Detection 5.1.5).

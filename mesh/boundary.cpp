@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
 #include "common/error.h"
+#include "mesh/aabb_tree.h"
 
 namespace flare::mesh {
 
@@ -49,10 +52,12 @@ int corner_count(CellType t) {
 using FaceKey = std::array<std::int64_t, 4>;
 constexpr std::int64_t kPad = std::numeric_limits<std::int64_t>::max();
 
-struct FaceRef {
-  std::int64_t cell;
-  int local;
-};
+FaceKey face_key(const std::int64_t* cv, const Face& face) {
+  FaceKey k{kPad, kPad, kPad, kPad};
+  for (std::size_t i = 0; i < face.size(); ++i) k[i] = cv[face[i]];
+  std::sort(k.begin(), k.end());
+  return k;
+}
 
 // Newell normal of a polygon (area-weighted, robust to slightly non-planar quads).
 Eigen::Vector3d newell_normal(const Points& p, const std::int64_t* v, int n) {
@@ -74,76 +79,115 @@ Triangles to_matrix(const std::vector<std::int64_t>& flat) {
   return t;
 }
 
+// Writes the fan of boundary face `local` of cell c, turned outward (its normal points away from
+// the cell centroid), at out[0 .. 3 * (corners - 2)).
+void write_outward_fan(const Mesh& mesh, std::int64_t c, int local, std::int64_t* out) {
+  const CellType t = mesh.cell_type(c);
+  const std::int64_t* cv = mesh.cell(c);
+  const Face& lf = faces_of(t)[local];
+  std::array<std::int64_t, 4> v{};
+  const int n = int(lf.size());
+  for (int i = 0; i < n; ++i) v[i] = cv[lf[i]];
+  Eigen::Vector3d cell_c = Eigen::Vector3d::Zero(), face_c = Eigen::Vector3d::Zero();
+  const int corners = corner_count(t);
+  for (int i = 0; i < corners; ++i) cell_c += mesh.points.row(cv[i]).transpose();
+  cell_c /= corners;
+  for (int i = 0; i < n; ++i) face_c += mesh.points.row(v[i]).transpose();
+  face_c /= n;
+  if (newell_normal(mesh.points, v.data(), n).dot(face_c - cell_c) < 0) std::reverse(v.begin(), v.begin() + n);
+  for (int i = 1; i + 1 < n; ++i) {
+    out[3 * (i - 1)] = v[0];
+    out[3 * (i - 1) + 1] = v[i];
+    out[3 * (i - 1) + 2] = v[i + 1];
+  }
+}
+
 BoundarySurface volume_boundary(const Mesh& mesh) {
-  // Enumerate every face of every 3D cell in (cell, local face) order; per-cell face offsets
-  // let the cells fill their slots in parallel.
+  // A face is on the boundary when no other (cell, local face) has the same vertex set. Two equal
+  // faces share their smallest vertex, so faces are bucketed by it (a counting sort of face ids:
+  // 8 bytes a face, keys recomputed from the connectivity when compared) and compared within each
+  // small bucket. Every pass is parallel over cells or vertices; the result does not depend on
+  // the order within a bucket, so the atomic fill keeps it deterministic.
   const std::int64_t nc = mesh.num_cells();
+  const std::int64_t np = mesh.num_points();
   std::vector<std::int64_t> first_face(nc + 1, 0);
   for (std::int64_t c = 0; c < nc; ++c)
     first_face[c + 1] = first_face[c] + std::int64_t(faces_of(mesh.cell_type(c)).size());
-  std::vector<FaceRef> refs(first_face[nc]);
-  std::vector<FaceKey> keys(first_face[nc]);
+  const std::int64_t nf = first_face[nc];
+  auto min_vertex = [&](std::int64_t c, const Face& face) {
+    const std::int64_t* cv = mesh.cell(c);
+    std::int64_t m = cv[face[0]];
+    for (std::size_t i = 1; i < face.size(); ++i) m = std::min(m, cv[face[i]]);
+    return m;
+  };
+
+  std::vector<std::int64_t> start(np + 1, 0);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t c = 0; c < nc; ++c)
+    for (const Face& face : faces_of(mesh.cell_type(c)))
+      std::atomic_ref<std::int64_t>(start[min_vertex(c, face) + 1]).fetch_add(1, std::memory_order_relaxed);
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  // bucket[start[v] ..) lists the faces (cell * 8 + local) whose smallest vertex is v.
+  std::vector<std::int64_t> bucket(nf);
+  {
+    std::vector<std::int64_t> fill(start.begin(), start.end() - 1);
+#pragma omp parallel for schedule(static)
+    for (std::int64_t c = 0; c < nc; ++c) {
+      const auto& faces = faces_of(mesh.cell_type(c));
+      for (int f = 0; f < int(faces.size()); ++f) {
+        const std::int64_t slot = std::atomic_ref<std::int64_t>(fill[min_vertex(c, faces[f])])
+                                      .fetch_add(1, std::memory_order_relaxed);
+        bucket[slot] = c * 8 + f;
+      }
+    }
+  }
+  // on_boundary[first_face[c] + local]
+  std::vector<std::uint8_t> on_boundary(nf, 0);
+#pragma omp parallel
+  {
+    std::vector<FaceKey> keys;
+#pragma omp for schedule(dynamic, 4096)
+    for (std::int64_t v = 0; v < np; ++v) {
+      const std::int64_t b0 = start[v], nb = start[v + 1] - b0;
+      keys.resize(std::size_t(nb));
+      for (std::int64_t i = 0; i < nb; ++i) {
+        const std::int64_t id = bucket[b0 + i], c = id / 8;
+        keys[i] = face_key(mesh.cell(c), faces_of(mesh.cell_type(c))[id % 8]);
+      }
+      for (std::int64_t i = 0; i < nb; ++i) {
+        bool shared = false;
+        for (std::int64_t j = 0; j < nb && !shared; ++j) shared = j != i && keys[j] == keys[i];
+        if (!shared) {
+          const std::int64_t id = bucket[b0 + i];
+          on_boundary[first_face[id / 8] + id % 8] = 1;
+        }
+      }
+    }
+  }
+
+  // Triangles in (cell, local face) order: count per cell, prefix sum, fill in parallel.
+  std::vector<std::int64_t> first_tri(nc + 1, 0);
 #pragma omp parallel for schedule(static)
   for (std::int64_t c = 0; c < nc; ++c) {
     const auto& faces = faces_of(mesh.cell_type(c));
-    const std::int64_t* cv = mesh.cell(c);
-    for (int f = 0; f < int(faces.size()); ++f) {
-      FaceKey k{kPad, kPad, kPad, kPad};
-      for (std::size_t i = 0; i < faces[f].size(); ++i) k[i] = cv[faces[f][i]];
-      std::sort(k.begin(), k.end());
-      refs[first_face[c] + f] = {c, f};
-      keys[first_face[c] + f] = k;
-    }
+    std::int64_t n = 0;
+    for (int f = 0; f < int(faces.size()); ++f)
+      if (on_boundary[first_face[c] + f]) n += std::int64_t(faces[f].size()) - 2;
+    first_tri[c + 1] = n;
   }
-  const std::int64_t nf = std::int64_t(keys.size());
-  const std::int64_t np = mesh.num_points();
-
-  // Bucket faces by their smallest vertex (counting sort), then match within each small bucket:
-  // O(#faces) overall instead of a global sort.
-  std::vector<std::int64_t> start(np + 1, 0);
-  for (const auto& k : keys) ++start[k[0] + 1];
-  std::partial_sum(start.begin(), start.end(), start.begin());
-  std::vector<std::int64_t> order(nf);
-  {
-    std::vector<std::int64_t> fill(start.begin(), start.end() - 1);
-    for (std::int64_t f = 0; f < nf; ++f) order[fill[keys[f][0]]++] = f;
+  std::partial_sum(first_tri.begin(), first_tri.end(), first_tri.begin());
+  Triangles tris(first_tri[nc], 3);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t c = 0; c < nc; ++c) {
+    const auto& faces = faces_of(mesh.cell_type(c));
+    std::int64_t* out = tris.data() + 3 * first_tri[c];
+    for (int f = 0; f < int(faces.size()); ++f)
+      if (on_boundary[first_face[c] + f]) {
+        write_outward_fan(mesh, c, f, out);
+        out += 3 * (std::int64_t(faces[f].size()) - 2);
+      }
   }
-  std::vector<char> on_boundary(nf, 0);
-#pragma omp parallel for schedule(dynamic, 4096)
-  for (std::int64_t v = 0; v < np; ++v) {
-    auto first = order.begin() + start[v], last = order.begin() + start[v + 1];
-    std::sort(first, last, [&](std::int64_t a, std::int64_t b) {
-      return keys[a] < keys[b] || (keys[a] == keys[b] && a < b);
-    });
-    for (auto run = first; run != last;) {
-      auto end = run + 1;
-      while (end != last && keys[*end] == keys[*run]) ++end;
-      if (end - run == 1) on_boundary[*run] = 1;
-      run = end;
-    }
-  }
-
-  std::vector<std::int64_t> flat;
-  for (std::int64_t f = 0; f < nf; ++f) {
-    if (!on_boundary[f]) continue;
-    const std::int64_t c = refs[f].cell;
-    const CellType t = mesh.cell_type(c);
-    const std::int64_t* cv = mesh.cell(c);
-    const Face& lf = faces_of(t)[refs[f].local];
-    std::array<std::int64_t, 4> v{};
-    const int n = int(lf.size());
-    for (int i = 0; i < n; ++i) v[i] = cv[lf[i]];
-    // Outward: the face normal points away from the cell centroid.
-    Eigen::Vector3d cell_c = Eigen::Vector3d::Zero(), face_c = Eigen::Vector3d::Zero();
-    const int corners = corner_count(t);
-    for (int i = 0; i < corners; ++i) cell_c += mesh.points.row(cv[i]).transpose();
-    cell_c /= corners;
-    for (int i = 0; i < n; ++i) face_c += mesh.points.row(v[i]).transpose();
-    face_c /= n;
-    if (newell_normal(mesh.points, v.data(), n).dot(face_c - cell_c) < 0) std::reverse(v.begin(), v.begin() + n);
-    append_fan(flat, v.data(), n);
-  }
-  return {to_matrix(flat), true};
+  return {std::move(tris), true};
 }
 
 BoundarySurface surface_cells(const Mesh& mesh) {
@@ -186,9 +230,50 @@ BoundarySurface extract_boundary(const Mesh& mesh, const std::string& source) {
   return b;
 }
 
+BoundaryDistance boundary_distance(const Mesh& mesh, const std::string& source) {
+  const BoundarySurface surface = extract_boundary(mesh, source);
+  const auto face_normals = triangle_normals(mesh.points, surface.triangles);
+  const AabbTree tree(mesh.points, surface.triangles);
+  const std::int64_t n = mesh.num_points();
+
+  // Points of volume cells are inside (or on the boundary) by construction: no geometric
+  // inside/outside test needed, so the sign is exact for them.
+  std::vector<std::uint8_t> in_volume(n, 0);
+  if (surface.closed_volume) {
+    const std::int64_t nc = mesh.num_cells();
+#pragma omp parallel for schedule(static)
+    for (std::int64_t c = 0; c < nc; ++c)
+      if (cell_dimension(mesh.cell_type(c)) == 3)
+        for (std::int64_t k = 0; k < mesh.cell_size(c); ++k)
+          std::atomic_ref<std::uint8_t>(in_volume[mesh.cell(c)[k]]).store(1, std::memory_order_relaxed);
+  }
+
+  BoundaryDistance out{std::vector<double>(n), Points(n, 3)};
+  // Chunks of consecutive points (neighbours in space for meshes numbered along a lattice or a
+  // sweep): each query starts from the previous point's nearest triangle.
+  constexpr std::int64_t kChunk = 512;
+  const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(dynamic, 4)
+  for (std::int64_t b = 0; b < chunks; ++b) {
+    std::int64_t hint = -1;
+    for (std::int64_t i = b * kChunk; i < std::min(n, (b + 1) * kChunk); ++i) {
+      const Eigen::Vector3d q = mesh.points.row(i).transpose();
+      const AabbTree::Hit hit = tree.closest(q, hint);
+      hint = hit.triangle;
+      const Eigen::Vector3d nrm = face_normals.row(hit.triangle).transpose();
+      double d = std::sqrt(hit.sqr_distance);
+      if (d > 0 && surface.closed_volume && (in_volume[i] || (q - hit.closest).dot(nrm) < 0)) d = -d;
+      out.distance[i] = d;
+      out.normal.row(i) = nrm.transpose();
+    }
+  }
+  return out;
+}
+
 Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor> triangle_normals(
     const Points& points, const Triangles& triangles) {
   Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor> n(triangles.rows(), 3);
+#pragma omp parallel for schedule(static)
   for (Eigen::Index t = 0; t < triangles.rows(); ++t) {
     Eigen::Vector3d a = points.row(triangles(t, 0)).transpose();
     Eigen::Vector3d b = points.row(triangles(t, 1)).transpose();

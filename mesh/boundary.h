@@ -11,6 +11,8 @@
 #include <Eigen/Core>
 #include <Eigen/Geometry>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "mesh/mesh.h"
 
@@ -28,6 +30,21 @@ struct BoundarySurface {
 /// numbering, so renumbering the points renumbers the indices but keeps the triangles and their
 /// order. Throws InputError naming `source` when the mesh has no surface or volume cells.
 BoundarySurface extract_boundary(const Mesh& mesh, const std::string& source = "mesh");
+
+/// Distance to the boundary and the normal of the nearest boundary triangle at every point: the
+/// boundary_distance and boundary_normal features of mesh/features.h, unscaled.
+struct BoundaryDistance {
+  /// #N, signed: negative inside a volume mesh, zero on its boundary, positive outside (points no
+  /// volume cell uses take the side of the nearest face's plane); unsigned on a surface mesh.
+  std::vector<double> distance;
+  /// #N by 3, outward unit normal of the nearest boundary triangle (lowest index among ties).
+  Points normal;
+};
+
+/// extract_boundary(), then the nearest boundary triangle of every point (AabbTree; each query
+/// starts from its neighbouring point's answer). Threaded; the result does not depend on the
+/// thread count. Throws what extract_boundary throws.
+BoundaryDistance boundary_distance(const Mesh& mesh, const std::string& source = "mesh");
 
 /// Unit normals of the triangles (#T by 3); zero rows for degenerate (zero-area) triangles.
 Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor> triangle_normals(

@@ -5,7 +5,6 @@
 #include <set>
 
 #include "common/error.h"
-#include "mesh/aabb_tree.h"
 #include "mesh/boundary.h"
 
 namespace flare::mesh {
@@ -20,40 +19,6 @@ std::string array_of(const std::string& s) { return s.substr(kArrayPrefix.size()
 bool is_known(const std::string& s) {
   return s == "coords" || s == "boundary_distance" || s == "boundary_normal" || s == "height" ||
          (is_array_spec(s) && s.size() > kArrayPrefix.size());
-}
-
-// Signed distance and outward normal of the nearest boundary triangle for every point.
-struct BoundaryFeatures {
-  std::vector<double> distance;  // #N, signed, unscaled
-  Points normal;                 // #N by 3
-};
-
-BoundaryFeatures boundary_features(const Mesh& mesh, const std::string& source) {
-  const BoundarySurface surface = extract_boundary(mesh, source);
-  const auto face_normals = triangle_normals(mesh.points, surface.triangles);
-  const AabbTree tree(mesh.points, surface.triangles);
-
-  // Points of volume cells are inside (or on the boundary) by construction: no geometric
-  // inside/outside test needed, so the sign is exact for them.
-  std::vector<char> in_volume(mesh.num_points(), 0);
-  if (surface.closed_volume)
-    for (std::int64_t c = 0; c < mesh.num_cells(); ++c)
-      if (cell_dimension(mesh.cell_type(c)) == 3)
-        for (std::int64_t k = 0; k < mesh.cell_size(c); ++k) in_volume[mesh.cell(c)[k]] = 1;
-
-  const std::int64_t n = mesh.num_points();
-  BoundaryFeatures out{std::vector<double>(n), Points(n, 3)};
-#pragma omp parallel for schedule(dynamic, 1024)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const Eigen::Vector3d q = mesh.points.row(i).transpose();
-    const AabbTree::Hit hit = tree.closest(q);
-    const Eigen::Vector3d nrm = face_normals.row(hit.triangle).transpose();
-    double d = std::sqrt(hit.sqr_distance);
-    if (d > 0 && surface.closed_volume && (in_volume[i] || (q - hit.closest).dot(nrm) < 0)) d = -d;
-    out.distance[i] = d;
-    out.normal.row(i) = nrm.transpose();
-  }
-  return out;
 }
 
 }  // namespace
@@ -174,10 +139,10 @@ FeatureMatrix compute_features(const Mesh& mesh, const FeatureRecipe& recipe,
   FeatureMatrix x(n, Eigen::Index(names.size()));
   const double inv = 1.0 / recipe.length_scale;
 
-  BoundaryFeatures bf;
+  BoundaryDistance bf;
   for (const auto& f : recipe.features)
     if (f == "boundary_distance" || f == "boundary_normal") {
-      bf = boundary_features(mesh, source);
+      bf = boundary_distance(mesh, source);
       break;
     }
 
