@@ -20,7 +20,7 @@ Mesh read_mesh(const std::filesystem::path& path);
 /// single mesh file as a one-step series at time 0.
 MeshSeries read_series(const std::filesystem::path& path);
 
-/// Writes a VTK XML unstructured grid: binary, appended, zlib-compressed, 64-bit headers and ids;
+/// Writes a VTK XML unstructured grid: binary, appended, LZ4-compressed, 64-bit headers and ids;
 /// keeps every point, cell and field array and field_strings. Atomic (write_atomically).
 void write_vtu(const Mesh& mesh, const std::filesystem::path& path);
 
