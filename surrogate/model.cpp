@@ -1,6 +1,7 @@
 #include "surrogate/model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <type_traits>
 
@@ -383,16 +384,34 @@ void Model<A, P>::infer(const P* params, const A* x, const std::int64_t* offsets
 
 template <typename A, typename P>
 void Model<A, P>::infer_host(const P* params, const P* x_host, const std::int64_t* offsets, int B,
-                             P* y_host) {
+                             P* y_host, InferStages* stages) {
+  using Clock = std::chrono::steady_clock;
+  auto t = Clock::now();
+  // Adds the seconds since the last lap to `slot` (a no-op without `stages`).
+  auto lap = [&](double InferStages::*slot) {
+    if (!stages) return;
+    const auto now = Clock::now();
+    stages->*slot += std::chrono::duration<double>(now - t).count();
+    t = now;
+  };
   const ModelConfig& c = m_layout.config();
   const std::int64_t N = offsets[B], nx = N * c.in_dim, ny = N * c.out_dim;
   if constexpr (std::is_same_v<A, P>) {
-    if (m_ops.mem.host) return infer(params, x_host, offsets, B, y_host);
+    if (m_ops.mem.host) {
+      infer(params, x_host, offsets, B, y_host);
+      lap(&InferStages::model);
+      return;
+    }
     ensure(m_io_x, nx);
     ensure(m_io_y, ny);
     m_io_x.upload(x_host, nx);
+    if (stages) m_ops.mem.synchronize(m_ops.mem.ctx);
+    lap(&InferStages::upload);
     infer(params, m_io_x.data(), offsets, B, m_io_y.data());
+    if (stages) m_ops.mem.synchronize(m_ops.mem.ctx);
+    lap(&InferStages::model);
     m_io_y.download(y_host, ny);
+    lap(&InferStages::download);
   } else {
     // The input is cast on the device (the same rounding as the weight copy); the small [N, T]
     // output comes back in A and widens exactly on the host.
@@ -401,10 +420,15 @@ void Model<A, P>::infer_host(const P* params, const P* x_host, const std::int64_
     ensure(m_io_y, ny);
     m_io_xp.upload(x_host, nx);
     m_ops.cast_to_act(m_ops.ctx, m_io_xp.data(), m_io_x.data(), nx);
+    if (stages) m_ops.mem.synchronize(m_ops.mem.ctx);
+    lap(&InferStages::upload);
     infer(params, m_io_x.data(), offsets, B, m_io_y.data());
+    if (stages) m_ops.mem.synchronize(m_ops.mem.ctx);
+    lap(&InferStages::model);
     m_io_host.resize(std::size_t(ny));
     m_io_y.download(m_io_host.data(), ny);
     for (std::int64_t i = 0; i < ny; ++i) y_host[i] = P(to_float(m_io_host[std::size_t(i)]));
+    lap(&InferStages::download);
   }
 }
 

@@ -31,6 +31,14 @@
 
 namespace flare::surrogate {
 
+/// Wall seconds of infer_host()'s stages, for `predict --timings`. With a device backend the
+/// device is synchronised after the model, so its work is not billed to the download.
+struct InferStages {
+  double upload = 0;    ///< host x to the device (and the cast to A); 0 on the host
+  double model = 0;     ///< infer()
+  double download = 0;  ///< y back to the host (and widened to P); 0 on the host
+};
+
 template <typename A, typename P = A>
 class Model {
  public:
@@ -56,9 +64,9 @@ class Model {
 
   /// infer() from host x [ΣN, F] to host y [ΣN, T], both P (params in the table's memory): staged
   /// through reusable buffers on a device backend (converted to and from A there), direct on the
-  /// host.
+  /// host. `stages`, when given, receives the time of each stage.
   void infer_host(const P* params, const P* x_host, const std::int64_t* offsets, int B,
-                  P* y_host);
+                  P* y_host, InferStages* stages = nullptr);
 
   /// Activation checkpointing per block: training forward() keeps only the residual stream (L+1
   /// [N, C] buffers) and one block's activations, and backward() re-runs each block's forward

@@ -18,6 +18,17 @@
 
 namespace flare::surrogate {
 
+/// Wall seconds of Predictor's stages, summed over its calls (`predict --timings`).
+struct PredictTimings {
+  double features = 0;  ///< input checks, the recipe's features and their normalisation
+  double upload = 0;    ///< features to the device (0 on the cpu)
+  double model = 0;     ///< inference
+  double download = 0;  ///< prediction back to the host, denormalised, into point arrays
+};
+
+/// Loads a checkpoint once and predicts any number of meshes with it: the backend (the CUDA
+/// context), the uploaded parameters and the model's buffers are made once and reused, growing
+/// to the largest mesh seen.
 class Predictor {
  public:
   /// Loads and checks the checkpoint (recipe, normalizer, sizes); InputError naming the file.
@@ -37,8 +48,14 @@ class Predictor {
   mesh::FeatureMatrix infer(const mesh::Mesh& mesh, const std::string& source);
 
   /// Empty when `mesh` lies inside the training domain stored in the checkpoint (or the checkpoint
-  /// predates it); otherwise the reasons with their numbers, for a one-line warning.
+  /// predates it); otherwise the reasons with their numbers, for a one-line warning. Its time
+  /// counts as features.
   std::string outside_domain(const mesh::Mesh& mesh) const;
+
+  /// The training domain stored in the checkpoint (none for checkpoints that predate it).
+  const std::optional<TrainingDomain>& training_domain() const { return m_domain; }
+  /// Stage times of every infer()/predict() so far.
+  const PredictTimings& timings() const { return m_timings; }
 
   const Normalizer& normalizer() const { return m_norm; }
   const mesh::FeatureRecipe& recipe() const { return m_recipe; }
@@ -54,6 +71,7 @@ class Predictor {
   Normalizer m_norm;
   mesh::FeatureRecipe m_recipe;
   std::optional<TrainingDomain> m_domain;
+  mutable PredictTimings m_timings;  // outside_domain() (const) adds its measuring to features
 };
 
 inline constexpr const char* kDefaultModelName = "lpbf-default.h5";
