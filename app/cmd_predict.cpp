@@ -5,11 +5,26 @@
 // (steps of a series S.pvd become S_<k>_pred.vtu) and predictions.pvd lists them all, with the
 // series' times or the input order as time.
 //
+// Surfaces (.stl, surface .vtp/.vtk/.vtu) given to a model trained on volume meshes, or given
+// with --voxel H, are voxelised first (am/voxelize.h) and the voxel mesh carries the prediction.
+// The voxel size is --voxel, or the one whose mesh has about the median node count of the model's
+// training range, kept inside its voxel-size range (am/voxel_fit.h).
+//
+// One Predictor serves every mesh: the checkpoint is read, the backend (CUDA context) made and
+// the parameters uploaded once.
+//
 // Without -m the bundled model is used (surrogate::find_default_model: $FLARE_MODEL, then next to
 // the executable, the installed share/ folder, the source tree). A mesh outside the model's
 // training domain gets a one-line warning on stderr and is still predicted.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
+#include "am/voxel_fit.h"
+#include "am/voxelize.h"
 #include "app/command.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -21,22 +36,109 @@ namespace {
 using namespace flare;
 namespace fs = std::filesystem;
 namespace po = app::po;
+using Clock = std::chrono::steady_clock;
 
 bool is_mesh_file(const fs::path& p) {
   const auto e = p.extension();
   return e == ".vtu" || e == ".vtk" || e == ".vtp";
 }
 
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Wall seconds of the stages the command runs itself; the Predictor times the others.
+struct CommandTimings {
+  double load = 0, read = 0, voxelize = 0, write = 0;
+  bool voxelized = false;  // the voxelize row is printed only when it applies
+  std::int64_t meshes = 0, nodes = 0;
+};
+
+// `--timings`: every stage and the wall time since the command started, measured separately (a
+// stage nobody timed shows as a gap between the two).
+void print_timings(const CommandTimings& c, const surrogate::PredictTimings& p, double wall) {
+  struct Row {
+    const char* name;
+    double seconds;
+    bool shown;
+  };
+  const Row rows[] = {{"load model", c.load, true},   {"read", c.read, true},
+                      {"voxelize", c.voxelize, c.voxelized}, {"features", p.features, true},
+                      {"upload", p.upload, true},     {"model", p.model, true},
+                      {"download", p.download, true}, {"write", c.write, true}};
+  std::printf("timings (%lld mesh%s, %lld nodes):\n", static_cast<long long>(c.meshes),
+              c.meshes == 1 ? "" : "es", static_cast<long long>(c.nodes));
+  double sum = 0;
+  for (const Row& r : rows) {
+    if (!r.shown) continue;
+    std::printf("  %-10s %9.3f s\n", r.name, r.seconds);
+    sum += r.seconds;
+  }
+  std::printf("  %-10s %9.3f s (stages sum %.3f s)\n", "total", wall, sum);
+}
+
+// What to do with a surface input: voxelise it with --voxel, or when the model saw volumes.
+bool should_voxelize(const mesh::Mesh& m, double voxel,
+                     const std::optional<surrogate::TrainingDomain>& domain) {
+  return m.dimension() == 2 && (voxel > 0 || (domain && domain->max_dim == 3));
+}
+
+// The voxel mesh of surface `m`: at `voxel` when given, else at the size whose mesh has about the
+// median node count of the training parts (their counts are drawn log-uniformly, so the median is
+// the geometric mean of the range) inside the training voxel-size range. Says what it chose.
+mesh::Mesh voxelize_input(const mesh::Mesh& m, double voxel,
+                          const std::optional<surrogate::TrainingDomain>& domain,
+                          const std::string& source) {
+  am::VoxelFit fit;
+  std::string why;
+  if (voxel > 0) {
+    am::VoxelizeOptions opts;
+    opts.voxel = voxel;
+    fit.grid = am::voxelize(m, opts, source);
+    fit.voxel = voxel;
+    why = "--voxel";
+  } else {
+    FLARE_INPUT_CHECK(domain && domain->min_nodes > 0 && domain->min_edge > 0, source,
+                      ": a surface mesh, and the model records no training node counts or voxel "
+                      "sizes to choose a voxel size from; give one with --voxel H");
+    const auto target = std::int64_t(std::llround(
+        std::sqrt(double(domain->min_nodes) * double(domain->max_nodes))));
+    fit = am::voxelize_for_nodes(m, target, domain->min_edge, domain->max_edge, source);
+    std::ostringstream w;
+    w.precision(4);
+    w << "target " << target << " nodes, the median of the training range " << domain->min_nodes
+      << ".." << domain->max_nodes << ", voxel kept in " << domain->min_edge << ".."
+      << domain->max_edge;
+    why = w.str();
+  }
+  am::IslandReport islands;
+  mesh::Mesh v = am::voxel_mesh(fit.grid, &islands);
+  v.field_strings["source"] = source;
+  std::cout << source << ": voxelized at voxel " << fit.voxel << " (" << why << "): "
+            << v.num_points() << " nodes, " << v.num_cells() << " hexahedra";
+  if (islands.dropped_islands > 0)
+    std::cout << "; dropped " << islands.dropped_islands << " floating island(s) of "
+              << islands.dropped_voxels << " voxels";
+  std::cout << "\n";
+  return v;
+}
+
 int predict_cmd(const app::Args& args) {
+  const auto wall0 = Clock::now();
   std::vector<std::string> inputs;
   std::string model, output, device = "cpu", precision = "fp32";
+  double voxel = 0;
+  bool timings = false;
   po::options_description opts("options");
   opts.add_options()
       ("input", po::value(&inputs)->multitoken(), "meshes (.vtu, .vtk, .vtp, .stl) or .pvd series")
       ("model,m", po::value(&model), "checkpoint from `train` (default: the installed models/lpbf-default.h5)")
       ("output,o", po::value(&output), "output mesh (one input) or directory (several inputs or a .pvd)")
       ("device", po::value(&device)->default_value(device), "cpu | cuda")
-      ("precision", po::value(&precision)->default_value(precision), "fp32 | bf16 (bf16 activations; needs --device cuda)");
+      ("precision", po::value(&precision)->default_value(precision), "fp32 | bf16 (bf16 activations; needs --device cuda)")
+      ("voxel", po::value(&voxel), "voxelize surface inputs (.stl, surface .vtp/.vtk) at this voxel size "
+                                   "(default for a model trained on volumes: chosen from its training range)")
+      ("timings", po::bool_switch(&timings), "print the seconds of each stage and the wall total");
   po::positional_options_description pos;
   pos.add("input", -1);
   po::variables_map vm;
@@ -44,13 +146,20 @@ int predict_cmd(const app::Args& args) {
                        "  flare-surrogate predict part.vtu -m model.h5 -o part_pred.vtu\n"
                        "  flare-surrogate predict parts/*.vtu -m model.h5 -o predictions/   # + predictions.pvd\n"
                        "  flare-surrogate predict build.pvd -m model.h5 -o predictions/\n"
+                       "  flare-surrogate predict part.stl -o part_pred.vtu   # voxelized in the model's range\n"
+                       "  flare-surrogate predict part.stl --voxel 0.5 -o part_pred.vtu\n"
                        "  flare-surrogate predict part.vtu -m model.h5 --device cuda -o part_pred.vtu\n"
                        "  flare-surrogate predict part.vtu -m model.h5 --device cuda --precision bf16\n"
+                       "  flare-surrogate predict part.vtu --timings      # seconds per stage\n"
                        "  flare-surrogate predict part.vtu                # bundled models/lpbf-default.h5\n"
                        "  FLARE_MODEL=my.h5 flare-surrogate predict part.vtu\n"))
     return 0;
   FLARE_INPUT_CHECK(!inputs.empty(), "predict: no input mesh given (see --help)");
+  FLARE_INPUT_CHECK(!vm.count("voxel") || (voxel > 0 && std::isfinite(voxel)),
+                    "predict: --voxel must be a positive size (got ", voxel, ")");
   surrogate::check_precision(device, precision);
+  CommandTimings ct;
+  auto t0 = Clock::now();
   if (model.empty()) {
     const fs::path d = surrogate::find_default_model();
     FLARE_INPUT_CHECK(!d.empty(), "predict: no model given and no bundled model found (looked for ",
@@ -69,8 +178,19 @@ int predict_cmd(const app::Args& args) {
   const bool to_file = single && is_mesh_file(output) && !fs::is_directory(output);
   FLARE_INPUT_CHECK(to_file || !is_mesh_file(output), "predict: -o ", output,
                     " names a mesh file but there are several outputs; give a directory");
+  if (to_file) check_writable(output);
 
   surrogate::Predictor predictor(model, device, precision);
+  ct.load = seconds_since(t0);
+
+  // Surfaces become voxel meshes first (when that applies); the time goes to the voxelize row.
+  auto prepare = [&](mesh::Mesh& m, const std::string& source) {
+    if (!should_voxelize(m, voxel, predictor.training_domain())) return;
+    const auto tv = Clock::now();
+    m = voxelize_input(m, voxel, predictor.training_domain(), source);
+    ct.voxelize += seconds_since(tv);
+    ct.voxelized = true;
+  };
   // The domain warning follows a successful prediction, so a mesh the model refuses gets only the
   // error line.
   auto predict_one = [&](mesh::Mesh& m, const std::string& source) {
@@ -79,13 +199,25 @@ int predict_cmd(const app::Args& args) {
     if (!why.empty())
       std::cerr << "warning: " << source << " lies outside the training domain of " << model
                 << " (" << why << "); predicted anyway, expect larger errors\n";
+    ++ct.meshes;
+    ct.nodes += m.num_points();
   };
+  auto read = [&](const fs::path& p) {
+    const auto tr = Clock::now();
+    mesh::Mesh m = mesh::read_mesh(p);
+    ct.read += seconds_since(tr);
+    return m;
+  };
+
   if (to_file) {
-    check_writable(output);
-    mesh::Mesh m = mesh::read_mesh(inputs[0]);
+    mesh::Mesh m = read(inputs[0]);
+    prepare(m, inputs[0]);
     predict_one(m, inputs[0]);
+    const auto tw = Clock::now();
     mesh::write_mesh(m, output);
+    ct.write += seconds_since(tw);
     std::cout << "wrote " << output << "\n";
+    if (timings) print_timings(ct, predictor.timings(), seconds_since(wall0));
     return 0;
   }
 
@@ -95,20 +227,25 @@ int predict_cmd(const app::Args& args) {
   for (const auto& in : inputs) {
     const fs::path p(in);
     if (p.extension() == ".pvd") {
+      const auto tr = Clock::now();
       mesh::MeshSeries s = mesh::read_series(p);
+      ct.read += seconds_since(tr);
       for (std::size_t k = 0; k < s.meshes.size(); ++k) {
+        prepare(s.meshes[k], s.files[k]);
         predict_one(s.meshes[k], s.files[k]);
         results.emplace_back(p.stem().string() + "_" + std::to_string(k) + "_pred.vtu",
                              std::move(s.meshes[k]));
         times.push_back(s.times[k]);
       }
     } else {
-      mesh::Mesh m = mesh::read_mesh(p);
+      mesh::Mesh m = read(p);
+      prepare(m, in);
       predict_one(m, in);
       results.emplace_back(p.stem().string() + "_pred.vtu", std::move(m));
       times.push_back(double(times.size()));
     }
   }
+  const auto tw = Clock::now();
   const fs::path dir(output);
   fs::create_directories(dir);
   std::vector<std::string> files;
@@ -117,8 +254,10 @@ int predict_cmd(const app::Args& args) {
     files.push_back(name);
   }
   mesh::write_pvd(dir / "predictions.pvd", times, files);
+  ct.write += seconds_since(tw);
   std::cout << "wrote " << files.size() << " meshes and " << (dir / "predictions.pvd").string()
             << "\n";
+  if (timings) print_timings(ct, predictor.timings(), seconds_since(wall0));
   return 0;
 }
 

@@ -298,9 +298,9 @@ TEST_F(PipelineCli, PredictWarnsOutsideTheTrainingDomain) {
   EXPECT_TRUE(fs::exists(p("big_old.vtu")));
 }
 
-// The boundary surface of a training part (triangles) is not what the model saw: refused, with
-// the fix in the message, and nothing written.
-TEST_F(PipelineCli, PredictRefusesASurfaceMeshForAVolumeModel) {
+// The boundary surface of a training part (triangles) is not what the model saw: it is voxelised
+// (at a voxel size in the training range) and the voxel mesh is predicted.
+TEST_F(PipelineCli, PredictVoxelizesASurfaceMeshForAVolumeModel) {
   const surrogate::Dataset d(p("data.h5"));
   const mesh::Mesh part = mesh::read_mesh(d.sources()[d.split("train").front()]);
   const mesh::BoundarySurface b = mesh::extract_boundary(part);
@@ -310,12 +310,11 @@ TEST_F(PipelineCli, PredictRefusesASurfaceMeshForAVolumeModel) {
     surface.add_cell(mesh::CellType::Triangle, {b.triangles(t, 0), b.triangles(t, 1), b.triangles(t, 2)});
   mesh::write_vtu(surface, dir / "surface.vtu");
   const auto r = run("predict " + p("surface.vtu") + " -m " + p("model.h5") + " -o " + p("surface_pred.vtu"));
-  EXPECT_EQ(r.code, 2) << r.out;
-  EXPECT_EQ(lines(r.out), 1) << r.out;
-  EXPECT_NE(r.out.find("surface.vtu: a surface mesh, but the model was trained on volume meshes"),
-            std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("am voxelize"), std::string::npos) << r.out;
-  EXPECT_FALSE(fs::exists(p("surface_pred.vtu")));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("surface.vtu: voxelized at voxel "), std::string::npos) << r.out;
+  const mesh::Mesh out = mesh::read_mesh(p("surface_pred.vtu"));
+  EXPECT_EQ(out.dimension(), 3);
+  EXPECT_TRUE(out.point_data.has("u_pred"));
 }
 
 // Without -m: $FLARE_MODEL, then <bin>/../models/, then <bin>/../share/flare-surrogate/models/
