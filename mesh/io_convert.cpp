@@ -29,6 +29,14 @@
 
 namespace flare::mesh::detail {
 
+void check_cell_type(int type, std::int64_t cell, const std::string& source) {
+  FLARE_INPUT_CHECK(is_supported_cell_type(type), source, ": cell ", cell, " has VTK cell type ",
+                    type,
+                    ", which flare-surrogate does not support (supported: linear and quadratic "
+                    "vertex/line/triangle/quad/polygon/tetra/hexahedron/wedge/pyramid cells; "
+                    "convert it, e.g. with ParaView's Tetrahedralize filter)");
+}
+
 static_assert(sizeof(vtkIdType) == sizeof(std::int64_t), "flare needs VTK built with 64-bit ids");
 
 namespace {
@@ -119,13 +127,6 @@ void ids_from_vtk(vtkDataArray* a, std::vector<std::int64_t>& out) {
   }
 }
 
-void check_cell_type(int type, vtkIdType cell, const std::string& source) {
-  FLARE_INPUT_CHECK(is_supported_cell_type(type), source, ": cell ", cell, " has VTK cell type ",
-                    type,
-                    ", which flare-surrogate does not support (supported: linear and quadratic "
-                    "vertex/line/triangle/quad/polygon/tetra/hexahedron/wedge/pyramid cells; "
-                    "convert it, e.g. with ParaView's Tetrahedralize filter)");
-}
 
 template <typename T>
 vtkSmartPointer<vtkDataArray> wrap(const DataArray& a) {

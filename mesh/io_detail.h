@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "mesh/mesh.h"
@@ -44,6 +45,19 @@ std::string lower_extension(const std::filesystem::path& path);
 void check_exists(const std::filesystem::path& path);
 /// InputError unless `path` is an existing, readable, non-empty regular file.
 void check_readable_file(const std::filesystem::path& path);
+
+/// InputError naming `source` and cell `cell` unless `type` is a VTK cell type the Mesh supports.
+void check_cell_type(int type, std::int64_t cell, const std::string& source);
+
+/// The .vtu reader for binary, appended, raw, little-endian, one-piece files (uncompressed,
+/// zlib, LZ4 or LZMA), decoding in parallel straight into the Mesh (mesh/io_vtu_fast.cpp).
+/// Empty when the file is of another kind or does not decode: read_xml_vtk then reads it, with
+/// VTK's own errors. Does not call validate.
+std::optional<Mesh> read_vtu_fast(const std::filesystem::path& path);
+
+/// VTK's XML reader (.vtu when `unstructured`, else .vtp), converted; does not call validate.
+/// The reference that read_vtu_fast is tested against.
+Mesh read_xml_vtk(const std::filesystem::path& path, bool unstructured);
 
 /// Any VTK dataset to a Mesh (fast paths for unstructured grids and polydata arrays). Throws
 /// InputError prefixed with `source` for unsupported cell types; does not call validate.

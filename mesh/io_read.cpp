@@ -75,7 +75,9 @@ Mesh run_reader(Reader* reader, const std::string& f, const char* what) {
   return detail::from_vtk(out, f);
 }
 
-Mesh read_xml(const fs::path& path, bool unstructured) {
+}  // namespace
+
+Mesh detail::read_xml_vtk(const fs::path& path, bool unstructured) {
   const std::string f = path.string();
   if (unstructured) {
     vtkNew<vtkXMLUnstructuredGridReader> r;
@@ -93,6 +95,16 @@ Mesh read_xml(const fs::path& path, bool unstructured) {
                     "corrupt)");
   r->SetFileName(f.c_str());
   return run_reader(r.Get(), f, "VTK XML (.vtp)");
+}
+
+namespace {
+
+// .vtu files of the common kind are decoded in parallel; the rest, and any file the fast reader
+// does not accept, go through VTK.
+Mesh read_xml(const fs::path& path, bool unstructured) {
+  if (unstructured)
+    if (std::optional<Mesh> m = detail::read_vtu_fast(path)) return std::move(*m);
+  return detail::read_xml_vtk(path, unstructured);
 }
 
 Mesh read_legacy(const fs::path& path) {
