@@ -191,4 +191,50 @@ AabbTree::Hit AabbTree::closest(const Eigen::Vector3d& q, std::int64_t hint) con
   return best;
 }
 
+void AabbTree::closest_all(const Eigen::Vector3d& q, double tolerance, std::vector<Hit>& out) const {
+  FLARE_CHECK(tolerance > 0, "AabbTree::closest_all: the tolerance must be positive");
+  // Every triangle within tolerance of the smallest distance seen so far is a candidate; the
+  // smallest distance is only known at the end, so the candidates are filtered then. Boxes are
+  // kept within m_slack of the reach, as in closest(), so the set does not depend on the order
+  // the tree is visited in.
+  out.clear();
+  double nearest = std::numeric_limits<double>::infinity();
+  auto reach2 = [&] {
+    const double r = nearest + tolerance + m_slack;
+    return r * r;
+  };
+  std::int64_t stack[128];
+  int top = 0;
+  stack[top++] = 0;
+  while (top > 0) {
+    const std::int64_t index = stack[--top];
+    const Node& n = m_nodes[index];
+    if (box_sqr_distance(n, q) > reach2()) continue;
+    if (n.count > 0) {
+      for (std::int64_t i = n.first; i < std::int64_t(n.first) + n.count; ++i) {
+        const double* c = m_corners.data() + 9 * i;
+        const Eigen::Vector3d a(c[0], c[1], c[2]), b(c[3], c[4], c[5]), cc(c[6], c[7], c[8]);
+        const Eigen::Vector3d p = closest_point_on_triangle(q, a, b, cc);
+        const double d2 = (p - q).squaredNorm(), d = std::sqrt(d2);
+        if (d > nearest + tolerance) continue;
+        out.push_back({d2, m_ids[i], p});
+        nearest = std::min(nearest, d);
+      }
+      continue;
+    }
+    // Nearer child first, as in closest(): it tightens `nearest` early.
+    const std::int64_t left = index + 1, right = n.first;
+    const double dl = box_sqr_distance(m_nodes[left], q);
+    const double dr = box_sqr_distance(m_nodes[right], q);
+    FLARE_CHECK(top + 2 <= 128, "AabbTree stack overflow (tree too deep)");
+    stack[top++] = dl <= dr ? right : left;
+    stack[top++] = dl <= dr ? left : right;
+  }
+  const double reach = nearest + tolerance;
+  out.erase(std::remove_if(out.begin(), out.end(),
+                           [&](const Hit& h) { return std::sqrt(h.sqr_distance) > reach; }),
+            out.end());
+  std::sort(out.begin(), out.end(), [](const Hit& a, const Hit& b) { return a.triangle < b.triangle; });
+}
+
 }  // namespace flare::mesh

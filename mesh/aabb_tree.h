@@ -40,6 +40,10 @@ class AabbTree {
   /// most of the tree is pruned at once. Only boxes strictly farther than the best hit are
   /// pruned, so the result (ties included) does not depend on the hint.
   Hit closest(const Eigen::Vector3d& q, std::int64_t hint) const;
+  /// Every triangle whose distance to q is within `tolerance` (> 0) of the smallest, in triangle
+  /// index order, into `out` (cleared first): for features whose ties must not be broken by the
+  /// rounding of coordinates. Like closest(), independent of the traversal order.
+  void closest_all(const Eigen::Vector3d& q, double tolerance, std::vector<Hit>& out) const;
 
   std::int64_t num_triangles() const { return std::int64_t(m_ids.size()); }
 

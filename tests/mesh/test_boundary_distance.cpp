@@ -230,3 +230,33 @@ TEST(BoundaryDistance, IsWhatTheFeaturesUse) {
     for (int k = 0; k < 3; ++k) ASSERT_EQ(x(i, 1 + k), float(b.normal(i, k))) << i;
   }
 }
+
+// closest_all: every triangle within the tolerance of the nearest, in index order, as a scan of
+// all triangles finds them.
+TEST(AabbTree, ClosestAllEqualsTheBruteForceSet) {
+  const Mesh m = holey_lattice(6);
+  const BoundarySurface s = extract_boundary(m);
+  const AabbTree tree(m.points, s.triangles);
+  std::vector<AabbTree::Hit> hits;
+  for (double tol : {1e-9, 0.2}) {
+    std::size_t tied = 0;
+    for (std::int64_t i = 0; i < m.num_points(); i += 2) {
+      const Eigen::Vector3d q = m.points.row(i).transpose();
+      std::vector<double> d(s.triangles.rows());
+      for (Eigen::Index t = 0; t < s.triangles.rows(); ++t)
+        d[t] = (closest_point_on_triangle(q, m.points.row(s.triangles(t, 0)).transpose(),
+                                          m.points.row(s.triangles(t, 1)).transpose(),
+                                          m.points.row(s.triangles(t, 2)).transpose()) - q).norm();
+      const double nearest = *std::min_element(d.begin(), d.end());
+      std::vector<std::int64_t> expected;
+      for (Eigen::Index t = 0; t < s.triangles.rows(); ++t)
+        if (d[t] <= nearest + tol) expected.push_back(t);
+      tree.closest_all(q, tol, hits);
+      std::vector<std::int64_t> got;
+      for (const auto& h : hits) got.push_back(h.triangle);
+      ASSERT_EQ(got, expected) << "point " << i << ", tolerance " << tol;
+      tied += got.size() > 1;
+    }
+    EXPECT_GT(tied, 10u) << "a lattice has many ties";
+  }
+}
