@@ -1,5 +1,6 @@
 #include "mesh/winding_number.h"
 
+#include <Eigen/Geometry>
 #include <cmath>
 #include <numbers>
 
