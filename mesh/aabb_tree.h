@@ -34,12 +34,20 @@ class AabbTree {
 
   std::int64_t num_triangles() const { return std::int64_t(m_ids.size()); }
 
- private:
+  // Read access to the hierarchy, for other queries over the same tree (mesh/winding_number.h).
   struct Node {
     double lo[3], hi[3];
-    std::int64_t begin, end;  ///< triangle range in tree order (leaves)
-    std::int64_t right;       ///< right child node (inner nodes); left child is this + 1
+    std::int64_t begin, end;  ///< triangle range in tree order (every node, leaves and inner)
+    std::int64_t right;       ///< right child node (inner nodes), -1 for a leaf; left child is this + 1
   };
+  /// Depth-first; node 0 is the root.
+  const std::vector<Node>& nodes() const { return m_nodes; }
+  /// Corners of the triangle at tree position i: 9 doubles from 9 i (a, b, c; x y z each).
+  const double* tree_corners(std::int64_t i) const { return m_corners.data() + 9 * i; }
+  /// Input row of the triangle at tree position i.
+  std::int64_t tree_id(std::int64_t i) const { return m_ids[std::size_t(i)]; }
+
+ private:
   std::int64_t build(std::int64_t begin, std::int64_t end, std::vector<Eigen::Vector3d>& centroids);
 
   std::vector<Node> m_nodes;

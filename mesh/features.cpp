@@ -214,4 +214,26 @@ FeatureMatrix compute_features(const Mesh& mesh, const FeatureRecipe& recipe,
   return x;
 }
 
+NonFinite find_non_finite(const FeatureMatrix& x) {
+  NonFinite r;
+  const float* v = x.data();
+  for (std::int64_t i = 0; i < std::int64_t(x.size()); ++i)
+    if (!std::isfinite(v[i])) {
+      if (r.count++ == 0) {
+        r.row = i / x.cols();
+        r.column = i % x.cols();
+        r.value = v[i];
+      }
+    }
+  return r;
+}
+
+std::string NonFinite::describe(const std::vector<std::string>& columns) const {
+  const std::string name = column >= 0 && column < std::int64_t(columns.size())
+                               ? columns[std::size_t(column)]
+                               : "#" + std::to_string(column);
+  return detail::concat("column '", name, "' is ", value, " at point ", row, " (", count,
+                        count == 1 ? " non-finite value)" : " non-finite values)");
+}
+
 }  // namespace flare::mesh

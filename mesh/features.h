@@ -76,4 +76,18 @@ FeatureMatrix compute_features(const Mesh& mesh, const FeatureRecipe& recipe,
                                std::vector<std::string>* column_names = nullptr,
                                const std::string& source = "mesh");
 
+/// Where a feature or target matrix stops being finite: NaN and ±inf are never valid model inputs
+/// or truths (float32 rows; a double beyond ~3.4e38 becomes inf when stored).
+struct NonFinite {
+  std::int64_t count = 0;      ///< non-finite entries in all (0: every entry is finite)
+  std::int64_t row = -1;       ///< the first one, in row-major order
+  std::int64_t column = -1;
+  float value = 0;
+  /// "column 'NAME' is nan at point ROW (COUNT non-finite values)"; `columns` names the columns.
+  std::string describe(const std::vector<std::string>& columns) const;
+};
+
+/// Scans x [N, C] for NaN and ±inf.
+NonFinite find_non_finite(const FeatureMatrix& x);
+
 }  // namespace flare::mesh

@@ -83,7 +83,8 @@ std::array<std::vector<std::int64_t>, 3> split_samples(std::int64_t count,
 class Dataset {
  public:
   /// Throws InputError naming the file when it is missing, not HDF5, not a flare-surrogate
-  /// dataset, of another version, or internally inconsistent.
+  /// dataset, of another version, internally inconsistent, or when its statistics are not finite
+  /// (means) and positive (standard deviations).
   explicit Dataset(const std::filesystem::path& path);
 
   std::int64_t num_samples() const { return std::int64_t(m_offsets.size()) - 1; }
@@ -110,13 +111,16 @@ class Dataset {
   const std::vector<double>& target_mean() const { return m_target_mean; }
   const std::vector<double>& target_std() const { return m_target_std; }
 
-  /// One sample's rows: #N by F features, #N by T targets, #N by 3 points.
+  /// One sample's rows: #N by F features, #N by T targets, #N by 3 points. A NaN or inf feature or
+  /// target throws InputError naming the file, the sample (index and source) and the column.
   mesh::FeatureMatrix features(std::int64_t sample) const;
   mesh::FeatureMatrix targets(std::int64_t sample) const;
   mesh::Points points(std::int64_t sample) const;
 
  private:
   void check_sample(std::int64_t sample) const;
+  void check_finite(std::int64_t sample, const mesh::FeatureMatrix& rows,
+                    const std::vector<std::string>& columns, const char* kind) const;
 
   std::filesystem::path m_path;
   h5::Handle m_file;

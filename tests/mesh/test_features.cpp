@@ -292,3 +292,19 @@ TEST(Features, MultiComponentArrayColumns) {
   EXPECT_EQ(x(3, 0), 6.0f);
   EXPECT_EQ(x(3, 1), 7.0f);
 }
+
+TEST(Features, NonFiniteEntriesAreFoundAndDescribed) {
+  FeatureMatrix x = FeatureMatrix::Zero(4, 3);
+  EXPECT_EQ(find_non_finite(x).count, 0);
+  x(2, 1) = std::numeric_limits<float>::quiet_NaN();
+  x(3, 0) = std::numeric_limits<float>::infinity();
+  x(1, 2) = float(1e39);  // a double beyond float's range stores as inf
+  const NonFinite bad = find_non_finite(x);
+  EXPECT_EQ(bad.count, 3);
+  EXPECT_EQ(bad.row, 1);  // the first in row-major order
+  EXPECT_EQ(bad.column, 2);
+  EXPECT_EQ(bad.describe({"a", "b", "c"}), "column 'c' is inf at point 1 (3 non-finite values)");
+  x(1, 2) = 0;
+  x(3, 0) = 0;
+  EXPECT_EQ(find_non_finite(x).describe({"a", "b", "c"}), "column 'b' is nan at point 2 (1 non-finite value)");
+}

@@ -9,7 +9,9 @@
 #include <set>
 
 #include "common/error.h"
+#include "damage_h5.h"
 #include "surrogate/dataset.h"
+#include "surrogate/normalizer.h"
 #include "tests/support/errors.h"
 
 using namespace flare;
@@ -251,4 +253,111 @@ TEST_F(DatasetFile, OlderFilesWithoutFamiliesOrDomainStillOpen) {
   const Dataset d(opt.output);
   EXPECT_EQ(d.families(), std::vector<std::string>{""});
   EXPECT_TRUE(d.training_domain().is_null());
+}
+
+TEST_F(DatasetFile, NonFiniteValueInAFileNamesTheSampleItsSourceAndTheColumn) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  meshes["b.vtu"] = block(3, 1.0, 0.0, 1.0);
+  meshes["c.vtu"] = block(3, 1.0, 0.0, 2.0);
+  auto opt = options({"a.vtu", "b.vtu", "c.vtu"});
+  opt.sample_splits = {"train", "val", "test"};
+  build_dataset(opt, reader());
+  const std::string feature = Dataset(opt.output).feature_names()[4];
+  test::poke_sample_value(opt.output, "features", 1, 7, 4, std::nanf(""));
+  test::poke_sample_value(opt.output, "features", 1, 9, 0, INFINITY);
+  test::poke_sample_value(opt.output, "targets", 2, 3, 2, -INFINITY);
+  const Dataset d(opt.output);  // opening reads no sample rows
+  EXPECT_NO_THROW(d.features(0));
+  EXPECT_NO_THROW(d.targets(1));
+  const std::string e = input_error([&] { d.features(1); });
+  EXPECT_EQ(e.rfind(opt.output.string() + ": sample 1 (b.vtu)", 0), 0u) << e;
+  EXPECT_NE(e.find("non-finite feature: column '" + feature + "' is nan at point 7 (2 non-finite values)"),
+            std::string::npos) << e;
+  const std::string t = input_error([&] { d.targets(2); });
+  EXPECT_NE(t.find("sample 2 (c.vtu) has a non-finite target: column 'displacement_2' is -inf at point 3"),
+            std::string::npos) << t;
+}
+
+TEST_F(DatasetFile, StatisticsThatAreNotFiniteAndPositiveAreRefused) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  auto opt = options({"a.vtu"});
+  opt.split = {1.0, 0.0, 0.0};
+  build_dataset(opt, reader());
+  std::vector<double> fstd, tmean;
+  std::vector<std::string> fnames;
+  {
+    const Dataset good(opt.output);
+    for (double sd : good.feature_std()) EXPECT_GT(sd, 0);  // a constant channel stores 1, not 0
+    fstd = good.feature_std();
+    tmean = good.target_mean();
+    fnames = good.feature_names();
+  }
+
+  test::overwrite_stats(opt.output, "feature_std", std::vector<double>(fstd.size(), 0.0));
+  std::string e = input_error([&] { Dataset d(opt.output); });
+  EXPECT_EQ(e.rfind(opt.output.string() + ": corrupt statistics: the feature standard deviation of column '" +
+                        fnames[0] + "' is 0 (must be finite and positive); " +
+                        std::to_string(fstd.size()) + " of " + std::to_string(fstd.size()),
+                    0), 0u) << e;
+  EXPECT_NE(e.find("dataset build"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+
+  auto one_bad = fstd;
+  one_bad[2] = -1.0;
+  test::overwrite_stats(opt.output, "feature_std", one_bad);
+  e = input_error([&] { Dataset d(opt.output); });
+  EXPECT_NE(e.find("column '" + fnames[2] + "' is -1 (must be finite and positive); 1 of"), std::string::npos) << e;
+
+  test::overwrite_stats(opt.output, "feature_std", fstd);
+  auto nan_mean = tmean;
+  nan_mean[1] = std::nan("");
+  test::overwrite_stats(opt.output, "target_mean", nan_mean);
+  e = input_error([&] { Dataset d(opt.output); });
+  EXPECT_NE(e.find("the target mean of column 'displacement_1' is nan (must be finite)"), std::string::npos) << e;
+
+  test::overwrite_stats(opt.output, "target_mean", tmean);
+  EXPECT_NO_THROW(Dataset d(opt.output));
+}
+
+TEST_F(DatasetFile, CheckpointNormalizerStatisticsAreChecked) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  auto opt = options({"a.vtu"});
+  opt.split = {1.0, 0.0, 0.0};
+  build_dataset(opt, reader());
+  nlohmann::json j = Normalizer::from_dataset(Dataset(opt.output)).to_json();
+  EXPECT_NO_THROW(Normalizer::from_json(j, "model.h5"));
+  j["target_std"][0] = 0.0;
+  const std::string e = input_error([&] { Normalizer::from_json(j, "model.h5"); });
+  EXPECT_EQ(e.rfind("model.h5: corrupt statistics: the target standard deviation of column "
+                    "'displacement_0' is 0",
+                    0), 0u) << e;
+  j["target_std"][0] = 1.0;
+  j["feature_mean"][1] = INFINITY;
+  EXPECT_NE(input_error([&] { Normalizer::from_json(j, "model.h5"); })
+                .find("model.h5: corrupt statistics: the feature mean of column"),
+            std::string::npos);
+}
+
+TEST_F(DatasetFile, BuildNamesValuesThatFloat32CannotHold) {
+  meshes["good.vtu"] = block(3, 1.0, 0.0, 0.0);
+  mesh::Mesh big = block(3, 1.0, 0.0, 0.0);
+  big.point_data.find("displacement")->set(5, 1, 1e39);  // finite as a double, inf as a float
+  meshes["big.vtu"] = big;
+  std::string e = input_error([&] { build_dataset(options({"good.vtu", "big.vtu"}), reader()); });
+  EXPECT_EQ(e.rfind("big.vtu: target column 'displacement_1' has a value beyond single precision (1e+39) at point 5", 0), 0u) << e;
+  mesh::Mesh nan = block(3, 1.0, 0.0, 0.0);
+  nan.point_data.find("layer")->set(2, 0, std::nan(""));
+  meshes["nan.vtu"] = nan;
+  e = input_error([&] { build_dataset(options({"good.vtu", "nan.vtu"}), reader()); });
+  EXPECT_EQ(e.rfind("nan.vtu: input column 'layer' has a non-finite value (nan) at point 2", 0), 0u) << e;
+
+  // A coordinate that only overflows once normalised by the train split's bounds: found in pass 2.
+  mesh::Mesh far = block(3, 1.0, 0.0, 0.0);
+  far.points(4, 0) = 1e39;
+  meshes["far.vtu"] = far;
+  auto opt = options({"good.vtu", "far.vtu"});
+  opt.sample_splits = {"train", "test"};
+  e = input_error([&] { build_dataset(opt, reader()); });
+  EXPECT_EQ(e.rfind("far.vtu (sample 1): non-finite feature column 'coord_x' is inf at point 4", 0), 0u) << e;
+  EXPECT_FALSE(fs::exists(opt.output));
 }

@@ -70,7 +70,9 @@ TEST_F(DatasetCli, BadInputExits2NamingTheFile) {
                      p("data.h5") + " --target displacement");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("bad_nan.vtu"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("non-finite"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("target column 'displacement_0' has a non-finite value (nan) at point 3"),
+            std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
   EXPECT_FALSE(fs::exists(p("data.h5")));
 
   const auto missing = run("dataset build " + p("runs/part0.vtu") + " -o " + p("data.h5") +
