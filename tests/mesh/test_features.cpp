@@ -152,6 +152,55 @@ TEST(AabbTree, MatchesBruteForce) {
   }
 }
 
+// closest_all returns exactly the triangles within the tolerance of the nearest (brute force over
+// every triangle), in index order; its nearest is closest()'s distance.
+TEST(AabbTree, ClosestAllIsEveryTriangleWithinTheTolerance) {
+  // Unit squares (two triangles each) stacked 0.1 apart in z, alternately shifted, in an order
+  // that is not the distance order.
+  const int layers = 40;
+  Points p(4 * layers, 3);
+  Triangles t(2 * layers, 3);
+  for (int l = 0; l < layers; ++l) {
+    const double z = 0.1 * ((l * 7) % layers), dx = 0.01 * (l % 3);
+    p.row(4 * l + 0) << dx, 0, z;
+    p.row(4 * l + 1) << 1 + dx, 0, z;
+    p.row(4 * l + 2) << 1 + dx, 1, z;
+    p.row(4 * l + 3) << dx, 1, z;
+    t.row(2 * l) << 4 * l, 4 * l + 1, 4 * l + 2;
+    t.row(2 * l + 1) << 4 * l, 4 * l + 2, 4 * l + 3;
+  }
+  const AabbTree tree(p, t);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(-0.5, 4.5);
+  std::vector<AabbTree::Hit> hits;
+  std::size_t most = 0;
+  for (double tol : {1e-9, 0.05, 0.15, 0.35}) {
+    for (int q = 0; q < 200; ++q) {
+      const Eigen::Vector3d x(0.5 * u(rng) - 0.5, 0.5 * u(rng) - 0.5, u(rng));
+      std::vector<double> d(t.rows());
+      for (Eigen::Index i = 0; i < t.rows(); ++i)
+        d[i] = (closest_point_on_triangle(x, p.row(t(i, 0)).transpose(), p.row(t(i, 1)).transpose(),
+                                          p.row(t(i, 2)).transpose()) - x).norm();
+      const double nearest = *std::min_element(d.begin(), d.end());
+      std::vector<std::int64_t> expected;
+      for (Eigen::Index i = 0; i < t.rows(); ++i)
+        if (d[i] <= nearest + tol) expected.push_back(i);
+      tree.closest_all(x, tol, hits);
+      std::vector<std::int64_t> got;
+      for (const auto& h : hits) {
+        got.push_back(h.triangle);
+        EXPECT_DOUBLE_EQ(std::sqrt(h.sqr_distance), d[h.triangle]);
+      }
+      ASSERT_EQ(got, expected) << "tol " << tol << " query " << q;
+      double got_nearest = 1e300;
+      for (const auto& h : hits) got_nearest = std::min(got_nearest, h.sqr_distance);
+      EXPECT_EQ(got_nearest, tree.closest(x).sqr_distance);
+      most = std::max(most, got.size());
+    }
+  }
+  EXPECT_GE(most, 6u);  // ties across layers were exercised, not only within one square
+}
+
 TEST(Features, DistanceAndNormalsOnCubeMatchAnalytic) {
   for (Kind kind : {Kind::Hex, Kind::Tet}) {
     const Mesh m = cube_mesh(7, kind);
