@@ -135,7 +135,11 @@ std::string triple(const Json& v) {
 
 void print_features(std::ostream& os, const Json& f) {
   os << "  features    " << f["names"].size() << ": " << joined(f["names"]) << "\n";
-  os << "  recipe      " << joined(f["recipe"]) << "; origin " << triple(f["origin"])
+  os << "  recipe      version " << f["recipe_version"].get<int>() << ": " << joined(f["recipe"])
+     << "; "
+     << (f["frame"] == "part"
+             ? std::string("part frame (x, y from the bounding-box centre, z above the plate)")
+             : "origin " + triple(f["origin"]) + " on the plate")
      << ", length scale " << num(f["length_scale"]) << "\n";
 }
 
