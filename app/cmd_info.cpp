@@ -210,7 +210,7 @@ void print_checkpoint(std::ostream& os, const Json& j) {
     os << "  training   ";
     for (const char* key : {"epochs", "lr", "schedule", "warmup", "pct_start", "div_factor",
                             "final_div_factor", "cycle_momentum", "batch_size", "weight_decay",
-                            "clip_norm", "ema", "loss", "seed", "val_every"})
+                            "clip_norm", "ema", "loss", "seed", "val_every", "augment"})
       if (o.contains(key))
         os << " " << key << " "
            << (o[key].is_string()         ? o[key].get<std::string>()

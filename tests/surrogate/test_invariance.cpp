@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <map>
+#include <set>
 #include <sstream>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "mesh/grid.h"
 #include "mesh/io.h"
 #include "model_fixtures.h"
+#include "surrogate/augment.h"
 #include "surrogate/checkpoint.h"
 #include "surrogate/dataset.h"
 #include "surrogate/predictor.h"
@@ -71,6 +73,67 @@ mesh::Mesh l_part(double x0, double y0) {
   for (std::int64_t i = 0; i < m.num_points(); ++i) vm[i] = 100 + m.points(i, 2);
   m.point_data.put(mesh::DataArray::from_doubles("von_mises", 1, vm));
   return m;
+}
+
+// Element g of D4 as an integer matrix, written out independently of PlaneTransform: mirror
+// x -> -x when g >= 4, then rotate by (g mod 4) quarter turns counter-clockwise.
+Eigen::Matrix2d d4_matrix(int g) {
+  Eigen::Matrix2d quarter, r = Eigen::Matrix2d::Identity();
+  quarter << 0, -1, 1, 0;
+  for (int k = 0; k < g % 4; ++k) r = quarter * r;
+  Eigen::Matrix2d mirror = Eigen::Matrix2d::Identity();
+  if (g >= 4) mirror(0, 0) = -1;
+  return r * mirror;
+}
+
+// `m` turned by g: points and every 3-vector point array (x, y) multiplied by d4_matrix(g).
+mesh::Mesh turned(const mesh::Mesh& m, int g) {
+  const Eigen::Matrix2d r = d4_matrix(g);
+  mesh::Mesh out = m;
+  for (std::int64_t i = 0; i < m.num_points(); ++i)
+    out.points.row(i).head<2>() = (r * m.points.row(i).head<2>().transpose()).transpose();
+  const mesh::DataArray& u = *m.point_data.find("displacement");
+  std::vector<double> v;
+  for (std::int64_t i = 0; i < m.num_points(); ++i) {
+    const Eigen::Vector2d xy = r * Eigen::Vector2d(u.get(i, 0), u.get(i, 1));
+    v.insert(v.end(), {xy.x(), xy.y(), u.get(i, 2)});
+  }
+  out.point_data.put(mesh::DataArray::from_doubles("displacement", 3, v));
+  return out;
+}
+
+// The L part voxelised afresh in pose g, as `am voxelize` would give it for a turned STL: the
+// turned mask on its own grid, cells and points numbered x fastest in that grid, so the numbering
+// differs from the original's (unlike turned(), which keeps it).
+mesh::Mesh l_part_voxelized_turned(int g) {
+  const Eigen::Matrix2d r = d4_matrix(g);
+  const bool swap = g % 2 == 1;
+  const int nx = swap ? kNy : kNx, ny = swap ? kNx : kNy;
+  std::set<std::array<int, 3>> kept;
+  for (int k = 0; k < kNz; ++k)
+    for (int j = 0; j < kNy; ++j)
+      for (int i = 0; i < kNx; ++i)
+        if (l_mask(i, j, k)) {  // cell centre about the grid centre, turned, back to indices
+          const Eigen::Vector2d c = r * Eigen::Vector2d(i + 0.5 - kNx / 2.0, j + 0.5 - kNy / 2.0);
+          kept.insert({int(std::lround(c.x() + nx / 2.0 - 0.5)),
+                        int(std::lround(c.y() + ny / 2.0 - 0.5)), k});
+        }
+  return mesh::hex_grid(nx, ny, kNz, kVoxel,
+                        [&](int i, int j, int k) { return kept.count({i, j, k}) > 0; });
+}
+
+// A normaliser with the identity statistics (mean 0, std 1: symmetric) for `recipe` on `m`.
+surrogate::Normalizer identity_normalizer(const mesh::FeatureRecipe& recipe, const mesh::Mesh& m) {
+  surrogate::Normalizer n;
+  n.feature_names = recipe.column_names(m);
+  n.feature_mean.assign(n.feature_names.size(), 0.0);
+  n.feature_std.assign(n.feature_names.size(), 1.0);
+  n.target_arrays = {"von_mises", "displacement"};
+  n.target_components = {1, 3};
+  n.target_names = {"von_mises", "displacement_0", "displacement_1", "displacement_2"};
+  n.target_mean.assign(4, 0.0);
+  n.target_std.assign(4, 1.0);
+  return n;
 }
 
 struct ScratchDir {
@@ -175,3 +238,131 @@ TEST(PartFrame, MovedPartGetsTheSamePrediction) {
       << "recipe version 1 sees plate positions: if it did not, this test could not fail";
 }
 
+TEST(PlaneTransform, IsTheDihedralGroupOfTheSquare) {
+  std::set<std::array<float, 4>> seen;
+  for (int g = 0; g < 8; ++g) {
+    const auto t = surrogate::PlaneTransform::element(g);
+    for (const Eigen::Vector2d& e : {Eigen::Vector2d(1, 0), Eigen::Vector2d(0, 1)}) {
+      double u = e.x(), v = e.y();
+      t.apply(u, v);
+      EXPECT_EQ(Eigen::Vector2d(u, v), d4_matrix(g) * e) << "element " << g;
+    }
+    float u = 1, v = 2;
+    t.apply(u, v);
+    float p = 3, q = 4;
+    t.apply(p, q);
+    seen.insert({u, v, p, q});
+  }
+  EXPECT_EQ(seen.size(), 8u);
+  EXPECT_THROW(surrogate::PlaneTransform::element(8), Error);
+}
+
+TEST(PlaneAugmenter, DrawIsAPureUniformFunctionOfSeedEpochAndSample) {
+  std::array<int, 8> count{};
+  for (std::int64_t s = 0; s < 8000; ++s) ++count[surrogate::PlaneAugmenter::draw(5, 3, s)];
+  for (int c : count) EXPECT_NEAR(c, 1000, 150);
+  int differ_seed = 0, differ_epoch = 0;
+  for (std::int64_t s = 0; s < 100; ++s) {
+    const int g = surrogate::PlaneAugmenter::draw(5, 3, s);
+    EXPECT_EQ(g, surrogate::PlaneAugmenter::draw(5, 3, s));
+    differ_seed += g != surrogate::PlaneAugmenter::draw(6, 3, s);
+    differ_epoch += g != surrogate::PlaneAugmenter::draw(5, 4, s);
+  }
+  EXPECT_GT(differ_seed, 70);  // 7/8 expected
+  EXPECT_GT(differ_epoch, 70);
+}
+
+// The features of the turned voxel part are the augmented features of the original, for all 8
+// poses; the targets turn with it (the 3-vector), the scalar does not. This is what makes the
+// augmentation show the model parts it could really be given.
+TEST(PlaneAugmenter, AugmentedFeaturesAreThoseOfTheTurnedPart) {
+  const mesh::Mesh part = l_part(12.3, -4.1);
+  mesh::FeatureRecipe recipe = mesh::FeatureRecipe::default_recipe();
+  recipe.length_scale = 7.3;
+  const surrogate::Normalizer norm = identity_normalizer(recipe, part);
+  const surrogate::PlaneAugmenter aug(recipe, norm, "test");
+  const std::vector<std::string> arrays = {"von_mises", "displacement"};
+  const mesh::FeatureMatrix x = mesh::compute_features(part, recipe);
+  const mesh::FeatureMatrix y = surrogate::target_rows(part, arrays);
+  for (int g = 0; g < 8; ++g) {
+    const mesh::Mesh t = turned(part, g);
+    mesh::FeatureMatrix xa = x, ya = y;
+    aug.apply(g, xa, ya, 0, xa.rows());
+    const mesh::FeatureMatrix xt = mesh::compute_features(t, recipe);
+    EXPECT_EQ(xa, xt) << "element " << g << ": max difference "
+                      << (xa - xt).cwiseAbs().maxCoeff();
+    EXPECT_EQ(ya, surrogate::target_rows(t, arrays)) << "element " << g;
+    if (g > 0) EXPECT_NE(xa, x) << "element " << g << " changed nothing";
+  }
+  // Only the rows asked for are touched.
+  mesh::FeatureMatrix xa = x, ya = y;
+  aug.apply(1, xa, ya, 5, 9);
+  EXPECT_EQ(xa.topRows(5), x.topRows(5));
+  EXPECT_EQ(xa.bottomRows(x.rows() - 9), x.bottomRows(x.rows() - 9));
+  EXPECT_NE(xa.middleRows(5, 4), x.middleRows(5, 4));
+}
+
+// The same for a part voxelised in the turned pose, numbered its own way (what a user's turned
+// STL gives): where faces tie (edges, corners, points equally far from two walls) the normal is a
+// function of the faces, not of their numbering, so the features still turn with the part.
+TEST(PlaneAugmenter, AFreshlyVoxelisedTurnedPartHasTheTurnedFeatures) {
+  const mesh::Mesh part = l_part(0, 0);
+  mesh::FeatureRecipe recipe = mesh::FeatureRecipe::default_recipe();
+  recipe.length_scale = 7.3;
+  const surrogate::PlaneAugmenter aug(recipe, identity_normalizer(recipe, part), "test");
+  const mesh::FeatureMatrix x = mesh::compute_features(part, recipe);
+  const Eigen::Vector3d o = mesh::part_frame_origin(part.points);
+  for (int g = 1; g < 8; ++g) {
+    const mesh::Mesh t = l_part_voxelized_turned(g);
+    ASSERT_EQ(t.num_points(), part.num_points());
+    const mesh::FeatureMatrix xt = mesh::compute_features(t, recipe);
+    const Eigen::Vector3d ot = mesh::part_frame_origin(t.points);
+    std::map<std::array<long, 3>, Eigen::Index> row_of;  // the turned mesh's points by position
+    const auto key = [](const Eigen::Vector3d& p) {
+      return std::array<long, 3>{std::lround(p.x() * 1e4), std::lround(p.y() * 1e4),
+                                 std::lround(p.z() * 1e4)};
+    };
+    for (Eigen::Index i = 0; i < t.num_points(); ++i)
+      row_of[key(t.points.row(i).transpose() - ot)] = i;
+    mesh::FeatureMatrix xa = x, ya = mesh::FeatureMatrix::Zero(x.rows(), 4);
+    aug.apply(g, xa, ya, 0, xa.rows());
+    bool renumbered = false;
+    float worst = 0;
+    for (Eigen::Index i = 0; i < part.num_points(); ++i) {
+      Eigen::Vector3d p = part.points.row(i).transpose() - o;
+      p.head<2>() = d4_matrix(g) * p.head<2>();
+      const auto it = row_of.find(key(p));
+      ASSERT_NE(it, row_of.end()) << "element " << g << " point " << i;
+      renumbered |= it->second != i;
+      worst = std::max(worst, (xa.row(i) - xt.row(it->second)).cwiseAbs().maxCoeff());
+    }
+    EXPECT_TRUE(renumbered) << "element " << g;
+    EXPECT_LT(worst, 1e-6f) << "element " << g;
+  }
+}
+
+TEST(PlaneAugmenter, RefusesDataItCannotTurn) {
+  const mesh::Mesh part = l_part(0, 0);
+  const mesh::FeatureRecipe v1 = mesh::FeatureRecipe::default_recipe({}, 1);
+  std::string e = input_error([&] { surrogate::PlaneAugmenter(v1, identity_normalizer(v1, part), "d.h5"); });
+  EXPECT_NE(e.find("d.h5: --augment"), std::string::npos) << e;
+  EXPECT_NE(e.find("version 1"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+
+  const mesh::FeatureRecipe v2 = mesh::FeatureRecipe::default_recipe();
+  surrogate::Normalizer n = identity_normalizer(v2, part);
+  n.target_arrays = {"stress"};
+  n.target_components = {4};
+  n.target_names = {"stress_0", "stress_1", "stress_2", "stress_3"};
+  e = input_error([&] { surrogate::PlaneAugmenter(v2, n, "d.h5"); });
+  EXPECT_NE(e.find("'stress' has 4 components"), std::string::npos) << e;
+
+  n = identity_normalizer(v2, part);
+  n.feature_mean[1] = 0.25;  // coord_y off centre: a turned part would be scaled otherwise
+  e = input_error([&] { surrogate::PlaneAugmenter(v2, n, "d.h5"); });
+  EXPECT_NE(e.find("coord_x/coord_y"), std::string::npos) << e;
+  n = identity_normalizer(v2, part);
+  n.target_std[2] = 2.0;  // displacement_1
+  e = input_error([&] { surrogate::PlaneAugmenter(v2, n, "d.h5"); });
+  EXPECT_NE(e.find("displacement_0/displacement_1"), std::string::npos) << e;
+}

@@ -441,3 +441,17 @@ TEST_F(PipelineCli, PredictDoesNotDependOnWhereThePartSits) {
     }
   EXPECT_LT(std::sqrt(diff / norm), 1e-6);
 }
+
+TEST_F(PipelineCli, TrainAugmentNeedsRecipeVersion2) {
+  ASSERT_EQ(run("dataset build " + p("runs") + " -o " + p("v1.h5") +
+                " --target u --split 0.5,0.17,0.33 --recipe-version 1").code, 0);
+  auto r = run("train --data " + p("v1.h5") + " -o " + p("aug1.h5") + " --epochs 1 -C 8 -L 1 -H 2 -M 4 --augment");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("version 1"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p("aug1.h5")));
+  r = run("train --data " + p("data.h5") + " -o " + p("aug2.h5") + " --epochs 1 -C 8 -L 1 -H 2 -M 4 --augment");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("info " + p("aug2.h5"));
+  EXPECT_NE(r.out.find("augment true"), std::string::npos) << r.out;
+}
