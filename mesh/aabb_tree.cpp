@@ -1,6 +1,7 @@
 #include "mesh/aabb_tree.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -140,6 +141,48 @@ AabbTree::Hit AabbTree::closest(const Eigen::Vector3d& q) const {
     }
   }
   return best;
+}
+
+void AabbTree::closest_all(const Eigen::Vector3d& q, double tolerance, std::vector<Hit>& out) const {
+  FLARE_CHECK(tolerance > 0, "AabbTree::closest_all: the tolerance must be positive");
+  // Every triangle within tolerance of the smallest distance seen so far is a candidate; the
+  // smallest distance is only known at the end, so the candidates are filtered then. The answer
+  // is a function of the distances alone, not of the order the tree visits the triangles in.
+  out.clear();
+  double nearest = std::numeric_limits<double>::infinity();
+  std::int64_t stack[128];
+  int top = 0;
+  stack[top++] = 0;
+  while (top > 0) {
+    const Node& n = m_nodes[stack[--top]];
+    const double reach = nearest + tolerance;
+    if (box_sqr_distance(n.lo, n.hi, q) > reach * reach) continue;
+    if (n.right < 0) {
+      for (std::int64_t i = n.begin; i < n.end; ++i) {
+        const double* c = m_corners.data() + 9 * i;
+        const Eigen::Vector3d a(c[0], c[1], c[2]), b(c[3], c[4], c[5]), cc(c[6], c[7], c[8]);
+        const Eigen::Vector3d p = closest_point_on_triangle(q, a, b, cc);
+        const double d2 = (p - q).squaredNorm(), d = std::sqrt(d2);
+        if (d > nearest + tolerance) continue;
+        out.push_back({d2, m_ids[i], p});
+        nearest = std::min(nearest, d);
+      }
+      continue;
+    }
+    // Nearer child first, as in closest(q): it tightens `nearest` early.
+    const std::int64_t left = &n - m_nodes.data() + 1, right = n.right;
+    const double dl = box_sqr_distance(m_nodes[left].lo, m_nodes[left].hi, q);
+    const double dr = box_sqr_distance(m_nodes[right].lo, m_nodes[right].hi, q);
+    FLARE_CHECK(top + 2 <= 128, "AabbTree stack overflow (tree too deep)");
+    stack[top++] = dl <= dr ? right : left;
+    stack[top++] = dl <= dr ? left : right;
+  }
+  const double reach = nearest + tolerance;
+  out.erase(std::remove_if(out.begin(), out.end(),
+                           [&](const Hit& h) { return std::sqrt(h.sqr_distance) > reach; }),
+            out.end());
+  std::sort(out.begin(), out.end(),
+            [](const Hit& a, const Hit& b) { return a.triangle < b.triangle; });
 }
 
 }  // namespace flare::mesh

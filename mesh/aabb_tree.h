@@ -6,8 +6,9 @@
 // memory. Query: depth-first, nearer child first, pruning boxes farther than the best hit;
 // O(log T) for points near a well-shaped surface. Queries are const and thread-safe.
 //
-// Ties: among triangles at exactly the same distance the lowest triangle index wins, so the
-// answer depends only on the geometry and the triangle order, not on traversal order.
+// Ties: closest() returns the lowest triangle index among triangles at exactly the same distance,
+// so the answer depends only on the geometry and the triangle order, not on traversal order;
+// closest_all() returns every triangle within a tolerance of the nearest.
 #pragma once
 
 #include <Eigen/Core>
@@ -31,6 +32,11 @@ class AabbTree {
   };
   /// Nearest triangle to q.
   Hit closest(const Eigen::Vector3d& q) const;
+  /// Every triangle whose distance to q is within `tolerance` (> 0) of the smallest, in triangle
+  /// index order, into `out` (cleared first). Ties are common (a voxel part's edge nodes touch
+  /// two faces, its interior points are often equally far from two walls), and rounding at the
+  /// level of the coordinates, as when the part is moved on the plate, must not break them.
+  void closest_all(const Eigen::Vector3d& q, double tolerance, std::vector<Hit>& out) const;
 
   std::int64_t num_triangles() const { return std::int64_t(m_ids.size()); }
 

@@ -1,5 +1,6 @@
 #include "mesh/features.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -28,7 +29,33 @@ struct BoundaryFeatures {
   Points normal;                 // #N by 3
 };
 
-BoundaryFeatures boundary_features(const Mesh& mesh, const std::string& source) {
+// The normalised sum of the distinct normals among `hits` (tied nearest faces), zero where they
+// cancel. A function of the set of faces, not of their order: a part voxelised in another pose
+// (other cell numbering) gets the turned normals at its edges, corners and medial planes.
+// `distinct` is scratch space.
+Eigen::Vector3d tied_normal(const std::vector<AabbTree::Hit>& hits,
+                            const Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor>& normals,
+                            std::vector<Eigen::Vector3d>& distinct) {
+  distinct.clear();
+  Eigen::Vector3d sum = Eigen::Vector3d::Zero();
+  for (const auto& h : hits) {
+    const Eigen::Vector3d n = normals.row(h.triangle).transpose();
+    if (n.squaredNorm() == 0) continue;  // degenerate triangle
+    if (std::any_of(distinct.begin(), distinct.end(),
+                    [&](const Eigen::Vector3d& m) { return n.dot(m) > 1 - 1e-9; }))
+      continue;
+    distinct.push_back(n);
+    sum += n;
+  }
+  const double len = sum.norm();
+  return len > 1e-6 ? Eigen::Vector3d(sum / len) : Eigen::Vector3d::Zero();
+}
+
+// tie_tolerance 0: the lowest-index nearest triangle's normal (exact ties only), as recipe
+// version 1 always did. > 0: all faces within it of the nearest, combined by tied_normal, and
+// the smallest of their distances.
+BoundaryFeatures boundary_features(const Mesh& mesh, const std::string& source,
+                                   double tie_tolerance) {
   const BoundarySurface surface = extract_boundary(mesh, source);
   const auto face_normals = triangle_normals(mesh.points, surface.triangles);
   const AabbTree tree(mesh.points, surface.triangles);
@@ -43,29 +70,82 @@ BoundaryFeatures boundary_features(const Mesh& mesh, const std::string& source) 
 
   const std::int64_t n = mesh.num_points();
   BoundaryFeatures out{std::vector<double>(n), Points(n, 3)};
-#pragma omp parallel for schedule(dynamic, 1024)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const Eigen::Vector3d q = mesh.points.row(i).transpose();
-    const AabbTree::Hit hit = tree.closest(q);
-    const Eigen::Vector3d nrm = face_normals.row(hit.triangle).transpose();
-    double d = std::sqrt(hit.sqr_distance);
-    if (d > 0 && surface.closed_volume && (in_volume[i] || (q - hit.closest).dot(nrm) < 0)) d = -d;
-    out.distance[i] = d;
-    out.normal.row(i) = nrm.transpose();
+#pragma omp parallel
+  {
+    std::vector<AabbTree::Hit> hits;
+    std::vector<Eigen::Vector3d> distinct;
+#pragma omp for schedule(dynamic, 1024)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const Eigen::Vector3d q = mesh.points.row(i).transpose();
+      AabbTree::Hit hit;
+      Eigen::Vector3d nrm;
+      if (tie_tolerance > 0) {
+        tree.closest_all(q, tie_tolerance, hits);
+        hit = *std::min_element(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
+          return a.sqr_distance < b.sqr_distance;
+        });
+        nrm = tied_normal(hits, face_normals, distinct);
+      } else {
+        hit = tree.closest(q);
+        nrm = face_normals.row(hit.triangle).transpose();
+      }
+      double d = std::sqrt(hit.sqr_distance);
+      const Eigen::Vector3d face = face_normals.row(hit.triangle).transpose();
+      if (d > 0 && surface.closed_volume && (in_volume[i] || (q - hit.closest).dot(face) < 0))
+        d = -d;
+      out.distance[i] = d;
+      out.normal.row(i) = nrm.transpose();
+    }
   }
   return out;
 }
 
+// Version 2: faces whose distances agree to 1e-6 of the part's size are equally near. That is far
+// above the rounding of coordinates (float32 files included) for parts within a metre of the
+// origin, and far below any geometric difference that matters (a voxel is ~1e-2 of a part).
+double tie_tolerance(const Points& points) {
+  const Eigen::Vector3d extent =
+      (points.colwise().maxCoeff() - points.colwise().minCoeff()).transpose();
+  return 1e-6 * extent.norm();
+}
+
 }  // namespace
 
-FeatureRecipe FeatureRecipe::default_recipe(const std::vector<std::string>& input_arrays) {
+void add_array_symmetry(PlaneSymmetry& s, const std::string& name, int components,
+                        Eigen::Index first) {
+  if (components == 3) s.pairs.push_back({first, first + 1});
+  else if (components != 1 && s.why_not.empty())
+    s.why_not = detail::concat("point array '", name, "' has ", components,
+                               " components (only scalars and 3-vectors have a known rotation)");
+}
+
+PlaneSymmetry arrays_symmetry(const std::vector<std::string>& names,
+                              const std::vector<int>& components) {
+  FLARE_CHECK(names.size() == components.size(), "arrays_symmetry: ", names.size(), " names, ",
+              components.size(), " widths");
+  PlaneSymmetry s;
+  Eigen::Index col = 0;
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    add_array_symmetry(s, names[k], components[k], col);
+    col += components[k];
+  }
+  return s;
+}
+
+FeatureRecipe FeatureRecipe::default_recipe(const std::vector<std::string>& input_arrays,
+                                            int version) {
   FeatureRecipe r;
-  r.features = {"coords", "boundary_distance", "boundary_normal", "height"};
+  r.version = version;
+  r.features = {"coords", "boundary_distance", "boundary_normal"};
+  if (version == 1) r.features.push_back("height");
   for (const auto& a : input_arrays) r.features.push_back(kArrayPrefix + a);
   return r;
 }
 
 void FeatureRecipe::validate() const {
+  FLARE_INPUT_CHECK(version >= kMinVersion && version <= kVersion, "feature recipe version ",
+                    version, " is not supported (this build reads versions ", kMinVersion, " to ",
+                    kVersion, "; use a matching flare-surrogate)");
   FLARE_INPUT_CHECK(!features.empty(), "feature recipe: the feature list is empty");
   std::set<std::string> seen;
   for (const auto& f : features) {
@@ -84,6 +164,36 @@ std::vector<std::string> FeatureRecipe::input_arrays() const {
   for (const auto& f : features)
     if (is_array_spec(f)) out.push_back(array_of(f));
   return out;
+}
+
+PlaneSymmetry FeatureRecipe::plane_symmetry(const std::vector<std::string>& columns) const {
+  PlaneSymmetry s;
+  if (version == 1)
+    s.why_not = "the feature recipe is version 1, whose coordinates are absolute plate positions";
+  const Eigen::Index n = Eigen::Index(columns.size());
+  Eigen::Index col = 0;
+  for (const auto& f : features) {
+    if (f == "coords" || f == "boundary_normal") {
+      s.pairs.push_back({col, col + 1});
+      col += 3;
+    } else if (f == "boundary_distance" || f == "height") {
+      col += 1;
+    } else {
+      // An array's width is not in the recipe: its columns are <a>, or <a>_0 .. <a>_{k-1}.
+      const std::string a = array_of(f);
+      int k = 0;
+      if (col < n && columns[col] == a) k = 1;
+      else
+        while (col + k < n && columns[col + k] == a + "_" + std::to_string(k)) ++k;
+      FLARE_INPUT_CHECK(k > 0, "feature columns do not match the recipe: no column for array '",
+                        a, "'");
+      add_array_symmetry(s, a, k, col);
+      col += k;
+    }
+  }
+  FLARE_INPUT_CHECK(col == n, "feature columns do not match the recipe: ", n, " columns, the recipe "
+                    "makes ", col);
+  return s;
 }
 
 std::vector<std::string> FeatureRecipe::column_names(const Mesh& mesh) const {
@@ -106,23 +216,28 @@ std::vector<std::string> FeatureRecipe::column_names(const Mesh& mesh) const {
 }
 
 nlohmann::json FeatureRecipe::to_json() const {
-  return {{"version", kVersion},
-          {"features", features},
-          {"origin", {origin.x(), origin.y(), origin.z()}},
-          {"length_scale", length_scale}};
+  // Version 1 is written exactly as before version 2 existed; version 2 has no origin.
+  if (version == 1)
+    return {{"version", version},
+            {"features", features},
+            {"origin", {origin.x(), origin.y(), origin.z()}},
+            {"length_scale", length_scale}};
+  return {{"version", version}, {"features", features}, {"length_scale", length_scale}};
 }
 
 FeatureRecipe FeatureRecipe::from_json(const nlohmann::json& j, const std::string& source) {
   FeatureRecipe r;
   try {
-    const int version = j.at("version").get<int>();
-    FLARE_INPUT_CHECK(version == kVersion, source, ": feature recipe version ", version,
-                      " is not supported (this build reads version ", kVersion,
-                      "; use a matching flare-surrogate)");
+    r.version = j.at("version").get<int>();
+    FLARE_INPUT_CHECK(r.version >= kMinVersion && r.version <= kVersion, source,
+                      ": feature recipe version ", r.version, " is not supported (this build reads "
+                      "versions ", kMinVersion, " to ", kVersion, "; use a newer flare-surrogate)");
     r.features = j.at("features").get<std::vector<std::string>>();
-    const auto o = j.at("origin").get<std::vector<double>>();
-    FLARE_INPUT_CHECK(o.size() == 3, source, ": feature recipe origin must have 3 values");
-    r.origin = Eigen::Vector3d(o[0], o[1], o[2]);
+    if (r.version == 1) {
+      const auto o = j.at("origin").get<std::vector<double>>();
+      FLARE_INPUT_CHECK(o.size() == 3, source, ": feature recipe origin must have 3 values");
+      r.origin = Eigen::Vector3d(o[0], o[1], o[2]);
+    }
     r.length_scale = j.at("length_scale").get<double>();
   } catch (const nlohmann::json::exception& e) {
     throw InputError(detail::concat(source, ": not a valid feature recipe (", e.what(), ")"));
@@ -141,12 +256,29 @@ void Bounds::extend(const Points& points) {
   hi = hi.cwiseMax(points.colwise().maxCoeff().transpose());
 }
 
-void fit_normalization(FeatureRecipe& recipe, const Bounds& b) {
-  FLARE_INPUT_CHECK(!b.empty(), "cannot fit the feature normalisation: no points");
-  const double half = 0.5 * (b.hi - b.lo).maxCoeff();
+Eigen::Vector3d part_frame_origin(const Points& points) {
+  FLARE_CHECK(points.rows() > 0, "part_frame_origin: no points");
+  const Eigen::Vector3d lo = points.colwise().minCoeff().transpose();
+  const Eigen::Vector3d hi = points.colwise().maxCoeff().transpose();
+  // (lo + hi) / 2 negates exactly with the points (a mirror), so the frame maps to itself.
+  return {0.5 * (lo.x() + hi.x()), 0.5 * (lo.y() + hi.y()), lo.z()};
+}
+
+void fit_normalization(FeatureRecipe& recipe, const std::vector<Bounds>& train_meshes) {
+  Bounds all;
+  double largest = 0;
+  for (const Bounds& b : train_meshes)
+    if (!b.empty()) {
+      all.lo = all.lo.cwiseMin(b.lo);
+      all.hi = all.hi.cwiseMax(b.hi);
+      largest = std::max(largest, (b.hi - b.lo).maxCoeff());
+    }
+  FLARE_INPUT_CHECK(!all.empty(), "cannot fit the feature normalisation: no points");
+  const double half = 0.5 * (recipe.version == 1 ? (all.hi - all.lo).maxCoeff() : largest);
   FLARE_INPUT_CHECK(half > 0 && std::isfinite(half),
                     "cannot fit the feature normalisation: the training meshes have zero extent");
-  recipe.origin = 0.5 * (b.lo + b.hi);
+  recipe.origin = recipe.version == 1 ? Eigen::Vector3d(0.5 * (all.lo + all.hi))
+                                      : Eigen::Vector3d::Zero();
   recipe.length_scale = half;
 }
 
@@ -177,15 +309,19 @@ FeatureMatrix compute_features(const Mesh& mesh, const FeatureRecipe& recipe,
   BoundaryFeatures bf;
   for (const auto& f : recipe.features)
     if (f == "boundary_distance" || f == "boundary_normal") {
-      bf = boundary_features(mesh, source);
+      bf = boundary_features(mesh, source, recipe.version == 1 ? 0.0 : tie_tolerance(mesh.points));
       break;
     }
 
+  // Version 1 subtracts the recipe's origin (exactly the arithmetic it always did), version 2 the
+  // origin of this mesh's own frame.
+  const Eigen::Vector3d origin =
+      recipe.version == 1 ? recipe.origin : part_frame_origin(mesh.points);
   Eigen::Index col = 0;
   for (const auto& f : recipe.features) {
     if (f == "coords") {
       for (int k = 0; k < 3; ++k)
-        x.col(col + k) = ((mesh.points.col(k).array() - recipe.origin[k]) * inv).cast<float>();
+        x.col(col + k) = ((mesh.points.col(k).array() - origin[k]) * inv).cast<float>();
       col += 3;
     } else if (f == "boundary_distance") {
       for (std::int64_t i = 0; i < n; ++i) x(i, col) = float(bf.distance[i] * inv);

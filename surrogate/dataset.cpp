@@ -73,6 +73,15 @@ struct ChannelStats {
     }
     count += n;
   }
+  // Channels a and b become one in-plane pair: mean 0 and one spread, the mean square of both
+  // about 0 (rotations by 90 degrees and mirrors map the pair's values onto each other and their
+  // negatives, so over the symmetric data its mean is 0 and both channels have that spread).
+  void share(Eigen::Index a, Eigen::Index b) {
+    const double n = double(count);
+    const double sq = 0.5 * (m2[a] + n * mean[a] * mean[a] + m2[b] + n * mean[b] * mean[b]);
+    mean[a] = mean[b] = 0.0;
+    m2[a] = m2[b] = sq;
+  }
   // Population std; a constant channel gets 1 so normalising it yields zeros, not NaN.
   std::vector<double> stddev() const {
     std::vector<double> s(mean.size());
@@ -177,7 +186,8 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
               "build_dataset: ", opt.sample_families.size(), " families for ", opt.inputs.size(),
               " inputs");
   check_writable(opt.output);
-  mesh::FeatureRecipe recipe = mesh::FeatureRecipe::default_recipe(opt.input_arrays);
+  mesh::FeatureRecipe recipe =
+      mesh::FeatureRecipe::default_recipe(opt.input_arrays, opt.recipe_version);
   recipe.validate();
 
   DatasetBuildResult result;
@@ -229,11 +239,10 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
   } else {
     splits = split_samples(samples, opt.split, opt.seed);
   }
-  mesh::Bounds train_bounds;
+  std::vector<mesh::Bounds> train_bounds;
   TrainingDomain domain;
   for (std::int64_t s : splits[0]) {
-    train_bounds.lo = train_bounds.lo.cwiseMin(good[s].bounds.lo);
-    train_bounds.hi = train_bounds.hi.cwiseMax(good[s].bounds.hi);
+    train_bounds.push_back(good[s].bounds);
     domain.add(good[s].shape);
   }
   mesh::fit_normalization(recipe, train_bounds);
@@ -300,6 +309,11 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
     for (int k = 0; k < 3; ++k)
       h5::write_dataset(split_group.id(), kSplitNames[k], splits[k].data(),
                         {std::int64_t(splits[k].size())});
+    if (recipe.version >= 2) {
+      for (const auto& [a, b] : recipe.plane_symmetry(feature_names).pairs) fstats->share(a, b);
+      for (const auto& [a, b] : mesh::arrays_symmetry(opt.targets, target_comps).pairs)
+        tstats.share(a, b);
+    }
     h5::Handle stats = h5::create_group(file, "stats");
     const auto fs = fstats->stddev(), ts = tstats.stddev();
     h5::write_dataset(stats.id(), "feature_mean", fstats->mean.data(), {F});

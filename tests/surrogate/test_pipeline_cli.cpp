@@ -504,3 +504,39 @@ TEST_F(PipelineCli, PredictNamesANonFiniteFeature) {
   }
   EXPECT_FALSE(fs::exists(p("far_pred.vtu")));
 }
+
+// The default recipe (version 2) through the executable: a part moved on the plate gets the same
+// predicted field from `predict`, because the frame is computed per mesh.
+TEST_F(PipelineCli, PredictDoesNotDependOnWhereThePartSits) {
+  mesh::Mesh moved = mesh::read_mesh(p("runs/box2.vtu"));
+  moved.points.col(0).array() += 40.0;
+  moved.points.col(1).array() += 25.0;
+  mesh::write_vtu(moved, p("moved.vtu"));
+  ASSERT_EQ(run("predict " + p("runs/box2.vtu") + " -m " + p("model.h5") + " -o " + p("here.vtu")).code, 0);
+  ASSERT_EQ(run("predict " + p("moved.vtu") + " -m " + p("model.h5") + " -o " + p("there.vtu")).code, 0);
+  const auto* a = mesh::read_mesh(p("here.vtu")).point_data.find("u_pred");
+  const mesh::Mesh there = mesh::read_mesh(p("there.vtu"));
+  const auto* b = there.point_data.find("u_pred");
+  ASSERT_TRUE(a && b);
+  double diff = 0, norm = 0;
+  for (std::int64_t i = 0; i < a->tuples(); ++i)
+    for (int c = 0; c < 3; ++c) {
+      diff += std::pow(a->get(i, c) - b->get(i, c), 2);
+      norm += std::pow(a->get(i, c), 2);
+    }
+  EXPECT_LT(std::sqrt(diff / norm), 1e-6);
+}
+
+TEST_F(PipelineCli, TrainAugmentNeedsRecipeVersion2) {
+  ASSERT_EQ(run("dataset build " + p("runs") + " -o " + p("v1.h5") +
+                " --target u --split 0.5,0.17,0.33 --recipe-version 1").code, 0);
+  auto r = run("train --data " + p("v1.h5") + " -o " + p("aug1.h5") + " --epochs 1 -C 8 -L 1 -H 2 -M 4 --augment");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("version 1"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p("aug1.h5")));
+  r = run("train --data " + p("data.h5") + " -o " + p("aug2.h5") + " --epochs 1 -C 8 -L 1 -H 2 -M 4 --augment");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("info " + p("aug2.h5"));
+  EXPECT_NE(r.out.find("augment true"), std::string::npos) << r.out;
+}
