@@ -87,7 +87,9 @@ int run_am_simulate(const flare::app::Args& args) {
                       "largest dimension, in the surface's units)");
     flare::am::VoxelizeOptions vo;
     vo.voxel = vm["voxel"].as<double>();
-    const flare::am::VoxelGrid grid = flare::am::voxelize(part, vo, input.string());
+    flare::am::SurfaceDefects defects;
+    const flare::am::VoxelGrid grid = flare::am::voxelize(part, vo, input.string(), &defects);
+    if (defects.any()) std::cerr << "warning: " << input.string() << ": " << defects.describe() << "\n";
     flare::am::IslandReport islands;
     part = flare::am::voxel_mesh(grid, &islands);
     if (islands.dropped_islands > 0)

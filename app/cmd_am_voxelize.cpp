@@ -1,5 +1,7 @@
 // flare-surrogate am voxelize: a closed surface (STL, .vtp, .vtk) to a hexahedral voxel mesh
-// standing on the build plate, for `am simulate`.
+// standing on the build plate, for `am simulate`. A surface with defects (non-manifold edges,
+// gaps, flipped or duplicated triangles, overlapping shells) is voxelised anyway, with one
+// `warning:` line naming them (am/surface_repair.h); an open sheet with no inside is refused.
 #include <chrono>
 #include <iostream>
 
@@ -33,8 +35,11 @@ int run(const flare::app::Args& args) {
   flare::mesh::Mesh surface = flare::mesh::read_mesh(in);
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  flare::am::VoxelGrid grid = flare::am::voxelize(surface, {voxel, max_nodes}, in);
+  flare::am::SurfaceDefects defects;
+  flare::am::VoxelGrid grid = flare::am::voxelize(surface, {voxel, max_nodes}, in, &defects);
   const auto t1 = Clock::now();
+  // One line, before the output is written: what the surface got wrong and how it was taken.
+  if (defects.any()) std::cerr << "warning: " << in << ": " << defects.describe() << "\n";
   flare::am::IslandReport islands;
   flare::mesh::Mesh m = flare::am::voxel_mesh(grid, &islands);
   const double voxelize_s = std::chrono::duration<double>(t1 - t0).count();

@@ -10,6 +10,7 @@
 
 #include "app/command.h"
 #include "common/error.h"
+#include "mesh/features.h"
 #include "mesh/io.h"
 #include "surrogate/dataset.h"
 #include "surrogate/manifest.h"
@@ -61,6 +62,7 @@ int dataset_build(const app::Args& args) {
   std::vector<std::string> inputs;
   std::string output, target, input_arrays, split = "0.8,0.1,0.1";
   std::uint64_t seed = 0;
+  int recipe_version = mesh::FeatureRecipe::kVersion;
   opts.add_options()
       ("input", app::po::value(&inputs)->multitoken(), "solved meshes (.vtu, .vtk, .vtp, .pvd: last step) or directories of them")
       ("output,o", app::po::value(&output)->required(), "dataset file to write (.h5)")
@@ -68,6 +70,7 @@ int dataset_build(const app::Args& args) {
       ("inputs,i", app::po::value(&input_arrays), "extra point arrays used as input features, comma-separated")
       ("split", app::po::value(&split)->default_value(split), "train,val,test fractions (split by sample), or `manifest`: each input's split from the manifest.json of its folder (`am dataset` output)")
       ("seed", app::po::value(&seed)->default_value(seed), "seed of the split shuffle")
+      ("recipe-version", app::po::value(&recipe_version)->default_value(recipe_version), "feature recipe: 2 = positions in each part's own frame (a part's features do not depend on where it sits on the plate); 1 = absolute plate positions, as the bundled models were trained (to rebuild their data or compare against them)")
       ("skip-bad", "leave out inputs that fail validation (reported) instead of stopping");
   app::po::positional_options_description pos;
   pos.add("input", -1);
@@ -105,6 +108,11 @@ int dataset_build(const app::Args& args) {
       throw InputError("--split: '" + fractions[k] + "' is not a number");
     }
   }
+  FLARE_INPUT_CHECK(recipe_version >= mesh::FeatureRecipe::kMinVersion &&
+                        recipe_version <= mesh::FeatureRecipe::kVersion,
+                    "--recipe-version: ", recipe_version, " is not a feature recipe version (use ",
+                    mesh::FeatureRecipe::kMinVersion, " or ", mesh::FeatureRecipe::kVersion, ")");
+  o.recipe_version = recipe_version;
   o.seed = seed;
   o.skip_bad = vm.count("skip-bad") > 0;
   o.tool_version = FLARE_VERSION;

@@ -135,7 +135,11 @@ std::string triple(const Json& v) {
 
 void print_features(std::ostream& os, const Json& f) {
   os << "  features    " << f["names"].size() << ": " << joined(f["names"]) << "\n";
-  os << "  recipe      " << joined(f["recipe"]) << "; origin " << triple(f["origin"])
+  os << "  recipe      version " << f["recipe_version"].get<int>() << ": " << joined(f["recipe"])
+     << "; "
+     << (f["frame"] == "part"
+             ? std::string("part frame (x, y from the bounding-box centre, z above the plate)")
+             : "origin " + triple(f["origin"]) + " on the plate")
      << ", length scale " << num(f["length_scale"]) << "\n";
 }
 
@@ -206,7 +210,7 @@ void print_checkpoint(std::ostream& os, const Json& j) {
     os << "  training   ";
     for (const char* key : {"epochs", "lr", "schedule", "warmup", "pct_start", "div_factor",
                             "final_div_factor", "cycle_momentum", "batch_size", "weight_decay",
-                            "clip_norm", "ema", "loss", "seed", "val_every"})
+                            "clip_norm", "ema", "loss", "seed", "val_every", "augment"})
       if (o.contains(key))
         os << " " << key << " "
            << (o[key].is_string()         ? o[key].get<std::string>()

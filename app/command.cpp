@@ -1,5 +1,6 @@
 #include "app/command.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "common/error.h"
@@ -13,6 +14,31 @@ std::vector<Command>& registry() {
 
 Registrar::Registrar(std::string name, std::string summary, Handler run) {
   registry().push_back({std::move(name), std::move(summary), std::move(run)});
+}
+
+std::vector<Command> group_commands(const std::string& group) {
+  std::vector<Command> out;
+  const std::string prefix = group + " ";
+  for (const auto& c : registry())
+    if (!group.empty() && c.name.size() > prefix.size() && c.name.compare(0, prefix.size(), prefix) == 0)
+      out.push_back(c);
+  std::sort(out.begin(), out.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
+  return out;
+}
+
+void print_command_list(std::ostream& os, const std::vector<Command>& commands) {
+  for (const auto& c : commands) {
+    os << "  " << c.name;
+    for (std::size_t i = c.name.size(); i < 18; ++i) os << ' ';
+    os << c.summary << "\n";
+  }
+}
+
+void print_group_usage(std::ostream& os, const std::string& group) {
+  os << "usage: flare-surrogate " << group << " <command> [options]   (flare-surrogate " << group
+     << " <command> --help)\n\n"
+     << group << " commands:\n";
+  print_command_list(os, group_commands(group));
 }
 
 bool parse_args(const std::string& command, const Args& args, const po::options_description& opts,

@@ -2,12 +2,15 @@
 // FLARE_COMMAND, so adding one touches no shared file (app/CMakeLists.txt globs cmd_*.cpp).
 //
 // A command's name may have two words ("am simulate"); main() picks the longest registered match.
+// The first word of a two-word name is a group ("am", "bench", "dataset"): the group alone, or with
+// --help, lists its commands (exit 2 and 0).
 // Handlers get the remaining arguments and return the exit code; they throw flare::InputError for
 // problems the user can fix (exit 2) and flare::Error for the rest (exit 1).
 #pragma once
 
 #include <boost/program_options.hpp>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,16 @@ struct Command {
 };
 
 std::vector<Command>& registry();
+
+/// The commands of a group: those named "`group` <word>" ("am" -> am dataset, am part, ...),
+/// sorted by name; empty when no command starts with the word `group`.
+std::vector<Command> group_commands(const std::string& group);
+
+/// One line per command: the name padded to a column, then its summary.
+void print_command_list(std::ostream& os, const std::vector<Command>& commands);
+
+/// Usage of a command group: "usage: flare-surrogate GROUP <command> [options]" and its commands.
+void print_group_usage(std::ostream& os, const std::string& group);
 
 struct Registrar {
   Registrar(std::string name, std::string summary, Handler run);

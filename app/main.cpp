@@ -21,11 +21,23 @@ void print_usage(std::ostream& os) {
   os << "flare-surrogate: FLARE transformer surrogates for simulations on meshes\n\n"
         "usage: flare-surrogate <command> [options]   (flare-surrogate <command> --help)\n\n"
         "commands:\n";
-  for (const auto& c : cmds) {
-    os << "  " << c.name;
-    for (std::size_t i = c.name.size(); i < 18; ++i) os << ' ';
-    os << c.summary << "\n";
+  flare::app::print_command_list(os, cmds);
+}
+
+// `flare-surrogate GROUP [--help | WORD ...]` where no command matched: the group's usage (exit 0
+// for --help, 2 when the group is given alone), or one line naming the unknown subcommand (exit 2).
+// Returns -1 when argv[1] is not a group.
+int group_usage(int argc, char** argv) {
+  const std::string group = argv[1];
+  if (flare::app::group_commands(group).empty()) return -1;
+  const std::string next = argc > 2 ? argv[2] : "";
+  if (argc == 2 || next == "--help" || next == "-h") {
+    flare::app::print_group_usage(std::cout, group);
+    return argc == 2 ? 2 : 0;
   }
+  std::cerr << "flare-surrogate: unknown " << group << " command '" << next << "' (run 'flare-surrogate "
+            << group << " --help' for the list)\n";
+  return 2;
 }
 
 // Longest registered command name matching the leading arguments ("am simulate" before "am").
@@ -58,6 +70,7 @@ int main(int argc, char** argv) {
   int consumed = 0;
   const Command* cmd = find_command(argc, argv, consumed);
   if (!cmd) {
+    if (const int code = group_usage(argc, argv); code >= 0) return code;
     std::cerr << "flare-surrogate: unknown command '" << argv[1]
               << "' (run 'flare-surrogate --help' for the list)\n";
     return 2;

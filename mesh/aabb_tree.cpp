@@ -234,7 +234,8 @@ void AabbTree::closest_all(const Eigen::Vector3d& q, double tolerance, std::vect
   out.erase(std::remove_if(out.begin(), out.end(),
                            [&](const Hit& h) { return std::sqrt(h.sqr_distance) > reach; }),
             out.end());
-  std::sort(out.begin(), out.end(), [](const Hit& a, const Hit& b) { return a.triangle < b.triangle; });
+  std::sort(out.begin(), out.end(),
+            [](const Hit& a, const Hit& b) { return a.triangle < b.triangle; });
 }
 
 }  // namespace flare::mesh

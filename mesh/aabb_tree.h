@@ -4,13 +4,15 @@
 // leaves of at most 4 triangles; O(T log T), large subtrees built as parallel tasks (the node
 // count of a subtree follows from its size, so each task knows its index range). Nodes are
 // stored depth-first in one array (left child follows its parent) with float boxes rounded
-// outward, and triangle corners are copied in tree order so a leaf reads contiguous memory. Query: depth-first, nearer child first, pruning boxes farther than the best hit;
+// outward, and triangle corners are copied in tree order so a leaf reads contiguous memory.
+// Query: depth-first, nearer child first, pruning boxes farther than the best hit;
 // O(log T) for points near a well-shaped surface. Queries are const and thread-safe.
 //
-// Ties: among triangles at exactly the same (computed) squared distance the lowest triangle index
-// wins. Pruning keeps every box within a rounding margin of the best hit, so the answer is the
-// least (squared distance, index) over all triangles: it depends only on the geometry and the
-// triangle order, not on traversal order nor on a search hint.
+// Ties: closest() returns the lowest triangle index among triangles at exactly the same (computed)
+// squared distance. Pruning keeps every box within a rounding margin of the best hit, so the answer
+// is the least (squared distance, index) over all triangles: it depends only on the geometry and
+// the triangle order, not on traversal order nor on a search hint. closest_all() returns every
+// triangle within a tolerance of the nearest.
 #pragma once
 
 #include <Eigen/Core>
@@ -41,20 +43,33 @@ class AabbTree {
   /// pruned, so the result (ties included) does not depend on the hint.
   Hit closest(const Eigen::Vector3d& q, std::int64_t hint) const;
   /// Every triangle whose distance to q is within `tolerance` (> 0) of the smallest, in triangle
-  /// index order, into `out` (cleared first): for features whose ties must not be broken by the
-  /// rounding of coordinates. Like closest(), independent of the traversal order.
+  /// index order, into `out` (cleared first). Ties are common (a voxel part's edge nodes touch
+  /// two faces, its interior points are often equally far from two walls), and rounding at the
+  /// level of the coordinates, as when the part is moved on the plate, must not break them. Like
+  /// closest(), independent of the traversal order.
   void closest_all(const Eigen::Vector3d& q, double tolerance, std::vector<Hit>& out) const;
 
   std::int64_t num_triangles() const { return std::int64_t(m_ids.size()); }
 
- private:
+  // Read access to the hierarchy, for other queries over the same tree (mesh/winding_number.h).
   // 32 bytes: two nodes a cache line. The float box is rounded outward, so it contains the exact
   // box of its triangles.
   struct Node {
     float lo[3], hi[3];
-    std::int32_t first;  ///< leaf: first triangle in tree order; inner: right child (left = this + 1)
+    std::int32_t first;  ///< leaf: first triangle in tree order; inner: right child (left:
+                         ///< this + 1)
     std::int32_t count;  ///< leaf: number of triangles (>= 1); inner: 0
   };
+  /// Depth-first; node 0 is the root; children have larger indices than their parent. A leaf
+  /// holds tree positions [first, first + count); an inner node's triangles are those of its
+  /// subtree, a contiguous range of tree positions.
+  const std::vector<Node>& nodes() const { return m_nodes; }
+  /// Corners of the triangle at tree position i: 9 doubles from 9 i (a, b, c; x y z each).
+  const double* tree_corners(std::int64_t i) const { return m_corners.data() + 9 * i; }
+  /// Input row of the triangle at tree position i.
+  std::int64_t tree_id(std::int64_t i) const { return m_ids[std::size_t(i)]; }
+
+ private:
   /// Builds the subtree of tree-order triangles [begin, end) into node `index` and the nodes after
   /// it; returns its exact bounding box. Runs as OpenMP tasks inside a parallel region.
   Eigen::AlignedBox3d build(std::int64_t begin, std::int64_t end, std::int64_t index,

@@ -232,7 +232,40 @@ BoundarySurface extract_boundary(const Mesh& mesh, const std::string& source) {
   return b;
 }
 
-BoundaryDistance boundary_distance(const Mesh& mesh, const std::string& source) {
+namespace {
+// The normalised sum of the distinct normals among `hits` (tied nearest faces), zero where they
+// cancel. A function of the set of faces, not of their order: a part voxelised in another pose
+// (other cell numbering) gets the turned normals at its edges, corners and medial planes.
+// `distinct` is scratch space.
+Eigen::Vector3d tied_normal(
+    const std::vector<AabbTree::Hit>& hits,
+    const Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor>& normals,
+    std::vector<Eigen::Vector3d>& distinct) {
+  distinct.clear();
+  Eigen::Vector3d sum = Eigen::Vector3d::Zero();
+  for (const auto& h : hits) {
+    const Eigen::Vector3d n = normals.row(h.triangle).transpose();
+    if (n.squaredNorm() == 0) continue;  // degenerate triangle
+    if (std::any_of(distinct.begin(), distinct.end(),
+                    [&](const Eigen::Vector3d& m) { return n.dot(m) > 1 - 1e-9; }))
+      continue;
+    distinct.push_back(n);
+    sum += n;
+  }
+  const double len = sum.norm();
+  return len > 1e-6 ? Eigen::Vector3d(sum / len) : Eigen::Vector3d::Zero();
+}
+}  // namespace
+
+double tie_tolerance(const Points& points) {
+  const Eigen::Vector3d extent =
+      (points.colwise().maxCoeff() - points.colwise().minCoeff()).transpose();
+  return 1e-6 * extent.norm();
+}
+
+BoundaryDistance boundary_distance(const Mesh& mesh, const std::string& source,
+                                   double tie_tolerance) {
+  FLARE_CHECK(tie_tolerance >= 0, "boundary_distance: the tie tolerance must not be negative");
   const BoundarySurface surface = extract_boundary(mesh, source);
   const auto face_normals = triangle_normals(mesh.points, surface.triangles);
   const AabbTree tree(mesh.points, surface.triangles);
@@ -252,21 +285,39 @@ BoundaryDistance boundary_distance(const Mesh& mesh, const std::string& source) 
 
   BoundaryDistance out{std::vector<double>(n), Points(n, 3)};
   // Chunks of consecutive points (neighbours in space for meshes numbered along a lattice or a
-  // sweep): each query starts from the previous point's nearest triangle.
+  // sweep): each closest() query starts from the previous point's nearest triangle.
   constexpr std::int64_t kChunk = 512;
   const std::int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(dynamic, 4)
-  for (std::int64_t b = 0; b < chunks; ++b) {
-    std::int64_t hint = -1;
-    for (std::int64_t i = b * kChunk; i < std::min(n, (b + 1) * kChunk); ++i) {
-      const Eigen::Vector3d q = mesh.points.row(i).transpose();
-      const AabbTree::Hit hit = tree.closest(q, hint);
-      hint = hit.triangle;
-      const Eigen::Vector3d nrm = face_normals.row(hit.triangle).transpose();
-      double d = std::sqrt(hit.sqr_distance);
-      if (d > 0 && surface.closed_volume && (in_volume[i] || (q - hit.closest).dot(nrm) < 0)) d = -d;
-      out.distance[i] = d;
-      out.normal.row(i) = nrm.transpose();
+#pragma omp parallel
+  {
+    std::vector<AabbTree::Hit> hits;
+    std::vector<Eigen::Vector3d> distinct;
+#pragma omp for schedule(dynamic, 4)
+    for (std::int64_t b = 0; b < chunks; ++b) {
+      std::int64_t hint = -1;
+      for (std::int64_t i = b * kChunk; i < std::min(n, (b + 1) * kChunk); ++i) {
+        const Eigen::Vector3d q = mesh.points.row(i).transpose();
+        AabbTree::Hit hit;
+        Eigen::Vector3d nrm;
+        if (tie_tolerance > 0) {
+          tree.closest_all(q, tie_tolerance, hits);
+          // The first of the least distance in index order: the hit closest() would return.
+          hit = *std::min_element(hits.begin(), hits.end(), [](const auto& x, const auto& y) {
+            return x.sqr_distance < y.sqr_distance;
+          });
+          nrm = tied_normal(hits, face_normals, distinct);
+        } else {
+          hit = tree.closest(q, hint);
+          hint = hit.triangle;
+          nrm = face_normals.row(hit.triangle).transpose();
+        }
+        double d = std::sqrt(hit.sqr_distance);
+        const Eigen::Vector3d face = face_normals.row(hit.triangle).transpose();
+        if (d > 0 && surface.closed_volume && (in_volume[i] || (q - hit.closest).dot(face) < 0))
+          d = -d;
+        out.distance[i] = d;
+        out.normal.row(i) = nrm.transpose();
+      }
     }
   }
   return out;

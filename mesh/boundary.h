@@ -37,14 +37,26 @@ struct BoundaryDistance {
   /// #N, signed: negative inside a volume mesh, zero on its boundary, positive outside (points no
   /// volume cell uses take the side of the nearest face's plane); unsigned on a surface mesh.
   std::vector<double> distance;
-  /// #N by 3, outward unit normal of the nearest boundary triangle (lowest index among ties).
+  /// #N by 3, outward unit normal of the nearest boundary triangle; among tied faces see
+  /// boundary_distance()'s tie_tolerance.
   Points normal;
 };
 
-/// extract_boundary(), then the nearest boundary triangle of every point (AabbTree; each query
-/// starts from its neighbouring point's answer). Threaded; the result does not depend on the
-/// thread count. Throws what extract_boundary throws.
-BoundaryDistance boundary_distance(const Mesh& mesh, const std::string& source = "mesh");
+/// extract_boundary(), then the nearest boundary triangle of every point. Threaded; the result
+/// does not depend on the thread count. Throws what extract_boundary throws.
+/// @param[in] tie_tolerance  0: the normal of the lowest-index nearest triangle (exact ties only;
+///   feature recipe version 1, each query starts from its neighbouring point's answer). > 0: every
+///   face within it of the nearest counts as nearest (AabbTree::closest_all) and the normal is the
+///   normalised sum of their distinct normals, zero where they cancel (recipe version 2); the
+///   distance is the nearest's either way.
+BoundaryDistance boundary_distance(const Mesh& mesh, const std::string& source = "mesh",
+                                   double tie_tolerance = 0.0);
+
+/// The tie tolerance of feature recipe version 2: 1e-6 of the diagonal of the points' bounding
+/// box. That is far above the rounding of coordinates (float32 files included) for parts within a
+/// metre of the origin, and far below any geometric difference that matters (a voxel is ~1e-2 of
+/// a part).
+double tie_tolerance(const Points& points);
 
 /// Unit normals of the triangles (#T by 3); zero rows for degenerate (zero-area) triangles.
 Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor> triangle_normals(

@@ -1,5 +1,6 @@
 #include "mesh/features.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -23,14 +24,41 @@ bool is_known(const std::string& s) {
 
 }  // namespace
 
-FeatureRecipe FeatureRecipe::default_recipe(const std::vector<std::string>& input_arrays) {
+void add_array_symmetry(PlaneSymmetry& s, const std::string& name, int components,
+                        Eigen::Index first) {
+  if (components == 3) s.pairs.push_back({first, first + 1});
+  else if (components != 1 && s.why_not.empty())
+    s.why_not = detail::concat("point array '", name, "' has ", components,
+                               " components (only scalars and 3-vectors have a known rotation)");
+}
+
+PlaneSymmetry arrays_symmetry(const std::vector<std::string>& names,
+                              const std::vector<int>& components) {
+  FLARE_CHECK(names.size() == components.size(), "arrays_symmetry: ", names.size(), " names, ",
+              components.size(), " widths");
+  PlaneSymmetry s;
+  Eigen::Index col = 0;
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    add_array_symmetry(s, names[k], components[k], col);
+    col += components[k];
+  }
+  return s;
+}
+
+FeatureRecipe FeatureRecipe::default_recipe(const std::vector<std::string>& input_arrays,
+                                            int version) {
   FeatureRecipe r;
-  r.features = {"coords", "boundary_distance", "boundary_normal", "height"};
+  r.version = version;
+  r.features = {"coords", "boundary_distance", "boundary_normal"};
+  if (version == 1) r.features.push_back("height");
   for (const auto& a : input_arrays) r.features.push_back(kArrayPrefix + a);
   return r;
 }
 
 void FeatureRecipe::validate() const {
+  FLARE_INPUT_CHECK(version >= kMinVersion && version <= kVersion, "feature recipe version ",
+                    version, " is not supported (this build reads versions ", kMinVersion, " to ",
+                    kVersion, "; use a matching flare-surrogate)");
   FLARE_INPUT_CHECK(!features.empty(), "feature recipe: the feature list is empty");
   std::set<std::string> seen;
   for (const auto& f : features) {
@@ -49,6 +77,36 @@ std::vector<std::string> FeatureRecipe::input_arrays() const {
   for (const auto& f : features)
     if (is_array_spec(f)) out.push_back(array_of(f));
   return out;
+}
+
+PlaneSymmetry FeatureRecipe::plane_symmetry(const std::vector<std::string>& columns) const {
+  PlaneSymmetry s;
+  if (version == 1)
+    s.why_not = "the feature recipe is version 1, whose coordinates are absolute plate positions";
+  const Eigen::Index n = Eigen::Index(columns.size());
+  Eigen::Index col = 0;
+  for (const auto& f : features) {
+    if (f == "coords" || f == "boundary_normal") {
+      s.pairs.push_back({col, col + 1});
+      col += 3;
+    } else if (f == "boundary_distance" || f == "height") {
+      col += 1;
+    } else {
+      // An array's width is not in the recipe: its columns are <a>, or <a>_0 .. <a>_{k-1}.
+      const std::string a = array_of(f);
+      int k = 0;
+      if (col < n && columns[col] == a) k = 1;
+      else
+        while (col + k < n && columns[col + k] == a + "_" + std::to_string(k)) ++k;
+      FLARE_INPUT_CHECK(k > 0, "feature columns do not match the recipe: no column for array '",
+                        a, "'");
+      add_array_symmetry(s, a, k, col);
+      col += k;
+    }
+  }
+  FLARE_INPUT_CHECK(col == n, "feature columns do not match the recipe: ", n, " columns, the recipe "
+                    "makes ", col);
+  return s;
 }
 
 std::vector<std::string> FeatureRecipe::column_names(const Mesh& mesh) const {
@@ -71,23 +129,28 @@ std::vector<std::string> FeatureRecipe::column_names(const Mesh& mesh) const {
 }
 
 nlohmann::json FeatureRecipe::to_json() const {
-  return {{"version", kVersion},
-          {"features", features},
-          {"origin", {origin.x(), origin.y(), origin.z()}},
-          {"length_scale", length_scale}};
+  // Version 1 is written exactly as before version 2 existed; version 2 has no origin.
+  if (version == 1)
+    return {{"version", version},
+            {"features", features},
+            {"origin", {origin.x(), origin.y(), origin.z()}},
+            {"length_scale", length_scale}};
+  return {{"version", version}, {"features", features}, {"length_scale", length_scale}};
 }
 
 FeatureRecipe FeatureRecipe::from_json(const nlohmann::json& j, const std::string& source) {
   FeatureRecipe r;
   try {
-    const int version = j.at("version").get<int>();
-    FLARE_INPUT_CHECK(version == kVersion, source, ": feature recipe version ", version,
-                      " is not supported (this build reads version ", kVersion,
-                      "; use a matching flare-surrogate)");
+    r.version = j.at("version").get<int>();
+    FLARE_INPUT_CHECK(r.version >= kMinVersion && r.version <= kVersion, source,
+                      ": feature recipe version ", r.version, " is not supported (this build reads "
+                      "versions ", kMinVersion, " to ", kVersion, "; use a newer flare-surrogate)");
     r.features = j.at("features").get<std::vector<std::string>>();
-    const auto o = j.at("origin").get<std::vector<double>>();
-    FLARE_INPUT_CHECK(o.size() == 3, source, ": feature recipe origin must have 3 values");
-    r.origin = Eigen::Vector3d(o[0], o[1], o[2]);
+    if (r.version == 1) {
+      const auto o = j.at("origin").get<std::vector<double>>();
+      FLARE_INPUT_CHECK(o.size() == 3, source, ": feature recipe origin must have 3 values");
+      r.origin = Eigen::Vector3d(o[0], o[1], o[2]);
+    }
     r.length_scale = j.at("length_scale").get<double>();
   } catch (const nlohmann::json::exception& e) {
     throw InputError(detail::concat(source, ": not a valid feature recipe (", e.what(), ")"));
@@ -106,12 +169,29 @@ void Bounds::extend(const Points& points) {
   hi = hi.cwiseMax(points.colwise().maxCoeff().transpose());
 }
 
-void fit_normalization(FeatureRecipe& recipe, const Bounds& b) {
-  FLARE_INPUT_CHECK(!b.empty(), "cannot fit the feature normalisation: no points");
-  const double half = 0.5 * (b.hi - b.lo).maxCoeff();
+Eigen::Vector3d part_frame_origin(const Points& points) {
+  FLARE_CHECK(points.rows() > 0, "part_frame_origin: no points");
+  const Eigen::Vector3d lo = points.colwise().minCoeff().transpose();
+  const Eigen::Vector3d hi = points.colwise().maxCoeff().transpose();
+  // (lo + hi) / 2 negates exactly with the points (a mirror), so the frame maps to itself.
+  return {0.5 * (lo.x() + hi.x()), 0.5 * (lo.y() + hi.y()), lo.z()};
+}
+
+void fit_normalization(FeatureRecipe& recipe, const std::vector<Bounds>& train_meshes) {
+  Bounds all;
+  double largest = 0;
+  for (const Bounds& b : train_meshes)
+    if (!b.empty()) {
+      all.lo = all.lo.cwiseMin(b.lo);
+      all.hi = all.hi.cwiseMax(b.hi);
+      largest = std::max(largest, (b.hi - b.lo).maxCoeff());
+    }
+  FLARE_INPUT_CHECK(!all.empty(), "cannot fit the feature normalisation: no points");
+  const double half = 0.5 * (recipe.version == 1 ? (all.hi - all.lo).maxCoeff() : largest);
   FLARE_INPUT_CHECK(half > 0 && std::isfinite(half),
                     "cannot fit the feature normalisation: the training meshes have zero extent");
-  recipe.origin = 0.5 * (b.lo + b.hi);
+  recipe.origin = recipe.version == 1 ? Eigen::Vector3d(0.5 * (all.lo + all.hi))
+                                      : Eigen::Vector3d::Zero();
   recipe.length_scale = half;
 }
 
@@ -142,15 +222,19 @@ FeatureMatrix compute_features(const Mesh& mesh, const FeatureRecipe& recipe,
   BoundaryDistance bf;
   for (const auto& f : recipe.features)
     if (f == "boundary_distance" || f == "boundary_normal") {
-      bf = boundary_distance(mesh, source);
+      bf = boundary_distance(mesh, source, recipe.version == 1 ? 0.0 : tie_tolerance(mesh.points));
       break;
     }
 
+  // Version 1 subtracts the recipe's origin (exactly the arithmetic it always did), version 2 the
+  // origin of this mesh's own frame.
+  const Eigen::Vector3d origin =
+      recipe.version == 1 ? recipe.origin : part_frame_origin(mesh.points);
   Eigen::Index col = 0;
   for (const auto& f : recipe.features) {
     if (f == "coords") {
       for (int k = 0; k < 3; ++k)
-        x.col(col + k) = ((mesh.points.col(k).array() - recipe.origin[k]) * inv).cast<float>();
+        x.col(col + k) = ((mesh.points.col(k).array() - origin[k]) * inv).cast<float>();
       col += 3;
     } else if (f == "boundary_distance") {
       for (std::int64_t i = 0; i < n; ++i) x(i, col) = float(bf.distance[i] * inv);
@@ -177,6 +261,28 @@ FeatureMatrix compute_features(const Mesh& mesh, const FeatureRecipe& recipe,
   }
   if (column_names) *column_names = names;
   return x;
+}
+
+NonFinite find_non_finite(const FeatureMatrix& x) {
+  NonFinite r;
+  const float* v = x.data();
+  for (std::int64_t i = 0; i < std::int64_t(x.size()); ++i)
+    if (!std::isfinite(v[i])) {
+      if (r.count++ == 0) {
+        r.row = i / x.cols();
+        r.column = i % x.cols();
+        r.value = v[i];
+      }
+    }
+  return r;
+}
+
+std::string NonFinite::describe(const std::vector<std::string>& columns) const {
+  const std::string name = column >= 0 && column < std::int64_t(columns.size())
+                               ? columns[std::size_t(column)]
+                               : "#" + std::to_string(column);
+  return detail::concat("column '", name, "' is ", value, " at point ", row, " (", count,
+                        count == 1 ? " non-finite value)" : " non-finite values)");
 }
 
 }  // namespace flare::mesh

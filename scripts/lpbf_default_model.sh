@@ -11,6 +11,7 @@
 #   FLARE_SECONDS  wall-clock budget of the FLARE training; the epoch count is derived from it and
 #                  a short timing probe, and printed (set EPOCHS to fix it instead)
 #   BASE_EPOCHS    epochs of the baseline
+#   RECIPE         feature recipe version of the dataset (default 1, as the shipped model)
 #   STOP_AT        stop training (resumably, as Ctrl-C would) after this many seconds of this run;
 #                  rerunning the script resumes where it stopped. For machines lent by the slice.
 #
@@ -31,11 +32,12 @@ if [ ! -f "$work/parts/manifest.json" ] || [ "$(ls "$work"/parts/sample_*.vtu 2>
   log "am dataset: $COUNT parts, seed $SEED, $NODES nodes, $JOBS jobs"
   $FS am dataset --count "$COUNT" --out "$work/parts" --seed "$SEED" --nodes "$NODES" --jobs "$JOBS"
 fi
-# 2. Features and targets, split by part as the manifest says.
+# 2. Features and targets, split by part as the manifest says. The shipped model predates feature
+#    recipe version 2 (positions in each part's own frame): RECIPE=2 builds the invariant data.
 if [ ! -f "$work/lpbf.h5" ]; then
-  log "dataset build"
+  log "dataset build (feature recipe version ${RECIPE:-1})"
   $FS dataset build "$work/parts" -o "$work/lpbf.h5" --target displacement --split manifest \
-    | tee "$work/dataset_build.log"
+    --recipe-version "${RECIPE:-1}" | tee "$work/dataset_build.log"
 fi
 
 train_args=(--data "$work/lpbf.h5" --device cuda --batch-size 1 --lr 1e-3 --schedule onecycle

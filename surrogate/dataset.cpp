@@ -6,11 +6,13 @@
 #include <ctime>
 #include <memory>
 #include <random>
+#include <tuple>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/progress.h"
 #include "surrogate/h5_rows.h"
+#include "surrogate/normalizer.h"
 
 namespace flare::surrogate {
 
@@ -71,6 +73,15 @@ struct ChannelStats {
     }
     count += n;
   }
+  // Channels a and b become one in-plane pair: mean 0 and one spread, the mean square of both
+  // about 0 (rotations by 90 degrees and mirrors map the pair's values onto each other and their
+  // negatives, so over the symmetric data its mean is 0 and both channels have that spread).
+  void share(Eigen::Index a, Eigen::Index b) {
+    const double n = double(count);
+    const double sq = 0.5 * (m2[a] + n * mean[a] * mean[a] + m2[b] + n * mean[b] * mean[b]);
+    mean[a] = mean[b] = 0.0;
+    m2[a] = m2[b] = sq;
+  }
   // Population std; a constant channel gets 1 so normalising it yields zeros, not NaN.
   std::vector<double> stddev() const {
     std::vector<double> s(mean.size());
@@ -115,12 +126,18 @@ std::vector<int> check_arrays(const mesh::Mesh& m, const std::vector<std::string
     }
     FLARE_INPUT_CHECK(a->tuples() == m.num_points(), source, ": point array '", name, "' has ",
                       a->tuples(), " tuples for ", m.num_points(), " points");
+    // The rows are stored as float32: a finite double beyond float's range would become inf.
     if (require_finite)
       for (std::int64_t i = 0; i < a->tuples(); ++i)
-        for (int c = 0; c < a->components(); ++c)
-          FLARE_INPUT_CHECK(std::isfinite(a->get(i, c)), source, ": ", role, " array '", name,
-                            "' has a non-finite value (", a->get(i, c), ") at point ", i,
-                            " (a failed solve? fix or remove the file, or pass --skip-bad)");
+        for (int c = 0; c < a->components(); ++c) {
+          const double v = a->get(i, c);
+          if (std::isfinite(float(v))) continue;
+          const std::vector<std::string> columns = component_names(name, a->components());
+          throw InputError(detail::concat(
+              source, ": ", role, " column '", columns[std::size_t(c)], "' has a ",
+              std::isfinite(v) ? "value beyond single precision (" : "non-finite value (", v,
+              ") at point ", i, " (a failed solve? fix or remove the file, or pass --skip-bad)"));
+        }
     comps.push_back(a->components());
   }
   return comps;
@@ -169,7 +186,8 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
               "build_dataset: ", opt.sample_families.size(), " families for ", opt.inputs.size(),
               " inputs");
   check_writable(opt.output);
-  mesh::FeatureRecipe recipe = mesh::FeatureRecipe::default_recipe(opt.input_arrays);
+  mesh::FeatureRecipe recipe =
+      mesh::FeatureRecipe::default_recipe(opt.input_arrays, opt.recipe_version);
   recipe.validate();
 
   DatasetBuildResult result;
@@ -221,11 +239,10 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
   } else {
     splits = split_samples(samples, opt.split, opt.seed);
   }
-  mesh::Bounds train_bounds;
+  std::vector<mesh::Bounds> train_bounds;
   TrainingDomain domain;
   for (std::int64_t s : splits[0]) {
-    train_bounds.lo = train_bounds.lo.cwiseMin(good[s].bounds.lo);
-    train_bounds.hi = train_bounds.hi.cwiseMax(good[s].bounds.hi);
+    train_bounds.push_back(good[s].bounds);
     domain.add(good[s].shape);
   }
   mesh::fit_normalization(recipe, train_bounds);
@@ -266,6 +283,16 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
       }
       const mesh::FeatureMatrix y = target_rows(m, opt.targets);
       FLARE_CHECK(y.cols() == T, source, ": ", y.cols(), " target columns, expected ", T);
+      // Pass 1 checked the arrays; a feature can still overflow float32 only after the fitted
+      // normalisation (a coordinate far outside the train split's bounds). Not skippable here:
+      // the sample's rows are already laid out.
+      for (const auto& [rows, columns, kind] :
+           {std::tuple(&x, &names, "feature"), std::tuple(&y, &target_names, "target")}) {
+        const mesh::NonFinite bad = mesh::find_non_finite(*rows);
+        FLARE_INPUT_CHECK(bad.count == 0, source, " (sample ", s, "): non-finite ", kind, " ",
+                          bad.describe(*columns),
+                          " (coordinates far outside the train split's? fix or remove the file)");
+      }
       h5::write_rows(file.id(), "features", offsets[s], x.rows(), x.data());
       h5::write_rows(file.id(), "targets", offsets[s], y.rows(), y.data());
       h5::write_rows(file.id(), "points", offsets[s], m.num_points(), m.points.data());
@@ -282,6 +309,11 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
     for (int k = 0; k < 3; ++k)
       h5::write_dataset(split_group.id(), kSplitNames[k], splits[k].data(),
                         {std::int64_t(splits[k].size())});
+    if (recipe.version >= 2) {
+      for (const auto& [a, b] : recipe.plane_symmetry(feature_names).pairs) fstats->share(a, b);
+      for (const auto& [a, b] : mesh::arrays_symmetry(opt.targets, target_comps).pairs)
+        tstats.share(a, b);
+    }
     h5::Handle stats = h5::create_group(file, "stats");
     const auto fs = fstats->stddev(), ts = tstats.stddev();
     h5::write_dataset(stats.id(), "feature_mean", fstats->mean.data(), {F});
@@ -387,6 +419,9 @@ Dataset::Dataset(const std::filesystem::path& path) : m_path(path) {
   m_feature_std = read_vec("feature_std", num_features());
   m_target_mean = read_vec("target_mean", num_targets());
   m_target_std = read_vec("target_std", num_targets());
+  const std::string fix = "the file is damaged; rebuild it with 'flare-surrogate dataset build'";
+  check_statistics(m_feature_names, m_feature_mean, m_feature_std, "feature", src, fix);
+  check_statistics(m_target_names, m_target_mean, m_target_std, "target", src, fix);
 }
 
 const std::vector<std::int64_t>& Dataset::split(const std::string& name) const {
@@ -405,15 +440,26 @@ std::int64_t Dataset::num_points(std::int64_t sample) const {
   return m_offsets[sample + 1] - m_offsets[sample];
 }
 
+void Dataset::check_finite(std::int64_t sample, const mesh::FeatureMatrix& rows,
+                           const std::vector<std::string>& columns, const char* kind) const {
+  const mesh::NonFinite bad = mesh::find_non_finite(rows);
+  FLARE_INPUT_CHECK(bad.count == 0, m_path.string(), ": sample ", sample, " (", m_sources[sample],
+                    ") has a non-finite ", kind, ": ", bad.describe(columns),
+                    "; the file is damaged: rebuild it from the solved meshes with "
+                    "'flare-surrogate dataset build'");
+}
+
 mesh::FeatureMatrix Dataset::features(std::int64_t sample) const {
   mesh::FeatureMatrix x(num_points(sample), num_features());
   h5::read_rows(m_file.id(), "features", m_offsets[sample], x.rows(), x.data());
+  check_finite(sample, x, m_feature_names, "feature");
   return x;
 }
 
 mesh::FeatureMatrix Dataset::targets(std::int64_t sample) const {
   mesh::FeatureMatrix y(num_points(sample), num_targets());
   h5::read_rows(m_file.id(), "targets", m_offsets[sample], y.rows(), y.data());
+  check_finite(sample, y, m_target_names, "target");
   return y;
 }
 

@@ -4,7 +4,9 @@
 //   /features  [ΣN, F] float32     /targets [ΣN, T] float32     /points [ΣN, 3] float64
 //   /offsets   [S+1] int64          sample s owns rows offsets[s] .. offsets[s+1]
 //   /split/train, /split/val, /split/test    [k] int64 sample indices (split by sample, seeded)
-//   /stats/feature_mean, feature_std [F], target_mean, target_std [T] float64 (TRAIN split only)
+//   /stats/feature_mean, feature_std [F], target_mean, target_std [T] float64 (TRAIN split only;
+//   with a version-2 recipe the x and y columns of each in-plane vector share mean 0 and one std,
+//   see build_dataset)
 //   root attributes: format = "flare-surrogate-dataset", version, feature_recipe (JSON),
 //   feature_names, target_arrays, target_components, target_names, sources, skipped (JSON),
 //   provenance (JSON: tool version, command line, date), families (JSON [S]: each sample's part
@@ -44,6 +46,9 @@ struct DatasetBuildOptions {
   /// as `inputs`.
   std::vector<std::string> sample_families;
   std::uint64_t seed = 0;                          ///< split shuffle seed
+  /// Feature recipe version (mesh/features.h): 2 = part frame; 1 = absolute plate coordinates,
+  /// only to rebuild the data of the bundled version-1 models or to compare against them.
+  int recipe_version = mesh::FeatureRecipe::kVersion;
   bool skip_bad = false;                           ///< skip and report bad inputs instead of failing
   std::string tool_version = "unknown";            ///< provenance
   std::string command_line;                        ///< provenance
@@ -70,6 +75,12 @@ using DatasetLog = std::function<void(const std::string&)>;
 /// bounds; the feature normalisation (recipe origin and length scale) is then fitted on the TRAIN
 /// split; pass 2 computes features and writes each sample's rows. A bad input throws InputError
 /// naming the file, or with skip_bad is left out and listed in the result and the file.
+///
+/// Statistics: per channel over the train rows, except that with a version-2 recipe the two
+/// columns of every in-plane vector pair (PlaneSymmetry: coord_x/y, normal_x/y, the x/y
+/// components of 3-component input and target arrays) get mean 0 and one std, the root mean
+/// square of both about 0. A part rotated about z or mirrored then gets inputs and targets scaled
+/// the same way, and the augmentation (surrogate/augment.h) commutes with the normalisation.
 DatasetBuildResult build_dataset(const DatasetBuildOptions& options, const MeshReader& read,
                                  const DatasetLog& log = {});
 
@@ -83,7 +94,8 @@ std::array<std::vector<std::int64_t>, 3> split_samples(std::int64_t count,
 class Dataset {
  public:
   /// Throws InputError naming the file when it is missing, not HDF5, not a flare-surrogate
-  /// dataset, of another version, or internally inconsistent.
+  /// dataset, of another version, internally inconsistent, or when its statistics are not finite
+  /// (means) and positive (standard deviations).
   explicit Dataset(const std::filesystem::path& path);
 
   std::int64_t num_samples() const { return std::int64_t(m_offsets.size()) - 1; }
@@ -110,13 +122,16 @@ class Dataset {
   const std::vector<double>& target_mean() const { return m_target_mean; }
   const std::vector<double>& target_std() const { return m_target_std; }
 
-  /// One sample's rows: #N by F features, #N by T targets, #N by 3 points.
+  /// One sample's rows: #N by F features, #N by T targets, #N by 3 points. A NaN or inf feature or
+  /// target throws InputError naming the file, the sample (index and source) and the column.
   mesh::FeatureMatrix features(std::int64_t sample) const;
   mesh::FeatureMatrix targets(std::int64_t sample) const;
   mesh::Points points(std::int64_t sample) const;
 
  private:
   void check_sample(std::int64_t sample) const;
+  void check_finite(std::int64_t sample, const mesh::FeatureMatrix& rows,
+                    const std::vector<std::string>& columns, const char* kind) const;
 
   std::filesystem::path m_path;
   h5::Handle m_file;

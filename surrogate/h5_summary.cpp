@@ -20,9 +20,12 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 Json recipe_json(const mesh::FeatureRecipe& r, const std::vector<std::string>& names) {
+  // frame: where coordinates are measured from (mesh/features.h "Recipe versions").
   return {{"names", names},
           {"recipe", r.features},
-          {"origin", {r.origin.x(), r.origin.y(), r.origin.z()}},
+          {"recipe_version", r.version},
+          {"frame", r.version == 1 ? "plate" : "part"},
+          {"origin", r.version == 1 ? Json{r.origin.x(), r.origin.y(), r.origin.z()} : Json()},
           {"length_scale", r.length_scale}};
 }
 

@@ -15,12 +15,15 @@ namespace flare::surrogate {
 ///
 /// checkpoint: format, version, model {config, parameters, pointwise_baseline}, resumable,
 ///   optimizer {step} or null, training {epoch, step, best_val, best_step, steps_per_epoch,
-///   options, command_line} or null, features {names, recipe, origin, length_scale} or null,
-///   targets {arrays, components, names} or null, training_domain or null.
+///   options, command_line} or null, features {names, recipe, recipe_version, frame, origin,
+///   length_scale} or null, targets {arrays, components, names} or null, training_domain or null.
+/// features.frame is "plate" (recipe version 1: coordinates from `origin`) or "part" (version 2:
+/// each mesh's own frame; origin null).
 /// dataset: format, version, samples, points, points_per_sample {min, max}, splits {train, val,
-///   test}, features {names, recipe, origin, length_scale}, targets {arrays, components, names},
-///   families {name: samples} (unknown families counted under ""), stats {features, targets:
-///   [{name, mean, std}]}, training_domain or null, provenance or null, skipped.
+///   test}, features {names, recipe, recipe_version, frame, origin, length_scale}, targets {arrays,
+///   components, names}, families {name: samples} (unknown families counted under ""), stats
+///   {features, targets: [{name, mean, std}]}, training_domain or null, provenance or null,
+///   skipped.
 nlohmann::ordered_json summarize_h5(const std::filesystem::path& path);
 
 }  // namespace flare::surrogate

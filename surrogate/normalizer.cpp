@@ -1,5 +1,7 @@
 #include "surrogate/normalizer.h"
 
+#include <cmath>
+
 #include "common/error.h"
 #include "surrogate/dataset.h"
 
@@ -21,6 +23,27 @@ void affine(mesh::FeatureMatrix& x, const std::vector<double>& mean, const std::
 }
 
 }  // namespace
+
+void check_statistics(const std::vector<std::string>& names, const std::vector<double>& mean,
+                      const std::vector<double>& std, const std::string& kind,
+                      const std::string& source, const std::string& fix) {
+  std::size_t bad = 0, first = 0;
+  bool first_is_mean = false;
+  for (std::size_t c = 0; c < mean.size() && c < std.size(); ++c) {
+    const bool mean_bad = !std::isfinite(mean[c]), std_bad = !(std::isfinite(std[c]) && std[c] > 0);
+    if ((mean_bad || std_bad) && bad++ == 0) {
+      first = c;
+      first_is_mean = mean_bad;
+    }
+  }
+  if (bad == 0) return;
+  const std::string name = first < names.size() ? names[first] : "#" + std::to_string(first);
+  throw InputError(detail::concat(
+      source, ": corrupt statistics: the ", kind, first_is_mean ? " mean" : " standard deviation",
+      " of column '", name, "' is ", first_is_mean ? mean[first] : std[first],
+      first_is_mean ? " (must be finite)" : " (must be finite and positive)", "; ", bad, " of ",
+      mean.size(), " ", kind, " columns are affected; ", fix));
+}
 
 Normalizer Normalizer::from_dataset(const Dataset& d) {
   return {d.feature_mean(), d.feature_std(),  d.target_mean(),   d.target_std(),
@@ -58,6 +81,9 @@ Normalizer Normalizer::from_json(const nlohmann::json& j, const std::string& sou
                         std::size_t(comps) == n.target_names.size() &&
                         n.target_arrays.size() == n.target_components.size(),
                     source, ": the checkpoint's normalizer has inconsistent sizes");
+  const std::string fix = "the checkpoint is damaged: retrain it or use another one";
+  check_statistics(n.feature_names, n.feature_mean, n.feature_std, "feature", source, fix);
+  check_statistics(n.target_names, n.target_mean, n.target_std, "target", source, fix);
   return n;
 }
 

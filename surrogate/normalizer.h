@@ -13,6 +13,14 @@ namespace flare::surrogate {
 
 class Dataset;
 
+/// Throws InputError "`source`: corrupt statistics: ..." naming the first bad column when a mean
+/// is not finite or a standard deviation is not finite and positive: dividing by it would turn
+/// every feature into inf or NaN. `kind` is "feature" or "target"; `fix` ends the message.
+/// (dataset build stores 1, never 0, for a constant channel, so a 0 means a damaged file.)
+void check_statistics(const std::vector<std::string>& names, const std::vector<double>& mean,
+                      const std::vector<double>& std, const std::string& kind,
+                      const std::string& source, const std::string& fix);
+
 struct Normalizer {
   std::vector<double> feature_mean, feature_std;  ///< [F]
   std::vector<double> target_mean, target_std;    ///< [T]
@@ -23,7 +31,8 @@ struct Normalizer {
 
   static Normalizer from_dataset(const Dataset& d);
   nlohmann::json to_json() const;
-  /// Throws InputError naming `source` when a key is missing or the sizes disagree.
+  /// Throws InputError naming `source` when a key is missing, the sizes disagree or the statistics
+  /// are not usable (check_statistics).
   static Normalizer from_json(const nlohmann::json& j, const std::string& source);
 
   /// In place: x [N, F] ← (x − mean) / std.

@@ -59,6 +59,9 @@ mesh::FeatureMatrix Predictor::infer(const mesh::Mesh& mesh, const std::string& 
   mesh::FeatureMatrix x = mesh::compute_features(mesh, m_recipe, &columns, source);
   FLARE_INPUT_CHECK(columns == m_norm.feature_names, source, ": the mesh's feature columns differ "
                     "from the model's (an input array has another number of components?)");
+  const mesh::NonFinite bad = mesh::find_non_finite(x);
+  FLARE_INPUT_CHECK(bad.count == 0, source, ": non-finite feature ", bad.describe(columns),
+                    " (coordinates beyond single precision?); fix the mesh");
   m_norm.normalize_features(x);
   m_timings.features += seconds_since(t0);
 

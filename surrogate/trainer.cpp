@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <type_traits>
@@ -11,6 +12,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/progress.h"
+#include "surrogate/augment.h"
 #include "surrogate/checkpoint.h"
 #include "surrogate/dataset.h"
 #include "surrogate/evaluate.h"
@@ -26,28 +28,31 @@ namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 nlohmann::json TrainOptions::trajectory_json() const {
-  return {{"trajectory_version", kTrajectoryVersion},
-          {"data", data.string()},
-          {"epochs", epochs},
-          {"batch_size", batch_size},
-          {"lr", lr},
-          {"schedule", schedule},
-          {"warmup", warmup},
-          {"pct_start", pct_start},
-          {"div_factor", div_factor},
-          {"final_div_factor", final_div_factor},
-          {"cycle_momentum", cycle_momentum},
-          {"base_momentum", base_momentum},
-          {"max_momentum", max_momentum},
-          {"beta1", beta1},
-          {"beta2", beta2},
-          {"weight_decay", weight_decay},
-          {"clip_norm", clip_norm},
-          {"ema", ema},
-          {"loss", loss},
-          {"seed", seed},
-          {"val_every", val_every},
-          {"model", surrogate::to_json(model)}};
+  Json j = {{"trajectory_version", kTrajectoryVersion},
+            {"data", data.string()},
+            {"epochs", epochs},
+            {"batch_size", batch_size},
+            {"lr", lr},
+            {"schedule", schedule},
+            {"warmup", warmup},
+            {"pct_start", pct_start},
+            {"div_factor", div_factor},
+            {"final_div_factor", final_div_factor},
+            {"cycle_momentum", cycle_momentum},
+            {"base_momentum", base_momentum},
+            {"max_momentum", max_momentum},
+            {"beta1", beta1},
+            {"beta2", beta2},
+            {"weight_decay", weight_decay},
+            {"clip_norm", clip_norm},
+            {"ema", ema},
+            {"loss", loss},
+            {"seed", seed},
+            {"val_every", val_every},
+            {"model", surrogate::to_json(model)}};
+  // Only when on: checkpoints written before the option existed still resume.
+  if (augment) j["augment"] = true;
+  return j;
 }
 
 nlohmann::json upgraded_trajectory(const nlohmann::json& stored) {
@@ -190,6 +195,8 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
                     ": the dataset's train split is empty; rebuild it with more samples or a "
                     "larger train fraction (dataset build --split)");
   const Normalizer norm = Normalizer::from_dataset(data);
+  std::optional<PlaneAugmenter> augmenter;
+  if (opt.augment) augmenter.emplace(data.recipe(), norm, opt.data.string());
   // The train and val samples are read once and kept in memory: a per-step HDF5 read decompresses
   // whole chunks and dominated the step time of small models.
   std::vector<mesh::FeatureMatrix> train_x, train_y, val_x, val_y;
@@ -274,6 +281,10 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
                                      : "resume with the original options (see the command stored "
                                        "in the checkpoint's training slot)");
     }
+    for (auto it = was.begin(); it != was.end(); ++it)  // an option on then, off (absent) now
+      FLARE_INPUT_CHECK(trajectory.contains(it.key()), "--resume: option '", it.key(), "' was ",
+                        it.value().dump(), " in ", last.string(),
+                        " but is not set now; resume with the original options");
     FLARE_INPUT_CHECK(opt.ema == 0 || c.adam_params.size() == params.size(), last.string(),
                       ": trained with --ema but holds no optimizer/params (the weights behind the "
                       "average); the file is damaged: resume from an earlier copy or retrain");
@@ -401,7 +412,11 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     const std::int64_t hi = std::min(n_train, lo + opt.batch_size);
     std::vector<std::int64_t> ids;
     for (std::int64_t k = lo; k < hi; ++k) ids.push_back(order[k]);
-    const Batch b = pack(train_x, train_y, ids);
+    Batch b = pack(train_x, train_y, ids);
+    if (augmenter)  // on the batch copy: the cached samples stay in their own pose
+      for (std::size_t k = 0; k < ids.size(); ++k)
+        augmenter->apply(PlaneAugmenter::draw(opt.seed, st.epoch, train_ids[ids[k]]), b.x, b.y,
+                         b.offsets[k], b.offsets[k + 1]);
     const std::int64_t n = b.y.size();
     const int nb = int(ids.size());
     d_x.ensure(ops.mem, b.x.size(), "batch features");

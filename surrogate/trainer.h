@@ -54,6 +54,9 @@ struct TrainOptions {
   /// version 2)
   std::string loss = "mse";
   std::uint64_t seed = 0;         ///< parameter init and data order
+  /// Each train part in a random one of the 8 rotations/mirrors of the square per step, seeded by
+  /// (seed, epoch, sample) (surrogate/augment.h). InputError when the data cannot be rotated.
+  bool augment = false;
   std::int64_t checkpoint_every = 500;  ///< steps between `last` checkpoints, 0 = only at the end
   int val_every = 1;              ///< epochs between validations
   int log_every = 10;             ///< steps per log line / metrics record

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "defective_surface.h"
 #include "mesh/io.h"
 #include "tests/support/cli.h"
 
@@ -100,15 +102,66 @@ TEST_F(AmCli, VoxelizeClosedStl) {
   EXPECT_EQ(m.num_points(), 9 * 7 * 5);
 }
 
-TEST_F(AmCli, VoxelizeOpenStlIsExitCode2WithTheFileName) {
+// A box with a missing triangle and a duplicated one: voxelised, with one warning line naming both.
+TEST_F(AmCli, VoxelizeDefectiveStlWarnsInOneLine) {
   write_box_stl(p("open.stl"), 4, 3, 2, true);
+  {
+    std::ifstream in(p("open.stl"));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::size_t facet = text.find(" facet");
+    const std::string first = text.substr(facet, text.find("endfacet", facet) + 9 - facet);
+    text.insert(facet, first);  // the first triangle twice
+    std::ofstream(p("open.stl")) << text;
+  }
   auto r = run("am voxelize " + p("open.stl") + " --voxel 0.5 -o " + p("open.vtu"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::size_t warnings = 0;
+  for (std::size_t at = r.out.find("warning:"); at != std::string::npos; at = r.out.find("warning:", at + 1)) ++warnings;
+  EXPECT_EQ(warnings, 1u) << r.out;
+  const std::string line = r.out.substr(r.out.find("warning:"), r.out.find('\n', r.out.find("warning:")) - r.out.find("warning:"));
+  EXPECT_NE(line.find("open.stl: surface defects: 3 open edges (gaps or holes), 1 duplicated triangle (dropped)"),
+            std::string::npos) << line;
+  EXPECT_NE(line.find("winding number"), std::string::npos) << line;
+  flare::mesh::Mesh m = flare::mesh::read_mesh(p("open.vtu"));
+  EXPECT_EQ(m.num_cells(), 8 * 6 * 4);  // the planar hole is closed flat
+  // Two blocks touching along an edge (the case `am voxelize` used to refuse as "not manifold").
+  flare::am::test::write_stl(
+      flare::am::test::lattice_surface([](int i, int j, int) { return (i < 2) == (j < 2); }, {4, 4, 2}),
+      p("nonmanifold.stl"));
+  auto nm = run("am voxelize " + p("nonmanifold.stl") + " --voxel 0.5 -o " + p("nm.vtu"));
+  ASSERT_EQ(nm.code, 0) << nm.out;
+  EXPECT_NE(nm.out.find("warning: " + p("nonmanifold.stl") + ": surface defects: 2 non-manifold edges\n"),
+            std::string::npos) << nm.out;
+  // `am simulate` voxelises a surface the same way, with the same one line.
+  auto sim = run("am simulate " + p("open.stl") + " --voxel 1 --layers 2 -o " + p("open_solved.vtu"));
+  ASSERT_EQ(sim.code, 0) << sim.out;
+  EXPECT_NE(sim.out.find("warning: " + p("open.stl") + ": surface defects: 3 open edges"), std::string::npos) << sim.out;
+  EXPECT_EQ(sim.out.find("warning:"), sim.out.rfind("warning:")) << sim.out;
+  // A clean box: no warning.
+  write_box_stl(p("box.stl"), 4, 3, 2);
+  auto clean = run("am voxelize " + p("box.stl") + " --voxel 0.5 -o " + p("box.vtu"));
+  EXPECT_EQ(clean.out.find("warning"), std::string::npos) << clean.out;
+}
+
+// An open sheet (a wavy plate, no thickness) has no inside: one line, exit 2, nothing written.
+TEST_F(AmCli, VoxelizeOpenSheetIsExitCode2WithTheFileName) {
+  flare::am::test::Soup sheet;
+  const int nx = 24, ny = 8;
+  for (int j = 0; j <= ny; ++j)
+    for (int i = 0; i <= nx; ++i) sheet.points.emplace_back(6.0 * i / nx, 4.0 * j / ny, 0.5 * std::sin(6.0 * i / nx));
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) {
+      const std::int64_t v = i + (nx + 1) * j;
+      sheet.triangles.push_back({v, v + 1, v + nx + 2});
+      sheet.triangles.push_back({v, v + nx + 2, v + nx + 1});
+    }
+  flare::am::test::write_stl(sheet, p("sheet.stl"));
+  auto r = run("am voxelize " + p("sheet.stl") + " --voxel 0.5 -o " + p("sheet.vtu"));
   EXPECT_EQ(r.code, 2) << r.out;
-  EXPECT_NE(r.out.find("open.stl"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("not closed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sheet.stl: the surface has no inside"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
-  EXPECT_FALSE(fs::exists(p("open.vtu")));
-  auto huge = run("am voxelize " + p("open.stl") + " --voxel 0 -o " + p("open.vtu"));
+  EXPECT_FALSE(fs::exists(p("sheet.vtu")));
+  auto huge = run("am voxelize " + p("sheet.stl") + " --voxel 0 -o " + p("sheet.vtu"));
   EXPECT_EQ(huge.code, 2) << huge.out;
 }
 

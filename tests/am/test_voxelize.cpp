@@ -129,21 +129,34 @@ TEST(Voxelize, UnweldedTriangleSoupIsAccepted) {
   EXPECT_NEAR(solid_volume(voxelize(soup, {0.5}, "soup")), 24.0, 1e-9);
 }
 
-TEST(Voxelize, OpenSurfaceIsAnInputError) {
-  Mesh cube = box_surface({0, 0, 0}, {1, 1, 1});
-  cube.types.pop_back();
-  cube.offsets.pop_back();
-  cube.connectivity.resize(cube.connectivity.size() - 3);
-  std::string msg = error_of(cube, 0.1);
-  EXPECT_NE(msg.find("part.stl"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("not closed"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("3 edges"), std::string::npos) << msg;
+TEST(Voxelize, MissingTriangleIsToleratedAndReported) {
+  // Half of the bottom face missing: a planar hole, which the winding number closes flat.
+  const Mesh full = box_surface({0, 0, 0}, {1, 1, 1});
+  Mesh cube;
+  cube.points = full.points;
+  for (std::int64_t c = 1; c < full.num_cells(); ++c)
+    cube.add_cell(CellType::Triangle, {full.cell(c)[0], full.cell(c)[1], full.cell(c)[2]});
+  SurfaceDefects d;
+  const VoxelGrid g = voxelize(cube, {0.1}, "part.stl", &d);
+  EXPECT_EQ(d.open_edges, 3);
+  EXPECT_TRUE(d.by_winding_number);
+  EXPECT_EQ(g.count_solid(), 1000);
+  EXPECT_EQ(d.describe().rfind("surface defects: 3 open edges (gaps or holes); filled where the "
+                               "generalized winding number >= 0.5 (", 0), 0u) << d.describe();
 }
 
-TEST(Voxelize, FlippedTriangleIsAnInputError) {
+TEST(Voxelize, FlippedTriangleIsReoriented) {
   Mesh cube = box_surface({0, 0, 0}, {1, 1, 1});
   std::swap(cube.connectivity[0], cube.connectivity[1]);
-  EXPECT_NE(error_of(cube, 0.1).find("orientation"), std::string::npos);
+  SurfaceDefects d;
+  const VoxelGrid g = voxelize(cube, {0.1}, "part.stl", &d);
+  EXPECT_EQ(g.count_solid(), 1000);
+  EXPECT_EQ(d.flipped, 1);
+  EXPECT_EQ(d.describe(), "surface defects: 1 flipped triangle (reoriented)");
+  SurfaceDefects clean;
+  voxelize(box_surface({0, 0, 0}, {1, 1, 1}), {0.1}, "part.stl", &clean);
+  EXPECT_FALSE(clean.any());
+  EXPECT_EQ(clean.describe(), "");
 }
 
 TEST(Voxelize, DegenerateInputsAreInputErrors) {
@@ -158,6 +171,13 @@ TEST(Voxelize, DegenerateInputsAreInputErrors) {
   flat.add_cell(CellType::Triangle, {0, 1, 2});
   flat.add_cell(CellType::Triangle, {0, 2, 1});
   EXPECT_NE(error_of(flat, 0.1).find("flat"), std::string::npos);
+  // A box and its reverse: every triangle cancels its copy.
+  Mesh both = box_surface({0, 0, 0}, {1, 1, 1});
+  for (std::int64_t c = 0; c < 12; ++c) {
+    const std::int64_t a = both.cell(c)[0], b = both.cell(c)[1], d = both.cell(c)[2];
+    both.add_cell(CellType::Triangle, {a, d, b});
+  }
+  EXPECT_NE(error_of(both, 0.1).find("every triangle is cancelled by a reversed copy"), std::string::npos);
   Mesh cube = box_surface({0, 0, 0}, {1, 1, 1});
   EXPECT_NE(error_of(cube, 0).find("positive"), std::string::npos);
   Mesh hex;

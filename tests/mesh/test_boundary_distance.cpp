@@ -120,8 +120,10 @@ Nearest brute_nearest(const Points& p, const Triangles& t, const Eigen::Vector3d
   return best;
 }
 
-// boundary_distance() as defined in mesh/boundary.h, by brute force.
-BoundaryDistance reference_distance(const Mesh& m) {
+// boundary_distance() as defined in mesh/boundary.h, by brute force: with tolerance 0 the
+// nearest triangle's normal, else the normalised sum of the distinct normals of every triangle
+// within the tolerance of the nearest.
+BoundaryDistance reference_distance(const Mesh& m, double tolerance = 0.0) {
   const BoundarySurface s = extract_boundary(m);
   const auto normals = triangle_normals(m.points, s.triangles);
   std::vector<char> in_volume(m.num_points(), 0);
@@ -132,9 +134,28 @@ BoundaryDistance reference_distance(const Mesh& m) {
   for (std::int64_t i = 0; i < m.num_points(); ++i) {
     const Eigen::Vector3d q = m.points.row(i).transpose();
     const Nearest hit = brute_nearest(m.points, s.triangles, q);
-    const Eigen::Vector3d nrm = normals.row(hit.triangle).transpose();
+    const Eigen::Vector3d face = normals.row(hit.triangle).transpose();
+    Eigen::Vector3d nrm = face;
+    if (tolerance > 0) {
+      std::vector<Eigen::Vector3d> distinct;
+      Eigen::Vector3d sum = Eigen::Vector3d::Zero();
+      for (Eigen::Index t = 0; t < s.triangles.rows(); ++t) {
+        const Eigen::Vector3d c =
+            closest_point_on_triangle(q, m.points.row(s.triangles(t, 0)).transpose(),
+                                      m.points.row(s.triangles(t, 1)).transpose(),
+                                      m.points.row(s.triangles(t, 2)).transpose());
+        const Eigen::Vector3d n = normals.row(t).transpose();
+        if ((c - q).norm() > std::sqrt(hit.d2) + tolerance || n.squaredNorm() == 0) continue;
+        bool seen = false;
+        for (const auto& d : distinct) seen = seen || n.dot(d) > 1 - 1e-9;
+        if (seen) continue;
+        distinct.push_back(n);
+        sum += n;
+      }
+      nrm = sum.norm() > 1e-6 ? Eigen::Vector3d(sum / sum.norm()) : Eigen::Vector3d::Zero();
+    }
     double d = std::sqrt(hit.d2);
-    if (d > 0 && s.closed_volume && (in_volume[i] || (q - hit.closest).dot(nrm) < 0)) d = -d;
+    if (d > 0 && s.closed_volume && (in_volume[i] || (q - hit.closest).dot(face) < 0)) d = -d;
     out.distance[i] = d;
     out.normal.row(i) = nrm.transpose();
   }
@@ -204,30 +225,44 @@ TEST(BoundaryDistance, EqualsBruteForceExactlyForEveryThreadCount) {
   lattice.points.row(n0 + 1) << 0.37 * 4, 0.0, 0.37 * 3;
   lattice.points.row(n0 + 2) << 0.37 * 4.2, 0.37 * 2.6, 0.37 * 0.5;
   const std::vector<Mesh> meshes = {lattice, jittered_tets(6, 11)};
-  for (const Mesh& m : meshes) {
-    const BoundaryDistance ref = reference_distance(m);
-    for_thread_counts([&](int threads) {
-      const BoundaryDistance got = boundary_distance(m);
-      ASSERT_EQ(got.distance.size(), ref.distance.size());
-      for (std::size_t i = 0; i < ref.distance.size(); ++i) {
-        ASSERT_EQ(got.distance[i], ref.distance[i]) << "point " << i << ", " << threads << " threads";
-        ASSERT_TRUE(got.normal.row(i) == ref.normal.row(i)) << "point " << i << ", " << threads << " threads";
-      }
-    });
-  }
+  for (const Mesh& m : meshes)
+    for (const double tol : {0.0, tie_tolerance(m.points)}) {
+      const BoundaryDistance ref = reference_distance(m, tol);
+      for_thread_counts([&](int threads) {
+        const BoundaryDistance got = boundary_distance(m, "mesh", tol);
+        ASSERT_EQ(got.distance.size(), ref.distance.size());
+        for (std::size_t i = 0; i < ref.distance.size(); ++i) {
+          ASSERT_EQ(got.distance[i], ref.distance[i])
+              << "point " << i << ", tolerance " << tol << ", " << threads << " threads";
+          ASSERT_TRUE(got.normal.row(i) == ref.normal.row(i))
+              << "point " << i << ", tolerance " << tol << ", " << threads << " threads";
+        }
+      });
+    }
 }
 
-// compute_features' boundary columns are boundary_distance() scaled: the same numbers.
+// compute_features' boundary columns are boundary_distance() scaled: the same numbers, with the
+// tie tolerance of the recipe's version (0 for version 1, tie_tolerance() for version 2).
 TEST(BoundaryDistance, IsWhatTheFeaturesUse) {
   const Mesh m = holey_lattice(6);
-  FeatureRecipe r;
-  r.features = {"boundary_distance", "boundary_normal"};
-  r.length_scale = 2.0;
-  const FeatureMatrix x = compute_features(m, r);
-  const BoundaryDistance b = boundary_distance(m);
-  for (std::int64_t i = 0; i < m.num_points(); ++i) {
-    ASSERT_EQ(x(i, 0), float(b.distance[i] * 0.5)) << i;
-    for (int k = 0; k < 3; ++k) ASSERT_EQ(x(i, 1 + k), float(b.normal(i, k))) << i;
+  for (const int version : {1, 2}) {
+    FeatureRecipe r;
+    r.version = version;
+    r.features = {"boundary_distance", "boundary_normal"};
+    r.length_scale = 2.0;
+    const FeatureMatrix x = compute_features(m, r);
+    const BoundaryDistance b =
+        boundary_distance(m, "mesh", version == 1 ? 0.0 : tie_tolerance(m.points));
+    std::int64_t differs = 0;  // from the other version's normals: ties are everywhere on a lattice
+    const BoundaryDistance other =
+        boundary_distance(m, "mesh", version == 1 ? tie_tolerance(m.points) : 0.0);
+    for (std::int64_t i = 0; i < m.num_points(); ++i) {
+      ASSERT_EQ(x(i, 0), float(b.distance[i] * 0.5)) << i << ", version " << version;
+      for (int k = 0; k < 3; ++k)
+        ASSERT_EQ(x(i, 1 + k), float(b.normal(i, k))) << i << ", version " << version;
+      differs += !(b.normal.row(i) == other.normal.row(i));
+    }
+    EXPECT_GT(differs, 10) << "version " << version;
   }
 }
 

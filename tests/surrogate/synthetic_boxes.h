@@ -33,9 +33,9 @@ inline mesh::Mesh synthetic_box(std::mt19937_64& rng) {
 }
 
 /// Builds a dataset of `count` boxes in `dir`/data.h5 (meshes stay in memory) and returns its path.
-inline std::filesystem::path build_synthetic_dataset(const std::filesystem::path& dir, int count,
-                                                     std::array<double, 3> split,
-                                                     std::uint64_t seed = 7) {
+inline std::filesystem::path build_synthetic_dataset(
+    const std::filesystem::path& dir, int count, std::array<double, 3> split,
+    std::uint64_t seed = 7, int recipe_version = mesh::FeatureRecipe::kVersion) {
   std::mt19937_64 rng(seed);
   std::map<std::string, mesh::Mesh> meshes;
   surrogate::DatasetBuildOptions o;
@@ -48,6 +48,7 @@ inline std::filesystem::path build_synthetic_dataset(const std::filesystem::path
   o.targets = {"f"};
   o.split = split;
   o.seed = 1;
+  o.recipe_version = recipe_version;
   surrogate::build_dataset(o, [&](const std::filesystem::path& p) { return meshes.at(p.string()); });
   return o.output;
 }

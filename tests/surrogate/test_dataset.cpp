@@ -9,7 +9,9 @@
 #include <set>
 
 #include "common/error.h"
+#include "damage_h5.h"
 #include "surrogate/dataset.h"
+#include "surrogate/normalizer.h"
 #include "tests/support/errors.h"
 
 using namespace flare;
@@ -111,14 +113,14 @@ TEST_F(DatasetFile, RoundTripSlicesAndTrainOnlyStatistics) {
   EXPECT_EQ(d.target_names(), (std::vector<std::string>{"displacement_0", "displacement_1", "displacement_2"}));
   EXPECT_EQ(d.target_components(), std::vector<int>{3});
   EXPECT_EQ(d.feature_names().back(), "layer");
-  ASSERT_EQ(d.num_features(), 9);
+  ASSERT_EQ(d.num_features(), 8);
+  EXPECT_EQ(d.recipe().version, 2);
 
   // Train bounds fix the recipe: the one train sample's box maps to [-1, 1] on its widest axis.
   const std::int64_t train = d.split("train").at(0);
   const mesh::Mesh& tm = meshes[d.sources()[train]];
   mesh::Bounds b;
   b.extend(tm.points);
-  EXPECT_NEAR((d.recipe().origin - 0.5 * (b.lo + b.hi)).norm(), 0, 1e-12);
   EXPECT_DOUBLE_EQ(d.recipe().length_scale, 0.5 * (b.hi - b.lo).maxCoeff());
 
   for (std::int64_t s = 0; s < 3; ++s) {
@@ -131,18 +133,32 @@ TEST_F(DatasetFile, RoundTripSlicesAndTrainOnlyStatistics) {
       for (int c = 0; c < 3; ++c) ASSERT_EQ(y(i, c), float(u->get(i, c)));
   }
 
-  // Statistics come from the train sample alone (the others have very different targets).
+  // Statistics come from the train sample alone (the others have very different targets). The
+  // in-plane pair displacement_0/1 shares mean 0 and the root mean square of both; z is its own.
   const auto y = d.targets(train);
-  for (int c = 0; c < 3; ++c) {
-    double mean = 0, var = 0;
-    for (Eigen::Index i = 0; i < y.rows(); ++i) mean += y(i, c);
-    mean /= double(y.rows());
-    for (Eigen::Index i = 0; i < y.rows(); ++i) var += (y(i, c) - mean) * (y(i, c) - mean);
-    EXPECT_NEAR(d.target_mean()[c], mean, 1e-9 * (1 + std::abs(mean))) << c;
-    EXPECT_NEAR(d.target_std()[c], std::sqrt(var / double(y.rows())), 1e-9) << c;
+  const auto rms = [](const mesh::FeatureMatrix& m, std::vector<int> cols) {
+    double s = 0;
+    for (int c : cols) s += m.col(c).cast<double>().squaredNorm();
+    return std::sqrt(s / double(m.rows() * std::int64_t(cols.size())));
+  };
+  for (int c : {0, 1}) {
+    EXPECT_EQ(d.target_mean()[c], 0.0) << c;
+    EXPECT_NEAR(d.target_std()[c], rms(y, {0, 1}), 1e-9) << c;
   }
+  double mean = y.col(2).cast<double>().mean(), var = 0;
+  for (Eigen::Index i = 0; i < y.rows(); ++i) var += (y(i, 2) - mean) * (y(i, 2) - mean);
+  EXPECT_NEAR(d.target_mean()[2], mean, 1e-9 * (1 + std::abs(mean)));
+  EXPECT_NEAR(d.target_std()[2], std::sqrt(var / double(y.rows())), 1e-9);
+  // Features: coord_x/y and normal_x/y are pairs; coord_z (height) and the rest per channel.
   const auto x = d.features(train);
-  EXPECT_NEAR(d.feature_mean()[0], x.col(0).cast<double>().mean(), 1e-6);
+  EXPECT_EQ(d.feature_names()[4], "normal_x");
+  for (int c : {0, 1, 4, 5}) EXPECT_EQ(d.feature_mean()[c], 0.0) << c;
+  EXPECT_NEAR(d.feature_std()[0], rms(x, {0, 1}), 1e-6);
+  EXPECT_EQ(d.feature_std()[0], d.feature_std()[1]);
+  EXPECT_NEAR(d.feature_std()[4], rms(x, {4, 5}), 1e-6);
+  EXPECT_EQ(d.feature_std()[4], d.feature_std()[5]);
+  EXPECT_NEAR(d.feature_mean()[2], x.col(2).cast<double>().mean(), 1e-6);
+  EXPECT_GT(d.feature_mean()[2], 0.1);  // heights are >= 0: not centred
 
   EXPECT_THROW(d.features(3), Error);
   EXPECT_NE(input_error([&] { d.split("holdout"); }).find("holdout"), std::string::npos);
@@ -251,4 +267,169 @@ TEST_F(DatasetFile, OlderFilesWithoutFamiliesOrDomainStillOpen) {
   const Dataset d(opt.output);
   EXPECT_EQ(d.families(), std::vector<std::string>{""});
   EXPECT_TRUE(d.training_domain().is_null());
+}
+
+TEST_F(DatasetFile, NonFiniteValueInAFileNamesTheSampleItsSourceAndTheColumn) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  meshes["b.vtu"] = block(3, 1.0, 0.0, 1.0);
+  meshes["c.vtu"] = block(3, 1.0, 0.0, 2.0);
+  auto opt = options({"a.vtu", "b.vtu", "c.vtu"});
+  opt.sample_splits = {"train", "val", "test"};
+  build_dataset(opt, reader());
+  const std::string feature = Dataset(opt.output).feature_names()[4];
+  test::poke_sample_value(opt.output, "features", 1, 7, 4, std::nanf(""));
+  test::poke_sample_value(opt.output, "features", 1, 9, 0, INFINITY);
+  test::poke_sample_value(opt.output, "targets", 2, 3, 2, -INFINITY);
+  const Dataset d(opt.output);  // opening reads no sample rows
+  EXPECT_NO_THROW(d.features(0));
+  EXPECT_NO_THROW(d.targets(1));
+  const std::string e = input_error([&] { d.features(1); });
+  EXPECT_EQ(e.rfind(opt.output.string() + ": sample 1 (b.vtu)", 0), 0u) << e;
+  EXPECT_NE(e.find("non-finite feature: column '" + feature + "' is nan at point 7 (2 non-finite values)"),
+            std::string::npos) << e;
+  const std::string t = input_error([&] { d.targets(2); });
+  EXPECT_NE(t.find("sample 2 (c.vtu) has a non-finite target: column 'displacement_2' is -inf at point 3"),
+            std::string::npos) << t;
+}
+
+TEST_F(DatasetFile, StatisticsThatAreNotFiniteAndPositiveAreRefused) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  auto opt = options({"a.vtu"});
+  opt.split = {1.0, 0.0, 0.0};
+  build_dataset(opt, reader());
+  std::vector<double> fstd, tmean;
+  std::vector<std::string> fnames;
+  {
+    const Dataset good(opt.output);
+    for (double sd : good.feature_std()) EXPECT_GT(sd, 0);  // a constant channel stores 1, not 0
+    fstd = good.feature_std();
+    tmean = good.target_mean();
+    fnames = good.feature_names();
+  }
+
+  test::overwrite_stats(opt.output, "feature_std", std::vector<double>(fstd.size(), 0.0));
+  std::string e = input_error([&] { Dataset d(opt.output); });
+  EXPECT_EQ(e.rfind(opt.output.string() + ": corrupt statistics: the feature standard deviation of column '" +
+                        fnames[0] + "' is 0 (must be finite and positive); " +
+                        std::to_string(fstd.size()) + " of " + std::to_string(fstd.size()),
+                    0), 0u) << e;
+  EXPECT_NE(e.find("dataset build"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+
+  auto one_bad = fstd;
+  one_bad[2] = -1.0;
+  test::overwrite_stats(opt.output, "feature_std", one_bad);
+  e = input_error([&] { Dataset d(opt.output); });
+  EXPECT_NE(e.find("column '" + fnames[2] + "' is -1 (must be finite and positive); 1 of"), std::string::npos) << e;
+
+  test::overwrite_stats(opt.output, "feature_std", fstd);
+  auto nan_mean = tmean;
+  nan_mean[1] = std::nan("");
+  test::overwrite_stats(opt.output, "target_mean", nan_mean);
+  e = input_error([&] { Dataset d(opt.output); });
+  EXPECT_NE(e.find("the target mean of column 'displacement_1' is nan (must be finite)"), std::string::npos) << e;
+
+  test::overwrite_stats(opt.output, "target_mean", tmean);
+  EXPECT_NO_THROW(Dataset d(opt.output));
+}
+
+TEST_F(DatasetFile, CheckpointNormalizerStatisticsAreChecked) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  auto opt = options({"a.vtu"});
+  opt.split = {1.0, 0.0, 0.0};
+  build_dataset(opt, reader());
+  nlohmann::json j = Normalizer::from_dataset(Dataset(opt.output)).to_json();
+  EXPECT_NO_THROW(Normalizer::from_json(j, "model.h5"));
+  j["target_std"][0] = 0.0;
+  const std::string e = input_error([&] { Normalizer::from_json(j, "model.h5"); });
+  EXPECT_EQ(e.rfind("model.h5: corrupt statistics: the target standard deviation of column "
+                    "'displacement_0' is 0",
+                    0), 0u) << e;
+  j["target_std"][0] = 1.0;
+  j["feature_mean"][1] = INFINITY;
+  EXPECT_NE(input_error([&] { Normalizer::from_json(j, "model.h5"); })
+                .find("model.h5: corrupt statistics: the feature mean of column"),
+            std::string::npos);
+}
+
+TEST_F(DatasetFile, BuildNamesValuesThatFloat32CannotHold) {
+  meshes["good.vtu"] = block(3, 1.0, 0.0, 0.0);
+  mesh::Mesh big = block(3, 1.0, 0.0, 0.0);
+  big.point_data.find("displacement")->set(5, 1, 1e39);  // finite as a double, inf as a float
+  meshes["big.vtu"] = big;
+  std::string e = input_error([&] { build_dataset(options({"good.vtu", "big.vtu"}), reader()); });
+  EXPECT_EQ(e.rfind("big.vtu: target column 'displacement_1' has a value beyond single precision (1e+39) at point 5", 0), 0u) << e;
+  mesh::Mesh nan = block(3, 1.0, 0.0, 0.0);
+  nan.point_data.find("layer")->set(2, 0, std::nan(""));
+  meshes["nan.vtu"] = nan;
+  e = input_error([&] { build_dataset(options({"good.vtu", "nan.vtu"}), reader()); });
+  EXPECT_EQ(e.rfind("nan.vtu: input column 'layer' has a non-finite value (nan) at point 2", 0), 0u) << e;
+
+  // A coordinate that only overflows once normalised by the train split's bounds: found in pass 2.
+  mesh::Mesh far = block(3, 1.0, 0.0, 0.0);
+  far.points(4, 0) = 1e39;
+  meshes["far.vtu"] = far;
+  auto opt = options({"good.vtu", "far.vtu"});
+  opt.sample_splits = {"train", "test"};
+  e = input_error([&] { build_dataset(opt, reader()); });
+  EXPECT_EQ(e.rfind("far.vtu (sample 1): non-finite feature column 'coord_x' is inf at point 4", 0), 0u) << e;
+  EXPECT_FALSE(fs::exists(opt.output));
+}
+
+// Recipe version 2 (the default): the parts' positions on the plate change nothing, neither the
+// features nor the statistics nor the length scale.
+TEST_F(DatasetFile, Version2DoesNotDependOnWhereThePartsSit) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  meshes["b.vtu"] = block(4, 2.0, 0.0, 100.0);
+  meshes["c.vtu"] = block(5, 3.0, 0.0, -50.0);
+  auto opt = options({"a.vtu", "b.vtu", "c.vtu"});
+  opt.split = {0.67, 0.33, 0.0};
+  build_dataset(opt, reader());
+  const fs::path here = dir / "here.h5";
+  fs::rename(opt.output, here);
+  double dx = 40;
+  for (auto& [name, m] : meshes) {  // each part elsewhere on the plate; targets unchanged
+    m.points.col(0).array() += dx;
+    m.points.col(1).array() += 25 - dx;
+    dx += 17.5;
+  }
+  build_dataset(opt, reader());
+  const Dataset a(here), b(opt.output);
+  EXPECT_EQ(a.recipe().length_scale, b.recipe().length_scale);
+  for (std::int64_t s = 0; s < 3; ++s)
+    EXPECT_LT((a.features(s) - b.features(s)).cwiseAbs().maxCoeff(), 1e-6f) << s;
+  for (std::int64_t c = 0; c < a.num_features(); ++c) {
+    EXPECT_NEAR(a.feature_mean()[c], b.feature_mean()[c], 1e-6) << c;
+    EXPECT_NEAR(a.feature_std()[c], b.feature_std()[c], 1e-6) << c;
+  }
+  EXPECT_EQ(a.target_mean(), b.target_mean());
+  EXPECT_EQ(a.target_std(), b.target_std());
+}
+
+// --recipe-version 1 still builds what the bundled models were trained on: a dataset-wide origin
+// and per-channel statistics.
+TEST_F(DatasetFile, Version1StillBuildsAsBefore) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  meshes["b.vtu"] = block(4, 2.0, 5.0, 100.0);
+  auto opt = options({"a.vtu", "b.vtu"});
+  opt.split = {1.0, 0.0, 0.0};
+  opt.recipe_version = 1;
+  build_dataset(opt, reader());
+  const Dataset d(opt.output);
+  EXPECT_EQ(d.recipe().version, 1);
+  EXPECT_EQ(d.feature_names(),
+            (std::vector<std::string>{"coord_x", "coord_y", "coord_z", "boundary_distance",
+                                      "normal_x", "normal_y", "normal_z", "height", "layer"}));
+  // Union of the two train boxes: [0, 2] x [0, 2] x [0, 7].
+  EXPECT_NEAR((d.recipe().origin - Eigen::Vector3d(1, 1, 3.5)).norm(), 0, 1e-12);
+  EXPECT_DOUBLE_EQ(d.recipe().length_scale, 3.5);
+  double mean0 = 0;
+  std::int64_t n = 0;
+  for (std::int64_t s = 0; s < 2; ++s) {
+    const auto y = d.targets(s);
+    mean0 += y.col(0).cast<double>().sum();
+    n += y.rows();
+  }
+  EXPECT_NEAR(d.target_mean()[0], mean0 / double(n), 1e-9 * std::abs(mean0 / double(n)));
+  EXPECT_NE(d.target_std()[0], d.target_std()[1]);
 }

@@ -62,7 +62,18 @@ TEST_F(DatasetCli, GoodInputsSucceed) {
   const surrogate::Dataset d(p("data.h5"));
   EXPECT_EQ(d.num_samples(), 4);
   EXPECT_EQ(d.num_targets(), 3);
-  EXPECT_EQ(d.num_features(), 8);
+  EXPECT_EQ(d.num_features(), 7);  // recipe version 2: coords (z is the height), distance, normal
+  EXPECT_EQ(d.recipe().version, 2);
+
+  const auto v1 = run("dataset build " + p("runs") + " -o " + p("v1.h5") +
+                      " --target displacement --recipe-version 1");
+  ASSERT_EQ(v1.code, 0) << v1.out;
+  EXPECT_EQ(surrogate::Dataset(p("v1.h5")).recipe().version, 1);
+  EXPECT_EQ(surrogate::Dataset(p("v1.h5")).num_features(), 8);  // + height
+  const auto v3 = run("dataset build " + p("runs") + " -o " + p("v3.h5") +
+                      " --target displacement --recipe-version 3");
+  EXPECT_EQ(v3.code, 2) << v3.out;
+  EXPECT_NE(v3.out.find("--recipe-version: 3"), std::string::npos) << v3.out;
 }
 
 TEST_F(DatasetCli, BadInputExits2NamingTheFile) {
@@ -70,7 +81,9 @@ TEST_F(DatasetCli, BadInputExits2NamingTheFile) {
                      p("data.h5") + " --target displacement");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("bad_nan.vtu"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("non-finite"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("target column 'displacement_0' has a non-finite value (nan) at point 3"),
+            std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
   EXPECT_FALSE(fs::exists(p("data.h5")));
 
   const auto missing = run("dataset build " + p("runs/part0.vtu") + " -o " + p("data.h5") +

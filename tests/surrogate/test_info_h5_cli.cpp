@@ -106,7 +106,9 @@ TEST_F(InfoH5Cli, CheckpointJsonMatchesTheFile) {
   const surrogate::Dataset d(p("data.h5"));
   EXPECT_EQ(j["features"]["names"], d.feature_names());
   EXPECT_EQ(j["features"]["recipe"], ck.feature_recipe.at("features"));
-  EXPECT_EQ(j["features"]["origin"], ck.feature_recipe.at("origin"));
+  EXPECT_EQ(j["features"]["recipe_version"], 2);
+  EXPECT_EQ(j["features"]["frame"], "part");
+  EXPECT_TRUE(j["features"]["origin"].is_null());  // version 2: the origin is per mesh
   EXPECT_EQ(j["features"]["length_scale"], d.recipe().length_scale);
   EXPECT_EQ(j["targets"]["arrays"], Json::array({"u"}));
   EXPECT_EQ(j["targets"]["components"], Json::array({3}));
@@ -136,7 +138,7 @@ TEST_F(InfoH5Cli, CheckpointText) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_EQ(r.out.rfind(p("model.h5") + "\n", 0), 0u) << r.out;
-  EXPECT_TRUE(has(r.out, "FLARE  C=16 L=1 H=2 M=8 F=8 T=3")) << r.out;
+  EXPECT_TRUE(has(r.out, "FLARE  C=16 L=1 H=2 M=8 F=7 T=3")) << r.out;
   const std::string params = std::to_string(surrogate::ParamLayout(ck.config).size());
   EXPECT_TRUE(has(r.out, params.substr(0, params.size() - 3) + "," +
                              params.substr(params.size() - 3) + " parameters"))
@@ -147,7 +149,10 @@ TEST_F(InfoH5Cli, CheckpointText) {
   EXPECT_TRUE(has(r.out, "data        " + p("data.h5"))) << r.out;
   EXPECT_TRUE(has(r.out, "best val rel-L2 ")) << r.out;
   EXPECT_FALSE(has(r.out, "never validated")) << r.out;
-  EXPECT_TRUE(has(r.out, "features    8: coord_x, coord_y, coord_z,")) << r.out;
+  EXPECT_TRUE(has(r.out, "features    7: coord_x, coord_y, coord_z,")) << r.out;
+  EXPECT_TRUE(has(r.out, "recipe      version 2: coords, boundary_distance, boundary_normal; "
+                         "part frame (x, y from the bounding-box centre, z above the plate)"))
+      << r.out;
   EXPECT_TRUE(has(r.out, "targets     u (3 components)")) << r.out;
   EXPECT_TRUE(has(r.out, "domain      3 train meshes")) << r.out;
   EXPECT_TRUE(has(r.out, "device-neutral")) << r.out;
@@ -301,6 +306,12 @@ TEST_F(InfoH5Cli, BundledModel) {
   ASSERT_EQ(text.code, 0) << text.err;
   EXPECT_TRUE(has(text.out, "593,155 parameters")) << text.out;
   EXPECT_TRUE(has(text.out, "targets     displacement (3 components)")) << text.out;
+  EXPECT_EQ(j["features"]["recipe_version"], 1);
+  EXPECT_EQ(j["features"]["frame"], "plate");
+  EXPECT_NEAR(j["features"]["origin"][0].get<double>(), 51.3066, 1e-4);
+  EXPECT_TRUE(has(text.out, "recipe      version 1: coords, boundary_distance, boundary_normal, "
+                            "height; origin (51.3066, 25.11, 25.0762) on the plate"))
+      << text.out;
 }
 
 // HDF5 reports an unreadable file as "not HDF5"; info says what is wrong. Permissions do not stop

@@ -18,6 +18,7 @@
 #include "surrogate/dataset.h"
 #include "surrogate/checkpoint.h"
 #include "surrogate/ops_table.h"
+#include "damage_h5.h"
 #include "synthetic_boxes.h"
 #include "tests/support/cli.h"
 
@@ -417,4 +418,124 @@ TEST_F(PipelineCli, EvalRefusesADatasetNormalisedDifferently) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(lines(r.out), 1) << r.out;
   EXPECT_NE(r.out.find("normalises its features differently"), std::string::npos) << r.out;
+}
+
+// A NaN in one sample of a dataset file is named (file, sample index and source, column) by the
+// readers of sample rows, instead of nan rows and a nan mean.
+TEST_F(PipelineCli, NonFiniteSampleIsNamedByEvalAndTrain) {
+  fs::copy_file(p("data.h5"), p("nan.h5"), fs::copy_options::overwrite_existing);
+  std::int64_t test_sample = 0, train_sample = 0;
+  std::string test_source, train_source, column;
+  {
+    const surrogate::Dataset d(p("nan.h5"));
+    test_sample = d.split("test").at(0);
+    train_sample = d.split("train").at(0);
+    test_source = d.sources()[test_sample];
+    train_source = d.sources()[train_sample];
+    column = d.feature_names()[2];
+  }
+  test::poke_sample_value(p("nan.h5"), "features", test_sample, 3, 2, std::nanf(""));
+  test::poke_sample_value(p("nan.h5"), "features", train_sample, 5, 2, std::nanf(""));
+  const std::string named = ": sample " + std::to_string(test_sample) + " (" + test_source +
+                            ") has a non-finite feature: column '" + column + "' is nan at point 3";
+  auto e = run("eval -m " + p("model.h5") + " --data " + p("nan.h5") + " --csv " + p("nan.csv"));
+  EXPECT_EQ(e.code, 2) << e.out;
+  EXPECT_EQ(lines(e.out), 1) << e.out;
+  EXPECT_NE(e.out.find(p("nan.h5") + named), std::string::npos) << e.out;
+  EXPECT_FALSE(fs::exists(p("nan.csv")));
+  auto t = run("train --data " + p("nan.h5") + " -o " + p("nan_model.h5") + " --epochs 1 -C 8 -L 1 -H 2 -M 4");
+  EXPECT_EQ(t.code, 2) << t.out;
+  EXPECT_EQ(lines(t.out), 1) << t.out;
+  EXPECT_NE(t.out.find(": sample " + std::to_string(train_sample) + " (" + train_source + ")"),
+            std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("column '" + column + "' is nan at point 5"), std::string::npos) << t.out;
+  EXPECT_FALSE(fs::exists(p("nan_model.h5")));
+}
+
+// Statistics that are not finite and positive would turn every feature into inf or NaN: every
+// reader refuses the file with one line, whether it is a dataset or a checkpoint.
+TEST_F(PipelineCli, CorruptStatisticsAreRefusedByEveryReader) {
+  fs::copy_file(p("data.h5"), p("zero_std.h5"), fs::copy_options::overwrite_existing);
+  const std::int64_t F = surrogate::Dataset(p("zero_std.h5")).num_features();
+  test::overwrite_stats(p("zero_std.h5"), "feature_std", std::vector<double>(std::size_t(F), 0.0));
+  for (const std::string cmd :
+       {"eval -m " + p("model.h5") + " --data " + p("zero_std.h5"),
+        "train --data " + p("zero_std.h5") + " -o " + p("zero_model.h5") + " --epochs 1 -C 8 -L 1 -H 2 -M 4",
+        "info " + p("zero_std.h5")}) {
+    const auto r = run(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << ": " << r.out;
+    EXPECT_EQ(lines(r.out), 1) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find(p("zero_std.h5") + ": corrupt statistics: the feature standard deviation"),
+              std::string::npos) << cmd << ": " << r.out;
+  }
+  EXPECT_FALSE(fs::exists(p("zero_model.h5")));
+
+  surrogate::Checkpoint ck = surrogate::load_checkpoint(p("model.h5"));
+  ck.normalizer["target_std"][0] = 0.0;
+  surrogate::save_checkpoint(p("zero_std_model.h5"), ck);
+  for (const std::string cmd :
+       {"predict -m " + p("zero_std_model.h5") + " " + p("runs/box0.vtu") + " -o " + p("z.vtu"),
+        "eval -m " + p("zero_std_model.h5") + " " + p("runs/box0.vtu"),
+        "eval -m " + p("zero_std_model.h5") + " --data " + p("data.h5"),
+        "info " + p("zero_std_model.h5")}) {
+    const auto r = run(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << ": " << r.out;
+    EXPECT_EQ(lines(r.out), 1) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find(p("zero_std_model.h5") + ": corrupt statistics: the target standard "
+                                                 "deviation of column 'u_0' is 0"),
+              std::string::npos) << cmd << ": " << r.out;
+  }
+  EXPECT_FALSE(fs::exists(p("z.vtu")));
+}
+
+// predict (and eval on meshes) compute features themselves: one that float32 cannot hold is named.
+TEST_F(PipelineCli, PredictNamesANonFiniteFeature) {
+  mesh::Mesh m = mesh::read_mesh(p("runs/box0.vtu"));
+  m.points(1, 0) = 1e40;  // finite as a double, inf once normalised and stored as float
+  mesh::write_vtu(m, dir / "far.vtu");
+  for (const std::string cmd : {"predict -m " + p("model.h5") + " " + p("far.vtu") + " -o " + p("far_pred.vtu"),
+                                "eval -m " + p("model.h5") + " " + p("far.vtu")}) {
+    const auto r = run(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << ": " << r.out;
+    EXPECT_EQ(lines(r.out), 1) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("far.vtu: non-finite feature column 'coord_x' is inf at point 1"),
+              std::string::npos) << cmd << ": " << r.out;
+  }
+  EXPECT_FALSE(fs::exists(p("far_pred.vtu")));
+}
+
+// The default recipe (version 2) through the executable: a part moved on the plate gets the same
+// predicted field from `predict`, because the frame is computed per mesh.
+TEST_F(PipelineCli, PredictDoesNotDependOnWhereThePartSits) {
+  mesh::Mesh moved = mesh::read_mesh(p("runs/box2.vtu"));
+  moved.points.col(0).array() += 40.0;
+  moved.points.col(1).array() += 25.0;
+  mesh::write_vtu(moved, p("moved.vtu"));
+  ASSERT_EQ(run("predict " + p("runs/box2.vtu") + " -m " + p("model.h5") + " -o " + p("here.vtu")).code, 0);
+  ASSERT_EQ(run("predict " + p("moved.vtu") + " -m " + p("model.h5") + " -o " + p("there.vtu")).code, 0);
+  const auto* a = mesh::read_mesh(p("here.vtu")).point_data.find("u_pred");
+  const mesh::Mesh there = mesh::read_mesh(p("there.vtu"));
+  const auto* b = there.point_data.find("u_pred");
+  ASSERT_TRUE(a && b);
+  double diff = 0, norm = 0;
+  for (std::int64_t i = 0; i < a->tuples(); ++i)
+    for (int c = 0; c < 3; ++c) {
+      diff += std::pow(a->get(i, c) - b->get(i, c), 2);
+      norm += std::pow(a->get(i, c), 2);
+    }
+  EXPECT_LT(std::sqrt(diff / norm), 1e-6);
+}
+
+TEST_F(PipelineCli, TrainAugmentNeedsRecipeVersion2) {
+  ASSERT_EQ(run("dataset build " + p("runs") + " -o " + p("v1.h5") +
+                " --target u --split 0.5,0.17,0.33 --recipe-version 1").code, 0);
+  auto r = run("train --data " + p("v1.h5") + " -o " + p("aug1.h5") + " --epochs 1 -C 8 -L 1 -H 2 -M 4 --augment");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("version 1"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p("aug1.h5")));
+  r = run("train --data " + p("data.h5") + " -o " + p("aug2.h5") + " --epochs 1 -C 8 -L 1 -H 2 -M 4 --augment");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("info " + p("aug2.h5"));
+  EXPECT_NE(r.out.find("augment true"), std::string::npos) << r.out;
 }

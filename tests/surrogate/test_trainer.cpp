@@ -12,6 +12,7 @@
 #include "surrogate/normalizer.h"
 #include "surrogate/trainer.h"
 #include "synthetic_boxes.h"
+#include "tests/support/errors.h"
 
 namespace fs = std::filesystem;
 using namespace flare;
@@ -367,4 +368,46 @@ TEST_F(Trainer, CycledBeta1ReachesTheOptimizer) {
   o.max_momentum = 0.95;
   o.out = dir / "cycled.h5";
   EXPECT_NE(surrogate::train(o, quiet).params, fixed.params);
+}
+
+// --augment: each part in a pose drawn from (seed, epoch, sample), so two runs agree bit for bit,
+// a resumed run continues exactly, and the poses really change what the model sees.
+TEST_F(Trainer, AugmentIsDeterministicAndResumesExactly) {
+  const auto plain = surrogate::train(o, quiet);
+  o.augment = true;
+  o.out = dir / "aug.h5";
+  const auto a = surrogate::train(o, quiet);
+  fs::remove_all(o.out);
+  const auto b = surrogate::train(o, quiet);
+  EXPECT_EQ(a.losses, b.losses);
+  EXPECT_EQ(a.params, b.params);
+  EXPECT_NE(a.losses, plain.losses);
+  EXPECT_EQ(surrogate::load_checkpoint(o.out).training.at("options").at("augment"), true);
+
+  o.out = dir / "split.h5";
+  o.stop_after = 5;
+  const auto first = surrogate::train(o, quiet);
+  o.stop_after = 0;
+  o.resume = true;
+  const auto second = surrogate::train(o, quiet);
+  EXPECT_EQ(second.params, a.params);
+  std::vector<double> joined = first.losses;
+  joined.insert(joined.end(), second.losses.begin(), second.losses.end());
+  EXPECT_EQ(joined, a.losses);
+
+  // Resuming an augmented run without --augment would silently change the trajectory.
+  o.augment = false;
+  const std::string e = test::input_error([&] { surrogate::train(o, quiet); });
+  EXPECT_NE(e.find("'augment'"), std::string::npos) << e;
+}
+
+TEST_F(Trainer, AugmentRefusesVersion1DataInOneLine) {
+  fs::create_directories(dir / "v1");
+  o.data = test::build_synthetic_dataset(dir / "v1", 8, {0.5, 0.25, 0.25}, 7, 1);
+  o.augment = true;
+  const std::string e = test::input_error([&] { surrogate::train(o, quiet); });
+  EXPECT_NE(e.find("version 1"), std::string::npos) << e;
+  EXPECT_NE(e.find(o.data.string()), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(o.out));
 }
