@@ -153,6 +153,12 @@ void make_sample(const DatasetOptions& opts, const Material& material, SampleRec
 // GPU generation: worker threads make parts and write solved ones; one thread solves the parts
 // that wait, together, in batches of up to batch_nodes nodes (the GPU is efficient only when a
 // launch covers many parts). Workers prefer writing to making, so memory stays bounded.
+// Voxel layers of a voxel-mesh part (its height over its voxel size).
+double layers_of(const mesh::Mesh& part) {
+  const double h = part.field_data.has("voxel_size") ? part.field_data.get("voxel_size", "part").get(0) : 1.0;
+  return (part.points.col(2).maxCoeff() - part.points.col(2).minCoeff()) / h;
+}
+
 class GpuPipeline {
  public:
   struct Item {
@@ -162,7 +168,7 @@ class GpuPipeline {
   };
 
   GpuPipeline(const DatasetOptions& opts, const SimulationOptions& sim, int workers)
-      : m_opts(opts), m_sim(sim), m_capacity(std::max(64, 8 * workers)) {
+      : m_opts(opts), m_sim(sim), m_capacity(std::size_t(std::max(256, 16 * workers))) {
     m_solver = std::thread([this] { solve_loop(); });
   }
   ~GpuPipeline() {
@@ -224,6 +230,11 @@ class GpuPipeline {
           if (m_cv.wait_for(g, std::chrono::milliseconds(200)) == std::cv_status::timeout && !m_waiting.empty())
             break;
         }
+        // A batch runs as many layer groups as its tallest part: parts of similar height (in
+        // voxel layers) go together, so short parts do not wait through a tall one's groups.
+        std::stable_sort(m_waiting.begin(), m_waiting.end(), [](const Item& a, const Item& b) {
+          return layers_of(a.part) < layers_of(b.part);
+        });
         std::int64_t nodes = 0;
         while (!m_waiting.empty() && (batch.empty() || nodes + m_waiting.front().part.num_points() <= m_opts.batch_nodes)) {
           nodes += m_waiting.front().part.num_points();

@@ -12,6 +12,11 @@
 #                  a short timing probe, and printed (set EPOCHS to fix it instead)
 #   BASE_EPOCHS    epochs of the baseline
 #   RECIPE         feature recipe version of the dataset (default 1, as the shipped model)
+#   AM_ARGS        more `am dataset` options (e.g. --device cuda --batch-nodes 1500000)
+#   TRAIN_ARGS     more `train` options for both models (e.g. --recipe reference --augment
+#                  --precision bf16)
+#   HOLDOUT        a part family left out of the training data entirely; HOLDOUT_COUNT parts of it
+#                  (default 60) are generated apart and scored as the out-of-distribution test
 #   STOP_AT        stop training (resumably, as Ctrl-C would) after this many seconds of this run;
 #                  rerunning the script resumes where it stopped. For machines lent by the slice.
 #
@@ -30,7 +35,17 @@ remaining() { echo $(( STOP_AT - ($(date +%s) - t0) )); }
 # 1. Parts, simulated layer by layer (resumable: existing samples are reused).
 if [ ! -f "$work/parts/manifest.json" ] || [ "$(ls "$work"/parts/sample_*.vtu 2>/dev/null | wc -l)" -lt "$COUNT" ]; then
   log "am dataset: $COUNT parts, seed $SEED, $NODES nodes, $JOBS jobs"
-  $FS am dataset --count "$COUNT" --out "$work/parts" --seed "$SEED" --nodes "$NODES" --jobs "$JOBS"
+  families=()
+  if [ -n "${HOLDOUT:-}" ]; then
+    families=(--families "$($FS am part --family list | awk '{print $1}' | grep -vx "$HOLDOUT" | paste -sd,)")
+  fi
+  $FS am dataset --count "$COUNT" --out "$work/parts" --seed "$SEED" --nodes "$NODES" --jobs "$JOBS" \
+    "${families[@]}" ${AM_ARGS:-}
+fi
+if [ -n "${HOLDOUT:-}" ] && [ ! -f "$work/holdout/manifest.json" ]; then
+  log "am dataset: ${HOLDOUT_COUNT:-60} parts of the held-out family $HOLDOUT"
+  $FS am dataset --count "${HOLDOUT_COUNT:-60}" --out "$work/holdout" --seed "$((SEED + 1))" --nodes "$NODES" \
+    --jobs "$JOBS" --families "$HOLDOUT" ${AM_ARGS:-}
 fi
 # 2. Features and targets, split by part as the manifest says. The shipped model predates feature
 #    recipe version 2 (positions in each part's own frame): RECIPE=2 builds the invariant data.
@@ -41,7 +56,7 @@ if [ ! -f "$work/lpbf.h5" ]; then
 fi
 
 train_args=(--data "$work/lpbf.h5" --device cuda --batch-size 1 --lr 1e-3 --schedule onecycle
-            --clip-norm 1.0 --seed "$SEED" --checkpoint-every 2000)
+            --clip-norm 1.0 --seed "$SEED" --checkpoint-every 2000 ${TRAIN_ARGS:-})
 
 # Stops a training run early (SIGINT: it saves its resumable state) when STOP_AT is set.
 run_train() {
@@ -87,9 +102,12 @@ PY
        --metrics "$work/flare.jsonl" "${resume[@]}"; then touch "$work/flare.done"; else exit 3; fi
 fi
 
-# 5. Test-split errors per part family, both models.
+# 5. Test-split errors per part family, both models; the held-out family's parts.
 for m in flare baseline; do
   $FS eval -m "$work/$m.h5" --data "$work/lpbf.h5" --split test --device cuda \
     --json --csv "$work/$m.test.csv" > "$work/$m.test.json"
+  if [ -n "${HOLDOUT:-}" ]; then
+    $FS eval -m "$work/$m.h5" "$work"/holdout/sample_*.vtu --device cuda --json > "$work/$m.holdout.json"
+  fi
 done
 log "done in $(( $(date +%s) - t0 )) s"
