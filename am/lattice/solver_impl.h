@@ -115,6 +115,14 @@ struct LevelView {
     const int s = slot_of_cell[c];
     return s >= 0 && slot_active[s];
   }
+  // A node is active when one of its (up to 8) cells is.
+  FLARE_HD bool node_active(const At& at) const {
+    if (!at.valid) return false;
+    const LevelPart& lp = parts[at.p];
+    for (int d = 0; d < 8; ++d)
+      if (cell_active(at.p, lp, at.i - (d & 1), at.j - ((d >> 1) & 1), at.k - (d >> 2))) return true;
+    return false;
+  }
   // The cell's matrix (the unit K_e at level 0), nullptr when inactive.
   template <typename M>
   FLARE_HD const M* cell_matrix(int p, const LevelPart& lp, int i, int j, int k, const M* ke) const {
@@ -123,6 +131,20 @@ struct LevelView {
     return reinterpret_cast<const M*>(mat + std::int64_t(slot_of_cell[cell(lp, i, j, k)]) * 576);
   }
 };
+
+// f(fine node, trilinear weight) for every node of the finer level `fv` that interpolates from
+// coarse node `at`: the (up to) 27 around its position 2 (i, j, k).
+template <typename F>
+FLARE_HD inline void for_each_fine_node(const LevelView& fv, const LevelView::At& at, const F& f) {
+  const LevelPart& fp = fv.parts[at.p];
+  for (int dz = -1; dz <= 1; ++dz)
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx) {
+        const int fi = 2 * at.i + dx, fj = 2 * at.j + dy, fk = 2 * at.k + dz;
+        if (fi < 0 || fj < 0 || fk < 0 || fi > fp.nx || fj > fp.ny || fk > fp.nz) continue;
+        f(fv.node(fp, fi, fj, fk), (dx ? 0.5f : 1.0f) * (dy ? 0.5f : 1.0f) * (dz ? 0.5f : 1.0f));
+      }
+}
 
 // acc = (A x) at node `at` (rows 3n..3n+2), unmasked; M the matrix type, T the vector type.
 template <typename T, typename M>
@@ -399,12 +421,7 @@ struct Solver {
     const std::uint8_t* sup = supported.data();
     ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
       const LevelView::At at = v.locate(n);
-      bool act = false;
-      if (at.valid) {
-        const LevelPart& lp = v.parts[at.p];
-        for (int d = 0; d < 8 && !act; ++d)
-          act = v.cell_active(at.p, lp, at.i - (d & 1), at.j - ((d >> 1) & 1), at.k - (d >> 2));
-      }
+      const bool act = v.node_active(at);
       active[n] = act;
       free[n] = act && (release || (at.k > 0 && !sup[n])) ? 7 : 0;
     });
@@ -479,23 +496,12 @@ struct Solver {
     std::uint8_t* active = lv[l].active.data();
     ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
       const LevelView::At at = v.locate(n);
-      bool act = false;
-      if (at.valid) {
-        const LevelPart& lp = v.parts[at.p];
-        for (int d = 0; d < 8 && !act; ++d)
-          act = v.cell_active(at.p, lp, at.i - (d & 1), at.j - ((d >> 1) & 1), at.k - (d >> 2));
-      }
+      const bool act = v.node_active(at);
       std::uint8_t bits = act ? 7 : 0;
       if (act) {
-        const LevelPart& fp = fv.parts[at.p];
-        for (int dz = -1; dz <= 1; ++dz)
-          for (int dy = -1; dy <= 1; ++dy)
-            for (int dx = -1; dx <= 1; ++dx) {
-              const int fi = 2 * at.i + dx, fj = 2 * at.j + dy, fk = 2 * at.k + dz;
-              if (fi < 0 || fj < 0 || fk < 0 || fi > fp.nx || fj > fp.ny || fk > fp.nz) continue;
-              const std::int64_t fn = fv.node(fp, fi, fj, fk);
-              if (fv.active[fn]) bits &= fv.free[fn];
-            }
+        for_each_fine_node(fv, at, [&](std::int64_t fn, float) {
+          if (fv.active[fn]) bits &= fv.free[fn];
+        });
       }
       active[n] = act;
       free[n] = bits;
@@ -688,17 +694,9 @@ struct Solver {
       const std::uint8_t fr = v.free[n];
       float s[3] = {0, 0, 0};
       if (fr) {
-        const LevelView::At at = v.locate(n);
-        const LevelPart& fp = fv.parts[at.p];
-        for (int dz = -1; dz <= 1; ++dz)
-          for (int dy = -1; dy <= 1; ++dy)
-            for (int dx = -1; dx <= 1; ++dx) {
-              const int fi = 2 * at.i + dx, fj = 2 * at.j + dy, fk = 2 * at.k + dz;
-              if (fi < 0 || fj < 0 || fk < 0 || fi > fp.nx || fj > fp.ny || fk > fp.nz) continue;
-              const float w = (dx ? 0.5f : 1.0f) * (dy ? 0.5f : 1.0f) * (dz ? 0.5f : 1.0f);
-              const std::int64_t fn = 3 * fv.node(fp, fi, fj, fk);
-              for (int c = 0; c < 3; ++c) s[c] += w * rf[fn + c];
-            }
+        for_each_fine_node(fv, v.locate(n), [&](std::int64_t fn, float w) {
+          for (int c = 0; c < 3; ++c) s[c] += w * rf[3 * fn + c];
+        });
       }
       for (int c = 0; c < 3; ++c) bc[3 * n + c] = ((fr >> c) & 1) ? s[c] : 0.0f;
     });
