@@ -1,6 +1,7 @@
 #include "am/build_plan.h"
 
 #include <Eigen/Core>
+#include <omp.h>
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -277,6 +278,12 @@ std::array<std::int64_t, 6> rigid_body_support(const mesh::Mesh& part, const std
   return {3 * a, 3 * a + 1, 3 * a + 2, 3 * b + (std::abs(d[0]) >= std::abs(d[1]) ? 1 : 0), 3 * b + 2,
           3 * c + 2};
 }
+
+SolverThreads::SolverThreads(int threads) : m_saved(omp_get_max_threads()) {
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+SolverThreads::~SolverThreads() { omp_set_num_threads(m_saved); }
 
 void write_outputs(mesh::Mesh& part, const BuildPlan& plan, const SimulationOptions& opts,
                    const std::vector<double>& u, const std::vector<double>& von_mises) {

@@ -46,6 +46,20 @@ BuildPlan plan_build(const mesh::Mesh& part, const SimulationOptions& opts);
 /// load. InputError when the footprint is a single line of nodes.
 std::array<std::int64_t, 6> rigid_body_support(const mesh::Mesh& part, const std::vector<std::int64_t>& plate);
 
+/// The OpenMP thread count of a solve (SimulationOptions::threads; 0 keeps the default), set for
+/// the calling thread and restored when the scope ends. nthreads-var is per calling thread, so
+/// parallel jobs do not interfere.
+class SolverThreads {
+ public:
+  explicit SolverThreads(int threads);
+  ~SolverThreads();
+  SolverThreads(const SolverThreads&) = delete;
+  SolverThreads& operator=(const SolverThreads&) = delete;
+
+ private:
+  int m_saved;
+};
+
 /// Adds the solver outputs to `part`: "displacement" ([nodes, 3] from u, node-major),
 /// "von_mises" ([nodes], already averaged to nodes), "layer" (the birth group) and the field data
 /// (material, E, nu, inherent strain, layer_groups, layer_height, release).

@@ -4,7 +4,6 @@
 #include <array>
 #include <chrono>
 #include <cmath>
-#include <omp.h>
 
 #include "am/block_csr.h"
 #include "am/build_plan.h"
@@ -67,13 +66,7 @@ SimulationReport simulate(mesh::Mesh& part, const SimulationOptions& opts,
                           const std::function<void(int, int)>& on_group) {
   if (opts.device != "cpu") return simulate_batch({&part}, opts, {}, on_group).front();
   const auto t0 = std::chrono::steady_clock::now();
-  struct ThreadScope {  // nthreads-var is per calling thread: parallel jobs do not interfere
-    int saved = omp_get_max_threads();
-    explicit ThreadScope(int n) {
-      if (n > 0) omp_set_num_threads(n);
-    }
-    ~ThreadScope() { omp_set_num_threads(saved); }
-  } thread_scope(opts.threads);
+  const SolverThreads threads(opts.threads);
   const BuildPlan plan = plan_build(part, opts);
   const Material& mat = opts.material;
   const std::int64_t n = part.num_points();

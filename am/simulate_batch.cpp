@@ -2,12 +2,10 @@
 // after the other by simulate(); on the lattice devices each part's hex mesh is mapped onto its voxel
 // lattice (am/lattice/problem.h) and the whole batch is solved at once.
 #include <Eigen/Core>
-#include <omp.h>
 #include <algorithm>
 #include <chrono>
 #include <exception>
 #include <cmath>
-#include <unordered_map>
 
 #include "am/build_plan.h"
 #include "am/hex8.h"
@@ -189,13 +187,7 @@ std::vector<SimulationReport> simulate_batch(const std::vector<mesh::Mesh*>& par
   for (Mapped& mp : mapped) pb.parts.push_back(std::move(mp.part));
   std::vector<lattice::Solution> sol;
   {
-    struct ThreadScope {  // the host build's OpenMP threads, as simulate() sets them
-      int saved = omp_get_max_threads();
-      explicit ThreadScope(int n) {
-        if (n > 0) omp_set_num_threads(n);
-      }
-      ~ThreadScope() { omp_set_num_threads(saved); }
-    } scope(opts.threads);
+    const SolverThreads threads(opts.threads);  // the host build's loops, as simulate() sets them
     sol = opts.device == "cuda" ? lattice::solve_cuda(pb, on_group) : lattice::solve_host(pb, on_group);
   }
   const double solved = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - prepared;
