@@ -208,12 +208,16 @@ BuildPlan plan_build(const mesh::Mesh& part, const SimulationOptions& opts) {
     plan.groups = opts.layer_groups;
     plan.slab = plan.height / plan.groups;
   }
-  plan.group_of.resize(ne);
-  plan.members.assign(plan.groups, {});
+  std::vector<double> centroid_z(ne);
   for (std::int64_t e = 0; e < ne; ++e) {
     double zc = 0;
     for (std::int64_t v : plan.elements[e]) zc += part.points(v, 2);
-    zc /= 8;
+    centroid_z[e] = zc / 8;
+  }
+  plan.group_of.resize(ne);
+  plan.members.assign(plan.groups, {});
+  for (std::int64_t e = 0; e < ne; ++e) {
+    const double zc = centroid_z[e];
     // The K-slab rule keeps its original arithmetic: a centroid on a slab boundary (10 layers in
     // 4 groups) must fall on the same side as in datasets made before layer heights existed.
     const double t = opts.layer_height > 0 ? (zc - plan.z_min) / plan.slab
@@ -230,12 +234,9 @@ BuildPlan plan_build(const mesh::Mesh& part, const SimulationOptions& opts) {
   if (opts.supports) {
     // A node has material below when an element holding it has its centroid below it.
     std::vector<char> below(n, 0);
-    for (const HexElement& el : plan.elements) {
-      double zc = 0;
-      for (std::int64_t v : el) zc += part.points(v, 2) / 8;
-      for (std::int64_t v : el)
-        if (zc < part.points(v, 2)) below[v] = 1;
-    }
+    for (std::int64_t e = 0; e < ne; ++e)
+      for (std::int64_t v : plan.elements[e])
+        if (centroid_z[e] < part.points(v, 2)) below[v] = 1;
     // Bottom face (the four lowest nodes) of each element: overhanging when none of its nodes has
     // material below and it is not on the plate.
     for (const HexElement& el : plan.elements) {
