@@ -84,6 +84,16 @@ HexVector hex8_eigenstrain_load(const HexNodes& x, const Elasticity& d, const Vo
   return f;
 }
 
+Eigen::Matrix<double, 6, 24> hex8_mean_strain_displacement(const HexNodes& x) {
+  Eigen::Matrix<double, 6, 24> mean = Eigen::Matrix<double, 6, 24>::Zero(), b;
+  double det_j;
+  for_each_gauss_point([&](const Eigen::Vector3d& xi) {
+    hex8_strain_displacement(x, xi, b, det_j);
+    mean += b;
+  });
+  return mean / 8.0;
+}
+
 Voigt hex8_mean_stress(const HexNodes& x, const Elasticity& d, const Voigt& eps,
                        const HexVector& u_e) {
   Voigt mean = Voigt::Zero();

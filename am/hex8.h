@@ -32,6 +32,9 @@ HexMatrix hex8_stiffness(const HexNodes& x, const Elasticity& d);
 /// f_e = sum_g B^T D eps* det J: the nodal forces an eigenstrain eps* induces.
 HexVector hex8_eigenstrain_load(const HexNodes& x, const Elasticity& d, const Voigt& eps);
 
+/// B averaged over the 2x2x2 Gauss points (6 by 24): the element's mean strain is B_mean u_e.
+Eigen::Matrix<double, 6, 24> hex8_mean_strain_displacement(const HexNodes& x);
+
 /// Mean over the Gauss points of sigma = D (B u_e - eps*).
 Voigt hex8_mean_stress(const HexNodes& x, const Elasticity& d, const Voigt& eps,
                        const HexVector& u_e);

@@ -128,13 +128,7 @@ lattice::Problem make_problem(const SimulationOptions& opts, const Eigen::Vector
   eps.head<3>() = opts.material.inherent_strain;
   const HexMatrix ke = hex8_stiffness(x, d);
   const HexVector fe = hex8_eigenstrain_load(x, d, eps);
-  Eigen::Matrix<double, 6, 24> bbar = Eigen::Matrix<double, 6, 24>::Zero(), b;
-  const double g = 1.0 / std::sqrt(3.0);
-  for (int k = 0; k < 8; ++k) {
-    double det = 0;
-    hex8_strain_displacement(x, Eigen::Vector3d(k & 1 ? g : -g, k & 2 ? g : -g, k & 4 ? g : -g), b, det);
-    bbar += b / 8;
-  }
+  const Eigen::Matrix<double, 6, 24> bbar = hex8_mean_strain_displacement(x);
   for (int i = 0; i < 24; ++i)
     for (int j = 0; j < 24; ++j) pb.ke[std::size_t(24 * i + j)] = ke(i, j);
   for (int i = 0; i < 24; ++i) pb.fe[std::size_t(i)] = fe[i];

@@ -67,3 +67,16 @@ TEST(Hex8, BoxDetection) {
   EXPECT_NEAR((size - Eigen::Vector3d(0.5, 0.25, 1)).norm(), 0, 1e-15);
   EXPECT_FALSE(hex8_is_box(distorted_hex(), size));
 }
+
+TEST(Hex8, MeanStrainDisplacementGivesTheMeanStress) {
+  // The stress is linear in the strain, so the mean over the Gauss points is D (B_mean u - eps).
+  const HexNodes x = distorted_hex();
+  const Elasticity d = isotropic_elasticity(200e9, 0.3);
+  Voigt eps;
+  eps << -0.004, -0.003, -0.01, 0.001, 0.0, 0.002;
+  HexVector u;
+  for (int i = 0; i < 24; ++i) u[i] = 1e-3 * std::cos(1.7 * i);
+  const Voigt expected = hex8_mean_stress(x, d, eps, u);
+  const Voigt got = d * (hex8_mean_strain_displacement(x) * u - eps);
+  EXPECT_LT((got - expected).norm(), 1e-9 * expected.norm());
+}
