@@ -13,9 +13,9 @@
 // cells that the group's layers touch; a coarse DOF is fixed when a fixed fine DOF interpolates
 // from it. Smoother: damped block-Jacobi, 2 pre and 2 post sweeps, omega = 4 / (3 lambda_max) per
 // part and level with lambda_max(D^-1 A) from 12 power iterations per layer group (the CPU
-// solver's smoother; the l1 variant, which needs no estimate, took 2-5x the CG iterations, more
-// so on larger parts). Coarsening goes down to one cell per part, whose <= 24 DOFs are inverted
-// exactly.
+// solver's smoother). Coarsening stops at 3x3x3 cells per part, whose <= 192 DOFs are inverted
+// exactly. The first version (l1-Jacobi, which needs no estimate, and a single-cell coarsest
+// level) took 556 CG iterations on a 940k-node part in 10 groups; this one takes 304.
 // The V-cycle runs in fp32; CG, the operator it is preconditioning and every result in fp64.
 //
 // Batch: the parts' node and cell arrays are concatenated (each part's nodes start on a 128-node
@@ -44,6 +44,7 @@ struct LevelPart {
   int nx = 0, ny = 0, nz = 0;    // cells
   std::int64_t node_off = 0;     // first node, a multiple of kChunk
   std::int64_t cell_off = 0;     // first cell
+  FLARE_HD std::int64_t nodes() const { return std::int64_t(nx + 1) * (ny + 1) * (nz + 1); }
 };
 
 struct KState {
@@ -92,7 +93,7 @@ struct LevelView {
     const LevelPart& lp = parts[at.p];
     const std::int64_t local = n - lp.node_off;
     const int nxn = lp.nx + 1, nyn = lp.ny + 1;
-    at.valid = local < std::int64_t(nxn) * nyn * (lp.nz + 1);
+    at.valid = local < lp.nodes();
     if (at.valid) {
       at.i = int(local % nxn);
       const std::int64_t t = local / nxn;
@@ -114,6 +115,11 @@ struct LevelView {
     if (level == 0) return solid[c] && k < kstate[p].k_top;
     const int s = slot_of_cell[c];
     return s >= 0 && slot_active[s];
+  }
+  // Coarsest level: whether DOF d of the part's dense matrix (component d % 3 of its box node
+  // d / 3) is free; slots past the box's nodes are not.
+  FLARE_HD bool dense_free(const LevelPart& lp, std::int64_t d) const {
+    return d < 3 * lp.nodes() && ((free[lp.node_off + d / 3] >> (d % 3)) & 1);
   }
   // A node is active when one of its (up to 8) cells is.
   FLARE_HD bool node_active(const At& at) const {
@@ -168,6 +174,17 @@ FLARE_HD inline void apply_rows(const LevelView& v, const LevelView::At& at, con
                       T(row[24 * r + 3 * b + 2]) * x2;
         }
       }
+}
+
+// The element's displacement since its birth, u_e - u_birth,e (24 values), of cell (ci, cj, ck):
+// only the bottom nodes can have moved before the element was born (UB; see the top of the file).
+FLARE_HD inline void element_strain_state(const LevelView& v, const LevelPart& lp, int ci, int cj, int ck,
+                                          const double* U, const double* UB, double ue[24]) {
+  for (int b = 0; b < 8; ++b) {
+    const std::int64_t nb = 3 * v.node(lp, ci + corner_bit(b, 0), cj + corner_bit(b, 1), ck + corner_bit(b, 2));
+    const bool bottom = corner_bit(b, 2) == 0;
+    for (int c = 0; c < 3; ++c) ue[3 * b + c] = U[nb + c] - (bottom ? UB[nb + c] : 0.0);
+  }
 }
 
 // Coarsening stops when every part's box is at most this many cells per axis: the coarsest level
@@ -277,8 +294,7 @@ struct Solver {
         lp.nz = level_dims[l][i][2];
         lp.node_off = L.nodes;
         lp.cell_off = L.cells;
-        const std::int64_t n = std::int64_t(lp.nx + 1) * (lp.ny + 1) * (lp.nz + 1);
-        const std::int64_t c = (n + kChunk - 1) / kChunk;
+        const std::int64_t c = (lp.nodes() + kChunk - 1) / kChunk;
         L.nodes += c * kChunk;
         L.cells += std::int64_t(lp.nx) * lp.ny * lp.nz;
         chunk_part.insert(chunk_part.end(), std::size_t(c), i);
@@ -616,10 +632,8 @@ struct Solver {
               for (int e = 0; e < 24; ++e)
                 a[(3 * q[r / 3] + r % 3) * kDense + 3 * q[e / 3] + e % 3] += md ? md[24 * r + e] : double(mf[24 * r + e]);
           }
-      const int used = 3 * (lp.nx + 1) * (lp.ny + 1) * (lp.nz + 1);
       for (int d = 0; d < kDense; ++d) {
-        const bool free = d < used && ((v.free[lp.node_off + d / 3] >> (d % 3)) & 1);
-        if (free) continue;
+        if (v.dense_free(lp, d)) continue;
         for (int e = 0; e < kDense; ++e) a[d * kDense + e] = a[e * kDense + d] = 0;
         a[d * kDense + d] = 1;
       }
@@ -627,9 +641,7 @@ struct Solver {
     ex.invert_spd(inv, kDense, parts);
     ex.forall(std::int64_t(parts) * kDense, [=] FLARE_HD(std::int64_t idx) {
       const int p = int(idx / kDense), d = int(idx % kDense);
-      const LevelPart& lp = v.parts[p];
-      const int used = 3 * (lp.nx + 1) * (lp.ny + 1) * (lp.nz + 1);
-      if (d < used && ((v.free[lp.node_off + d / 3] >> (d % 3)) & 1)) return;
+      if (v.dense_free(v.parts[p], d)) return;
       double* a = inv + std::int64_t(p) * kDense * kDense;
       for (int e = 0; e < kDense; ++e) a[d * kDense + e] = 0;  // rows only: columns are zero
     });
@@ -749,9 +761,8 @@ struct Solver {
       if (at.valid && ((v.free[i / 3] >> (i % 3)) & 1)) {
         const LevelPart& lp = v.parts[at.p];
         const std::int64_t d = i - 3 * lp.node_off;
-        const int used = 3 * (lp.nx + 1) * (lp.ny + 1) * (lp.nz + 1);
         const double* row = inv + (std::int64_t(at.p) * kDense + d) * kDense;
-        for (int e = 0; e < used; ++e) s += row[e] * double(b[3 * lp.node_off + e]);
+        for (std::int64_t e = 0; e < 3 * lp.nodes(); ++e) s += row[e] * double(b[3 * lp.node_off + e]);
       }
       t[i] = float(s);
     });
@@ -923,18 +934,6 @@ struct Solver {
     });
   }
 
-  // Element strain state u_e - u_birth,e (24 values) of cell (ci, cj, ck) of part p.
-  struct ElementState {
-    FLARE_HD static void gather(const LevelView& v, const LevelPart& lp, int ci, int cj, int ck,
-                                const double* U, const double* UB, double ue[24]) {
-      for (int b = 0; b < 8; ++b) {
-        const std::int64_t nb = 3 * v.node(lp, ci + corner_bit(b, 0), cj + corner_bit(b, 1), ck + corner_bit(b, 2));
-        const bool bottom = corner_bit(b, 2) == 0;
-        for (int c = 0; c < 3; ++c) ue[3 * b + c] = U[nb + c] - (bottom ? UB[nb + c] : 0.0);
-      }
-    }
-  };
-
   // Release: the reactions of the plate and the supports (internal forces left on their nodes),
   // reversed.
   void release_load() {
@@ -953,7 +952,7 @@ struct Solver {
           const int ci = at.i - dx, cj = at.j - dy, ck = at.k - dz;
           if (!v.cell_active(at.p, lp, ci, cj, ck)) continue;
           double ue[24];
-          ElementState::gather(v, lp, ci, cj, ck, U, UB, ue);
+          element_strain_state(v, lp, ci, cj, ck, U, UB, ue);
           const int a = corner_of(dx, dy, dz);
           for (int c = 0; c < 3; ++c) {
             double fi = -fe_[3 * a + c];
@@ -989,7 +988,7 @@ struct Solver {
           const int ci = at.i - (d & 1), cj = at.j - ((d >> 1) & 1), ck = at.k - (d >> 2);
           if (!v.cell_active(at.p, lp, ci, cj, ck)) continue;
           double ue[24], strain[6], sig[6];
-          ElementState::gather(v, lp, ci, cj, ck, U, UB, ue);
+          element_strain_state(v, lp, ci, cj, ck, U, UB, ue);
           for (int i = 0; i < 6; ++i) {
             double s = -ep[i];
             for (int e = 0; e < 24; ++e) s += bb[24 * i + e] * ue[e];
@@ -1015,7 +1014,6 @@ struct Solver {
   std::vector<Solution> run(const GroupCallback& on_group) {
     setup();
     std::vector<Solution> out(static_cast<std::size_t>(parts));
-    
     for (int g = 0; g < groups; ++g) {
       bool any = false;
       for (int i = 0; i < parts; ++i) {
