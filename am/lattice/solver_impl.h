@@ -176,6 +176,24 @@ FLARE_HD inline void apply_rows(const LevelView& v, const LevelView::At& at, con
       }
 }
 
+// Entry (row, col) of W_o^T m W_o: the share of a child cell at offset o (24x24 matrix m) in its
+// parent cell's Galerkin matrix, summed over the nonzero trilinear weights only (the wtab_* tables
+// of Solver: for offset o and parent corner a, wn[8 o + a] child corners wc[8 (8 o + a) + x] with
+// weights ww[...]).
+template <typename S, typename M>
+FLARE_HD inline S galerkin_share(int o, int row, int col, const M* m, const float* ww, const int* wc, const int* wn) {
+  const int a = row / 3, rr = row % 3, b = col / 3, c = col % 3;
+  const int ka = 8 * (8 * o + a), kb = 8 * (8 * o + b);
+  S sum = 0;
+  for (int x = 0; x < wn[8 * o + a]; ++x) {
+    const M* mrow = m + (3 * wc[ka + x] + rr) * 24 + c;
+    S t = 0;
+    for (int y = 0; y < wn[8 * o + b]; ++y) t += S(ww[kb + y]) * S(mrow[3 * wc[kb + y]]);
+    sum += S(ww[ka + x]) * t;
+  }
+  return sum;
+}
+
 // The element's displacement since its birth, u_e - u_birth,e (24 values), of cell (ci, cj, ck):
 // only the bottom nodes can have moved before the element was born (UB; see the top of the file).
 FLARE_HD inline void element_strain_state(const LevelView& v, const LevelPart& lp, int ci, int cj, int ck,
@@ -371,20 +389,6 @@ struct Solver {
     std::vector<double> ke(pb.ke.begin(), pb.ke.end());
     ke_d.upload(ke);
     ke_f.upload(std::vector<float>(ke.begin(), ke.end()));
-    std::vector<float> cc(8 * 576, 0.0f);
-    for (int o = 0; o < 8; ++o)
-      for (int a = 0; a < 8; ++a)
-        for (int b = 0; b < 8; ++b)
-          for (int ac = 0; ac < 8; ++ac)
-            for (int bc = 0; bc < 8; ++bc) {
-              const double w = double(child_weight(o, ac, a)) * double(child_weight(o, bc, b));
-              if (w == 0) continue;
-              for (int rr = 0; rr < 3; ++rr)
-                for (int c = 0; c < 3; ++c)
-                  cc[std::size_t(o * 576 + (3 * a + rr) * 24 + 3 * b + c)] +=
-                      float(w * ke[std::size_t((3 * ac + rr) * 24 + 3 * bc + c)]);
-            }
-    child_c.upload(cc);
     std::vector<float> tw(512, 0.0f);
     std::vector<int> tc(512, 0), tn(64, 0);
     for (int o = 0; o < 8; ++o)
@@ -400,6 +404,11 @@ struct Solver {
     wtab_w.upload(tw);
     wtab_c.upload(tc);
     wtab_n.upload(tn);
+    std::vector<float> cc(8 * 576);
+    for (int o = 0; o < 8; ++o)
+      for (int e = 0; e < 576; ++e)
+        cc[std::size_t(o * 576 + e)] = float(galerkin_share<double>(o, e / 24, e % 24, ke.data(), tw.data(), tc.data(), tn.data()));
+    child_c.upload(cc);
     fe.upload(std::vector<double>(pb.fe.begin(), pb.fe.end()));
     bbar.upload(std::vector<double>(pb.bbar.begin(), pb.bbar.end()));
     dmat.upload(std::vector<double>(pb.d.begin(), pb.d.end()));
@@ -479,7 +488,7 @@ struct Solver {
       const KState k = ks[p];
       if (k.k_top <= k.k_prev || ck < (k.k_prev >> l) || ck > ((k.k_top - 1) >> l)) return;
       const LevelPart& fp = fv.parts[p];
-      const int row = e / 24, col = e % 24, a = row / 3, rr = row % 3, b = col / 3, c = col % 3;
+      const int row = e / 24, col = e % 24;
       float sum = 0;
       bool any = false;
       for (int o = 0; o < 8; ++o) {
@@ -491,13 +500,7 @@ struct Solver {
           continue;
         }
         const float* m = fv.mat + std::int64_t(fv.slot_of_cell[fv.cell(fp, fi, fj, fk)]) * 576;
-        const int ka = 8 * (8 * o + a), kb = 8 * (8 * o + b);
-        for (int x = 0; x < wn[8 * o + a]; ++x) {
-          const float* mrow = m + (3 * wc[ka + x] + rr) * 24 + c;
-          float t = 0;
-          for (int y = 0; y < wn[8 * o + b]; ++y) t += ww[kb + y] * mrow[3 * wc[kb + y]];
-          sum += ww[ka + x] * t;
-        }
+        sum += galerkin_share<float>(o, row, col, m, ww, wc, wn);
       }
       mat[s * 576 + e] = sum;
       if (e == 0) slot_active[s] = any;
