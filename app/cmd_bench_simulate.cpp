@@ -37,6 +37,18 @@ double gpu_peak_gib() {
 #endif
 }
 
+// f(i) for i in [0, n) on `threads` threads, each taking the next index.
+template <typename F>
+void on_threads(int n, int threads, const F& f) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (int i = next++; i < n; i = next++) f(i);
+    });
+  for (auto& t : pool) t.join();
+}
+
 void reset_gpu_peak() {
 #ifdef FLARE_WITH_CUDA
   flare::cuda::reset_alloc_peak();
@@ -81,6 +93,9 @@ int run_bench_simulate(const flare::app::Args& args) {
   if (vm.count("layer-height")) layerings.push_back({0, vm["layer-height"].as<double>()});
   if (layerings.empty()) layerings = {{10, 0}, {0, flare::am::kDefaultLayerHeight}};
   const int cores = std::max(1, int(std::thread::hardware_concurrency()));
+  // Ours, then the CPU solver when asked for (the baseline row of each case).
+  const std::vector<std::string> devices =
+      baseline && device != "cpu" ? std::vector<std::string>{device, "cpu"} : std::vector<std::string>{device};
 
   OrderedJson config = {{"family", family}, {"nodes", nodes},       {"seed", seed}, {"supports", vm["supports"].as<std::string>()},
                         {"material", material}, {"device", device}, {"batch", batch},
@@ -113,8 +128,7 @@ int run_bench_simulate(const flare::app::Args& args) {
     const flare::mesh::Mesh part = flare::am::voxel_mesh(flare::am::make_part(family, seed, po).grid);
     for (const auto& l : layerings) {
       double ours = 0;
-      for (const std::string& dev : baseline && device != "cpu" ? std::vector<std::string>{device, "cpu"}
-                                                                 : std::vector<std::string>{device}) {
+      for (const std::string& dev : devices) {
         std::vector<double> ms;
         flare::am::SimulationReport r;
         reset_gpu_peak();
@@ -149,23 +163,15 @@ int run_bench_simulate(const flare::app::Args& args) {
     std::vector<flare::mesh::Mesh> parts(std::size_t(batch), flare::mesh::Mesh{});
     const auto& families = flare::am::part_families();
     std::cerr << "bench simulate: making " << batch << " parts of 5k-30k nodes\n";
-    {
-      std::atomic<int> next{0};
-      std::vector<std::thread> pool;
-      for (int t = 0; t < cores; ++t)
-        pool.emplace_back([&] {
-          for (int i = next++; i < batch; i = next++)
-            parts[std::size_t(i)] = flare::am::voxel_mesh(
-                flare::am::make_part(families[std::size_t(i) % families.size()], seed + std::uint64_t(i), po).grid);
-        });
-      for (auto& t : pool) t.join();
-    }
+    on_threads(batch, cores, [&](int i) {
+      parts[std::size_t(i)] = flare::am::voxel_mesh(
+          flare::am::make_part(families[std::size_t(i) % families.size()], seed + std::uint64_t(i), po).grid);
+    });
     std::int64_t total_nodes = 0;
     for (const auto& m : parts) total_nodes += m.num_points();
     const auto& l = layerings.back();
     double ours = 0;
-    for (const std::string& dev : baseline && device != "cpu" ? std::vector<std::string>{device, "cpu"}
-                                                               : std::vector<std::string>{device}) {
+    for (const std::string& dev : devices) {
       const int n = dev == "cpu" ? std::min(batch, cpu_parts > 0 ? cpu_parts : 2 * cores) : batch;
       std::vector<flare::mesh::Mesh> work(parts.begin(), parts.begin() + n);
       reset_gpu_peak();
@@ -173,18 +179,12 @@ int run_bench_simulate(const flare::app::Args& args) {
       const auto t0 = std::chrono::steady_clock::now();
       if (dev == "cpu") {
         // The CPU solver's best throughput: one part per core, one thread each (as am dataset).
-        std::atomic<int> next{0};
-        std::vector<std::thread> pool;
         std::atomic<long> cg{0};
-        for (int t = 0; t < cores; ++t)
-          pool.emplace_back([&] {
-            for (int i = next++; i < n; i = next++) {
-              flare::am::SimulationOptions o = options(l, "cpu");
-              o.threads = 1;
-              cg += flare::am::simulate(work[std::size_t(i)], o).cg_iterations;
-            }
-          });
-        for (auto& t : pool) t.join();
+        on_threads(n, cores, [&](int i) {
+          flare::am::SimulationOptions o = options(l, "cpu");
+          o.threads = 1;
+          cg += flare::am::simulate(work[std::size_t(i)], o).cg_iterations;
+        });
         its = cg;
       } else {
         std::vector<flare::mesh::Mesh*> ptrs;
