@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "am/voxelize.h"
+#include "tests/am/box_surface.h"
 #include "common/error.h"
 
 using namespace flare::am;
@@ -13,19 +14,7 @@ using flare::mesh::Mesh;
 
 namespace {
 
-// Axis-aligned box surface, 12 outward triangles; each face's diagonal runs corner to corner.
-Mesh box_surface(Eigen::Vector3d lo, Eigen::Vector3d hi) {
-  Mesh m;
-  m.points.resize(8, 3);
-  for (int c = 0; c < 8; ++c)
-    m.points.row(c) << (c & 1 ? hi.x() : lo.x()), (c & 2 ? hi.y() : lo.y()), (c & 4 ? hi.z() : lo.z());
-  const int quads[6][4] = {{0, 2, 3, 1}, {4, 5, 7, 6}, {0, 1, 5, 4}, {2, 6, 7, 3}, {0, 4, 6, 2}, {1, 3, 7, 5}};
-  for (auto& q : quads) {
-    m.add_cell(CellType::Triangle, {q[0], q[1], q[2]});
-    m.add_cell(CellType::Triangle, {q[0], q[2], q[3]});
-  }
-  return m;
-}
+using flare::am::test::box_surface;
 
 // UV sphere of radius r at c; triangles outward.
 Mesh sphere_surface(double r, Eigen::Vector3d c, int rings = 48, int segments = 96) {
