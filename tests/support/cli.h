@@ -3,6 +3,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -34,5 +35,8 @@ inline CommandResult run_cli(const std::string& args, bool merge_stderr = true) 
 }
 
 inline std::string shell_quoted(const std::string& s) { return "'" + s + "'"; }
+
+/// Lines of a command's output (the one-line-error tests count them).
+inline int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
 
 }  // namespace flare::test

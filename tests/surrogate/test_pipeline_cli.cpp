@@ -33,7 +33,7 @@ Result run(const std::string& args, bool merge_stderr = true, bool prefix_binary
   return prefix_binary ? flare::test::run_cli(args, merge_stderr)
                        : flare::test::run_command(args, merge_stderr);
 }
-int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+using flare::test::lines;
 
 // One trained model shared by the tests (training is the slow part).
 class PipelineCli : public ::testing::Test {

@@ -27,7 +27,7 @@ using Result = flare::test::CommandResult;
 Result run(const std::string& args, bool merge_stderr = true) {
   return flare::test::run_cli(args, merge_stderr);
 }
-int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+using flare::test::lines;
 
 // An ASCII STL of an axis-aligned box [lo, hi], 12 outward triangles.
 void write_box_stl(const fs::path& p, Eigen::Vector3d lo, Eigen::Vector3d hi) {

@@ -17,7 +17,7 @@ using namespace flare;
 
 namespace {
 
-int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+using flare::test::lines;
 
 class TrainRecipeCli : public ::testing::Test {
  protected:
