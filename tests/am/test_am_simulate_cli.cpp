@@ -77,6 +77,7 @@ TEST(AmSimulateCli, BadInputExitsWithCode2AndOneLine) {
            {cube.string() + " -o " + out.string() + " --layers 2 --layer-height 1", "not both"},
            {cube.string() + " -o " + out.string() + " --layer-height -1", "--layer-height must be a positive"},
            {cube.string() + " -o " + out.string() + " --device tpu", "--device must be cpu or cuda"},
+           {cube.string() + " -o " + out.string() + " --supports maybe", "--supports must be auto or none"},
            {cube.string() + " -o " + out.string() + " --layers 0", "--layers"},
            {(dir / "missing.vtu").string() + " -o " + out.string(), "missing.vtu"}}) {
     const Result r = run(args);
