@@ -165,6 +165,7 @@ class GpuPipeline {
     SampleRecord rec;
     mesh::Mesh part;
     SimulationReport report;
+    double layers = 0;  ///< voxel layers of the part, the batching key (set by submit)
   };
 
   GpuPipeline(const DatasetOptions& opts, const SimulationOptions& sim, int workers)
@@ -182,6 +183,7 @@ class GpuPipeline {
 
   /// Blocks while the queue of unsolved parts is full.
   void submit(Item item) {
+    item.layers = layers_of(item.part);  // once, outside the lock: the batcher sorts by it
     std::unique_lock<std::mutex> g(m_lock);
     m_cv.wait(g, [&] { return m_waiting.size() < m_capacity; });
     m_waiting.push_back(std::move(item));
@@ -232,9 +234,8 @@ class GpuPipeline {
         }
         // A batch runs as many layer groups as its tallest part: parts of similar height (in
         // voxel layers) go together, so short parts do not wait through a tall one's groups.
-        std::stable_sort(m_waiting.begin(), m_waiting.end(), [](const Item& a, const Item& b) {
-          return layers_of(a.part) < layers_of(b.part);
-        });
+        std::stable_sort(m_waiting.begin(), m_waiting.end(),
+                         [](const Item& a, const Item& b) { return a.layers < b.layers; });
         std::int64_t nodes = 0;
         while (!m_waiting.empty() && (batch.empty() || nodes + m_waiting.front().part.num_points() <= m_opts.batch_nodes)) {
           nodes += m_waiting.front().part.num_points();
@@ -264,13 +265,9 @@ class GpuPipeline {
       const std::vector<SimulationReport> r = simulate_batch(parts, m_sim, names);
       for (std::size_t i = 0; i < batch.size(); ++i) batch[i].report = r[i];
       return;
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
       if (batch.size() == 1) {
-        try {
-          throw;
-        } catch (const std::exception& e) {
-          batch[0].rec.error = e.what();
-        }
+        batch[0].rec.error = e.what();
         return;
       }
     }
