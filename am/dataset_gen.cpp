@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <mutex>
@@ -217,15 +218,26 @@ class GpuPipeline {
 
  private:
   void solve_loop() {
+    const char* prof = std::getenv("FLARE_LATTICE_PROFILE");
+    const bool profile = prof && prof[0] == '1';
+    double waited = 0, solving = 0;
+    int batches = 0;
     for (;;) {
       std::vector<Item> batch;
+      const auto t_wait = std::chrono::steady_clock::now();
       {
         std::unique_lock<std::mutex> g(m_lock);
         // Wait for a full batch, the end of production, or a pause in arrivals with work queued.
         for (;;) {
           std::int64_t nodes = 0;
           for (const Item& it : m_waiting) nodes += it.part.num_points();
-          if (m_closing && m_waiting.empty()) return;
+          if (m_closing && m_waiting.empty()) {
+            // Where a dataset's time goes: a GPU that waits for parts is starved by the workers.
+            if (profile)
+              std::fprintf(stderr, "dataset profile: %d batches, solver busy %.1f s, waiting for parts %.1f s\n",
+                           batches, solving, waited);
+            return;
+          }
           if (nodes >= m_opts.batch_nodes || m_waiting.size() >= m_capacity ||
               ((m_producers_done || m_closing) && !m_waiting.empty()))
             break;
@@ -245,7 +257,18 @@ class GpuPipeline {
         m_busy = true;
         m_cv.notify_all();
       }
+      const auto t_solve = std::chrono::steady_clock::now();
+      waited += std::chrono::duration<double>(t_solve - t_wait).count();
       solve(batch);
+      const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_solve).count();
+      solving += dt;
+      ++batches;
+      if (profile) {
+        std::int64_t nodes = 0;
+        for (const Item& it : batch) nodes += it.part.num_points();
+        std::fprintf(stderr, "dataset profile: batch of %zu parts, %lld nodes, layers %.0f..%.0f: %.2f s\n",
+                     batch.size(), static_cast<long long>(nodes), batch.front().layers, batch.back().layers, dt);
+      }
       std::lock_guard<std::mutex> g(m_lock);
       for (Item& it : batch) m_solved.push_back(std::move(it));
       m_busy = false;

@@ -53,15 +53,27 @@ struct HostExec {
     for (std::int64_t i = 0; i < n; ++i) f(i);
   }
 
-  /// out[p] = sum of f(i) over the nodes of part p: chunks [chunk_begin[p], chunk_begin[p + 1]),
-  /// summed within a chunk in node order, then chunk by chunk. partial: [chunks] scratch.
+  /// f(list[i]) for i in [0, n), skipping the padding entries (-1).
   template <typename F>
-  void part_sum(int parts, const std::int64_t* chunk_begin, std::int64_t chunks, double* partial,
-                double* out, const F& f) const {
+  void forall_list(const std::int64_t* list, std::int64_t n, const F& f) const {
+#pragma omp parallel for schedule(static) if (n > 4096)
+    for (std::int64_t i = 0; i < n; ++i)
+      if (list[i] >= 0) f(list[i]);
+  }
+
+  /// out[p] = sum of f(list[i]) over the list entries of part p: chunks [chunk_begin[p],
+  /// chunk_begin[p + 1]) of kChunk entries, summed within a chunk in list order, then chunk by
+  /// chunk; padding entries (-1) add nothing. partial: [chunks] scratch.
+  template <typename F>
+  void part_sum(int parts, const std::int64_t* chunk_begin, std::int64_t chunks, const std::int64_t* list,
+                double* partial, double* out, const F& f) const {
 #pragma omp parallel for schedule(static) if (chunks > 64)
     for (std::int64_t c = 0; c < chunks; ++c) {
       double s = 0;
-      for (int t = 0; t < kChunk; ++t) s += f(c * kChunk + t);
+      for (int t = 0; t < kChunk; ++t) {
+        const std::int64_t n = list[c * kChunk + t];
+        s += n >= 0 ? f(n) : 0.0;
+      }
       partial[c] = s;
     }
     for (int p = 0; p < parts; ++p) {

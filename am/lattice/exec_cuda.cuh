@@ -1,5 +1,5 @@
 // CudaExec: the lattice solver's loops as kernels on one non-blocking stream (exec.h describes the
-// interface). forall is one thread per index; part_sum reduces a 128-node chunk per block and
+// interface). forall and forall_list are one thread per index; part_sum reduces a 128-node chunk per block and
 // then each part's chunks in one block, both in a fixed order, so sums are run-to-run identical.
 #pragma once
 
@@ -34,8 +34,18 @@ __device__ inline double block_sum(double v) {
 }
 
 template <typename F>
-__global__ void chunk_sum_kernel(F f, double* __restrict__ partial) {
-  const double s = block_sum(f(std::int64_t(blockIdx.x) * kChunk + threadIdx.x));
+__global__ void forall_list_kernel(const std::int64_t* __restrict__ list, std::int64_t n, F f) {
+  const std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) {
+    const std::int64_t node = list[i];
+    if (node >= 0) f(node);
+  }
+}
+
+template <typename F>
+__global__ void chunk_sum_kernel(F f, const std::int64_t* __restrict__ list, double* __restrict__ partial) {
+  const std::int64_t n = list[std::int64_t(blockIdx.x) * kChunk + threadIdx.x];
+  const double s = block_sum(n >= 0 ? f(n) : 0.0);
   if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
@@ -130,10 +140,18 @@ class CudaExec {
   }
 
   template <typename F>
-  void part_sum(int parts, const std::int64_t* chunk_begin, std::int64_t chunks, double* partial,
-                double* out, const F& f) const {
+  void forall_list(const std::int64_t* list, std::int64_t n, const F& f) const {
+    if (n <= 0) return;
+    constexpr int kBlock = 128;
+    detail::forall_list_kernel<<<unsigned((n + kBlock - 1) / kBlock), kBlock, 0, m_stream>>>(list, n, f);
+    FLARE_CUDA_LAUNCH_CHECK(m_stream);
+  }
+
+  template <typename F>
+  void part_sum(int parts, const std::int64_t* chunk_begin, std::int64_t chunks, const std::int64_t* list,
+                double* partial, double* out, const F& f) const {
     if (chunks > 0) {
-      detail::chunk_sum_kernel<<<unsigned(chunks), kChunk, 0, m_stream>>>(f, partial);
+      detail::chunk_sum_kernel<<<unsigned(chunks), kChunk, 0, m_stream>>>(f, list, partial);
       FLARE_CUDA_LAUNCH_CHECK(m_stream);
     }
     detail::part_sum_kernel<<<unsigned(parts), 256, 0, m_stream>>>(chunk_begin, partial, out);

@@ -30,7 +30,10 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -224,9 +227,14 @@ struct Solver {
   struct Level {
     std::vector<LevelPart> hparts;
     Arr<LevelPart> parts;
-    std::int64_t nodes = 0, cells = 0, slots = 0, chunks = 0;
-    Arr<std::int64_t> chunk_begin;  // [parts + 1]
-    Arr<int> chunk_part;            // [chunks]
+    std::int64_t nodes = 0, cells = 0, slots = 0;
+    Arr<int> chunk_part;            // [nodes / kChunk] part of each node chunk
+    // The nodes that can ever be active (a cell around them holds material), each part's run
+    // padded with -1 to whole chunks: every loop runs over this list, not the parts' boxes, which
+    // hold several times more nodes (7x on an L-bracket).
+    Arr<std::int64_t> list;
+    std::int64_t list_size = 0, list_chunks = 0;
+    Arr<std::int64_t> list_chunk_begin;  // [parts + 1]
     Arr<std::uint8_t> solid;        // level 0
     Arr<int> slot_of_cell, slot_cell, slot_part;
     Arr<std::uint8_t> slot_active;
@@ -259,7 +267,27 @@ struct Solver {
   std::int64_t held_count = 0;
   int groups = 0;
 
-  Solver(const Problem& problem, const Ex& e) : pb(problem), ex(e) {}
+  // FLARE_LATTICE_PROFILE=1: wall time per phase (synchronised around each, so it slows the
+  // solve a little), printed to stderr at the end of run().
+  struct Profile {
+    bool on = false;
+    double setup = 0, operators = 0, cg = 0, precondition = 0, finish = 0;
+    long loops = 0;  // CG loop trips (the batch's, not per part)
+  } prof;
+  template <typename F>
+  void timed(double& acc, const F& f) {
+    if (!prof.on) return f();
+    ex.synchronize();
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    ex.synchronize();
+    acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  Solver(const Problem& problem, const Ex& e) : pb(problem), ex(e) {
+    const char* v = std::getenv("FLARE_LATTICE_PROFILE");
+    prof.on = v && v[0] == '1';
+  }
 
   LevelView view(int l) {
     Level& L = lv[l];
@@ -279,6 +307,46 @@ struct Solver {
   }
 
   // ---- setup ----------------------------------------------------------------------------------
+
+  // The level's node list: per part, in node order, the nodes next to a cell that ever holds
+  // material (every other node stays inactive, so its entries stay zero), padded to whole chunks.
+  void build_list(Level& L, const std::vector<char>& has_solid) {
+    std::vector<std::int64_t> list, chunk_begin{0};
+    for (int p = 0; p < parts; ++p) {
+      const LevelPart& lp = L.hparts[std::size_t(p)];
+      const std::size_t first = list.size();
+      for (int k = 0; k <= lp.nz; ++k)
+        for (int j = 0; j <= lp.ny; ++j)
+          for (int i = 0; i <= lp.nx; ++i) {
+            bool any = false;
+            for (int d = 0; d < 8 && !any; ++d) {
+              const int ci = i - (d & 1), cj = j - ((d >> 1) & 1), ck = k - (d >> 2);
+              if (ci < 0 || cj < 0 || ck < 0 || ci >= lp.nx || cj >= lp.ny || ck >= lp.nz) continue;
+              any = has_solid[std::size_t(lp.cell_off + ci + std::int64_t(lp.nx) * (cj + std::int64_t(lp.ny) * ck))];
+            }
+            if (any) list.push_back(lp.node_off + i + std::int64_t(lp.nx + 1) * (j + std::int64_t(lp.ny + 1) * k));
+          }
+      const std::size_t chunks = std::max<std::size_t>(1, (list.size() - first + kChunk - 1) / kChunk);
+      list.resize(first + chunks * kChunk, -1);
+      chunk_begin.push_back(chunk_begin.back() + std::int64_t(chunks));
+    }
+    L.list_size = std::int64_t(list.size());
+    L.list_chunks = chunk_begin.back();
+    L.list.upload(list);
+    L.list_chunk_begin.upload(chunk_begin);
+  }
+
+  // f(n) for the nodes of level l's list; f(n, c) for their 3 DOFs.
+  template <typename F>
+  void for_nodes(int l, const F& f) {
+    ex.forall_list(lv[l].list.data(), lv[l].list_size, f);
+  }
+  // Sum of f(n) per part over level l's list.
+  template <typename F>
+  void sum_nodes(int l, double* out, const F& f) {
+    Level& L = lv[l];
+    ex.part_sum(parts, L.list_chunk_begin.data(), L.list_chunks, L.list.data(), partial.data(), out, f);
+  }
 
   void setup() {
     parts = int(pb.parts.size());
@@ -303,7 +371,6 @@ struct Solver {
     for (std::size_t l = 0; l < lv.size(); ++l) {
       Level& L = lv[l];
       L.hparts.resize(parts);
-      std::vector<std::int64_t> chunk_begin{0};
       std::vector<int> chunk_part;
       for (int i = 0; i < parts; ++i) {
         LevelPart& lp = L.hparts[i];
@@ -316,11 +383,8 @@ struct Solver {
         L.nodes += c * kChunk;
         L.cells += std::int64_t(lp.nx) * lp.ny * lp.nz;
         chunk_part.insert(chunk_part.end(), std::size_t(c), i);
-        chunk_begin.push_back(chunk_begin.back() + c);
       }
-      L.chunks = chunk_begin.back();
       L.parts.upload(L.hparts);
-      L.chunk_begin.upload(chunk_begin);
       L.chunk_part.upload(chunk_part);
       // Cells that ever hold material; level >= 1 stores a matrix for each.
       has_solid[l].assign(std::size_t(L.cells), 0);
@@ -344,6 +408,7 @@ struct Solver {
               has_solid[l][std::size_t(c)] = s;
             }
       }
+      build_list(L, has_solid[l]);
       if (l == 0) {
         L.solid.upload(std::vector<std::uint8_t>(has_solid[0].begin(), has_solid[0].end()));
       } else {
@@ -374,7 +439,9 @@ struct Solver {
 
     const std::int64_t n0 = lv[0].nodes;
     for (Arr<double>* a : {&u, &ub, &x, &r, &z, &p, &q, &f}) a->resize(std::size_t(3 * n0), "solver vectors");
-    partial.resize(std::size_t(lv[0].chunks), "reduction scratch");
+    std::int64_t most_chunks = 1;
+    for (const Level& L : lv) most_chunks = std::max(most_chunks, L.list_chunks);
+    partial.resize(std::size_t(most_chunks), "reduction scratch");
     for (Arr<double>* a : {&s_bb, &s_rr, &s_rz, &s_pq, &s_alpha, &s_beta, &s_ww, &s_vv})
       a->resize(std::size_t(parts), "CG scalars");
     omega.resize(lv.size() * std::size_t(parts), "smoother damping");
@@ -444,7 +511,7 @@ struct Solver {
     std::uint8_t* free = lv[0].free.data();
     std::uint8_t* active = lv[0].active.data();
     const std::uint8_t* sup = supported.data();
-    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
       const LevelView::At at = v.locate(n);
       const bool act = v.node_active(at);
       active[n] = act;
@@ -513,7 +580,7 @@ struct Solver {
     const LevelView v = view(l), fv = view(l - 1);
     std::uint8_t* free = lv[l].free.data();
     std::uint8_t* active = lv[l].active.data();
-    ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(l, [=] FLARE_HD(std::int64_t n) {
       const LevelView::At at = v.locate(n);
       const bool act = v.node_active(at);
       std::uint8_t bits = act ? 7 : 0;
@@ -532,7 +599,7 @@ struct Solver {
     const LevelView v = view(l);
     float* dinv = lv[l].dinv.data();
     const float* ke = ke_f.data();
-    ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(l, [=] FLARE_HD(std::int64_t n) {
       float s[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
       const LevelView::At at = v.locate(n);
       const std::uint8_t fr = v.free[n];
@@ -574,20 +641,20 @@ struct Solver {
     float* vec = L.x.data();
     float* w = L.t.data();
     const float* ke = ke_f.data();
-    const std::int64_t nn = L.nodes;
     const int* cp = L.chunk_part.data();
     double *ww = s_ww.data(), *vv = s_vv.data();
     float* om = omega.data() + std::int64_t(l) * parts;
-    ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) {
-      vec[i] = ((v.free[i / 3] >> (i % 3)) & 1) ? 1.0f + 0.5f * float(std::sin(7.0 * double(i))) : 0.0f;
+    for_nodes(l, [=] FLARE_HD(std::int64_t n) {
+      for (std::int64_t i = 3 * n; i < 3 * n + 3; ++i)
+        vec[i] = ((v.free[n] >> (i % 3)) & 1) ? 1.0f + 0.5f * float(std::sin(7.0 * double(i))) : 0.0f;
     });
     auto level_sum = [&](const float* a, double* out) {
-      ex.part_sum(parts, L.chunk_begin.data(), L.chunks, partial.data(), out, [=] FLARE_HD(std::int64_t n) {
+      sum_nodes(l, out, [=] FLARE_HD(std::int64_t n) {
         return double(a[3 * n]) * a[3 * n] + double(a[3 * n + 1]) * a[3 * n + 1] + double(a[3 * n + 2]) * a[3 * n + 2];
       });
     };
     for (int it = 0; it < kPowerIterations; ++it) {
-      ex.forall(nn, [=] FLARE_HD(std::int64_t n) {
+      for_nodes(l, [=] FLARE_HD(std::int64_t n) {
         const std::uint8_t fr = v.free[n];
         float ax[3] = {0, 0, 0};
         if (fr) apply_rows<float, float>(v, v.locate(n), ke, vec, ax);
@@ -597,9 +664,9 @@ struct Solver {
       });
       level_sum(w, ww);
       level_sum(vec, vv);
-      ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) {
-        const double s = ww[cp[i / 3 / kChunk]];
-        vec[i] = s > 0 ? float(double(w[i]) / std::sqrt(s)) : 0.0f;
+      for_nodes(l, [=] FLARE_HD(std::int64_t n) {
+        const double s = ww[cp[n / kChunk]];
+        for (std::int64_t i = 3 * n; i < 3 * n + 3; ++i) vec[i] = s > 0 ? float(double(w[i]) / std::sqrt(s)) : 0.0f;
       });
     }
     const int np = parts;
@@ -670,7 +737,7 @@ struct Solver {
     const float* b = lv[l].b.data();
     const float* ke = ke_f.data();
     const float* om = omega.data() + std::int64_t(l) * parts;
-    ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(l, [=] FLARE_HD(std::int64_t n) {
       float res[3] = {0, 0, 0};
       float w = 0;
       const std::uint8_t fr = v.free[n];
@@ -693,7 +760,7 @@ struct Solver {
     const LevelView v = view(l);
     const float* b = lv[l].b.data();
     const float* ke = ke_f.data();
-    ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(l, [=] FLARE_HD(std::int64_t n) {
       const std::uint8_t fr = v.free[n];
       float ax[3] = {0, 0, 0};
       if (fr) apply_rows<float, float>(v, v.locate(n), ke, xin, ax);
@@ -705,7 +772,7 @@ struct Solver {
   void restrict_to(int l, const float* rf) {
     const LevelView v = view(l + 1), fv = view(l);
     float* bc = lv[l + 1].b.data();
-    ex.forall(lv[l + 1].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(l + 1, [=] FLARE_HD(std::int64_t n) {
       const std::uint8_t fr = v.free[n];
       float s[3] = {0, 0, 0};
       if (fr) {
@@ -722,7 +789,7 @@ struct Solver {
     const LevelView v = view(l), cv = view(l + 1);
     float* t = lv[l].t.data();
     const float* tc = lv[l + 1].t.data();
-    ex.forall(lv[l].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(l, [=] FLARE_HD(std::int64_t n) {
       const std::uint8_t fr = v.free[n];
       if (!fr) return;
       const LevelView::At at = v.locate(n);
@@ -790,9 +857,13 @@ struct Solver {
     const float* t0 = lv[0].t.data();
     const double* rr = r.data();
     double* zz = z.data();
-    ex.forall(3 * lv[0].nodes, [=] FLARE_HD(std::int64_t i) { b0[i] = float(rr[i]); });
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
+      for (std::int64_t i = 3 * n; i < 3 * n + 3; ++i) b0[i] = float(rr[i]);
+    });
     vcycle(0);
-    ex.forall(3 * lv[0].nodes, [=] FLARE_HD(std::int64_t i) { zz[i] = double(t0[i]); });
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
+      for (std::int64_t i = 3 * n; i < 3 * n + 3; ++i) zz[i] = double(t0[i]);
+    });
   }
 
   // ---- CG (fp64), all parts at once ------------------------------------------------------------
@@ -801,7 +872,7 @@ struct Solver {
   void apply(const double* xin, double* y) {
     const LevelView v = view(0);
     const double* ke = ke_d.data();
-    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
       const std::uint8_t fr = v.free[n];
       double ax[3] = {0, 0, 0};
       if (fr) apply_rows<double, double>(v, v.locate(n), ke, xin, ax);
@@ -810,8 +881,7 @@ struct Solver {
   }
 
   void dot(const double* a, const double* b, double* out) {
-    Level& L = lv[0];
-    ex.part_sum(parts, L.chunk_begin.data(), L.chunks, partial.data(), out, [=] FLARE_HD(std::int64_t n) {
+    sum_nodes(0, out, [=] FLARE_HD(std::int64_t n) {
       return a[3 * n] * b[3 * n] + a[3 * n + 1] * b[3 * n + 1] + a[3 * n + 2] * b[3 * n + 2];
     });
   }
@@ -833,7 +903,6 @@ struct Solver {
   // Solves A x = f for every part (x holds the initial guess); adds iterations to `iters`.
   void cg() {
     const LevelView v = view(0);
-    const std::int64_t nn = lv[0].nodes;
     const int* cp = lv[0].chunk_part.data();
     double *X = x.data(), *R = r.data(), *Z = z.data(), *Pv = p.data(), *Q = q.data();
     const double* F = f.data();
@@ -843,19 +912,26 @@ struct Solver {
     const double tol2 = pb.rtol * pb.rtol;
     const std::uint8_t* fr = v.free;
 
-    ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) { X[i] = ((fr[i / 3] >> (i % 3)) & 1) ? X[i] : 0.0; });
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
+      for (int c = 0; c < 3; ++c) X[3 * n + c] = ((fr[n] >> c) & 1) ? X[3 * n + c] : 0.0;
+    });
     apply(X, Q);
-    ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) { R[i] = ((fr[i / 3] >> (i % 3)) & 1) ? F[i] - Q[i] : 0.0; });
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
+      for (int c = 0; c < 3; ++c) R[3 * n + c] = ((fr[n] >> c) & 1) ? F[3 * n + c] - Q[3 * n + c] : 0.0;
+    });
     dot(F, F, bb);
     dot(R, R, rr);
     ex.forall(parts, [=] FLARE_HD(std::int64_t pi) { dn[pi] = bb[pi] == 0 || rr[pi] <= tol2 * bb[pi]; });
     // A part with no load has the zero solution (its warm start is discarded).
-    ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) {
-      if (bb[cp[i / 3 / kChunk]] == 0) X[i] = 0;
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
+      if (bb[cp[n / kChunk]] == 0)
+        for (int c = 0; c < 3; ++c) X[3 * n + c] = 0;
     });
     if (count_not_done() == 0) return;
-    precondition();
-    ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) { Pv[i] = Z[i]; });
+    timed(prof.precondition, [&] { precondition(); });
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
+      for (int c = 0; c < 3; ++c) Pv[3 * n + c] = Z[3 * n + c];
+    });
     dot(R, Z, rz);
     for (int k = 0;; ++k) {
       if (k >= pb.max_iterations) {
@@ -866,29 +942,32 @@ struct Solver {
                       pb.max_iterations, " iterations (relative residual ",
                       std::sqrt(r2[std::size_t(i)] / b2[std::size_t(i)]), ")");
       }
+      ++prof.loops;
       apply(Pv, Q);
       dot(Pv, Q, pq);
       ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {
         alpha[pi] = dn[pi] || pq[pi] == 0 ? 0.0 : rz[pi] / pq[pi];
         it[pi] += dn[pi] ? 0 : 1;
       });
-      ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) {
-        const double a = alpha[cp[i / 3 / kChunk]];
-        X[i] += a * Pv[i];
-        R[i] -= a * Q[i];
+      for_nodes(0, [=] FLARE_HD(std::int64_t n) {
+        const double a = alpha[cp[n / kChunk]];
+        for (std::int64_t i = 3 * n; i < 3 * n + 3; ++i) {
+          X[i] += a * Pv[i];
+          R[i] -= a * Q[i];
+        }
       });
       dot(R, R, rr);
       ex.forall(parts, [=] FLARE_HD(std::int64_t pi) { dn[pi] = dn[pi] || rr[pi] <= tol2 * bb[pi]; });
       if (count_not_done() == 0) return;
-      precondition();
+      timed(prof.precondition, [&] { precondition(); });
       dot(R, Z, pq);  // pq reused for the new r.z
       ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {
         beta[pi] = dn[pi] || rz[pi] == 0 ? 0.0 : pq[pi] / rz[pi];
         rz[pi] = pq[pi];
       });
-      ex.forall(3 * nn, [=] FLARE_HD(std::int64_t i) {
-        const double bt = beta[cp[i / 3 / kChunk]];
-        Pv[i] = Z[i] + bt * Pv[i];
+      for_nodes(0, [=] FLARE_HD(std::int64_t n) {
+        const double bt = beta[cp[n / kChunk]];
+        for (std::int64_t i = 3 * n; i < 3 * n + 3; ++i) Pv[i] = Z[i] + bt * Pv[i];
       });
     }
   }
@@ -902,7 +981,7 @@ struct Solver {
     const KState* ks = kstate.data();
     const double* U = u.data();
     double* UB = ub.data();
-    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
       const LevelView::At at = v.locate(n);
       if (!at.valid) return;
       const KState k = ks[at.p];
@@ -917,7 +996,7 @@ struct Solver {
     const KState* ks = kstate.data();
     const double* fe_ = fe.data();
     double* F = f.data();
-    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
       double s[3] = {0, 0, 0};
       const std::uint8_t fr = v.free[n];
       if (fr) {
@@ -944,7 +1023,7 @@ struct Solver {
     const double *U = u.data(), *UB = ub.data(), *ke = ke_d.data(), *fe_ = fe.data();
     const std::uint8_t* sup = supported.data();
     double* F = f.data();
-    ex.forall(lv[0].nodes, [=] FLARE_HD(std::int64_t n) {
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
       double s[3] = {0, 0, 0};
       const LevelView::At at = v.locate(n);
       const std::uint8_t fr = v.free[n];
@@ -971,7 +1050,9 @@ struct Solver {
   void add_increment() {
     double* U = u.data();
     const double* X = x.data();
-    ex.forall(3 * lv[0].nodes, [=] FLARE_HD(std::int64_t i) { U[i] += X[i]; });
+    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
+      for (std::int64_t i = 3 * n; i < 3 * n + 3; ++i) U[i] += X[i];
+    });
   }
 
   // Element von Mises stress, averaged over each node's elements (all solid at the end).
@@ -1015,7 +1096,8 @@ struct Solver {
   }
 
   std::vector<Solution> run(const GroupCallback& on_group) {
-    setup();
+    const auto t_run = std::chrono::steady_clock::now();
+    timed(prof.setup, [&] { setup(); });
     std::vector<Solution> out(static_cast<std::size_t>(parts));
     for (int g = 0; g < groups; ++g) {
       bool any = false;
@@ -1039,10 +1121,10 @@ struct Solver {
         }
         held_count = std::int64_t(h.size());
         held.upload_part(h.data(), 0, h.size());
-        update_operators(false);
+        timed(prof.operators, [&] { update_operators(false); });
         store_birth_plane();
         group_load();
-        cg();
+        timed(prof.cg, [&] { cg(); });
         add_increment();
       }
       if (on_group) on_group(g, groups);
@@ -1051,16 +1133,30 @@ struct Solver {
       held_count = 0;
       for (KState& k : hk) k.k_prev = k.k_top;
       kstate.upload_part(hk.data(), 0, hk.size());
-      update_operators(true);
+      timed(prof.operators, [&] { update_operators(true); });
       release_load();
       x.zero();
-      cg();
+      timed(prof.cg, [&] { cg(); });
       add_increment();
       for (Solution& s : out) ++s.solves;
     }
-    const std::vector<double> vm = von_mises();
-    const std::vector<double> uh = u.download();
-    const std::vector<int> it = iters.download();
+    std::vector<double> vm, uh;
+    std::vector<int> it;
+    timed(prof.finish, [&] {
+      vm = von_mises();
+      uh = u.download();
+      it = iters.download();
+    });
+    if (prof.on) {
+      const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
+      std::fprintf(stderr,
+                   "lattice profile: %d parts, %lld level-0 nodes, %zu levels, %d groups, %ld CG loops; "
+                   "wall %.3f s: setup %.3f, operators %.3f, CG %.3f (V-cycles %.3f), outputs %.3f, "
+                   "rest %.3f\n",
+                   parts, static_cast<long long>(lv[0].nodes), lv.size(), groups, prof.loops, wall, prof.setup,
+                   prof.operators, prof.cg, prof.precondition, prof.finish,
+                   wall - prof.setup - prof.operators - prof.cg - prof.finish);
+    }
     for (int i = 0; i < parts; ++i) {
       const LevelPart& lp = lv[0].hparts[std::size_t(i)];
       const std::int64_t nodes = pb.parts[std::size_t(i)].nodes();
