@@ -10,6 +10,7 @@ namespace flare::surrogate {
 nlohmann::json EnsembleInfo::to_json() const {
   return {{"members", members},
           {"sigma_scale", sigma_scale},
+          {"score_scale", score_scale},
           {"warn_score", warn_score},
           {"sources", sources},
           {"calibration", calibration}};
@@ -20,6 +21,7 @@ EnsembleInfo EnsembleInfo::from_json(const nlohmann::json& j, const std::string&
   try {
     e.members = j.at("members").get<int>();
     e.sigma_scale = j.at("sigma_scale").get<double>();
+    e.score_scale = j.value("score_scale", 1.0);
     e.warn_score = j.at("warn_score").get<double>();
     e.sources = j.value("sources", std::vector<std::string>{});
     e.calibration = j.value("calibration", nlohmann::json());
@@ -28,9 +30,10 @@ EnsembleInfo EnsembleInfo::from_json(const nlohmann::json& j, const std::string&
                                     "); rebuild it with flare-surrogate model ensemble"));
   }
   FLARE_INPUT_CHECK(e.members >= 2 && std::isfinite(e.sigma_scale) && e.sigma_scale > 0 &&
+                        std::isfinite(e.score_scale) && e.score_scale > 0 &&
                         std::isfinite(e.warn_score) && e.warn_score > 0,
                     source, ": damaged ensemble record (", e.members, " members, sigma scale ",
-                    e.sigma_scale, ", warning threshold ", e.warn_score,
+                    e.sigma_scale, ", score scale ", e.score_scale, ", warning threshold ", e.warn_score,
                     "); rebuild it with flare-surrogate model ensemble");
   return e;
 }

@@ -21,7 +21,8 @@ inline constexpr double kDefaultWarnScore = 0.35;
 /// What a checkpoint's `ensemble` slot holds.
 struct EnsembleInfo {
   int members = 0;
-  double sigma_scale = 1;  ///< calibration factor s (1 until calibrated)
+  double sigma_scale = 1;  ///< calibration factor s of σ (1 until calibrated)
+  double score_scale = 1;  ///< factor on the part score (fit_score_scale; 1 until calibrated)
   double warn_score = kDefaultWarnScore;
   std::vector<std::string> sources;  ///< the member checkpoints' file names, in member order
   /// null until `model ensemble --calibrate`; then {data, split, summary (CalibrationSummary)}.

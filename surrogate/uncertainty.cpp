@@ -120,6 +120,16 @@ double fit_sigma_scale(std::vector<double>& ratios) {
   return 0.5 * *nth;
 }
 
+double fit_score_scale(const std::vector<PartUncertainty>& parts) {
+  std::vector<double> r;
+  for (const auto& p : parts)
+    if (p.score > 0 && std::isfinite(p.score)) r.push_back(p.rel_l2 / p.score);
+  if (r.empty()) return 0.0;
+  std::sort(r.begin(), r.end());
+  const std::size_t n = r.size();
+  return n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
+}
+
 double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   FLARE_CHECK(a.size() == b.size(), "spearman: ", a.size(), " against ", b.size(), " values");
   const double nan = std::numeric_limits<double>::quiet_NaN();

@@ -10,7 +10,10 @@
 //            colours by it directly and eval's ±2σ test applies it to every component.
 //   score    sqrt(Σ_i Σ_c σ_i,a(c)²) / ‖μ‖₂: the relative L2 error the part would have if each value
 //            erred by a zero-mean Gaussian of std σ, i.e. an estimate of eval's rel-L2 (an all-zero
-//            mean gives the absolute norm, as eval's rel-L2 does for an all-zero truth).
+//            mean gives the absolute norm, as eval's rel-L2 does for an all-zero truth). A
+//            calibrated checkpoint multiplies it by its own score scale (fit_score_scale): with
+//            heavy-tailed errors the σ that covers 95% of the values does not also give the
+//            part's L2 norm, and the warning threshold is in units of the real rel-L2.
 #pragma once
 
 #include <Eigen/Core>
@@ -59,6 +62,12 @@ void append_error_ratios(const EnsemblePrediction& p, const mesh::FeatureMatrix&
 /// no finite positive scale exists (no errors at all, or errors where the members agree exactly);
 /// callers refuse those. `ratios` is reordered.
 double fit_sigma_scale(std::vector<double>& ratios);
+
+/// The factor that maps part scores onto their real errors: the median over `parts` of
+/// rel_l2 / score (parts with a zero score are skipped). The median, not a mean, so one part the
+/// ensemble is blind to cannot move it; a ratio, so the threshold keeps its meaning across parts
+/// of any error size. Returns 0 when no part has a positive score.
+double fit_score_scale(const std::vector<PartUncertainty>& parts);
 
 /// Spearman rank correlation of a and b (equal sizes): the Pearson correlation of their ranks,
 /// ties getting their average rank. NaN with fewer than 2 values or when either is constant.

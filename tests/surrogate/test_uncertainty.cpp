@@ -154,6 +154,15 @@ TEST(EnsembleMath, FitReachesAtLeastTheTargetOnItsOwnValues) {
   EXPECT_EQ(fit_sigma_scale(exact), 0.0);
 }
 
+TEST(EnsembleMath, ScoreScaleIsTheMedianRatioOfErrorToScore) {
+  // ratios 2, 0.5, 4, 3 and a zero-score part that is skipped: median (2 + 3) / 2.
+  const std::vector<PartUncertainty> parts = {
+      {0.1, 0.2, 1, 1}, {0.4, 0.2, 1, 1}, {0.05, 0.2, 1, 1}, {0.1, 0.3, 1, 1}, {0.0, 0.9, 1, 1}};
+  EXPECT_DOUBLE_EQ(fit_score_scale(parts), 2.5);
+  EXPECT_DOUBLE_EQ(fit_score_scale({parts[0], parts[1], parts[2]}), 2.0);
+  EXPECT_EQ(fit_score_scale({parts[4]}), 0.0);
+}
+
 TEST(Spearman, KnownValues) {
   EXPECT_DOUBLE_EQ(spearman({1, 2, 3, 4}, {10, 20, 30, 1000}), 1.0);
   EXPECT_DOUBLE_EQ(spearman({1, 2, 3, 4}, {4, 3, 2, 1}), -1.0);
@@ -191,6 +200,7 @@ TEST(CalibrationSummary, CountsWarningsByErrorBandAndPoolsCoverage) {
 TEST(EnsembleInfo, WarnsOnlyAboveItsThresholdWithTheNumbers) {
   EnsembleInfo e;
   e.members = 4;
+  e.score_scale = 0.7;
   e.warn_score = 0.35;
   EXPECT_EQ(e.unreliable_reason(0.35), "");
   EXPECT_EQ(e.unreliable_reason(0.1), "");
@@ -203,5 +213,6 @@ TEST(EnsembleInfo, WarnsOnlyAboveItsThresholdWithTheNumbers) {
   EXPECT_NE(cal.find("calibrated on the val split of data.h5"), std::string::npos) << cal;
   const EnsembleInfo back = EnsembleInfo::from_json(e.to_json(), "x.h5");
   EXPECT_EQ(back.members, 4);
+  EXPECT_EQ(back.score_scale, 0.7);
   EXPECT_EQ(back.unreliable_reason(0.52), cal);
 }
