@@ -1,7 +1,8 @@
 // `flare-surrogate eval`: per-sample errors of a checkpoint on a dataset split or on solved meshes,
 // in target units: the vector rel-L2, the rel-L2 of each target component (displacement_z...), MAE
 // and max error, then the summary and, when part families are known, one row per family.
-// The table, --json and --csv carry the same numbers.
+// The table, --json and --csv carry the same numbers. An ensemble checkpoint is scored by its
+// member mean and adds each part's uncertainty and the calibration summary (docs/uncertainty.md).
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -11,6 +12,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "mesh/io.h"
+#include "surrogate/calibrate.h"
 #include "surrogate/checkpoint.h"
 #include "surrogate/dataset.h"
 #include "surrogate/evaluate.h"
@@ -23,13 +25,6 @@ using namespace flare;
 namespace fs = std::filesystem;
 namespace po = app::po;
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-  return s;
-}
-
-
 // A dataset split. The features were computed when the dataset was built, so the dataset's feature
 // recipe must be the checkpoint's (same columns AND the same coordinate normalisation).
 app::Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoint& ck,
@@ -37,27 +32,30 @@ app::Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoi
                         const std::string& split, const std::string& device,
                         const std::string& precision) {
   const surrogate::Dataset d(data);
-  FLARE_INPUT_CHECK(norm.feature_names == d.feature_names(), "eval: ", model, " was trained on features [",
-                    join(norm.feature_names), "] but ", data, " has [", join(d.feature_names()),
-                    "]; rebuild the dataset with the model's inputs or use a matching model");
-  FLARE_INPUT_CHECK(norm.target_names == d.target_names(), "eval: ", model, " predicts [",
-                    join(norm.target_names), "] but ", data, " has targets [",
-                    join(d.target_names()), "]; use a dataset built with the same --target");
-  FLARE_INPUT_CHECK(ck.feature_recipe.is_null() ||
-                        mesh::FeatureRecipe::from_json(ck.feature_recipe, model).to_json() ==
-                            d.recipe().to_json(),
-                    "eval: ", data,
-                    " normalises its features differently from ", model,
-                    " (another training set fixed its origin and length scale); evaluate on the "
-                    "solved meshes instead: flare-surrogate eval -m ", model, " MESH...");
+  surrogate::check_dataset_matches("eval", model, norm, ck.feature_recipe, d, data);
   const auto& ids = d.split(split);
   FLARE_INPUT_CHECK(!ids.empty(), data, ": the ", split, " split is empty; choose another --split");
+  app::Evaluation e;
+  for (const auto& s : d.sources()) e.sources.push_back(fs::path(s).filename().string());
+  e.families = d.families();
+  e.columns = surrogate::metric_column_names(d.target_arrays(), d.target_components());
+  e.what = split + " split";
+  e.source_json = data;
+  e.split = split;
+  if (ck.num_members() > 1) {
+    surrogate::Predictor predictor(ck, model, device, precision);
+    for (auto& s : surrogate::evaluate_ensemble(predictor, d, ids)) {
+      e.metrics.push_back(s.metrics);
+      e.uncertainty.push_back(s.uncertainty);
+    }
+    e.ensemble = predictor.ensemble();
+    return e;
+  }
   const surrogate::Backend backend = surrogate::make_backend(device, precision);
   const surrogate::ParamLayout layout(ck.config);
   surrogate::check_supported(backend, ck.config, model);
   surrogate::Buffer<float> params(backend.ops.mem, layout.size(), "model parameters");
   params.upload(ck.params.data(), layout.size());
-  app::Evaluation e;
   // Evaluate with the dataset's statistics replaced by the checkpoint's: the model only knows its own.
   if (backend.bf16()) {
     surrogate::Model<surrogate::Bf16, float> net(layout, backend.ops_bf16);
@@ -66,12 +64,6 @@ app::Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoi
     surrogate::Model<float> net(layout, backend.ops);
     e.metrics = surrogate::evaluate(net, params.data(), norm, d, ids);
   }
-  for (const auto& s : d.sources()) e.sources.push_back(fs::path(s).filename().string());
-  e.families = d.families();
-  e.columns = surrogate::metric_column_names(d.target_arrays(), d.target_components());
-  e.what = split + " split";
-  e.source_json = data;
-  e.split = split;
   return e;
 }
 
@@ -93,8 +85,15 @@ app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalize
                         norm.target_components[t], " components to compare with; eval needs "
                         "solved meshes (use predict for unsolved ones)");
     }
-    surrogate::SampleMetrics s = surrogate::sample_metrics(
-        predictor.infer(m, path), surrogate::target_rows(m, norm.target_arrays));
+    const mesh::FeatureMatrix truth = surrogate::target_rows(m, norm.target_arrays);
+    surrogate::SampleMetrics s;
+    if (predictor.ensemble()) {
+      const surrogate::EnsemblePrediction p = predictor.infer_ensemble(m, path);
+      s = surrogate::sample_metrics(p.mean, truth);
+      e.uncertainty.push_back(surrogate::part_uncertainty(p, truth, norm.target_components));
+    } else {
+      s = surrogate::sample_metrics(predictor.infer(m, path), truth);
+    }
     s.sample = std::int64_t(e.metrics.size());
     e.metrics.push_back(s);
     e.sources.push_back(fs::path(path).filename().string());
@@ -105,6 +104,7 @@ app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalize
   progress.finish();
   e.what = std::to_string(inputs.size()) + " meshes";
   e.source_json = inputs;
+  e.ensemble = predictor.ensemble();
   return e;
 }
 

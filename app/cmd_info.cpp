@@ -169,6 +169,28 @@ void print_domain(std::ostream& os, const Json& d) {
   os << "\n";
 }
 
+void print_ensemble(std::ostream& os, const Json& e) {
+  if (e.is_null()) return;
+  os << "  ensemble    " << e["members"].get<int>() << " members, sigma scale "
+     << num(e["sigma_scale"]) << ", score scale " << num(e["score_scale"]) << ", warns above estimated rel-L2 " << num(e["warn_score"]) << "\n";
+  const Json& c = e["calibration"];
+  if (c.is_null()) {
+    os << "  calibration none (sigma scale 1: ensembles are usually over-confident; rebuild with "
+          "model ensemble --calibrate DATA)\n";
+    return;
+  }
+  const Json& s = c["summary"];
+  const auto band = [](const Json& b) {
+    return b["warned"].dump() + " of " + b["parts"].dump();
+  };
+  os << "  calibration " << c["split"].get<std::string>() << " split of "
+     << c["data"].get<std::string>() << ": " << s["parts"].get<std::int64_t>()
+     << " parts, values within +-2 sigma " << num(s["coverage_2sigma"])
+     << ", rank correlation of score and rel-L2 " << num(s["spearman"]) << ", warned "
+     << band(s["warned_error_above_0_5"]) << " parts with rel-L2 > 0.5 and "
+     << band(s["warned_error_below_0_2"]) << " with rel-L2 < 0.2\n";
+}
+
 void print_checkpoint(std::ostream& os, const Json& j) {
   const Json& c = j["model"]["config"];
   os << "  checkpoint  format " << j["format"].get<std::string>() << " v" << j["version"].get<int>()
@@ -227,6 +249,7 @@ void print_checkpoint(std::ostream& os, const Json& j) {
     print_features(os, j["features"]);
   if (!j["targets"].is_null()) print_targets(os, j["targets"]);
   print_domain(os, j["training_domain"]);
+  print_ensemble(os, j["ensemble"]);
 }
 
 void print_dataset(std::ostream& os, const Json& j) {

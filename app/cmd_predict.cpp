@@ -15,7 +15,10 @@
 //
 // Without -m the bundled model is used (surrogate::find_default_model: $FLARE_MODEL, then next to
 // the executable, the installed share/ folder, the source tree). A mesh outside the model's
-// training domain gets a one-line warning on stderr and is still predicted.
+// training domain gets a one-line warning on stderr and is still predicted. With an ensemble
+// checkpoint each mesh also gets <target>_uncertainty and a printed score (the estimated relative
+// error), and a second warning line when the score exceeds the checkpoint's threshold: the range
+// checks miss parts that are in range but unlike anything trained on (docs/uncertainty.md).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -151,6 +154,7 @@ int predict_cmd(const app::Args& args) {
                        "  flare-surrogate predict part.vtu -m model.h5 --device cuda -o part_pred.vtu\n"
                        "  flare-surrogate predict part.vtu -m model.h5 --device cuda --precision bf16\n"
                        "  flare-surrogate predict part.vtu --timings      # seconds per stage\n"
+                       "  flare-surrogate predict part.vtu -m ensemble.h5  # + <target>_uncertainty, a score\n"
                        "  flare-surrogate predict part.vtu                # bundled models/lpbf-default.h5\n"
                        "  FLARE_MODEL=my.h5 flare-surrogate predict part.vtu\n"))
     return 0;
@@ -194,11 +198,21 @@ int predict_cmd(const app::Args& args) {
   // The domain warning follows a successful prediction, so a mesh the model refuses gets only the
   // error line.
   auto predict_one = [&](mesh::Mesh& m, const std::string& source) {
-    predictor.predict(m, source);
+    const std::optional<double> score = predictor.predict(m, source);
     const std::string why = predictor.outside_domain(m);
     if (!why.empty())
       std::cerr << "warning: " << source << " lies outside the training domain of " << model
                 << " (" << why << "); predicted anyway, expect larger errors\n";
+    if (score) {
+      const surrogate::EnsembleInfo& ens = *predictor.ensemble();
+      std::printf("%s: uncertainty score %.4g (estimated relative L2 error from %d ensemble "
+                  "members%s)\n", source.c_str(), *score, ens.members,
+                  ens.calibrated() ? "" : ", uncalibrated");
+      const std::string unreliable = ens.unreliable_reason(*score);
+      if (!unreliable.empty())
+        std::cerr << "warning: " << source << ": " << unreliable
+                  << "; the prediction is unreliable\n";
+    }
     ++ct.meshes;
     ct.nodes += m.num_points();
   };

@@ -24,6 +24,34 @@ void check_finite(const std::string& file, const std::string& what, const std::v
     FLARE_INPUT_CHECK(std::isfinite(v[offset + i]), file, ": ", what, " holds a non-finite value (",
                       v[offset + i], " at element ", i, ")", kHint);
 }
+
+// One model's tensors from `group` ("params" or "members/<k>"): the set of names and every shape
+// must match the config, and no value may be NaN/Inf.
+std::vector<float> read_tensors(hid_t f, const std::string& group, const ParamLayout& layout,
+                                const std::string& file) {
+  std::set<std::string> expected;
+  for (const auto& t : layout.tensors()) expected.insert(t.name);
+  for (const auto& name : h5::list_group(f, group))
+    FLARE_INPUT_CHECK(expected.count(name), file, ": unexpected tensor ", group, "/", name,
+                      " for its config (the file's config and tensors disagree: damaged or hand-edited)");
+  std::vector<float> params(static_cast<std::size_t>(layout.size()));
+  for (const auto& t : layout.tensors()) {
+    const std::string ds = group + "/" + t.name;
+    const auto shape = h5::dataset_shape(f, ds);
+    FLARE_INPUT_CHECK(shape == t.shape, file, ": tensor ", ds, " has shape ",
+                      nlohmann::json(shape).dump(), ", the config needs ",
+                      nlohmann::json(t.shape).dump(),
+                      " (the file's config and tensors disagree: damaged or hand-edited)");
+    h5::read_dataset(f, ds, params.data() + t.offset, t.size);
+    check_finite(file, "tensor " + ds, params, t.offset, t.size);
+  }
+  return params;
+}
+
+void write_tensors(hid_t g, const ParamLayout& layout, const std::vector<float>& params) {
+  for (const auto& t : layout.tensors())
+    h5::write_dataset(g, t.name, params.data() + t.offset, t.shape);
+}
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt) {
@@ -36,18 +64,28 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt) 
   FLARE_CHECK(ckpt.adam_params.empty() ||
                   (ckpt.has_optimizer && ckpt.adam_params.size() == ckpt.params.size()),
               "save_checkpoint: optimizer params need the optimizer state and the parameter size");
+  const bool ensemble = !ckpt.more_members.empty();
+  FLARE_CHECK(!ensemble || (!ckpt.has_optimizer && ckpt.ensemble.is_object()),
+              "save_checkpoint: an ensemble needs its `ensemble` record and holds no optimizer state");
+  for (const auto& m : ckpt.more_members)
+    FLARE_CHECK(m.size() == ckpt.params.size(), "save_checkpoint: an ensemble member has ",
+                m.size(), " parameters, the config needs ", layout.size());
   write_atomically(path, [&](const std::filesystem::path& tmp) {
     h5::Handle f = h5::create_file(tmp);
     h5::write_attr(f, "format", std::string(kCheckpointFormat));
-    h5::write_attr(f, "version", kCheckpointVersion);
+    h5::write_attr(f, "version", ensemble ? kEnsembleCheckpointVersion : kCheckpointVersion);
     h5::write_attr_json(f, "config", to_json(ckpt.config));
     write_json_slot(f, "normalizer", ckpt.normalizer);
     write_json_slot(f, "feature_recipe", ckpt.feature_recipe);
     write_json_slot(f, "training", ckpt.training);
     write_json_slot(f, "training_domain", ckpt.training_domain);
-    h5::Handle g = h5::create_group(f, "params");
-    for (const auto& t : layout.tensors())
-      h5::write_dataset(g, t.name, ckpt.params.data() + t.offset, t.shape);
+    write_tensors(h5::create_group(f, "params"), layout, ckpt.params);
+    if (ensemble) {
+      write_json_slot(f, "ensemble", ckpt.ensemble);
+      h5::Handle members = h5::create_group(f, "members");
+      for (int k = 1; k < ckpt.num_members(); ++k)
+        write_tensors(h5::create_group(members, std::to_string(k)), layout, ckpt.member(k));
+    }
     if (ckpt.has_optimizer) {
       h5::Handle o = h5::create_group(f, "optimizer");
       h5::write_dataset(o, "m", ckpt.adam_m.data(), {layout.size()});
@@ -68,8 +106,9 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   FLARE_INPUT_CHECK(format == kCheckpointFormat, file, ": format is '", format, "', expected '",
                     kCheckpointFormat, "' (is this a dataset or another tool's file?)");
   const std::int64_t version = h5::read_attr_int(f, "version");
-  FLARE_INPUT_CHECK(version == kCheckpointVersion, file, ": checkpoint version ", version,
-                    ", this build reads version ", kCheckpointVersion,
+  FLARE_INPUT_CHECK(version == kCheckpointVersion || version == kEnsembleCheckpointVersion, file,
+                    ": checkpoint version ", version, ", this build reads versions ",
+                    kCheckpointVersion, " and ", kEnsembleCheckpointVersion,
                     " (use the flare-surrogate release that wrote it, or retrain)");
 
   Checkpoint ck;
@@ -81,22 +120,23 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
     if (h5::has_attr(f, name)) *slot = h5::read_attr_json(f, name);
 
   const ParamLayout layout(ck.config);
-  const auto stored = h5::list_group(f, "params");
-  std::set<std::string> expected;
-  for (const auto& t : layout.tensors()) expected.insert(t.name);
-  for (const auto& name : stored)
-    FLARE_INPUT_CHECK(expected.count(name), file, ": unexpected tensor params/", name,
-                      " for its config (the file's config and tensors disagree: damaged or hand-edited)");
-  ck.params.resize(static_cast<std::size_t>(layout.size()));
-  for (const auto& t : layout.tensors()) {
-    const std::string ds = "params/" + t.name;
-    const auto shape = h5::dataset_shape(f, ds);
-    FLARE_INPUT_CHECK(shape == t.shape, file, ": tensor ", ds, " has shape ",
-                      nlohmann::json(shape).dump(), ", the config needs ",
-                      nlohmann::json(t.shape).dump(),
-                      " (the file's config and tensors disagree: damaged or hand-edited)");
-    h5::read_dataset(f, ds, ck.params.data() + t.offset, t.size);
-    check_finite(file, "tensor " + ds, ck.params, t.offset, t.size);
+  ck.params = read_tensors(f, "params", layout, file);
+  if (version == kEnsembleCheckpointVersion) {
+    FLARE_INPUT_CHECK(h5::has_attr(f, "ensemble") && h5::exists(f, "members"), file,
+                      ": a version-2 (ensemble) checkpoint without its ensemble record or members"
+                      " (damaged: rebuild it with flare-surrogate model ensemble)");
+    ck.ensemble = h5::read_attr_json(f, "ensemble");
+    const auto members = h5::list_group(f, "members");
+    const auto count = ck.ensemble.is_object() ? ck.ensemble.value("members", nlohmann::json()) : nlohmann::json();
+    FLARE_INPUT_CHECK(count.is_number_integer() && count.get<std::int64_t>() == std::int64_t(members.size()) + 1 &&
+                          members.size() >= 1,
+                      file, ": the ensemble record says ", count.dump(), " members but the file holds ",
+                      members.size() + 1, " (damaged: rebuild it with flare-surrogate model ensemble)");
+    for (std::size_t k = 1; k <= members.size(); ++k) {
+      FLARE_INPUT_CHECK(h5::exists(f, "members/" + std::to_string(k)), file, ": ensemble member ",
+                        k, " is missing (damaged: rebuild it with flare-surrogate model ensemble)");
+      ck.more_members.push_back(read_tensors(f, "members/" + std::to_string(k), layout, file));
+    }
   }
   if (h5::exists(f, "optimizer")) {
     h5::Handle o = h5::open_group(f, "optimizer");

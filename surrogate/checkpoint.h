@@ -9,6 +9,9 @@
 //   optimizer/params    the weights AdamW updates, flat [P], where they differ from params/:
 //                       with `train --ema` params/ holds their moving average (what validation,
 //                       eval and predict use) and this the iterate that training continues from
+//   members/<k>/<name>  deep ensembles only (version 2, docs/uncertainty.md): the tensors of member
+//                       k = 1..K-1, laid out as params/ (member 0); attribute `ensemble` holds
+//                       the member count and calibration (surrogate/ensemble.h)
 //
 // Per-tensor datasets keep checkpoints readable by h5py (tests/reference/flare_torch.py loads
 // them by name). Writing goes through flare::write_atomically. Loading checks format, version,
@@ -27,6 +30,9 @@ namespace flare::surrogate {
 
 inline constexpr const char* kCheckpointFormat = "flare-surrogate";
 inline constexpr std::int64_t kCheckpointVersion = 1;
+/// Written only for ensembles, so that a build which predates them refuses the file instead of
+/// silently predicting with member 0 alone and no uncertainty. Single models stay version 1.
+inline constexpr std::int64_t kEnsembleCheckpointVersion = 2;
 
 struct Checkpoint {
   ModelConfig config;
@@ -41,6 +47,15 @@ struct Checkpoint {
   nlohmann::json feature_recipe;
   nlohmann::json training;
   nlohmann::json training_domain;  ///< surrogate/domain.h, copied from the dataset by `train`
+  /// Deep ensemble: the weights of members 1..K-1, each in params' layout (params is member 0);
+  /// empty for a single model. Ensembles are inference-only (no optimizer state).
+  std::vector<std::vector<float>> more_members;
+  nlohmann::json ensemble;  ///< surrogate/ensemble.h EnsembleInfo; null for a single model
+
+  int num_members() const { return 1 + int(more_members.size()); }
+  const std::vector<float>& member(int k) const {
+    return k == 0 ? params : more_members[std::size_t(k - 1)];
+  }
 };
 
 /// Writes atomically (temporary file, then rename). Throws flare::Error on I/O failure.

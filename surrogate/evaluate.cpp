@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "common/error.h"
 #include "surrogate/dataset.h"
 
 namespace flare::surrogate {
@@ -40,7 +41,30 @@ void component_stats(const std::vector<const SampleMetrics*>& m, std::vector<dou
   }
 }
 
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+
 }  // namespace
+
+void check_dataset_matches(const std::string& command, const std::string& model, const Normalizer& norm,
+                           const nlohmann::json& feature_recipe, const Dataset& d,
+                           const std::string& data) {
+  FLARE_INPUT_CHECK(norm.feature_names == d.feature_names(), command, ": ", model, " was trained on features [",
+                    join(norm.feature_names), "] but ", data, " has [", join(d.feature_names()),
+                    "]; rebuild the dataset with the model's inputs or use a matching model");
+  FLARE_INPUT_CHECK(norm.target_names == d.target_names(), command, ": ", model, " predicts [",
+                    join(norm.target_names), "] but ", data, " has targets [",
+                    join(d.target_names()), "]; use a dataset built with the same --target");
+  FLARE_INPUT_CHECK(feature_recipe.is_null() ||
+                        mesh::FeatureRecipe::from_json(feature_recipe, model).to_json() ==
+                            d.recipe().to_json(),
+                    command, ": ", data, " normalises its features differently from ", model,
+                    " (another training set fixed its origin and length scale); evaluate on the "
+                    "solved meshes instead: flare-surrogate eval -m ", model, " MESH...");
+}
 
 std::vector<std::string> metric_column_names(const std::vector<std::string>& arrays,
                                              const std::vector<int>& components) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,14 @@ template <typename A>
 std::vector<SampleMetrics> evaluate(Model<A, float>& model, const float* params,
                                     const Normalizer& norm, const Dataset& data,
                                     const std::vector<std::int64_t>& samples);
+
+/// InputError (starting "`command`: ") unless dataset `data` (file `data_name`) can be scored by
+/// the checkpoint `model` (its normalizer and feature recipe, recipe JSON null = not recorded): the
+/// same feature and target columns and the same coordinate normalisation, so the stored features
+/// mean what the model saw.
+void check_dataset_matches(const std::string& command, const std::string& model, const Normalizer& norm,
+                           const nlohmann::json& feature_recipe, const Dataset& data,
+                           const std::string& data_name);
 
 /// Mean/median/max over samples (zeros when empty).
 MetricsSummary summarize(const std::vector<SampleMetrics>& m);

@@ -9,6 +9,7 @@
 #include "surrogate/checkpoint.h"
 #include "surrogate/dataset.h"
 #include "surrogate/domain.h"
+#include "surrogate/ensemble.h"
 #include "surrogate/h5.h"
 #include "surrogate/normalizer.h"
 #include "surrogate/param_layout.h"
@@ -60,7 +61,7 @@ Json checkpoint_summary(const std::filesystem::path& path) {
   j["kind"] = "checkpoint";
   j["file"] = file;
   j["format"] = kCheckpointFormat;
-  j["version"] = kCheckpointVersion;
+  j["version"] = ck.more_members.empty() ? kCheckpointVersion : kEnsembleCheckpointVersion;
   j["model"] = {{"config", Json(to_json(ck.config))},
                 {"parameters", ParamLayout(ck.config).size()},
                 {"pointwise_baseline", ck.config.num_blocks == 0}};
@@ -84,6 +85,9 @@ Json checkpoint_summary(const std::filesystem::path& path) {
   j["training_domain"] = nullptr;
   if (!ck.training_domain.is_null())
     j["training_domain"] = Json(TrainingDomain::from_json(ck.training_domain, file).to_json());
+  j["ensemble"] = ck.more_members.empty()
+                      ? Json(nullptr)
+                      : Json(EnsembleInfo::from_json(ck.ensemble, file).to_json());
   return j;
 }
 

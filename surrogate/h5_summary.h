@@ -16,7 +16,9 @@ namespace flare::surrogate {
 /// checkpoint: format, version, model {config, parameters, pointwise_baseline}, resumable,
 ///   optimizer {step} or null, training {epoch, step, best_val, best_step, steps_per_epoch,
 ///   options, command_line} or null, features {names, recipe, recipe_version, frame, origin,
-///   length_scale} or null, targets {arrays, components, names} or null, training_domain or null.
+///   length_scale} or null, targets {arrays, components, names} or null, training_domain or null,
+///   ensemble (surrogate/ensemble.h EnsembleInfo: members, sigma_scale, warn_score, sources,
+///   calibration) or null for a single model; version is 2 for an ensemble.
 /// features.frame is "plate" (recipe version 1: coordinates from `origin`) or "part" (version 2:
 /// each mesh's own frame; origin null).
 /// dataset: format, version, samples, points, points_per_sample {min, max}, splits {train, val,

@@ -12,9 +12,11 @@ namespace fs = std::filesystem;
 
 Predictor::Predictor(const fs::path& checkpoint, const std::string& device,
                      const std::string& precision)
-    : m_path(checkpoint.string()),
-      m_backend(make_backend(device, precision)),
-      m_ckpt(load_checkpoint(checkpoint)) {
+    : Predictor(load_checkpoint(checkpoint), checkpoint.string(), device, precision) {}
+
+Predictor::Predictor(Checkpoint checkpoint, const std::string& name, const std::string& device,
+                     const std::string& precision)
+    : m_path(name), m_backend(make_backend(device, precision)), m_ckpt(std::move(checkpoint)) {
   FLARE_INPUT_CHECK(!m_ckpt.normalizer.is_null() && !m_ckpt.feature_recipe.is_null(), m_path,
                     ": the checkpoint has no normalizer or feature recipe; use one written by "
                     "`flare-surrogate train`");
@@ -26,14 +28,22 @@ Predictor::Predictor(const fs::path& checkpoint, const std::string& device,
                     m_ckpt.config.out_dim, ") disagree with its normalizer");
   if (!m_ckpt.training_domain.is_null())
     m_domain = TrainingDomain::from_json(m_ckpt.training_domain, m_path);
+  if (m_ckpt.num_members() > 1) {
+    m_ensemble = EnsembleInfo::from_json(m_ckpt.ensemble, m_path);
+    FLARE_INPUT_CHECK(m_ensemble->members == m_ckpt.num_members(), m_path, ": the ensemble record "
+                      "says ", m_ensemble->members, " members, the file holds ", m_ckpt.num_members());
+  }
   m_layout = std::make_unique<ParamLayout>(m_ckpt.config);
   check_supported(m_backend, m_ckpt.config, m_path);
   if (m_backend.bf16())
     m_model_bf16 = std::make_unique<Model<Bf16, float>>(*m_layout, m_backend.ops_bf16);
   else
     m_model = std::make_unique<Model<float>>(*m_layout, m_backend.ops);
-  m_params.ensure(m_backend.ops.mem, m_layout->size(), "model parameters");
-  m_params.upload(m_ckpt.params.data(), m_layout->size());
+  m_params.resize(std::size_t(m_ckpt.num_members()));
+  for (int k = 0; k < m_ckpt.num_members(); ++k) {
+    m_params[k].ensure(m_backend.ops.mem, m_layout->size(), "model parameters");
+    m_params[k].upload(m_ckpt.member(k).data(), m_layout->size());
+  }
 }
 
 namespace {
@@ -43,7 +53,8 @@ double seconds_since(Clock::time_point t0) {
 }
 }  // namespace
 
-mesh::FeatureMatrix Predictor::infer(const mesh::Mesh& mesh, const std::string& source) {
+mesh::FeatureMatrix Predictor::normalized_features(const mesh::Mesh& mesh,
+                                                   const std::string& source) {
   const auto t0 = Clock::now();
   if (m_domain) {
     MeshShape shape;
@@ -64,12 +75,16 @@ mesh::FeatureMatrix Predictor::infer(const mesh::Mesh& mesh, const std::string& 
                     " (coordinates beyond single precision?); fix the mesh");
   m_norm.normalize_features(x);
   m_timings.features += seconds_since(t0);
+  return x;
+}
 
+mesh::FeatureMatrix Predictor::run_member(int k, const mesh::FeatureMatrix& x) {
   const std::int64_t offsets[2] = {0, x.rows()};
   mesh::FeatureMatrix y(x.rows(), Eigen::Index(m_norm.target_names.size()));
   InferStages st;
-  if (m_model_bf16) m_model_bf16->infer_host(m_params.data(), x.data(), offsets, 1, y.data(), &st);
-  else m_model->infer_host(m_params.data(), x.data(), offsets, 1, y.data(), &st);
+  const float* params = m_params[std::size_t(k)].data();
+  if (m_model_bf16) m_model_bf16->infer_host(params, x.data(), offsets, 1, y.data(), &st);
+  else m_model->infer_host(params, x.data(), offsets, 1, y.data(), &st);
   const auto t1 = Clock::now();
   m_norm.denormalize_targets(y);
   m_timings.upload += st.upload;
@@ -78,8 +93,46 @@ mesh::FeatureMatrix Predictor::infer(const mesh::Mesh& mesh, const std::string& 
   return y;
 }
 
-void Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
-  const mesh::FeatureMatrix y = infer(mesh, source);
+EnsemblePrediction Predictor::run_ensemble(const mesh::FeatureMatrix& x) {
+  FLARE_CHECK(m_ensemble, m_path, ": an ensemble prediction from a single-model checkpoint");
+  std::vector<mesh::FeatureMatrix> members;
+  for (int k = 0; k < m_ckpt.num_members(); ++k) members.push_back(run_member(k, x));
+  const auto t0 = Clock::now();
+  EnsemblePrediction p =
+      combine_predictions(members, m_norm.target_components, m_ensemble->sigma_scale);
+  p.score *= m_ensemble->score_scale;
+  m_timings.download += seconds_since(t0);
+  return p;
+}
+
+mesh::FeatureMatrix Predictor::infer(const mesh::Mesh& mesh, const std::string& source) {
+  const mesh::FeatureMatrix x = normalized_features(mesh, source);
+  if (!m_ensemble) return run_member(0, x);
+  return run_ensemble(x).mean;
+}
+
+EnsemblePrediction Predictor::infer_ensemble(const mesh::Mesh& mesh, const std::string& source) {
+  return run_ensemble(normalized_features(mesh, source));
+}
+
+EnsemblePrediction Predictor::infer_ensemble(mesh::FeatureMatrix features) {
+  FLARE_CHECK(features.cols() == Eigen::Index(m_norm.feature_names.size()), m_path, ": ",
+              features.cols(), " feature columns, the model takes ", m_norm.feature_names.size());
+  const auto t0 = Clock::now();
+  m_norm.normalize_features(features);
+  m_timings.features += seconds_since(t0);
+  return run_ensemble(features);
+}
+
+std::optional<double> Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
+  std::optional<EnsemblePrediction> ens;
+  mesh::FeatureMatrix y;
+  if (m_ensemble) {
+    ens = infer_ensemble(mesh, source);
+    y = std::move(ens->mean);
+  } else {
+    y = infer(mesh, source);
+  }
   const auto t0 = Clock::now();
 
   // Filled in place, in parallel: at a million points these arrays are tens of MB.
@@ -110,11 +163,18 @@ void Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
         for (int c = 0; c < k; ++c) ev[i * k + c] = pv[i * k + c] - truth->get(i, c);
       mesh.point_data.put(std::move(err));
     }
+    if (ens) {
+      mesh::DataArray sigma(name + "_uncertainty", mesh::DType::Float64, 1, N);
+      double* sv = sigma.data<double>();
+      for (std::int64_t i = 0; i < N; ++i) sv[i] = ens->sigma(i, Eigen::Index(t));
+      mesh.point_data.put(std::move(sigma));
+    }
     mesh.point_data.put(std::move(pred));
     mesh.point_data.put(std::move(mag));
     col += k;
   }
   m_timings.download += seconds_since(t0);
+  return ens ? std::optional<double>(ens->score) : std::nullopt;
 }
 
 std::string Predictor::outside_domain(const mesh::Mesh& mesh) const {

@@ -1,5 +1,7 @@
 // Inference on meshes with a trained checkpoint: the checkpoint's feature recipe, normalisation
 // and model, and the predicted fields written back as point arrays next to every input array.
+// An ensemble checkpoint (surrogate/ensemble.h) runs each member through the same model buffers,
+// on the cpu or the GPU alike, and predicts their mean with a per-point uncertainty.
 #pragma once
 
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include "mesh/mesh.h"
 #include "surrogate/checkpoint.h"
 #include "surrogate/domain.h"
+#include "surrogate/ensemble.h"
 #include "surrogate/model.h"
 #include "surrogate/normalizer.h"
 #include "surrogate/ops_table.h"
@@ -36,16 +39,32 @@ class Predictor {
   /// parameters are uploaded once, whatever precision the checkpoint was trained in.
   explicit Predictor(const std::filesystem::path& checkpoint, const std::string& device = "cpu",
                      const std::string& precision = "fp32");
+  /// The same from a checkpoint in memory (`model ensemble --calibrate` before it is written);
+  /// `name` stands for the file in messages.
+  Predictor(Checkpoint checkpoint, const std::string& name, const std::string& device,
+            const std::string& precision);
 
   /// Adds, for each target array <t> of the model: <t>_pred (same components as the training
   /// target, so a 3-vector works with ParaView's Warp By Vector), <t>_pred_magnitude, and, where
-  /// the mesh has <t> with the same components, <t>_error = prediction − truth. InputError naming
-  /// `source` when the recipe cannot be computed on the mesh (a missing input array, no cells).
-  void predict(mesh::Mesh& mesh, const std::string& source);
+  /// the mesh has <t> with the same components, <t>_error = prediction − truth. An ensemble also
+  /// adds <t>_uncertainty (σ per point, target units) and returns the part's score (the
+  /// estimated relative error, surrogate/uncertainty.h); a single model returns nullopt.
+  /// InputError naming `source` when the recipe cannot be computed on the mesh (a missing input
+  /// array, no cells).
+  std::optional<double> predict(mesh::Mesh& mesh, const std::string& source);
 
-  /// The prediction alone, in target units: [N, T] in the model's target column order. Same
-  /// checks and InputErrors as predict().
+  /// The prediction alone, in target units: [N, T] in the model's target column order (the
+  /// member mean for an ensemble). Same checks and InputErrors as predict().
   mesh::FeatureMatrix infer(const mesh::Mesh& mesh, const std::string& source);
+
+  /// An ensemble's mean, σ and score on a mesh (same checks as infer()). Only for ensembles.
+  EnsemblePrediction infer_ensemble(const mesh::Mesh& mesh, const std::string& source);
+  /// The same from raw (not normalised) features [N, F] in the recipe's columns, e.g. a dataset
+  /// sample's.
+  EnsemblePrediction infer_ensemble(mesh::FeatureMatrix features);
+
+  /// The ensemble record (members, calibration) of an ensemble checkpoint; nullopt for one model.
+  const std::optional<EnsembleInfo>& ensemble() const { return m_ensemble; }
 
   /// Empty when `mesh` lies inside the training domain stored in the checkpoint (or the checkpoint
   /// predates it); otherwise the reasons with their numbers, for a one-line warning. Its time
@@ -61,16 +80,23 @@ class Predictor {
   const mesh::FeatureRecipe& recipe() const { return m_recipe; }
 
  private:
+  // Checks, computes and normalises the recipe's features of `mesh` (timed as features).
+  mesh::FeatureMatrix normalized_features(const mesh::Mesh& mesh, const std::string& source);
+  // Member k on normalised features, denormalised (timed as upload/model/download).
+  mesh::FeatureMatrix run_member(int k, const mesh::FeatureMatrix& x);
+  EnsemblePrediction run_ensemble(const mesh::FeatureMatrix& x);
+
   std::string m_path;
   Backend m_backend;  // declared first: outlives the buffers and the model that use its context
   Checkpoint m_ckpt;
-  Buffer<float> m_params;
+  std::vector<Buffer<float>> m_params;  // one per ensemble member, uploaded once
   std::unique_ptr<ParamLayout> m_layout;
   std::unique_ptr<Model<float>> m_model;             // fp32 (set unless bf16)
   std::unique_ptr<Model<Bf16, float>> m_model_bf16;  // --precision bf16
   Normalizer m_norm;
   mesh::FeatureRecipe m_recipe;
   std::optional<TrainingDomain> m_domain;
+  std::optional<EnsembleInfo> m_ensemble;
   mutable PredictTimings m_timings;  // outside_domain() (const) adds its measuring to features
 };
 

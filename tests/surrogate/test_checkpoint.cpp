@@ -190,4 +190,60 @@ TEST_F(CheckpointTest, SavingDoesNotClobberOnFailure) {
   EXPECT_EQ(load_checkpoint(p).params, ck.params);
 }
 
+// An ensemble (members 1..K-1 beside params/) round-trips as version 2; a single model stays
+// version 1 so that builds which predate ensembles keep reading it.
+TEST_F(CheckpointTest, EnsembleRoundTripsAsVersion2) {
+  const std::int64_t P = ParamLayout(ck.config).size();
+  Checkpoint e = ck;
+  e.has_optimizer = false;
+  e.adam_m.clear();
+  e.adam_v.clear();
+  e.more_members = {test_util::normal_vector<float>(P, 31), test_util::normal_vector<float>(P, 32)};
+  e.ensemble = {{"members", 3}, {"sigma_scale", 2.5}, {"warn_score", 0.35}};
+  const fs::path p = dir / "ens.h5";
+  save_checkpoint(p, e);
+  const Checkpoint back = load_checkpoint(p);
+  ASSERT_EQ(back.num_members(), 3);
+  EXPECT_EQ(back.member(0), e.params);
+  EXPECT_EQ(back.member(1), e.more_members[0]);
+  EXPECT_EQ(back.member(2), e.more_members[1]);
+  EXPECT_EQ(back.ensemble, e.ensemble);
+  h5::Handle f = h5::open_file(p);
+  EXPECT_EQ(h5::read_attr_int(f, "version"), kEnsembleCheckpointVersion);
+  save_checkpoint(dir / "single.h5", ck);
+  EXPECT_EQ(h5::read_attr_int(h5::open_file(dir / "single.h5"), "version"), kCheckpointVersion);
+  EXPECT_TRUE(load_checkpoint(dir / "single.h5").more_members.empty());
+  Checkpoint with_optimizer = e;
+  with_optimizer.has_optimizer = true;
+  with_optimizer.adam_m = with_optimizer.adam_v = e.params;
+  EXPECT_THROW(save_checkpoint(dir / "bad.h5", with_optimizer), Error);
+}
+
+TEST_F(CheckpointTest, DamagedEnsemblesAreRefused) {
+  const std::int64_t P = ParamLayout(ck.config).size();
+  ck.has_optimizer = false;
+  ck.more_members = {test_util::normal_vector<float>(P, 33)};
+  ck.ensemble = {{"members", 2}, {"sigma_scale", 1.0}, {"warn_score", 0.35}};
+  expect_input_error(damaged("count.h5",
+                             [](hid_t f) {
+                               H5Adelete(f, "ensemble");
+                               h5::write_attr_json(f, "ensemble", {{"members", 3}});
+                             }),
+                     "the ensemble record says 3 members but the file holds 2");
+  expect_input_error(damaged("no_members.h5", [](hid_t f) { H5Ldelete(f, "members", H5P_DEFAULT); }),
+                     "without its ensemble record or members");
+  const std::string name = ParamLayout(ck.config).tensors().front().name;
+  expect_input_error(damaged("nan_member.h5",
+                             [&](hid_t f) {
+                               const std::string ds = "members/1/" + name;
+                               const auto shape = h5::dataset_shape(f, ds);
+                               std::int64_t n = 1;
+                               for (auto d : shape) n *= d;
+                               std::vector<float> w(std::size_t(n), std::nanf(""));
+                               H5Ldelete(f, ds.c_str(), H5P_DEFAULT);
+                               h5::write_dataset(f, ds, w.data(), shape);
+                             }),
+                     "tensor members/1/" + name + " holds a non-finite value");
+}
+
 }  // namespace

@@ -57,3 +57,41 @@ TEST(CudaPredictor, ReusesTheContextAndBuffersAcrossMeshes) {
   }
   fs::remove_all(dir);
 }
+
+// An ensemble runs its members through the CUDA predictor as through the cpu one: the same mean,
+// σ and score within fp32 tolerance (the members are looped over by the host; no ensemble kernel).
+TEST(CudaPredictor, EnsembleMatchesTheCpu) {
+  if (!cuda::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  const fs::path dir = fs::temp_directory_path() / ("flare_test_cuda_ensemble_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::vector<std::pair<std::string, Checkpoint>> members;
+  const fs::path data = test::build_synthetic_dataset(dir, 6, {0.5, 0.5, 0});
+  for (std::uint64_t seed : {1, 2}) {
+    TrainOptions o;
+    o.data = data;
+    o.out = dir / ("m" + std::to_string(seed) + ".h5");
+    o.epochs = 1;
+    o.seed = seed;
+    o.checkpoint_every = 0;
+    o.model.channel_dim = 16;
+    o.model.num_blocks = 1;
+    o.model.num_heads = 2;
+    o.model.num_latents = 8;
+    train(o, [](const std::string&) {});
+    members.emplace_back(o.out.string(), load_checkpoint(o.out));
+  }
+  const Checkpoint ens = combine_checkpoints(members);
+  std::mt19937_64 rng(4);
+  const mesh::Mesh box = test::synthetic_box(rng);
+  Predictor cpu(ens, "ens", "cpu", "fp32");
+  Predictor gpu(ens, "ens", "cuda", "fp32");
+  const EnsemblePrediction a = cpu.infer_ensemble(box, "box");
+  const EnsemblePrediction b = gpu.infer_ensemble(box, "box");
+  const double ymax = a.mean.cwiseAbs().maxCoeff();
+  EXPECT_LE((a.mean - b.mean).cwiseAbs().maxCoeff(), 1e-4 * ymax);
+  EXPECT_LE((a.sigma - b.sigma).cwiseAbs().maxCoeff(), 1e-4 * ymax);
+  EXPECT_GT(a.score, 0.0);
+  EXPECT_NEAR(a.score, b.score, 1e-3 * a.score);
+  fs::remove_all(dir);
+}
