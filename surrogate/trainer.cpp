@@ -441,7 +441,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     if (bar->active()) bar->println(line);
     log(line);
   };
-  if (ranks > 1)
+  if (transport != "single process")  // also 1 rank under mpirun: the path it took is worth a line
     say("data-parallel over " + std::to_string(ranks) + " ranks: " +
         std::to_string(opt.batch_size) + " meshes per rank, global batch " +
         std::to_string(global_batch) + ", gradients summed over " + transport);

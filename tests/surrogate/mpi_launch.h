@@ -1,6 +1,7 @@
 // Launching flare-surrogate under mpirun for the data-parallel tests (docs/distributed.md).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "surrogate/checkpoint.h"
 #include "tests/support/cli.h"
 
 namespace flare::test {
@@ -30,9 +32,10 @@ inline bool mpirun_available() {
 
 /// `mpirun -np N [--allow-run-as-root] --oversubscribe flare-surrogate ARGS`, Open MPI's flags: CI
 /// runs as root on 2 cores. OMP_NUM_THREADS=1 keeps two ranks off each other's cores.
-inline CommandResult run_mpi(int ranks, const std::string& args) {
+/// `mpi_flags` go to mpirun (e.g. "-x CUDA_VISIBLE_DEVICES=0").
+inline CommandResult run_mpi(int ranks, const std::string& args, const std::string& mpi_flags = "") {
   const char* bin = std::getenv("FLARE_TEST_BINARY");
-  std::string cmd = mpirun_path() + " -np " + std::to_string(ranks) + " --oversubscribe";
+  std::string cmd = mpirun_path() + " -np " + std::to_string(ranks) + " --oversubscribe " + mpi_flags;
   if (::geteuid() == 0) cmd += " --allow-run-as-root";
   cmd += " -x OMP_NUM_THREADS=1 " + std::string(bin ? bin : FLARE_BINARY) + " " + args;
   return run_command(cmd);
@@ -71,6 +74,28 @@ inline double max_rel_diff(const std::vector<float>& a, const std::vector<float>
     scale = std::max(scale, double(std::fabs(b[i])));
   }
   return diff / scale;
+}
+
+/// Expects the runs with output stems `a` and `b` in `dir` (<stem>.last.h5, <stem>.jsonl) to have
+/// ended in the same state: step, options, parameters, AdamW moments and the weights behind an
+/// average within `tol` of the largest value, the same training losses and best validation.
+inline void expect_same_state(const std::filesystem::path& dir, const std::string& a,
+                              const std::string& b, double tol) {
+  const auto ca = surrogate::load_checkpoint(dir / (a + ".last.h5"));
+  const auto cb = surrogate::load_checkpoint(dir / (b + ".last.h5"));
+  EXPECT_EQ(ca.training.at("step"), cb.training.at("step"));
+  EXPECT_EQ(ca.training.at("options"), cb.training.at("options"));
+  EXPECT_LE(max_rel_diff(ca.params, cb.params), tol);
+  EXPECT_LE(max_rel_diff(ca.adam_m, cb.adam_m, 1e-6), tol);
+  EXPECT_LE(max_rel_diff(ca.adam_v, cb.adam_v, 1e-9), tol);
+  ASSERT_EQ(ca.adam_params.size(), cb.adam_params.size());
+  if (!ca.adam_params.empty()) EXPECT_LE(max_rel_diff(ca.adam_params, cb.adam_params), tol);
+  const auto la = metric_losses(dir / (a + ".jsonl")), lb = metric_losses(dir / (b + ".jsonl"));
+  ASSERT_EQ(la.size(), lb.size());
+  for (std::size_t i = 0; i < la.size(); ++i) EXPECT_NEAR(la[i], lb[i], tol * lb[i]) << i;
+  if (ca.training.at("best_val").is_number())
+    EXPECT_NEAR(ca.training.at("best_val").get<double>(),
+                cb.training.at("best_val").get<double>(), tol);
 }
 
 }  // namespace flare::test

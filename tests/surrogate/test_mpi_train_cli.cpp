@@ -37,29 +37,16 @@ class MpiTrainCli : public ::testing::Test {
     if (!test::mpirun_available()) GTEST_SKIP() << "no mpirun (" << test::mpirun_path() << ")";
   }
   static std::string p(const std::string& rel) { return (dir / rel).string(); }
-  static std::string args(const std::string& out, int batch, const std::string& extra = "") {
+  static std::string args(const std::string& out, int batch, const std::string& extra = "",
+                          int epochs = 2, int log_every = 1) {
     return "train --data " + p("data.h5") + " -o " + p(out + ".h5") + " --metrics " +
            p(out + ".jsonl") + " --batch-size " + std::to_string(batch) +
-           " --epochs 2 -C 8 -L 1 -H 2 -M 4 --log-every 1 --seed 3 --checkpoint-every 0 " + extra;
+           " --epochs " + std::to_string(epochs) +
+           " -C 8 -L 1 -H 2 -M 4 --log-every " + std::to_string(log_every) +
+           " --seed 3 --checkpoint-every 0 " + extra;
   }
-  // Asserts that the runs `a` and `b` (output stems) ended in the same state.
   static void expect_same_state(const std::string& a, const std::string& b) {
-    const auto ca = surrogate::load_checkpoint(p(a + ".last.h5"));
-    const auto cb = surrogate::load_checkpoint(p(b + ".last.h5"));
-    EXPECT_EQ(ca.training.at("step"), cb.training.at("step"));
-    EXPECT_EQ(ca.training.at("options"), cb.training.at("options"));
-    EXPECT_LT(test::max_rel_diff(ca.params, cb.params), kTol);
-    EXPECT_LT(test::max_rel_diff(ca.adam_m, cb.adam_m, 1e-6), kTol);
-    EXPECT_LT(test::max_rel_diff(ca.adam_v, cb.adam_v, 1e-9), kTol);
-    ASSERT_EQ(ca.adam_params.size(), cb.adam_params.size());
-    if (!ca.adam_params.empty())
-      EXPECT_LT(test::max_rel_diff(ca.adam_params, cb.adam_params), kTol);
-    const auto la = test::metric_losses(p(a + ".jsonl")), lb = test::metric_losses(p(b + ".jsonl"));
-    ASSERT_EQ(la.size(), lb.size());
-    for (std::size_t i = 0; i < la.size(); ++i) EXPECT_NEAR(la[i], lb[i], kTol * lb[i]) << i;
-    if (ca.training.at("best_val").is_number())
-      EXPECT_NEAR(ca.training.at("best_val").get<double>(),
-                  cb.training.at("best_val").get<double>(), kTol);
+    test::expect_same_state(dir, a, b, kTol);
   }
 };
 fs::path MpiTrainCli::dir;
@@ -122,6 +109,32 @@ TEST_F(MpiTrainCli, OneRankResumesOnTwo) {
   const auto full = test::run_cli(args("grow_full", 2));
   ASSERT_EQ(full.code, 0) << full.out;
   expect_same_state("grow", "grow_full");
+}
+
+// mpirun forwards SIGUSR1 to every rank: they agree to stop after the same step (else one would
+// wait for the other forever: a watchdog fails the test then), rank 0 saves the state, and it resumes.
+TEST_F(MpiTrainCli, SigusrToMpirunStopsAllRanksAfterTheSameStep) {
+  const char* bin = std::getenv("FLARE_TEST_BINARY");
+  std::string mpirun = test::mpirun_path() + " -np 2 --oversubscribe -x OMP_NUM_THREADS=1";
+  if (::geteuid() == 0) mpirun += " --allow-run-as-root";
+  const std::string log = p("usr1.log");
+  // 2000 epochs of 3 steps would take seconds: the signal comes once the first line is out. A
+  // watchdog ends mpirun should the ranks not agree to stop.
+  const std::string script =
+      mpirun + " " + (bin ? bin : FLARE_BINARY) + " " + args("usr1", 1, "", 2000, 1000) + " > " +
+      log + " 2>&1 & pid=$!; (sleep 120; kill $pid) >/dev/null 2>&1 & dog=$!; i=0; until grep -q \"epoch | step\" " +
+      log + " || ! kill -0 $pid || [ $i -gt 300 ]; do sleep 0.1; i=$((i+1)); done; " +
+      "kill -USR1 $pid; wait $pid; echo rc=$?; pkill -P $dog; kill $dog; cat " + log;
+  const auto r = test::run_command("sh -c " + test::shell_quoted(script));
+  EXPECT_NE(r.out.find("rc=130"), std::string::npos) << r.out;
+  EXPECT_EQ(test::count_lines_starting(r.out, "stopped at epoch"), 1) << r.out;
+  EXPECT_NE(r.out.find("parameters identical on all 2 ranks"), std::string::npos) << r.out;
+  const std::int64_t step = surrogate::load_checkpoint(p("usr1.last.h5")).training.at("step");
+  EXPECT_GT(step, 0);
+  EXPECT_LT(step, 6000);
+  const auto more = test::run_cli(args("usr1", 2, "--resume --stop-after 3", 2000, 1000));
+  ASSERT_EQ(more.code, 0) << more.out;
+  EXPECT_EQ(surrogate::load_checkpoint(p("usr1.last.h5")).training.at("step"), step + 3);
 }
 
 // Every rank hits the same bad option or missing file: one line, from rank 0, exit code 2.
