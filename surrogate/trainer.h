@@ -117,8 +117,8 @@ class Comm;
 /// the same options and trains data-parallel (docs/distributed.md): batch_size meshes per rank, a
 /// global batch of N·batch_size (the checkpoints' batch_size, so a run resumes on any N with the
 /// same product), gradients summed over ranks each step, the same parameters on every rank; only
-/// rank 0 logs and writes files. A failure during setup is reported by one rank (the others throw
-/// PeerFailure).
+/// rank 0 logs and writes files. A failure before the first step is reported by one rank (the
+/// others throw PeerFailure); one after it becomes RankFailure, whose catcher must end the job.
 TrainResult train(const TrainOptions& options, const TrainLog& log,
                   const std::atomic<bool>* stop = nullptr, Comm* comm = nullptr);
 
