@@ -1,6 +1,6 @@
-// The collectives of surrogate/comm.h. ctest runs this binary as one process (LocalComm) and as 2
-// ranks under mpirun (test_comm_mpi: MpiComm, or NcclComm whose host paths are MpiComm's); every
-// expectation is written for any number of ranks.
+// The collectives of surrogate/comm.h. ctest runs this binary as one process (LocalComm) and, on a
+// build with MPI, as 2 ranks under mpirun (test_comm_mpi: MpiComm, or NcclComm whose host paths are
+// MpiComm's); every expectation is written for any number of ranks.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -135,4 +135,18 @@ TEST(Comm, CheckReplicasCatchesADivergedRank) {
   if (comm().size() == 1) return;
   if (comm().rank() == 1) p[7] = -0.25f;
   EXPECT_THROW(surrogate::check_replicas(comm(), p.data(), 64), Error);
+}
+
+// A build without MPI started as several ranks would train independent copies into one file.
+TEST(Comm, BuildWithoutMpiRefusesSeveralRanks) {
+  if (surrogate::mpi_built()) GTEST_SKIP() << "built with MPI: a faked launcher would start MPI";
+  ::setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+  ::setenv("OMPI_COMM_WORLD_RANK", "0", 1);
+  EXPECT_THROW(surrogate::make_comm(), InputError);
+  ::setenv("OMPI_COMM_WORLD_RANK", "1", 1);  // the other rank leaves the report to rank 0
+  EXPECT_THROW(surrogate::make_comm(), surrogate::PeerFailure);
+  ::setenv("OMPI_COMM_WORLD_SIZE", "1", 1);
+  EXPECT_EQ(surrogate::make_comm()->size(), 1);
+  ::unsetenv("OMPI_COMM_WORLD_SIZE");
+  ::unsetenv("OMPI_COMM_WORLD_RANK");
 }
