@@ -1,5 +1,7 @@
 #include "surrogate/comm.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
@@ -106,6 +108,22 @@ void agree(Comm& comm, const std::exception_ptr& error) {
   const int reporter = comm.size() - int(v / 4);
   if (comm.rank() == reporter && error) std::rethrow_exception(error);
   throw PeerFailure(int(v % 4));
+}
+
+void merge_softmax(float& lse_a, float* z_a, float lse_b, const float* z_b, int D) {
+  if (lse_b == -INFINITY) return;  // b has no points
+  if (lse_a == -INFINITY) {
+    lse_a = lse_b;
+    std::copy(z_b, z_b + D, z_a);
+    return;
+  }
+  // Weights relative to the larger lse: exp never overflows, the larger side weighs ≥ 1/2.
+  const float m = std::max(lse_a, lse_b);
+  const float ea = std::exp(lse_a - m), eb = std::exp(lse_b - m);
+  const float sum = ea + eb;
+  const float wa = ea / sum, wb = eb / sum;
+  for (int d = 0; d < D; ++d) z_a[d] = wa * z_a[d] + wb * z_b[d];
+  lse_a = m + std::log(sum);
 }
 
 std::uint64_t checksum(const float* host, std::int64_t n) {

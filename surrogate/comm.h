@@ -38,6 +38,11 @@ class Comm {
   virtual void allreduce_sum(double* host, std::int64_t n) = 0;
   /// host [n] ← the maximum over all ranks. Collective.
   virtual void allreduce_max(std::int64_t* host, std::int64_t n) = 0;
+  /// Softmax partials over disjoint sets of points, merged in place (one all-reduce): for each of
+  /// `rows` rows, lse (host [rows], log Σ exp over this rank's points, -inf for none) and z (host
+  /// [rows, D], the softmax-weighted mean over them) become those over all ranks' points:
+  /// lse = log Σ_r exp(lse_r), z = Σ_r exp(lse_r − lse)·z_r. Collective.
+  virtual void allreduce_softmax(float* lse, float* z, std::int64_t rows, int D) = 0;
   /// host [bytes] on every rank ← root's. Collective.
   virtual void broadcast(void* host, std::size_t bytes, int root) = 0;
   virtual void barrier() = 0;
@@ -56,6 +61,7 @@ class LocalComm final : public Comm {
   void allreduce_sum(float*, std::int64_t, const Memory&) override {}
   void allreduce_sum(double*, std::int64_t) override {}
   void allreduce_max(std::int64_t*, std::int64_t) override {}
+  void allreduce_softmax(float*, float*, std::int64_t, int) override {}
   void broadcast(void*, std::size_t, int) override {}
   void barrier() override {}
   [[noreturn]] void abort(int code) override;
@@ -110,6 +116,10 @@ int exit_code_of(const std::exception_ptr& error);
 /// `error` is this rank's failure or null. Returns when every rank succeeded; otherwise the lowest
 /// failing rank rethrows its failure and every other rank throws PeerFailure with its exit code.
 void agree(Comm& comm, const std::exception_ptr& error);
+
+/// Merges the softmax partial (lse_b, z_b [D]) into (lse_a, z_a [D]): the pair over the union of
+/// both point sets. Symmetric in its arguments, so a reduction may apply it in any order.
+void merge_softmax(float& lse_a, float* z_a, float lse_b, const float* z_b, int D);
 
 /// FNV-1a 64 of the bits of host [n].
 std::uint64_t checksum(const float* host, std::int64_t n);

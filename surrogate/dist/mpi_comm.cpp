@@ -17,6 +17,16 @@ void allreduce_chunked(T* data, std::int64_t n, MPI_Datatype type, MPI_Op op, MP
     MPI_Allreduce(MPI_IN_PLACE, data + i, int(std::min(kChunk, n - i)), type, op, comm);
 }
 
+// MPI_User_function over records of (lse, z [D]) floats; D follows from the record type's size.
+void merge_records(void* in, void* inout, int* len, MPI_Datatype* type) {
+  int bytes = 0;
+  MPI_Type_size(*type, &bytes);
+  const int D = bytes / int(sizeof(float)) - 1;
+  const auto* a = static_cast<const float*>(in);
+  auto* b = static_cast<float*>(inout);
+  for (int i = 0; i < *len; ++i, a += D + 1, b += D + 1) merge_softmax(b[0], b + 1, a[0], a + 1, D);
+}
+
 }  // namespace
 
 // MPI's default error handler (MPI_ERRORS_ARE_FATAL) is kept: a collective that failed on one
@@ -69,6 +79,30 @@ void MpiComm::allreduce_sum(double* host, std::int64_t n) {
 
 void MpiComm::allreduce_max(std::int64_t* host, std::int64_t n) {
   allreduce_chunked(host, n, MPI_INT64_T, MPI_MAX, m_comm);
+}
+
+void MpiComm::allreduce_softmax(float* lse, float* z, std::int64_t rows, int D) {
+  m_records.resize(std::size_t(rows) * std::size_t(D + 1));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* rec = m_records.data() + r * (D + 1);
+    rec[0] = lse[r];
+    std::copy(z + r * D, z + (r + 1) * D, rec + 1);
+  }
+  MPI_Datatype record;
+  MPI_Type_contiguous(D + 1, MPI_FLOAT, &record);
+  MPI_Type_commit(&record);
+  MPI_Op op;
+  MPI_Op_create(&merge_records, /*commute=*/1, &op);
+  for (std::int64_t i = 0; i < rows; i += kChunk)
+    MPI_Allreduce(MPI_IN_PLACE, m_records.data() + i * (D + 1), int(std::min(kChunk, rows - i)),
+                  record, op, m_comm);
+  MPI_Op_free(&op);
+  MPI_Type_free(&record);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* rec = m_records.data() + r * (D + 1);
+    lse[r] = rec[0];
+    std::copy(rec + 1, rec + 1 + D, z + r * D);
+  }
 }
 
 void MpiComm::broadcast(void* host, std::size_t bytes, int root) {

@@ -27,6 +27,8 @@ class MpiComm : public Comm {
   void allreduce_sum(float* data, std::int64_t n, const Memory& mem) override;
   void allreduce_sum(double* host, std::int64_t n) override;
   void allreduce_max(std::int64_t* host, std::int64_t n) override;
+  /// One MPI_Allreduce of rows records (lse, z [D]) under a user op that applies merge_softmax.
+  void allreduce_softmax(float* lse, float* z, std::int64_t rows, int D) override;
   void broadcast(void* host, std::size_t bytes, int root) override;
   void barrier() override;
   [[noreturn]] void abort(int code) override;
@@ -38,6 +40,7 @@ class MpiComm : public Comm {
  private:
   bool m_owns_mpi = false;
   std::vector<float> m_staging;
+  std::vector<float> m_records;  // allreduce_softmax's packed (lse, z) rows
 };
 
 #ifdef FLARE_WITH_NCCL

@@ -150,3 +150,30 @@ TEST(Comm, BuildWithoutMpiRefusesSeveralRanks) {
   ::unsetenv("OMPI_COMM_WORLD_SIZE");
   ::unsetenv("OMPI_COMM_WORLD_RANK");
 }
+
+// Two partials of one softmax-weighted mean merge into the mean over all points, in either order.
+TEST(Comm, MergeSoftmaxEqualsTheSoftmaxOverTheUnion) {
+  const std::vector<double> s = {0.3, -1.2, 2.5, 0.0, 1.1}, v = {1.0, -2.0, 0.5, 3.0, -1.0};
+  auto partial = [&](std::size_t lo, std::size_t hi, float& lse, float& z) {
+    double sum = 0, acc = 0;
+    for (std::size_t i = lo; i < hi; ++i) sum += std::exp(s[i]), acc += std::exp(s[i]) * v[i];
+    lse = hi > lo ? float(std::log(sum)) : -INFINITY;
+    z = hi > lo ? float(acc / sum) : 0.0f;
+  };
+  float lse_all, z_all, lse_a, z_a, lse_b, z_b;
+  partial(0, 5, lse_all, z_all);
+  partial(0, 2, lse_a, z_a);
+  partial(2, 5, lse_b, z_b);
+  float l1 = lse_a, z1 = z_a, l2 = lse_b, z2 = z_b;
+  surrogate::merge_softmax(l1, &z1, lse_b, &z_b, 1);
+  surrogate::merge_softmax(l2, &z2, lse_a, &z_a, 1);
+  EXPECT_NEAR(l1, lse_all, 1e-6);
+  EXPECT_NEAR(z1, z_all, 1e-6);
+  EXPECT_EQ(l1, l2);
+  EXPECT_EQ(z1, z2);
+  float le, ze;  // no points on one side
+  partial(5, 5, le, ze);
+  surrogate::merge_softmax(le, &ze, lse_all, &z_all, 1);
+  EXPECT_EQ(le, lse_all);
+  EXPECT_EQ(ze, z_all);
+}
