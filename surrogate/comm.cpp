@@ -144,9 +144,9 @@ std::uint64_t check_replicas(Comm& comm, const float* host, std::int64_t n) {
   comm.allreduce_max(&differs, 1);
   if (differs) {
     std::ostringstream s;
-    s << "data-parallel replicas diverged: the parameters of rank " << comm.rank()
-      << " (checksum " << std::hex << std::setw(16) << std::setfill('0') << mine
-      << ") differ from rank 0's (" << std::setw(16) << first << ")";
+    s << "data-parallel replicas diverged: the parameters of rank " << comm.rank() << " (checksum "
+      << std::hex << std::setw(16) << std::setfill('0') << mine << ") differ from rank 0's ("
+      << std::setw(16) << first << ")";
     throw Error(s.str());
   }
   return mine;

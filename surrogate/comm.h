@@ -109,7 +109,8 @@ class RankFailure : public std::runtime_error {
 /// The message of a failure (what(), or a description of a non-standard exception).
 std::string message_of(const std::exception_ptr& error);
 
-/// Exit code of a failure, as app/main.cpp maps them: 2 for InputError (bad input or usage), else 1.
+/// Exit code of a failure, as app/main.cpp maps them: 2 for InputError (bad input or usage),
+/// else 1.
 int exit_code_of(const std::exception_ptr& error);
 
 /// One collective on the outcome of a phase that every rank runs (options, dataset, model setup):

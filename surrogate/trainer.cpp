@@ -345,8 +345,9 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
           metrics_lines.push_back(line);
       }
     }
-    if (lead) log("resuming from " + last.string() + " at epoch " + std::to_string(st.epoch + 1) +
-        ", step " + std::to_string(st.step));
+    if (lead)
+      log("resuming from " + last.string() + " at epoch " + std::to_string(st.epoch + 1) +
+          ", step " + std::to_string(st.step));
   } else {
     layout.initialize(params.data(), opt.seed);
     if (opt.ema > 0) ema_params = params;  // FLARE.py's EMA starts from the initial weights

@@ -17,13 +17,13 @@
 #include "kernels/cuda/common.cuh"
 #include "surrogate/dist/mpi_comm.h"
 
-#define FLARE_NCCL_CHECK(expr)                                                              \
-  do {                                                                                      \
-    const ncclResult_t flare_nccl_r = (expr);                                               \
-    if (flare_nccl_r != ncclSuccess)                                                        \
-      throw ::flare::Error(::flare::detail::concat(#expr, " failed: ",                      \
-                                                   ncclGetErrorString(flare_nccl_r), " [", \
-                                                   __FILE__, ":", __LINE__, "]"));          \
+#define FLARE_NCCL_CHECK(expr)                                                                    \
+  do {                                                                                            \
+    const ncclResult_t flare_nccl_r = (expr);                                                     \
+    if (flare_nccl_r != ncclSuccess)                                                              \
+      throw ::flare::Error(::flare::detail::concat(#expr,                                         \
+                                                   " failed: ", ncclGetErrorString(flare_nccl_r), \
+                                                   " [", __FILE__, ":", __LINE__, "]"));          \
   } while (0)
 
 namespace flare::surrogate {
@@ -78,7 +78,8 @@ class NcclComm final : public MpiComm {
     std::vector<char> all(std::size_t(kKey) * std::size_t(m_size));
     MPI_Allgather(key, kKey, MPI_CHAR, all.data(), kKey, MPI_CHAR, m_comm);
     std::set<std::string> distinct;
-    for (int r = 0; r < m_size; ++r) distinct.insert(std::string(all.data() + std::size_t(r) * kKey));
+    for (int r = 0; r < m_size; ++r)
+      distinct.insert(std::string(all.data() + std::size_t(r) * kKey));
     return int(distinct.size()) < m_size;
   }
 

@@ -33,9 +33,11 @@ inline bool mpirun_available() {
 /// `mpirun -np N [--allow-run-as-root] --oversubscribe flare-surrogate ARGS`, Open MPI's flags: CI
 /// runs as root on 2 cores. OMP_NUM_THREADS=1 keeps two ranks off each other's cores.
 /// `mpi_flags` go to mpirun (e.g. "-x CUDA_VISIBLE_DEVICES=0").
-inline CommandResult run_mpi(int ranks, const std::string& args, const std::string& mpi_flags = "") {
+inline CommandResult run_mpi(int ranks, const std::string& args,
+                             const std::string& mpi_flags = "") {
   const char* bin = std::getenv("FLARE_TEST_BINARY");
-  std::string cmd = mpirun_path() + " -np " + std::to_string(ranks) + " --oversubscribe " + mpi_flags;
+  std::string cmd =
+      mpirun_path() + " -np " + std::to_string(ranks) + " --oversubscribe " + mpi_flags;
   if (::geteuid() == 0) cmd += " --allow-run-as-root";
   cmd += " -x OMP_NUM_THREADS=1 " + std::string(bin ? bin : FLARE_BINARY) + " " + args;
   return run_command(cmd);
@@ -94,8 +96,8 @@ inline void expect_same_state(const std::filesystem::path& dir, const std::strin
   ASSERT_EQ(la.size(), lb.size());
   for (std::size_t i = 0; i < la.size(); ++i) EXPECT_NEAR(la[i], lb[i], tol * lb[i]) << i;
   if (ca.training.at("best_val").is_number())
-    EXPECT_NEAR(ca.training.at("best_val").get<double>(),
-                cb.training.at("best_val").get<double>(), tol);
+    EXPECT_NEAR(ca.training.at("best_val").get<double>(), cb.training.at("best_val").get<double>(),
+                tol);
 }
 
 }  // namespace flare::test

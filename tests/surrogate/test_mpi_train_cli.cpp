@@ -40,10 +40,9 @@ class MpiTrainCli : public ::testing::Test {
   static std::string args(const std::string& out, int batch, const std::string& extra = "",
                           int epochs = 2, int log_every = 1) {
     return "train --data " + p("data.h5") + " -o " + p(out + ".h5") + " --metrics " +
-           p(out + ".jsonl") + " --batch-size " + std::to_string(batch) +
-           " --epochs " + std::to_string(epochs) +
-           " -C 8 -L 1 -H 2 -M 4 --log-every " + std::to_string(log_every) +
-           " --seed 3 --checkpoint-every 0 " + extra;
+           p(out + ".jsonl") + " --batch-size " + std::to_string(batch) + " --epochs " +
+           std::to_string(epochs) + " -C 8 -L 1 -H 2 -M 4 --log-every " +
+           std::to_string(log_every) + " --seed 3 --checkpoint-every 0 " + extra;
   }
   static void expect_same_state(const std::string& a, const std::string& b) {
     test::expect_same_state(dir, a, b, kTol);
@@ -112,7 +111,8 @@ TEST_F(MpiTrainCli, OneRankResumesOnTwo) {
 }
 
 // mpirun forwards SIGUSR1 to every rank: they agree to stop after the same step (else one would
-// wait for the other forever: a watchdog fails the test then), rank 0 saves the state, and it resumes.
+// wait for the other forever: a watchdog fails the test then), rank 0 saves the state, and it
+// resumes.
 TEST_F(MpiTrainCli, SigusrToMpirunStopsAllRanksAfterTheSameStep) {
   const char* bin = std::getenv("FLARE_TEST_BINARY");
   std::string mpirun = test::mpirun_path() + " -np 2 --oversubscribe -x OMP_NUM_THREADS=1";
@@ -122,7 +122,9 @@ TEST_F(MpiTrainCli, SigusrToMpirunStopsAllRanksAfterTheSameStep) {
   // watchdog ends mpirun should the ranks not agree to stop.
   const std::string script =
       mpirun + " " + (bin ? bin : FLARE_BINARY) + " " + args("usr1", 1, "", 2000, 1000) + " > " +
-      log + " 2>&1 & pid=$!; (sleep 120; kill $pid) >/dev/null 2>&1 & dog=$!; i=0; until grep -q \"epoch | step\" " +
+      log +
+      " 2>&1 & pid=$!; (sleep 120; kill $pid) >/dev/null 2>&1 & dog=$!; i=0; until grep -q \"epoch "
+      "| step\" " +
       log + " || ! kill -0 $pid || [ $i -gt 300 ]; do sleep 0.1; i=$((i+1)); done; " +
       "kill -USR1 $pid; wait $pid; echo rc=$?; pkill -P $dog; kill $dog; cat " + log;
   const auto r = test::run_command("sh -c " + test::shell_quoted(script));
