@@ -4,10 +4,12 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "app/command.h"
 #include "common/error.h"
+#include "surrogate/comm.h"
 #include "surrogate/ops_table.h"
 #include "surrogate/trainer.h"
 
@@ -33,8 +35,8 @@ const char* recipe_ini(const std::string& name) {
   throw InputError("--recipe: unknown recipe '" + name + "' (known: reference)");
 }
 
-int train_cmd(const app::Args& args) {
-  surrogate::TrainOptions o;
+// Fills `o` from the command line, --config and --recipe; false after --help.
+bool parse_train_options(const app::Args& args, surrogate::TrainOptions& o) {
   std::string data, out, metrics, config, recipe, device = "cpu";
   auto& m = o.model;
   // The model defaults are FLARE.py's (C 64, L 8, H 8, M 64): the paper's model unless asked
@@ -89,8 +91,9 @@ int train_cmd(const app::Args& args) {
                        "  flare-surrogate train --config run.ini --metrics run.jsonl\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 --recipe reference --epochs 250\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 -C 32 -L 2 -H 4 -M 16 --batch-size 4\n"
-                       "  flare-surrogate train --data data.h5 -o model.h5 --resume   # after Ctrl-C\n"))
-    return 0;
+                       "  flare-surrogate train --data data.h5 -o model.h5 --resume   # after Ctrl-C\n"
+                       "  mpirun -np 2 flare-surrogate train --data data.h5 -o model.h5 --device cuda   # one rank per GPU\n"))
+    return false;
   if (!config.empty()) {
     std::ifstream f(config);
     FLARE_INPUT_CHECK(f.good(), config, ": cannot open the --config file");
@@ -117,15 +120,46 @@ int train_cmd(const app::Args& args) {
   o.command_line = "flare-surrogate train";
   for (const auto& a : args)
     if (a != "--resume") o.command_line += " " + a;
+  return true;
+}
+
+int train_ranks(const app::Args& args) {
+  surrogate::TrainOptions o;
+  try {
+    if (!parse_train_options(args, o)) return 0;
+  } catch (...) {
+    // Under an MPI launcher every rank parses the same arguments and fails alike: rank 0 reports.
+    if (surrogate::launcher_rank() > 0)
+      throw surrogate::PeerFailure(surrogate::exit_code_of(std::current_exception()));
+    throw;
+  }
+  const std::unique_ptr<surrogate::Comm> comm = surrogate::make_comm();
+  const bool lead = comm->rank() == 0;
+  const std::string out = o.out.string();
 
   std::signal(SIGINT, on_sigint);
-  const auto r = surrogate::train(o, [](const std::string& line) { std::cout << line << std::endl; },
-                                  &g_stop);
+  // mpirun ends its ranks on SIGINT but forwards SIGUSR1: `kill -USR1 <mpirun>` stops a
+  // data-parallel run as Ctrl-C stops a single process (all ranks after the same step, state saved).
+  std::signal(SIGUSR1, on_sigint);
+  surrogate::TrainResult r;
+  try {
+    r = surrogate::train(
+        o, [](const std::string& line) { std::cout << line << std::endl; }, &g_stop, comm.get());
+  } catch (const surrogate::RankFailure& e) {
+    std::cerr << "error: " << (lead ? "" : "rank " + std::to_string(comm->rank()) + ": ")
+              << e.what() << std::endl;
+    comm->abort(e.code());
+  }
+  std::signal(SIGUSR1, SIG_DFL);
   std::signal(SIGINT, SIG_DFL);
+  if (!lead) return r.interrupted && g_stop.load() ? 130 : 0;
   const std::string last = surrogate::last_path(o.out).string();
+  // Any number of ranks resumes it, with --batch-size × ranks unchanged.
+  const std::string launcher =
+      comm->size() > 1 ? "mpirun -np " + std::to_string(comm->size()) + " " : "";
   if (r.interrupted) {
     std::cout << "stopped at epoch " << r.epoch + 1 << ", step " << r.steps << "; state saved to "
-              << last << "\nresume with: " << o.command_line << " --resume\n";
+              << last << "\nresume with: " << launcher << o.command_line << " --resume\n";
     return g_stop.load() ? 130 : 0;
   }
   std::cout << "trained " << r.steps << " steps (" << r.epoch << " epochs) in " << r.seconds
@@ -135,6 +169,14 @@ int train_cmd(const app::Args& args) {
   else
     std::cout << "no validation split: the last parameters are saved to " << out << "\n";
   return 0;
+}
+
+int train_cmd(const app::Args& args) {
+  try {
+    return train_ranks(args);
+  } catch (const surrogate::PeerFailure& e) {
+    return e.code();  // the rank that failed first printed why
+  }
 }
 
 FLARE_COMMAND("train", "train a FLARE surrogate on a dataset file (--device cpu|cuda)", train_cmd);

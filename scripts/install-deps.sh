@@ -12,6 +12,7 @@ packages=(
   libboost-program-options-dev
   nlohmann-json3-dev       # --json output, configs stored in checkpoints
   libgtest-dev             # test suite
+  libopenmpi-dev openmpi-bin  # data-parallel train (mpirun -np N); CI runs it with 2 CPU ranks
   calculix-ccx             # reference solver for the am/ validation tests
   python3                  # tests/reference tools and example scripts
   python3-vtk9             # tests/examples read predictions as ParaView does; examples/lpbf STLs

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "common/error.h"
+#include "surrogate/comm.h"
 
 namespace flare::surrogate {
 
@@ -235,6 +236,17 @@ void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
   }
   m_ops.flare_encode_fwd(m_ops.ctx, Q, k_enc, a.v.data(), m_batch, H, M, D, scale, a.z.data(),
                          a.lse_enc.data());
+  if (m_shards) {
+    // The encode is the only step that mixes points: this rank's (lse, Z) over its points merge
+    // with the other ranks' into those over all points.
+    if constexpr (std::is_same_v<P, float>) {
+      FLARE_CHECK(m_ops.mem.host && m_batch.B == 1,
+                  "point-sharded inference runs one mesh in host memory");
+      m_shards->allreduce_softmax(a.lse_enc.data(), a.z.data(), std::int64_t(H) * M, D);
+    } else {
+      FLARE_CHECK(false, "point-sharded inference runs in float");
+    }
+  }
   m_ops.flare_decode_fwd(m_ops.ctx, Q, k_dec, a.z.data(), m_batch, H, M, D, scale, a.y.data(),
                          a.lse_dec.data());
   // x_mid = x_in + out_proj(Y): one fused pass where the table has the MLP op.
@@ -435,6 +447,7 @@ void Model<A, P>::infer_host(const P* params, const P* x_host, const std::int64_
 template <typename A, typename P>
 void Model<A, P>::backward(const P* params, const A* dy, P* grads) {
   FLARE_CHECK(m_have_train_forward, "Model::backward needs a training forward() first");
+  FLARE_CHECK(!m_shards, "Model::backward of a point-sharded forward is not implemented");
   const ModelConfig& c = m_layout.config();
   const int C = c.channel_dim, L = c.num_blocks;
   const std::int64_t N = m_N, NC = N * C;

@@ -39,6 +39,8 @@ struct InferStages {
   double download = 0;  ///< y back to the host (and widened to P); 0 on the host
 };
 
+class Comm;
+
 template <typename A, typename P = A>
 class Model {
  public:
@@ -75,6 +77,13 @@ class Model {
   /// the same bit for bit. Takes effect at the next forward().
   void set_recompute(bool on) { m_recompute = on; }
   bool recompute() const { return m_recompute; }
+
+  /// Point-sharded inference (docs/distributed.md): every rank of `comm` (null = off) runs infer()
+  /// on its own slice of the points of the same single mesh, and each block's encode merges its
+  /// softmax over points across the ranks (one all-reduce of H·M·(D+1) numbers); everything else
+  /// is per point. Each rank's y is then its slice of the unsharded y. Host memory, B = 1;
+  /// backward() refuses (sharded training is not implemented).
+  void set_point_shards(Comm* comm) { m_shards = comm; }
 
   /// Bytes currently held in activation and scratch buffers.
   std::int64_t buffer_bytes() const;
@@ -159,6 +168,7 @@ class Model {
   std::int64_t m_N = 0;
   bool m_have_train_forward = false;
   bool m_recompute = false;          // set_recompute()
+  Comm* m_shards = nullptr;          // set_point_shards()
   bool m_forward_recomputes = false; // the mode of the last training forward()
   // The weights of the last forward()/infer() in A (A != P only) and where the ops read them.
   Buf m_wcopy;

@@ -167,16 +167,17 @@ void check_precision(const std::string& device, const std::string& precision) {
                     "add --device cuda or use --precision fp32");
 }
 
-Backend make_backend(const std::string& device, const std::string& precision) {
+Backend make_backend(const std::string& device, const std::string& precision, int gpu_slot) {
   FLARE_INPUT_CHECK(device == "cpu" || device == "cuda", "--device must be cpu or cuda, got '",
                     device, "'");
   check_precision(device, precision);
   if (device == "cpu") return Backend{"cpu", cpu_ops(), {}};
 #ifdef FLARE_WITH_CUDA
-  Backend b = cuda_backend();
+  Backend b = cuda_backend(gpu_slot);
   b.precision = precision;
   return b;
 #else
+  (void)gpu_slot;
   throw InputError(
       "--device cuda: this flare-surrogate was built without CUDA; rebuild with nvcc available "
       "(-DFLARE_ENABLE_CUDA=ON) or use --device cpu");

@@ -143,8 +143,10 @@ struct Backend {
 };
 
 /// "cpu" or "cuda", precision "fp32" or "bf16". InputError when cuda is asked for but this build
-/// has no CUDA backend or no GPU is present, for bf16 on the cpu, or for any other name.
-Backend make_backend(const std::string& device, const std::string& precision = "fp32");
+/// has no CUDA backend or no GPU is present, for bf16 on the cpu, or for any other name. cuda
+/// runs on GPU gpu_slot % (visible GPUs): a data-parallel rank passes its rank on the host.
+Backend make_backend(const std::string& device, const std::string& precision = "fp32",
+                     int gpu_slot = 0);
 
 /// InputError unless precision is fp32, or bf16 with device cuda (checked before any GPU work).
 void check_precision(const std::string& device, const std::string& precision);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <iomanip>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "common/progress.h"
 #include "surrogate/augment.h"
 #include "surrogate/checkpoint.h"
+#include "surrogate/comm.h"
 #include "surrogate/dataset.h"
 #include "surrogate/evaluate.h"
 #include "surrogate/loss.h"
@@ -147,20 +149,44 @@ void upload_as(Buffer<A>& buf, const float* host, std::int64_t n, std::vector<A>
 }
 
 template <typename A>
-TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop);
+TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop,
+                     Comm& comm, bool& setup_done);
 
 }  // namespace
 
-TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop) {
-  // Checked first: a bf16 run on the cpu fails before the dataset is read.
-  check_precision(opt.device, opt.precision);
-  return opt.precision == "bf16" ? train_in<Bf16>(opt, log, stop) : train_in<float>(opt, log, stop);
+TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop,
+                  Comm* comm) {
+  LocalComm alone;
+  Comm& c = comm ? *comm : alone;
+  // A failure before the first step (options, dataset, checkpoint, GPU) is agreed on by all ranks,
+  // so it is reported once and no rank waits for the failed one in a collective. train_in sets
+  // setup_done just before its own (successful) side of that agreement.
+  bool setup_done = false;
+  try {
+    // Checked first: a bf16 run on the cpu fails before the dataset is read.
+    check_precision(opt.device, opt.precision);
+    return opt.precision == "bf16" ? train_in<Bf16>(opt, log, stop, c, setup_done)
+                                   : train_in<float>(opt, log, stop, c, setup_done);
+  } catch (const PeerFailure&) {
+    throw;
+  } catch (...) {
+    if (c.size() == 1) throw;
+    if (setup_done) {
+      const auto e = std::current_exception();
+      throw RankFailure(message_of(e), exit_code_of(e));
+    }
+    agree(c, std::current_exception());
+    throw;
+  }
 }
 
 namespace {
 
 template <typename A>
-TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop) {
+TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop,
+                     Comm& comm, bool& setup_done) {
+  const int ranks = comm.size();
+  const bool lead = comm.rank() == 0;  // logs and writes every file
   const auto t_start = std::chrono::steady_clock::now();
   FLARE_INPUT_CHECK(opt.epochs > 0, "--epochs must be positive, got ", opt.epochs);
   FLARE_INPUT_CHECK(opt.batch_size > 0, "--batch-size must be positive, got ", opt.batch_size);
@@ -186,7 +212,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   sched.base_momentum = opt.base_momentum;
   sched.max_momentum = opt.max_momentum;
   validate(sched);  // before the dataset is read; again below with the step count
-  check_writable(opt.out);
+  if (lead) check_writable(opt.out);
 
   const Dataset data(opt.data);
   const auto& train_ids = data.split("train");
@@ -216,14 +242,18 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   mc.out_dim = int(data.num_targets());
   mc.validate();
   const ParamLayout layout(mc);
-  const Backend backend = make_backend(opt.device, opt.precision);
+  const Backend backend = make_backend(opt.device, opt.precision, comm.local_rank());
   const OpTable<A, float>& ops = model_ops<A>(backend);
   check_supported(backend, mc, "train");
   Model<A, float> model(layout, ops);
   model.set_recompute(opt.recompute);
 
   const std::int64_t n_train = std::int64_t(train_ids.size());
-  const std::int64_t per_epoch = (n_train + opt.batch_size - 1) / opt.batch_size;
+  // Step k of an epoch trains on positions [k·G, (k+1)·G) of the epoch's order, G the global batch;
+  // rank r takes the r-th run of batch_size of them, so N ranks with batch b follow the trajectory
+  // of one process with batch N·b.
+  const std::int64_t global_batch = std::int64_t(opt.batch_size) * ranks;
+  const std::int64_t per_epoch = (n_train + global_batch - 1) / global_batch;
   sched.total_steps = per_epoch * opt.epochs;
   validate(sched);
 
@@ -237,6 +267,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
 
   TrainOptions stored = opt;
   stored.model = mc;
+  stored.batch_size = int(global_batch);
   const Json trajectory = stored.trajectory_json();
 
   // params is the host copy (initialisation, resume, checkpoints); the step runs on d_params and
@@ -279,7 +310,12 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
                         renamed_loss ? "that run's --loss rel_l2 was on normalised targets, which "
                                        "is now --loss rel_l2_normalized: resume with that"
                                      : "resume with the original options (see the command stored "
-                                       "in the checkpoint's training slot)");
+                                       "in the checkpoint's training slot)",
+                        it.key() == "batch_size"
+                            ? detail::concat(" (batch_size is the global batch, --batch-size × "
+                                             "the number of ranks, here ",
+                                             ranks, ")")
+                            : std::string());
     }
     for (auto it = was.begin(); it != was.end(); ++it)  // an option on then, off (absent) now
       FLARE_INPUT_CHECK(trajectory.contains(it.key()), "--resume: option '", it.key(), "' was ",
@@ -309,8 +345,9 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
           metrics_lines.push_back(line);
       }
     }
-    log("resuming from " + last.string() + " at epoch " + std::to_string(st.epoch + 1) +
-        ", step " + std::to_string(st.step));
+    if (lead)
+      log("resuming from " + last.string() + " at epoch " + std::to_string(st.epoch + 1) +
+          ", step " + std::to_string(st.step));
   } else {
     layout.initialize(params.data(), opt.seed);
     if (opt.ema > 0) ema_params = params;  // FLARE.py's EMA starts from the initial weights
@@ -360,14 +397,19 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   }
   // The weights validation and the saved model use.
   const float* d_eval = averaged ? d_ema.data() : d_params.data();
+  // Every rank holds the same state; rank 0 writes it while the others wait, so that no rank moves
+  // on (or exits) before the checkpoint exists.
   auto save_last = [&] {
-    d_params.download(params.data(), P);
-    if (averaged) d_ema.download(ema_params.data(), P);
-    const std::vector<float>& model_params = averaged ? ema_params : params;
-    save_checkpoint(last, make_ckpt(model_params, true));
-    // Without a validation split the "best" model is simply the latest one.
-    if (val_ids.empty()) save_checkpoint(opt.out, make_ckpt(model_params, false));
-    write_metrics();
+    if (lead) {
+      d_params.download(params.data(), P);
+      if (averaged) d_ema.download(ema_params.data(), P);
+      const std::vector<float>& model_params = averaged ? ema_params : params;
+      save_checkpoint(last, make_ckpt(model_params, true));
+      // Without a validation split the "best" model is simply the latest one.
+      if (val_ids.empty()) save_checkpoint(opt.out, make_ckpt(model_params, false));
+      write_metrics();
+    }
+    comm.barrier();
   };
   // --loss rel_l2 denormalises prediction and target per column inside the op (target std and
   // mean, as Normalizer::denormalize_targets rounds them): the loss is the reported metric.
@@ -384,14 +426,26 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   const float* col_scale = opt.loss == "rel_l2" ? d_col_scale.data() : nullptr;
   const float* col_shift = opt.loss == "rel_l2" ? d_col_shift.data() : nullptr;
 
+  setup_done = true;
+  agree(comm, nullptr);
+  const std::string transport = comm.bind(ops.mem);
+
   TrainResult res;
   const std::int64_t total = per_epoch * opt.epochs;
-  Progress bar(total, "train", "steps");
-  bar.set(st.step);
+  std::optional<Progress> bar;
+  if (lead) {
+    bar.emplace(total, "train", "steps");
+    bar->set(st.step);
+  }
   auto say = [&](const std::string& line) {
-    if (bar.active()) bar.println(line);
+    if (!lead) return;
+    if (bar->active()) bar->println(line);
     log(line);
   };
+  if (transport != "single process")  // also 1 rank under mpirun: the path it took is worth a line
+    say("data-parallel over " + std::to_string(ranks) + " ranks: " +
+        std::to_string(opt.batch_size) + " meshes per rank, global batch " +
+        std::to_string(global_batch) + ", gradients summed over " + transport);
   say("epoch | step | loss | val rel-L2 | lr | ms/step | points/s");
 
   double win_loss = 0, win_ms = 0;
@@ -408,48 +462,67 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
 
   while (st.epoch < opt.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
-    const std::int64_t lo = st.position * opt.batch_size;
-    const std::int64_t hi = std::min(n_train, lo + opt.batch_size);
+    const std::int64_t glo = st.position * global_batch;
+    const std::int64_t ghi = std::min(n_train, glo + global_batch);
+    const std::int64_t lo = std::min(ghi, glo + comm.rank() * opt.batch_size);
+    const std::int64_t hi = std::min(ghi, lo + opt.batch_size);
+    std::int64_t global_points = 0;
+    for (std::int64_t k = glo; k < ghi; ++k) global_points += train_x[order[k]].rows();
     std::vector<std::int64_t> ids;
     for (std::int64_t k = lo; k < hi; ++k) ids.push_back(order[k]);
-    Batch b = pack(train_x, train_y, ids);
-    if (augmenter)  // on the batch copy: the cached samples stay in their own pose
-      for (std::size_t k = 0; k < ids.size(); ++k)
-        augmenter->apply(PlaneAugmenter::draw(opt.seed, st.epoch, train_ids[ids[k]]), b.x, b.y,
-                         b.offsets[k], b.offsets[k + 1]);
-    const std::int64_t n = b.y.size();
-    const int nb = int(ids.size());
-    d_x.ensure(ops.mem, b.x.size(), "batch features");
-    d_y.ensure(ops.mem, n, "batch targets");
-    d_pred.ensure(ops.mem, n, "batch predictions");
-    d_dpred.ensure(ops.mem, n, "batch gradients");
-    d_offsets.ensure(ops.mem, nb + 1, "batch offsets");
-    upload_as(d_x, b.x.data(), b.x.size(), x_staging);
-    d_y.upload(b.y.data(), n);
-    d_offsets.upload(b.offsets.data(), nb + 1);
-    model.forward(d_params.data(), d_x.data(), b.offsets.data(), nb, d_pred.data());
-    // The losses of surrogate/loss.h, through the table: dpred is overwritten with ∂loss/∂pred.
-    double loss = 0;
-    d_dpred.zero(n);
-    if (opt.loss == "mse") {
-      loss = ops.mse_fwd(ops.ctx, d_pred.data(), d_y.data(), n);
-      ops.mse_bwd(ops.ctx, d_pred.data(), d_y.data(), n, 1.0f, d_dpred.data());
-    } else {
-      BatchView bv{d_offsets.data(), nb, 0, b.offsets.back()};
-      for (int k = 0; k < nb; ++k)
-        bv.max_points = std::max(bv.max_points, b.offsets[k + 1] - b.offsets[k]);
-      mesh_err.assign(nb, 0.0);
-      ops.rel_l2_fwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), col_scale, col_shift,
-                     mesh_err.data());
-      for (double e : mesh_err) loss += e;
-      loss /= nb;
-      ops.rel_l2_bwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), col_scale, col_shift,
-                     1.0f, d_dpred.data());
+    // This rank's share of the global batch's loss: the gradient of the global mean is the sum
+    // over ranks of each rank's gradient scaled by its share of the mean's terms (points for mse,
+    // meshes for the per-mesh losses), so one all-reduce sum yields it exactly.
+    double loss_share = 0;
+    d_grads.zero(P);
+    if (!ids.empty()) {  // the last global batch of an epoch may leave a rank without meshes
+      Batch b = pack(train_x, train_y, ids);
+      if (augmenter)  // on the batch copy: the cached samples stay in their own pose
+        for (std::size_t k = 0; k < ids.size(); ++k)
+          augmenter->apply(PlaneAugmenter::draw(opt.seed, st.epoch, train_ids[ids[k]]), b.x, b.y,
+                           b.offsets[k], b.offsets[k + 1]);
+      const std::int64_t n = b.y.size();
+      const int nb = int(ids.size());
+      const double share = opt.loss == "mse" ? double(b.offsets.back()) / double(global_points)
+                                             : double(nb) / double(ghi - glo);
+      d_x.ensure(ops.mem, b.x.size(), "batch features");
+      d_y.ensure(ops.mem, n, "batch targets");
+      d_pred.ensure(ops.mem, n, "batch predictions");
+      d_dpred.ensure(ops.mem, n, "batch gradients");
+      d_offsets.ensure(ops.mem, nb + 1, "batch offsets");
+      upload_as(d_x, b.x.data(), b.x.size(), x_staging);
+      d_y.upload(b.y.data(), n);
+      d_offsets.upload(b.offsets.data(), nb + 1);
+      model.forward(d_params.data(), d_x.data(), b.offsets.data(), nb, d_pred.data());
+      // The losses of surrogate/loss.h, through the table: dpred is overwritten with ∂loss/∂pred.
+      double loss = 0;
+      d_dpred.zero(n);
+      if (opt.loss == "mse") {
+        loss = ops.mse_fwd(ops.ctx, d_pred.data(), d_y.data(), n);
+        ops.mse_bwd(ops.ctx, d_pred.data(), d_y.data(), n, float(share), d_dpred.data());
+      } else {
+        BatchView bv{d_offsets.data(), nb, 0, b.offsets.back()};
+        for (int k = 0; k < nb; ++k)
+          bv.max_points = std::max(bv.max_points, b.offsets[k + 1] - b.offsets[k]);
+        mesh_err.assign(nb, 0.0);
+        ops.rel_l2_fwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), col_scale,
+                       col_shift, mesh_err.data());
+        for (double e : mesh_err) loss += e;
+        loss /= nb;
+        ops.rel_l2_bwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), col_scale,
+                       col_shift, float(share), d_dpred.data());
+      }
+      loss_share = loss * share;
+      if (std::isfinite(loss)) model.backward(d_params.data(), d_dpred.data(), d_grads.data());
     }
+    comm.allreduce_sum(d_grads.data(), P, ops.mem);
+    // The loss and the stop request travel together, so every rank stops after the same step.
+    double reduced[2] = {loss_share, stop && stop->load() ? 1.0 : 0.0};
+    comm.allreduce_sum(reduced, 2);
+    const double loss = reduced[0];
+    const bool stop_asked = reduced[1] > 0;
     FLARE_INPUT_CHECK(std::isfinite(loss), "train: the loss became ", loss, " at step ", st.step,
                       "; lower --lr or set --clip-norm");
-    d_grads.zero(P);
-    model.backward(d_params.data(), d_dpred.data(), d_grads.data());
     const double lr = learning_rate(sched, st.step);
     const double beta1 = momentum(sched, st.step, opt.beta1);
     adam.step(d_params.data(), d_grads.data(), float(lr), float(beta1));
@@ -459,24 +532,26 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     ++st.position;
     ++run_steps;
     res.losses.push_back(loss);
-    bar.advance();
+    if (bar) bar->advance();
 
     ops.mem.synchronize(ops.mem.ctx);  // the step's time, not its launch time, on a device
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     win_loss += loss;
     win_ms += ms;
-    win_points += b.offsets.back();
+    win_points += global_points;
     ++win_steps;
 
     bool validated = false;
     if (st.position == per_epoch) {
       const bool last_epoch = st.epoch + 1 == opt.epochs;
       if (!val_ids.empty() && ((st.epoch + 1) % opt.val_every == 0 || last_epoch)) {
+        // Every ranks-th sample per rank, one sum over ranks.
         last_val = 0;
-        for (std::size_t v = 0; v < val_x.size(); ++v)
+        for (std::size_t v = std::size_t(comm.rank()); v < val_x.size(); v += std::size_t(ranks))
           last_val +=
               sample_metrics(predict_denormalized(model, d_eval, norm, val_x[v]), val_y[v]).rel_l2;
+        comm.allreduce_sum(&last_val, 1);
         last_val /= double(val_x.size());
         validated = true;
         metrics_lines.push_back(Json{{"kind", "val"},
@@ -487,7 +562,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
         if (last_val < st.best_val) {
           st.best_val = last_val;
           st.best_step = st.step;
-          best_params = averaged ? d_ema.to_host(P) : d_params.to_host(P);
+          if (lead) best_params = averaged ? d_ema.to_host(P) : d_params.to_host(P);
         }
       }
       ++st.epoch;
@@ -510,15 +585,15 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
           " | " + fmt(mean_loss, 3, true) + " | " + (validated ? fmt(last_val, 4) : "-") + " | " +
           fmt(lr, 2, true) + " | " + fmt(win_ms / double(win_steps), 1) + " | " +
           fmt(double(win_points) / (win_ms / 1000.0), 0));
-      bar.set_postfix("loss " + fmt(mean_loss, 3, true));
+      if (bar) bar->set_postfix("loss " + fmt(mean_loss, 3, true));
       win_loss = win_ms = 0;
       win_steps = win_points = 0;
     }
     // The best model is written when it is found, so a crash never loses it.
-    if (validated && st.best_step == st.step) save_checkpoint(opt.out, make_ckpt(best_params, false));
+    if (lead && validated && st.best_step == st.step)
+      save_checkpoint(opt.out, make_ckpt(best_params, false));
     const bool done = st.epoch == opt.epochs;
-    const bool halt = !done && ((stop && stop->load()) ||
-                                (opt.stop_after > 0 && run_steps >= opt.stop_after));
+    const bool halt = !done && (stop_asked || (opt.stop_after > 0 && run_steps >= opt.stop_after));
     if (done || halt || (opt.checkpoint_every > 0 && st.step % opt.checkpoint_every == 0))
       save_last();
     if (halt) {
@@ -526,11 +601,18 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
       break;
     }
   }
-  bar.finish();
+  if (bar) bar->finish();
   res.steps = st.step;
   res.epoch = st.epoch;
   res.best_val = st.best_val;
   res.params = d_params.to_host(P);
+  res.checksum = check_replicas(comm, res.params.data(), P);
+  if (ranks > 1) {
+    std::ostringstream sum;
+    sum << std::hex << std::setw(16) << std::setfill('0') << res.checksum;
+    say("parameters identical on all " + std::to_string(ranks) + " ranks (checksum " + sum.str() +
+        ")");
+  }
   if (averaged) res.ema = d_ema.to_host(P);
   res.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();

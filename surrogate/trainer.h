@@ -101,16 +101,26 @@ struct TrainResult {
   std::vector<double> losses;     ///< training loss of every step of this run
   std::vector<float> params;      ///< final parameters (the optimizer's, not averaged)
   std::vector<float> ema;         ///< final moving average of params (ema > 0), else empty
+  std::uint64_t checksum = 0;     ///< of params (surrogate/comm.h), checked equal on all ranks
 };
 
 /// Receives each human-readable log line.
 using TrainLog = std::function<void(const std::string&)>;
 
+class Comm;
+
 /// Runs (or resumes) training. `stop` (may be null) is polled after every step: when set, the step
 /// in flight finishes, `last` is saved and the result says interrupted. Throws InputError for bad
 /// data or options, naming the file or option.
+///
+/// With `comm` of N > 1 ranks (surrogate/comm.h; null = one process) every rank calls train with
+/// the same options and trains data-parallel (docs/distributed.md): batch_size meshes per rank, a
+/// global batch of N·batch_size (the checkpoints' batch_size, so a run resumes on any N with the
+/// same product), gradients summed over ranks each step, the same parameters on every rank; only
+/// rank 0 logs and writes files. A failure before the first step is reported by one rank (the
+/// others throw PeerFailure); one after it becomes RankFailure, whose catcher must end the job.
 TrainResult train(const TrainOptions& options, const TrainLog& log,
-                  const std::atomic<bool>* stop = nullptr);
+                  const std::atomic<bool>* stop = nullptr, Comm* comm = nullptr);
 
 /// Indices 0..n-1 in the order of `epoch` (Fisher-Yates over std::mt19937_64; portable).
 std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch);

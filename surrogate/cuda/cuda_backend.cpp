@@ -281,11 +281,13 @@ OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
   return t;
 }
 
-Backend cuda_backend() {
+Backend cuda_backend(int gpu_slot) {
   FLARE_INPUT_CHECK(cuda::cuda_available(),
                     "--device cuda: no CUDA GPU is visible to this process (check nvidia-smi and "
                     "CUDA_VISIBLE_DEVICES); use --device cpu");
-  auto ctx = std::make_shared<cuda::CudaContext>(0);
+  int count = 0;
+  FLARE_CUDA_CHECK(cudaGetDeviceCount(&count));
+  auto ctx = std::make_shared<cuda::CudaContext>(gpu_slot % count);
   Backend b{"cuda", cuda_ops(*ctx), ctx};
   b.ops_bf16 = cuda_ops_bf16(*ctx);
   return b;

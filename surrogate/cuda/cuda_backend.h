@@ -18,7 +18,8 @@ OpTable<float> cuda_ops(cuda::CudaContext& ctx);
 /// The bf16-activation CUDA op table on `ctx` (fp32 params, statistics and latent tensors).
 OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx);
 
-/// A Backend owning a new CudaContext on device 0. InputError when no GPU is present.
-Backend cuda_backend();
+/// A Backend owning a new CudaContext on device gpu_slot % (visible GPUs). InputError when no GPU
+/// is present.
+Backend cuda_backend(int gpu_slot = 0);
 
 }  // namespace flare::surrogate
