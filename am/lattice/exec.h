@@ -25,6 +25,21 @@ namespace flare::am::lattice {
 /// Nodes per reduction chunk; each part's node range starts on a chunk boundary.
 inline constexpr int kChunk = 128;
 
+template <typename T>
+struct Vec3 {
+  T v[3];
+};
+
+/// The order in which forall_node_cells adds a node's 8 cell terms: the GPU's butterfly over 8
+/// lanes (xor 4, 2, 1, own value first), so both devices sum alike.
+template <typename T>
+FLARE_HD inline Vec3<T> sum_cells(const Vec3<T> a[8]) {
+  Vec3<T> s;
+  for (int c = 0; c < 3; ++c)
+    s.v[c] = ((a[0].v[c] + a[4].v[c]) + (a[2].v[c] + a[6].v[c])) + ((a[1].v[c] + a[5].v[c]) + (a[3].v[c] + a[7].v[c]));
+  return s;
+}
+
 struct HostExec {
   template <typename T>
   class Array {
@@ -59,6 +74,20 @@ struct HostExec {
 #pragma omp parallel for schedule(static) if (n > 4096)
     for (std::int64_t i = 0; i < n; ++i)
       if (list[i] >= 0) f(list[i]);
+  }
+
+  /// finish(n, sum over d < 8 of cell(n, d)) for the list's nodes n: a node's 8 cells are 8
+  /// threads on the GPU (the per-node gather is too long a chain for one thread at LPBF sizes).
+  template <typename T, typename C, typename F>
+  void forall_node_cells(const std::int64_t* list, std::int64_t n, const C& cell, const F& finish) const {
+#pragma omp parallel for schedule(static) if (n > 512)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t node = list[i];
+      if (node < 0) continue;
+      Vec3<T> a[8];
+      for (int d = 0; d < 8; ++d) a[d] = cell(node, d);
+      finish(node, sum_cells(a));
+    }
   }
 
   /// out[p] = sum of f(list[i]) over the list entries of part p: chunks [chunk_begin[p],

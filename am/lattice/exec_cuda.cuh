@@ -42,6 +42,21 @@ __global__ void forall_list_kernel(const std::int64_t* __restrict__ list, std::i
   }
 }
 
+// Eight lanes per node, one per cell, summed by butterfly (sum_cells' order); every lane of a warp
+// takes part in the shuffles, so none returns early.
+template <typename T, typename C, typename F>
+__global__ void node_cells_kernel(const std::int64_t* __restrict__ list, std::int64_t n, C cell, F finish) {
+  const std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::int64_t k = i >> 3;
+  const int d = int(i & 7);
+  const std::int64_t node = k < n ? list[k] : -1;
+  Vec3<T> a{{T(0), T(0), T(0)}};
+  if (node >= 0) a = cell(node, d);
+  for (int o = 4; o > 0; o >>= 1)
+    for (int c = 0; c < 3; ++c) a.v[c] += __shfl_xor_sync(0xffffffffu, a.v[c], o);
+  if (d == 0 && node >= 0) finish(node, a);
+}
+
 template <typename F>
 __global__ void chunk_sum_kernel(F f, const std::int64_t* __restrict__ list, double* __restrict__ partial) {
   const std::int64_t n = list[std::int64_t(blockIdx.x) * kChunk + threadIdx.x];
@@ -144,6 +159,14 @@ class CudaExec {
     if (n <= 0) return;
     constexpr int kBlock = 128;
     detail::forall_list_kernel<<<unsigned((n + kBlock - 1) / kBlock), kBlock, 0, m_stream>>>(list, n, f);
+    FLARE_CUDA_LAUNCH_CHECK(m_stream);
+  }
+
+  template <typename T, typename C, typename F>
+  void forall_node_cells(const std::int64_t* list, std::int64_t n, const C& cell, const F& finish) const {
+    if (n <= 0) return;
+    constexpr int kBlock = 128;
+    detail::node_cells_kernel<T><<<unsigned((8 * n + kBlock - 1) / kBlock), kBlock, 0, m_stream>>>(list, n, cell, finish);
     FLARE_CUDA_LAUNCH_CHECK(m_stream);
   }
 

@@ -155,28 +155,25 @@ FLARE_HD inline void for_each_fine_node(const LevelView& fv, const LevelView::At
       }
 }
 
-// acc = (A x) at node `at` (rows 3n..3n+2), unmasked; M the matrix type, T the vector type.
+// Cell d's (d = dx + 2 dy + 4 dz, the cell at node - (dx, dy, dz)) share of (A x) at node n
+// (rows 3n..3n+2), unmasked, zero where the cell is inactive; M the matrix type, T the vector type.
 template <typename T, typename M>
-FLARE_HD inline void apply_rows(const LevelView& v, const LevelView::At& at, const M* ke, const T* x,
-                                T acc[3]) {
+FLARE_HD inline Vec3<T> apply_cell(const LevelView& v, std::int64_t n, int d, const M* ke, const T* x) {
+  Vec3<T> acc{{T(0), T(0), T(0)}};
+  const LevelView::At at = v.locate(n);
   const LevelPart& lp = v.parts[at.p];
-  acc[0] = acc[1] = acc[2] = 0;
-  for (int dz = 0; dz < 2; ++dz)
-    for (int dy = 0; dy < 2; ++dy)
-      for (int dx = 0; dx < 2; ++dx) {
-        const int ci = at.i - dx, cj = at.j - dy, ck = at.k - dz;
-        const M* m = v.cell_matrix<M>(at.p, lp, ci, cj, ck, ke);
-        if (!m) continue;
-        const M* row = m + 72 * corner_of(dx, dy, dz);
-        for (int b = 0; b < 8; ++b) {
-          const std::int64_t nb =
-              3 * v.node(lp, ci + corner_bit(b, 0), cj + corner_bit(b, 1), ck + corner_bit(b, 2));
-          const T x0 = x[nb], x1 = x[nb + 1], x2 = x[nb + 2];
-          for (int r = 0; r < 3; ++r)
-            acc[r] += T(row[24 * r + 3 * b]) * x0 + T(row[24 * r + 3 * b + 1]) * x1 +
-                      T(row[24 * r + 3 * b + 2]) * x2;
-        }
-      }
+  const int dx = d & 1, dy = (d >> 1) & 1, dz = d >> 2;
+  const int ci = at.i - dx, cj = at.j - dy, ck = at.k - dz;
+  const M* m = v.cell_matrix<M>(at.p, lp, ci, cj, ck, ke);
+  if (!m) return acc;
+  const M* row = m + 72 * corner_of(dx, dy, dz);
+  for (int b = 0; b < 8; ++b) {
+    const std::int64_t nb = 3 * v.node(lp, ci + corner_bit(b, 0), cj + corner_bit(b, 1), ck + corner_bit(b, 2));
+    const T x0 = x[nb], x1 = x[nb + 1], x2 = x[nb + 2];
+    for (int r = 0; r < 3; ++r)
+      acc.v[r] += T(row[24 * r + 3 * b]) * x0 + T(row[24 * r + 3 * b + 1]) * x1 + T(row[24 * r + 3 * b + 2]) * x2;
+  }
+  return acc;
 }
 
 // Entry (row, col) of W_o^T m W_o: the share of a child cell at offset o (24x24 matrix m) in its
@@ -340,6 +337,18 @@ struct Solver {
   template <typename F>
   void for_nodes(int l, const F& f) {
     ex.forall_list(lv[l].list.data(), lv[l].list_size, f);
+  }
+  // finish(n, A x at n) over level l's list, A x gathered from each free node's 8 cells.
+  template <typename T, typename M, typename F>
+  void for_node_products(int l, const M* ke, const T* xin, const F& finish) {
+    const LevelView v = view(l);
+    ex.template forall_node_cells<T>(
+        lv[l].list.data(), lv[l].list_size,
+        [=] FLARE_HD(std::int64_t n, int d) -> Vec3<T> {
+          if (!xin || !v.free[n]) return Vec3<T>{{T(0), T(0), T(0)}};
+          return apply_cell<T, M>(v, n, d, ke, xin);
+        },
+        finish);
   }
   // Sum of f(n) per part over level l's list.
   template <typename F>
@@ -654,13 +663,11 @@ struct Solver {
       });
     };
     for (int it = 0; it < kPowerIterations; ++it) {
-      for_nodes(l, [=] FLARE_HD(std::int64_t n) {
+      for_node_products<float, float>(l, ke, vec, [=] FLARE_HD(std::int64_t n, Vec3<float> ax) {
         const std::uint8_t fr = v.free[n];
-        float ax[3] = {0, 0, 0};
-        if (fr) apply_rows<float, float>(v, v.locate(n), ke, vec, ax);
         const float* di = v.dinv + 9 * n;
         for (int c = 0; c < 3; ++c)
-          w[3 * n + c] = ((fr >> c) & 1) ? di[3 * c] * ax[0] + di[3 * c + 1] * ax[1] + di[3 * c + 2] * ax[2] : 0.0f;
+          w[3 * n + c] = ((fr >> c) & 1) ? di[3 * c] * ax.v[0] + di[3 * c + 1] * ax.v[1] + di[3 * c + 2] * ax.v[2] : 0.0f;
       });
       level_sum(w, ww);
       level_sum(vec, vv);
@@ -737,16 +744,13 @@ struct Solver {
     const float* b = lv[l].b.data();
     const float* ke = ke_f.data();
     const float* om = omega.data() + std::int64_t(l) * parts;
-    for_nodes(l, [=] FLARE_HD(std::int64_t n) {
+    for_node_products<float, float>(l, ke, in, [=] FLARE_HD(std::int64_t n, Vec3<float> ax) {
       float res[3] = {0, 0, 0};
       float w = 0;
       const std::uint8_t fr = v.free[n];
       if (fr) {
-        const LevelView::At at = v.locate(n);
-        float ax[3] = {0, 0, 0};
-        if (in) apply_rows<float, float>(v, at, ke, in, ax);
-        for (int c = 0; c < 3; ++c) res[c] = b[3 * n + c] - ax[c];
-        w = om[at.p];
+        for (int c = 0; c < 3; ++c) res[c] = b[3 * n + c] - ax.v[c];
+        w = om[v.locate(n).p];
       }
       const float* di = v.dinv + 9 * n;
       for (int c = 0; c < 3; ++c) {
@@ -760,11 +764,9 @@ struct Solver {
     const LevelView v = view(l);
     const float* b = lv[l].b.data();
     const float* ke = ke_f.data();
-    for_nodes(l, [=] FLARE_HD(std::int64_t n) {
+    for_node_products<float, float>(l, ke, xin, [=] FLARE_HD(std::int64_t n, Vec3<float> ax) {
       const std::uint8_t fr = v.free[n];
-      float ax[3] = {0, 0, 0};
-      if (fr) apply_rows<float, float>(v, v.locate(n), ke, xin, ax);
-      for (int c = 0; c < 3; ++c) out[3 * n + c] = ((fr >> c) & 1) ? b[3 * n + c] - ax[c] : 0.0f;
+      for (int c = 0; c < 3; ++c) out[3 * n + c] = ((fr >> c) & 1) ? b[3 * n + c] - ax.v[c] : 0.0f;
     });
   }
 
@@ -872,11 +874,9 @@ struct Solver {
   void apply(const double* xin, double* y) {
     const LevelView v = view(0);
     const double* ke = ke_d.data();
-    for_nodes(0, [=] FLARE_HD(std::int64_t n) {
+    for_node_products<double, double>(0, ke, xin, [=] FLARE_HD(std::int64_t n, Vec3<double> ax) {
       const std::uint8_t fr = v.free[n];
-      double ax[3] = {0, 0, 0};
-      if (fr) apply_rows<double, double>(v, v.locate(n), ke, xin, ax);
-      for (int c = 0; c < 3; ++c) y[3 * n + c] = ((fr >> c) & 1) ? ax[c] : 0.0;
+      for (int c = 0; c < 3; ++c) y[3 * n + c] = ((fr >> c) & 1) ? ax.v[c] : 0.0;
     });
   }
 
