@@ -23,7 +23,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 simulate() {  # NAME PART.vtu: the solved part, written to the work folder
-  "$FLARE" am simulate "$2" -o "$work/$1.vtu" --material ti64 --layers 10 --threads 1
+  "$FLARE" am simulate "$2" -o "$work/$1.vtu" --material ti64 --threads 1  # the default layering and supports
 }
 
 procedural() {  # NAME FAMILY SEED NODES

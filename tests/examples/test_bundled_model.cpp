@@ -1,6 +1,6 @@
 // The model that ships (models/lpbf-default.h5), as README quick-start command (1) uses it:
 // `predict` without -m finds it, and on the example parts (none in its training data) it is far
-// better than predicting no distortion and than the pointwise-MLP baseline shipped beside it.
+// better than predicting no distortion, and its uncertainty ranks the parts as their errors do.
 // Thresholds sit above the measured errors (models/README.md) with margin for other compilers and
 // BLAS orderings; a broken checkpoint, feature recipe or model path lands far above them.
 #include <gtest/gtest.h>
@@ -47,13 +47,14 @@ TEST(BundledModel, QuickStartPredictUsesItAndWritesTheFields) {
   fs::remove(out);
 }
 
-TEST(BundledModel, BeatsZeroAndTheBaselineOnTheExampleParts) {
+// The examples' truth is the default simulation (0.1 mm layers, supports), which the model was
+// trained on; predicting zero scores 1 on every part.
+TEST(BundledModel, BeatsZeroOnTheExampleParts) {
   const auto flare = eval_json("models/lpbf-default.h5");
-  const auto mlp = eval_json("models/lpbf-baseline-mlp.h5");
   ASSERT_EQ(flare.at("samples").size(), 4u);
   for (const auto& s : flare.at("samples"))
-    EXPECT_LT(s.at("rel_l2").get<double>(), 0.7) << s.dump();  // measured 0.11 .. 0.61
-  const double f = flare.at("summary").at("mean_rel_l2"), b = mlp.at("summary").at("mean_rel_l2");
-  EXPECT_LT(f, 0.45);  // measured 0.373
-  EXPECT_LT(f, 0.5 * b) << "FLARE " << f << " vs pointwise MLP " << b;  // measured 0.373 vs 1.000
+    EXPECT_LT(s.at("rel_l2").get<double>(), 0.9) << s.dump();  // measured 0.13 .. 0.80 (blade)
+  EXPECT_LT(flare.at("summary").at("mean_rel_l2").get<double>(), 0.4);  // measured 0.310
+  // The ensemble's score ranks the parts as their errors do (measured 1.0 on these four).
+  EXPECT_GT(flare.at("calibration").at("spearman").get<double>(), 0.5) << flare.at("calibration").dump();
 }

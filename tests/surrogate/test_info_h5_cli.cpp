@@ -292,26 +292,39 @@ TEST_F(InfoH5Cli, BundledModel) {
   const std::string best = std::string(FLARE_SOURCE_DIR) + "/models/lpbf-default.h5";
   if (!fs::exists(best)) GTEST_SKIP() << "no bundled model in this tree";
   const Json j = run_json(best)["files"][0];
-  EXPECT_EQ(j["model"]["parameters"], 593155);
-  EXPECT_EQ(j["model"]["config"]["in_dim"], 8);
+  EXPECT_EQ(j["model"]["parameters"], 593091);
+  EXPECT_EQ(j["model"]["config"]["in_dim"], 7);
   EXPECT_EQ(j["model"]["config"]["out_dim"], 3);
   EXPECT_EQ(j["targets"]["arrays"], Json::array({"displacement"}));
-  EXPECT_EQ(j["features"]["names"].size(), 8u);
-  EXPECT_NEAR(j["training"]["best_val"].get<double>(), 0.309, 5e-4);
-  EXPECT_EQ(j["training"]["options"]["epochs"], 39);
-  EXPECT_EQ(j["training"]["step"], 39000);  // the whole OneCycle run, not an early checkpoint
-  EXPECT_EQ(j["training_domain"]["samples"], 1000);
+  EXPECT_EQ(j["features"]["names"].size(), 7u);
+  EXPECT_NEAR(j["training"]["best_val"].get<double>(), 0.2233, 5e-4);  // member 0
+  EXPECT_EQ(j["training"]["options"]["epochs"], 19);
+  EXPECT_EQ(j["training_domain"]["samples"], 800);
   EXPECT_FALSE(j["resumable"].get<bool>());
+  // A calibrated deep ensemble (docs/uncertainty.md), positions in the part's own frame.
+  EXPECT_EQ(j["ensemble"]["members"], 4);
+  EXPECT_NEAR(j["ensemble"]["sigma_scale"].get<double>(), 2.793, 1e-3);
+  EXPECT_NEAR(j["ensemble"]["calibration"]["summary"]["coverage_2sigma"].get<double>(), 0.9545, 1e-3);
+  EXPECT_EQ(j["features"]["recipe_version"], 2);
+  EXPECT_EQ(j["features"]["frame"], "part");
   const Output text = run("info " + best);
   ASSERT_EQ(text.code, 0) << text.err;
-  EXPECT_TRUE(has(text.out, "593,155 parameters")) << text.out;
+  EXPECT_TRUE(has(text.out, "593,091 parameters")) << text.out;
   EXPECT_TRUE(has(text.out, "targets     displacement (3 components)")) << text.out;
+  EXPECT_TRUE(has(text.out, "ensemble    4 members")) << text.out;
+}
+
+// The version-1 model it replaced stays in models/ (checkpoints of recipe 1 keep loading).
+TEST_F(InfoH5Cli, PreviousBundledModel) {
+  const std::string v1 = std::string(FLARE_SOURCE_DIR) + "/models/lpbf-v1-10groups.h5";
+  if (!fs::exists(v1)) GTEST_SKIP() << "no previous bundled model in this tree";
+  const Json j = run_json(v1)["files"][0];
+  EXPECT_EQ(j["model"]["parameters"], 593155);
+  EXPECT_NEAR(j["training"]["best_val"].get<double>(), 0.309, 5e-4);
+  EXPECT_EQ(j["training"]["step"], 39000);
   EXPECT_EQ(j["features"]["recipe_version"], 1);
   EXPECT_EQ(j["features"]["frame"], "plate");
   EXPECT_NEAR(j["features"]["origin"][0].get<double>(), 51.3066, 1e-4);
-  EXPECT_TRUE(has(text.out, "recipe      version 1: coords, boundary_distance, boundary_normal, "
-                            "height; origin (51.3066, 25.11, 25.0762) on the plate"))
-      << text.out;
 }
 
 // HDF5 reports an unreadable file as "not HDF5"; info says what is wrong. Permissions do not stop

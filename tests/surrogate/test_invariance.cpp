@@ -193,7 +193,7 @@ TEST(BundledV1, PredictionsAreBitwiseThoseBeforeRecipeVersion2) {
   const mesh::Mesh part = mesh::read_mesh(source("examples/lpbf/cantilever.vtu"));
   nlohmann::json now;
   now["points"] = part.num_points();
-  for (const char* name : {"lpbf-default.h5", "lpbf-baseline-mlp.h5"}) {
+  for (const char* name : {"lpbf-v1-10groups.h5", "lpbf-v1-10groups-mlp.h5"}) {
     surrogate::Predictor p(source(std::string("models/") + name));
     ASSERT_EQ(p.recipe().version, 1) << name;
     const mesh::FeatureMatrix x = mesh::compute_features(part, p.recipe());
