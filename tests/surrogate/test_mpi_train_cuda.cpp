@@ -67,5 +67,8 @@ TEST_F(MpiTrainCuda, OneRankOverNcclEqualsThePlainProcess) {
   EXPECT_NE(nccl.out.find("gradients summed over NCCL "), std::string::npos) << nccl.out;
   const auto one = test::run_cli(args("one", 2));
   ASSERT_EQ(one.code, 0) << one.out;
-  test::expect_same_state(dir, "nccl", "one", 0.0);
+  // Not bitwise: on the H200 (session 7) the NCCL run and the plain one differed by 6e-8 relative
+  // in the parameters and 7e-9 in the losses (the GPU's own reductions are not run-to-run
+  // identical); a broken sum or scaling is off by orders more.
+  test::expect_same_state(dir, "nccl", "one", kTol);
 }
