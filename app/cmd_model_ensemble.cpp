@@ -23,15 +23,16 @@ namespace po = app::po;
 int model_ensemble_cmd(const app::Args& args) {
   std::vector<std::string> inputs;
   std::string output, data, split = "val", device = "cpu", precision = "fp32";
-  double warn = surrogate::kDefaultWarnScore;
+  std::string warn_arg = std::to_string(surrogate::kDefaultWarnScore).substr(0, 4);
   po::options_description opts("options");
   opts.add_options()
       ("input", po::value(&inputs)->multitoken(), "member checkpoints from `train` (2 or more)")
       ("output,o", po::value(&output)->required(), "the ensemble checkpoint to write")
       ("calibrate", po::value(&data), "dataset (from `dataset build`) to fit the uncertainty scale on")
       ("split", po::value(&split)->default_value(split), "train | val | test: the --calibrate split")
-      ("warn-above", po::value(&warn)->default_value(warn),
-       "predict warns when a part's estimated relative error exceeds this")
+      ("warn-above", po::value(&warn_arg)->default_value(warn_arg),
+       "predict warns when a part's estimated relative error exceeds this; 'auto' (with --calibrate): "
+       "the score that 10% of the calibration parts with rel-L2 < 0.2 exceed")
       ("device", po::value(&device)->default_value(device), "cpu | cuda (for --calibrate)")
       ("precision", po::value(&precision)->default_value(precision), "fp32 | bf16 (for --calibrate; needs --device cuda)");
   po::positional_options_description pos;
@@ -43,12 +44,25 @@ int model_ensemble_cmd(const app::Args& args) {
                        "  flare-surrogate train --data data.h5 -o m2.h5 --seed 2   # concurrently if you like\n"
                        "  flare-surrogate model ensemble m1.h5 m2.h5 m3.h5 -o ens.h5 --calibrate data.h5\n"
                        "  flare-surrogate model ensemble m*.h5 -o ens.h5 --calibrate data.h5 --split val --warn-above 0.3\n"
+                       "  flare-surrogate model ensemble m*.h5 -o ens.h5 --calibrate data.h5 --warn-above auto\n"
                        "  flare-surrogate predict part.vtu -m ens.h5    # + displacement_uncertainty, a score\n"))
     return 0;
   FLARE_INPUT_CHECK(inputs.size() >= 2, "model ensemble: give 2 or more member checkpoints (got ",
                     inputs.size(), ")");
-  FLARE_INPUT_CHECK(std::isfinite(warn) && warn > 0,
-                    "model ensemble: --warn-above must be a positive relative error (got ", warn, ")");
+  const bool warn_auto = warn_arg == "auto";
+  double warn = std::nan("");
+  if (!warn_auto) {
+    try {
+      std::size_t used = 0;
+      warn = std::stod(warn_arg, &used);
+      if (used != warn_arg.size()) warn = std::nan("");
+    } catch (const std::exception&) {
+    }
+  }
+  FLARE_INPUT_CHECK(!warn_auto || vm.count("calibrate"),
+                    "model ensemble: --warn-above auto fits the threshold on --calibrate DATA; give it");
+  FLARE_INPUT_CHECK(warn_auto || (std::isfinite(warn) && warn > 0),
+                    "model ensemble: --warn-above must be a positive relative error or auto (got ", warn_arg, ")");
   FLARE_INPUT_CHECK(split == "train" || split == "val" || split == "test",
                     "model ensemble: --split must be train, val or test, got '", split, "'");
   FLARE_INPUT_CHECK(vm.count("calibrate") || vm["split"].defaulted(),
@@ -72,6 +86,7 @@ int model_ensemble_cmd(const app::Args& args) {
     surrogate::Predictor predictor(ens, output, device, precision);
     const surrogate::Calibration c =
         surrogate::calibrate_ensemble(predictor, d, d.split(split), warn, data + " (" + split + " split)");
+    info.warn_score = c.warn_score;
     info.sigma_scale = c.sigma_scale;
     info.score_scale = c.score_scale;
     info.calibration = {{"data", data}, {"split", split}, {"summary", c.summary.to_json()}};

@@ -73,7 +73,7 @@ PY
   wait
   for s in $(seq 1 "$MEMBERS"); do tail -2 "$work/m$s.log" | tee -a "$OUT/progress.txt"; done
   members=$(ls "$work"/m[0-9].h5)
-  $FS model ensemble $members -o "$work/ensemble.h5" --calibrate "$work/lpbf.h5" --split val --device cuda \
+  $FS model ensemble $members -o "$work/ensemble.h5" --calibrate "$work/lpbf.h5" --split val --warn-above auto --device cuda \
     2>&1 | tee -a "$OUT/progress.txt"
   cp "$work/ensemble.h5" "$OUT/"
   $FS eval -m "$work/ensemble.h5" --data "$work/lpbf.h5" --split test --device cuda --json > "$OUT/ens.test.json" 2>&1

@@ -65,7 +65,13 @@ Calibration calibrate_ensemble(Predictor& predictor, const Dataset& data,
   FLARE_INPUT_CHECK(score_factor > 0, data_name, ": cannot calibrate the part score on ", ids.size(),
                     " parts: the ensemble mean is exact on every part with a spread");
   for (auto& p : parts) p.score *= score_factor;
+  if (std::isnan(warn_score)) {
+    warn_score = fit_warn_score(parts);
+    FLARE_INPUT_CHECK(warn_score > 0, data_name, ": no part of the ", ids.size(),
+                      " has a relative error below 0.2 to fit --warn-above auto on; give a number");
+  }
   Calibration c;
+  c.warn_score = warn_score;
   c.sigma_scale = predictor.ensemble()->sigma_scale * factor;
   c.score_scale = predictor.ensemble()->score_scale * score_factor;
   c.summary = summarize_calibration(parts, warn_score);

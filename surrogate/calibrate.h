@@ -29,12 +29,14 @@ std::vector<EnsembleSample> evaluate_ensemble(Predictor& predictor, const Datase
 struct Calibration {
   double sigma_scale = 1;
   double score_scale = 1;
+  double warn_score = 0;       ///< the one given, or fitted (fit_warn_score) when that was NaN
   CalibrationSummary summary;  ///< with the fitted scale, warnings counted at `warn_score`
 };
 
 /// Fits the scale that puts kTwoSigmaCoverage of the values of samples `ids` within ±2σ
 /// (fit_sigma_scale), then the score scale that maps the parts' scores onto their rel-L2
 /// (fit_score_scale); both relative to the predictor's current scales, so they need not be 1.
+/// A NaN warn_score is fitted too (fit_warn_score).
 /// InputError
 /// naming `data_name` when no finite positive scale exists: the members agree exactly where the
 /// mean errs (identical members), or the mean is exact everywhere.

@@ -130,6 +130,17 @@ double fit_score_scale(const std::vector<PartUncertainty>& parts) {
   return n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
 }
 
+double fit_warn_score(const std::vector<PartUncertainty>& parts, double good, double false_alarm) {
+  std::vector<double> s;
+  for (const auto& p : parts)
+    if (p.rel_l2 < good && std::isfinite(p.score)) s.push_back(p.score);
+  if (s.empty()) return 0.0;
+  std::sort(s.begin(), s.end());
+  // Warnings are score > threshold: the k-th smallest leaves n - k - 1 <= false_alarm n above it.
+  const auto k = std::size_t(std::ceil((1.0 - false_alarm) * double(s.size()))) - 1;
+  return s[std::min(k, s.size() - 1)];
+}
+
 double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   FLARE_CHECK(a.size() == b.size(), "spearman: ", a.size(), " against ", b.size(), " values");
   const double nan = std::numeric_limits<double>::quiet_NaN();

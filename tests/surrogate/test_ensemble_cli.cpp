@@ -190,9 +190,12 @@ TEST_F(EnsembleCli, WarningFiresOnlyWhenTheScoreExceedsTheThreshold) {
   const auto lax = run("predict " + in + " -m " + p("lax.h5") + " -o " + p("box1_lax.vtu"));
   ASSERT_EQ(lax.code, 0) << lax.out;
   EXPECT_EQ(lax.out.find("warning:"), std::string::npos) << lax.out;
-  const auto bad = run("model ensemble " + members + " -o " + p("x.h5") + " --warn-above -1");
-  EXPECT_EQ(bad.code, 2) << bad.out;
-  EXPECT_EQ(lines(bad.out), 1) << bad.out;
+  for (const char* arg : {"-1", "0.3x", "autox", "auto"}) {  // auto needs --calibrate to fit on
+    const auto bad = run("model ensemble " + members + " -o " + p("x.h5") + " --warn-above " + arg);
+    EXPECT_EQ(bad.code, 2) << arg << ": " << bad.out;
+    EXPECT_EQ(lines(bad.out), 1) << bad.out;
+    EXPECT_FALSE(fs::exists(p("x.h5"))) << arg;
+  }
 }
 
 TEST_F(EnsembleCli, EvalReportsCalibrationInJsonTableAndCsv) {

@@ -163,6 +163,22 @@ TEST(EnsembleMath, ScoreScaleIsTheMedianRatioOfErrorToScore) {
   EXPECT_EQ(fit_score_scale({parts[4]}), 0.0);
 }
 
+// Ten good parts with scores 0.1 .. 1.0: the fitted threshold leaves exactly one (10%) above it;
+// bad parts, however high their scores, do not move it.
+TEST(EnsembleMath, WarnScoreLeavesTheFalseAlarmRateOfGoodPartsAboveIt) {
+  std::vector<PartUncertainty> parts;
+  for (int i = 10; i >= 1; --i) parts.push_back({0.1 * i, 0.05, 1, 1});
+  parts.push_back({5.0, 0.9, 1, 1});
+  parts.push_back({0.01, 0.7, 1, 1});
+  const double t = fit_warn_score(parts);
+  EXPECT_NEAR(t, 0.9, 1e-12);
+  int above = 0;
+  for (const auto& p : parts) above += p.rel_l2 < 0.2 && p.score > t;
+  EXPECT_EQ(above, 1);
+  EXPECT_NEAR(fit_warn_score(parts, 0.2, 0.3), 0.7, 1e-12);
+  EXPECT_EQ(fit_warn_score({{0.5, 0.6, 1, 1}}), 0.0);  // no good part: nothing to fit on
+}
+
 TEST(Spearman, KnownValues) {
   EXPECT_DOUBLE_EQ(spearman({1, 2, 3, 4}, {10, 20, 30, 1000}), 1.0);
   EXPECT_DOUBLE_EQ(spearman({1, 2, 3, 4}, {4, 3, 2, 1}), -1.0);
