@@ -48,7 +48,7 @@ train)
   [ -f "$work/lpbf.h5" ] || { echo "no $work/lpbf.h5: the host went cold; run the data step again"; exit 3; }
   budget=${TRAIN_SECONDS:-330}
   args=(--data "$work/lpbf.h5" --device cuda --precision bf16 --batch-size 1 --recipe reference --augment
-        --checkpoint-every 2000 --log-every 500 ${TRAIN_ARGS:-})
+        --checkpoint-every 2000 ${TRAIN_ARGS:-})
   # Epochs from a short probe of all members at once (they share the GPU), so OneCycle ends in time.
   for s in $(seq 1 "$MEMBERS"); do
     $FS train "${args[@]}" --seed "$s" -o "$work/probe$s.h5" --epochs 1000 --stop-after 150 --log-every 50 \
@@ -68,7 +68,7 @@ PY
   rm -f "$work"/probe*
   for s in $(seq 1 "$MEMBERS"); do
     timeout -s INT -k 60 $((budget - (SECONDS - t0) + 30)) $FS train "${args[@]}" --seed "$s" -o "$work/m$s.h5" \
-      --epochs "$epochs" --metrics "$work/m$s.jsonl" > "$work/m$s.log" 2>&1 &
+      --epochs "$epochs" --log-every 500 --metrics "$work/m$s.jsonl" > "$work/m$s.log" 2>&1 &
   done
   wait
   for s in $(seq 1 "$MEMBERS"); do tail -2 "$work/m$s.log" | tee -a "$OUT/progress.txt"; done
