@@ -151,9 +151,11 @@ void make_sample(const DatasetOptions& opts, const Material& material, SampleRec
   write_sample(opts, rec, part, r);
 }
 
-// GPU generation: worker threads make parts and write solved ones; one thread solves the parts
-// that wait, together, in batches of up to batch_nodes nodes (the GPU is efficient only when a
-// launch covers many parts). Workers prefer writing to making, so memory stays bounded.
+// GPU generation: worker threads make parts and write solved ones; solver threads (gpu_streams,
+// each with its own CUDA stream) solve the parts that wait, together, in batches of up to
+// batch_nodes nodes (the GPU is efficient only when a launch covers many parts). A batch iterates
+// until its slowest part converges, so several smaller batches at once waste less than one large
+// one (measured: docs/architecture.md). Workers prefer writing to making, so memory stays bounded.
 // Voxel layers of a voxel-mesh part (its height over its voxel size).
 double layers_of(const mesh::Mesh& part) {
   const double h = part.field_data.has("voxel_size") ? part.field_data.get("voxel_size", "part").get(0) : 1.0;
@@ -171,7 +173,10 @@ class GpuPipeline {
 
   GpuPipeline(const DatasetOptions& opts, const SimulationOptions& sim, int workers)
       : m_opts(opts), m_sim(sim), m_capacity(std::size_t(std::max(256, 16 * workers))) {
-    m_solver = std::thread([this] { solve_loop(); });
+    const char* prof = std::getenv("FLARE_LATTICE_PROFILE");
+    m_profile = prof && prof[0] == '1';
+    m_start = std::chrono::steady_clock::now();
+    for (int i = 0; i < std::max(1, opts.gpu_streams); ++i) m_solvers.emplace_back([this] { solve_loop(); });
   }
   ~GpuPipeline() {
     {
@@ -179,7 +184,14 @@ class GpuPipeline {
       m_closing = true;
     }
     m_cv.notify_all();
-    if (m_solver.joinable()) m_solver.join();
+    for (std::thread& t : m_solvers)
+      if (t.joinable()) t.join();
+    // Where a dataset's time goes: solvers that wait for parts are starved by the workers.
+    if (m_profile)
+      std::fprintf(stderr, "dataset profile: %d batches on %zu streams in %.1f s, solvers busy %.1f s, waiting for parts %.1f s\n",
+                   m_batches, m_solvers.size(),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count(), m_solving,
+                   m_waited);
   }
 
   /// Blocks while the queue of unsolved parts is full.
@@ -208,7 +220,7 @@ class GpuPipeline {
   /// Waits for the next solved part; nullopt when everything submitted has been handed out.
   std::optional<Item> wait_solved() {
     std::unique_lock<std::mutex> g(m_lock);
-    m_cv.wait(g, [&] { return !m_solved.empty() || (m_producers_done && m_waiting.empty() && !m_busy); });
+    m_cv.wait(g, [&] { return !m_solved.empty() || (m_producers_done && m_waiting.empty() && m_busy == 0); });
     if (m_solved.empty()) return std::nullopt;
     Item it = std::move(m_solved.front());
     m_solved.pop_front();
@@ -218,10 +230,6 @@ class GpuPipeline {
 
  private:
   void solve_loop() {
-    const char* prof = std::getenv("FLARE_LATTICE_PROFILE");
-    const bool profile = prof && prof[0] == '1';
-    double waited = 0, solving = 0;
-    int batches = 0;
     for (;;) {
       std::vector<Item> batch;
       const auto t_wait = std::chrono::steady_clock::now();
@@ -231,13 +239,7 @@ class GpuPipeline {
         for (;;) {
           std::int64_t nodes = 0;
           for (const Item& it : m_waiting) nodes += it.part.num_points();
-          if (m_closing && m_waiting.empty()) {
-            // Where a dataset's time goes: a GPU that waits for parts is starved by the workers.
-            if (profile)
-              std::fprintf(stderr, "dataset profile: %d batches, solver busy %.1f s, waiting for parts %.1f s\n",
-                           batches, solving, waited);
-            return;
-          }
+          if (m_closing && m_waiting.empty()) return;
           if (nodes >= m_opts.batch_nodes || m_waiting.size() >= m_capacity ||
               ((m_producers_done || m_closing) && !m_waiting.empty()))
             break;
@@ -254,24 +256,24 @@ class GpuPipeline {
           batch.push_back(std::move(m_waiting.front()));
           m_waiting.pop_front();
         }
-        m_busy = true;
+        ++m_busy;
         m_cv.notify_all();
       }
       const auto t_solve = std::chrono::steady_clock::now();
-      waited += std::chrono::duration<double>(t_solve - t_wait).count();
       solve(batch);
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_solve).count();
-      solving += dt;
-      ++batches;
-      if (profile) {
+      std::lock_guard<std::mutex> g(m_lock);
+      m_waited += std::chrono::duration<double>(t_solve - t_wait).count();
+      m_solving += dt;
+      ++m_batches;
+      if (m_profile) {
         std::int64_t nodes = 0;
         for (const Item& it : batch) nodes += it.part.num_points();
         std::fprintf(stderr, "dataset profile: batch of %zu parts, %lld nodes, layers %.0f..%.0f: %.2f s\n",
                      batch.size(), static_cast<long long>(nodes), batch.front().layers, batch.back().layers, dt);
       }
-      std::lock_guard<std::mutex> g(m_lock);
       for (Item& it : batch) m_solved.push_back(std::move(it));
-      m_busy = false;
+      --m_busy;
       m_cv.notify_all();
     }
   }
@@ -308,8 +310,13 @@ class GpuPipeline {
   std::mutex m_lock;
   std::condition_variable m_cv;
   std::deque<Item> m_waiting, m_solved;
-  bool m_closing = false, m_producers_done = false, m_busy = false;
-  std::thread m_solver;
+  bool m_closing = false, m_producers_done = false;
+  int m_busy = 0;  // batches being solved
+  bool m_profile = false;
+  std::chrono::steady_clock::time_point m_start;
+  double m_waited = 0, m_solving = 0;  // summed over the solver threads
+  int m_batches = 0;
+  std::vector<std::thread> m_solvers;
 };
 
 std::string csv_quote(const std::string& s) {
@@ -412,6 +419,7 @@ DatasetReport generate_dataset(const DatasetOptions& requested,
   FLARE_INPUT_CHECK(opts.device == "cpu" || opts.device == "cuda" || opts.device == "lattice-host",
                     "am dataset: --device must be cpu or cuda (got '", opts.device, "')");
   FLARE_INPUT_CHECK(opts.batch_nodes >= 1, "am dataset: --batch-nodes must be positive");
+  FLARE_INPUT_CHECK(opts.gpu_streams >= 1 && opts.gpu_streams <= 64, "am dataset: --gpu-streams must be 1..64");
   FLARE_INPUT_CHECK(opts.count <= 99999, "am dataset: --count ", opts.count,
                     " is above 99999 (sample names have five digits); split into several folders");
   const Material material = material_by_name(opts.material);

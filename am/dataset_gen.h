@@ -31,7 +31,9 @@ struct DatasetOptions {
   bool supports = true;              ///< rigid supports under overhangs (SimulationOptions)
   std::string device = "cpu";        ///< process simulation: cpu, or cuda (batched on the GPU)
   /// cuda: parts solved together, up to this many nodes per batch (workers keep the queue full).
-  std::int64_t batch_nodes = 4000000;
+  std::int64_t batch_nodes = 500000;
+  /// cuda: batches solved at once, each by its own thread on its own stream.
+  int gpu_streams = 4;
   std::vector<std::string> families; ///< drawn from uniformly (see plan_sample); empty = all
   /// Generate only the samples of these splits ("train", "val", "test"); empty = all. The other
   /// indices keep their plan (and split), they are just not built: the held-out parts of a large

@@ -30,6 +30,8 @@ int run(const flare::app::Args& args) {
       ("supports", po::value<std::string>()->default_value("auto"), "auto: rigid supports under faces flatter than 45 degrees; none")
       ("device", po::value(&d.device)->default_value(d.device), "process simulation on cpu or cuda (parts batched on the GPU)")
       ("batch-nodes", po::value(&d.batch_nodes)->default_value(d.batch_nodes), "cuda: nodes solved together per batch")
+      ("gpu-streams", po::value(&d.gpu_streams)->default_value(d.gpu_streams),
+       "cuda: batches solved at once, each on its own stream")
       ("families", po::value(&families), "comma-separated families to draw from (default: all)")
       ("splits", po::value(&splits),
        "generate only these splits, e.g. test or val,test (default: all); sample i keeps its split");

@@ -9,7 +9,7 @@ work=${WORK:-/tmp/retrain}
 export FS="$PWD/.device/run flare-surrogate"
 mkdir -p "$work/examples" "$OUT"
 COUNT=${COUNT:-1000} NODES=${NODES:-5000..30000} JOBS=16 RECIPE=2 \
-  AM_ARGS="--device cuda --batch-nodes ${BATCH_NODES:-1500000}" \
+  AM_ARGS="--device cuda --batch-nodes ${BATCH_NODES:-500000}" \
   TRAIN_ARGS="--recipe reference --augment --precision bf16" HOLDOUT=${HOLDOUT:-cylinder_holes} \
   HOLDOUT_COUNT=${HOLDOUT_COUNT:-40} FLARE_SECONDS=${FLARE_SECONDS:-200} BASE_EPOCHS=${BASE_EPOCHS:-10} \
   STOP_AT=${STOP_AT:-520} scripts/lpbf_default_model.sh "$work" >"$work/run.log" 2>&1

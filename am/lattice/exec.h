@@ -113,18 +113,19 @@ struct HostExec {
   }
 
   /// Inverts `count` symmetric positive definite n x n matrices in place (row-major, one after
-  /// the other), by Gauss-Jordan without pivoting.
-  void invert_spd(double* a, int n, int count) const {
+  /// the other), by Gauss-Jordan without pivoting. fp32: the inverse only preconditions (the
+  /// V-cycle is fp32), and in fp32 a 192 x 192 matrix fits in a GPU block's shared memory.
+  void invert_spd(float* a, int n, int count) const {
 #pragma omp parallel for schedule(static) if (count > 1)
     for (int m = 0; m < count; ++m) {
-      double* x = a + std::int64_t(m) * n * n;
+      float* x = a + std::int64_t(m) * n * n;
       for (int k = 0; k < n; ++k) {
-        const double piv = x[std::int64_t(k) * n + k];
+        const float piv = x[std::int64_t(k) * n + k];
         for (int j = 0; j < n; ++j)
           if (j != k) x[std::int64_t(k) * n + j] /= piv;
         for (int i = 0; i < n; ++i) {
           if (i == k) continue;
-          const double f = x[std::int64_t(i) * n + k];
+          const float f = x[std::int64_t(i) * n + k];
           if (f != 0)
             for (int j = 0; j < n; ++j)
               if (j != k) x[std::int64_t(i) * n + j] -= f * x[std::int64_t(k) * n + j];
@@ -134,6 +135,14 @@ struct HostExec {
         x[std::int64_t(k) * n + k] = 1 / piv;
       }
     }
+  }
+
+  /// A recorded sequence of loops, replayed by graph() (CudaExec: a CUDA graph). On the host
+  /// there is nothing to record: graph() runs f.
+  struct Graph {};
+  template <typename F>
+  void graph(Graph&, const F& f) const {
+    f();
   }
 
   /// Waits for queued work (nothing to wait for on the host).

@@ -84,6 +84,8 @@ struct LevelView {
   const float* mat = nullptr;           // [slots, 576]
   const std::uint8_t* free = nullptr;   // [nodes] bit c: DOF c is free
   const std::uint8_t* active = nullptr; // [nodes]
+  const std::uint8_t* cmask = nullptr;  // [nodes] bit d: cell d (at node - (dx, dy, dz)) active now
+  const int* node_slots = nullptr;      // level >= 1: [nodes, 8] slot of cell d, -1 = none
   const float* dinv = nullptr;          // [nodes, 9]
 
   struct At {
@@ -105,6 +107,7 @@ struct LevelView {
     }
     return at;
   }
+  FLARE_HD int part_of(std::int64_t n) const { return chunk_part[n / kChunk]; }
   FLARE_HD std::int64_t node(const LevelPart& lp, int i, int j, int k) const {
     return lp.node_off + i + std::int64_t(lp.nx + 1) * (j + std::int64_t(lp.ny + 1) * k);
   }
@@ -124,13 +127,14 @@ struct LevelView {
   FLARE_HD bool dense_free(const LevelPart& lp, std::int64_t d) const {
     return d < 3 * lp.nodes() && ((free[lp.node_off + d / 3] >> (d % 3)) & 1);
   }
-  // A node is active when one of its (up to 8) cells is.
-  FLARE_HD bool node_active(const At& at) const {
-    if (!at.valid) return false;
+  // Bit d set when the node's cell d is active; a node is active when one of its cells is.
+  FLARE_HD std::uint8_t cell_bits(const At& at) const {
+    if (!at.valid) return 0;
     const LevelPart& lp = parts[at.p];
+    std::uint8_t bits = 0;
     for (int d = 0; d < 8; ++d)
-      if (cell_active(at.p, lp, at.i - (d & 1), at.j - ((d >> 1) & 1), at.k - (d >> 2))) return true;
-    return false;
+      if (cell_active(at.p, lp, at.i - (d & 1), at.j - ((d >> 1) & 1), at.k - (d >> 2))) bits |= std::uint8_t(1u << d);
+    return bits;
   }
   // The cell's matrix (the unit K_e at level 0), nullptr when inactive.
   template <typename M>
@@ -157,18 +161,22 @@ FLARE_HD inline void for_each_fine_node(const LevelView& fv, const LevelView::At
 
 // Cell d's (d = dx + 2 dy + 4 dz, the cell at node - (dx, dy, dz)) share of (A x) at node n
 // (rows 3n..3n+2), unmasked, zero where the cell is inactive; M the matrix type, T the vector type.
+// The cell's activity and matrix come from per-node tables (cmask, node_slots) that the masks
+// kernels refresh once per group, and its corners from the part's node strides: the operator is
+// most of the solve, and recovering (i, j, k) from n takes 64-bit divisions that cost more than
+// the cell's 72 multiply-adds (measured: docs/architecture.md, lattice solver notes).
 template <typename T, typename M>
 FLARE_HD inline Vec3<T> apply_cell(const LevelView& v, std::int64_t n, int d, const M* ke, const T* x) {
   Vec3<T> acc{{T(0), T(0), T(0)}};
-  const LevelView::At at = v.locate(n);
-  const LevelPart& lp = v.parts[at.p];
+  if (!((v.cmask[n] >> d) & 1)) return acc;
+  const LevelPart& lp = v.parts[v.part_of(n)];
+  const std::int64_t sy = lp.nx + 1, sz = sy * (lp.ny + 1);
   const int dx = d & 1, dy = (d >> 1) & 1, dz = d >> 2;
-  const int ci = at.i - dx, cj = at.j - dy, ck = at.k - dz;
-  const M* m = v.cell_matrix<M>(at.p, lp, ci, cj, ck, ke);
-  if (!m) return acc;
+  const std::int64_t corner0 = n - dx - sy * dy - sz * dz;
+  const M* m = v.level == 0 ? ke : reinterpret_cast<const M*>(v.mat + std::int64_t(v.node_slots[8 * n + d]) * 576);
   const M* row = m + 72 * corner_of(dx, dy, dz);
   for (int b = 0; b < 8; ++b) {
-    const std::int64_t nb = 3 * v.node(lp, ci + corner_bit(b, 0), cj + corner_bit(b, 1), ck + corner_bit(b, 2));
+    const std::int64_t nb = 3 * (corner0 + corner_bit(b, 0) + sy * corner_bit(b, 1) + sz * corner_bit(b, 2));
     const T x0 = x[nb], x1 = x[nb + 1], x2 = x[nb + 2];
     for (int r = 0; r < 3; ++r)
       acc.v[r] += T(row[24 * r + 3 * b]) * x0 + T(row[24 * r + 3 * b + 1]) * x1 + T(row[24 * r + 3 * b + 2]) * x2;
@@ -205,13 +213,6 @@ FLARE_HD inline void element_strain_state(const LevelView& v, const LevelPart& l
   }
 }
 
-// Coarsening stops when every part's box is at most this many cells per axis: the coarsest level
-// (<= 64 nodes, kDense DOFs) is inverted exactly. Measured with the CPU solver on
-// examples/lpbf/bracket.vtu, 10 groups: a 150-node coarsest level took 117 CG iterations, an
-// 8-node one (a single cell) 172.
-constexpr int kCoarsestCells = 3;
-constexpr int kDense = 3 * (kCoarsestCells + 1) * (kCoarsestCells + 1) * (kCoarsestCells + 1);
-
 // Power iterations for lambda_max(D^-1 A): they approach it from below, hence the margin.
 constexpr int kPowerIterations = 12;
 constexpr double kLambdaMargin = 1.1;
@@ -236,7 +237,8 @@ struct Solver {
     Arr<int> slot_of_cell, slot_cell, slot_part;
     Arr<std::uint8_t> slot_active;
     Arr<float> mat;
-    Arr<std::uint8_t> free, active;
+    Arr<std::uint8_t> free, active, cmask;
+    Arr<int> node_slots;  // level >= 1
     Arr<float> dinv;
     Arr<float> x, t, b;  // V-cycle: iterate, result, right-hand side
   };
@@ -257,7 +259,7 @@ struct Solver {
   Arr<double> partial, s_bb, s_rr, s_rz, s_pq, s_alpha, s_beta, s_ww, s_vv;
   Arr<float> omega;  // [levels, parts] smoother damping
   Arr<int> done, iters, not_done;
-  Arr<double> coarse_inv;            // [parts, kDense, kDense]
+  Arr<float> coarse_inv;             // [parts, kDense, kDense]
   Arr<std::int64_t> support;         // [parts, 6] level-0 DOF indices
   Arr<std::int64_t> held;            // level-0 nodes held fixed in the current group
   Arr<std::uint8_t> supported;       // [level-0 nodes] held by supports during the build
@@ -269,6 +271,7 @@ struct Solver {
   struct Profile {
     bool on = false;
     double setup = 0, operators = 0, cg = 0, precondition = 0, finish = 0;
+    double masks = 0, galerkin = 0, blocks = 0, omega = 0, coarsest = 0;  // operators' parts
     long loops = 0;  // CG loop trips (the batch's, not per part)
   } prof;
   template <typename F>
@@ -284,6 +287,8 @@ struct Solver {
   Solver(const Problem& problem, const Ex& e) : pb(problem), ex(e) {
     const char* v = std::getenv("FLARE_LATTICE_PROFILE");
     prof.on = v && v[0] == '1';
+    const char* g = std::getenv("FLARE_LATTICE_GRAPHS");
+    graphs = !prof.on && !(g && g[0] == '0');
   }
 
   LevelView view(int l) {
@@ -299,6 +304,8 @@ struct Solver {
     v.mat = L.mat.data();
     v.free = L.free.data();
     v.active = L.active.data();
+    v.cmask = L.cmask.data();
+    v.node_slots = L.node_slots.data();
     v.dinv = L.dinv.data();
     return v;
   }
@@ -333,28 +340,56 @@ struct Solver {
     L.list_chunk_begin.upload(chunk_begin);
   }
 
+  // Inside a CG solve, the parts flagged here (converged ones) are left alone by every loop below:
+  // a batch iterates until its slowest part converges, and the others' arithmetic would be thrown
+  // away (alpha and beta are zero for them), so skipping it changes no result.
+  const int* skip = nullptr;
+
+  // CUDA graphs (exec_cuda.cuh) for the loop sequences that repeat: off under FLARE_LATTICE_PROFILE
+  // (its timers synchronise inside them) and with FLARE_LATTICE_GRAPHS=0 (the test that replays
+  // and direct launches agree).
+  bool graphs = true;
+  typename Ex::Graph g_operators, g_step, g_direction;
+  template <typename F>
+  void recorded(typename Ex::Graph& g, const F& f) {
+    if (graphs)
+      ex.graph(g, f);
+    else
+      f();
+  }
+
   // f(n) for the nodes of level l's list; f(n, c) for their 3 DOFs.
   template <typename F>
   void for_nodes(int l, const F& f) {
-    ex.forall_list(lv[l].list.data(), lv[l].list_size, f);
+    if (!skip) return ex.forall_list(lv[l].list.data(), lv[l].list_size, f);
+    const int *sk = skip, *cp = lv[l].chunk_part.data();
+    ex.forall_list(lv[l].list.data(), lv[l].list_size, [=] FLARE_HD(std::int64_t n) {
+      if (!sk[cp[n / kChunk]]) f(n);
+    });
   }
   // finish(n, A x at n) over level l's list, A x gathered from each free node's 8 cells.
   template <typename T, typename M, typename F>
   void for_node_products(int l, const M* ke, const T* xin, const F& finish) {
     const LevelView v = view(l);
+    const int* sk = skip;
     ex.template forall_node_cells<T>(
         lv[l].list.data(), lv[l].list_size,
         [=] FLARE_HD(std::int64_t n, int d) -> Vec3<T> {
-          if (!xin || !v.free[n]) return Vec3<T>{{T(0), T(0), T(0)}};
+          if (!xin || !v.free[n] || (sk && sk[v.part_of(n)])) return Vec3<T>{{T(0), T(0), T(0)}};
           return apply_cell<T, M>(v, n, d, ke, xin);
         },
-        finish);
+        [=] FLARE_HD(std::int64_t n, Vec3<T> ax) {
+          if (!sk || !sk[v.part_of(n)]) finish(n, ax);
+        });
   }
-  // Sum of f(n) per part over level l's list.
+  // Sum of f(n) per part over level l's list (zero for skipped parts).
   template <typename F>
   void sum_nodes(int l, double* out, const F& f) {
     Level& L = lv[l];
-    ex.part_sum(parts, L.list_chunk_begin.data(), L.list_chunks, L.list.data(), partial.data(), out, f);
+    if (!skip) return ex.part_sum(parts, L.list_chunk_begin.data(), L.list_chunks, L.list.data(), partial.data(), out, f);
+    const int *sk = skip, *cp = L.chunk_part.data();
+    ex.part_sum(parts, L.list_chunk_begin.data(), L.list_chunks, L.list.data(), partial.data(), out,
+                [=] FLARE_HD(std::int64_t n) { return sk[cp[n / kChunk]] ? 0.0 : f(n); });
   }
 
   void setup() {
@@ -432,6 +467,21 @@ struct Solver {
             }
         }
         L.slots = std::int64_t(slot_cell.size());
+        std::vector<int> node_slots(std::size_t(L.nodes) * 8, -1);
+        for (int i = 0; i < parts; ++i) {
+          const LevelPart& lp = L.hparts[i];
+          for (int k = 0; k <= lp.nz; ++k)
+            for (int j = 0; j <= lp.ny; ++j)
+              for (int ii = 0; ii <= lp.nx; ++ii)
+                for (int d = 0; d < 8; ++d) {
+                  const int ci = ii - (d & 1), cj = j - ((d >> 1) & 1), ck = k - (d >> 2);
+                  if (ci < 0 || cj < 0 || ck < 0 || ci >= lp.nx || cj >= lp.ny || ck >= lp.nz) continue;
+                  const std::int64_t n = lp.node_off + ii + std::int64_t(lp.nx + 1) * (j + std::int64_t(lp.ny + 1) * k);
+                  node_slots[std::size_t(8 * n + d)] =
+                      slot_of_cell[std::size_t(lp.cell_off + ci + std::int64_t(lp.nx) * (cj + std::int64_t(lp.ny) * ck))];
+                }
+        }
+        L.node_slots.upload(node_slots);
         L.slot_of_cell.upload(slot_of_cell);
         L.slot_cell.upload(slot_cell);
         L.slot_part.upload(slot_part);
@@ -440,6 +490,7 @@ struct Solver {
       }
       L.free.resize(std::size_t(L.nodes), "free masks");
       L.active.resize(std::size_t(L.nodes), "active masks");
+      L.cmask.resize(std::size_t(L.nodes), "active masks");
       L.dinv.resize(std::size_t(L.nodes) * 9, "smoother blocks");
       L.x.resize(std::size_t(3 * L.nodes), "multigrid vectors");
       L.t.resize(std::size_t(3 * L.nodes), "multigrid vectors");
@@ -519,10 +570,13 @@ struct Solver {
     const LevelView v = view(0);
     std::uint8_t* free = lv[0].free.data();
     std::uint8_t* active = lv[0].active.data();
+    std::uint8_t* cmask = lv[0].cmask.data();
     const std::uint8_t* sup = supported.data();
     for_nodes(0, [=] FLARE_HD(std::int64_t n) {
       const LevelView::At at = v.locate(n);
-      const bool act = v.node_active(at);
+      const std::uint8_t bits = v.cell_bits(at);
+      const bool act = bits != 0;
+      cmask[n] = bits;
       active[n] = act;
       free[n] = act && (release || (at.k > 0 && !sup[n])) ? 7 : 0;
     });
@@ -589,9 +643,12 @@ struct Solver {
     const LevelView v = view(l), fv = view(l - 1);
     std::uint8_t* free = lv[l].free.data();
     std::uint8_t* active = lv[l].active.data();
+    std::uint8_t* cmask = lv[l].cmask.data();
     for_nodes(l, [=] FLARE_HD(std::int64_t n) {
       const LevelView::At at = v.locate(n);
-      const bool act = v.node_active(at);
+      const std::uint8_t cells = v.cell_bits(at);
+      const bool act = cells != 0;
+      cmask[n] = cells;
       std::uint8_t bits = act ? 7 : 0;
       if (act) {
         for_each_fine_node(fv, at, [&](std::int64_t fn, float) {
@@ -689,12 +746,12 @@ struct Solver {
   void coarsest_inverse() {
     const int lc = int(lv.size()) - 1;
     const LevelView v = view(lc);
-    double* inv = coarse_inv.data();
+    float* inv = coarse_inv.data();
     const double* ke = ke_d.data();
     ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {
       const int p = int(pi);
       const LevelPart& lp = v.parts[p];
-      double* a = inv + std::int64_t(p) * kDense * kDense;
+      float* a = inv + std::int64_t(p) * kDense * kDense;
       for (int e = 0; e < kDense * kDense; ++e) a[e] = 0;
       for (int ck = 0; ck < lp.nz; ++ck)
         for (int cj = 0; cj < lp.ny; ++cj)
@@ -707,7 +764,7 @@ struct Solver {
               q[c] = int(v.node(lp, ci + corner_bit(c, 0), cj + corner_bit(c, 1), ck + corner_bit(c, 2)) - lp.node_off);
             for (int r = 0; r < 24; ++r)
               for (int e = 0; e < 24; ++e)
-                a[(3 * q[r / 3] + r % 3) * kDense + 3 * q[e / 3] + e % 3] += md ? md[24 * r + e] : double(mf[24 * r + e]);
+                a[(3 * q[r / 3] + r % 3) * kDense + 3 * q[e / 3] + e % 3] += md ? float(md[24 * r + e]) : mf[24 * r + e];
           }
       for (int d = 0; d < kDense; ++d) {
         if (v.dense_free(lp, d)) continue;
@@ -719,21 +776,34 @@ struct Solver {
     ex.forall(std::int64_t(parts) * kDense, [=] FLARE_HD(std::int64_t idx) {
       const int p = int(idx / kDense), d = int(idx % kDense);
       if (v.dense_free(v.parts[p], d)) return;
-      double* a = inv + std::int64_t(p) * kDense * kDense;
+      float* a = inv + std::int64_t(p) * kDense * kDense;
       for (int e = 0; e < kDense; ++e) a[d * kDense + e] = 0;  // rows only: columns are zero
     });
   }
 
   void update_operators(bool release) {
-    level0_masks(release);
-    if (!release)
-      for (std::size_t l = 1; l < lv.size(); ++l) coarse_update(int(l));
-    for (std::size_t l = 1; l < lv.size(); ++l) coarse_masks(int(l));
-    for (std::size_t l = 0; l + 1 < lv.size(); ++l) {
-      smoother_blocks(int(l));
-      estimate_omega(int(l));
-    }
-    coarsest_inverse();
+    timed(prof.masks, [&] { level0_masks(release); });
+    // The rest launches the same kernels on the same buffers in every group (the group itself is
+    // in kstate, on the device): one graph, recorded in the first group. The release's sequence
+    // has no Galerkin update and runs once.
+    auto coarse = [&] {
+      if (!release)
+        timed(prof.galerkin, [&] {
+          for (std::size_t l = 1; l < lv.size(); ++l) coarse_update(int(l));
+        });
+      timed(prof.masks, [&] {
+        for (std::size_t l = 1; l < lv.size(); ++l) coarse_masks(int(l));
+      });
+      for (std::size_t l = 0; l + 1 < lv.size(); ++l) {
+        timed(prof.blocks, [&] { smoother_blocks(int(l)); });
+        timed(prof.omega, [&] { estimate_omega(int(l)); });
+      }
+      timed(prof.coarsest, [&] { coarsest_inverse(); });
+    };
+    if (release)
+      coarse();
+    else
+      recorded(g_operators, coarse);
   }
 
   // ---- the V-cycle (fp32) ---------------------------------------------------------------------
@@ -750,7 +820,7 @@ struct Solver {
       const std::uint8_t fr = v.free[n];
       if (fr) {
         for (int c = 0; c < 3; ++c) res[c] = b[3 * n + c] - ax.v[c];
-        w = om[v.locate(n).p];
+        w = om[v.part_of(n)];
       }
       const float* di = v.dinv + 9 * n;
       for (int c = 0; c < 3; ++c) {
@@ -826,14 +896,16 @@ struct Solver {
     const LevelView v = view(lc);
     const float* b = lv[lc].b.data();
     float* t = lv[lc].t.data();
-    const double* inv = coarse_inv.data();
+    const float* inv = coarse_inv.data();
+    const int* sk = skip;
     ex.forall(3 * lv[lc].nodes, [=] FLARE_HD(std::int64_t i) {
       const LevelView::At at = v.locate(i / 3);
+      if (sk && sk[at.p]) return;
       double s = 0;
       if (at.valid && ((v.free[i / 3] >> (i % 3)) & 1)) {
         const LevelPart& lp = v.parts[at.p];
         const std::int64_t d = i - 3 * lp.node_off;
-        const double* row = inv + (std::int64_t(at.p) * kDense + d) * kDense;
+        const float* row = inv + (std::int64_t(at.p) * kDense + d) * kDense;
         for (std::int64_t e = 0; e < 3 * lp.nodes(); ++e) s += row[e] * double(b[3 * lp.node_off + e]);
       }
       t[i] = float(s);
@@ -886,7 +958,7 @@ struct Solver {
     });
   }
 
-  int count_not_done() {
+  void count_not_done() {
     const int* d = done.data();
     int* nd = not_done.data();
     const int np = parts;
@@ -895,6 +967,8 @@ struct Solver {
       for (int i = 0; i < np; ++i) c += d[i] ? 0 : 1;
       nd[0] = c;
     });
+  }
+  int read_not_done() {
     int h = 0;
     not_done.download_part(&h, 0, 1);
     return h;
@@ -927,22 +1001,22 @@ struct Solver {
       if (bb[cp[n / kChunk]] == 0)
         for (int c = 0; c < 3; ++c) X[3 * n + c] = 0;
     });
-    if (count_not_done() == 0) return;
+    struct SkipDone {  // converged parts drop out of the loops until cg() returns
+      Solver& s;
+      ~SkipDone() { s.skip = nullptr; }
+    } skip_done{*this};
+    skip = dn;
+    count_not_done();
+    if (read_not_done() == 0) return;
     timed(prof.precondition, [&] { precondition(); });
     for_nodes(0, [=] FLARE_HD(std::int64_t n) {
       for (int c = 0; c < 3; ++c) Pv[3 * n + c] = Z[3 * n + c];
     });
     dot(R, Z, rz);
-    for (int k = 0;; ++k) {
-      if (k >= pb.max_iterations) {
-        std::vector<int> d = done.download();
-        std::vector<double> b2 = s_bb.download(), r2 = s_rr.download();
-        for (int i = 0; i < parts; ++i)
-          FLARE_CHECK(d[std::size_t(i)], pb.parts[std::size_t(i)].name, ": CG did not converge in ",
-                      pb.max_iterations, " iterations (relative residual ",
-                      std::sqrt(r2[std::size_t(i)] / b2[std::size_t(i)]), ")");
-      }
-      ++prof.loops;
+    // An iteration is two recorded halves around the one host read (whether any part goes on):
+    // the step along p, and the next direction. Their buffers never change, so each is recorded
+    // once per run and replayed in every iteration of every group.
+    auto step = [&] {
       apply(Pv, Q);
       dot(Pv, Q, pq);
       ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {
@@ -958,7 +1032,9 @@ struct Solver {
       });
       dot(R, R, rr);
       ex.forall(parts, [=] FLARE_HD(std::int64_t pi) { dn[pi] = dn[pi] || rr[pi] <= tol2 * bb[pi]; });
-      if (count_not_done() == 0) return;
+      count_not_done();
+    };
+    auto direction = [&] {
       timed(prof.precondition, [&] { precondition(); });
       dot(R, Z, pq);  // pq reused for the new r.z
       ex.forall(parts, [=] FLARE_HD(std::int64_t pi) {
@@ -969,6 +1045,20 @@ struct Solver {
         const double bt = beta[cp[n / kChunk]];
         for (std::int64_t i = 3 * n; i < 3 * n + 3; ++i) Pv[i] = Z[i] + bt * Pv[i];
       });
+    };
+    for (int k = 0;; ++k) {
+      if (k >= pb.max_iterations) {
+        std::vector<int> d = done.download();
+        std::vector<double> b2 = s_bb.download(), r2 = s_rr.download();
+        for (int i = 0; i < parts; ++i)
+          FLARE_CHECK(d[std::size_t(i)], pb.parts[std::size_t(i)].name, ": CG did not converge in ",
+                      pb.max_iterations, " iterations (relative residual ",
+                      std::sqrt(r2[std::size_t(i)] / b2[std::size_t(i)]), ")");
+      }
+      ++prof.loops;
+      recorded(g_step, step);
+      if (read_not_done() == 0) return;
+      recorded(g_direction, direction);
     }
   }
 
@@ -1151,11 +1241,21 @@ struct Solver {
       const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
       std::fprintf(stderr,
                    "lattice profile: %d parts, %lld level-0 nodes, %zu levels, %d groups, %ld CG loops; "
-                   "wall %.3f s: setup %.3f, operators %.3f, CG %.3f (V-cycles %.3f), outputs %.3f, "
-                   "rest %.3f\n",
+                   "wall %.3f s: setup %.3f, operators %.3f (masks %.3f, Galerkin %.3f, blocks %.3f, "
+                   "omega %.3f, coarsest %.3f), CG %.3f (V-cycles %.3f), outputs %.3f, rest %.3f; "
+                   "list nodes per level:",
                    parts, static_cast<long long>(lv[0].nodes), lv.size(), groups, prof.loops, wall, prof.setup,
-                   prof.operators, prof.cg, prof.precondition, prof.finish,
-                   wall - prof.setup - prof.operators - prof.cg - prof.finish);
+                   prof.operators, prof.masks, prof.galerkin, prof.blocks, prof.omega, prof.coarsest, prof.cg,
+                   prof.precondition, prof.finish, wall - prof.setup - prof.operators - prof.cg - prof.finish);
+      for (const Level& L : lv) std::fprintf(stderr, " %lld", static_cast<long long>(L.list_size));
+      // The CG loops cover the whole batch until its slowest part converges: the share of that
+      // work that went to parts still iterating.
+      double useful = 0, all = 0;
+      for (int i = 0; i < parts; ++i) {
+        useful += double(it[std::size_t(i)]) * double(pb.parts[std::size_t(i)].nodes());
+        all += double(prof.loops) * double(pb.parts[std::size_t(i)].nodes());
+      }
+      std::fprintf(stderr, "; CG work on unconverged parts %.0f%%\n", all > 0 ? 100 * useful / all : 0.0);
     }
     for (int i = 0; i < parts; ++i) {
       const LevelPart& lp = lv[0].hparts[std::size_t(i)];
