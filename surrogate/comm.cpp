@@ -126,6 +126,18 @@ void merge_softmax(float& lse_a, float* z_a, float lse_b, const float* z_b, int 
   lse_a = m + std::log(sum);
 }
 
+PointSlice point_slice(std::int64_t n, int rank, int size) {
+  return {n * rank / size, n * (rank + 1) / size};
+}
+
+void allgather_rows(Comm& comm, float* all, std::int64_t n, std::int64_t width) {
+  for (int r = 0; r < comm.size(); ++r) {
+    const PointSlice s = point_slice(n, r, comm.size());
+    if (s.size() > 0)
+      comm.broadcast(all + s.lo * width, std::size_t(s.size() * width) * sizeof(float), r);
+  }
+}
+
 std::uint64_t checksum(const float* host, std::int64_t n) {
   std::uint64_t h = 0xcbf29ce484222325ull;
   const auto* bytes = reinterpret_cast<const unsigned char*>(host);

@@ -122,6 +122,19 @@ void agree(Comm& comm, const std::exception_ptr& error);
 /// both point sets. Symmetric in its arguments, so a reduction may apply it in any order.
 void merge_softmax(float& lse_a, float* z_a, float lse_b, const float* z_b, int D);
 
+/// The rows [lo, hi) of n that `rank` of `size` holds in a point-sharded run: contiguous slices in
+/// rank order whose sizes differ by at most one (a rank may hold none when n < size).
+struct PointSlice {
+  std::int64_t lo = 0, hi = 0;
+  std::int64_t size() const { return hi - lo; }
+};
+PointSlice point_slice(std::int64_t n, int rank, int size);
+
+/// host all [n·width]: on entry each rank holds its point_slice(n) rows of `width` floats, on exit
+/// every rank holds all n rows (a point-sharded prediction assembled on every rank). Collective:
+/// one broadcast per rank, so it needs no other primitive than Comm's.
+void allgather_rows(Comm& comm, float* all, std::int64_t n, std::int64_t width);
+
 /// FNV-1a 64 of the bits of host [n].
 std::uint64_t checksum(const float* host, std::int64_t n);
 
