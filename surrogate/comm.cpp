@@ -69,8 +69,8 @@ std::unique_ptr<Comm> make_comm() {
   if (size > 1 && launcher_rank() > 0) throw PeerFailure(2);
   FLARE_INPUT_CHECK(size <= 1, "started as ", size,
                     " MPI processes, but this flare-surrogate was built without MPI (each would "
-                    "train alone); install libopenmpi-dev (scripts/install-deps.sh) and rebuild, "
-                    "or run one process");
+                    "run the whole job alone, into the same files); install libopenmpi-dev "
+                    "(scripts/install-deps.sh) and rebuild, or run one process");
   return std::make_unique<LocalComm>();
 #endif
 }

@@ -75,9 +75,9 @@ bool launched_by_mpi();
 int launcher_rank();
 
 /// MpiComm (NcclComm where built with NCCL) over all the processes of the job when an MPI launcher
-/// started this one, else LocalComm: a plain `flare-surrogate train` never initialises MPI (Open
-/// MPI's singleton start would spawn a daemon for nothing). InputError when launched as several
-/// processes by a build without MPI, which would train N independent copies.
+/// started this one, else LocalComm: a plain `flare-surrogate train` or `predict` never
+/// initialises MPI (Open MPI's singleton start would spawn a daemon for nothing). InputError when
+/// launched as several processes by a build without MPI, which would run N independent copies.
 std::unique_ptr<Comm> make_comm();
 
 bool mpi_built();
