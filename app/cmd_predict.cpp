@@ -140,6 +140,15 @@ struct NullBuffer : std::streambuf {
 // agreement (surrogate/comm.h, agree), so the failure is printed once and no rank is left waiting.
 int predict_ranks(const app::Args& args) {
   const auto wall0 = Clock::now();
+  // Ranks other than 0 print nothing on stdout (not even --help); the launcher's rank is known
+  // before MPI starts.
+  NullBuffer null;
+  std::streambuf* const cout_buf = std::cout.rdbuf();
+  if (surrogate::launcher_rank() > 0) std::cout.rdbuf(&null);
+  struct RestoreCout {
+    std::streambuf* buf;
+    ~RestoreCout() { std::cout.rdbuf(buf); }
+  } restore{cout_buf};
   std::vector<std::string> inputs;
   std::string model, output, device = "cpu", precision = "fp32";
   double voxel = 0;
@@ -180,13 +189,6 @@ int predict_ranks(const app::Args& args) {
   }
   const std::unique_ptr<surrogate::Comm> comm = surrogate::make_comm();
   const bool lead = comm->rank() == 0, sharded = comm->size() > 1;
-  NullBuffer null;
-  std::streambuf* const cout_buf = std::cout.rdbuf();
-  if (!lead) std::cout.rdbuf(&null);
-  struct RestoreCout {
-    std::streambuf* buf;
-    ~RestoreCout() { std::cout.rdbuf(buf); }
-  } restore{cout_buf};
   // Runs `step` on every rank (or on rank 0 alone) and agrees on its outcome.
   auto agreed = [&](bool lead_only, auto&& step) {
     std::exception_ptr error;

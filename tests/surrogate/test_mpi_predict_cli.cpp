@@ -147,3 +147,9 @@ TEST_F(MpiPredictCli, BadInputIsReportedOnce) {
                    "bad.vtu");
   EXPECT_FALSE(fs::exists(p("bad.vtu")));
 }
+
+TEST_F(MpiPredictCli, HelpIsPrintedOnce) {
+  const auto r = test::run_mpi(2, "predict --help");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(test::count_lines_starting(r.out, "usage: flare-surrogate predict"), 1) << r.out;
+}
