@@ -23,8 +23,10 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
+#include <streambuf>
 
 #include "am/voxel_fit.h"
 #include "am/voxelize.h"
@@ -32,6 +34,7 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "mesh/io.h"
+#include "surrogate/comm.h"
 #include "surrogate/predictor.h"
 
 namespace {
@@ -126,8 +129,26 @@ mesh::Mesh voxelize_input(const mesh::Mesh& m, double voxel,
   return v;
 }
 
-int predict_cmd(const app::Args& args) {
+// Discards what is written to it: the standard output of ranks other than 0.
+struct NullBuffer : std::streambuf {
+  int overflow(int c) override { return c; }
+};
+
+// Under mpirun every rank runs this same function on the same inputs (docs/distributed.md): the
+// points of each mesh are sharded over the ranks, every rank reads the mesh and computes its
+// features, rank 0 alone prints and writes. Each phase that can fail on bad input ends in one
+// agreement (surrogate/comm.h, agree), so the failure is printed once and no rank is left waiting.
+int predict_ranks(const app::Args& args) {
   const auto wall0 = Clock::now();
+  // Ranks other than 0 print nothing on stdout (not even --help); the launcher's rank is known
+  // before MPI starts.
+  NullBuffer null;
+  std::streambuf* const cout_buf = std::cout.rdbuf();
+  if (surrogate::launcher_rank() > 0) std::cout.rdbuf(&null);
+  struct RestoreCout {
+    std::streambuf* buf;
+    ~RestoreCout() { std::cout.rdbuf(buf); }
+  } restore{cout_buf};
   std::vector<std::string> inputs;
   std::string model, output, device = "cpu", precision = "fp32";
   double voxel = 0;
@@ -145,66 +166,104 @@ int predict_cmd(const app::Args& args) {
   po::positional_options_description pos;
   pos.add("input", -1);
   po::variables_map vm;
-  if (!app::parse_args("predict", args, opts, pos, vm, "predict MESH... [-m model.h5] -o OUT",
-                       "  flare-surrogate predict part.vtu -m model.h5 -o part_pred.vtu\n"
-                       "  flare-surrogate predict parts/*.vtu -m model.h5 -o predictions/   # + predictions.pvd\n"
-                       "  flare-surrogate predict build.pvd -m model.h5 -o predictions/\n"
-                       "  flare-surrogate predict part.stl -o part_pred.vtu   # voxelized in the model's range\n"
-                       "  flare-surrogate predict part.stl --voxel 0.5 -o part_pred.vtu\n"
-                       "  flare-surrogate predict part.vtu -m model.h5 --device cuda -o part_pred.vtu\n"
-                       "  flare-surrogate predict part.vtu -m model.h5 --device cuda --precision bf16\n"
-                       "  flare-surrogate predict part.vtu --timings      # seconds per stage\n"
-                       "  flare-surrogate predict part.vtu -m ensemble.h5  # + <target>_uncertainty, a score\n"
-                       "  flare-surrogate predict part.vtu                # bundled models/lpbf-default.h5\n"
-                       "  FLARE_MODEL=my.h5 flare-surrogate predict part.vtu\n"))
-    return 0;
-  FLARE_INPUT_CHECK(!inputs.empty(), "predict: no input mesh given (see --help)");
-  FLARE_INPUT_CHECK(!vm.count("voxel") || (voxel > 0 && std::isfinite(voxel)),
-                    "predict: --voxel must be a positive size (got ", voxel, ")");
-  surrogate::check_precision(device, precision);
+  try {
+    if (!app::parse_args("predict", args, opts, pos, vm, "predict MESH... [-m model.h5] -o OUT",
+                         "  flare-surrogate predict part.vtu -m model.h5 -o part_pred.vtu\n"
+                         "  flare-surrogate predict parts/*.vtu -m model.h5 -o predictions/   # + predictions.pvd\n"
+                         "  flare-surrogate predict build.pvd -m model.h5 -o predictions/\n"
+                         "  flare-surrogate predict part.stl -o part_pred.vtu   # voxelized in the model's range\n"
+                         "  flare-surrogate predict part.stl --voxel 0.5 -o part_pred.vtu\n"
+                         "  flare-surrogate predict part.vtu -m model.h5 --device cuda -o part_pred.vtu\n"
+                         "  flare-surrogate predict part.vtu -m model.h5 --device cuda --precision bf16\n"
+                         "  flare-surrogate predict part.vtu --timings      # seconds per stage\n"
+                         "  flare-surrogate predict part.vtu -m ensemble.h5  # + <target>_uncertainty, a score\n"
+                         "  flare-surrogate predict part.vtu                # bundled models/lpbf-default.h5\n"
+                         "  FLARE_MODEL=my.h5 flare-surrogate predict part.vtu\n"
+                         "  mpirun -np 4 flare-surrogate predict big.vtu -o big_pred.vtu   # points over 4 CPU ranks\n"))
+      return 0;
+  } catch (...) {
+    // Under an MPI launcher every rank parses the same arguments and fails alike: rank 0 reports.
+    if (surrogate::launcher_rank() > 0)
+      throw surrogate::PeerFailure(surrogate::exit_code_of(std::current_exception()));
+    throw;
+  }
+  const std::unique_ptr<surrogate::Comm> comm = surrogate::make_comm();
+  const bool lead = comm->rank() == 0, sharded = comm->size() > 1;
+  // Runs `step` on every rank (or on rank 0 alone) and agrees on its outcome.
+  auto agreed = [&](bool lead_only, auto&& step) {
+    std::exception_ptr error;
+    if (lead || !lead_only) {
+      try {
+        step();
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    surrogate::agree(*comm, error);
+  };
+
   CommandTimings ct;
   auto t0 = Clock::now();
-  if (model.empty()) {
-    const fs::path d = surrogate::find_default_model();
-    FLARE_INPUT_CHECK(!d.empty(), "predict: no model given and no bundled model found (looked for ",
-                      surrogate::kDefaultModelName, " in $FLARE_MODEL, <bin>/../models/, "
-                      "<bin>/../share/flare-surrogate/models/ and the source tree's models/); pass -m model.h5, set FLARE_MODEL, or put the file in one of those folders");
-    model = d.string();
-    std::cerr << "using bundled model " << model << "\n";
-  }
-  for (const auto& in : inputs) FLARE_INPUT_CHECK(fs::exists(in), in, ": no such file");
-  const bool single = inputs.size() == 1 && fs::path(inputs[0]).extension() != ".pvd";
-  if (output.empty()) {
-    FLARE_INPUT_CHECK(single, "predict: several inputs or a .pvd need -o DIRECTORY");
-    const fs::path in(inputs[0]);
-    output = (in.parent_path() / (in.stem().string() + "_pred.vtu")).string();
-  }
-  const bool to_file = single && is_mesh_file(output) && !fs::is_directory(output);
-  FLARE_INPUT_CHECK(to_file || !is_mesh_file(output), "predict: -o ", output,
-                    " names a mesh file but there are several outputs; give a directory");
-  if (to_file) check_writable(output);
-
-  surrogate::Predictor predictor(model, device, precision);
+  bool single = false, to_file = false;
+  std::optional<surrogate::Predictor> predictor;
+  agreed(false, [&] {
+    FLARE_INPUT_CHECK(!inputs.empty(), "predict: no input mesh given (see --help)");
+    FLARE_INPUT_CHECK(!vm.count("voxel") || (voxel > 0 && std::isfinite(voxel)),
+                      "predict: --voxel must be a positive size (got ", voxel, ")");
+    surrogate::check_precision(device, precision);
+    FLARE_INPUT_CHECK(!sharded || device == "cpu", "predict: ", comm->size(),
+                      " MPI ranks shard the points of each mesh over CPU processes (--device "
+                      "cpu); run predict --device cuda as one process");
+    if (model.empty()) {
+      const fs::path d = surrogate::find_default_model();
+      FLARE_INPUT_CHECK(!d.empty(), "predict: no model given and no bundled model found (looked for ",
+                        surrogate::kDefaultModelName, " in $FLARE_MODEL, <bin>/../models/, "
+                        "<bin>/../share/flare-surrogate/models/ and the source tree's models/); pass -m model.h5, set FLARE_MODEL, or put the file in one of those folders");
+      model = d.string();
+      if (lead) std::cerr << "using bundled model " << model << "\n";
+    }
+    for (const auto& in : inputs) FLARE_INPUT_CHECK(fs::exists(in), in, ": no such file");
+    single = inputs.size() == 1 && fs::path(inputs[0]).extension() != ".pvd";
+    if (output.empty()) {
+      FLARE_INPUT_CHECK(single, "predict: several inputs or a .pvd need -o DIRECTORY");
+      const fs::path in(inputs[0]);
+      output = (in.parent_path() / (in.stem().string() + "_pred.vtu")).string();
+    }
+    to_file = single && is_mesh_file(output) && !fs::is_directory(output);
+    FLARE_INPUT_CHECK(to_file || !is_mesh_file(output), "predict: -o ", output,
+                      " names a mesh file but there are several outputs; give a directory");
+    if (to_file && lead) check_writable(output);
+    predictor.emplace(model, device, precision);
+    if (sharded) predictor->set_point_shards(comm.get());
+  });
   ct.load = seconds_since(t0);
 
   // Surfaces become voxel meshes first (when that applies); the time goes to the voxelize row.
   auto prepare = [&](mesh::Mesh& m, const std::string& source) {
-    if (!should_voxelize(m, voxel, predictor.training_domain())) return;
+    if (!should_voxelize(m, voxel, predictor->training_domain())) return;
     const auto tv = Clock::now();
-    m = voxelize_input(m, voxel, predictor.training_domain(), source);
+    m = voxelize_input(m, voxel, predictor->training_domain(), source);
     ct.voxelize += seconds_since(tv);
     ct.voxelized = true;
   };
   // The domain warning follows a successful prediction, so a mesh the model refuses gets only the
   // error line.
   auto predict_one = [&](mesh::Mesh& m, const std::string& source) {
-    const std::optional<double> score = predictor.predict(m, source);
-    const std::string why = predictor.outside_domain(m);
-    if (!why.empty())
+    std::optional<double> score;
+    try {
+      score = predictor->predict(m, source);
+    } catch (const surrogate::RankFailure& e) {
+      // Past the agreement on the features its peers may be waiting for this rank: end the job.
+      std::cerr << "error: " << (sharded ? "rank " + std::to_string(comm->rank()) + ": " : "")
+                << e.what() << std::endl;
+      comm->abort(e.code());
+    }
+    const std::string why = predictor->outside_domain(m);
+    if (!why.empty() && lead)
       std::cerr << "warning: " << source << " lies outside the training domain of " << model
                 << " (" << why << "); predicted anyway, expect larger errors\n";
-    if (score) {
-      const surrogate::EnsembleInfo& ens = *predictor.ensemble();
+    if (score && lead) {
+      const surrogate::EnsembleInfo& ens = *predictor->ensemble();
       std::printf("%s: uncertainty score %.4g (estimated relative L2 error from %d ensemble "
                   "members%s)\n", source.c_str(), *score, ens.members,
                   ens.calibrated() ? "" : ", uncalibrated");
@@ -216,22 +275,29 @@ int predict_cmd(const app::Args& args) {
     ++ct.meshes;
     ct.nodes += m.num_points();
   };
-  auto read = [&](const fs::path& p) {
-    const auto tr = Clock::now();
-    mesh::Mesh m = mesh::read_mesh(p);
-    ct.read += seconds_since(tr);
+  // A mesh read (and voxelised) by every rank, the failure agreed on.
+  auto read = [&](const fs::path& p, const std::string& source) {
+    mesh::Mesh m;
+    agreed(false, [&] {
+      const auto tr = Clock::now();
+      m = mesh::read_mesh(p);
+      ct.read += seconds_since(tr);
+      prepare(m, source);
+    });
     return m;
   };
+  if (sharded && lead) std::cout << "point-sharded over " << comm->size() << " MPI ranks\n";
 
   if (to_file) {
-    mesh::Mesh m = read(inputs[0]);
-    prepare(m, inputs[0]);
+    mesh::Mesh m = read(inputs[0], inputs[0]);
     predict_one(m, inputs[0]);
-    const auto tw = Clock::now();
-    mesh::write_mesh(m, output);
-    ct.write += seconds_since(tw);
+    agreed(true, [&] {
+      const auto tw = Clock::now();
+      mesh::write_mesh(m, output);
+      ct.write += seconds_since(tw);
+    });
     std::cout << "wrote " << output << "\n";
-    if (timings) print_timings(ct, predictor.timings(), seconds_since(wall0));
+    if (timings && lead) print_timings(ct, predictor->timings(), seconds_since(wall0));
     return 0;
   }
 
@@ -241,38 +307,48 @@ int predict_cmd(const app::Args& args) {
   for (const auto& in : inputs) {
     const fs::path p(in);
     if (p.extension() == ".pvd") {
-      const auto tr = Clock::now();
-      mesh::MeshSeries s = mesh::read_series(p);
-      ct.read += seconds_since(tr);
+      mesh::MeshSeries s;
+      agreed(false, [&] {
+        const auto tr = Clock::now();
+        s = mesh::read_series(p);
+        ct.read += seconds_since(tr);
+        for (std::size_t k = 0; k < s.meshes.size(); ++k) prepare(s.meshes[k], s.files[k]);
+      });
       for (std::size_t k = 0; k < s.meshes.size(); ++k) {
-        prepare(s.meshes[k], s.files[k]);
         predict_one(s.meshes[k], s.files[k]);
         results.emplace_back(p.stem().string() + "_" + std::to_string(k) + "_pred.vtu",
                              std::move(s.meshes[k]));
         times.push_back(s.times[k]);
       }
     } else {
-      mesh::Mesh m = read(p);
-      prepare(m, in);
+      mesh::Mesh m = read(p, in);
       predict_one(m, in);
       results.emplace_back(p.stem().string() + "_pred.vtu", std::move(m));
       times.push_back(double(times.size()));
     }
   }
-  const auto tw = Clock::now();
   const fs::path dir(output);
-  fs::create_directories(dir);
   std::vector<std::string> files;
-  for (const auto& [name, m] : results) {
-    mesh::write_vtu(m, dir / name);
-    files.push_back(name);
-  }
-  mesh::write_pvd(dir / "predictions.pvd", times, files);
-  ct.write += seconds_since(tw);
+  for (const auto& r : results) files.push_back(r.first);
+  agreed(true, [&] {
+    const auto tw = Clock::now();
+    fs::create_directories(dir);
+    for (const auto& [name, m] : results) mesh::write_vtu(m, dir / name);
+    mesh::write_pvd(dir / "predictions.pvd", times, files);
+    ct.write += seconds_since(tw);
+  });
   std::cout << "wrote " << files.size() << " meshes and " << (dir / "predictions.pvd").string()
             << "\n";
-  if (timings) print_timings(ct, predictor.timings(), seconds_since(wall0));
+  if (timings && lead) print_timings(ct, predictor->timings(), seconds_since(wall0));
   return 0;
+}
+
+int predict_cmd(const app::Args& args) {
+  try {
+    return predict_ranks(args);
+  } catch (const surrogate::PeerFailure& e) {
+    return e.code();  // the rank that failed first printed why
+  }
 }
 
 FLARE_COMMAND("predict", "predict fields on meshes with a trained checkpoint", predict_cmd);

@@ -74,6 +74,7 @@ bool parse_train_options(const app::Args& args, surrogate::TrainOptions& o) {
       ("log-every", po::value(&o.log_every)->default_value(o.log_every), "steps per log line")
       ("stop-after", po::value(&o.stop_after)->default_value(o.stop_after), "stop after this many steps of this run (resumable), 0 = never")
       ("recompute", po::bool_switch(&o.recompute), "keep one block of activations, recompute the others in backward: ~L x less memory, ~1/3 more time, same results")
+      ("shard-points", po::bool_switch(&o.shard_points), "under mpirun: every rank holds a slice of the points of every mesh (for meshes too large for one process) instead of whole meshes; cpu, --loss mse; follows one process with the same --batch-size")
       ("resume", po::bool_switch(&o.resume), "continue from <stem>.last.h5 with the same options")
       ("channels,C", po::value(&m.channel_dim)->default_value(m.channel_dim), "channel width C")
       ("blocks,L", po::value(&m.num_blocks)->default_value(m.num_blocks), "number of FLARE blocks L (0: pointwise MLP baseline)")
@@ -92,7 +93,8 @@ bool parse_train_options(const app::Args& args, surrogate::TrainOptions& o) {
                        "  flare-surrogate train --data data.h5 -o model.h5 --recipe reference --epochs 250\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 -C 32 -L 2 -H 4 -M 16 --batch-size 4\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 --resume   # after Ctrl-C\n"
-                       "  mpirun -np 2 flare-surrogate train --data data.h5 -o model.h5 --device cuda   # one rank per GPU\n"))
+                       "  mpirun -np 2 flare-surrogate train --data data.h5 -o model.h5 --device cuda   # one rank per GPU\n"
+                       "  mpirun -np 4 flare-surrogate train --data data.h5 -o model.h5 --shard-points   # each mesh's points over 4 CPU ranks\n"))
     return false;
   if (!config.empty()) {
     std::ifstream f(config);

@@ -69,8 +69,8 @@ std::unique_ptr<Comm> make_comm() {
   if (size > 1 && launcher_rank() > 0) throw PeerFailure(2);
   FLARE_INPUT_CHECK(size <= 1, "started as ", size,
                     " MPI processes, but this flare-surrogate was built without MPI (each would "
-                    "train alone); install libopenmpi-dev (scripts/install-deps.sh) and rebuild, "
-                    "or run one process");
+                    "run the whole job alone, into the same files); install libopenmpi-dev "
+                    "(scripts/install-deps.sh) and rebuild, or run one process");
   return std::make_unique<LocalComm>();
 #endif
 }
@@ -124,6 +124,18 @@ void merge_softmax(float& lse_a, float* z_a, float lse_b, const float* z_b, int 
   const float wa = ea / sum, wb = eb / sum;
   for (int d = 0; d < D; ++d) z_a[d] = wa * z_a[d] + wb * z_b[d];
   lse_a = m + std::log(sum);
+}
+
+PointSlice point_slice(std::int64_t n, int rank, int size) {
+  return {n * rank / size, n * (rank + 1) / size};
+}
+
+void allgather_rows(Comm& comm, float* all, std::int64_t n, std::int64_t width) {
+  for (int r = 0; r < comm.size(); ++r) {
+    const PointSlice s = point_slice(n, r, comm.size());
+    if (s.size() > 0)
+      comm.broadcast(all + s.lo * width, std::size_t(s.size() * width) * sizeof(float), r);
+  }
 }
 
 std::uint64_t checksum(const float* host, std::int64_t n) {

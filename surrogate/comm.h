@@ -75,9 +75,9 @@ bool launched_by_mpi();
 int launcher_rank();
 
 /// MpiComm (NcclComm where built with NCCL) over all the processes of the job when an MPI launcher
-/// started this one, else LocalComm: a plain `flare-surrogate train` never initialises MPI (Open
-/// MPI's singleton start would spawn a daemon for nothing). InputError when launched as several
-/// processes by a build without MPI, which would train N independent copies.
+/// started this one, else LocalComm: a plain `flare-surrogate train` or `predict` never
+/// initialises MPI (Open MPI's singleton start would spawn a daemon for nothing). InputError when
+/// launched as several processes by a build without MPI, which would run N independent copies.
 std::unique_ptr<Comm> make_comm();
 
 bool mpi_built();
@@ -121,6 +121,19 @@ void agree(Comm& comm, const std::exception_ptr& error);
 /// Merges the softmax partial (lse_b, z_b [D]) into (lse_a, z_a [D]): the pair over the union of
 /// both point sets. Symmetric in its arguments, so a reduction may apply it in any order.
 void merge_softmax(float& lse_a, float* z_a, float lse_b, const float* z_b, int D);
+
+/// The rows [lo, hi) of n that `rank` of `size` holds in a point-sharded run: contiguous slices in
+/// rank order whose sizes differ by at most one (a rank may hold none when n < size).
+struct PointSlice {
+  std::int64_t lo = 0, hi = 0;
+  std::int64_t size() const { return hi - lo; }
+};
+PointSlice point_slice(std::int64_t n, int rank, int size);
+
+/// host all [n·width]: on entry each rank holds its point_slice(n) rows of `width` floats, on exit
+/// every rank holds all n rows (a point-sharded prediction assembled on every rank). Collective:
+/// one broadcast per rank, so it needs no other primitive than Comm's.
+void allgather_rows(Comm& comm, float* all, std::int64_t n, std::int64_t width);
 
 /// FNV-1a 64 of the bits of host [n].
 std::uint64_t checksum(const float* host, std::int64_t n);

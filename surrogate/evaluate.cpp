@@ -90,6 +90,8 @@ mesh::FeatureMatrix predict_denormalized(Model<A, float>& model, const float* pa
   return y;
 }
 
+double relative_l2(double err2, double ref2) { return relative(err2, ref2); }
+
 SampleMetrics sample_metrics(const mesh::FeatureMatrix& pred, const mesh::FeatureMatrix& truth) {
   // Double accumulation: sums over a million points in float would lose the digits we report.
   std::vector<double> err2(pred.cols(), 0.0), ref2(pred.cols(), 0.0);

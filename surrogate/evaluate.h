@@ -54,6 +54,10 @@ mesh::FeatureMatrix predict_denormalized(Model<A, float>& model, const float* pa
 /// Metrics of one prediction pred [N, T] against truth [N, T], both in target units.
 SampleMetrics sample_metrics(const mesh::FeatureMatrix& pred, const mesh::FeatureMatrix& truth);
 
+/// ‖ŷ − y‖/‖y‖ from Σ(ŷ − y)² and Σy² (the error norm itself when the truth is zero), as
+/// SampleMetrics::rel_l2: a point-sharded validation sums both over the ranks first.
+double relative_l2(double err2, double ref2);
+
 /// Metrics of each sample in `samples`, one inference per sample.
 template <typename A>
 std::vector<SampleMetrics> evaluate(Model<A, float>& model, const float* params,

@@ -237,14 +237,13 @@ void Model<A, P>::block_fwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
   m_ops.flare_encode_fwd(m_ops.ctx, Q, k_enc, a.v.data(), m_batch, H, M, D, scale, a.z.data(),
                          a.lse_enc.data());
   if (m_shards) {
-    // The encode is the only step that mixes points: this rank's (lse, Z) over its points merge
-    // with the other ranks' into those over all points.
+    // The encode is the only step that mixes points: this rank's (lse, Z) over its points of each
+    // mesh merge with the other ranks' into those over all the mesh's points.
     if constexpr (std::is_same_v<P, float>) {
-      FLARE_CHECK(m_ops.mem.host && m_batch.B == 1,
-                  "point-sharded inference runs one mesh in host memory");
-      m_shards->allreduce_softmax(a.lse_enc.data(), a.z.data(), std::int64_t(H) * M, D);
+      FLARE_CHECK(m_ops.mem.host, "point-sharded FLARE runs in host memory");
+      m_shards->allreduce_softmax(a.lse_enc.data(), a.z.data(), std::int64_t(m_B) * H * M, D);
     } else {
-      FLARE_CHECK(false, "point-sharded inference runs in float");
+      FLARE_CHECK(false, "point-sharded FLARE runs in float");
     }
   }
   m_ops.flare_decode_fwd(m_ops.ctx, Q, k_dec, a.z.data(), m_batch, H, M, D, scale, a.y.data(),
@@ -303,7 +302,12 @@ void Model<A, P>::block_bwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
   if (sep) zero(dk_dec, NC);
   zero(g.dz, std::int64_t(m_B) * H * M * D);
   zero(g.dv, NC);
-  if (m_ops.flare_mixer_bwd && !sep) {
+  // Sharded: dZ gathers the decode's gradient from every point of the mesh, so this rank's part
+  // (from its points) is summed over the ranks before the encode's backward. The encode's only
+  // cross-point term, rowsum(dZ∘Z) of the softmax gradient, then comes out right on every rank
+  // from the merged Z and the summed dZ; dK and dV stay per point, dQ's shares are summed with the
+  // other parameter gradients. The fused mixer backward keeps dZ inside, so it is not used.
+  if (m_ops.flare_mixer_bwd && !sep && !m_shards) {
     // One fused pass computes dK of both stages (they share the keys).
     m_ops.flare_mixer_bwd(m_ops.ctx, Q, k_enc, a.v.data(), a.z.data(), a.lse_enc.data(),
                           a.lse_dec.data(), g.dy.data(), m_batch, H, M, D, scale, dQ, dk_enc.data(),
@@ -311,6 +315,12 @@ void Model<A, P>::block_bwd(const BlockSlots& s, const P* Pp, const A* xin, Bloc
   } else {
     m_ops.flare_decode_bwd(m_ops.ctx, Q, k_dec, a.z.data(), a.y.data(), a.lse_dec.data(),
                            g.dy.data(), m_batch, H, M, D, scale, dQ, dk_dec.data(), g.dz.data());
+    if (m_shards) {
+      if constexpr (std::is_same_v<P, float>)
+        m_shards->allreduce_sum(g.dz.data(), std::int64_t(m_B) * H * M * D, m_ops.mem);
+      else
+        FLARE_CHECK(false, "point-sharded FLARE runs in float");
+    }
     m_ops.flare_encode_bwd(m_ops.ctx, Q, k_enc, a.v.data(), a.z.data(), a.lse_enc.data(),
                            g.dz.data(), m_batch, H, M, D, scale, dQ, dk_enc.data(), g.dv.data());
   }
@@ -447,7 +457,6 @@ void Model<A, P>::infer_host(const P* params, const P* x_host, const std::int64_
 template <typename A, typename P>
 void Model<A, P>::backward(const P* params, const A* dy, P* grads) {
   FLARE_CHECK(m_have_train_forward, "Model::backward needs a training forward() first");
-  FLARE_CHECK(!m_shards, "Model::backward of a point-sharded forward is not implemented");
   const ModelConfig& c = m_layout.config();
   const int C = c.channel_dim, L = c.num_blocks;
   const std::int64_t N = m_N, NC = N * C;

@@ -78,11 +78,14 @@ class Model {
   void set_recompute(bool on) { m_recompute = on; }
   bool recompute() const { return m_recompute; }
 
-  /// Point-sharded inference (docs/distributed.md): every rank of `comm` (null = off) runs infer()
-  /// on its own slice of the points of the same single mesh, and each block's encode merges its
-  /// softmax over points across the ranks (one all-reduce of H·M·(D+1) numbers); everything else
-  /// is per point. Each rank's y is then its slice of the unsharded y. Host memory, B = 1;
-  /// backward() refuses (sharded training is not implemented).
+  /// Point-sharded FLARE (docs/distributed.md): every rank of `comm` (null = off) runs infer() or
+  /// forward() on its own slice of the points of each mesh of the same batch (a rank may hold no
+  /// points of a mesh), and each block's encode merges its softmax over points across the ranks
+  /// (one all-reduce of B·H·M·(D+1) numbers); everything else is per point. Each rank's y is then
+  /// its slice of the unsharded y. backward() sums each block's dZ over the ranks (B·H·M·D
+  /// numbers) before the encode's backward, so that the parameter gradients of all ranks add up
+  /// to the unsharded ones (the caller sums them). Every call is collective: all ranks run it,
+  /// with the same number of meshes. Host memory, float.
   void set_point_shards(Comm* comm) { m_shards = comm; }
 
   /// Bytes currently held in activation and scratch buffers.

@@ -53,8 +53,30 @@ double seconds_since(Clock::time_point t0) {
 }
 }  // namespace
 
+void Predictor::set_point_shards(Comm* comm) {
+  FLARE_INPUT_CHECK(!comm || (m_model && m_backend.ops.mem.host), m_path,
+                    ": point-sharded prediction over MPI ranks runs on the cpu in fp32 "
+                    "(--device cpu); predict on a GPU as one process");
+  m_shards = comm;
+  m_model->set_point_shards(comm);
+}
+
 mesh::FeatureMatrix Predictor::normalized_features(const mesh::Mesh& mesh,
                                                    const std::string& source) {
+  if (!m_shards) return features_of(mesh, source);
+  // The model's collectives follow: a bad mesh must stop every rank here, reported once.
+  mesh::FeatureMatrix x;
+  std::exception_ptr error;
+  try {
+    x = features_of(mesh, source);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  agree(*m_shards, error);
+  return x;
+}
+
+mesh::FeatureMatrix Predictor::features_of(const mesh::Mesh& mesh, const std::string& source) {
   const auto t0 = Clock::now();
   if (m_domain) {
     MeshShape shape;
@@ -79,12 +101,33 @@ mesh::FeatureMatrix Predictor::normalized_features(const mesh::Mesh& mesh,
 }
 
 mesh::FeatureMatrix Predictor::run_member(int k, const mesh::FeatureMatrix& x) {
-  const std::int64_t offsets[2] = {0, x.rows()};
-  mesh::FeatureMatrix y(x.rows(), Eigen::Index(m_norm.target_names.size()));
+  const std::int64_t N = x.rows(), F = x.cols();
+  const Eigen::Index T = Eigen::Index(m_norm.target_names.size());
+  mesh::FeatureMatrix y(N, T);
   InferStages st;
   const float* params = m_params[std::size_t(k)].data();
-  if (m_model_bf16) m_model_bf16->infer_host(params, x.data(), offsets, 1, y.data(), &st);
-  else m_model->infer_host(params, x.data(), offsets, 1, y.data(), &st);
+  if (m_model_bf16) {
+    const std::int64_t offsets[2] = {0, N};
+    m_model_bf16->infer_host(params, x.data(), offsets, 1, y.data(), &st);
+  } else if (!m_shards) {
+    const std::int64_t offsets[2] = {0, N};
+    m_model->infer_host(params, x.data(), offsets, 1, y.data(), &st);
+  } else {
+    // This rank's rows in, its rows of y out, then every rank's rows to every rank. The ranks
+    // agreed on the input, so a failure here is this rank's alone while its peers wait in a
+    // collective: RankFailure, whose catcher ends the job.
+    try {
+      const PointSlice s = point_slice(N, m_shards->rank(), m_shards->size());
+      const std::int64_t offsets[2] = {0, s.size()};
+      m_model->infer_host(params, x.data() + s.lo * F, offsets, 1, y.data() + s.lo * T, &st);
+      const auto tg = Clock::now();
+      allgather_rows(*m_shards, y.data(), N, T);
+      st.download += seconds_since(tg);
+    } catch (...) {
+      const auto e = std::current_exception();
+      throw RankFailure(message_of(e), exit_code_of(e));
+    }
+  }
   const auto t1 = Clock::now();
   m_norm.denormalize_targets(y);
   m_timings.upload += st.upload;

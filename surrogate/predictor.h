@@ -13,6 +13,7 @@
 #include "mesh/features.h"
 #include "mesh/mesh.h"
 #include "surrogate/checkpoint.h"
+#include "surrogate/comm.h"
 #include "surrogate/domain.h"
 #include "surrogate/ensemble.h"
 #include "surrogate/model.h"
@@ -63,6 +64,14 @@ class Predictor {
   /// sample's.
   EnsemblePrediction infer_ensemble(mesh::FeatureMatrix features);
 
+  /// Point-sharded prediction over the ranks of `comm` (null = off; docs/distributed.md): every
+  /// later call is collective, made by all ranks with the same mesh. Each rank computes the
+  /// features of the whole mesh (some depend on all of it, e.g. the part's frame), the ranks agree
+  /// on any failure there (surrogate/comm.h, agree), each rank runs every member on its slice of
+  /// the points (Model::set_point_shards), and the slices are gathered so that every rank returns
+  /// the whole prediction. CPU, fp32 only: InputError otherwise.
+  void set_point_shards(Comm* comm);
+
   /// The ensemble record (members, calibration) of an ensemble checkpoint; nullopt for one model.
   const std::optional<EnsembleInfo>& ensemble() const { return m_ensemble; }
 
@@ -80,8 +89,10 @@ class Predictor {
   const mesh::FeatureRecipe& recipe() const { return m_recipe; }
 
  private:
-  // Checks, computes and normalises the recipe's features of `mesh` (timed as features).
+  // Checks, computes and normalises the recipe's features of `mesh` (timed as features); agreed
+  // on by the ranks when sharded.
   mesh::FeatureMatrix normalized_features(const mesh::Mesh& mesh, const std::string& source);
+  mesh::FeatureMatrix features_of(const mesh::Mesh& mesh, const std::string& source);
   // Member k on normalised features, denormalised (timed as upload/model/download).
   mesh::FeatureMatrix run_member(int k, const mesh::FeatureMatrix& x);
   EnsemblePrediction run_ensemble(const mesh::FeatureMatrix& x);
@@ -98,6 +109,7 @@ class Predictor {
   std::optional<TrainingDomain> m_domain;
   std::optional<EnsembleInfo> m_ensemble;
   mutable PredictTimings m_timings;  // outside_domain() (const) adds its measuring to features
+  Comm* m_shards = nullptr;          // set_point_shards()
 };
 
 inline constexpr const char* kDefaultModelName = "lpbf-default.h5";

@@ -108,6 +108,24 @@ Batch pack(const std::vector<mesh::FeatureMatrix>& xs, const std::vector<mesh::F
   return b;
 }
 
+// This rank's rows of every mesh of `b` (point_slice of each): what a point-sharded rank trains on.
+Batch slice_points(const Batch& b, int rank, int ranks) {
+  Batch s;
+  s.offsets = {0};
+  const int B = int(b.offsets.size()) - 1;
+  for (int k = 0; k < B; ++k)
+    s.offsets.push_back(s.offsets.back() +
+                        point_slice(b.offsets[k + 1] - b.offsets[k], rank, ranks).size());
+  s.x.resize(s.offsets.back(), b.x.cols());
+  s.y.resize(s.offsets.back(), b.y.cols());
+  for (int k = 0; k < B; ++k) {
+    const PointSlice p = point_slice(b.offsets[k + 1] - b.offsets[k], rank, ranks);
+    s.x.middleRows(s.offsets[k], p.size()) = b.x.middleRows(b.offsets[k] + p.lo, p.size());
+    s.y.middleRows(s.offsets[k], p.size()) = b.y.middleRows(b.offsets[k] + p.lo, p.size());
+  }
+  return s;
+}
+
 std::string fmt(double v, int prec = 4, bool sci = false) {
   std::ostringstream s;
   if (sci) s << std::scientific;
@@ -192,6 +210,12 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   FLARE_INPUT_CHECK(opt.batch_size > 0, "--batch-size must be positive, got ", opt.batch_size);
   FLARE_INPUT_CHECK(opt.loss == "mse" || opt.loss == "rel_l2" || opt.loss == "rel_l2_normalized",
                     "--loss must be mse, rel_l2 or rel_l2_normalized, got '", opt.loss, "'");
+  FLARE_INPUT_CHECK(!opt.shard_points || opt.loss == "mse",
+                    "--shard-points trains with --loss mse (a per-mesh relative loss would need "
+                    "each mesh's norms summed over the ranks), got --loss ",
+                    opt.loss);
+  FLARE_INPUT_CHECK(!opt.shard_points || opt.device == "cpu",
+                    "--shard-points runs on cpu ranks (--device cpu), got --device ", opt.device);
   FLARE_INPUT_CHECK(opt.ema == 0 || (opt.ema > 0 && opt.ema < 1),
                     "--ema must be 0 (off) or a decay in (0, 1) such as 0.999, got ", opt.ema);
   FLARE_INPUT_CHECK(opt.beta1 >= 0 && opt.beta1 < 1 && opt.beta2 >= 0 && opt.beta2 < 1,
@@ -247,12 +271,15 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   check_supported(backend, mc, "train");
   Model<A, float> model(layout, ops);
   model.set_recompute(opt.recompute);
+  // Point-sharded: every forward and backward is collective, on every rank, every step.
+  const bool sharded = opt.shard_points && ranks > 1;
+  if (sharded) model.set_point_shards(&comm);
 
   const std::int64_t n_train = std::int64_t(train_ids.size());
   // Step k of an epoch trains on positions [k·G, (k+1)·G) of the epoch's order, G the global batch;
   // rank r takes the r-th run of batch_size of them, so N ranks with batch b follow the trajectory
-  // of one process with batch N·b.
-  const std::int64_t global_batch = std::int64_t(opt.batch_size) * ranks;
+  // of one process with batch N·b. Point-sharded, every rank takes its slice of all G = b meshes.
+  const std::int64_t global_batch = std::int64_t(opt.batch_size) * (opt.shard_points ? 1 : ranks);
   const std::int64_t per_epoch = (n_train + global_batch - 1) / global_batch;
   sched.total_steps = per_epoch * opt.epochs;
   validate(sched);
@@ -442,7 +469,12 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     if (bar->active()) bar->println(line);
     log(line);
   };
-  if (transport != "single process")  // also 1 rank under mpirun: the path it took is worth a line
+  // Also 1 rank under mpirun: the path it took is worth a line.
+  if (sharded)
+    say("point-sharded over " + std::to_string(ranks) + " ranks: each holds a slice of the " +
+        "points of every mesh of a batch of " + std::to_string(global_batch) +
+        ", gradients summed over " + transport);
+  else if (transport != "single process")
     say("data-parallel over " + std::to_string(ranks) + " ranks: " +
         std::to_string(opt.batch_size) + " meshes per rank, global batch " +
         std::to_string(global_batch) + ", gradients summed over " + transport);
@@ -464,8 +496,8 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     const auto t0 = std::chrono::steady_clock::now();
     const std::int64_t glo = st.position * global_batch;
     const std::int64_t ghi = std::min(n_train, glo + global_batch);
-    const std::int64_t lo = std::min(ghi, glo + comm.rank() * opt.batch_size);
-    const std::int64_t hi = std::min(ghi, lo + opt.batch_size);
+    const std::int64_t lo = sharded ? glo : std::min(ghi, glo + comm.rank() * opt.batch_size);
+    const std::int64_t hi = sharded ? ghi : std::min(ghi, lo + opt.batch_size);
     std::int64_t global_points = 0;
     for (std::int64_t k = glo; k < ghi; ++k) global_points += train_x[order[k]].rows();
     std::vector<std::int64_t> ids;
@@ -481,6 +513,8 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
         for (std::size_t k = 0; k < ids.size(); ++k)
           augmenter->apply(PlaneAugmenter::draw(opt.seed, st.epoch, train_ids[ids[k]]), b.x, b.y,
                            b.offsets[k], b.offsets[k + 1]);
+      // Sliced after the augmentation, which sees each whole part.
+      if (sharded) b = slice_points(b, comm.rank(), ranks);
       const std::int64_t n = b.y.size();
       const int nb = int(ids.size());
       const double share = opt.loss == "mse" ? double(b.offsets.back()) / double(global_points)
@@ -498,7 +532,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
       double loss = 0;
       d_dpred.zero(n);
       if (opt.loss == "mse") {
-        loss = ops.mse_fwd(ops.ctx, d_pred.data(), d_y.data(), n);
+        loss = n > 0 ? ops.mse_fwd(ops.ctx, d_pred.data(), d_y.data(), n) : 0.0;
         ops.mse_bwd(ops.ctx, d_pred.data(), d_y.data(), n, float(share), d_dpred.data());
       } else {
         BatchView bv{d_offsets.data(), nb, 0, b.offsets.back()};
@@ -513,7 +547,10 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
                        col_shift, float(share), d_dpred.data());
       }
       loss_share = loss * share;
-      if (std::isfinite(loss)) model.backward(d_params.data(), d_dpred.data(), d_grads.data());
+      // A sharded backward is collective: it runs whatever this rank's loss (the sum below stops
+      // every rank on a non-finite one).
+      if (sharded || std::isfinite(loss))
+        model.backward(d_params.data(), d_dpred.data(), d_grads.data());
     }
     comm.allreduce_sum(d_grads.data(), P, ops.mem);
     // The loss and the stop request travel together, so every rank stops after the same step.
@@ -546,12 +583,31 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     if (st.position == per_epoch) {
       const bool last_epoch = st.epoch + 1 == opt.epochs;
       if (!val_ids.empty() && ((st.epoch + 1) % opt.val_every == 0 || last_epoch)) {
-        // Every ranks-th sample per rank, one sum over ranks.
+        // Every ranks-th sample per rank, one sum over ranks. Point-sharded: every sample on
+        // every rank, each rank's slice of its points, the squared error norms summed.
         last_val = 0;
-        for (std::size_t v = std::size_t(comm.rank()); v < val_x.size(); v += std::size_t(ranks))
-          last_val +=
-              sample_metrics(predict_denormalized(model, d_eval, norm, val_x[v]), val_y[v]).rel_l2;
-        comm.allreduce_sum(&last_val, 1);
+        if (sharded) {
+          for (std::size_t v = 0; v < val_x.size(); ++v) {
+            const PointSlice p = point_slice(val_x[v].rows(), comm.rank(), ranks);
+            const mesh::FeatureMatrix pred = predict_denormalized(
+                model, d_eval, norm, mesh::FeatureMatrix(val_x[v].middleRows(p.lo, p.size())));
+            double sums[2] = {0, 0};  // Σ (ŷ − y)², Σ y²
+            for (Eigen::Index i = 0; i < pred.rows(); ++i)
+              for (Eigen::Index c = 0; c < pred.cols(); ++c) {
+                const double y = val_y[v](p.lo + i, c), e = double(pred(i, c)) - y;
+                sums[0] += e * e;
+                sums[1] += y * y;
+              }
+            comm.allreduce_sum(sums, 2);
+            last_val += relative_l2(sums[0], sums[1]);
+          }
+        } else {
+          for (std::size_t v = std::size_t(comm.rank()); v < val_x.size(); v += std::size_t(ranks))
+            last_val +=
+                sample_metrics(predict_denormalized(model, d_eval, norm, val_x[v]), val_y[v])
+                    .rel_l2;
+          comm.allreduce_sum(&last_val, 1);
+        }
         last_val /= double(val_x.size());
         validated = true;
         metrics_lines.push_back(Json{{"kind", "val"},

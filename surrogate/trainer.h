@@ -64,6 +64,10 @@ struct TrainOptions {
   bool resume = false;            ///< continue from last_path(out)
   bool recompute = false;         ///< per-block activation checkpointing (Model::set_recompute);
                                   ///< same results, so not part of the trajectory
+  /// Point-sharded training (Model::set_point_shards; cpu, loss mse): every rank holds a slice of
+  /// the points of every mesh of each batch of batch_size meshes, so N ranks follow the trajectory
+  /// of one process with the same batch_size; not part of the trajectory either.
+  bool shard_points = false;
   ModelConfig model;              ///< in_dim/out_dim are taken from the dataset
   /// cpu | cuda. Not part of the trajectory: a run started on one device resumes on the other.
   std::string device = "cpu";
@@ -119,6 +123,8 @@ class Comm;
 /// same product), gradients summed over ranks each step, the same parameters on every rank; only
 /// rank 0 logs and writes files. A failure before the first step is reported by one rank (the
 /// others throw PeerFailure); one after it becomes RankFailure, whose catcher must end the job.
+/// With shard_points the ranks split the points of each mesh instead of the meshes: the global
+/// batch is batch_size and validation shards every validation mesh alike.
 TrainResult train(const TrainOptions& options, const TrainLog& log,
                   const std::atomic<bool>* stop = nullptr, Comm* comm = nullptr);
 

@@ -91,6 +91,34 @@ TEST(Comm, SumsDoublesTakesMaximaAndBroadcasts) {
   comm().barrier();
 }
 
+TEST(Comm, PointSlicesCoverTheRowsInRankOrder) {
+  for (std::int64_t n : {0, 1, 5, 101}) {
+    for (int size : {1, 2, 3, 7}) {
+      std::int64_t next = 0;
+      for (int r = 0; r < size; ++r) {
+        const surrogate::PointSlice s = surrogate::point_slice(n, r, size);
+        EXPECT_EQ(s.lo, next) << n << " " << size << " " << r;
+        EXPECT_GE(s.size(), n / size);
+        EXPECT_LE(s.size(), n / size + 1);
+        next = s.hi;
+      }
+      EXPECT_EQ(next, n);
+    }
+  }
+}
+
+TEST(Comm, AllgatherRowsAssemblesEveryRanksSlice) {
+  const int r = comm().rank(), n = comm().size();
+  for (std::int64_t rows : {std::int64_t(0), std::int64_t(1), std::int64_t(37)}) {
+    const int width = 3;
+    std::vector<float> all(std::size_t(rows * width), -1.0f);
+    const surrogate::PointSlice mine = surrogate::point_slice(rows, r, n);
+    for (std::int64_t i = mine.lo * width; i < mine.hi * width; ++i) all[std::size_t(i)] = float(i);
+    surrogate::allgather_rows(comm(), all.data(), rows, width);
+    for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], float(i)) << rows << " " << i;
+  }
+}
+
 TEST(Comm, ExitCodesFollowMain) {
   auto code = [](auto e) { return surrogate::exit_code_of(std::make_exception_ptr(e)); };
   EXPECT_EQ(code(InputError("bad")), 2);

@@ -82,13 +82,4 @@ TEST_P(Sharded, RanksWithoutPointsContributeNothing) {
   EXPECT_LT(rel_error(y, lo), kTol);
 }
 
-TEST_P(Sharded, BackwardRefusesAShardedForward) {
-  Model<float> model(layout, cpu_ops());
-  model.set_point_shards(&comm());
-  std::vector<float> y(std::size_t(N * config.out_dim)), grads(params.size());
-  const std::int64_t offsets[2] = {0, N};
-  model.forward(params.data(), x.data(), offsets, 1, y.data());
-  EXPECT_THROW(model.backward(params.data(), y.data(), grads.data()), Error);
-}
-
 INSTANTIATE_TEST_SUITE_P(Variants, Sharded, ::testing::Values(0, 1, 2));
