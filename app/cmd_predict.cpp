@@ -26,7 +26,6 @@
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <streambuf>
 
 #include "am/voxel_fit.h"
 #include "am/voxelize.h"
@@ -129,26 +128,12 @@ mesh::Mesh voxelize_input(const mesh::Mesh& m, double voxel,
   return v;
 }
 
-// Discards what is written to it: the standard output of ranks other than 0.
-struct NullBuffer : std::streambuf {
-  int overflow(int c) override { return c; }
-};
-
 // Under mpirun every rank runs this same function on the same inputs (docs/distributed.md): the
 // points of each mesh are sharded over the ranks, every rank reads the mesh and computes its
 // features, rank 0 alone prints and writes. Each phase that can fail on bad input ends in one
 // agreement (surrogate/comm.h, agree), so the failure is printed once and no rank is left waiting.
 int predict_ranks(const app::Args& args) {
   const auto wall0 = Clock::now();
-  // Ranks other than 0 print nothing on stdout (not even --help); the launcher's rank is known
-  // before MPI starts.
-  NullBuffer null;
-  std::streambuf* const cout_buf = std::cout.rdbuf();
-  if (surrogate::launcher_rank() > 0) std::cout.rdbuf(&null);
-  struct RestoreCout {
-    std::streambuf* buf;
-    ~RestoreCout() { std::cout.rdbuf(buf); }
-  } restore{cout_buf};
   std::vector<std::string> inputs;
   std::string model, output, device = "cpu", precision = "fp32";
   double voxel = 0;

@@ -8,6 +8,7 @@
 
 #include "app/command.h"
 #include "common/error.h"
+#include "surrogate/comm.h"
 
 using flare::app::Command;
 using flare::app::registry;
@@ -59,6 +60,11 @@ const Command* find_command(int argc, char** argv, int& consumed) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Under mpirun only rank 0 speaks on stdout, for every command and from the start (--help and
+  // usage included); errors stay on every rank's stderr. The launcher's rank is known before MPI
+  // starts. A failed stream drops what is written to it and, unlike a swapped buffer, leaves
+  // nothing to dangle when the statics are torn down after main.
+  if (flare::surrogate::launcher_rank() > 0) std::cout.setstate(std::ios::badbit);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     print_usage(std::cout);
     return argc < 2 ? 2 : 0;

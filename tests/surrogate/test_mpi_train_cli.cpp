@@ -189,3 +189,10 @@ TEST_F(MpiTrainCli, BadInputIsReportedOnce) {
   EXPECT_NE(missing.out.find("none.h5"), std::string::npos) << missing.out;
   EXPECT_FALSE(fs::exists(p("bad.last.h5")));
 }
+
+// Only rank 0 speaks on stdout under mpirun, for every command (app/main.cpp).
+TEST_F(MpiTrainCli, HelpIsPrintedOnce) {
+  const auto r = test::run_mpi(2, "train --help");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(test::count_lines_starting(r.out, "usage: flare-surrogate train"), 1) << r.out;
+}
