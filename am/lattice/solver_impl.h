@@ -710,9 +710,12 @@ struct Solver {
     const int* cp = L.chunk_part.data();
     double *ww = s_ww.data(), *vv = s_vv.data();
     float* om = omega.data() + std::int64_t(l) * parts;
+    // The start depends on the part's own DOF numbering, not on where the batch put it: a part's
+    // bits are those of its solve alone (datasets do not depend on how parts were batched).
     for_nodes(l, [=] FLARE_HD(std::int64_t n) {
+      const std::int64_t first = 3 * v.parts[v.part_of(n)].node_off;
       for (std::int64_t i = 3 * n; i < 3 * n + 3; ++i)
-        vec[i] = ((v.free[n] >> (i % 3)) & 1) ? 1.0f + 0.5f * float(std::sin(7.0 * double(i))) : 0.0f;
+        vec[i] = ((v.free[n] >> (i % 3)) & 1) ? 1.0f + 0.5f * float(std::sin(7.0 * double(i - first))) : 0.0f;
     });
     auto level_sum = [&](const float* a, double* out) {
       sum_nodes(l, out, [=] FLARE_HD(std::int64_t n) {

@@ -186,6 +186,38 @@ TEST(LatticeSolver, ABatchSolvesEachPartAsAlone) {
     EXPECT_EQ(field(again[i], "displacement"), field(parts[i], "displacement")) << i;
 }
 
+// A part's result does not depend on its batch-mates (so a dataset does not depend on how its
+// parts were batched): parts with different numbers of groups and iterations, whose boxes are all
+// 12 cells at their longest (so a part alone has the batch's hierarchy), keep the bits of their
+// solves alone.
+TEST(LatticeSolver, EachPartOfABatchKeepsTheBitsOfItsSolveAlone) {
+  SKIP_WITHOUT_DEVICE();
+  const double h = 1.0;
+  std::vector<mesh::Mesh> parts = {
+      am::test::voxel_part(12, 4, 6, h, [](int i, int, int k) { return k < 2 || i < 3; }),
+      am::test::voxel_part(12, 5, 10, h, [](int i, int j, int k) { return k < 1 || i < 2 || (i > 9 && j > 1); }),
+      am::test::voxel_part(12, 3, 8, h, [](int i, int, int k) { return k >= 6 || i < 3 || i > 8; })};
+  SimulationOptions o;
+  o.layer_height = h;
+  o.release = true;
+  o.device = kDevice;
+  o.threads = 1;
+  std::vector<mesh::Mesh> alone = parts;
+  std::vector<SimulationReport> alone_reports;
+  for (mesh::Mesh& m : alone) alone_reports.push_back(simulate(m, o));
+  std::vector<mesh::Mesh*> ptrs;
+  for (mesh::Mesh& m : parts) ptrs.push_back(&m);
+  const auto reports = simulate_batch(ptrs, o);
+  ASSERT_EQ(reports.size(), parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    EXPECT_EQ(reports[i].solves, alone_reports[i].solves) << i;
+    EXPECT_EQ(reports[i].cg_iterations, alone_reports[i].cg_iterations) << i;
+    EXPECT_EQ(field(parts[i], "displacement"), field(alone[i], "displacement")) << i;
+    EXPECT_EQ(field(parts[i], "von_mises"), field(alone[i], "von_mises")) << i;
+  }
+  EXPECT_NE(alone_reports[0].solves, alone_reports[1].solves);  // the parts finish at different groups
+}
+
 TEST(LatticeSolver, RefusesMeshesThatAreNotVoxelLattices) {
   SKIP_WITHOUT_DEVICE();
   mesh::Mesh m = am::test::voxel_part(3, 2, 2, 1.0, [](int, int, int) { return true; });
