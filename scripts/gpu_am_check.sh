@@ -2,7 +2,7 @@
 # On the GPU host (the device tool; bundle at .device, see README "GPU host"): the GPU lattice
 # solver against the CPU solver and CalculiX, then its benchmarks and the layering study. Each
 # step has its own time limit and log in $OUT; the last lines of each log are printed.
-#   scripts/gpu_am_check.sh [steps...]   steps: tests modeltests bench default batch big study dataset
+#   scripts/gpu_am_check.sh [steps...]   steps: tests modeltests bench default batch big study dataset streams
 set -uo pipefail
 R=.device/run
 OUT=${OUT:-/tmp/flare_gpu_out}
@@ -37,8 +37,14 @@ for what in "${@:-tests modeltests bench study batch default big}"; do
         step bench_batch 150 $R flare-surrogate bench simulate --nodes 0 --batch 512 --layer-height 0.1 --baseline --cpu-parts 48 --jsonl "$OUT/bench_simulate.jsonl" ;;
       dataset)  # training-data throughput: parts/s of am dataset on the GPU, with the solver's profile
         step dataset "${DS_LIMIT:-200}" env FLARE_LATTICE_PROFILE=1 $R flare-surrogate am dataset --device cuda \
-          --count "${DS_COUNT:-600}" --nodes 5000..30000 --jobs 16 -o /tmp/flare_ds_bench
+          --count "${DS_COUNT:-600}" --nodes 5000..30000 --jobs 16 --out /tmp/flare_ds_bench
         grep -c '"file"' /tmp/flare_ds_bench/manifest.json ;;
+      streams)  # am dataset throughput by concurrent batches x batch size (the defaults: 4 x 500k)
+        for cfg in "1 4000000" "4 1000000" "8 500000" "4 500000" "16 250000"; do
+          set -- $cfg
+          step "dataset_$1x$2" 100 $R flare-surrogate am dataset --device cuda --count "${DS_COUNT:-600}" \
+            --nodes 5000..30000 --jobs 16 --gpu-streams "$1" --batch-nodes "$2" --out "/tmp/flare_ds_$1x$2"
+        done ;;
       big)
         step bench_10m 150 $R flare-surrogate bench simulate --nodes 10000000 --layers 10 --jsonl "$OUT/bench_simulate.jsonl" ;;
       study)
