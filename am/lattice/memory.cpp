@@ -22,12 +22,12 @@ std::int64_t memory_needed(const Problem& problem) {
       cells += std::int64_t(d[0]) * d[1] * d[2];
       one = one && d[0] == 1 && d[1] == 1 && d[2] == 1;
     }
-    bytes += nodes * (3 + 9 * 4 + 9 * 4 + 8);  // masks, smoother block, three fp32 vectors, node list
+    bytes += nodes * (2 + 9 * 4 + 9 * 4 + 8);  // masks, smoother block, three fp32 vectors, node list
     if (l == 0) {
       bytes += cells + nodes * (8 * 3 * 8 + 8);  // solid flags; eight fp64 vectors, von Mises
     } else {
       const std::int64_t slots = std::min(cells, solid);
-      bytes += cells * 4 + nodes * 8 * 4 + slots * (576 * 4 + 9);  // slot of cell, of node's cells
+      bytes += cells * 4 + slots * (576 * 4 + 9);
     }
     if (one) break;
     for (auto& d : dims)

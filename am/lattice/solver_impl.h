@@ -84,8 +84,6 @@ struct LevelView {
   const float* mat = nullptr;           // [slots, 576]
   const std::uint8_t* free = nullptr;   // [nodes] bit c: DOF c is free
   const std::uint8_t* active = nullptr; // [nodes]
-  const std::uint8_t* cmask = nullptr;  // [nodes] bit d: cell d (at node - (dx, dy, dz)) active now
-  const int* node_slots = nullptr;      // level >= 1: [nodes, 8] slot of cell d, -1 = none
   const float* dinv = nullptr;          // [nodes, 9]
 
   struct At {
@@ -127,14 +125,13 @@ struct LevelView {
   FLARE_HD bool dense_free(const LevelPart& lp, std::int64_t d) const {
     return d < 3 * lp.nodes() && ((free[lp.node_off + d / 3] >> (d % 3)) & 1);
   }
-  // Bit d set when the node's cell d is active; a node is active when one of its cells is.
-  FLARE_HD std::uint8_t cell_bits(const At& at) const {
-    if (!at.valid) return 0;
+  // A node is active when one of its (up to 8) cells is.
+  FLARE_HD bool node_active(const At& at) const {
+    if (!at.valid) return false;
     const LevelPart& lp = parts[at.p];
-    std::uint8_t bits = 0;
     for (int d = 0; d < 8; ++d)
-      if (cell_active(at.p, lp, at.i - (d & 1), at.j - ((d >> 1) & 1), at.k - (d >> 2))) bits |= std::uint8_t(1u << d);
-    return bits;
+      if (cell_active(at.p, lp, at.i - (d & 1), at.j - ((d >> 1) & 1), at.k - (d >> 2))) return true;
+    return false;
   }
   // The cell's matrix (the unit K_e at level 0), nullptr when inactive.
   template <typename M>
@@ -161,22 +158,18 @@ FLARE_HD inline void for_each_fine_node(const LevelView& fv, const LevelView::At
 
 // Cell d's (d = dx + 2 dy + 4 dz, the cell at node - (dx, dy, dz)) share of (A x) at node n
 // (rows 3n..3n+2), unmasked, zero where the cell is inactive; M the matrix type, T the vector type.
-// The cell's activity and matrix come from per-node tables (cmask, node_slots) that the masks
-// kernels refresh once per group, and its corners from the part's node strides: the operator is
-// most of the solve, and recovering (i, j, k) from n takes 64-bit divisions that cost more than
-// the cell's 72 multiply-adds (measured: docs/architecture.md, lattice solver notes).
 template <typename T, typename M>
 FLARE_HD inline Vec3<T> apply_cell(const LevelView& v, std::int64_t n, int d, const M* ke, const T* x) {
   Vec3<T> acc{{T(0), T(0), T(0)}};
-  if (!((v.cmask[n] >> d) & 1)) return acc;
-  const LevelPart& lp = v.parts[v.part_of(n)];
-  const std::int64_t sy = lp.nx + 1, sz = sy * (lp.ny + 1);
+  const LevelView::At at = v.locate(n);
+  const LevelPart& lp = v.parts[at.p];
   const int dx = d & 1, dy = (d >> 1) & 1, dz = d >> 2;
-  const std::int64_t corner0 = n - dx - sy * dy - sz * dz;
-  const M* m = v.level == 0 ? ke : reinterpret_cast<const M*>(v.mat + std::int64_t(v.node_slots[8 * n + d]) * 576);
+  const int ci = at.i - dx, cj = at.j - dy, ck = at.k - dz;
+  const M* m = v.cell_matrix<M>(at.p, lp, ci, cj, ck, ke);
+  if (!m) return acc;
   const M* row = m + 72 * corner_of(dx, dy, dz);
   for (int b = 0; b < 8; ++b) {
-    const std::int64_t nb = 3 * (corner0 + corner_bit(b, 0) + sy * corner_bit(b, 1) + sz * corner_bit(b, 2));
+    const std::int64_t nb = 3 * v.node(lp, ci + corner_bit(b, 0), cj + corner_bit(b, 1), ck + corner_bit(b, 2));
     const T x0 = x[nb], x1 = x[nb + 1], x2 = x[nb + 2];
     for (int r = 0; r < 3; ++r)
       acc.v[r] += T(row[24 * r + 3 * b]) * x0 + T(row[24 * r + 3 * b + 1]) * x1 + T(row[24 * r + 3 * b + 2]) * x2;
@@ -237,8 +230,7 @@ struct Solver {
     Arr<int> slot_of_cell, slot_cell, slot_part;
     Arr<std::uint8_t> slot_active;
     Arr<float> mat;
-    Arr<std::uint8_t> free, active, cmask;
-    Arr<int> node_slots;  // level >= 1
+    Arr<std::uint8_t> free, active;
     Arr<float> dinv;
     Arr<float> x, t, b;  // V-cycle: iterate, result, right-hand side
   };
@@ -304,8 +296,6 @@ struct Solver {
     v.mat = L.mat.data();
     v.free = L.free.data();
     v.active = L.active.data();
-    v.cmask = L.cmask.data();
-    v.node_slots = L.node_slots.data();
     v.dinv = L.dinv.data();
     return v;
   }
@@ -467,21 +457,6 @@ struct Solver {
             }
         }
         L.slots = std::int64_t(slot_cell.size());
-        std::vector<int> node_slots(std::size_t(L.nodes) * 8, -1);
-        for (int i = 0; i < parts; ++i) {
-          const LevelPart& lp = L.hparts[i];
-          for (int k = 0; k <= lp.nz; ++k)
-            for (int j = 0; j <= lp.ny; ++j)
-              for (int ii = 0; ii <= lp.nx; ++ii)
-                for (int d = 0; d < 8; ++d) {
-                  const int ci = ii - (d & 1), cj = j - ((d >> 1) & 1), ck = k - (d >> 2);
-                  if (ci < 0 || cj < 0 || ck < 0 || ci >= lp.nx || cj >= lp.ny || ck >= lp.nz) continue;
-                  const std::int64_t n = lp.node_off + ii + std::int64_t(lp.nx + 1) * (j + std::int64_t(lp.ny + 1) * k);
-                  node_slots[std::size_t(8 * n + d)] =
-                      slot_of_cell[std::size_t(lp.cell_off + ci + std::int64_t(lp.nx) * (cj + std::int64_t(lp.ny) * ck))];
-                }
-        }
-        L.node_slots.upload(node_slots);
         L.slot_of_cell.upload(slot_of_cell);
         L.slot_cell.upload(slot_cell);
         L.slot_part.upload(slot_part);
@@ -490,7 +465,6 @@ struct Solver {
       }
       L.free.resize(std::size_t(L.nodes), "free masks");
       L.active.resize(std::size_t(L.nodes), "active masks");
-      L.cmask.resize(std::size_t(L.nodes), "active masks");
       L.dinv.resize(std::size_t(L.nodes) * 9, "smoother blocks");
       L.x.resize(std::size_t(3 * L.nodes), "multigrid vectors");
       L.t.resize(std::size_t(3 * L.nodes), "multigrid vectors");
@@ -570,13 +544,10 @@ struct Solver {
     const LevelView v = view(0);
     std::uint8_t* free = lv[0].free.data();
     std::uint8_t* active = lv[0].active.data();
-    std::uint8_t* cmask = lv[0].cmask.data();
     const std::uint8_t* sup = supported.data();
     for_nodes(0, [=] FLARE_HD(std::int64_t n) {
       const LevelView::At at = v.locate(n);
-      const std::uint8_t bits = v.cell_bits(at);
-      const bool act = bits != 0;
-      cmask[n] = bits;
+      const bool act = v.node_active(at);
       active[n] = act;
       free[n] = act && (release || (at.k > 0 && !sup[n])) ? 7 : 0;
     });
@@ -643,12 +614,9 @@ struct Solver {
     const LevelView v = view(l), fv = view(l - 1);
     std::uint8_t* free = lv[l].free.data();
     std::uint8_t* active = lv[l].active.data();
-    std::uint8_t* cmask = lv[l].cmask.data();
     for_nodes(l, [=] FLARE_HD(std::int64_t n) {
       const LevelView::At at = v.locate(n);
-      const std::uint8_t cells = v.cell_bits(at);
-      const bool act = cells != 0;
-      cmask[n] = cells;
+      const bool act = v.node_active(at);
       std::uint8_t bits = act ? 7 : 0;
       if (act) {
         for_each_fine_node(fv, at, [&](std::int64_t fn, float) {
