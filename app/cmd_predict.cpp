@@ -176,15 +176,9 @@ int predict_ranks(const app::Args& args) {
   const bool lead = comm->rank() == 0, sharded = comm->size() > 1;
   // Runs `step` on every rank (or on rank 0 alone) and agrees on its outcome.
   auto agreed = [&](bool lead_only, auto&& step) {
-    std::exception_ptr error;
-    if (lead || !lead_only) {
-      try {
-        step();
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    surrogate::agree(*comm, error);
+    surrogate::agree_on(*comm, [&] {
+      if (lead || !lead_only) step();
+    });
   };
 
   CommandTimings ct;

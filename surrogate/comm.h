@@ -118,6 +118,18 @@ int exit_code_of(const std::exception_ptr& error);
 /// failing rank rethrows its failure and every other rank throws PeerFailure with its exit code.
 void agree(Comm& comm, const std::exception_ptr& error);
 
+/// Runs `step` on this rank and agrees on its outcome (agree): every rank calls it.
+template <typename F>
+void agree_on(Comm& comm, F&& step) {
+  std::exception_ptr error;
+  try {
+    step();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  agree(comm, error);
+}
+
 /// Merges the softmax partial (lse_b, z_b [D]) into (lse_a, z_a [D]): the pair over the union of
 /// both point sets. Symmetric in its arguments, so a reduction may apply it in any order.
 void merge_softmax(float& lse_a, float* z_a, float lse_b, const float* z_b, int D);

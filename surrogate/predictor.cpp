@@ -66,13 +66,7 @@ mesh::FeatureMatrix Predictor::normalized_features(const mesh::Mesh& mesh,
   if (!m_shards) return features_of(mesh, source);
   // The model's collectives follow: a bad mesh must stop every rank here, reported once.
   mesh::FeatureMatrix x;
-  std::exception_ptr error;
-  try {
-    x = features_of(mesh, source);
-  } catch (...) {
-    error = std::current_exception();
-  }
-  agree(*m_shards, error);
+  agree_on(*m_shards, [&] { x = features_of(mesh, source); });
   return x;
 }
 
