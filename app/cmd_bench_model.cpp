@@ -69,6 +69,7 @@ void time_model(const surrogate::Backend& backend, const surrogate::OpTable<A, f
   surrogate::Model<A, float> model(layout, mops);
   model.set_recompute(recompute);
   surrogate::AdamW opt(layout, surrogate::AdamWConfig{}, backend.ops);
+  surrogate::Buffer<double> d_loss(ops.mem, 1, "loss");
   auto sync = [&] { ops.mem.synchronize(ops.mem.ctx); };
   auto mib = [&] { return peak_mib(model.buffer_bytes()); };
   auto infer = [&] {
@@ -81,7 +82,7 @@ void time_model(const surrogate::Backend& backend, const surrogate::OpTable<A, f
   };
   auto step = [&] {
     model.forward(d_params.data(), d_x.data(), offsets.data(), 1, d_y.data());
-    mops.mse_fwd(mops.ctx, d_y.data(), d_target.data(), ny);
+    mops.mse_fwd(mops.ctx, d_y.data(), d_target.data(), ny, d_loss.data());
     d_dy.zero(ny);
     mops.mse_bwd(mops.ctx, d_y.data(), d_target.data(), ny, 1.0f, d_dy.data());
     d_grads.zero(P);

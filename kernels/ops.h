@@ -18,7 +18,9 @@
 // - Linear weights are [out, in] (torch.nn.Linear), so checkpoints map 1:1 to PyTorch state.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace flare::kernels {
 
@@ -35,6 +37,39 @@ struct AdamW {
   /// nullptr decays every element. One call then covers a whole flat parameter buffer in which
   /// weights (decayed) and biases/norms (not) alternate.
   const std::uint8_t* decay_mask = nullptr;
+  /// Global gradient-norm clipping inside the step (torch.nn.utils.clip_grad_norm_): where
+  /// grad_sumsq (one double in the memory of the op's tier: Σ g² over the whole buffer) is given
+  /// and clip_norm is finite, every gradient is read as g·float(clip_norm/(√Σg² + 1e-6)) when that
+  /// factor is below 1, the bits clipping in place would give. Read by the op, not the caller, so a
+  /// GPU step needs no host round trip for the norm.
+  const double* grad_sumsq = nullptr;
+  double clip_norm = std::numeric_limits<double>::infinity();
+  /// The factor above (1 where no clipping applies), from Σ g² already on the host.
+  static float clip_factor(double sumsq, double clip_norm) {
+    const double coef = clip_norm / (std::sqrt(sumsq) + 1e-6);
+    return coef < 1.0 ? float(coef) : 1.0f;
+  }
+};
+
+/// Columns of a row-major [rows, cols] array rearranged: dst(i, c) = sign[c] · src(i, from[c]).
+/// What the in-plane symmetries of the training augmentation do to features and targets (a swap
+/// and sign flips of x/y columns: exact in every precision).
+struct ColumnMap {
+  static constexpr int kMax = 32;
+  int cols = 0;
+  int from[kMax] = {};
+  float sign[kMax] = {};
+  static ColumnMap identity(int cols) {
+    ColumnMap m;
+    m.cols = cols;
+    for (int c = 0; c < cols && c < kMax; ++c) m.from[c] = c, m.sign[c] = 1.0f;
+    return m;
+  }
+  bool is_identity() const {
+    for (int c = 0; c < cols; ++c)
+      if (from[c] != c || sign[c] != 1.0f) return false;
+    return true;
+  }
 };
 
 // clang-format off

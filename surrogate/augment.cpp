@@ -14,10 +14,14 @@ std::uint64_t mix(std::uint64_t z) {
   return z ^ (z >> 31);
 }
 
-void apply_pairs(const mesh::PlaneSymmetry& s, const PlaneTransform& t, mesh::FeatureMatrix& m,
-                 Eigen::Index begin, Eigen::Index end) {
-  for (const auto& [a, b] : s.pairs)
-    for (Eigen::Index i = begin; i < end; ++i) t.apply(m(i, a), m(i, b));
+// Rows [begin, end) of m through the map, in place (one row's copy at a time).
+void apply_map(const kernels::ColumnMap& map, mesh::FeatureMatrix& m, Eigen::Index begin,
+               Eigen::Index end) {
+  float row[kernels::ColumnMap::kMax];
+  for (Eigen::Index i = begin; i < end; ++i) {
+    for (int c = 0; c < map.cols; ++c) row[c] = m(i, c);
+    for (int c = 0; c < map.cols; ++c) m(i, c) = map.sign[c] * row[map.from[c]];
+  }
 }
 
 // The pair's statistics must be (0, s) and (0, s): then normalising and transforming commute.
@@ -73,12 +77,28 @@ int PlaneAugmenter::draw(std::uint64_t seed, std::int64_t epoch, std::int64_t sa
   return int(h >> 61);  // the top 3 bits: uniform over 0..7
 }
 
+kernels::ColumnMap PlaneAugmenter::column_map(const mesh::PlaneSymmetry& s, int g, int cols) {
+  FLARE_CHECK(cols <= kernels::ColumnMap::kMax, "PlaneAugmenter: ", cols, " columns (at most ",
+              kernels::ColumnMap::kMax, ")");
+  kernels::ColumnMap map = kernels::ColumnMap::identity(cols);
+  const PlaneTransform t = PlaneTransform::element(g);
+  // PlaneTransform::apply on column values: (u, v) -> (su·(swap ? v : u), sv·(swap ? u : v)).
+  for (const auto& [a, b] : s.pairs) {
+    FLARE_CHECK(a < cols && b < cols, "PlaneAugmenter: pair (", a, ", ", b, ") outside ", cols,
+                " columns");
+    map.from[a] = t.swap ? b : a;
+    map.from[b] = t.swap ? a : b;
+    map.sign[a] = t.su;
+    map.sign[b] = t.sv;
+  }
+  return map;
+}
+
 void PlaneAugmenter::apply(int g, mesh::FeatureMatrix& x, mesh::FeatureMatrix& y,
                            Eigen::Index begin, Eigen::Index end) const {
   if (g == 0) return;
-  const PlaneTransform t = PlaneTransform::element(g);
-  apply_pairs(m_features, t, x, begin, end);
-  apply_pairs(m_targets, t, y, begin, end);
+  apply_map(feature_map(g, int(x.cols())), x, begin, end);
+  apply_map(target_map(g, int(y.cols())), y, begin, end);
 }
 
 }  // namespace flare::surrogate

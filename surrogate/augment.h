@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/ops.h"
 #include "mesh/features.h"
 #include "surrogate/normalizer.h"
 
@@ -56,12 +57,19 @@ class PlaneAugmenter {
   /// The pose (0..7) of `sample` in `epoch` of a run seeded `seed`; uniform over the 8.
   static int draw(std::uint64_t seed, std::int64_t epoch, std::int64_t sample);
 
+  /// Element g as a map of the F feature and T target columns (kernels::ColumnMap): in-plane pairs
+  /// transformed, every other column copied. The trainer applies it while placing a sample.
+  kernels::ColumnMap feature_map(int g, int F) const { return column_map(m_features, g, F); }
+  kernels::ColumnMap target_map(int g, int T) const { return column_map(m_targets, g, T); }
+
   /// Applies element g to rows [begin, end) of normalised features x [N, F] and targets y [N, T],
   /// in place: in-plane pairs are transformed, every other column is left alone.
   void apply(int g, mesh::FeatureMatrix& x, mesh::FeatureMatrix& y, Eigen::Index begin,
              Eigen::Index end) const;
 
   const mesh::PlaneSymmetry& features() const { return m_features; }
+  /// The pairs of s under element g as a map of `cols` columns.
+  static kernels::ColumnMap column_map(const mesh::PlaneSymmetry& s, int g, int cols);
   const mesh::PlaneSymmetry& targets() const { return m_targets; }
 
  private:

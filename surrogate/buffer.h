@@ -29,6 +29,9 @@ struct Memory {
   void (*download)(void* ctx, void* host_dst, const void* src, std::size_t bytes) = nullptr;
   /// Waits for queued work (timing); a no-op on the host.
   void (*synchronize)(void* ctx) = nullptr;
+  /// Bytes that can still be allocated (device memory free now; SIZE_MAX on the host, where the
+  /// operating system decides).
+  std::size_t (*free_bytes)(void* ctx) = nullptr;
 };
 
 /// Host memory: 64-byte aligned new/delete, memset, memcpy.

@@ -38,7 +38,8 @@ struct OpTime {
   X(latent_layernorm_fwd) X(latent_layernorm_bwd) X(add) X(gelu_add_fwd) X(residual_mlp_fwd)  \
   X(residual_mlp_bwd) X(flare_encode_fwd) X(flare_decode_fwd) X(flare_decode_bwd)             \
   X(flare_encode_bwd) X(flare_mixer_bwd) X(cast_to_act) X(mse_fwd) X(mse_bwd) X(rel_l2_fwd)   \
-  X(rel_l2_bwd) X(sum_squares) X(scale_inplace) X(adamw_step) X(ema_update)
+  X(rel_l2_bwd) X(sum_squares) X(adamw_step) X(ema_update) X(map_columns) \
+  X(map_columns_p)
 
 namespace detail {
 /// An op's name as a template argument (a string literal cannot be one).

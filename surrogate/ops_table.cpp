@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 
 #include "common/error.h"
@@ -38,6 +39,7 @@ Memory host_memory() {
   m.upload = cp;
   m.download = cp;
   m.synchronize = [](void*) {};
+  m.free_bytes = [](void*) { return std::numeric_limits<std::size_t>::max(); };
   return m;
 }
 
@@ -89,9 +91,18 @@ namespace {
     FN(flare_encode_bwd)(Q, K, V, Z, lse, dZ, bt.offsets, bt.B, H, M, D, s, dQ, dK, dV);            \
   };
 
+// dst(i, c) = sign[c]·src(i, from[c]): a sign flip and a copy, exact in every type.
+template <typename T>
+void map_columns_host(void*, const T* src, T* dst, std::int64_t rows,
+                      const kernels::ColumnMap& map) {
+  const int C = map.cols;
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (int c = 0; c < C; ++c) dst[r * C + c] = T(map.sign[c] * src[r * C + map.from[c]]);
+}
+
 #define FLARE_HOST_TRAIN_OPS(t, NS)                                                                 \
-  t.mse_fwd = [](void*, const float* p, const float* y, std::int64_t n) {                          \
-    return NS::mse_fwd(p, y, n);                                                                    \
+  t.mse_fwd = [](void*, const float* p, const float* y, std::int64_t n, double* loss) {            \
+    *loss = NS::mse_fwd(p, y, n);                                                                   \
   };                                                                                                \
   t.mse_bwd = [](void*, const float* p, const float* y, std::int64_t n, float s, float* dp) {      \
     NS::mse_bwd(p, y, n, s, dp);                                                                    \
@@ -104,13 +115,16 @@ namespace {
                     const float* cs, const float* cm, float s, float* dp) {                         \
     NS::rel_l2_bwd(p, y, bt.offsets, bt.B, cols, cs, cm, s, dp);                                    \
   };                                                                                                \
-  t.sum_squares = [](void*, const float* x, std::int64_t n) { return NS::sum_squares(x, n); };     \
-  t.scale_inplace = [](void*, float* x, float a, std::int64_t n) { NS::scale_inplace(x, a, n); };  \
+  t.sum_squares = [](void*, const float* x, std::int64_t n, double* out) {                         \
+    *out = NS::sum_squares(x, n);                                                                   \
+  };                                                                                                \
   t.adamw_step = [](void*, float* p, const float* g, float* m, float* v, std::int64_t n,           \
                     const kernels::AdamW& hp) { NS::adamw_step(p, g, m, v, n, hp); };              \
   t.ema_update = [](void*, float* e, const float* p, std::int64_t n, double d) {                   \
     NS::ema_update(e, p, n, d);                                                                     \
-  };
+  };                                                                                                \
+  t.map_columns = map_columns_host<float>;                                                          \
+  t.map_columns_p = map_columns_host<float>;
 
 #define FLARE_CPU_FN(name) kernels::cpu::name
 #define FLARE_REF_FN(name) kernels::ref::name

@@ -107,20 +107,29 @@ struct OpTable {
   void (*cast_to_act)(void* ctx, const P* x, A* y, std::int64_t n) = nullptr;
 
   // Losses (A prediction, P target, A gradient; fp32 or wider accumulation) and the optimizer
-  // (float tables only; nullptr in the double oracle table).
-  double (*mse_fwd)(void* ctx, const A* pred, const P* target, std::int64_t n) = nullptr;
+  // (float tables only; nullptr in the double oracle table). Their results (loss [1], err [B],
+  // out [1]) are doubles in the table's memory: a GPU step reads nothing back until its caller
+  // downloads them.
+  void (*mse_fwd)(void* ctx, const A* pred, const P* target, std::int64_t n,
+                  double* loss) = nullptr;
   void (*mse_bwd)(void* ctx, const A* pred, const P* target, std::int64_t n, float scale,
                   A* dpred) = nullptr;
-  /// err [B] is HOST memory. col_scale, col_shift [cols] (table memory, or nullptr) denormalise
-  /// both fields per column first (kernels/ref/rel_l2.h): the loss in target units.
+  /// col_scale, col_shift [cols] (table memory, or nullptr) denormalise both fields per column
+  /// first (kernels/ref/rel_l2.h): the loss in target units.
   void (*rel_l2_fwd)(void* ctx, const A* pred, const P* target, const BatchView& batch, int cols,
                      const P* col_scale, const P* col_shift, double* err) = nullptr;
   void (*rel_l2_bwd)(void* ctx, const A* pred, const P* target, const BatchView& batch, int cols,
                      const P* col_scale, const P* col_shift, float scale, A* dpred) = nullptr;
-  double (*sum_squares)(void* ctx, const P* x, std::int64_t n) = nullptr;
-  void (*scale_inplace)(void* ctx, P* x, float a, std::int64_t n) = nullptr;
+  /// out [1] = Σ x²: hp.grad_sumsq of adamw_step, which clips with it.
+  void (*sum_squares)(void* ctx, const P* x, std::int64_t n, double* out) = nullptr;
   void (*adamw_step)(void* ctx, P* params, const P* grads, P* m, P* v, std::int64_t n,
                      const kernels::AdamW& hp) = nullptr;
+  /// Training samples into a batch (kernels::ColumnMap: the augmentation's pose, or the identity):
+  /// dst [rows, map.cols] from src, both in the table's memory, features in A and targets in P.
+  void (*map_columns)(void* ctx, const A* src, A* dst, std::int64_t rows,
+                      const kernels::ColumnMap& map) = nullptr;
+  void (*map_columns_p)(void* ctx, const P* src, P* dst, std::int64_t rows,
+                        const kernels::ColumnMap& map) = nullptr;
   /// ema ← decay·ema + (1 − decay)·params over n weights (train --ema).
   void (*ema_update)(void* ctx, P* ema, const P* params, std::int64_t n, double decay) = nullptr;
 };

@@ -23,21 +23,16 @@ AdamW::AdamW(const ParamLayout& layout, AdamWConfig config, const OpTable<float>
       m_n(layout.size()),
       m_m(ops.mem, layout.size(), "AdamW moments"),
       m_v(ops.mem, layout.size(), "AdamW moments"),
-      m_decay(ops.mem, layout.size(), "AdamW decay mask") {
+      m_decay(ops.mem, layout.size(), "AdamW decay mask"),
+      m_sumsq(ops.mem, 1, "gradient norm") {
   std::vector<std::uint8_t> decay(std::size_t(m_n), 0);
   for (const auto& t : layout.tensors())
     std::fill_n(decay.begin() + t.offset, t.size, std::uint8_t(t.decay ? 1 : 0));
   m_decay.upload(decay.data(), m_n);
 }
 
-double AdamW::step(float* params, float* grads, float lr, float beta1) {
+void AdamW::step(float* params, const float* grads, float lr, float beta1) {
   const std::int64_t n = m_n;
-  // Same arithmetic as clip_grad_norm, through the table (on the device for CUDA).
-  const double norm = std::sqrt(m_ops.sum_squares(m_ops.ctx, grads, n));
-  if (std::isfinite(m_config.clip_norm)) {
-    const double coef = m_config.clip_norm / (norm + 1e-6);
-    if (coef < 1.0) m_ops.scale_inplace(m_ops.ctx, grads, static_cast<float>(coef), n);
-  }
   ++m_step;
   kernels::AdamW hp;
   hp.lr = lr >= 0.0f ? lr : m_config.lr;
@@ -47,8 +42,21 @@ double AdamW::step(float* params, float* grads, float lr, float beta1) {
   hp.step = m_step;
   hp.weight_decay = m_config.weight_decay;
   hp.decay_mask = m_decay.data();
+  // The norm stays in the table's memory and the step clips with it there (clip_grad_norm's
+  // arithmetic): on a GPU nothing comes back to the host.
+  m_ops.sum_squares(m_ops.ctx, grads, n, m_sumsq.data());
+  if (std::isfinite(m_config.clip_norm)) {
+    hp.grad_sumsq = m_sumsq.data();
+    hp.clip_norm = m_config.clip_norm;
+  }
   m_ops.adamw_step(m_ops.ctx, params, grads, m_m.data(), m_v.data(), n, hp);
-  return norm;
+}
+
+double AdamW::last_grad_norm() const {
+  if (m_step == 0) return 0.0;
+  double sumsq = 0;
+  m_sumsq.download(&sumsq, 1);
+  return std::sqrt(sumsq);
 }
 
 void AdamW::set_state(std::vector<float> m, std::vector<float> v, std::int64_t steps_done) {

@@ -34,14 +34,17 @@ double clip_grad_norm(float* grads, std::int64_t n, double max_norm);
 /// for cpu, device for CUDA), and the step count.
 class AdamW {
  public:
-  /// `ops` supplies the memory and the sum_squares, scale_inplace and adamw_step ops.
+  /// `ops` supplies the memory and the sum_squares and adamw_step ops.
   AdamW(const ParamLayout& layout, AdamWConfig config, const OpTable<float>& ops = cpu_ops());
 
-  /// Clips grads (modifies them), then one AdamW step on params (both in the table's memory).
-  /// Returns the gradient norm before clipping. `lr` and `beta1` override config.lr and
-  /// config.beta1 for this step (schedules, OneCycle's cycle_momentum) when >= 0. As in torch,
-  /// the bias correction 1 − β1^t uses this step's β1.
-  double step(float* params, float* grads, float lr = -1.0f, float beta1 = -1.0f);
+  /// One AdamW step on params with grads clipped to config.clip_norm (both in the table's memory;
+  /// grads are read, not modified). `lr` and `beta1` override config.lr and config.beta1 for this
+  /// step (schedules, OneCycle's cycle_momentum) when >= 0. As in torch, the bias correction
+  /// 1 − β1^t uses this step's β1. Queues work only: no host synchronisation on a device.
+  void step(float* params, const float* grads, float lr = -1.0f, float beta1 = -1.0f);
+
+  /// The gradient norm of the last step, before clipping (waits for that step on a device).
+  double last_grad_norm() const;
 
   /// Host copies of the moments (for checkpoints).
   std::vector<float> m() const { return m_m.to_host(m_n); }
@@ -60,6 +63,7 @@ class AdamW {
   // adamw_step over the whole buffer instead of one per tensor (the default model has 272
   // alternating runs; at 50k points their launches were a tenth of a GPU training step).
   Buffer<std::uint8_t> m_decay;
+  Buffer<double> m_sumsq;  // Σ g² of the last step
   std::int64_t m_step = 0;
 };
 

@@ -23,6 +23,7 @@
 #include "surrogate/normalizer.h"
 #include "surrogate/optimizer.h"
 #include "surrogate/schedule.h"
+#include "surrogate/train_samples.h"
 
 namespace flare::surrogate {
 
@@ -87,45 +88,6 @@ std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::i
 
 namespace {
 
-struct Batch {
-  mesh::FeatureMatrix x, y;            // [ΣN, F], [ΣN, T] normalised
-  std::vector<std::int64_t> offsets;   // [B+1]
-};
-
-// Packs cached samples (already normalised) `which` of xs/ys into one batch.
-Batch pack(const std::vector<mesh::FeatureMatrix>& xs, const std::vector<mesh::FeatureMatrix>& ys,
-           const std::vector<std::int64_t>& which) {
-  Batch b;
-  b.offsets = {0};
-  for (auto s : which) b.offsets.push_back(b.offsets.back() + xs[s].rows());
-  b.x.resize(b.offsets.back(), xs[0].cols());
-  b.y.resize(b.offsets.back(), ys[0].cols());
-  for (std::size_t k = 0; k < which.size(); ++k) {
-    const auto n = b.offsets[k + 1] - b.offsets[k];
-    b.x.middleRows(b.offsets[k], n) = xs[which[k]];
-    b.y.middleRows(b.offsets[k], n) = ys[which[k]];
-  }
-  return b;
-}
-
-// This rank's rows of every mesh of `b` (point_slice of each): what a point-sharded rank trains on.
-Batch slice_points(const Batch& b, int rank, int ranks) {
-  Batch s;
-  s.offsets = {0};
-  const int B = int(b.offsets.size()) - 1;
-  for (int k = 0; k < B; ++k)
-    s.offsets.push_back(s.offsets.back() +
-                        point_slice(b.offsets[k + 1] - b.offsets[k], rank, ranks).size());
-  s.x.resize(s.offsets.back(), b.x.cols());
-  s.y.resize(s.offsets.back(), b.y.cols());
-  for (int k = 0; k < B; ++k) {
-    const PointSlice p = point_slice(b.offsets[k + 1] - b.offsets[k], rank, ranks);
-    s.x.middleRows(s.offsets[k], p.size()) = b.x.middleRows(b.offsets[k] + p.lo, p.size());
-    s.y.middleRows(s.offsets[k], p.size()) = b.y.middleRows(b.offsets[k] + p.lo, p.size());
-  }
-  return s;
-}
-
 std::string fmt(double v, int prec = 4, bool sci = false) {
   std::ostringstream s;
   if (sci) s << std::scientific;
@@ -151,19 +113,6 @@ const OpTable<A, float>& model_ops(const Backend& b) {
     return b.ops;
   else
     return b.ops_bf16;
-}
-
-// host [n] floats into buf (A), converted on the host where A is narrower (round to nearest even,
-// as the device casts).
-template <typename A>
-void upload_as(Buffer<A>& buf, const float* host, std::int64_t n, std::vector<A>& staging) {
-  if constexpr (std::is_same_v<A, float>) {
-    buf.upload(host, n);
-  } else {
-    staging.resize(std::size_t(n));
-    for (std::int64_t i = 0; i < n; ++i) staging[std::size_t(i)] = to_bf16(host[i]);
-    buf.upload(staging.data(), n);
-  }
 }
 
 template <typename A>
@@ -269,6 +218,7 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   const Backend backend = make_backend(opt.device, opt.precision, comm.local_rank());
   const OpTable<A, float>& ops = model_ops<A>(backend);
   check_supported(backend, mc, "train");
+  TrainSamples<A> samples(ops, train_x, train_y);
   Model<A, float> model(layout, ops);
   model.set_recompute(opt.recompute);
   // Point-sharded: every forward and backward is collective, on every rank, every step.
@@ -478,6 +428,11 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     say("data-parallel over " + std::to_string(ranks) + " ranks: " +
         std::to_string(opt.batch_size) + " meshes per rank, global batch " +
         std::to_string(global_batch) + ", gradients summed over " + transport);
+  if (backend.device != "cpu")
+    say(std::string("training samples ") +
+        (samples.resident() ? "resident in GPU memory (" : "streamed from host memory (") +
+        fmt(double(samples.bytes()) / double(1 << 20), 0) + " MiB" +
+        (samples.resident() ? ")" : ", more than half the free GPU memory)"));
   say("epoch | step | loss | val rel-L2 | lr | ms/step | points/s");
 
   double win_loss = 0, win_ms = 0;
@@ -489,77 +444,134 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   Buffer<A> d_x, d_pred, d_dpred;
   Buffer<float> d_y;
   Buffer<std::int64_t> d_offsets;
-  std::vector<A> x_staging;
-  std::vector<double> mesh_err;
+  const kernels::ColumnMap same_x = kernels::ColumnMap::identity(samples.features()),
+                           same_y = kernels::ColumnMap::identity(samples.targets());
+  // Each step's loss terms (the mse, or each mesh's rel-L2) stay in the table's memory until
+  // settle() reads a run of steps back at once: a GPU step never waits for the host, so the host
+  // queues the next step while the GPU computes this one. With several ranks the loss is summed
+  // across them with the stop request every step, so each step settles at once.
+  struct Pending {
+    std::int64_t step;
+    int terms;     // doubles in d_stats (0: this rank had no meshes)
+    double share;  // this rank's share of the global batch's loss
+  };
+  std::vector<Pending> pending;
+  std::int64_t stats_used = 0;
+  const std::int64_t stats_cap = std::max<std::int64_t>(1024, 4 * opt.batch_size);
+  Buffer<double> d_stats(ops.mem, stats_cap, "step losses");
+  std::vector<double> stats_host;
+  std::optional<std::chrono::steady_clock::time_point> t_mark;  // start of the unsettled run
+  // Reads the pending steps' losses back (one transfer and one wait), records them in order and
+  // stops at the first that is not finite; returns this rank's share of the last one.
+  auto settle = [&]() -> double {
+    double last_share = 0;
+    if (pending.empty()) return last_share;
+    stats_host.resize(std::size_t(stats_used));
+    d_stats.download(stats_host.data(), stats_used);  // waits for the queued steps
+    win_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                        *t_mark)
+                  .count();
+    t_mark.reset();
+    std::int64_t at = 0;
+    for (const Pending& p : pending) {
+      double loss = 0;
+      for (int k = 0; k < p.terms; ++k) loss += stats_host[std::size_t(at + k)];
+      if (p.terms > 1) loss /= p.terms;
+      at += p.terms;
+      last_share = loss * p.share;
+      if (ranks > 1) continue;  // recorded by the caller once summed over the ranks
+      FLARE_INPUT_CHECK(std::isfinite(loss), "train: the loss became ", loss, " at step ", p.step,
+                        "; lower --lr or set --clip-norm");
+      res.losses.push_back(loss);
+      win_loss += loss;
+      ++win_steps;
+    }
+    pending.clear();
+    stats_used = 0;
+    return last_share;
+  };
 
   while (st.epoch < opt.epochs) {
-    const auto t0 = std::chrono::steady_clock::now();
+    if (!t_mark) t_mark = std::chrono::steady_clock::now();
     const std::int64_t glo = st.position * global_batch;
     const std::int64_t ghi = std::min(n_train, glo + global_batch);
     const std::int64_t lo = sharded ? glo : std::min(ghi, glo + comm.rank() * opt.batch_size);
     const std::int64_t hi = sharded ? ghi : std::min(ghi, lo + opt.batch_size);
     std::int64_t global_points = 0;
-    for (std::int64_t k = glo; k < ghi; ++k) global_points += train_x[order[k]].rows();
+    for (std::int64_t k = glo; k < ghi; ++k) global_points += samples.rows(order[k]);
     std::vector<std::int64_t> ids;
     for (std::int64_t k = lo; k < hi; ++k) ids.push_back(order[k]);
     // This rank's share of the global batch's loss: the gradient of the global mean is the sum
     // over ranks of each rank's gradient scaled by its share of the mean's terms (points for mse,
     // meshes for the per-mesh losses), so one all-reduce sum yields it exactly.
-    double loss_share = 0;
+    Pending step_stats{st.step, 0, 0.0};
     d_grads.zero(P);
     if (!ids.empty()) {  // the last global batch of an epoch may leave a rank without meshes
-      Batch b = pack(train_x, train_y, ids);
-      if (augmenter)  // on the batch copy: the cached samples stay in their own pose
-        for (std::size_t k = 0; k < ids.size(); ++k)
-          augmenter->apply(PlaneAugmenter::draw(opt.seed, st.epoch, train_ids[ids[k]]), b.x, b.y,
-                           b.offsets[k], b.offsets[k + 1]);
-      // Sliced after the augmentation, which sees each whole part.
-      if (sharded) b = slice_points(b, comm.rank(), ranks);
-      const std::int64_t n = b.y.size();
       const int nb = int(ids.size());
-      const double share = opt.loss == "mse" ? double(b.offsets.back()) / double(global_points)
+      // This rank's rows of each mesh: all of them, or its point_slice when point-sharded.
+      std::vector<PointSlice> rows(ids.size());
+      std::vector<std::int64_t> offsets = {0};
+      for (int k = 0; k < nb; ++k) {
+        const std::int64_t n_k = samples.rows(ids[k]);
+        rows[k] = sharded ? point_slice(n_k, comm.rank(), ranks) : PointSlice{0, n_k};
+        offsets.push_back(offsets.back() + rows[k].size());
+      }
+      const std::int64_t n_rows = offsets.back(), n = n_rows * samples.targets();
+      const double share = opt.loss == "mse" ? double(n_rows) / double(global_points)
                                              : double(nb) / double(ghi - glo);
-      d_x.ensure(ops.mem, b.x.size(), "batch features");
+      d_x.ensure(ops.mem, n_rows * samples.features(), "batch features");
       d_y.ensure(ops.mem, n, "batch targets");
       d_pred.ensure(ops.mem, n, "batch predictions");
       d_dpred.ensure(ops.mem, n, "batch gradients");
       d_offsets.ensure(ops.mem, nb + 1, "batch offsets");
-      upload_as(d_x, b.x.data(), b.x.size(), x_staging);
-      d_y.upload(b.y.data(), n);
-      d_offsets.upload(b.offsets.data(), nb + 1);
-      model.forward(d_params.data(), d_x.data(), b.offsets.data(), nb, d_pred.data());
+      // Each part in its pose of this epoch (the cached samples stay in their own).
+      for (int k = 0; k < nb; ++k) {
+        const int g = augmenter ? PlaneAugmenter::draw(opt.seed, st.epoch, train_ids[ids[k]]) : 0;
+        samples.place(ids[k], rows[k].lo, rows[k].hi,
+                      g ? augmenter->feature_map(g, samples.features()) : same_x,
+                      g ? augmenter->target_map(g, samples.targets()) : same_y, d_x.data(),
+                      d_y.data(), offsets[k]);
+      }
+      d_offsets.upload(offsets.data(), nb + 1);
+      model.forward(d_params.data(), d_x.data(), offsets.data(), nb, d_pred.data());
       // The losses of surrogate/loss.h, through the table: dpred is overwritten with ∂loss/∂pred.
-      double loss = 0;
+      const int terms = opt.loss == "mse" ? 1 : nb;
+      if (stats_used + terms > stats_cap) settle();
+      double* stats = d_stats.data() + stats_used;
       d_dpred.zero(n);
       if (opt.loss == "mse") {
-        loss = n > 0 ? ops.mse_fwd(ops.ctx, d_pred.data(), d_y.data(), n) : 0.0;
+        if (n > 0) ops.mse_fwd(ops.ctx, d_pred.data(), d_y.data(), n, stats);
+        else ops.mem.zero(ops.mem.ctx, stats, sizeof(double));  // a sharded rank without points
         ops.mse_bwd(ops.ctx, d_pred.data(), d_y.data(), n, float(share), d_dpred.data());
       } else {
-        BatchView bv{d_offsets.data(), nb, 0, b.offsets.back()};
-        for (int k = 0; k < nb; ++k)
-          bv.max_points = std::max(bv.max_points, b.offsets[k + 1] - b.offsets[k]);
-        mesh_err.assign(nb, 0.0);
-        ops.rel_l2_fwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), col_scale,
-                       col_shift, mesh_err.data());
-        for (double e : mesh_err) loss += e;
-        loss /= nb;
-        ops.rel_l2_bwd(ops.ctx, d_pred.data(), d_y.data(), bv, int(b.y.cols()), col_scale,
+        BatchView bv{d_offsets.data(), nb, 0, n_rows};
+        for (int k = 0; k < nb; ++k) bv.max_points = std::max(bv.max_points, rows[k].size());
+        ops.rel_l2_fwd(ops.ctx, d_pred.data(), d_y.data(), bv, samples.targets(), col_scale,
+                       col_shift, stats);
+        ops.rel_l2_bwd(ops.ctx, d_pred.data(), d_y.data(), bv, samples.targets(), col_scale,
                        col_shift, float(share), d_dpred.data());
       }
-      loss_share = loss * share;
-      // A sharded backward is collective: it runs whatever this rank's loss (the sum below stops
-      // every rank on a non-finite one).
-      if (sharded || std::isfinite(loss))
-        model.backward(d_params.data(), d_dpred.data(), d_grads.data());
+      step_stats = {st.step, terms, share};
+      stats_used += terms;
+      // A non-finite loss gives non-finite gradients, and settle() stops the run before any of
+      // them is saved.
+      model.backward(d_params.data(), d_dpred.data(), d_grads.data());
     }
+    pending.push_back(step_stats);
     comm.allreduce_sum(d_grads.data(), P, ops.mem);
-    // The loss and the stop request travel together, so every rank stops after the same step.
-    double reduced[2] = {loss_share, stop && stop->load() ? 1.0 : 0.0};
-    comm.allreduce_sum(reduced, 2);
-    const double loss = reduced[0];
-    const bool stop_asked = reduced[1] > 0;
-    FLARE_INPUT_CHECK(std::isfinite(loss), "train: the loss became ", loss, " at step ", st.step,
-                      "; lower --lr or set --clip-norm");
+    bool stop_asked = stop && stop->load();
+    if (ranks > 1) {
+      // The loss and the stop request travel together, so every rank stops after the same step.
+      double reduced[2] = {settle(), stop_asked ? 1.0 : 0.0};
+      comm.allreduce_sum(reduced, 2);
+      const double loss = reduced[0];
+      stop_asked = reduced[1] > 0;
+      FLARE_INPUT_CHECK(std::isfinite(loss), "train: the loss became ", loss, " at step ", st.step,
+                        "; lower --lr or set --clip-norm");
+      res.losses.push_back(loss);
+      win_loss += loss;
+      ++win_steps;
+    }
     const double lr = learning_rate(sched, st.step);
     const double beta1 = momentum(sched, st.step, opt.beta1);
     adam.step(d_params.data(), d_grads.data(), float(lr), float(beta1));
@@ -568,16 +580,17 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     ++st.step;
     ++st.position;
     ++run_steps;
-    res.losses.push_back(loss);
     if (bar) bar->advance();
-
-    ops.mem.synchronize(ops.mem.ctx);  // the step's time, not its launch time, on a device
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    win_loss += loss;
-    win_ms += ms;
     win_points += global_points;
-    ++win_steps;
+
+    // Whatever reads the state next (validation, a log line, a checkpoint, the end) sees settled
+    // losses: a run that diverged stops here, before anything of it is written.
+    const bool ends = st.epoch + (st.position == per_epoch ? 1 : 0) == opt.epochs;
+    const bool halts = !ends && (stop_asked || (opt.stop_after > 0 && run_steps >= opt.stop_after));
+    if (st.position == per_epoch || ends || halts ||
+        win_steps + std::int64_t(pending.size()) >= opt.log_every ||
+        (opt.checkpoint_every > 0 && st.step % opt.checkpoint_every == 0))
+      settle();
 
     bool validated = false;
     if (st.position == per_epoch) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <sstream>
 
@@ -92,11 +93,16 @@ CudaContext::CudaContext(int device) : m_device(device) {
   m_lt_workspace.resize(std::size_t(32) << 20, "cuBLASLt workspace");
   m_reduce.resize(kReduceSlots, "reduction slots");
   FLARE_CUDA_CHECK(cudaMallocHost(&m_host_staging, kReduceSlots * sizeof(double)));
+  FLARE_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&m_stage), kStageSlots * kStageSlotBytes));
+  for (auto& e : m_stage_read) FLARE_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
 }
 
 CudaContext::~CudaContext() {
   if (m_stream) FLARE_CUDA_CHECK_PRINT(cudaStreamSynchronize(m_stream));
   if (m_host_staging) FLARE_CUDA_CHECK_PRINT(cudaFreeHost(m_host_staging));
+  for (auto& e : m_stage_read)
+    if (e) FLARE_CUDA_CHECK_PRINT(cudaEventDestroy(e));
+  if (m_stage) FLARE_CUDA_CHECK_PRINT(cudaFreeHost(m_stage));
   if (m_cublas_lt) cublasLtDestroy(m_cublas_lt);
   if (m_cublas) cublasDestroy(m_cublas);
   if (m_stream) FLARE_CUDA_CHECK_PRINT(cudaStreamDestroy(m_stream));
@@ -109,6 +115,21 @@ void* CudaContext::scratch(std::size_t bytes) {
     m_scratch.resize(bytes + bytes / 4, "kernel scratch");
   }
   return m_scratch.data();
+}
+
+void CudaContext::upload_async(void* dst, const void* src, std::size_t bytes) {
+  FLARE_CHECK(bytes <= kStageSlotBytes, "upload_async of ", bytes, " bytes (at most ",
+              kStageSlotBytes, ")");
+  if (bytes == 0) return;
+  const int slot = m_stage_next;
+  m_stage_next = (m_stage_next + 1) % kStageSlots;
+  // Returns at once unless this slot's previous copy is still queued (a never-recorded event
+  // counts as done).
+  FLARE_CUDA_CHECK(cudaEventSynchronize(m_stage_read[slot]));
+  std::byte* staged = m_stage + std::size_t(slot) * kStageSlotBytes;
+  std::memcpy(staged, src, bytes);
+  FLARE_CUDA_CHECK(cudaMemcpyAsync(dst, staged, bytes, cudaMemcpyHostToDevice, m_stream));
+  FLARE_CUDA_CHECK(cudaEventRecord(m_stage_read[slot], m_stream));
 }
 
 std::string device_summary(const CudaContext& ctx) {

@@ -192,6 +192,14 @@ class CudaContext {
 
   void synchronize() const { FLARE_CUDA_CHECK(cudaStreamSynchronize(m_stream)); }
 
+  /// Largest upload that upload_async stages.
+  static constexpr std::size_t kStageSlotBytes = 16 << 10;
+  /// Copies `bytes` (≤ kStageSlotBytes) of host memory to dst on the stream and returns without
+  /// waiting for it: the bytes are first copied into a slot of a pinned ring whose reuse waits for
+  /// the copy that read it. The caller may reuse src at once, as after a synchronous copy; the
+  /// stream stays busy (a batch's offsets, a step's scalars), so the host runs ahead of the GPU.
+  void upload_async(void* dst, const void* src, std::size_t bytes);
+
  private:
   int m_device = 0;
   cudaDeviceProp m_props{};
@@ -202,6 +210,10 @@ class CudaContext {
   DeviceBuffer<std::byte> m_scratch;
   DeviceBuffer<double> m_reduce;
   double* m_host_staging = nullptr;  // pinned [kReduceSlots]
+  static constexpr int kStageSlots = 64;
+  std::byte* m_stage = nullptr;          // pinned [kStageSlots · kStageSlotBytes]
+  cudaEvent_t m_stage_read[kStageSlots] = {};  // recorded after the copy out of each slot
+  int m_stage_next = 0;
 };
 
 /// Device description for benchmark reports: name, SMs, memory, CUDA driver/runtime versions.

@@ -114,6 +114,33 @@ void scale_inplace(CudaContext& ctx, float* x, float a, std::int64_t n) {
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
 }
 
+namespace {
+// One thread per element: the arrays are a few columns wide and the map travels by value.
+template <typename T>
+__global__ void map_columns_kernel(const T* __restrict__ src, T* __restrict__ dst,
+                                   std::int64_t rows, kernels::ColumnMap map) {
+  const int C = map.cols;
+  FLARE_GRID_STRIDE(i, rows * C) {
+    const std::int64_t r = i / C;
+    const int c = int(i - r * C);
+    dst[i] = from_float<T>(map.sign[c] * to_float(src[r * C + map.from[c]]));
+  }
+}
+}  // namespace
+
+template <typename T>
+void map_columns(CudaContext& ctx, const T* src, T* dst, std::int64_t rows,
+                 const kernels::ColumnMap& map) {
+  if (rows <= 0 || map.cols <= 0) return;
+  map_columns_kernel<T><<<grid_for(ctx, rows * map.cols), 256, 0, ctx.stream()>>>(src, dst, rows,
+                                                                                  map);
+  FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+}
+template void map_columns<float>(CudaContext&, const float*, float*, std::int64_t,
+                                 const kernels::ColumnMap&);
+template void map_columns<bf16>(CudaContext&, const bf16*, bf16*, std::int64_t,
+                                const kernels::ColumnMap&);
+
 template void gelu_fwd<float>(CudaContext&, const float*, float*, std::int64_t);
 template void gelu_fwd<bf16>(CudaContext&, const bf16*, bf16*, std::int64_t);
 template void gelu_bwd<float>(CudaContext&, const float*, const float*, float*, std::int64_t);

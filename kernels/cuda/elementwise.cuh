@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/ops.h"
 
 namespace flare::cuda {
 
@@ -22,5 +23,10 @@ template <typename T>
 void gelu_add_fwd(CudaContext& ctx, const T* x, const T* r, T* y, std::int64_t n);
 /// x *= a
 void scale_inplace(CudaContext& ctx, float* x, float a, std::int64_t n);
+/// dst [rows, map.cols] (i, c) = map.sign[c]·src(i, map.from[c]) (kernels::ColumnMap); src and
+/// dst may not overlap.
+template <typename T>
+void map_columns(CudaContext& ctx, const T* src, T* dst, std::int64_t rows,
+                 const kernels::ColumnMap& map);
 
 }  // namespace flare::cuda

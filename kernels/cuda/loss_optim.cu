@@ -122,10 +122,18 @@ __global__ void adamw_kernel(float* __restrict__ p, const float* __restrict__ g,
                              float* __restrict__ m, float* __restrict__ v, std::int64_t n,
                              float b1, float b2, float eps, float decay,
                              const std::uint8_t* __restrict__ mask, float step_size,
-                             float inv_sqrt_bc2) {
+                             float inv_sqrt_bc2, const double* __restrict__ grad_sumsq,
+                             double clip_norm) {
+  // Every thread derives the factor from the one device sum (kernels::AdamW::clip_factor, in
+  // double): no launch or host read between the norm and the step.
+  float clip = 1.f;
+  if (grad_sumsq) {
+    const double coef = clip_norm / (sqrt(*grad_sumsq) + 1e-6);
+    if (coef < 1.0) clip = float(coef);
+  }
   FLARE_GRID_STRIDE(i, n) {
     const float d = !mask || mask[i] ? decay : 1.f;
-    const float gi = g[i];
+    const float gi = g[i] * clip;
     const float mi = b1 * m[i] + (1.f - b1) * gi;
     const float vi = b2 * v[i] + (1.f - b2) * gi * gi;
     m[i] = mi;
@@ -139,27 +147,39 @@ __global__ void ema_kernel(float* __restrict__ ema, const float* __restrict__ p,
   FLARE_GRID_STRIDE(i, n) ema[i] = a * p[i] + d * ema[i];
 }
 
-double read_slot(CudaContext& ctx, int count) {
-  FLARE_CUDA_CHECK(cudaMemcpyAsync(ctx.host_staging(), ctx.reduce_slots(), count * sizeof(double),
+// Device doubles [count] to the host, through the pinned staging area. Synchronises.
+std::vector<double> read_back(CudaContext& ctx, const double* src, int count) {
+  FLARE_CUDA_CHECK(cudaMemcpyAsync(ctx.host_staging(), src, count * sizeof(double),
                                    cudaMemcpyDeviceToHost, ctx.stream()));
   ctx.synchronize();
-  return ctx.host_staging()[0];
+  return std::vector<double>(ctx.host_staging(), ctx.host_staging() + count);
 }
 
-void zero_slots(CudaContext& ctx, int count) {
-  FLARE_CUDA_CHECK(cudaMemsetAsync(ctx.reduce_slots(), 0, count * sizeof(double), ctx.stream()));
+void zero_slots(CudaContext& ctx, double* out, int count) {
+  FLARE_CUDA_CHECK(cudaMemsetAsync(out, 0, count * sizeof(double), ctx.stream()));
+}
+
+// loss = sum / n, err[b] = √e_b / √r_b: the host tiers' double arithmetic (IEEE division and
+// square root are correctly rounded on both sides).
+__global__ void mean_kernel(double* loss, double n) { *loss = *loss / n; }
+__global__ void rel_l2_finish_kernel(const double* __restrict__ sums, int B, double* err) {
+  for (int b = threadIdx.x; b < B; b += blockDim.x) err[b] = sqrt(sums[2 * b]) / sqrt(sums[2 * b + 1]);
 }
 
 }  // namespace
 
-double sum_squares(CudaContext& ctx, const float* x, std::int64_t n) {
+void sum_squares_to(CudaContext& ctx, const float* x, std::int64_t n, double* out) {
   NVTX_RANGE_FN();
-  zero_slots(ctx, 1);
+  zero_slots(ctx, out, 1);
   if (n > 0) {
-    sum_squares_kernel<<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(x, n, ctx.reduce_slots());
+    sum_squares_kernel<<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(x, n, out);
     FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
   }
-  return read_slot(ctx, 1);
+}
+
+double sum_squares(CudaContext& ctx, const float* x, std::int64_t n) {
+  sum_squares_to(ctx, x, n, ctx.reduce_slots());
+  return read_back(ctx, ctx.reduce_slots(), 1)[0];
 }
 
 void adamw_step(CudaContext& ctx, float* params, const float* grads, float* m, float* v,
@@ -172,7 +192,7 @@ void adamw_step(CudaContext& ctx, float* params, const float* grads, float* m, f
   adamw_kernel<<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(
       params, grads, m, v, n, hp.beta1, hp.beta2, hp.eps,
       float(1.0 - double(hp.lr) * hp.weight_decay), hp.decay_mask, float(hp.lr / bc1),
-      float(1.0 / std::sqrt(bc2)));
+      float(1.0 / std::sqrt(bc2)), hp.grad_sumsq, hp.clip_norm);
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
 }
 
@@ -185,13 +205,21 @@ void ema_update(CudaContext& ctx, float* ema, const float* params, std::int64_t 
 }
 
 template <typename T>
-double mse_fwd(CudaContext& ctx, const T* pred, const float* target, std::int64_t n) {
+void mse_fwd_to(CudaContext& ctx, const T* pred, const float* target, std::int64_t n,
+                double* loss) {
   NVTX_RANGE_FN();
   FLARE_CHECK(n > 0, "mse_fwd: the mean of zero values is undefined");
-  zero_slots(ctx, 1);
-  mse_fwd_kernel<T><<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(pred, target, n, ctx.reduce_slots());
+  zero_slots(ctx, loss, 1);
+  mse_fwd_kernel<T><<<grid_for(ctx, n), 256, 0, ctx.stream()>>>(pred, target, n, loss);
   FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
-  return read_slot(ctx, 1) / double(n);
+  mean_kernel<<<1, 1, 0, ctx.stream()>>>(loss, double(n));
+  FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+}
+
+template <typename T>
+double mse_fwd(CudaContext& ctx, const T* pred, const float* target, std::int64_t n) {
+  mse_fwd_to(ctx, pred, target, n, ctx.reduce_slots());
+  return read_back(ctx, ctx.reduce_slots(), 1)[0];
 }
 
 template <typename T>
@@ -210,7 +238,7 @@ void rel_l2_sums(CudaContext& ctx, const T* pred, const float* target, const std
                  const float* col_shift) {
   FLARE_CHECK(B >= 1 && 2 * B <= CudaContext::kReduceSlots, "rel_l2: B=", B, " meshes per batch (at most ",
               CudaContext::kReduceSlots / 2, ")");
-  zero_slots(ctx, 2 * B);
+  zero_slots(ctx, ctx.reduce_slots(), 2 * B);
   if (total_rows * ncols > 0) {
     rel_l2_sums_kernel<T><<<grid_for(ctx, total_rows * ncols), 256, 0, ctx.stream()>>>(
         pred, target, offsets, B, total_rows, ncols, col_scale, col_shift, ctx.reduce_slots());
@@ -220,18 +248,26 @@ void rel_l2_sums(CudaContext& ctx, const T* pred, const float* target, const std
 }  // namespace
 
 template <typename T>
+void rel_l2_fwd_to(CudaContext& ctx, const T* pred, const float* target,
+                   const std::int64_t* offsets, int B, std::int64_t total_rows, int ncols,
+                   const float* col_scale, const float* col_shift, double* err) {
+  NVTX_RANGE_FN();
+  rel_l2_sums(ctx, pred, target, offsets, B, total_rows, ncols, col_scale, col_shift);
+  // inf or NaN for an all-zero target, as the ref tier
+  rel_l2_finish_kernel<<<1, 128, 0, ctx.stream()>>>(ctx.reduce_slots(), B, err);
+  FLARE_CUDA_LAUNCH_CHECK(ctx.stream());
+}
+
+template <typename T>
 std::vector<double> rel_l2_fwd(CudaContext& ctx, const T* pred, const float* target,
                                const std::int64_t* offsets, int B, std::int64_t total_rows,
                                int ncols, const float* col_scale, const float* col_shift) {
-  NVTX_RANGE_FN();
-  rel_l2_sums(ctx, pred, target, offsets, B, total_rows, ncols, col_scale, col_shift);
-  read_slot(ctx, 2 * B);
-  std::vector<double> err(B);
-  for (int b = 0; b < B; ++b) {
-    const double e = ctx.host_staging()[2 * b], r = ctx.host_staging()[2 * b + 1];
-    err[b] = std::sqrt(e) / std::sqrt(r);  // inf or NaN for an all-zero target, as the ref tier
-  }
-  return err;
+  // The errors land in the slots after the 2B sums (at most kReduceSlots/2 meshes, so they fit).
+  double* err = ctx.reduce_slots() + 2 * B;
+  FLARE_CHECK(3 * B <= CudaContext::kReduceSlots, "rel_l2: B=", B, " meshes per batch (at most ",
+              CudaContext::kReduceSlots / 3, ")");
+  rel_l2_fwd_to(ctx, pred, target, offsets, B, total_rows, ncols, col_scale, col_shift, err);
+  return read_back(ctx, err, B);
 }
 
 template <typename T>
@@ -248,6 +284,9 @@ void rel_l2_bwd(CudaContext& ctx, const T* pred, const float* target, const std:
 
 #define FLARE_INSTANTIATE_LOSS(T)                                                                  \
   template double mse_fwd<T>(CudaContext&, const T*, const float*, std::int64_t);                 \
+  template void mse_fwd_to<T>(CudaContext&, const T*, const float*, std::int64_t, double*);       \
+  template void rel_l2_fwd_to<T>(CudaContext&, const T*, const float*, const std::int64_t*, int,  \
+                                 std::int64_t, int, const float*, const float*, double*);         \
   template void mse_bwd<T>(CudaContext&, const T*, const float*, std::int64_t, float, T*);        \
   template std::vector<double> rel_l2_fwd<T>(CudaContext&, const T*, const float*,                \
                                              const std::int64_t*, int, std::int64_t, int,         \

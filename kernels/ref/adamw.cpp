@@ -16,9 +16,10 @@ void adamw_step(float* params, const float* grads, float* m, float* v, std::int6
   const double bc1 = 1.0 - std::pow(double(hp.beta1), double(hp.step));
   const double bc2 = 1.0 - std::pow(double(hp.beta2), double(hp.step));
   const double decay = 1.0 - double(hp.lr) * double(hp.weight_decay);
+  const float clip = hp.grad_sumsq ? AdamW::clip_factor(*hp.grad_sumsq, hp.clip_norm) : 1.0f;
   for (std::int64_t i = 0; i < n; ++i) {
     const double d = !hp.decay_mask || hp.decay_mask[i] ? decay : 1.0;
-    const double g = grads[i];
+    const double g = grads[i] * clip;  // float product: the clipped gradient's bits
     const double mi = double(hp.beta1) * m[i] + (1.0 - double(hp.beta1)) * g;
     const double vi = double(hp.beta2) * v[i] + (1.0 - double(hp.beta2)) * g * g;
     const double denom = std::sqrt(vi) / std::sqrt(bc2) + double(hp.eps);

@@ -64,8 +64,11 @@ Memory device_memory(cuda::CudaContext& ctx) {
   m.copy = [](void* c, void* dst, const void* src, std::size_t bytes) {
     FLARE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, C(c).stream()));
   };
-  // Host sides are ordinary (pageable) memory that the caller may reuse at once: synchronise.
+  // Host sides are ordinary (pageable) memory that the caller may reuse at once. Small uploads
+  // (offsets, scalars: every step) go through the context's pinned ring and do not wait; large
+  // ones synchronise.
   m.upload = [](void* c, void* dst, const void* src, std::size_t bytes) {
+    if (bytes <= cuda::CudaContext::kStageSlotBytes) return C(c).upload_async(dst, src, bytes);
     FLARE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, C(c).stream()));
     C(c).synchronize();
   };
@@ -74,6 +77,11 @@ Memory device_memory(cuda::CudaContext& ctx) {
     C(c).synchronize();
   };
   m.synchronize = [](void* c) { C(c).synchronize(); };
+  m.free_bytes = [](void*) {
+    std::size_t free_b = 0, total_b = 0;
+    FLARE_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    return free_b;
+  };
   return m;
 }
 
@@ -140,33 +148,31 @@ OpTable<float> cuda_ops(cuda::CudaContext& ctx) {
     cuda::flare_mixer_bwd<float>(C(c), Q, K, V, Z, lse_enc, lse_dec, dY, packed(bt),
                                  shape(H, M, D, s), dQ, dK, dV, dZ);
   };
-  t.mse_fwd = [](void* c, const float* p, const float* y, std::int64_t n) {
-    return cuda::mse_fwd<float>(C(c), p, y, n);
+  t.mse_fwd = [](void* c, const float* p, const float* y, std::int64_t n, double* loss) {
+    cuda::mse_fwd_to<float>(C(c), p, y, n, loss);
   };
   t.mse_bwd = [](void* c, const float* p, const float* y, std::int64_t n, float s, float* dp) {
     cuda::mse_bwd<float>(C(c), p, y, n, s, dp);
   };
   t.rel_l2_fwd = [](void* c, const float* p, const float* y, const BatchView& bt, int cols,
                     const float* cs, const float* cm, double* err) {
-    const auto e =
-        cuda::rel_l2_fwd<float>(C(c), p, y, bt.offsets, bt.B, bt.total_points, cols, cs, cm);
-    for (int b = 0; b < bt.B; ++b) err[b] = e[b];
+    cuda::rel_l2_fwd_to<float>(C(c), p, y, bt.offsets, bt.B, bt.total_points, cols, cs, cm, err);
   };
   t.rel_l2_bwd = [](void* c, const float* p, const float* y, const BatchView& bt, int cols,
                     const float* cs, const float* cm, float s, float* dp) {
     cuda::rel_l2_bwd<float>(C(c), p, y, bt.offsets, bt.B, bt.total_points, cols, cs, cm, s, dp);
   };
-  t.sum_squares = [](void* c, const float* x, std::int64_t n) {
-    return cuda::sum_squares(C(c), x, n);
-  };
-  t.scale_inplace = [](void* c, float* x, float a, std::int64_t n) {
-    cuda::scale_inplace(C(c), x, a, n);
+  t.sum_squares = [](void* c, const float* x, std::int64_t n, double* out) {
+    cuda::sum_squares_to(C(c), x, n, out);
   };
   t.adamw_step = [](void* c, float* p, const float* g, float* m, float* v, std::int64_t n,
                     const kernels::AdamW& hp) { cuda::adamw_step(C(c), p, g, m, v, n, hp); };
   t.ema_update = [](void* c, float* e, const float* p, std::int64_t n, double d) {
     cuda::ema_update(C(c), e, p, n, d);
   };
+  t.map_columns = [](void* c, const float* s, float* d, std::int64_t rows,
+                     const kernels::ColumnMap& m) { cuda::map_columns<float>(C(c), s, d, rows, m); };
+  t.map_columns_p = t.map_columns;
   return t;
 }
 
@@ -255,17 +261,16 @@ OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
   t.cast_to_act = [](void* c, const float* x, B* y, std::int64_t n) {
     cuda::cast_to_bf16(C(c), x, D(y), n);
   };
-  t.mse_fwd = [](void* c, const B* p, const float* y, std::int64_t n) {
-    return cuda::mse_fwd<cuda::bf16>(C(c), D(p), y, n);
+  t.mse_fwd = [](void* c, const B* p, const float* y, std::int64_t n, double* loss) {
+    cuda::mse_fwd_to<cuda::bf16>(C(c), D(p), y, n, loss);
   };
   t.mse_bwd = [](void* c, const B* p, const float* y, std::int64_t n, float s, B* dp) {
     cuda::mse_bwd<cuda::bf16>(C(c), D(p), y, n, s, D(dp));
   };
   t.rel_l2_fwd = [](void* c, const B* p, const float* y, const BatchView& bt, int cols,
                     const float* cs, const float* cm, double* err) {
-    const auto e = cuda::rel_l2_fwd<cuda::bf16>(C(c), D(p), y, bt.offsets, bt.B, bt.total_points,
-                                                cols, cs, cm);
-    for (int b = 0; b < bt.B; ++b) err[b] = e[b];
+    cuda::rel_l2_fwd_to<cuda::bf16>(C(c), D(p), y, bt.offsets, bt.B, bt.total_points, cols, cs,
+                                    cm, err);
   };
   t.rel_l2_bwd = [](void* c, const B* p, const float* y, const BatchView& bt, int cols,
                     const float* cs, const float* cm, float s, B* dp) {
@@ -275,9 +280,12 @@ OpTable<Bf16, float> cuda_ops_bf16(cuda::CudaContext& ctx) {
   // The optimizer works on the fp32 master params: the fp32 table's ops.
   const OpTable<float> f = cuda_ops(ctx);
   t.sum_squares = f.sum_squares;
-  t.scale_inplace = f.scale_inplace;
   t.adamw_step = f.adamw_step;
   t.ema_update = f.ema_update;
+  t.map_columns = [](void* c, const B* s, B* d, std::int64_t rows, const kernels::ColumnMap& m) {
+    cuda::map_columns<cuda::bf16>(C(c), D(s), D(d), rows, m);
+  };
+  t.map_columns_p = f.map_columns;
   return t;
 }
 

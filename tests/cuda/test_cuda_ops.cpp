@@ -4,8 +4,10 @@
 // that of a naive bf16 implementation (fp32 sequential accumulation, bf16 storage).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <numeric>
+#include <thread>
 
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/layernorm.cuh"
@@ -286,6 +288,87 @@ TEST_F(CudaOps, AdamWAndSumSquaresMatchRef) {
   expect_fp32("v", gv.download(), v, 1e-6, 1e-5);
   const double ss = cuda::sum_squares(*ctx, gp.data(), n), ss_ref = kref::sum_squares(p.data(), n);
   EXPECT_NEAR(ss, ss_ref, 1e-5 * ss_ref);
+}
+
+// Clipping inside the step (hp.grad_sumsq, the norm the device computed, never read back) against
+// the ref tier given the host's sum: the clip factor is below 1 on every step.
+TEST_F(CudaOps, AdamWClipsWithTheDeviceNorm) {
+  const std::int64_t n = 50003;
+  auto p = test::randn(n, 1.f, rng);
+  std::vector<float> m(n, 0.f), v(n, 0.f);
+  DeviceBuffer<float> gp, gg, gm, gv;
+  DeviceBuffer<double> gsum;
+  gp.upload(p), gm.upload(m), gv.upload(v), gg.resize(n), gsum.resize(1);
+  kernels::AdamW hp;
+  hp.lr = 1e-2f;
+  hp.clip_norm = 0.5;
+  for (int step = 1; step <= 3; ++step) {
+    auto g = test::randn(n, 1.f, rng);  // norm about √n ≫ 0.5
+    gg.upload(g);
+    hp.step = step;
+    cuda::sum_squares_to(*ctx, gg.data(), n, gsum.data());
+    double host_sum = kref::sum_squares(g.data(), n);
+    ASSERT_LT(kernels::AdamW::clip_factor(host_sum, hp.clip_norm), 1.0f);
+    kernels::AdamW on_device = hp, on_host = hp;
+    on_device.grad_sumsq = gsum.data();
+    on_host.grad_sumsq = &host_sum;
+    cuda::adamw_step(*ctx, gp.data(), gg.data(), gm.data(), gv.data(), n, on_device);
+    kref::adamw_step(p.data(), g.data(), m.data(), v.data(), n, on_host);
+  }
+  expect_fp32("params", gp.download(), p, 1e-6, 1e-5);
+  expect_fp32("m", gm.download(), m, 1e-6, 1e-5);
+  // Without clipping (the factor would be above 1) the gradients pass unchanged.
+  EXPECT_EQ(kernels::AdamW::clip_factor(4.0, 10.0), 1.0f);
+}
+
+// The trainer's sample placement: a swap and sign flips of columns, exact in fp32 and bf16.
+TEST_F(CudaOps, MapColumnsIsExact) {
+  const std::int64_t rows = 3001;
+  const int C = 7;
+  const auto x = test::randn(rows * C, 1.f, rng);
+  kernels::ColumnMap map = kernels::ColumnMap::identity(C);
+  map.from[0] = 1, map.from[1] = 0, map.sign[1] = -1.f, map.sign[4] = -1.f;
+  std::vector<float> want(rows * C);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (int c = 0; c < C; ++c) want[r * C + c] = map.sign[c] * x[r * C + map.from[c]];
+  DeviceBuffer<float> gx, gy;
+  gx.upload(x), gy.resize(rows * C);
+  cuda::map_columns<float>(*ctx, gx.data(), gy.data(), rows, map);
+  ctx->synchronize();
+  EXPECT_EQ(gy.download(), want);
+  const auto xb = to_bf16(x);
+  DeviceBuffer<bf16> bx, by;
+  bx.upload(xb), by.resize(rows * C);
+  cuda::map_columns<bf16>(*ctx, bx.data(), by.data(), rows, map);
+  ctx->synchronize();
+  const auto got = widen(by.download()), src = widen(xb);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (int c = 0; c < C; ++c)
+      ASSERT_EQ(got[r * C + c], map.sign[c] * src[r * C + map.from[c]]) << r << ", " << c;
+}
+
+// Small uploads return before the copy runs: 300 of them (several laps of the pinned ring) from
+// one host buffer rewritten after each call, each into its own place, all land intact.
+TEST_F(CudaOps, UploadAsyncKeepsEveryStagedCopy) {
+  const int count = 300, n = 1000;
+  DeviceBuffer<float> dst;
+  dst.resize(std::size_t(count) * n);
+  std::vector<float> src(n), want(std::size_t(count) * n);
+  // The stream is held for 50 ms first, so the copies are still queued when the ring wraps: a
+  // slot rewritten before its copy ran would show.
+  ASSERT_EQ(cudaLaunchHostFunc(
+                ctx->stream(),
+                [](void*) { std::this_thread::sleep_for(std::chrono::milliseconds(50)); }, nullptr),
+            cudaSuccess);
+  for (int k = 0; k < count; ++k) {
+    for (int i = 0; i < n; ++i) src[i] = want[std::size_t(k) * n + i] = float(k * n + i);
+    ctx->upload_async(dst.data() + std::size_t(k) * n, src.data(), n * sizeof(float));
+  }
+  std::fill(src.begin(), src.end(), -1.f);
+  ctx->synchronize();
+  EXPECT_EQ(dst.download(ctx->stream()), want);
+  EXPECT_THROW(ctx->upload_async(dst.data(), want.data(), cuda::CudaContext::kStageSlotBytes + 4),
+               Error);
 }
 
 TEST_F(CudaOps, LossesMatchRef) {

@@ -35,6 +35,7 @@ void expect_no_cuda_malloc_after_first_step(const OpTable<A, float>& ops,
     ac.clip_norm = 1.0;
     AdamW opt(layout, ac, opt_ops);
     Buffer<float> dp(ops.mem, P), dg(ops.mem, P), y;
+    Buffer<double> loss(ops.mem, 1);
     dp.upload(p.data(), P);
     Buffer<A> x, pred, dpred;
     auto step = [&](const std::vector<std::int64_t>& off) {
@@ -45,7 +46,7 @@ void expect_no_cuda_malloc_after_first_step(const OpTable<A, float>& ops,
       pred.ensure(ops.mem, ny);
       dpred.ensure(ops.mem, ny);
       model.forward(dp.data(), x.data(), off.data(), B, pred.data());
-      ops.mse_fwd(ops.ctx, pred.data(), y.data(), ny);
+      ops.mse_fwd(ops.ctx, pred.data(), y.data(), ny, loss.data());
       dpred.zero(ny);
       ops.mse_bwd(ops.ctx, pred.data(), y.data(), ny, 1.f, dpred.data());
       dg.zero(P);

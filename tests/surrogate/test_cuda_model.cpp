@@ -183,3 +183,26 @@ TEST_F(CudaTrainer, GpuLossesTrackCpuAndResumeOnCpu) {
   for (std::size_t s = 0; s < rest.losses.size(); ++s)
     EXPECT_NEAR(rest.losses[s], cpu.losses[s + 3], 1e-2 * cpu.losses[s + 3]) << "step " << s + 3;
 }
+
+// The reference recipe's path through the GPU-resident step: augmentation poses applied by the
+// device column maps, the denormalised rel-L2 loss and the clipping norm left on the device, the
+// EMA. The losses, read back in runs, follow the CPU run's step by step.
+TEST_F(CudaTrainer, GpuResidentStepTracksCpuWithTheReferenceRecipe) {
+  SKIP_WITHOUT_GPU();
+  auto quiet = [](const std::string&) {};
+  o.loss = "rel_l2";
+  o.augment = true;
+  o.ema = 0.9;
+  o.clip_norm = 0.05;
+  o.log_every = 5;
+  o.device = "cpu";
+  const TrainResult cpu = train(o, quiet);
+  fs::remove(o.out);
+  fs::remove(last_path(o.out));
+  o.device = "cuda";
+  const TrainResult gpu = train(o, quiet);
+  ASSERT_EQ(gpu.losses.size(), cpu.losses.size());
+  for (std::size_t s = 0; s < cpu.losses.size(); ++s)
+    EXPECT_NEAR(gpu.losses[s], cpu.losses[s], 1e-2 * cpu.losses[s]) << "step " << s;
+  EXPECT_NEAR(gpu.best_val, cpu.best_val, 2e-2 * cpu.best_val);
+}
