@@ -9,8 +9,8 @@ namespace flare::surrogate {
 
 namespace {
 
-// host floats [n] into buf at element `at` (A), converted on the host where A is narrower (round
-// to nearest even, as the device casts).
+// host floats [n] to dst (A, table memory), converted on the host where A is narrower (round to
+// nearest even, as the device casts).
 template <typename A>
 void upload_as(A* dst, const Memory& mem, const float* host, std::int64_t n,
                std::vector<A>& staging) {
@@ -57,8 +57,8 @@ TrainSamples<A>::TrainSamples(const OpTable<A, float>& ops, std::vector<mesh::Fe
   m_y.ensure(ops.mem, m_rows_total * m_T, "training samples (targets)");
   for (std::size_t s = 0; s < xs.size(); ++s) {
     upload_as(m_x.data() + m_offsets[s] * m_F, ops.mem, xs[s].data(), xs[s].size(), m_staging);
-    upload_as(m_y.data() + m_offsets[s] * m_T, ops.mem, ys[s].data(), ys[s].size(),
-              m_staging_y);
+    ops.mem.upload(ops.mem.ctx, m_y.data() + m_offsets[s] * m_T, ys[s].data(),
+                   std::size_t(ys[s].size()) * sizeof(float));
     xs[s] = mesh::FeatureMatrix();
     ys[s] = mesh::FeatureMatrix();
   }
@@ -85,7 +85,7 @@ void TrainSamples<A>::place(std::int64_t s, std::int64_t lo, std::int64_t hi,
     m_x.ensure(m_ops.mem, n * m_F, "training sample (features)");
     m_y.ensure(m_ops.mem, n * m_T, "training sample (targets)");
     upload_as(m_x.data(), m_ops.mem, m_host_x[s].data() + lo * m_F, n * m_F, m_staging);
-    upload_as(m_y.data(), m_ops.mem, m_host_y[s].data() + lo * m_T, n * m_T, m_staging_y);
+    m_y.upload(m_host_y[s].data() + lo * m_T, n * m_T);
     sx = m_x.data();
     sy = m_y.data();
   }

@@ -47,8 +47,7 @@ class TrainSamples {
   Buffer<A> m_x;      // resident: [Σ rows, F]; streamed: one sample's rows
   Buffer<float> m_y;  // resident: [Σ rows, T]; streamed: one sample's rows
   std::vector<mesh::FeatureMatrix> m_host_x, m_host_y;  // streamed only
-  std::vector<A> m_staging;        // host A copy of features before an upload
-  std::vector<float> m_staging_y;  // unused by float uploads; keeps upload_as one template
+  std::vector<A> m_staging;  // host A copy of features before an upload
 };
 
 extern template class TrainSamples<float>;
