@@ -1,4 +1,5 @@
-// Internal to the tensor-core kernels (flare_mixer_tc.cu, flare_mixer_tc_bwd.cu, residual_mlp.cu):
+// Internal to the tensor-core kernels (flare_mixer_tc.cu, flare_mixer_tc_bwd.cu, residual_mlp.cu,
+// weight_grad.cu):
 // warp-level mma.sync / ldmatrix wrappers and fragment helpers. Fragment layouts: PTX ISA, "Matrix Fragments
 // for mma.m16n8k16" (lane = 4·g + t; A rows g and g+8, B column g, C rows g and g+8, columns 2t,
 // 2t+1).
@@ -72,6 +73,19 @@ __device__ inline void ldsm_x4_trans(std::uint32_t (&b)[4], const __nv_bfloat16*
       __cvta_generic_to_shared(p + ((j % 2) * 8 + lane % 8) * ld + (j / 2) * 8));
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
+               : "r"(addr));
+}
+
+/// The A fragment of a 16×16 block A[m][k] whose storage is Aᵀ: [k][m] row-major in shared memory
+/// (e.g. a layer's output gradient [points][outputs] as the left factor of dW = aᵀ·x): `p` =
+/// &S[k0][m0], `ld` elements per row (16-byte aligned rows). Matrix j of the x4 load is (m half
+/// j%2, k half j/2), the order of a[0..3].
+__device__ inline void ldsm_x4_trans_a(std::uint32_t (&a)[4], const __nv_bfloat16* p, int ld) {
+  const int lane = threadIdx.x % 32, j = lane / 8;
+  const auto addr = static_cast<std::uint32_t>(
+      __cvta_generic_to_shared(p + ((j / 2) * 8 + lane % 8) * ld + (j % 2) * 8));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
                : "r"(addr));
 }
 

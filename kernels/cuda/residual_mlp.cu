@@ -499,18 +499,24 @@ void residual_mlp_bwd(CudaContext& ctx, const ResidualMlpArgs& p, const bf16* x,
               p.out, ", layers ", p.layers, "), misaligned tensors or no scratch");
   if (N <= 0) return;
   launch_hidden<true>(ctx, p, N, x, dy, dx);
-  // Weight gradients: dW_l += da_lᵀ · (input of layer l), N deep, through cuBLASLt (a split-K
-  // tensor-core kernel of our own measured slower: the MLP backward took 56.0 ms a step against
-  // 50.0, H100, 1M points); the kernel left each input in hid and each da_l in da, and summed
-  // the biases.
+  // Weight gradients: dW_l += da_lᵀ · (input of layer l), N deep; the kernel left each input in
+  // hid and each da_l in da (the output layer's is dy), and summed the biases.
   const int last = p.layers + 1;
-  if (p.dW[last])
-    linear_bwd<bf16>(ctx, p.layers >= 0 ? p.hid[p.layers] : x, nullptr, dy, nullptr, p.dW[last],
-                     nullptr, N, p.layers >= 0 ? p.hidden : p.in, p.out);
-  for (int l = 0; l <= p.layers; ++l)
-    if (p.dW[l])
-      linear_bwd<bf16>(ctx, l == 0 ? x : p.hid[l - 1], nullptr, p.da[l], nullptr, p.dW[l],
-                       nullptr, N, l == 0 ? p.in : p.hidden, p.hidden);
+  WeightGradTerm terms[ResidualMlpArgs::kMaxLinear];
+  int n = 0;
+  for (int l = 0; l <= last; ++l) {
+    if (!p.dW[l]) continue;
+    const bool out_layer = l == last;
+    terms[n++] = {out_layer ? dy : p.da[l], l == 0 ? x : p.hid[l - 1], p.dW[l],
+                  out_layer ? p.out : p.hidden, l == 0 ? p.in : p.hidden};
+  }
+  if (n == 0) return;
+  const WeightGradPath path =
+      p.weight_grad == WeightGradPath::kAuto ? default_weight_grad_path() : p.weight_grad;
+  if (path == WeightGradPath::kGrouped) return weight_grads(ctx, terms, n, N);
+  for (int j = 0; j < n; ++j)
+    linear_bwd<bf16>(ctx, terms[j].x, nullptr, terms[j].a, nullptr, terms[j].dW, nullptr, N,
+                     terms[j].in, terms[j].out);
 }
 
 }  // namespace flare::cuda

@@ -12,13 +12,15 @@
 // applied to the MLP), so a training forward costs what an inference does and the model holds no
 // per-layer MLP activations between forward and backward. Unfused, every layer is a GEMM pass
 // and a GELU+residual pass over [N, hidden], and the backward needs each layer's state and
-// pre-activation saved. The weight gradients stay N-deep cuBLASLt GEMMs (linear_bwd) of each
-// layer's pre-activation gradient and input, which the backward kernel leaves in scratch.
+// pre-activation saved. The weight gradients are N-deep products of each layer's pre-activation
+// gradient and input, which the backward kernel leaves in scratch: one grouped launch for the
+// whole MLP (weight_grad.cuh).
 #pragma once
 
 #include <cstdint>
 
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/weight_grad.cuh"
 
 namespace flare::cuda {
 
@@ -39,6 +41,7 @@ struct ResidualMlpArgs {
   /// Backward: weight and bias gradients (fp32, accumulated into; nullptr = not wanted).
   float* dW[kMaxLinear] = {};
   float* db[kMaxLinear] = {};
+  WeightGradPath weight_grad = WeightGradPath::kAuto;  ///< how dW is computed (tests pin it)
 };
 
 /// Whether the fused forward handles this MLP on these tensors: hidden ∈ {32, 64, 128}, 1 ≤ in ≤

@@ -162,9 +162,10 @@ class CudaResidualMlp : public ::testing::Test {
   }
 
   // Runs the forward and the backward and checks y, dx, dW, db and the recomputed states.
-  void check(const Shape& s) {
+  void check(const Shape& s, cuda::WeightGradPath path = cuda::WeightGradPath::kAuto) {
     SCOPED_TRACE(testing::Message() << "in " << s.in << " hidden " << s.hidden << " out " << s.out
-                                    << " layers " << s.layers << " N " << s.N);
+                                    << " layers " << s.layers << " N " << s.N << " weight-grad path "
+                                    << int(path));
     const int n_lin = s.layers + 2;
     const auto x = test::round_bf16(test::randn(std::size_t(s.N) * s.in, 1.f, rng));
     std::vector<std::vector<float>> W(n_lin), b(n_lin);
@@ -173,6 +174,7 @@ class CudaResidualMlp : public ::testing::Test {
     cuda::ResidualMlpArgs args;
     args.in = s.in, args.hidden = s.hidden, args.out = s.out, args.layers = s.layers;
     args.input_residual = s.input_residual, args.output_residual = s.output_residual;
+    args.weight_grad = path;
     for (int l = 0; l < n_lin; ++l) {
       const int cols = l == 0 ? s.in : s.hidden, rows = l == n_lin - 1 ? s.out : s.hidden;
       // Weights of the size that keeps activations O(1) through the chain, as a trained model's.
@@ -284,6 +286,73 @@ TEST_F(CudaResidualMlp, OtherWidthsAndDepths) {
   check({5, 32, 3, 1, false, false, 16});
   check({128, 128, 128, 3, true, true, 777});
   check({64, 64, 64, 6, true, true, 200});  // the deepest MLP the kernel takes
+}
+
+// The weight gradients by both paths, whichever the row count would pick: the grouped launch and
+// the per-layer cuBLASLt GEMMs (partial 64-wide tiles: 7 features in, 3 fields out, hidden 128).
+TEST_F(CudaResidualMlp, BothWeightGradientPathsMatchTheReference) {
+  for (const auto path : {cuda::WeightGradPath::kGrouped, cuda::WeightGradPath::kGemm}) {
+    check({64, 64, 64, 3, true, true, 1000}, path);
+    check({7, 64, 64, 2, false, true, 300}, path);
+    check({64, 64, 3, 2, true, false, 129}, path);
+    check({128, 128, 128, 3, true, true, 777}, path);
+    check({64, 64, 64, -1, false, false, 33}, path);
+  }
+}
+
+// weight_grads alone against fp64 sums: several terms in one launch, shapes that leave partial
+// tiles in both directions and rows that are not whole stages, a dW view at an odd float offset
+// (no 8-byte pair atomics there), and the += contract. bf16 products are exact in fp32, so the
+// only error is the fp32 summation: allowed 2e-6·Σ|a||x| (about 30 roundings in a row at full
+// magnitude), while one missing point would change a sum by about |a||x| ≈ Σ/N.
+TEST_F(CudaResidualMlp, GroupedWeightGradientsEqualTheSums) {
+  struct T {
+    int out, in;
+  };
+  for (const std::int64_t N : {std::int64_t(1), std::int64_t(70), std::int64_t(5001)}) {
+    SCOPED_TRACE(testing::Message() << "N " << N);
+    const std::vector<T> shapes = {{3, 7}, {130, 70}, {64, 64}, {1, 129}};
+    std::vector<std::vector<float>> a(shapes.size()), x(shapes.size()), dW0(shapes.size());
+    std::vector<DeviceBuffer<bf16>> ga(shapes.size()), gx(shapes.size());
+    DeviceBuffer<float> gdW;
+    std::vector<std::size_t> at;
+    std::size_t total = 1;  // one float of offset: every dW view starts at an odd float
+    for (const T& t : shapes) {
+      at.push_back(total);
+      total += std::size_t(t.out) * t.in;
+    }
+    std::vector<float> dW_init = test::randn(total, 1.f, rng);
+    gdW.upload(dW_init);
+    std::vector<cuda::WeightGradTerm> terms;
+    for (std::size_t j = 0; j < shapes.size(); ++j) {
+      a[j] = test::round_bf16(test::randn(std::size_t(N) * shapes[j].out, 1.f, rng));
+      x[j] = test::round_bf16(test::randn(std::size_t(N) * shapes[j].in, 1.f, rng));
+      ga[j].upload(test::to_bf16(a[j]));
+      gx[j].upload(test::to_bf16(x[j]));
+      terms.push_back({ga[j].data(), gx[j].data(), gdW.data() + at[j], shapes[j].out, shapes[j].in});
+    }
+    cuda::weight_grads(*ctx, terms.data(), int(terms.size()), N);
+    const auto got = gdW.download();
+    EXPECT_EQ(got[0], dW_init[0]) << "the float before the first view was written";
+    for (std::size_t j = 0; j < shapes.size(); ++j) {
+      const int out = shapes[j].out, in = shapes[j].in;
+      double worst = 0;
+      for (int o = 0; o < out; ++o)
+        for (int i = 0; i < in; ++i) {
+          double sum = 0, mag = 0;
+          for (std::int64_t n = 0; n < N; ++n) {
+            const double p = double(a[j][n * out + o]) * x[j][n * in + i];
+            sum += p;
+            mag += std::abs(p);
+          }
+          const std::size_t k = at[j] + std::size_t(o) * in + i;
+          const double err = std::abs(double(got[k]) - dW_init[k] - sum);
+          worst = std::max(worst, err / (2e-6 * mag + 1e-5));
+        }
+      EXPECT_LE(worst, 1.0) << "term " << j << " (" << out << " x " << in << ")";
+    }
+  }
+  EXPECT_THROW(cuda::weight_grads(*ctx, nullptr, 0, 10), Error);
 }
 
 // MLPs of different depths share a kernel whose shared-memory limit must fit each launch: a deep
