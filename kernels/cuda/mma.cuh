@@ -78,15 +78,13 @@ __device__ inline void ldsm_x4_trans(std::uint32_t (&b)[4], const __nv_bfloat16*
 
 /// The A fragment of a 16×16 block A[m][k] whose storage is Aᵀ: [k][m] row-major in shared memory
 /// (e.g. a layer's output gradient [points][outputs] as the left factor of dW = aᵀ·x): `p` =
-/// &S[k0][m0], `ld` elements per row (16-byte aligned rows). Matrix j of the x4 load is (m half
-/// j%2, k half j/2), the order of a[0..3].
+/// &S[k0][m0], `ld` elements per row (16-byte aligned rows). ldsm_x4_trans's load of the same
+/// block, whose matrices 1 and 2 are a[2] and a[1] (it orders them k half first, a[] m half
+/// first); the swap is a register renaming.
 __device__ inline void ldsm_x4_trans_a(std::uint32_t (&a)[4], const __nv_bfloat16* p, int ld) {
-  const int lane = threadIdx.x % 32, j = lane / 8;
-  const auto addr = static_cast<std::uint32_t>(
-      __cvta_generic_to_shared(p + ((j / 2) * 8 + lane % 8) * ld + (j % 2) * 8));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3])
-               : "r"(addr));
+  std::uint32_t r[4];
+  ldsm_x4_trans(r, p, ld);
+  a[0] = r[0], a[1] = r[2], a[2] = r[1], a[3] = r[3];
 }
 
 __device__ inline std::uint32_t pack_bf16(float lo, float hi) {
