@@ -10,6 +10,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/ordered_parallel.h"
 #include "common/progress.h"
 #include "surrogate/h5_rows.h"
 #include "surrogate/normalizer.h"
@@ -191,41 +192,55 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
   recipe.validate();
 
   DatasetBuildResult result;
-  // Pass 1: validate every input; remember sizes and bounds.
+  // Pass 1: validate every input; remember sizes and bounds. Inputs are read in parallel, one
+  // per thread, and judged in input order (the first bad one is the one reported).
+  const std::int64_t threads = omp_get_max_threads();
+  struct Pass1 {
+    Checked checked;
+    std::vector<int> target_comps, input_comps;
+  };
   std::vector<Checked> good;
   std::vector<int> target_comps, input_comps;
   {
     Progress progress(std::int64_t(opt.inputs.size()), "checking inputs", "meshes");
-    for (std::size_t i = 0; i < opt.inputs.size(); ++i) {
-      const auto& path = opt.inputs[i];
-      const std::string source = path.string();
-      try {
-        const mesh::Mesh m = read(path);
-        m.validate(source);
-        const auto tc = check_arrays(m, opt.targets, "target", source, true);
-        const auto ic = check_arrays(m, opt.input_arrays, "input", source, true);
-        if (good.empty()) {
-          target_comps = tc;
-          input_comps = ic;
-        }
-        FLARE_INPUT_CHECK(tc == target_comps && ic == input_comps, source,
-                          ": its target/input arrays have different component counts than ",
-                          good.front().path.string());
-        Checked c{path, m.num_points(), {}, measure_shape(m), {}, -1};
-        c.bounds.extend(m.points);
-        const auto family = m.field_strings.find("family");
-        c.family = family != m.field_strings.end() ? family->second
-                   : opt.sample_families.empty() ? std::string()
-                                                 : opt.sample_families[i];
-        if (assigned) c.split = split_index(opt.sample_splits[i]);
-        good.push_back(std::move(c));
-      } catch (const InputError& e) {
-        if (!opt.skip_bad) throw;
-        result.skipped.emplace_back(source, e.what());
-        if (log) log(detail::concat("skipped ", e.what()));
-      }
-      progress.advance();
-    }
+    ordered_parallel<Pass1>(
+        std::int64_t(opt.inputs.size()), 4 * threads,
+        [&](std::int64_t i) {
+          const auto& path = opt.inputs[std::size_t(i)];
+          const std::string source = path.string();
+          const mesh::Mesh m = read(path);
+          m.validate(source);
+          Pass1 r{Checked{path, m.num_points(), {}, measure_shape(m), {}, -1},
+                  check_arrays(m, opt.targets, "target", source, true),
+                  check_arrays(m, opt.input_arrays, "input", source, true)};
+          r.checked.bounds.extend(m.points);
+          const auto family = m.field_strings.find("family");
+          if (family != m.field_strings.end()) r.checked.family = family->second;
+          return r;
+        },
+        [&](std::int64_t i, auto get) {
+          const std::string source = opt.inputs[std::size_t(i)].string();
+          try {
+            Pass1& r = get();
+            if (good.empty()) {
+              target_comps = r.target_comps;
+              input_comps = r.input_comps;
+            }
+            FLARE_INPUT_CHECK(r.target_comps == target_comps && r.input_comps == input_comps,
+                              source, ": its target/input arrays have different component counts than ",
+                              good.front().path.string());
+            Checked& c = r.checked;
+            if (c.family.empty() && !opt.sample_families.empty())
+              c.family = opt.sample_families[std::size_t(i)];
+            if (assigned) c.split = split_index(opt.sample_splits[std::size_t(i)]);
+            good.push_back(std::move(c));
+          } catch (const InputError& e) {
+            if (!opt.skip_bad) throw;
+            result.skipped.emplace_back(source, e.what());
+            if (log) log(detail::concat("skipped ", e.what()));
+          }
+          progress.advance();
+        });
   }
   FLARE_INPUT_CHECK(!good.empty(), "dataset build: none of the ", opt.inputs.size(),
                     " inputs is usable (see the messages above)");
@@ -266,42 +281,59 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
     ChannelStats tstats(T);
     std::unique_ptr<ChannelStats> fstats;
     Progress progress(samples, "computing features", "meshes");
-    for (std::int64_t s = 0; s < samples; ++s) {
-      const std::string source = good[s].path.string();
-      const mesh::Mesh m = read(good[s].path);
-      FLARE_INPUT_CHECK(m.num_points() == good[s].points, source,
-                        ": the file changed while the dataset was being built");
+    // One mesh per thread: read, features and the finiteness checks in parallel; the rows are
+    // written and the statistics accumulated in sample order, so the file does not depend on the
+    // thread count.
+    struct Pass2 {
+      mesh::FeatureMatrix x, y;
       std::vector<std::string> names;
-      const mesh::FeatureMatrix x = mesh::compute_features(m, recipe, &names, source);
-      if (F < 0) {
-        F = x.cols();
-        feature_names = names;
-        fstats = std::make_unique<ChannelStats>(F);
-        h5::create_dataset<float>(file, "features", {total, F});
-        h5::create_dataset<float>(file, "targets", {total, T});
-        h5::create_dataset<double>(file, "points", {total, 3});
-      }
-      const mesh::FeatureMatrix y = target_rows(m, opt.targets);
-      FLARE_CHECK(y.cols() == T, source, ": ", y.cols(), " target columns, expected ", T);
-      // Pass 1 checked the arrays; a feature can still overflow float32 only after the fitted
-      // normalisation (a coordinate far outside the train split's bounds). Not skippable here:
-      // the sample's rows are already laid out.
-      for (const auto& [rows, columns, kind] :
-           {std::tuple(&x, &names, "feature"), std::tuple(&y, &target_names, "target")}) {
-        const mesh::NonFinite bad = mesh::find_non_finite(*rows);
-        FLARE_INPUT_CHECK(bad.count == 0, source, " (sample ", s, "): non-finite ", kind, " ",
-                          bad.describe(*columns),
-                          " (coordinates far outside the train split's? fix or remove the file)");
-      }
-      h5::write_rows(file.id(), "features", offsets[s], x.rows(), x.data());
-      h5::write_rows(file.id(), "targets", offsets[s], y.rows(), y.data());
-      h5::write_rows(file.id(), "points", offsets[s], m.num_points(), m.points.data());
-      if (in_train[s]) {
-        fstats->add(x);
-        tstats.add(y);
-      }
-      progress.advance();
-    }
+      std::int64_t points = 0;
+      mesh::Points positions;
+    };
+    ordered_parallel<Pass2>(
+        samples, threads,
+        [&](std::int64_t s) {
+          const std::string source = good[s].path.string();
+          mesh::Mesh m = read(good[s].path);
+          FLARE_INPUT_CHECK(m.num_points() == good[s].points, source,
+                            ": the file changed while the dataset was being built");
+          Pass2 r;
+          r.x = mesh::compute_features(m, recipe, &r.names, source);
+          r.y = target_rows(m, opt.targets);
+          FLARE_CHECK(r.y.cols() == T, source, ": ", r.y.cols(), " target columns, expected ", T);
+          // Pass 1 checked the arrays; a feature can still overflow float32 only after the fitted
+          // normalisation (a coordinate far outside the train split's bounds). Not skippable
+          // here: the sample's rows are already laid out.
+          for (const auto& [rows, columns, kind] :
+               {std::tuple(&r.x, &r.names, "feature"), std::tuple(&r.y, &target_names, "target")}) {
+            const mesh::NonFinite bad = mesh::find_non_finite(*rows);
+            FLARE_INPUT_CHECK(bad.count == 0, source, " (sample ", s, "): non-finite ", kind, " ",
+                              bad.describe(*columns),
+                              " (coordinates far outside the train split's? fix or remove the file)");
+          }
+          r.points = m.num_points();
+          r.positions = std::move(m.points);
+          return r;
+        },
+        [&](std::int64_t s, auto get) {
+          const Pass2& r = get();
+          if (F < 0) {
+            F = r.x.cols();
+            feature_names = r.names;
+            fstats = std::make_unique<ChannelStats>(F);
+            h5::create_dataset<float>(file, "features", {total, F});
+            h5::create_dataset<float>(file, "targets", {total, T});
+            h5::create_dataset<double>(file, "points", {total, 3});
+          }
+          h5::write_rows(file.id(), "features", offsets[s], r.x.rows(), r.x.data());
+          h5::write_rows(file.id(), "targets", offsets[s], r.y.rows(), r.y.data());
+          h5::write_rows(file.id(), "points", offsets[s], r.points, r.positions.data());
+          if (in_train[s]) {
+            fstats->add(r.x);
+            tstats.add(r.y);
+          }
+          progress.advance();
+        });
     progress.finish();
 
     h5::write_dataset(file.id(), "offsets", offsets.data(), {samples + 1});

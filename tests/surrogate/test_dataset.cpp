@@ -1,11 +1,13 @@
 // The dataset file: build from in-memory meshes, read back slices exactly, statistics from the
 // train split only, seeded splits, bad inputs and non-dataset files.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "common/error.h"
@@ -199,6 +201,53 @@ TEST_F(DatasetFile, BadInputsNameTheFileOrAreSkipped) {
   none.skip_bad = true;
   EXPECT_NE(input_error([&] { build_dataset(none, reader()); }).find("none of the 2"),
             std::string::npos);
+}
+
+// Inputs are read and featurised one per thread, and written in order: the file is the same
+// whatever the thread count (windows of several inputs included), and of several bad inputs the
+// first in input order is the one reported.
+TEST_F(DatasetFile, TheFileDoesNotDependOnTheThreadCount) {
+  std::vector<std::string> names;
+  for (int k = 0; k < 11; ++k) {
+    names.push_back("p" + std::to_string(k) + ".vtu");
+    meshes[names.back()] = block(3 + k % 4, 1.0 + 0.3 * k, 0.5 * k, 10.0 * k);
+  }
+  const int threads = omp_get_max_threads();
+  std::vector<std::unique_ptr<Dataset>> built;
+  for (int t : {1, 2, 5}) {
+    omp_set_num_threads(t);
+    auto opt = options(names);
+    opt.output = dir / ("data" + std::to_string(t) + ".h5");
+    opt.split = {0.6, 0.2, 0.2};
+    build_dataset(opt, reader());
+    built.push_back(std::make_unique<Dataset>(opt.output));
+  }
+  omp_set_num_threads(threads);
+  const Dataset& a = *built.front();
+  for (std::size_t k = 1; k < built.size(); ++k) {
+    const Dataset& b = *built[k];
+    EXPECT_EQ(b.sources(), a.sources());
+    EXPECT_EQ(b.feature_mean(), a.feature_mean());
+    EXPECT_EQ(b.feature_std(), a.feature_std());
+    EXPECT_EQ(b.target_mean(), a.target_mean());
+    EXPECT_EQ(b.target_std(), a.target_std());
+    for (std::int64_t s = 0; s < a.num_samples(); ++s) {
+      EXPECT_EQ(b.features(s), a.features(s)) << s;
+      EXPECT_EQ(b.targets(s), a.targets(s)) << s;
+      EXPECT_EQ(b.points(s), a.points(s)) << s;
+    }
+  }
+
+  mesh::Mesh nan = block(3, 1.0, 0.0, 0.0);
+  nan.point_data.find("displacement")->set(4, 1, std::nan(""));
+  meshes["bad_nan.vtu"] = nan;
+  std::vector<std::string> with_bad = names;
+  with_bad.insert(with_bad.begin() + 7, "bad_nan.vtu");
+  with_bad.insert(with_bad.begin() + 3, "absent.vtu");
+  omp_set_num_threads(4);
+  const std::string e = input_error([&] { build_dataset(options(with_bad), reader()); });
+  omp_set_num_threads(threads);
+  EXPECT_EQ(e.rfind("absent.vtu", 0), 0u) << e;
 }
 
 TEST_F(DatasetFile, NotADatasetIsAClearError) {
