@@ -1,6 +1,8 @@
 #include "surrogate/normalizer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "common/error.h"
 #include "surrogate/dataset.h"
@@ -95,6 +97,22 @@ void Normalizer::normalize_targets(mesh::FeatureMatrix& y) const {
 }
 void Normalizer::denormalize_targets(mesh::FeatureMatrix& y) const {
   affine(y, target_mean, target_std, true);
+}
+
+double statistics_difference(const Normalizer& a, const Normalizer& b) {
+  if (a.feature_names != b.feature_names || a.target_names != b.target_names ||
+      a.target_arrays != b.target_arrays || a.target_components != b.target_components ||
+      a.feature_mean.size() != b.feature_mean.size() || a.target_mean.size() != b.target_mean.size())
+    return std::numeric_limits<double>::infinity();
+  double worst = 0;
+  const auto compare = [&](const std::vector<double>& ma, const std::vector<double>& sa,
+                           const std::vector<double>& mb, const std::vector<double>& sb) {
+    for (std::size_t c = 0; c < mb.size(); ++c)
+      worst = std::max({worst, std::abs(ma[c] - mb[c]) / sb[c], std::abs(sa[c] - sb[c]) / sb[c]});
+  };
+  compare(a.feature_mean, a.feature_std, b.feature_mean, b.feature_std);
+  compare(a.target_mean, a.target_std, b.target_mean, b.target_std);
+  return std::isnan(worst) ? std::numeric_limits<double>::infinity() : worst;
 }
 
 }  // namespace flare::surrogate

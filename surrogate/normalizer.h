@@ -43,4 +43,13 @@ struct Normalizer {
   void denormalize_targets(mesh::FeatureMatrix& y) const;
 };
 
+/// How far apart two normalizers are: the largest |Δmean| / std and |Δstd| / std over all
+/// channels (std of `b`), 0 when equal, infinity when their channels differ. A dataset rebuilt from
+/// the same parts on the GPU (whose solver sums in another order from run to run) lands near 1e-7;
+/// another dataset from the same generator, near 1e-2.
+double statistics_difference(const Normalizer& a, const Normalizer& b);
+
+/// Largest statistics_difference at which two datasets count as rebuilds of one another.
+inline constexpr double kRebuiltDatasetTolerance = 1e-4;
+
 }  // namespace flare::surrogate

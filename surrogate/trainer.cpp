@@ -149,6 +149,42 @@ TrainResult train(const TrainOptions& opt, const TrainLog& log, const std::atomi
 
 namespace {
 
+// The statistics the run normalises with: the dataset's, or those of the checkpoint it resumes
+// (or --normalizer-from) when the dataset is a rebuild of the one that checkpoint saw. Only main
+// persists between sessions on the GPU host, so each session regenerates the same parts; the GPU
+// solver's sums are not run-to-run identical, which moves the statistics by ~1e-7. Training on
+// with the checkpoint's statistics keeps the model's normaliser (and an ensemble's shared one)
+// fixed; a dataset from other parts is still refused.
+Normalizer training_normalizer(const Dataset& data, const TrainOptions& opt, const fs::path& last,
+                               bool lead, const TrainLog& log) {
+  Normalizer norm = Normalizer::from_dataset(data);
+  const fs::path source = opt.resume ? last : opt.normalizer_from;
+  if (source.empty() || (opt.resume && !fs::exists(last))) return norm;  // resume says why below
+  const Checkpoint c = load_checkpoint(source);
+  FLARE_INPUT_CHECK(c.feature_recipe.is_null() || c.feature_recipe == data.recipe().to_json(),
+                    opt.resume ? "--resume: " : "--normalizer-from: ", opt.data.string(),
+                    " computes its features with another recipe than ", source.string(),
+                    " (its part frames or length scale differ): it is not the same parts; ",
+                    opt.resume ? "resume with the dataset that run used"
+                               : "train without --normalizer-from");
+  const Normalizer theirs = Normalizer::from_json(c.normalizer, source.string());
+  const double diff = statistics_difference(norm, theirs);
+  FLARE_INPUT_CHECK(diff <= kRebuiltDatasetTolerance, opt.resume ? "--resume: " : "--normalizer-from: ",
+                    opt.data.string(), " is not the dataset ", source.string(), " was trained on (",
+                    c.training.is_object() && c.training.contains("options")
+                        ? c.training.at("options").value("data", std::string("?"))
+                        : std::string("?"),
+                    "): its training statistics differ (by up to ", diff, " of a standard deviation; ",
+                    "a rebuild of the same parts differs by at most ", kRebuiltDatasetTolerance, "); ",
+                    opt.resume ? "resume with that dataset" : "train without --normalizer-from");
+  if (diff > 0 && lead && log)
+    log(detail::concat("the training statistics of ", opt.data.string(), " differ from those of ",
+                       source.string(), " by ", diff,
+                       " of a standard deviation (a rebuild of the same parts): training with the "
+                       "checkpoint's"));
+  return theirs;
+}
+
 template <typename A>
 TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::atomic<bool>* stop,
                      Comm& comm, bool& setup_done) {
@@ -193,7 +229,8 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   FLARE_INPUT_CHECK(!train_ids.empty(), opt.data.string(),
                     ": the dataset's train split is empty; rebuild it with more samples or a "
                     "larger train fraction (dataset build --split)");
-  const Normalizer norm = Normalizer::from_dataset(data);
+  const fs::path last = last_path(opt.out);
+  const Normalizer norm = training_normalizer(data, opt, last, lead, log);
   std::optional<PlaneAugmenter> augmenter;
   if (opt.augment) augmenter.emplace(data.recipe(), norm, opt.data.string());
   // The train and val samples are read once and kept in memory: a per-step HDF5 read decompresses
@@ -255,7 +292,6 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   std::vector<float> best_params;
   LoopState st;
   std::vector<std::string> metrics_lines;
-  const fs::path last = last_path(opt.out);
 
   if (opt.resume) {
     FLARE_INPUT_CHECK(fs::exists(last), "--resume: ", last.string(),
@@ -266,13 +302,8 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
                       ": not a training-state checkpoint (no optimizer state); resume needs the "
                       ".last.h5 file written by train");
     const Json was = upgraded_trajectory(c.training.at("options"));
-    // The dataset is identified by its training statistics, not by its path: a dataset moved to
-    // another folder or machine (or rebuilt identically from the same parts) resumes; another
-    // dataset at the same path does not.
-    FLARE_INPUT_CHECK(c.normalizer == norm.to_json(), "--resume: ", opt.data.string(),
-                      " is not the dataset ", last.string(), " was trained on (",
-                      was.value("data", std::string("?")),
-                      "): its training statistics differ; resume with that dataset");
+    // The dataset was identified by its training statistics (training_normalizer), not by its
+    // path: a dataset moved to another folder or machine, or rebuilt from the same parts, resumes.
     for (auto it = trajectory.begin(); it != trajectory.end(); ++it) {
       if (it.key() == "data") continue;
       // A version-1 run's `--loss rel_l2` was on normalised targets; the same flag now means the

@@ -62,6 +62,11 @@ struct TrainOptions {
   int log_every = 10;             ///< steps per log line / metrics record
   std::int64_t stop_after = 0;    ///< stop (as if interrupted) after this many steps in this run
   bool resume = false;            ///< continue from last_path(out)
+  /// Normalise with this checkpoint's statistics instead of the dataset's, when the two agree to
+  /// kRebuiltDatasetTolerance (the same parts generated again): models trained in different
+  /// sessions on regenerated data then share one normalizer and can form an ensemble. A resume
+  /// does the same with its own checkpoint. Not part of the trajectory.
+  std::filesystem::path normalizer_from;
   bool recompute = false;         ///< per-block activation checkpointing (Model::set_recompute);
                                   ///< same results, so not part of the trajectory
   /// Point-sharded training (Model::set_point_shards; cpu, loss mse): every rank holds a slice of
