@@ -212,7 +212,7 @@ TEST_F(DatasetFile, TheFileDoesNotDependOnTheThreadCount) {
     names.push_back("p" + std::to_string(k) + ".vtu");
     meshes[names.back()] = block(3 + k % 4, 1.0 + 0.3 * k, 0.5 * k, 10.0 * k);
   }
-  const int threads = omp_get_max_threads();
+  const int threads = omp_get_max_threads(), levels = omp_get_max_active_levels();
   std::vector<std::unique_ptr<Dataset>> built;
   for (int t : {1, 2, 5}) {
     omp_set_num_threads(t);
@@ -220,6 +220,8 @@ TEST_F(DatasetFile, TheFileDoesNotDependOnTheThreadCount) {
     opt.output = dir / ("data" + std::to_string(t) + ".h5");
     opt.split = {0.6, 0.2, 0.2};
     build_dataset(opt, reader());
+    EXPECT_EQ(omp_get_max_threads(), t);  // the nested teams leave the caller's settings alone
+    EXPECT_EQ(omp_get_max_active_levels(), levels);
     built.push_back(std::make_unique<Dataset>(opt.output));
   }
   omp_set_num_threads(threads);
