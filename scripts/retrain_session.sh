@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The bundled model's retrain (issue 16 item 4), one lent GPU host at a time. The host keeps
+# nothing between sessions, so each session regenerates the same parts (seeded per part),
+# rebuilds the dataset, resumes a member from the .last.h5 committed under models/training/ by the
+# session before (its statistics are kept: docs/architecture.md, "Training that outlasts one lent
+# GPU host"), trains until stopped, and hands the new state back in $OUT to be committed.
+#
+#   scripts/retrain_session.sh start     # background (setsid): data, dataset, train or resume
+#   scripts/retrain_session.sh collect   # state, best checkpoint and logs into $OUT
+#   scripts/retrain_session.sh stop      # stop training (it saves its state), evaluate, collect
+#
+# Environment: FS (the flare-surrogate command), W (work folder, /tmp/retrain), MEMBER (1..K: the
+# seed; members after the first take member 1's normalizer), STATE (models/training), EPOCHS (150:
+# fixed for the whole run, OneCycle needs its length up front), COUNT (6250 parts: 5000 train),
+# NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
+# scored by `stop`), DEVICE (cuda; cpu for a dry run of the script itself).
+set -uo pipefail
+FS=${FS:-"$PWD/.device/run flare-surrogate"}
+W=${W:-/tmp/retrain}
+MEMBER=${MEMBER:-1}
+STATE=${STATE:-models/training}
+EPOCHS=${EPOCHS:-150}
+COUNT=${COUNT:-6250}
+NODES=${NODES:-5000..30000}
+HOLDOUT_COUNT=${HOLDOUT_COUNT:-60}
+EXAMPLES=${EXAMPLES-bracket cantilever overhang blade}
+DEVICE=${DEVICE:-cuda}
+PRECISION=bf16; [ "$DEVICE" = cuda ] || PRECISION=fp32
+OUT=${OUT:-$W/out}
+export FLARE_NO_PROGRESS=1
+m=m$MEMBER
+mkdir -p "$W" "$OUT"
+stage() { echo "$(date +%T) $*" >>"$W/stages.txt"; }
+
+start() {
+  local fam=bridge,cantilever,composite,csg,gyroid,i_beam,l_bracket,lattice,overhang,ribs,t_beam,thin_wall,tube,wall
+  local t0=$SECONDS
+  [ -f "$W/parts/manifest.json" ] && [ "$(ls "$W"/parts/*.vtu 2>/dev/null | wc -l)" -ge "$COUNT" ] ||
+    $FS am dataset --count "$COUNT" --seed 0 --nodes "$NODES" --families $fam --device "$DEVICE" \
+      --jobs 16 --out "$W/parts" >"$W/gen.log" 2>&1
+  stage "parts rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
+  # The held-out family: never in training, the out-of-distribution test.
+  $FS am dataset --count "$HOLDOUT_COUNT" --seed 1 --nodes "$NODES" --families cylinder_holes --device "$DEVICE" \
+    --jobs 16 --out "$W/holdout" >"$W/gen_holdout.log" 2>&1
+  stage "holdout rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
+  [ -f "$W/lpbf.h5" ] || $FS dataset build "$W/parts" -o "$W/lpbf.h5" --target displacement \
+    --split manifest --recipe-version 2 >"$W/build.log" 2>&1
+  stage "dataset rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
+  local resume=() norm=()
+  if [ -f "$STATE/$m.last.h5" ]; then
+    cp "$STATE/$m.last.h5" "$W/$m.last.h5"
+    [ -f "$STATE/$m.h5" ] && cp "$STATE/$m.h5" "$W/$m.h5"
+    [ -f "$STATE/$m.jsonl" ] && cp "$STATE/$m.jsonl" "$W/$m.jsonl"
+    resume=(--resume)
+  elif [ "$MEMBER" != 1 ]; then
+    norm=(--normalizer-from "$STATE/m1.h5")
+  fi
+  $FS train --data "$W/lpbf.h5" -o "$W/$m.h5" --recipe reference --augment --precision "$PRECISION" \
+    --device "$DEVICE" --batch-size 1 --seed "$MEMBER" --epochs "$EPOCHS" --val-every 2 \
+    --checkpoint-every 5000 --log-every 500 --metrics "$W/$m.jsonl" "${resume[@]}" "${norm[@]}" \
+    >>"$W/train.log" 2>&1 &
+  echo $! >"$W/train.pid"
+  wait $!
+  stage "train rc=$? $((SECONDS - t0)) s"
+}
+
+collect() {
+  for f in $m.last.h5 $m.h5 $m.jsonl; do [ -f "$W/$f" ] && cp "$W/$f" "$OUT/"; done
+  tar -C "$W" -czf "$OUT/logs.tar.gz" --exclude=parts --exclude=holdout --exclude=ex --exclude=out \
+    --exclude='det_*' --exclude='*.h5' --exclude="$m.jsonl" . 2>/dev/null
+  cat "$W/stages.txt" 2>/dev/null
+  grep -E "val|epoch" "$W/train.log" 2>/dev/null | tail -n 4
+}
+
+stop() {
+  local pid
+  pid=$(cat "$W/train.pid" 2>/dev/null) && kill -INT "$pid" 2>/dev/null
+  for _ in $(seq 90); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  mkdir -p "$W/ex"
+  for e in $EXAMPLES; do
+    $FS am simulate "examples/lpbf/$e.vtu" -o "$W/ex/$e.vtu" --device "$DEVICE" >>"$W/ex.log" 2>&1
+  done
+  for pair in $m:$W/$m.h5 shipped:models/lpbf-default.h5; do
+    local n=${pair%%:*} f=${pair#*:}
+    $FS eval -m "$f" "$W"/holdout/*.vtu --device "$DEVICE" >"$W/eval_${n}_holdout.txt" 2>&1
+    [ -n "$EXAMPLES" ] && $FS eval -m "$f" "$W"/ex/*.vtu --device "$DEVICE" >"$W/eval_${n}_examples.txt" 2>&1
+  done
+  $FS eval -m "$W/$m.h5" --data "$W/lpbf.h5" --split test --device "$DEVICE" --csv "$W/${m}_test.csv" \
+    >"$W/eval_${m}_test.txt" 2>&1
+  collect
+  for f in "$W"/eval_*.txt; do echo "== $(basename "$f")"; grep -iE "^mean|mean rel|median" "$f" | head -3; done
+}
+
+case "${1:-}" in
+  start) start ;;
+  collect) collect ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|collect|stop" >&2; exit 2 ;;
+esac
