@@ -55,6 +55,12 @@ void check_cell_type(int type, std::int64_t cell, const std::string& source);
 /// VTK's own errors. Does not call validate.
 std::optional<Mesh> read_vtu_fast(const std::filesystem::path& path);
 
+/// Writes `mesh` to `file` as VTK's XML writer does with write_vtu's settings (appended raw,
+/// UInt64 headers, Int64 ids, LZ4 blocks of 32 KiB), the blocks compressed in parallel
+/// (mesh/io_vtu_write.cpp). Errors are InputErrors naming `target`, the file the user asked for.
+void write_vtu_fast(const Mesh& mesh, const std::filesystem::path& file,
+                    const std::filesystem::path& target, int lz4_acceleration);
+
 /// VTK's XML reader (.vtu when `unstructured`, else .vtp), converted; does not call validate.
 /// The reference that read_vtu_fast is tested against.
 Mesh read_xml_vtk(const std::filesystem::path& path, bool unstructured);

@@ -8,6 +8,7 @@ packages=(
   build-essential cmake pkg-config
   libeigen3-dev            # dense linear algebra (kernels/cpu, am solver)
   libvtk9-dev              # mesh I/O (.vtu, .vtk, .vtp, .stl, .pvd)
+  liblz4-dev               # the parallel .vtu writer compresses its LZ4 blocks itself
   libhdf5-dev              # datasets and checkpoints
   libboost-program-options-dev
   nlohmann-json3-dev       # --json output, configs stored in checkpoints
