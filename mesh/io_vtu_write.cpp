@@ -134,9 +134,10 @@ void write_vtu_fast(const Mesh& mesh, const fs::path& file, const fs::path& targ
     xml += indent + "<" + name + ">\n";
     for (std::size_t a = 0; a < arrays.size(); ++a)
       if (arrays[a].section == name) {
-        xml += indent + "  " + arrays[a].element + " format=\"appended\" offset=\"";
+        // Like VTK: the quoted number, then spaces up to the reserved width (outside the quotes).
+        xml += indent + "  " + arrays[a].element + " format=\"appended\" offset=";
         offset_at[a] = xml.size();
-        xml += std::string(kOffsetWidth, ' ') + "\"/>\n";
+        xml += std::string(kOffsetWidth + 2, ' ') + "/>\n";
       }
     xml += indent + "</" + name + ">\n";
   };
@@ -201,7 +202,7 @@ void write_vtu_fast(const Mesh& mesh, const fs::path& file, const fs::path& targ
   static const char kTail[] = "\n  </AppendedData>\n</VTKFile>\n";
   ok = ok && std::fwrite(kTail, 1, sizeof kTail - 1, f) == sizeof kTail - 1;
   for (std::size_t a = 0; a < arrays.size() && ok; ++a) {
-    const std::string digits = std::to_string(offsets[a]);
+    const std::string digits = "\"" + std::to_string(offsets[a]) + "\"";
     ok = std::fseek(f, long(offset_at[a]), SEEK_SET) == 0 &&
          std::fwrite(digits.data(), 1, digits.size(), f) == digits.size();
   }
