@@ -23,9 +23,7 @@ TEST(VtuWriter, VtkReadsBackEveryArrayAndEscapedName) {
   m.field_strings["empty"] = "";
   write_vtu(m, dir / "m.vtu");
   expect_same_mesh(detail::read_xml_vtk(dir / "m.vtu", true), m);
-  const std::optional<Mesh> fast = detail::read_vtu_fast(dir / "m.vtu");
-  ASSERT_TRUE(fast.has_value()) << "the parallel reader left our own file to VTK";
-  expect_same_mesh(*fast, m);
+  expect_same_mesh(read_mesh(dir / "m.vtu"), m);  // entities in names: the parallel reader steps aside
 }
 
 TEST(VtuWriter, BlockBoundariesAndPointClouds) {
@@ -69,6 +67,9 @@ TEST(VtuWriter, SameBytesWhateverTheThreadCount) {
   omp_set_num_threads(saved);
   EXPECT_EQ(read_bytes(dir / "t1.vtu"), read_bytes(dir / "t4.vtu"));
   expect_same_mesh(detail::read_xml_vtk(dir / "t4.vtu", true), big);
+  const std::optional<Mesh> fast = detail::read_vtu_fast(dir / "t4.vtu");
+  ASSERT_TRUE(fast.has_value()) << "the parallel reader left our own file to VTK";
+  expect_same_mesh(*fast, big);
 }
 
 TEST(VtuWriter, UnwritableFolderNamesTheFileAndLeavesNothing) {
