@@ -44,9 +44,9 @@ struct Normalizer {
 };
 
 /// How far apart two normalizers are: the largest |Δmean| / std and |Δstd| / std over all
-/// channels (std of `b`), 0 when equal, infinity when their channels differ. A dataset rebuilt from
-/// the same parts on the GPU (whose solver sums in another order from run to run) lands near 1e-7;
-/// another dataset from the same generator, near 1e-2.
+/// channels (std of `b`), 0 when equal, infinity when their channels differ. Round-off in a
+/// rebuild of the same parts would land near 1e-7; another dataset from the same generator lands
+/// near 1e-2.
 double statistics_difference(const Normalizer& a, const Normalizer& b);
 
 /// Largest statistics_difference at which two datasets count as rebuilds of one another.

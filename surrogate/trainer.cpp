@@ -151,8 +151,9 @@ namespace {
 
 // The statistics the run normalises with: the dataset's, or those of the checkpoint it resumes
 // (or --normalizer-from) when the dataset is a rebuild of the one that checkpoint saw. Only main
-// persists between sessions on the GPU host, so each session regenerates the same parts; the GPU
-// solver's sums are not run-to-run identical, which moves the statistics by ~1e-7. Training on
+// persists between sessions on the GPU host, so each session regenerates the same parts; the
+// batched GPU solver is not known to be bitwise reproducible, and round-off would move the
+// statistics by ~1e-7. Training on
 // with the checkpoint's statistics keeps the model's normaliser (and an ensemble's shared one)
 // fixed; a dataset from other parts is still refused.
 Normalizer training_normalizer(const Dataset& data, const TrainOptions& opt, const fs::path& last,
