@@ -93,3 +93,16 @@ TEST(CommandRegistry, GroupsAreTheFirstWordOfTwoWordNames) {
   EXPECT_NE(os.str().find("  zgroup alpha      first\n"), std::string::npos) << os.str();
   EXPECT_LT(os.str().find("zgroup alpha"), os.str().find("zgroup beta"));
 }
+
+// bench features times a given mesh as well as the cube: its node count reaches the table, and a
+// missing file is one line naming it.
+TEST(Cli, BenchFeaturesTimesAGivenMesh) {
+  const std::string part = std::string(FLARE_SOURCE_DIR) + "/examples/lpbf/cantilever.vtu";
+  auto r = run("bench features --mesh " + part + " -r 1 -w 0");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("| compute_features (total) | 10790 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cantilever.vtu"), std::string::npos) << r.out;
+  auto bad = run("bench features --mesh /nonexistent/part.vtu -r 1");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("/nonexistent/part.vtu"), std::string::npos) << bad.out;
+}
