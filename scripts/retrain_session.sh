@@ -10,7 +10,8 @@
 #   scripts/retrain_session.sh stop      # stop training (it saves its state), evaluate, collect
 #
 # Environment: FS (the flare-surrogate command), W (work folder, /tmp/retrain), MEMBER (1..K: the
-# seed; members after the first take member 1's normalizer), STATE (models/training), EPOCHS (150:
+# seed; members after the first take member 1's normalizer; `mlp`: the pointwise-MLP baseline of
+# the model card, -L 0 -C 128, seed 1, on member 1's normalizer), STATE (models/training), EPOCHS (150:
 # fixed for the whole run, OneCycle needs its length up front), COUNT (6250 parts: 5000 train),
 # NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
 # scored by `stop`), DEVICE (cuda; cpu for a dry run of the script itself).
@@ -29,6 +30,9 @@ PRECISION=bf16; [ "$DEVICE" = cuda ] || PRECISION=fp32
 OUT=${OUT:-$W/out}
 export FLARE_NO_PROGRESS=1
 m=m$MEMBER
+seed=$MEMBER
+arch=()
+if [ "$MEMBER" = mlp ]; then m=mlp; seed=1; arch=(-L 0 -C 128); fi
 mkdir -p "$W" "$OUT"
 stage() { echo "$(date +%T) $*" >>"$W/stages.txt"; }
 
@@ -56,7 +60,7 @@ start() {
     norm=(--normalizer-from "$STATE/m1.h5")
   fi
   $FS train --data "$W/lpbf.h5" -o "$W/$m.h5" --recipe reference --augment --precision "$PRECISION" \
-    --device "$DEVICE" --batch-size 1 --seed "$MEMBER" --epochs "$EPOCHS" --val-every 2 \
+    --device "$DEVICE" --batch-size 1 --seed "$seed" --epochs "$EPOCHS" --val-every 2 "${arch[@]}" \
     --checkpoint-every 5000 --log-every 500 --metrics "$W/$m.jsonl" "${resume[@]}" "${norm[@]}" \
     >>"$W/train.log" 2>&1 &
   echo $! >"$W/train.pid"
