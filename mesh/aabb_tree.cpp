@@ -203,13 +203,20 @@ void AabbTree::closest_all(const Eigen::Vector3d& q, double tolerance, std::vect
     const double r = nearest + tolerance + m_slack;
     return r * r;
   };
-  std::int64_t stack[128];
+  // As in closest(): each entry carries its box distance, computed once when its parent pushed
+  // it, and children beyond the reach are not pushed at all.
+  struct Entry {
+    std::int64_t node;
+    double d2;
+  };
+  Entry stack[128];
   int top = 0;
-  stack[top++] = 0;
+  stack[top++] = {0, box_sqr_distance(m_nodes[0], q)};
   while (top > 0) {
-    const std::int64_t index = stack[--top];
+    const Entry e = stack[--top];
+    if (e.d2 > reach2()) continue;
+    const std::int64_t index = e.node;
     const Node& n = m_nodes[index];
-    if (box_sqr_distance(n, q) > reach2()) continue;
     if (n.count > 0) {
       for (std::int64_t i = n.first; i < std::int64_t(n.first) + n.count; ++i) {
         const double* c = m_corners.data() + 9 * i;
@@ -227,8 +234,14 @@ void AabbTree::closest_all(const Eigen::Vector3d& q, double tolerance, std::vect
     const double dl = box_sqr_distance(m_nodes[left], q);
     const double dr = box_sqr_distance(m_nodes[right], q);
     FLARE_CHECK(top + 2 <= 128, "AabbTree stack overflow (tree too deep)");
-    stack[top++] = dl <= dr ? right : left;
-    stack[top++] = dl <= dr ? left : right;
+    const double r2 = reach2();
+    if (dl <= dr) {
+      if (dr <= r2) stack[top++] = {right, dr};
+      if (dl <= r2) stack[top++] = {left, dl};
+    } else {
+      if (dl <= r2) stack[top++] = {left, dl};
+      if (dr <= r2) stack[top++] = {right, dr};
+    }
   }
   const double reach = nearest + tolerance;
   out.erase(std::remove_if(out.begin(), out.end(),
