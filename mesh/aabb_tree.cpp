@@ -139,6 +139,27 @@ Eigen::AlignedBox3d AabbTree::build(std::int64_t begin, std::int64_t end, std::i
   return box;
 }
 
+namespace {
+// A node to visit with its box distance, computed once when its parent pushed it.
+struct Entry {
+  std::int64_t node;
+  double d2;
+};
+// Pushes the children (box distances dl, dr) that lie within `bound`, the farther first, so the
+// nearer one is searched first and tightens the bound early.
+inline void push_children(Entry* stack, int& top, std::int64_t left, double dl, std::int64_t right,
+                          double dr, double bound) {
+  FLARE_CHECK(top + 2 <= 128, "AabbTree stack overflow (tree too deep)");
+  if (dl <= dr) {
+    if (dr <= bound) stack[top++] = {right, dr};
+    if (dl <= bound) stack[top++] = {left, dl};
+  } else {
+    if (dl <= bound) stack[top++] = {left, dl};
+    if (dr <= bound) stack[top++] = {right, dr};
+  }
+}
+}  // namespace
+
 AabbTree::Hit AabbTree::closest(const Eigen::Vector3d& q) const { return closest(q, -1); }
 
 AabbTree::Hit AabbTree::closest(const Eigen::Vector3d& q, std::int64_t hint) const {
@@ -159,11 +180,6 @@ AabbTree::Hit AabbTree::closest(const Eigen::Vector3d& q, std::int64_t hint) con
     }
   };
   if (hint >= 0) consider(m_pos[hint]);
-  // Each entry carries its box distance, computed once when its parent pushed it.
-  struct Entry {
-    std::int64_t node;
-    double d2;
-  };
   Entry stack[128];
   int top = 0;
   stack[top++] = {0, box_sqr_distance(m_nodes[0], q)};
@@ -175,18 +191,9 @@ AabbTree::Hit AabbTree::closest(const Eigen::Vector3d& q, std::int64_t hint) con
       for (std::int64_t i = n.first; i < std::int64_t(n.first) + n.count; ++i) consider(i);
       continue;
     }
-    // Push the farther child first so the nearer one is searched first and tightens the bound.
     const std::int64_t left = e.node + 1, right = n.first;
-    const double dl = box_sqr_distance(m_nodes[left], q);
-    const double dr = box_sqr_distance(m_nodes[right], q);
-    FLARE_CHECK(top + 2 <= 128, "AabbTree stack overflow (tree too deep)");
-    if (dl <= dr) {
-      if (dr <= bound) stack[top++] = {right, dr};
-      if (dl <= bound) stack[top++] = {left, dl};
-    } else {
-      if (dl <= bound) stack[top++] = {left, dl};
-      if (dr <= bound) stack[top++] = {right, dr};
-    }
+    push_children(stack, top, left, box_sqr_distance(m_nodes[left], q), right,
+                  box_sqr_distance(m_nodes[right], q), bound);
   }
   return best;
 }
@@ -203,12 +210,7 @@ void AabbTree::closest_all(const Eigen::Vector3d& q, double tolerance, std::vect
     const double r = nearest + tolerance + m_slack;
     return r * r;
   };
-  // As in closest(): each entry carries its box distance, computed once when its parent pushed
-  // it, and children beyond the reach are not pushed at all.
-  struct Entry {
-    std::int64_t node;
-    double d2;
-  };
+  // As in closest(): children beyond the reach are not pushed at all.
   Entry stack[128];
   int top = 0;
   stack[top++] = {0, box_sqr_distance(m_nodes[0], q)};
@@ -229,19 +231,9 @@ void AabbTree::closest_all(const Eigen::Vector3d& q, double tolerance, std::vect
       }
       continue;
     }
-    // Nearer child first, as in closest(): it tightens `nearest` early.
     const std::int64_t left = index + 1, right = n.first;
-    const double dl = box_sqr_distance(m_nodes[left], q);
-    const double dr = box_sqr_distance(m_nodes[right], q);
-    FLARE_CHECK(top + 2 <= 128, "AabbTree stack overflow (tree too deep)");
-    const double r2 = reach2();
-    if (dl <= dr) {
-      if (dr <= r2) stack[top++] = {right, dr};
-      if (dl <= r2) stack[top++] = {left, dl};
-    } else {
-      if (dl <= r2) stack[top++] = {left, dl};
-      if (dr <= r2) stack[top++] = {right, dr};
-    }
+    push_children(stack, top, left, box_sqr_distance(m_nodes[left], q), right,
+                  box_sqr_distance(m_nodes[right], q), reach2());
   }
   const double reach = nearest + tolerance;
   out.erase(std::remove_if(out.begin(), out.end(),
