@@ -6,19 +6,26 @@
 # GPU host"), trains until stopped, and hands the new state back in $OUT to be committed.
 #
 #   scripts/retrain_session.sh start     # background (setsid): data, dataset, train or resume
-#   scripts/retrain_session.sh collect   # state, best checkpoint and logs into $OUT
+#   scripts/retrain_session.sh collect   # state, best checkpoints and logs into $OUT
 #   scripts/retrain_session.sh stop      # stop training (it saves its state), evaluate, collect
 #
-# Environment: FS (the flare-surrogate command), W (work folder, /tmp/retrain), MEMBER (1..K: the
-# seed; members after the first take member 1's normalizer; `mlp`: the pointwise-MLP baseline of
-# the model card, -L 0 -C 128, seed 1, on member 1's normalizer), STATE (models/training), EPOCHS (150:
+# Environment: FS (the flare-surrogate command), W (work folder, /tmp/retrain), MEMBERS (the
+# members trained side by side on the one GPU, "1" by default; MEMBER=K is the same as MEMBERS=K;
+# member K is seed K; members after the first take member 1's normalizer; `mlp`: the
+# pointwise-MLP baseline of the model card, -L 0 -C 128, seed 1, on member 1's normalizer),
+# STAGGER (seconds between starting one member and the next, so each one's ms/step alone and
+# side by side can be read from its metrics), MPS (1: run the members under the CUDA
+# Multi-Process Service, so kernels of different members share the SMs instead of taking turns;
+# small parts leave most SMs idle), STATE (models/training), EPOCHS (150:
 # fixed for the whole run, OneCycle needs its length up front), COUNT (6250 parts: 5000 train),
 # NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
 # scored by `stop`), DEVICE (cuda; cpu for a dry run of the script itself).
 set -uo pipefail
 FS=${FS:-"$PWD/.device/run flare-surrogate"}
 W=${W:-/tmp/retrain}
-MEMBER=${MEMBER:-1}
+MEMBERS=${MEMBERS:-${MEMBER:-1}}
+STAGGER=${STAGGER:-0}
+MPS=${MPS:-0}
 STATE=${STATE:-models/training}
 EPOCHS=${EPOCHS:-150}
 COUNT=${COUNT:-6250}
@@ -29,12 +36,46 @@ DEVICE=${DEVICE:-cuda}
 PRECISION=bf16; [ "$DEVICE" = cuda ] || PRECISION=fp32
 OUT=${OUT:-$W/out}
 export FLARE_NO_PROGRESS=1
-m=m$MEMBER
-seed=$MEMBER
-arch=()
-if [ "$MEMBER" = mlp ]; then m=mlp; seed=1; arch=(-L 0 -C 128); fi
 mkdir -p "$W" "$OUT"
 stage() { echo "$(date +%T) $*" >>"$W/stages.txt"; }
+name() { [ "$1" = mlp ] && echo mlp || echo "m$1"; }
+
+# One member: resume it from $STATE, or start it (on member 1's normalizer unless it is member 1).
+train_member() {
+  local member=$1 m seed arch=() resume=() norm=()
+  m=$(name "$member"); seed=$member
+  if [ "$member" = mlp ]; then seed=1; arch=(-L 0 -C 128); fi
+  if [ -f "$STATE/$m.last.h5" ]; then
+    cp "$STATE/$m.last.h5" "$W/$m.last.h5"
+    [ -f "$STATE/$m.h5" ] && cp "$STATE/$m.h5" "$W/$m.h5"
+    [ -f "$STATE/$m.jsonl" ] && cp "$STATE/$m.jsonl" "$W/$m.jsonl"
+    resume=(--resume)
+  elif [ "$member" != 1 ]; then
+    norm=(--normalizer-from "$STATE/m1.h5")
+  fi
+  $FS train --data "$W/lpbf.h5" -o "$W/$m.h5" --recipe reference --augment --precision "$PRECISION" \
+    --device "$DEVICE" --batch-size 1 --seed "$seed" --epochs "$EPOCHS" --val-every 2 "${arch[@]}" \
+    --checkpoint-every 5000 --log-every 500 --metrics "$W/$m.jsonl" "${resume[@]}" "${norm[@]}" \
+    >>"$W/train_$m.log" 2>&1 &
+  echo $! >"$W/$m.pid"
+  stage "started $m (pid $!)"
+}
+
+# The MPS control daemon, if asked for and present; a client check first, so that a daemon that
+# does not serve leaves the members on plain time slicing instead of failing them.
+start_mps() {
+  [ "$MPS" = 1 ] && command -v nvidia-cuda-mps-control >/dev/null || { stage "mps off"; return; }
+  export CUDA_MPS_PIPE_DIRECTORY=$W/mps CUDA_MPS_LOG_DIRECTORY=$W/mps-log
+  mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+  if nvidia-cuda-mps-control -d && python3 -c "import torch; torch.zeros(1).cuda(); torch.cuda.synchronize()" \
+    >>"$W/mps_check.log" 2>&1; then
+    stage "mps on"
+  else
+    echo quit | nvidia-cuda-mps-control 2>/dev/null
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+    stage "mps failed, off"
+  fi
+}
 
 start() {
   local fam=bridge,cantilever,composite,csg,gyroid,i_beam,l_bracket,lattice,overhang,ribs,t_beam,thin_wall,tube,wall
@@ -50,47 +91,58 @@ start() {
   [ -f "$W/lpbf.h5" ] || $FS dataset build "$W/parts" -o "$W/lpbf.h5" --target displacement \
     --split manifest --recipe-version 2 >"$W/build.log" 2>&1
   stage "dataset rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
-  local resume=() norm=()
-  if [ -f "$STATE/$m.last.h5" ]; then
-    cp "$STATE/$m.last.h5" "$W/$m.last.h5"
-    [ -f "$STATE/$m.h5" ] && cp "$STATE/$m.h5" "$W/$m.h5"
-    [ -f "$STATE/$m.jsonl" ] && cp "$STATE/$m.jsonl" "$W/$m.jsonl"
-    resume=(--resume)
-  elif [ "$MEMBER" != 1 ]; then
-    norm=(--normalizer-from "$STATE/m1.h5")
-  fi
-  $FS train --data "$W/lpbf.h5" -o "$W/$m.h5" --recipe reference --augment --precision "$PRECISION" \
-    --device "$DEVICE" --batch-size 1 --seed "$seed" --epochs "$EPOCHS" --val-every 2 "${arch[@]}" \
-    --checkpoint-every 5000 --log-every 500 --metrics "$W/$m.jsonl" "${resume[@]}" "${norm[@]}" \
-    >>"$W/train.log" 2>&1 &
-  echo $! >"$W/train.pid"
-  wait $!
-  stage "train rc=$? $((SECONDS - t0)) s"
+  start_mps
+  local member first=1 pids=()
+  for member in $MEMBERS; do
+    [ $first = 1 ] || sleep "$STAGGER"
+    first=0
+    train_member "$member"
+    pids+=("$(cat "$W/$(name "$member").pid")")
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; stage "train pid $pid rc=$?"; done
 }
 
+# One archive per member: $OUT returns at most 8 files of 16 MiB.
 collect() {
-  for f in $m.last.h5 $m.h5 $m.jsonl; do [ -f "$W/$f" ] && cp "$W/$f" "$OUT/"; done
+  local member m files
+  for member in $MEMBERS; do
+    m=$(name "$member"); files=()
+    for f in $m.last.h5 $m.h5 $m.jsonl; do [ -f "$W/$f" ] && files+=("$f"); done
+    [ ${#files[@]} -gt 0 ] && tar -C "$W" -cf "$OUT/state_$m.tar" "${files[@]}"
+  done
   tar -C "$W" -czf "$OUT/logs.tar.gz" --exclude=parts --exclude=holdout --exclude=ex --exclude=out \
-    --exclude='det_*' --exclude='*.h5' --exclude="$m.jsonl" . 2>/dev/null
+    --exclude='det_*' --exclude='*.h5' --exclude='m*.jsonl' --exclude=mps . 2>/dev/null
   cat "$W/stages.txt" 2>/dev/null
-  grep -E "val|epoch" "$W/train.log" 2>/dev/null | tail -n 4
+  for member in $MEMBERS; do
+    m=$(name "$member")
+    echo "== $m"; grep -E "val|epoch" "$W/train_$m.log" 2>/dev/null | tail -n 2
+    tail -n 1 "$W/$m.jsonl" 2>/dev/null
+  done
 }
 
 stop() {
-  local pid
-  pid=$(cat "$W/train.pid" 2>/dev/null) && kill -INT "$pid" 2>/dev/null
-  for _ in $(seq 90); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  local member m pid pids=()
+  for member in $MEMBERS; do
+    pid=$(cat "$W/$(name "$member").pid" 2>/dev/null) && kill -INT "$pid" 2>/dev/null && pids+=("$pid")
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 90); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  done
+  [ -d "$W/mps" ] && CUDA_MPS_PIPE_DIRECTORY=$W/mps nvidia-cuda-mps-control <<<quit 2>/dev/null
+  unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
   mkdir -p "$W/ex"
   for e in $EXAMPLES; do
     $FS am simulate "examples/lpbf/$e.vtu" -o "$W/ex/$e.vtu" --device "$DEVICE" >>"$W/ex.log" 2>&1
   done
-  for pair in $m:$W/$m.h5 shipped:models/lpbf-default.h5; do
+  local pairs=(shipped:models/lpbf-default.h5)
+  for member in $MEMBERS; do m=$(name "$member"); pairs+=("$m:$W/$m.h5"); done
+  for pair in "${pairs[@]}"; do
     local n=${pair%%:*} f=${pair#*:}
     $FS eval -m "$f" "$W"/holdout/*.vtu --device "$DEVICE" >"$W/eval_${n}_holdout.txt" 2>&1
     [ -n "$EXAMPLES" ] && $FS eval -m "$f" "$W"/ex/*.vtu --device "$DEVICE" >"$W/eval_${n}_examples.txt" 2>&1
+    [ "$n" = shipped ] || $FS eval -m "$f" --data "$W/lpbf.h5" --split test --device "$DEVICE" \
+      --csv "$W/${n}_test.csv" >"$W/eval_${n}_test.txt" 2>&1
   done
-  $FS eval -m "$W/$m.h5" --data "$W/lpbf.h5" --split test --device "$DEVICE" --csv "$W/${m}_test.csv" \
-    >"$W/eval_${m}_test.txt" 2>&1
   collect
   for f in "$W"/eval_*.txt; do echo "== $(basename "$f")"; grep -iE "^mean|mean rel|median" "$f" | head -3; done
 }
