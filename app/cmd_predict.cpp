@@ -61,7 +61,8 @@ struct CommandTimings {
 
 // `--timings`: every stage and the wall time since the command started, measured separately (a
 // stage nobody timed shows as a gap between the two).
-void print_timings(const CommandTimings& c, const surrogate::PredictTimings& p, double wall) {
+void print_timings(const CommandTimings& c, const surrogate::PredictTimings& p, double wall,
+                   bool gpu) {
   struct Row {
     const char* name;
     double seconds;
@@ -69,6 +70,8 @@ void print_timings(const CommandTimings& c, const surrogate::PredictTimings& p, 
   };
   const Row rows[] = {{"load model", c.load, true},   {"read", c.read, true},
                       {"voxelize", c.voxelize, c.voxelized}, {"features", p.features, true},
+                      // The rest of the GPU setup that load model started (beside read, features).
+                      {"gpu setup", p.device_wait, gpu},
                       {"upload", p.upload, true},     {"model", p.model, true},
                       {"download", p.download, true}, {"write", c.write, true}};
   std::printf("timings (%lld mesh%s, %lld nodes):\n", static_cast<long long>(c.meshes),
@@ -276,7 +279,7 @@ int predict_ranks(const app::Args& args) {
       ct.write += seconds_since(tw);
     });
     std::cout << "wrote " << output << "\n";
-    if (timings && lead) print_timings(ct, predictor->timings(), seconds_since(wall0));
+    if (timings && lead) print_timings(ct, predictor->timings(), seconds_since(wall0), device == "cuda");
     return 0;
   }
 
@@ -318,7 +321,7 @@ int predict_ranks(const app::Args& args) {
   });
   std::cout << "wrote " << files.size() << " meshes and " << (dir / "predictions.pvd").string()
             << "\n";
-  if (timings && lead) print_timings(ct, predictor->timings(), seconds_since(wall0));
+  if (timings && lead) print_timings(ct, predictor->timings(), seconds_since(wall0), device == "cuda");
   return 0;
 }
 

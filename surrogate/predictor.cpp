@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <future>
 
 #include "common/error.h"
 
@@ -16,7 +17,7 @@ Predictor::Predictor(const fs::path& checkpoint, const std::string& device,
 
 Predictor::Predictor(Checkpoint checkpoint, const std::string& name, const std::string& device,
                      const std::string& precision)
-    : m_path(name), m_backend(make_backend(device, precision)), m_ckpt(std::move(checkpoint)) {
+    : m_path(name), m_ckpt(std::move(checkpoint)) {
   FLARE_INPUT_CHECK(!m_ckpt.normalizer.is_null() && !m_ckpt.feature_recipe.is_null(), m_path,
                     ": the checkpoint has no normalizer or feature recipe; use one written by "
                     "`flare-surrogate train`");
@@ -34,7 +35,22 @@ Predictor::Predictor(Checkpoint checkpoint, const std::string& name, const std::
                       "says ", m_ensemble->members, " members, the file holds ", m_ckpt.num_members());
   }
   m_layout = std::make_unique<ParamLayout>(m_ckpt.config);
-  check_supported(m_backend, m_ckpt.config, m_path);
+  Backend probe;  // what the device can run is known before the device is set up
+  probe.device = device;
+  check_supported(probe, m_ckpt.config, m_path);
+  // A CUDA context, cuBLAS and the upload take about a quarter of a second: they run beside the
+  // caller's reading and featurising of its first mesh, and the first use of the model waits.
+  // The context belongs to the process, so the thread that made it may end. (GPU slot 0: the
+  // device is the runtime's default on every thread.)
+  if (device == "cuda" && cuda_built()) {
+    m_device_ready = std::async(std::launch::async, [this, device, precision] { set_up_device(device, precision); });
+  } else {
+    set_up_device(device, precision);
+  }
+}
+
+void Predictor::set_up_device(const std::string& device, const std::string& precision) {
+  m_backend = make_backend(device, precision);
   if (m_backend.bf16())
     m_model_bf16 = std::make_unique<Model<Bf16, float>>(*m_layout, m_backend.ops_bf16);
   else
@@ -53,7 +69,16 @@ double seconds_since(Clock::time_point t0) {
 }
 }  // namespace
 
+void Predictor::wait_for_device() {
+  if (!m_device_ready.valid()) return;
+  const auto t0 = Clock::now();
+  std::future<void> ready = std::move(m_device_ready);
+  ready.get();  // rethrows what the setup threw (no GPU, out of memory), once
+  m_timings.device_wait += seconds_since(t0);
+}
+
 void Predictor::set_point_shards(Comm* comm) {
+  wait_for_device();
   FLARE_INPUT_CHECK(!comm || (m_model && m_backend.ops.mem.host), m_path,
                     ": point-sharded prediction over MPI ranks runs on the cpu in fp32 "
                     "(--device cpu); predict on a GPU as one process");
@@ -98,6 +123,7 @@ mesh::FeatureMatrix Predictor::run_member(int k, const mesh::FeatureMatrix& x) {
   const std::int64_t N = x.rows(), F = x.cols();
   const Eigen::Index T = Eigen::Index(m_norm.target_names.size());
   mesh::FeatureMatrix y(N, T);
+  wait_for_device();
   InferStages st;
   const float* params = m_params[std::size_t(k)].data();
   if (m_model_bf16) {

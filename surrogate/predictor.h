@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@ namespace flare::surrogate {
 
 /// Wall seconds of Predictor's stages, summed over its calls (`predict --timings`).
 struct PredictTimings {
+  double device_wait = 0;  ///< waiting for the GPU setup begun by the constructor (0 on the cpu)
   double features = 0;  ///< input checks, the recipe's features and their normalisation
   double upload = 0;    ///< features to the device (0 on the cpu)
   double model = 0;     ///< inference
@@ -37,7 +39,9 @@ class Predictor {
  public:
   /// Loads and checks the checkpoint (recipe, normalizer, sizes); InputError naming the file.
   /// `device` is cpu or cuda, `precision` fp32 or bf16 (make_backend: bf16 needs cuda); the fp32
-  /// parameters are uploaded once, whatever precision the checkpoint was trained in.
+  /// parameters are uploaded once, whatever precision the checkpoint was trained in. On cuda the
+  /// GPU is set up on a thread of its own while the caller goes on (reads a mesh, computes
+  /// features); its errors (no GPU, out of memory) are thrown by the first prediction.
   explicit Predictor(const std::filesystem::path& checkpoint, const std::string& device = "cpu",
                      const std::string& precision = "fp32");
   /// The same from a checkpoint in memory (`model ensemble --calibrate` before it is written);
@@ -93,6 +97,10 @@ class Predictor {
   // on by the ranks when sharded.
   mesh::FeatureMatrix normalized_features(const mesh::Mesh& mesh, const std::string& source);
   mesh::FeatureMatrix features_of(const mesh::Mesh& mesh, const std::string& source);
+  // The device setup (backend, model, parameters): inline on the cpu, on a thread for cuda.
+  void set_up_device(const std::string& device, const std::string& precision);
+  // Blocks until the setup has finished (timed as device_wait); rethrows its error.
+  void wait_for_device();
   // Member k on normalised features, denormalised (timed as upload/model/download).
   mesh::FeatureMatrix run_member(int k, const mesh::FeatureMatrix& x);
   EnsemblePrediction run_ensemble(const mesh::FeatureMatrix& x);
@@ -110,6 +118,9 @@ class Predictor {
   std::optional<EnsembleInfo> m_ensemble;
   mutable PredictTimings m_timings;  // outside_domain() (const) adds its measuring to features
   Comm* m_shards = nullptr;          // set_point_shards()
+  // Declared last, so destroyed first: a Predictor dropped before its first prediction waits for
+  // the setup thread before the members it writes go away.
+  std::future<void> m_device_ready;
 };
 
 inline constexpr const char* kDefaultModelName = "lpbf-default.h5";

@@ -1,6 +1,7 @@
 // One Predictor on the GPU serves many meshes (what `predict a.vtu b.vtu ...` does): after the
 // largest mesh has been seen nothing is allocated on the device again, results do not depend on
-// what was predicted before, and the stage timings cover upload, model and download.
+// what was predicted before, and the stage timings cover upload, model and download. The GPU is
+// set up on a thread beside the caller, waited for at the first prediction only.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -37,8 +38,11 @@ TEST(CudaPredictor, ReusesTheContextAndBuffersAcrossMeshes) {
   const mesh::Mesh small = test::synthetic_box(rng);
   const mesh::Mesh big = mesh::hex_grid(40, 30, 20, 0.2);
   for (const char* precision : {"fp32", "bf16"}) {
+    { Predictor dropped(o.out, "cuda", precision); }  // its setup thread ends before its members
     Predictor reused(o.out, "cuda", precision);
     const auto y_big = reused.infer(big, "big");
+    const double waited = reused.timings().device_wait;  // the setup is waited for once
+    EXPECT_GE(waited, 0.0);
     const auto before = cuda::alloc_stats().count;
     const auto y_small = reused.infer(small, "small");
     const auto y_big2 = reused.infer(big, "big");
@@ -54,6 +58,7 @@ TEST(CudaPredictor, ReusesTheContextAndBuffersAcrossMeshes) {
     EXPECT_GT(t.upload, 0.0);
     EXPECT_GT(t.model, 0.0);
     EXPECT_GT(t.download, 0.0);
+    EXPECT_EQ(t.device_wait, waited) << precision;
   }
   fs::remove_all(dir);
 }
