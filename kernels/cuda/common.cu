@@ -1,6 +1,8 @@
 // CUDA plumbing: error translation, allocation accounting, CudaContext. See common.cuh.
 #include "kernels/cuda/common.cuh"
 
+#include "kernels/cuda/cublaslt_api.h"
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +20,7 @@ void throw_cuda_error(cudaError_t err, const char* expr, const char* file, int l
 
 void throw_cublas_error(cublasStatus_t st, const char* expr, const char* file, int line) {
   throw Error(detail::concat("cuBLAS error: ", expr, " failed at ", file, ":", line, ": ",
-                             cublasGetStatusName(st), " (", cublasGetStatusString(st), ")"));
+                             cublaslt().status_name(st), " (", cublaslt().status_string(st), ")"));
 }
 
 void print_cuda_error(cudaError_t err, const char* expr, const char* file, int line) {
@@ -87,9 +89,7 @@ CudaContext::CudaContext(int device) : m_device(device) {
   FLARE_CUDA_CHECK(cudaSetDevice(device));
   FLARE_CUDA_CHECK(cudaGetDeviceProperties(&m_props, device));
   FLARE_CUDA_CHECK(cudaStreamCreateWithFlags(&m_stream, cudaStreamNonBlocking));
-  FLARE_CUBLAS_CHECK(cublasCreate(&m_cublas));
-  FLARE_CUBLAS_CHECK(cublasSetStream(m_cublas, m_stream));
-  FLARE_CUBLAS_CHECK(cublasLtCreate(&m_cublas_lt));
+  FLARE_CUBLAS_CHECK(cublaslt().create(&m_cublas_lt));
   m_lt_workspace.resize(std::size_t(32) << 20, "cuBLASLt workspace");
   m_reduce.resize(kReduceSlots, "reduction slots");
   FLARE_CUDA_CHECK(cudaMallocHost(&m_host_staging, kReduceSlots * sizeof(double)));
@@ -103,8 +103,7 @@ CudaContext::~CudaContext() {
   for (auto& e : m_stage_read)
     if (e) FLARE_CUDA_CHECK_PRINT(cudaEventDestroy(e));
   if (m_stage) FLARE_CUDA_CHECK_PRINT(cudaFreeHost(m_stage));
-  if (m_cublas_lt) cublasLtDestroy(m_cublas_lt);
-  if (m_cublas) cublasDestroy(m_cublas);
+  if (m_cublas_lt) cublaslt().destroy(m_cublas_lt);
   if (m_stream) FLARE_CUDA_CHECK_PRINT(cudaStreamDestroy(m_stream));
 }
 

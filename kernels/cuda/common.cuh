@@ -1,5 +1,5 @@
-// The CUDA backend's plumbing: error checks that throw, the per-device context (stream, cuBLAS and
-// cuBLASLt handles, device properties, reusable scratch), and an RAII device buffer that counts
+// The CUDA backend's plumbing: error checks that throw, the per-device context (stream, the
+// cuBLASLt handle (the library is loaded with the first context: cublaslt_api.h), device properties, reusable scratch), and an RAII device buffer that counts
 // allocations.
 //
 // Host-includable (no device code): app/ and tests compile it with the C++ compiler.
@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cublasLt.h>
-#include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -160,11 +159,11 @@ class DeviceBuffer {
   std::size_t m_size = 0;
 };
 
-/// One device, one stream, the BLAS handles and reusable scratch. Launchers take it by reference
+/// One device, one stream, the cuBLASLt handle and reusable scratch. Launchers take it by reference
 /// (ggml's ggml_backend_cuda_context). Not thread-safe: one context per host thread.
 class CudaContext {
  public:
-  /// Selects `device`, creates a non-blocking stream and the cuBLAS/cuBLASLt handles, and
+  /// Selects `device`, creates a non-blocking stream and the cuBLASLt handle, and
   /// allocates the cuBLASLt workspace (32 MiB, once).
   explicit CudaContext(int device = 0);
   ~CudaContext();
@@ -172,7 +171,6 @@ class CudaContext {
   CudaContext& operator=(const CudaContext&) = delete;
 
   cudaStream_t stream() const { return m_stream; }
-  cublasHandle_t cublas() const { return m_cublas; }
   cublasLtHandle_t cublas_lt() const { return m_cublas_lt; }
   const cudaDeviceProp& props() const { return m_props; }
   int device() const { return m_device; }
@@ -204,7 +202,6 @@ class CudaContext {
   int m_device = 0;
   cudaDeviceProp m_props{};
   cudaStream_t m_stream = nullptr;
-  cublasHandle_t m_cublas = nullptr;
   cublasLtHandle_t m_cublas_lt = nullptr;
   DeviceBuffer<std::byte> m_lt_workspace;
   DeviceBuffer<std::byte> m_scratch;

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "kernels/cuda/cublaslt_api.h"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/linear.cuh"
 
@@ -32,11 +33,12 @@ struct LtMatmul {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulPreference_t pref = nullptr;
   ~LtMatmul() {
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
-    if (c) cublasLtMatrixLayoutDestroy(c);
-    if (b) cublasLtMatrixLayoutDestroy(b);
-    if (a) cublasLtMatrixLayoutDestroy(a);
-    if (desc) cublasLtMatmulDescDestroy(desc);
+    const CublasLtApi& lt = cublaslt();
+    if (pref) lt.preference_destroy(pref);
+    if (c) lt.layout_destroy(c);
+    if (b) lt.layout_destroy(b);
+    if (a) lt.layout_destroy(a);
+    if (desc) lt.desc_destroy(desc);
   }
 };
 
@@ -66,21 +68,22 @@ bool lt_gemm(CudaContext& ctx, bool trans_a, bool trans_b, std::uint64_t m, std:
              std::uint64_t k, const void* A, std::int64_t lda, const void* B, std::int64_t ldb,
              void* C, std::int64_t ldc, cudaDataType_t ab, cudaDataType_t cd, float beta,
              const float* bias) {
+  const CublasLtApi& lt = cublaslt();
   LtMatmul op;
-  FLARE_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  FLARE_CUBLAS_CHECK(lt.desc_create(&op.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-  FLARE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-  FLARE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+  FLARE_CUBLAS_CHECK(lt.desc_set_attribute(op.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+  FLARE_CUBLAS_CHECK(lt.desc_set_attribute(op.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
   if (bias) {
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
     cudaDataType_t bt = CUDA_R_32F;
-    FLARE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-    FLARE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-    FLARE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
+    FLARE_CUBLAS_CHECK(lt.desc_set_attribute(op.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    FLARE_CUBLAS_CHECK(lt.desc_set_attribute(op.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    FLARE_CUBLAS_CHECK(lt.desc_set_attribute(op.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
   }
-  FLARE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&op.a, ab, trans_a ? k : m, trans_a ? m : k, lda));
-  FLARE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&op.b, ab, trans_b ? n : k, trans_b ? k : n, ldb));
-  FLARE_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&op.c, cd, m, n, ldc));
+  FLARE_CUBLAS_CHECK(lt.layout_create(&op.a, ab, trans_a ? k : m, trans_a ? m : k, lda));
+  FLARE_CUBLAS_CHECK(lt.layout_create(&op.b, ab, trans_b ? n : k, trans_b ? k : n, ldb));
+  FLARE_CUBLAS_CHECK(lt.layout_create(&op.c, cd, m, n, ldc));
   std::size_t ws = ctx.lt_workspace_bytes();
   const std::uint32_t al_a = alignment(A), al_b = alignment(B), al_c = alignment(C);
   const AlgoKey key{ctx.device(), trans_a, trans_b, m, n, k, lda, ldb, ldc, int(ab), int(cd),
@@ -91,19 +94,19 @@ bool lt_gemm(CudaContext& ctx, bool trans_a, bool trans_b, std::uint64_t m, std:
     std::lock_guard<std::mutex> lock(cache.mutex);
     auto it = cache.entries.find(key);
     if (it == cache.entries.end()) {
-      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&op.pref));
-      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      FLARE_CUBLAS_CHECK(lt.preference_create(&op.pref));
+      FLARE_CUBLAS_CHECK(lt.preference_set_attribute(
           op.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
-      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      FLARE_CUBLAS_CHECK(lt.preference_set_attribute(
           op.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a));
-      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      FLARE_CUBLAS_CHECK(lt.preference_set_attribute(
           op.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b));
-      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      FLARE_CUBLAS_CHECK(lt.preference_set_attribute(
           op.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c));
-      FLARE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      FLARE_CUBLAS_CHECK(lt.preference_set_attribute(
           op.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c));
       int found = 0;
-      cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx.cublas_lt(), op.desc, op.a, op.b,
+      cublasStatus_t st = lt.algo_get_heuristic(ctx.cublas_lt(), op.desc, op.a, op.b,
                                                          op.c, op.c, op.pref, 1, &heur, &found);
       if (!bias || (st == CUBLAS_STATUS_SUCCESS && found > 0)) {
         FLARE_CUBLAS_CHECK(st);
@@ -116,7 +119,7 @@ bool lt_gemm(CudaContext& ctx, bool trans_a, bool trans_b, std::uint64_t m, std:
     heur = it->second.second;
   }
   const float alpha = 1.f;
-  FLARE_CUBLAS_CHECK(cublasLtMatmul(ctx.cublas_lt(), op.desc, &alpha, A, op.a, B, op.b, &beta, C,
+  FLARE_CUBLAS_CHECK(lt.matmul(ctx.cublas_lt(), op.desc, &alpha, A, op.a, B, op.b, &beta, C,
                                     op.c, C, op.c, &heur.algo, ctx.lt_workspace(), ws,
                                     ctx.stream()));
   return true;
