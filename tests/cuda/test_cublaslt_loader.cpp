@@ -3,12 +3,12 @@
 // loads on any machine that has the toolkit this build used.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
 #include "kernels/cuda/cublaslt_api.h"
+#include "tests/support/cli.h"
 
 namespace {
 
@@ -19,15 +19,11 @@ bool mapped(const std::string& library) {
   return false;
 }
 
-// The dynamic loader's account of what a command loads (LD_DEBUG=files, printed to stderr).
-std::string loaded_by(const std::string& command) {
-  std::string out;
-  FILE* p = popen(("LD_DEBUG=files " + command + " 2>&1 >/dev/null").c_str(), "r");
-  if (!p) return out;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), int(buf.size()), p)) out += buf.data();
-  pclose(p);
-  return out;
+// The dynamic loader's account of what `flare-surrogate ARGS` loads (LD_DEBUG=files, on stderr;
+// FLARE_TEST_BINARY names the binary on the GPU host, as for every command-line test).
+std::string loaded_by(const std::string& args) {
+  const char* env = std::getenv("FLARE_TEST_BINARY");
+  return flare::test::run_command("LD_DEBUG=files " + std::string(env ? env : FLARE_BINARY) + " " + args).out;
 }
 
 }  // namespace
@@ -54,7 +50,7 @@ TEST(CublasLtLoader, LoadsOnFirstUseWithEveryEntryPoint) {
 }
 
 TEST(CublasLtLoader, TheCommandDoesNotLoadItToStart) {
-  const std::string log = loaded_by(std::string(FLARE_BINARY) + " --version");
+  const std::string log = loaded_by("--version");
   ASSERT_NE(log.find("calling init"), std::string::npos) << "LD_DEBUG gave no account:\n" << log;
   EXPECT_EQ(log.find("libcublasLt"), std::string::npos) << "flare-surrogate --version loaded cuBLASLt";
   EXPECT_EQ(log.find("libcublas.so"), std::string::npos) << "flare-surrogate --version loaded cuBLAS";
