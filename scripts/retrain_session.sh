@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The bundled model's retrain (issue 16 item 4), one lent GPU host at a time. The host keeps
 # nothing between sessions, so each session regenerates the same parts (seeded per part),
-# rebuilds the dataset, resumes a member from the .last.h5 committed under models/training/ by the
-# session before (its statistics are kept: docs/architecture.md, "Training that outlasts one lent
-# GPU host"), trains until stopped, and hands the new state back in $OUT to be committed.
+# rebuilds the dataset, resumes each member from the .last.h5 that the session before pushed to
+# the branch training-state (scripts/training_state.sh; the statistics are kept:
+# docs/architecture.md, "Training that outlasts one lent GPU host"), trains until stopped, and
+# hands the new state back in $OUT to be pushed.
 #
 #   scripts/retrain_session.sh start     # background (setsid): data, dataset, train or resume
 #   scripts/retrain_session.sh collect   # state, best checkpoints and logs into $OUT
@@ -16,7 +17,10 @@
 # STAGGER (seconds between starting one member and the next, so each one's ms/step alone and
 # side by side can be read from its metrics), MPS (1: run the members under the CUDA
 # Multi-Process Service, so kernels of different members share the SMs instead of taking turns;
-# small parts leave most SMs idle), STATE (models/training), EPOCHS (150:
+# small parts leave most SMs idle), STATE (.devstate: the folder `training_state.sh pull` filled
+# and the call carried; a member whose .last.h5 is there resumes, others start), STATE_WAIT
+# (seconds to wait for $STATE/READY before training: the state can then come with a later call
+# than the bundle, since both do not fit in one), EPOCHS (150:
 # fixed for the whole run, OneCycle needs its length up front), COUNT (6250 parts: 5000 train),
 # NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
 # scored by `stop`), DEVICE (cuda; cpu for a dry run of the script itself).
@@ -26,7 +30,8 @@ W=${W:-/tmp/retrain}
 MEMBERS=${MEMBERS:-${MEMBER:-1}}
 STAGGER=${STAGGER:-0}
 MPS=${MPS:-0}
-STATE=${STATE:-models/training}
+STATE=${STATE:-.devstate}
+STATE_WAIT=${STATE_WAIT:-0}
 EPOCHS=${EPOCHS:-150}
 COUNT=${COUNT:-6250}
 NODES=${NODES:-5000..30000}
@@ -91,6 +96,15 @@ start() {
   [ -f "$W/lpbf.h5" ] || $FS dataset build "$W/parts" -o "$W/lpbf.h5" --target displacement \
     --split manifest --recipe-version 2 >"$W/build.log" 2>&1
   stage "dataset rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
+  local waited=0
+  while [ "$STATE_WAIT" -gt 0 ] && [ ! -f "$STATE/READY" ] && [ $waited -lt "$STATE_WAIT" ]; do
+    sleep 5; waited=$((waited + 5))
+  done
+  if [ "$STATE_WAIT" -gt 0 ]; then
+    # Without the state the members would start over, and that would come back as their state.
+    [ -f "$STATE/READY" ] || { stage "no state in $STATE after $waited s: not training"; return 1; }
+    stage "state ready after $waited s"
+  fi
   start_mps
   local member first=1 pids=()
   for member in $MEMBERS; do
