@@ -23,7 +23,8 @@
 # than the bundle, since both do not fit in one), EPOCHS (150:
 # fixed for the whole run, OneCycle needs its length up front), COUNT (6250 parts: 5000 train),
 # NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
-# scored by `stop`), DEVICE (cuda; cpu for a dry run of the script itself).
+# scored by `stop`), ENSEMBLE (1: `stop` also builds the members' calibrated ensemble and
+# evaluates it), DEVICE (cuda; cpu for a dry run of the script itself).
 set -uo pipefail
 FS=${FS:-"$PWD/.device/run flare-surrogate"}
 W=${W:-/tmp/retrain}
@@ -148,8 +149,16 @@ stop() {
   for e in $EXAMPLES; do
     $FS am simulate "examples/lpbf/$e.vtu" -o "$W/ex/$e.vtu" --device "$DEVICE" >>"$W/ex.log" 2>&1
   done
-  local pairs=(shipped:models/lpbf-default.h5)
-  for member in $MEMBERS; do m=$(name "$member"); pairs+=("$m:$W/$m.h5"); done
+  local pairs=(shipped:models/lpbf-default.h5) members=()
+  for member in $MEMBERS; do m=$(name "$member"); pairs+=("$m:$W/$m.h5"); [ "$m" = mlp ] || members+=("$W/$m.h5"); done
+  # ENSEMBLE=1: the members' best checkpoints as one calibrated ensemble (the candidate bundled
+  # model), evaluated beside them; its file comes back in $OUT.
+  if [ "${ENSEMBLE:-0}" = 1 ] && [ ${#members[@]} -ge 2 ]; then
+    # `auto` needs validation parts below 0.2 error; an early ensemble may have none.
+    local ens=("$FS" model ensemble "${members[@]}" -o "$W/ensemble.h5" --calibrate "$W/lpbf.h5" --split val --device "$DEVICE")
+    { "${ens[@]}" --warn-above auto || "${ens[@]}"; } >"$W/ensemble.log" 2>&1 && pairs+=("ensemble:$W/ensemble.h5")
+    stage "ensemble rc=$?"
+  fi
   for pair in "${pairs[@]}"; do
     local n=${pair%%:*} f=${pair#*:}
     $FS eval -m "$f" "$W"/holdout/*.vtu --device "$DEVICE" >"$W/eval_${n}_holdout.txt" 2>&1
@@ -158,6 +167,7 @@ stop() {
       --csv "$W/${n}_test.csv" >"$W/eval_${n}_test.txt" 2>&1
   done
   collect
+  [ -f "$W/ensemble.h5" ] && cp "$W/ensemble.h5" "$OUT/"
   for f in "$W"/eval_*.txt; do echo "== $(basename "$f")"; grep -iE "^mean|mean rel|median" "$f" | head -3; done
 }
 
