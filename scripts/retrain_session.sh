@@ -150,12 +150,15 @@ stop() {
     $FS am simulate "examples/lpbf/$e.vtu" -o "$W/ex/$e.vtu" --device "$DEVICE" >>"$W/ex.log" 2>&1
   done
   local pairs=(shipped:models/lpbf-default.h5) members=()
-  for member in $MEMBERS; do m=$(name "$member"); pairs+=("$m:$W/$m.h5"); [ "$m" = mlp ] || members+=("$W/$m.h5"); done
+  for member in $MEMBERS; do m=$(name "$member"); pairs+=("$m:$W/$m.h5")
+    [ "$m" != mlp ] && [ -f "$W/$m.h5" ] && members+=("$W/$m.h5")  # a member not yet validated has none
+  done
   # ENSEMBLE=1: the members' best checkpoints as one calibrated ensemble (the candidate bundled
   # model), evaluated beside them; its file comes back in $OUT.
   if [ "${ENSEMBLE:-0}" = 1 ] && [ ${#members[@]} -ge 2 ]; then
     # `auto` needs validation parts below 0.2 error; an early ensemble may have none.
-    local ens=("$FS" model ensemble "${members[@]}" -o "$W/ensemble.h5" --calibrate "$W/lpbf.h5" --split val --device "$DEVICE")
+    # $FS is a command line ("… run flare-surrogate"): split on purpose, as everywhere here.
+    local ens=($FS model ensemble "${members[@]}" -o "$W/ensemble.h5" --calibrate "$W/lpbf.h5" --split val --device "$DEVICE")
     { "${ens[@]}" --warn-above auto || "${ens[@]}"; } >"$W/ensemble.log" 2>&1 && pairs+=("ensemble:$W/ensemble.h5")
     stage "ensemble rc=$?"
   fi

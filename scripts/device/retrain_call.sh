@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The device calls of one retrain session (models/training/README.md), run on the GPU host from
+# the repository root. The bundle (.devpack/device.tar.xz, made by ../shared/tools/device-bundle.sh
+# with flare-surrogate, flare-surrogate-safe and the GPU test binaries, then tar -cJ) and the
+# state (.devstate, from scripts/training_state.sh pull) do not fit one call, hence:
+#
+#   call 1, carry .devpack:   scripts/device/retrain_call.sh start   # returns in ~30 s
+#   call 2, carry .devstate:  WAIT=560 scripts/device/retrain_call.sh state
+#   calls 3..:                WAIT=570 scripts/device/retrain_call.sh wait
+#   last call:                WAIT=S scripts/device/retrain_call.sh stop   # S s more, then evaluate
+#
+# A call must follow the one before within the host's idle limit (30 s). `start` gates the new
+# binary (the cuBLASLt loader and the GPU predictor tests); if the gate fails the session runs on
+# flare-surrogate-safe (a binary of known-good code packed beside it) and says so. PREDICT=1: first
+# the `predict --timings` of a 1M- and a 4M-node part with both binaries and the bundled model,
+# wall time of the whole process included (before the data, so nothing shares the GPU).
+# MEMBERS (1 2 3 4), ENSEMBLE (1) pass through to scripts/retrain_session.sh.
+set -uo pipefail
+export W=${W:-/tmp/retrain}
+export MEMBERS=${MEMBERS:-1 2 3 4}
+OUT=${OUT:-$W/out}
+T0=$SECONDS
+mkdir -p "$W" "$OUT"
+pause() { local left=$(( ${WAIT:-0} - (SECONDS - T0) )); [ $left -gt 0 ] && sleep $left; }
+fs_bin() { cat "$W/fsbin" 2>/dev/null || echo flare-surrogate-safe; }
+status() {
+  cat "$W/gpu_suites.txt" 2>/dev/null
+  free -g | sed -n 2p; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+  FS="$PWD/.device/run $(fs_bin)" OUT=$OUT bash scripts/retrain_session.sh collect
+}
+
+predict_timings() {
+  local n b rep
+  for n in 1000000 4000000; do
+    .device/run flare-surrogate am part --family cylinder_holes --seed 1 \
+      --nodes $((n * 9 / 10))..$((n * 11 / 10)) -o "$W/p$n.vtu" | tail -1
+    for b in flare-surrogate-safe flare-surrogate flare-surrogate-safe flare-surrogate; do
+      echo "== $b, $n"
+      /usr/bin/time -f "process wall %e s, max RSS %M kB" .device/run $b predict "$W/p$n.vtu" \
+        -o "$W/o$n.vtu" --device cuda --precision bf16 --timings 2>&1 | grep -vE "^using|^wrote"
+    done
+  done 2>&1 | tee "$W/predict_timings.txt"
+}
+
+case "${1:-}" in
+  start)
+    python3 -c "import tarfile; tarfile.open('.devpack/device.tar.xz').extractall('.')"
+    nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
+    if .device/run test_cublaslt_loader >"$W/gate.log" 2>&1 &&
+       FLARE_TEST_BINARY="$PWD/.device/run flare-surrogate" .device/run test_cuda_predictor >>"$W/gate.log" 2>&1; then
+      echo flare-surrogate >"$W/fsbin"
+    else
+      echo flare-surrogate-safe >"$W/fsbin"
+    fi
+    echo "gate: the session runs $(fs_bin) ($((SECONDS - T0)) s)"
+    grep -E "^\[  (PASSED|FAILED)|FAILED " "$W/gate.log"
+    [ "${PREDICT:-0}" = 1 ] && predict_timings
+    export FS="$PWD/.device/run $(fs_bin)"
+    STATE=.devstate STATE_WAIT=${STATE_WAIT:-600} MPS=1 \
+      setsid nohup bash scripts/retrain_session.sh start >"$W/session.log" 2>&1 </dev/null &
+    # The GPU suites of this commit, beside the data generation (which takes ~400 s anyway); in a
+    # session of their own, so that the end of this call does not end them.
+    FLARE_TEST_BINARY="$FS" setsid nohup bash "$0" suites >/dev/null 2>&1 </dev/null &
+    ;;
+  suites)
+    for t in test_cuda_cli test_cuda_residual_mlp test_cuda_model test_cuda_mixer test_cuda_ops; do
+      .device/run $t >"$W/gpu_$t.log" 2>&1
+      echo "$t rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test' "$W/gpu_$t.log" | tr '\n' ' ')" >>"$W/gpu_suites.txt"
+    done
+    ;;
+  state)
+    [ -f .devstate/m1.last.h5 ] && touch .devstate/READY && ls .devstate
+    pause; status
+    ;;
+  wait) pause; status ;;
+  stop)
+    pause
+    FS="$PWD/.device/run $(fs_bin)" OUT=$OUT ENSEMBLE=${ENSEMBLE:-1} bash scripts/retrain_session.sh stop
+    echo "stop took $((SECONDS - T0)) s"
+    ;;
+  *) sed -n '2,19p' "$0" >&2; exit 2 ;;
+esac
