@@ -24,7 +24,8 @@
 # fixed for the whole run, OneCycle needs its length up front), COUNT (6250 parts: 5000 train),
 # NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
 # scored by `stop`), ENSEMBLE (1: `stop` also builds the members' calibrated ensemble and
-# evaluates it), DEVICE (cuda; cpu for a dry run of the script itself).
+# evaluates it), DEVICE (cuda; cpu for a dry run of the script itself), TRAIN_ARGS (more `train`
+# options, e.g. a small model for a dry run).
 set -uo pipefail
 FS=${FS:-"$PWD/.device/run flare-surrogate"}
 W=${W:-/tmp/retrain}
@@ -61,7 +62,7 @@ train_member() {
   fi
   $FS train --data "$W/lpbf.h5" -o "$W/$m.h5" --recipe reference --augment --precision "$PRECISION" \
     --device "$DEVICE" --batch-size 1 --seed "$seed" --epochs "$EPOCHS" --val-every 2 "${arch[@]}" \
-    --checkpoint-every 5000 --log-every 500 --metrics "$W/$m.jsonl" "${resume[@]}" "${norm[@]}" \
+    --checkpoint-every 5000 --log-every 500 --metrics "$W/$m.jsonl" "${resume[@]}" "${norm[@]}" ${TRAIN_ARGS:-} \
     >>"$W/train_$m.log" 2>&1 &
   echo $! >"$W/$m.pid"
   stage "started $m (pid $!)"

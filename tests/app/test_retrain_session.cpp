@@ -1,0 +1,87 @@
+// scripts/retrain_session.sh, the retrain that outlasts one lent GPU host, dry-run on the cpu with
+// a dozen tiny parts: two "sessions" on fresh work folders, the second resuming member 1 from what
+// the first returned and starting member 2 on its normaliser, then the ensemble of both; and a
+// session whose state never arrives, which must not start anyone. FS is a command line with
+// spaces, as the GPU host's bundle wrapper is.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "tests/support/cli.h"
+
+namespace fs = std::filesystem;
+using flare::test::run_command;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class RetrainSession : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("flare_test_retrain_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "state");
+  }
+  void TearDown() override { fs::remove_all(dir); }
+
+  // `retrain_session.sh VERB` with work folder W, state folder STATE, results in OUT.
+  flare::test::CommandResult session(const std::string& verb, const std::string& w,
+                                     const std::string& members, const std::string& extra = "") {
+    const std::string env = "FS='env FLARE_NO_PROGRESS=1 " + std::string(FLARE_BINARY) + "' W=" +
+                            (dir / w).string() + " OUT=" + (dir / w / "out").string() +
+                            " STATE=" + (dir / "state").string() + " MEMBERS='" + members +
+                            "' COUNT=12 NODES=1500..2500 HOLDOUT_COUNT=3 EXAMPLES= DEVICE=cpu "
+                            "EPOCHS=2 OMP_NUM_THREADS=2 TRAIN_ARGS='-L 1 -C 16 -H 2 -M 8' " + extra;
+    return run_command("cd " + std::string(FLARE_SOURCE_DIR) + " && " + env +
+                       " bash scripts/retrain_session.sh " + verb);
+  }
+  fs::path dir;
+};
+
+}  // namespace
+
+TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
+  auto r = session("start", "s1", "1");
+  ASSERT_EQ(r.code, 0) << r.out << slurp(dir / "s1" / "stages.txt");
+  r = session("stop", "s1", "1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_TRUE(fs::exists(dir / "s1" / "out" / "state_m1.tar")) << r.out;
+  // What came back is the next session's state (scripts/training_state.sh push/pull in between).
+  r = run_command("tar -C " + (dir / "state").string() + " -xf " + (dir / "s1" / "out" / "state_m1.tar").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+
+  r = session("start", "s2", "1 2");
+  ASSERT_EQ(r.code, 0) << r.out << slurp(dir / "s2" / "stages.txt");
+  EXPECT_NE(slurp(dir / "s2" / "train_m1.log").find("resuming from"), std::string::npos)
+      << slurp(dir / "s2" / "train_m1.log");
+  EXPECT_EQ(slurp(dir / "s2" / "train_m2.log").find("resuming from"), std::string::npos);
+  r = session("stop", "s2", "1 2", "ENSEMBLE=1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* f : {"state_m1.tar", "state_m2.tar", "ensemble.h5", "logs.tar.gz"})
+    EXPECT_TRUE(fs::exists(dir / "s2" / "out" / f)) << f << "\n" << r.out << slurp(dir / "s2" / "ensemble.log");
+  EXPECT_NE(slurp(dir / "s2" / "eval_ensemble_test.txt").find("test split"), std::string::npos)
+      << slurp(dir / "s2" / "eval_ensemble_test.txt");
+  // Member 2 shares member 1's normaliser, or the ensemble would have been refused.
+  EXPECT_NE(slurp(dir / "s2" / "ensemble.log").find("wrote"), std::string::npos)
+      << slurp(dir / "s2" / "ensemble.log");
+}
+
+TEST_F(RetrainSession, WithoutItsStateNoMemberStarts) {
+  const auto r = session("start", "s3", "1", "STATE_WAIT=1");
+  EXPECT_NE(r.code, 0);
+  const std::string stages = slurp(dir / "s3" / "stages.txt");
+  EXPECT_NE(stages.find("not training"), std::string::npos) << stages;
+  EXPECT_EQ(stages.find("started m1"), std::string::npos) << stages;
+  EXPECT_FALSE(fs::exists(dir / "s3" / "m1.last.h5"));
+}
