@@ -48,6 +48,9 @@ class Predictor {
   /// `name` stands for the file in messages.
   Predictor(Checkpoint checkpoint, const std::string& name, const std::string& device,
             const std::string& precision);
+  // Pinned in place: the setup thread writes into this object (and a GPU context is not a value).
+  Predictor(const Predictor&) = delete;
+  Predictor& operator=(const Predictor&) = delete;
 
   /// Adds, for each target array <t> of the model: <t>_pred (same components as the training
   /// target, so a 3-vector works with ParaView's Warp By Vector), <t>_pred_magnitude, and, where
