@@ -23,7 +23,8 @@
 # than the bundle, since both do not fit in one), EPOCHS (150:
 # fixed for the whole run, OneCycle needs its length up front), COUNT (6250 parts: 5000 train),
 # NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
-# scored by `stop`), ENSEMBLE (1: `stop` also builds the members' calibrated ensemble and
+# scored by `stop`), HELDOUT_PARTS (examples/heldout: a folder of STLs and their voxel sizes in
+# parts.txt, voxelised, solved and scored by `stop`; empty: none), ENSEMBLE (1: `stop` also builds the members' calibrated ensemble and
 # evaluates it), DEVICE (cuda; cpu for a dry run of the script itself), TRAIN_ARGS (more `train`
 # options, e.g. a small model for a dry run).
 set -uo pipefail
@@ -39,6 +40,7 @@ COUNT=${COUNT:-6250}
 NODES=${NODES:-5000..30000}
 HOLDOUT_COUNT=${HOLDOUT_COUNT:-60}
 EXAMPLES=${EXAMPLES-bracket cantilever overhang blade}
+HELDOUT_PARTS=${HELDOUT_PARTS-examples/heldout}
 DEVICE=${DEVICE:-cuda}
 PRECISION=bf16; [ "$DEVICE" = cuda ] || PRECISION=fp32
 OUT=${OUT:-$W/out}
@@ -146,10 +148,16 @@ stop() {
   done
   [ -d "$W/mps" ] && CUDA_MPS_PIPE_DIRECTORY=$W/mps nvidia-cuda-mps-control <<<quit 2>/dev/null
   unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
-  mkdir -p "$W/ex"
+  mkdir -p "$W/ex" "$W/hp"
   for e in $EXAMPLES; do
     $FS am simulate "examples/lpbf/$e.vtu" -o "$W/ex/$e.vtu" --device "$DEVICE" >>"$W/ex.log" 2>&1
   done
+  # The held-out parts (examples/heldout: shapes no family makes), voxelised and solved here.
+  [ -n "$HELDOUT_PARTS" ] && while read -r part voxel; do
+    $FS am voxelize "$HELDOUT_PARTS/$part.stl" --voxel "$voxel" -o "$W/hp/${part}_part.vtu" >>"$W/hp.log" 2>&1 &&
+      $FS am simulate "$W/hp/${part}_part.vtu" -o "$W/hp/$part.vtu" --device "$DEVICE" >>"$W/hp.log" 2>&1
+    rm -f "$W/hp/${part}_part.vtu"
+  done <"$HELDOUT_PARTS/parts.txt"
   local pairs=(shipped:models/lpbf-default.h5) members=()
   for member in $MEMBERS; do m=$(name "$member"); pairs+=("$m:$W/$m.h5")
     [ "$m" != mlp ] && [ -f "$W/$m.h5" ] && members+=("$W/$m.h5")  # a member not yet validated has none
@@ -167,6 +175,7 @@ stop() {
     local n=${pair%%:*} f=${pair#*:}
     $FS eval -m "$f" "$W"/holdout/*.vtu --device "$DEVICE" >"$W/eval_${n}_holdout.txt" 2>&1
     [ -n "$EXAMPLES" ] && $FS eval -m "$f" "$W"/ex/*.vtu --device "$DEVICE" >"$W/eval_${n}_examples.txt" 2>&1
+    [ -n "$HELDOUT_PARTS" ] && $FS eval -m "$f" "$W"/hp/*.vtu --device "$DEVICE" >"$W/eval_${n}_heldout_parts.txt" 2>&1
     [ "$n" = shipped ] || $FS eval -m "$f" --data "$W/lpbf.h5" --split test --device "$DEVICE" \
       --csv "$W/${n}_test.csv" >"$W/eval_${n}_test.txt" 2>&1
   done

@@ -1,6 +1,6 @@
 // scripts/retrain_session.sh, the retrain that outlasts one lent GPU host, dry-run on the cpu with
 // a dozen tiny parts: two "sessions" on fresh work folders, the second resuming member 1 from what
-// the first returned and starting member 2 on its normaliser, then the ensemble of both; and a
+// the first returned and starting member 2 on its normaliser, then the ensemble of both, scored on a held-out part solved on the spot; and a
 // session whose state never arrives, which must not start anyone. FS is a command line with
 // spaces, as the GPU host's bundle wrapper is.
 #include <gtest/gtest.h>
@@ -41,7 +41,7 @@ class RetrainSession : public ::testing::Test {
     const std::string env = "FS='env FLARE_NO_PROGRESS=1 " + std::string(FLARE_BINARY) + "' W=" +
                             (dir / w).string() + " OUT=" + (dir / w / "out").string() +
                             " STATE=" + (dir / "state").string() + " MEMBERS='" + members +
-                            "' COUNT=12 NODES=1500..2500 HOLDOUT_COUNT=3 EXAMPLES= DEVICE=cpu "
+                            "' COUNT=12 NODES=1500..2500 HOLDOUT_COUNT=3 EXAMPLES= HELDOUT_PARTS= DEVICE=cpu "
                             "EPOCHS=2 OMP_NUM_THREADS=2 TRAIN_ARGS='-L 1 -C 16 -H 2 -M 8' " + extra;
     return run_command("cd " + std::string(FLARE_SOURCE_DIR) + " && " + env +
                        " bash scripts/retrain_session.sh " + verb);
@@ -66,12 +66,31 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
   EXPECT_NE(slurp(dir / "s2" / "train_m1.log").find("resuming from"), std::string::npos)
       << slurp(dir / "s2" / "train_m1.log");
   EXPECT_EQ(slurp(dir / "s2" / "train_m2.log").find("resuming from"), std::string::npos);
-  r = session("stop", "s2", "1 2", "ENSEMBLE=1");
+  // A held-out part folder of one box (STL and voxel size), solved and scored by `stop`.
+  fs::create_directories(dir / "hp");
+  {
+    std::ofstream stl(dir / "hp" / "box.stl");
+    const double x = 4, y = 3, z = 2;
+    const double v[8][3] = {{0, 0, 0}, {x, 0, 0}, {x, y, 0}, {0, y, 0}, {0, 0, z}, {x, 0, z}, {x, y, z}, {0, y, z}};
+    const int f[12][3] = {{0, 2, 1}, {0, 3, 2}, {4, 5, 6}, {4, 6, 7}, {0, 1, 5}, {0, 5, 4},
+                          {1, 2, 6}, {1, 6, 5}, {2, 3, 7}, {2, 7, 6}, {3, 0, 4}, {3, 4, 7}};
+    stl << "solid box\n";
+    for (const auto& t : f) {
+      stl << "facet normal 0 0 0\nouter loop\n";
+      for (int k : t) stl << "vertex " << v[k][0] << " " << v[k][1] << " " << v[k][2] << "\n";
+      stl << "endloop\nendfacet\n";
+    }
+    stl << "endsolid box\n";
+    std::ofstream(dir / "hp" / "parts.txt") << "box 0.5\n";
+  }
+  r = session("stop", "s2", "1 2", "ENSEMBLE=1 HELDOUT_PARTS=" + (dir / "hp").string());
   ASSERT_EQ(r.code, 0) << r.out;
   for (const char* f : {"state_m1.tar", "state_m2.tar", "ensemble.h5", "logs.tar.gz"})
     EXPECT_TRUE(fs::exists(dir / "s2" / "out" / f)) << f << "\n" << r.out << slurp(dir / "s2" / "ensemble.log");
   EXPECT_NE(slurp(dir / "s2" / "eval_ensemble_test.txt").find("test split"), std::string::npos)
       << slurp(dir / "s2" / "eval_ensemble_test.txt");
+  EXPECT_NE(slurp(dir / "s2" / "eval_ensemble_heldout_parts.txt").find("1 meshes"), std::string::npos)
+      << slurp(dir / "s2" / "eval_ensemble_heldout_parts.txt") << slurp(dir / "s2" / "hp.log");
   // Member 2 shares member 1's normaliser, or the ensemble would have been refused.
   EXPECT_NE(slurp(dir / "s2" / "ensemble.log").find("wrote"), std::string::npos)
       << slurp(dir / "s2" / "ensemble.log");
