@@ -68,8 +68,8 @@ int run(const flare::app::Args& args) {
   std::cout << out << ": " << r.generated << " generated, " << r.reused << " reused, " << r.failed
             << " failed in " << flare::format_duration(r.seconds) << "; manifest.json, manifest.csv\n";
   if (r.failed > 0) {
-    std::cerr << "error: " << r.failed << " sample(s) failed (see \"error\" in " << out
-              << "/manifest.json); rerun to retry them\n";
+    flare::app::print_error(std::to_string(r.failed) + " sample(s) failed (see \"error\" in " + out +
+                            "/manifest.json); rerun to retry them");
     return 1;
   }
   return 0;

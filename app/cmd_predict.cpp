@@ -236,8 +236,7 @@ int predict_ranks(const app::Args& args) {
       score = predictor->predict(m, source);
     } catch (const surrogate::RankFailure& e) {
       // Past the agreement on the features its peers may be waiting for this rank: end the job.
-      std::cerr << "error: " << (sharded ? "rank " + std::to_string(comm->rank()) + ": " : "")
-                << e.what() << std::endl;
+      app::print_error((sharded ? "rank " + std::to_string(comm->rank()) + ": " : "") + std::string(e.what()));
       comm->abort(e.code());
     }
     const std::string why = predictor->outside_domain(m);

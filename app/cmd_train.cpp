@@ -149,8 +149,7 @@ int train_ranks(const app::Args& args) {
     r = surrogate::train(
         o, [](const std::string& line) { std::cout << line << std::endl; }, &g_stop, comm.get());
   } catch (const surrogate::RankFailure& e) {
-    std::cerr << "error: " << (lead ? "" : "rank " + std::to_string(comm->rank()) + ": ")
-              << e.what() << std::endl;
+    app::print_error((lead ? "" : "rank " + std::to_string(comm->rank()) + ": ") + std::string(e.what()));
     comm->abort(e.code());
   }
   std::signal(SIGUSR1, SIG_DFL);

@@ -1,5 +1,7 @@
 #include "app/command.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <iostream>
 
@@ -24,6 +26,12 @@ std::vector<Command> group_commands(const std::string& group) {
       out.push_back(c);
   std::sort(out.begin(), out.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
   return out;
+}
+
+void print_error(const std::string& message) {
+  const std::string line = "error: " + message + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
 }
 
 void print_command_list(std::ostream& os, const std::vector<Command>& commands) {

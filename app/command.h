@@ -37,6 +37,11 @@ void print_command_list(std::ostream& os, const std::vector<Command>& commands);
 /// Usage of a command group: "usage: flare-surrogate GROUP <command> [options]" and its commands.
 void print_group_usage(std::ostream& os, const std::string& group);
 
+/// Writes "error: <message>" and a newline to stderr in one write: std::cerr is unbuffered, so
+/// `cerr << "error: " << m` is several writes, and under mpirun another process's output lands
+/// between them (the one-line error would come out in pieces).
+void print_error(const std::string& message);
+
 struct Registrar {
   Registrar(std::string name, std::string summary, Handler run);
 };

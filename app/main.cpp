@@ -85,13 +85,13 @@ int main(int argc, char** argv) {
   try {
     return cmd->run(args);
   } catch (const flare::InputError& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    flare::app::print_error(e.what());
     return 2;
   } catch (const std::bad_alloc&) {
-    std::cerr << "error: out of memory (try a smaller input or batch)\n";
+    flare::app::print_error("out of memory (try a smaller input or batch)");
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    flare::app::print_error(e.what());
     return 1;
   }
 }
