@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "am/part_csg.h"
+#include "am/part_sweep.h"
 
 namespace flare::am {
 
@@ -304,6 +305,12 @@ const std::vector<PartFamily>& family_table() {
        .description = "random CAD-like part: block, housing, turned part, profile, bar or bracket with holes, "
                       "pockets, bosses, ribs, ledges, bridges, channels and text; 10-120 mm",
        .build = csg_part,
+       .one_solid = true,
+       .added_later = true},
+      {.name = "sweep",
+       .description = "round rod or tube swept along a bent path: a pipe elbow on a flange, an arch, a hook on "
+                      "a foot, or an upright ring with spokes; hollow half of the time",
+       .build = sweep_part,
        .one_solid = true,
        .added_later = true},
   };
