@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "am/part_csg.h"
+#include "am/part_shell.h"
 #include "am/part_sweep.h"
 
 namespace flare::am {
@@ -311,6 +312,12 @@ const std::vector<PartFamily>& family_table() {
        .description = "round rod or tube swept along a bent path: a pipe elbow on a flange, an arch, a hook on "
                       "a foot, or an upright ring with spokes; hollow half of the time",
        .build = sweep_part,
+       .one_solid = true,
+       .added_later = true},
+      {.name = "shell",
+       .description = "thin-walled hollow body: a dome with a vent, an open cup, a box enclosure, or a twisted "
+                      "polygonal vase",
+       .build = shell_part,
        .one_solid = true,
        .added_later = true},
   };
