@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "am/part_csg.h"
+#include "am/part_params.h"
 #include "am/part_shell.h"
 #include "am/part_sweep.h"
 
@@ -14,20 +15,6 @@ using Eigen::Vector3d;
 using nlohmann::json;
 
 namespace {
-
-// Draws uniform [lo, hi), rounded to 0.01 so the JSON reads cleanly and the recorded value is
-// exactly the one used.
-double draw(Rng& rng, json& params, const char* key, double lo, double hi) {
-  double v = std::round(rng.uniform(lo, hi) * 100) / 100;
-  params[key] = v;
-  return v;
-}
-
-int draw_int(Rng& rng, json& params, const char* key, int lo, int hi) {
-  int v = rng.integer(lo, hi);
-  params[key] = v;
-  return v;
-}
 
 constexpr double kDeg = std::numbers::pi / 180;
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "am/part_params.h"
+
 namespace flare::am {
 
 using Eigen::AlignedBox3d;
@@ -13,12 +15,6 @@ using nlohmann::json;
 namespace {
 
 constexpr double kPi = std::numbers::pi;
-
-double draw(Rng& rng, json& p, const char* key, double lo, double hi) {
-  const double v = std::round(rng.uniform(lo, hi) * 100) / 100;
-  p[key] = v;
-  return v;
-}
 
 Shape with_wall(Shape s, double t) {
   s.min_feature = t;
@@ -115,11 +111,7 @@ Shape shell_part(Rng& rng, json& p) {
   const double t = draw(rng, p, "wall", std::max(0.8, 0.03 * S), std::max(0.8, 0.08 * S));
   Shape s = kind == 0 ? dome(rng, p, S, t) : kind == 1 ? cup(rng, p, S, t) : kind == 2 ? enclosure(rng, p, S, t)
                                                                                        : vase(rng, p, S, t);
-  Shape out;
-  out.sdf = [f = s.sdf](const Vector3d& q) { return std::max(f(q), -q.z()); };
-  out.box = s.box;
-  out.box.min().z() = 0;
-  return with_wall(out, t);
+  return with_wall(on_plate(s), t);
 }
 
 }  // namespace flare::am

@@ -7,6 +7,8 @@
 #include <numbers>
 #include <vector>
 
+#include "am/part_params.h"
+
 namespace flare::am {
 
 using Eigen::AlignedBox3d;
@@ -16,12 +18,6 @@ using nlohmann::json;
 namespace {
 
 constexpr double kPi = std::numbers::pi;
-
-double draw(Rng& rng, json& p, const char* key, double lo, double hi) {
-  const double v = std::round(rng.uniform(lo, hi) * 100) / 100;
-  p[key] = v;
-  return v;
-}
 
 // A centreline: the distance from a point to it.
 using Path = std::function<double(const Vector3d&)>;
@@ -59,16 +55,6 @@ Shape swept(Path path, double r, double wall, const AlignedBox3d& box) {
 
 // A foot block centred under x = 0, y = 0: half-width fw in x, half-depth d in y, height h.
 Shape box3(double fw, double d, double h) { return box(Vector3d(-fw, -d, 0), Vector3d(fw, d, h)); }
-
-// Nothing below the plate, and the box starting on it.
-Shape on_plate(Shape s) {
-  Shape out;
-  out.sdf = [f = s.sdf](const Vector3d& q) { return std::max(f(q), -q.z()); };
-  out.box = s.box;
-  out.box.min().z() = 0;
-  out.min_feature = s.min_feature;
-  return out;
-}
 
 Shape elbow(Rng& rng, json& p, double r, double wall) {
   const double R = draw(rng, p, "bend_radius", std::max(2.5 * r, 5.0), 25);

@@ -233,4 +233,13 @@ Shape scale(const Shape& a, double k) {
   return s;
 }
 
+Shape on_plate(const Shape& a) {
+  Shape s;
+  s.sdf = [fa = a.sdf](const Vector3d& p) { return std::max(fa(p), -p.z()); };
+  s.box = a.box;
+  s.box.min().z() = 0;
+  s.min_feature = a.min_feature;
+  return s;
+}
+
 }  // namespace flare::am

@@ -58,5 +58,7 @@ Shape transform(const Shape& a, const Eigen::Isometry3d& pose);
 Shape rotate(const Shape& a, const Eigen::Vector3d& axis, double angle, const Eigen::Vector3d& pivot);
 /// Uniform scaling about the origin by s > 0 (distances and min_feature scale with it).
 Shape scale(const Shape& a, double s);
+/// `a` cut at the build plate: nothing below z = 0, and its box starting there.
+Shape on_plate(const Shape& a);
 
 }  // namespace flare::am

@@ -1,0 +1,26 @@
+// Drawing a part family's parameters: each value is recorded in the part's JSON under its key,
+// rounded to 0.01 so the JSON reads cleanly and the recorded value is exactly the one used.
+#pragma once
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "am/rng.h"
+
+namespace flare::am {
+
+/// Uniform in [lo, hi), rounded to 0.01, recorded as params[key].
+inline double draw(Rng& rng, nlohmann::json& params, const char* key, double lo, double hi) {
+  const double v = std::round(rng.uniform(lo, hi) * 100) / 100;
+  params[key] = v;
+  return v;
+}
+
+/// Uniform integer in [lo, hi], recorded as params[key].
+inline int draw_int(Rng& rng, nlohmann::json& params, const char* key, int lo, int hi) {
+  const int v = rng.integer(lo, hi);
+  params[key] = v;
+  return v;
+}
+
+}  // namespace flare::am
