@@ -297,7 +297,7 @@ const std::vector<PartFamily>& family_table() {
        .added_later = true},
       {.name = "sweep",
        .description = "round rod or tube swept along a bent path: a pipe elbow on a flange, an arch, a hook on "
-                      "a foot, or an upright ring with spokes; hollow half of the time",
+                      "a foot, or an upright ring with spokes; about a third of them hollow",
        .build = sweep_part,
        .one_solid = true,
        .added_later = true},

@@ -150,9 +150,11 @@ Shape sweep_part(Rng& rng, json& p) {
   const int kind = rng.integer(0, 3);
   p["kind"] = kinds[kind];
   const double r = draw(rng, p, "radius", 1.5, 5);
-  const bool hollow = kind != 2 && r >= 2 && rng.chance(0.5);
+  const bool hollow = kind != 2 && r >= 2.5 && rng.chance(0.6);
   p["hollow"] = hollow;
-  const double wall = hollow ? draw(rng, p, "wall", 0.8, std::max(0.8, 0.4 * r)) : 0;
+  // Walls of a quarter of the radius or more: thinner ones need voxels so fine that most such
+  // draws left the node range and were redrawn as solid rods.
+  const double wall = hollow ? draw(rng, p, "wall", std::max(0.8, 0.25 * r), 0.45 * r) : 0;
   Shape s = kind == 0 ? elbow(rng, p, r, wall) : kind == 1 ? arch(rng, p, r, wall) : kind == 2 ? hook(rng, p, r)
                                                                                                 : ring(rng, p, r, wall);
   return on_plate(s);

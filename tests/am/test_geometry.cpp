@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "am/geometry.h"
 #include "common/error.h"
 
@@ -89,4 +94,25 @@ TEST(Geometry, BadRequestsAreInputErrors) {
   PartOptions huge;
   huge.voxel = 1e-4;
   EXPECT_THROW(make_part("wall", 1, huge), flare::InputError);
+}
+
+// The families added for shapes the others lack: every kind is drawn and makes a part (a kind
+// whose parts always left the node range would silently never appear, make_part redrawing).
+TEST(Geometry, SweepAndShellMakeEveryKind) {
+  PartOptions opts;
+  opts.min_nodes = 3000;
+  opts.max_nodes = 12000;
+  for (const auto& [family, kinds] : std::vector<std::pair<std::string, std::set<std::string>>>{
+           {"sweep", {"elbow", "arch", "hook", "ring"}}, {"shell", {"dome", "cup", "enclosure", "vase"}}}) {
+    std::set<std::string> seen;
+    int hollow = 0;
+    for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+      const PartSpec p = make_part(family, seed, opts);
+      const auto& q = p.params["parameters"];
+      seen.insert(q["kind"].get<std::string>());
+      hollow += q.contains("hollow") && q["hollow"].get<bool>();
+    }
+    EXPECT_EQ(seen, kinds) << family;
+    if (family == "sweep") EXPECT_GE(hollow, 5) << "hollow tubes are a good share of the parts";
+  }
 }
