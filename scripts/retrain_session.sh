@@ -22,6 +22,8 @@
 # (seconds to wait for $STATE/READY before training: the state can then come with a later call
 # than the bundle, since both do not fit in one), EPOCHS (150:
 # fixed for the whole run, OneCycle needs its length up front), COUNT (6250 parts: 5000 train),
+# FAMILIES (the 14 of the running retrain: every family but cylinder_holes, the held-out one,
+# sweep and shell; a run that adds those two starts its members afresh),
 # NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
 # scored by `stop`), HELDOUT_PARTS (examples/heldout: a folder of STLs and their voxel sizes in
 # parts.txt, voxelised, solved and scored by `stop`; empty: none), ENSEMBLE (1: `stop` also builds the members' calibrated ensemble and
@@ -41,6 +43,7 @@ NODES=${NODES:-5000..30000}
 HOLDOUT_COUNT=${HOLDOUT_COUNT:-60}
 EXAMPLES=${EXAMPLES-bracket cantilever overhang blade}
 HELDOUT_PARTS=${HELDOUT_PARTS-examples/heldout}
+FAMILIES=${FAMILIES:-bridge,cantilever,composite,csg,gyroid,i_beam,l_bracket,lattice,overhang,ribs,t_beam,thin_wall,tube,wall}
 DEVICE=${DEVICE:-cuda}
 PRECISION=bf16; [ "$DEVICE" = cuda ] || PRECISION=fp32
 OUT=${OUT:-$W/out}
@@ -87,7 +90,7 @@ start_mps() {
 }
 
 start() {
-  local fam=bridge,cantilever,composite,csg,gyroid,i_beam,l_bracket,lattice,overhang,ribs,t_beam,thin_wall,tube,wall
+  local fam=$FAMILIES
   local t0=$SECONDS
   [ -f "$W/parts/manifest.json" ] && [ "$(ls "$W"/parts/*.vtu 2>/dev/null | wc -l)" -ge "$COUNT" ] ||
     $FS am dataset --count "$COUNT" --seed 0 --nodes "$NODES" --families $fam --device "$DEVICE" \
