@@ -9,22 +9,15 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "tests/support/cli.h"
 
 namespace fs = std::filesystem;
+using flare::test::read_text;
 using flare::test::run_command;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 class RetrainSession : public ::testing::Test {
  protected:
@@ -53,7 +46,7 @@ class RetrainSession : public ::testing::Test {
 
 TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
   auto r = session("start", "s1", "1");
-  ASSERT_EQ(r.code, 0) << r.out << slurp(dir / "s1" / "stages.txt");
+  ASSERT_EQ(r.code, 0) << r.out << read_text(dir / "s1" / "stages.txt");
   r = session("stop", "s1", "1");
   ASSERT_EQ(r.code, 0) << r.out;
   ASSERT_TRUE(fs::exists(dir / "s1" / "out" / "state_m1.tar")) << r.out;
@@ -62,10 +55,10 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
   ASSERT_EQ(r.code, 0) << r.out;
 
   r = session("start", "s2", "1 2");
-  ASSERT_EQ(r.code, 0) << r.out << slurp(dir / "s2" / "stages.txt");
-  EXPECT_NE(slurp(dir / "s2" / "train_m1.log").find("resuming from"), std::string::npos)
-      << slurp(dir / "s2" / "train_m1.log");
-  EXPECT_EQ(slurp(dir / "s2" / "train_m2.log").find("resuming from"), std::string::npos);
+  ASSERT_EQ(r.code, 0) << r.out << read_text(dir / "s2" / "stages.txt");
+  EXPECT_NE(read_text(dir / "s2" / "train_m1.log").find("resuming from"), std::string::npos)
+      << read_text(dir / "s2" / "train_m1.log");
+  EXPECT_EQ(read_text(dir / "s2" / "train_m2.log").find("resuming from"), std::string::npos);
   // A held-out part folder of one box (STL and voxel size), solved and scored by `stop`.
   fs::create_directories(dir / "hp");
   {
@@ -86,20 +79,20 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
   r = session("stop", "s2", "1 2", "ENSEMBLE=1 HELDOUT_PARTS=" + (dir / "hp").string());
   ASSERT_EQ(r.code, 0) << r.out;
   for (const char* f : {"state_m1.tar", "state_m2.tar", "ensemble.h5", "logs.tar.gz"})
-    EXPECT_TRUE(fs::exists(dir / "s2" / "out" / f)) << f << "\n" << r.out << slurp(dir / "s2" / "ensemble.log");
-  EXPECT_NE(slurp(dir / "s2" / "eval_ensemble_test.txt").find("test split"), std::string::npos)
-      << slurp(dir / "s2" / "eval_ensemble_test.txt");
-  EXPECT_NE(slurp(dir / "s2" / "eval_ensemble_heldout_parts.txt").find("1 meshes"), std::string::npos)
-      << slurp(dir / "s2" / "eval_ensemble_heldout_parts.txt") << slurp(dir / "s2" / "hp.log");
+    EXPECT_TRUE(fs::exists(dir / "s2" / "out" / f)) << f << "\n" << r.out << read_text(dir / "s2" / "ensemble.log");
+  EXPECT_NE(read_text(dir / "s2" / "eval_ensemble_test.txt").find("test split"), std::string::npos)
+      << read_text(dir / "s2" / "eval_ensemble_test.txt");
+  EXPECT_NE(read_text(dir / "s2" / "eval_ensemble_heldout_parts.txt").find("1 meshes"), std::string::npos)
+      << read_text(dir / "s2" / "eval_ensemble_heldout_parts.txt") << read_text(dir / "s2" / "hp.log");
   // Member 2 shares member 1's normaliser, or the ensemble would have been refused.
-  EXPECT_NE(slurp(dir / "s2" / "ensemble.log").find("wrote"), std::string::npos)
-      << slurp(dir / "s2" / "ensemble.log");
+  EXPECT_NE(read_text(dir / "s2" / "ensemble.log").find("wrote"), std::string::npos)
+      << read_text(dir / "s2" / "ensemble.log");
 }
 
 TEST_F(RetrainSession, WithoutItsStateNoMemberStarts) {
   const auto r = session("start", "s3", "1", "STATE_WAIT=1");
   EXPECT_NE(r.code, 0);
-  const std::string stages = slurp(dir / "s3" / "stages.txt");
+  const std::string stages = read_text(dir / "s3" / "stages.txt");
   EXPECT_NE(stages.find("not training"), std::string::npos) << stages;
   EXPECT_EQ(stages.find("started m1"), std::string::npos) << stages;
   EXPECT_FALSE(fs::exists(dir / "s3" / "m1.last.h5"));

@@ -5,6 +5,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "tests/support/cli.h"
 
 namespace fs = std::filesystem;
 
@@ -14,10 +15,7 @@ fs::path temp_dir() {
   fs::create_directories(d);
   return d;
 }
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
+using flare::test::read_text;
 }  // namespace
 
 TEST(AtomicFile, WritesThenRenames) {
@@ -29,7 +27,7 @@ TEST(AtomicFile, WritesThenRenames) {
     std::ofstream(tmp) << "new";
     EXPECT_FALSE(fs::exists(out));
   });
-  EXPECT_EQ(slurp(out), "new");
+  EXPECT_EQ(read_text(out), "new");
 }
 
 TEST(AtomicFile, FailureKeepsOldFileAndRemovesTemporary) {
@@ -43,7 +41,7 @@ TEST(AtomicFile, FailureKeepsOldFileAndRemovesTemporary) {
                                          throw flare::Error("disk full");
                                        }),
                flare::Error);
-  EXPECT_EQ(slurp(out), "old");
+  EXPECT_EQ(read_text(out), "old");
   int files = 0;
   for (auto& e : fs::directory_iterator(dir)) (void)e, ++files;
   EXPECT_EQ(files, 1) << "temporary file left behind";

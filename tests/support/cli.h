@@ -7,6 +7,9 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace flare::test {
@@ -32,6 +35,12 @@ inline CommandResult run_command(const std::string& cmd, bool merge_stderr = tru
 inline CommandResult run_cli(const std::string& args, bool merge_stderr = true) {
   const char* env = std::getenv("FLARE_TEST_BINARY");
   return run_command(std::string(env ? env : FLARE_BINARY) + " " + args, merge_stderr);
+}
+
+/// The whole file as text (empty when it cannot be read): a command's output files and logs.
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
 inline std::string shell_quoted(const std::string& s) { return "'" + s + "'"; }

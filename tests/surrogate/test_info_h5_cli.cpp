@@ -8,7 +8,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sstream>
 
 #include "mesh/io.h"
 #include "surrogate/checkpoint.h"
@@ -51,10 +50,7 @@ class InfoH5Cli : public ::testing::Test {
   static Output run(const std::string& args) {
     const std::string err = p("stderr.txt");
     const auto r = test::run_cli(args + " 2>" + err, false);
-    std::ifstream f(err);
-    std::stringstream s;
-    s << f.rdbuf();
-    return {r.code, r.out, s.str()};
+    return {r.code, r.out, test::read_text(err)};
   }
   static Json run_json(const std::string& args) {
     const Output r = run("info --json " + args);
