@@ -26,8 +26,8 @@
 # sweep and shell; a run that adds those two starts its members afresh),
 # NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
 # scored by `stop`), HELDOUT_PARTS (examples/heldout: a folder of STLs and their voxel sizes in
-# parts.txt, voxelised, solved and scored by `stop`; empty: none), ENSEMBLE (1: `stop` also builds the members' calibrated ensemble and
-# evaluates it), DEVICE (cuda; cpu for a dry run of the script itself), TRAIN_ARGS (more `train`
+# parts.txt, voxelised, solved and scored by `stop`; empty: none), ENSEMBLE (1: `stop` also
+# builds the members' calibrated ensemble and evaluates it), DEVICE (cuda; cpu for a dry run of the script itself), TRAIN_ARGS (more `train`
 # options, e.g. a small model for a dry run).
 set -uo pipefail
 FS=${FS:-"$PWD/.device/run flare-surrogate"}
@@ -90,10 +90,9 @@ start_mps() {
 }
 
 start() {
-  local fam=$FAMILIES
   local t0=$SECONDS
   [ -f "$W/parts/manifest.json" ] && [ "$(ls "$W"/parts/*.vtu 2>/dev/null | wc -l)" -ge "$COUNT" ] ||
-    $FS am dataset --count "$COUNT" --seed 0 --nodes "$NODES" --families $fam --device "$DEVICE" \
+    $FS am dataset --count "$COUNT" --seed 0 --nodes "$NODES" --families "$FAMILIES" --device "$DEVICE" \
       --jobs 16 --out "$W/parts" >"$W/gen.log" 2>&1
   stage "parts rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
   # The held-out family: never in training, the out-of-distribution test.
@@ -118,7 +117,7 @@ start() {
     [ $first = 1 ] || sleep "$STAGGER"
     first=0
     train_member "$member"
-    pids+=("$(cat "$W/$(name "$member").pid")")
+    pids+=("$!")
   done
   for pid in "${pids[@]}"; do wait "$pid"; stage "train pid $pid rc=$?"; done
 }

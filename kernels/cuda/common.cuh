@@ -1,6 +1,6 @@
 // The CUDA backend's plumbing: error checks that throw, the per-device context (stream, the
-// cuBLASLt handle (the library is loaded with the first context: cublaslt_api.h), device properties, reusable scratch), and an RAII device buffer that counts
-// allocations.
+// cuBLASLt handle, device properties, reusable scratch; cuBLASLt itself is loaded with the first
+// context, cublaslt_api.h), and an RAII device buffer that counts allocations.
 //
 // Host-includable (no device code): app/ and tests compile it with the C++ compiler.
 //
