@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "mesh/features.h"
 #include "mesh/io.h"
+#include "surrogate/checkpoint.h"
 #include "surrogate/dataset.h"
 #include "surrogate/manifest.h"
 
@@ -62,6 +63,7 @@ int dataset_build(const app::Args& args) {
   std::vector<std::string> inputs;
   std::string output, target, input_arrays, split = "0.8,0.1,0.1";
   std::uint64_t seed = 0;
+  std::string recipe_from;
   int recipe_version = mesh::FeatureRecipe::kVersion;
   opts.add_options()
       ("input", app::po::value(&inputs)->multitoken(), "solved meshes (.vtu, .vtk, .vtp, .pvd: last step) or directories of them")
@@ -71,6 +73,7 @@ int dataset_build(const app::Args& args) {
       ("split", app::po::value(&split)->default_value(split), "train,val,test fractions (split by sample), or `manifest`: each input's split from the manifest.json of its folder (`am dataset` output)")
       ("seed", app::po::value(&seed)->default_value(seed), "seed of the split shuffle")
       ("recipe-version", app::po::value(&recipe_version)->default_value(recipe_version), "feature recipe: 2 = positions in each part's own frame (a part's features do not depend on where it sits on the plate); 1 = absolute plate positions, as the bundled models were trained (to rebuild their data or compare against them)")
+      ("recipe-from", app::po::value(&recipe_from), "compute the features with this checkpoint's fitted recipe instead of fitting one on these parts: data to fine-tune that model on (train --init-from); its length scale then stays the model's")
       ("skip-bad", "leave out inputs that fail validation (reported) instead of stopping");
   app::po::positional_options_description pos;
   pos.add("input", -1);
@@ -81,7 +84,8 @@ int dataset_build(const app::Args& args) {
                        "  flare-surrogate dataset build samples/ -o data.h5 --target displacement,von_mises \\\n"
                        "      --inputs layer --split 0.7,0.15,0.15 --seed 1 --skip-bad\n"
                        "  flare-surrogate am dataset --count 100 --out lpbf/ && \\\n"
-                       "  flare-surrogate dataset build lpbf/ -o lpbf.h5 --target displacement --split manifest\n"))
+                       "  flare-surrogate dataset build lpbf/ -o lpbf.h5 --target displacement --split manifest\n"
+                       "  flare-surrogate dataset build more/ -o more.h5 --target displacement --recipe-from model.h5\n"))
     return 0;
   FLARE_INPUT_CHECK(!inputs.empty(), "dataset build: no input meshes given (see --help)");
 
@@ -113,6 +117,17 @@ int dataset_build(const app::Args& args) {
                     "--recipe-version: ", recipe_version, " is not a feature recipe version (use ",
                     mesh::FeatureRecipe::kMinVersion, " or ", mesh::FeatureRecipe::kVersion, ")");
   o.recipe_version = recipe_version;
+  if (!recipe_from.empty()) {
+    const surrogate::Checkpoint c = surrogate::load_checkpoint(recipe_from);
+    FLARE_INPUT_CHECK(!c.feature_recipe.is_null(), "--recipe-from: ", recipe_from,
+                      " stores no feature recipe (a checkpoint written before recipes were stored); "
+                      "build without --recipe-from");
+    const int theirs = c.feature_recipe.value("version", 1);
+    FLARE_INPUT_CHECK(vm["recipe-version"].defaulted() || theirs == recipe_version,
+                      "--recipe-version ", recipe_version, " contradicts --recipe-from ", recipe_from,
+                      ", whose recipe is version ", theirs, "; drop --recipe-version");
+    o.fixed_recipe = c.feature_recipe;
+  }
   o.seed = seed;
   o.skip_bad = vm.count("skip-bad") > 0;
   o.tool_version = FLARE_VERSION;

@@ -187,6 +187,9 @@ void print_ensemble(std::ostream& os, const Json& e) {
      << c["data"].get<std::string>() << ": " << s["parts"].get<std::int64_t>()
      << " parts, values within +-2 sigma " << num(s["coverage_2sigma"])
      << ", rank correlation of score and rel-L2 " << num(s["spearman"]) << ", warned "
+     << (s["warn_score"] == e["warn_score"]
+             ? std::string()
+             : "(above " + num(s["warn_score"]) + ", the threshold of the calibration) ")
      << band(s["warned_error_above_0_5"]) << " parts with rel-L2 > 0.5 and "
      << band(s["warned_error_below_0_2"]) << " with rel-L2 < 0.2\n";
 }

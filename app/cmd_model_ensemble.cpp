@@ -2,7 +2,9 @@
 // with different --seed, run as concurrent processes) into one deep-ensemble checkpoint, and with
 // --calibrate fit its σ scale on a dataset split (docs/uncertainty.md). Every member is read and
 // checked, and the calibration done, before the output is written (atomically), so a bad member
-// or dataset leaves no file behind.
+// or dataset leaves no file behind. One ensemble alone is recalibrated (--calibrate) or given
+// another warning threshold (--warn-above X, its calibration kept): how strict the warning should
+// be is the user's call, and recalibrating needs the data, which a user of the bundled model lacks.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -26,7 +28,7 @@ int model_ensemble_cmd(const app::Args& args) {
   std::string warn_arg = std::to_string(surrogate::kDefaultWarnScore).substr(0, 4);
   po::options_description opts("options");
   opts.add_options()
-      ("input", po::value(&inputs)->multitoken(), "member checkpoints from `train` (2 or more)")
+      ("input", po::value(&inputs)->multitoken(), "member checkpoints from `train` (2 or more), or one ensemble to recalibrate or re-threshold")
       ("output,o", po::value(&output)->required(), "the ensemble checkpoint to write")
       ("calibrate", po::value(&data), "dataset (from `dataset build`) to fit the uncertainty scale on")
       ("split", po::value(&split)->default_value(split), "train | val | test: the --calibrate split")
@@ -45,10 +47,11 @@ int model_ensemble_cmd(const app::Args& args) {
                        "  flare-surrogate model ensemble m1.h5 m2.h5 m3.h5 -o ens.h5 --calibrate data.h5\n"
                        "  flare-surrogate model ensemble m*.h5 -o ens.h5 --calibrate data.h5 --split val --warn-above 0.3\n"
                        "  flare-surrogate model ensemble m*.h5 -o ens.h5 --calibrate data.h5 --warn-above auto\n"
+                       "  flare-surrogate model ensemble ens.h5 -o strict.h5 --warn-above 0.1   # keeps the calibration\n"
                        "  flare-surrogate predict part.vtu -m ens.h5    # + displacement_uncertainty, a score\n"))
     return 0;
-  FLARE_INPUT_CHECK(inputs.size() >= 2, "model ensemble: give 2 or more member checkpoints (got ",
-                    inputs.size(), ")");
+  FLARE_INPUT_CHECK(!inputs.empty(), "model ensemble: give 2 or more member checkpoints, or one "
+                    "ensemble to recalibrate or re-threshold");
   const bool warn_auto = warn_arg == "auto";
   double warn = std::nan("");
   if (!warn_auto) {
@@ -70,13 +73,27 @@ int model_ensemble_cmd(const app::Args& args) {
   surrogate::check_precision(device, precision);
   check_writable(output);
 
-  std::vector<std::pair<std::string, surrogate::Checkpoint>> members;
-  for (const auto& in : inputs) members.emplace_back(in, surrogate::load_checkpoint(in));
-  std::vector<std::string> warnings;
-  surrogate::Checkpoint ens = surrogate::combine_checkpoints(members, &warnings);
-  members.clear();
-  for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
-  surrogate::EnsembleInfo info = surrogate::EnsembleInfo::from_json(ens.ensemble, output);
+  surrogate::Checkpoint ens;
+  if (inputs.size() == 1) {
+    ens = surrogate::load_checkpoint(inputs[0]);
+    FLARE_INPUT_CHECK(ens.num_members() > 1, "model ensemble: ", inputs[0],
+                      " is one model; give 2 or more member checkpoints (or one ensemble)");
+    FLARE_INPUT_CHECK(vm.count("calibrate") || !vm["warn-above"].defaulted(), "model ensemble: ",
+                      inputs[0], " is an ensemble already; give --calibrate DATA to recalibrate "
+                      "it or --warn-above X to change its warning threshold");
+  } else {
+    std::vector<std::pair<std::string, surrogate::Checkpoint>> members;
+    for (const auto& in : inputs) members.emplace_back(in, surrogate::load_checkpoint(in));
+    std::vector<std::string> warnings;
+    ens = surrogate::combine_checkpoints(members, &warnings);
+    for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+  }
+  surrogate::EnsembleInfo info = surrogate::EnsembleInfo::from_json(ens.ensemble, inputs[0]);
+  if (!data.empty() && info.calibrated()) {
+    // Fitted afresh, as for new members: the predictor must see the raw spread.
+    info = surrogate::EnsembleInfo{info.members, 1, 1, surrogate::kDefaultWarnScore, info.sources, {}};
+    ens.ensemble = info.to_json();
+  }
   info.warn_score = warn;
 
   if (!data.empty()) {

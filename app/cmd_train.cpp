@@ -77,6 +77,8 @@ bool parse_train_options(const app::Args& args, surrogate::TrainOptions& o) {
       ("shard-points", po::bool_switch(&o.shard_points), "under mpirun: every rank holds a slice of the points of every mesh (for meshes too large for one process) instead of whole meshes; cpu, --loss mse; follows one process with the same --batch-size")
       ("resume", po::bool_switch(&o.resume), "continue from <stem>.last.h5 with the same options (also on the same parts generated and built again: the checkpoint's statistics are kept)")
       ("normalizer-from", po::value<std::string>()->notifier([&](const std::string& p) { o.normalizer_from = p; }), "normalise with this checkpoint's statistics (the dataset must be the same parts, built again): a new ensemble member then shares the normalizer of members trained earlier")
+      ("init-from", po::value<std::string>()->notifier([&](const std::string& p) { o.init_from = p; }), "fine-tune: start from this checkpoint's weights and normaliser (fresh optimizer and schedule) on a dataset built with `dataset build --recipe-from` it, e.g. one with new kinds of parts; the model options must be its")
+      ("init-member", po::value(&o.init_member), "with --init-from an ensemble (e.g. the bundled model): start from its member K (1..K); give each new member its own")
       ("channels,C", po::value(&m.channel_dim)->default_value(m.channel_dim), "channel width C")
       ("blocks,L", po::value(&m.num_blocks)->default_value(m.num_blocks), "number of FLARE blocks L (0: pointwise MLP baseline)")
       ("heads,H", po::value(&m.num_heads)->default_value(m.num_heads), "attention heads H (C divisible by H)")
@@ -94,6 +96,7 @@ bool parse_train_options(const app::Args& args, surrogate::TrainOptions& o) {
                        "  flare-surrogate train --data data.h5 -o model.h5 --recipe reference --epochs 250\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 -C 32 -L 2 -H 4 -M 16 --batch-size 4\n"
                        "  flare-surrogate train --data data.h5 -o model.h5 --resume   # after Ctrl-C\n"
+                       "  flare-surrogate train --data more.h5 -o tuned.h5 --init-from model.h5 --epochs 20\n"
                        "  mpirun -np 2 flare-surrogate train --data data.h5 -o model.h5 --device cuda   # one rank per GPU\n"
                        "  mpirun -np 4 flare-surrogate train --data data.h5 -o model.h5 --shard-points   # each mesh's points over 4 CPU ranks\n"))
     return false;

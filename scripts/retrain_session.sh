@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The bundled model's retrain (issue 16 item 4), one lent GPU host at a time. The host keeps
 # nothing between sessions, so each session regenerates the same parts (seeded per part),
-# rebuilds the dataset, resumes each member from the .last.h5 that the session before pushed to
-# the branch training-state (scripts/training_state.sh; the statistics are kept:
-# docs/architecture.md, "Training that outlasts one lent GPU host"), trains until stopped, and
-# hands the new state back in $OUT to be pushed.
+# rebuilds the dataset, and either resumes each member from the .last.h5 a session before handed
+# back (STATE; the statistics are kept: docs/architecture.md, "Training that outlasts one lent GPU
+# host"), or starts it afresh, or fine-tunes it from a member of an ensemble (INIT_FROM: a run
+# that fits one session, continuing the model on main); it trains until stopped and hands the new
+# state back in $OUT.
 #
 #   scripts/retrain_session.sh start     # background (setsid): data, dataset, train or resume
 #   scripts/retrain_session.sh collect   # state, best checkpoints and logs into $OUT
@@ -12,7 +13,8 @@
 #
 # Environment: FS (the flare-surrogate command), W (work folder, /tmp/retrain), MEMBERS (the
 # members trained side by side on the one GPU, "1" by default; MEMBER=K is the same as MEMBERS=K;
-# member K is seed K; members after the first take member 1's normalizer; `mlp`: the
+# member K is seed K; members after the first take member 1's normalizer when $STATE has its
+# checkpoint (they start in a later session, on a rebuild of the data); `mlp`: the
 # pointwise-MLP baseline of the model card, -L 0 -C 128, seed 1, on member 1's normalizer),
 # STAGGER (seconds between starting one member and the next, so each one's ms/step alone and
 # side by side can be read from its metrics), MPS (1: run the members under the CUDA
@@ -20,10 +22,12 @@
 # small parts leave most SMs idle), STATE (.devstate: the folder `training_state.sh pull` filled
 # and the call carried; a member whose .last.h5 is there resumes, others start), STATE_WAIT
 # (seconds to wait for $STATE/READY before training: the state can then come with a later call
-# than the bundle, since both do not fit in one), EPOCHS (150:
+# than the bundle, since both do not fit in one), INIT_FROM (a checkpoint, e.g. the bundled
+# ensemble: member K fine-tunes from its member K with `train --init-from --init-member K`, on a
+# dataset built with its recipe, `dataset build --recipe-from`; a member with state resumes
+# instead), EPOCHS (150:
 # fixed for the whole run, OneCycle needs its length up front), COUNT (6250 parts: 5000 train),
-# FAMILIES (the 14 of the running retrain: every family but cylinder_holes, the held-out one,
-# sweep and shell; a run that adds those two starts its members afresh),
+# FAMILIES (every family but cylinder_holes, the held-out one: 16),
 # NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
 # scored by `stop`), HELDOUT_PARTS (examples/heldout: a folder of STLs and their voxel sizes in
 # parts.txt, voxelised, solved and scored by `stop`; empty: none), ENSEMBLE (1: `stop` also
@@ -43,7 +47,8 @@ NODES=${NODES:-5000..30000}
 HOLDOUT_COUNT=${HOLDOUT_COUNT:-60}
 EXAMPLES=${EXAMPLES-bracket cantilever overhang blade}
 HELDOUT_PARTS=${HELDOUT_PARTS-examples/heldout}
-FAMILIES=${FAMILIES:-bridge,cantilever,composite,csg,gyroid,i_beam,l_bracket,lattice,overhang,ribs,t_beam,thin_wall,tube,wall}
+FAMILIES=${FAMILIES:-bridge,cantilever,composite,csg,gyroid,i_beam,l_bracket,lattice,overhang,ribs,shell,sweep,t_beam,thin_wall,tube,wall}
+INIT_FROM=${INIT_FROM:-}
 DEVICE=${DEVICE:-cuda}
 PRECISION=bf16; [ "$DEVICE" = cuda ] || PRECISION=fp32
 OUT=${OUT:-$W/out}
@@ -52,7 +57,8 @@ mkdir -p "$W" "$OUT"
 stage() { echo "$(date +%T) $*" >>"$W/stages.txt"; }
 name() { [ "$1" = mlp ] && echo mlp || echo "m$1"; }
 
-# One member: resume it from $STATE, or start it (on member 1's normalizer unless it is member 1).
+# One member: resume it from $STATE, or fine-tune it from INIT_FROM, or start it (on member 1's
+# normalizer when that comes from an earlier session).
 train_member() {
   local member=$1 m seed arch=() resume=() norm=()
   m=$(name "$member"); seed=$member
@@ -62,7 +68,9 @@ train_member() {
     [ -f "$STATE/$m.h5" ] && cp "$STATE/$m.h5" "$W/$m.h5"
     [ -f "$STATE/$m.jsonl" ] && cp "$STATE/$m.jsonl" "$W/$m.jsonl"
     resume=(--resume)
-  elif [ "$member" != 1 ]; then
+  elif [ -n "$INIT_FROM" ] && [ "$member" != mlp ]; then
+    norm=(--init-from "$INIT_FROM" --init-member "$member")
+  elif [ "$member" != 1 ] && [ -f "$STATE/m1.h5" ]; then
     norm=(--normalizer-from "$STATE/m1.h5")
   fi
   $FS train --data "$W/lpbf.h5" -o "$W/$m.h5" --recipe reference --augment --precision "$PRECISION" \
@@ -99,8 +107,10 @@ start() {
   $FS am dataset --count "$HOLDOUT_COUNT" --seed 1 --nodes "$NODES" --families cylinder_holes --device "$DEVICE" \
     --jobs 16 --out "$W/holdout" >"$W/gen_holdout.log" 2>&1
   stage "holdout rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
+  local recipe=(--recipe-version 2)
+  [ -n "$INIT_FROM" ] && recipe=(--recipe-from "$INIT_FROM")
   [ -f "$W/lpbf.h5" ] || $FS dataset build "$W/parts" -o "$W/lpbf.h5" --target displacement \
-    --split manifest --recipe-version 2 >"$W/build.log" 2>&1
+    --split manifest "${recipe[@]}" >"$W/build.log" 2>&1
   stage "dataset rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
   local waited=0
   while [ "$STATE_WAIT" -gt 0 ] && [ ! -f "$STATE/READY" ] && [ $waited -lt "$STATE_WAIT" ]; do

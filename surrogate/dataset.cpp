@@ -187,9 +187,16 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
               "build_dataset: ", opt.sample_families.size(), " families for ", opt.inputs.size(),
               " inputs");
   check_writable(opt.output);
+  const bool fixed = !opt.fixed_recipe.is_null();
   mesh::FeatureRecipe recipe =
-      mesh::FeatureRecipe::default_recipe(opt.input_arrays, opt.recipe_version);
+      fixed ? mesh::FeatureRecipe::from_json(opt.fixed_recipe, "--recipe-from")
+            : mesh::FeatureRecipe::default_recipe(opt.input_arrays, opt.recipe_version);
   recipe.validate();
+  FLARE_INPUT_CHECK(!fixed || recipe.input_arrays() == opt.input_arrays,
+                    "--recipe-from: the recipe reads the input arrays ",
+                    nlohmann::json(recipe.input_arrays()).dump(), " but --inputs gives ",
+                    nlohmann::json(opt.input_arrays).dump(),
+                    "; pass the same --inputs as the dataset that model was trained on");
 
   DatasetBuildResult result;
   // Pass 1: validate every input; remember sizes and bounds. Inputs are read in parallel, one
@@ -260,7 +267,7 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
     train_bounds.push_back(good[s].bounds);
     domain.add(good[s].shape);
   }
-  mesh::fit_normalization(recipe, train_bounds);
+  if (!fixed) mesh::fit_normalization(recipe, train_bounds);
 
   std::vector<std::int64_t> offsets(samples + 1, 0);
   for (std::int64_t s = 0; s < samples; ++s) offsets[s + 1] = offsets[s] + good[s].points;

@@ -49,6 +49,12 @@ struct DatasetBuildOptions {
   /// Feature recipe version (mesh/features.h): 2 = part frame; 1 = absolute plate coordinates,
   /// only to rebuild the data of the bundled version-1 models or to compare against them.
   int recipe_version = mesh::FeatureRecipe::kVersion;
+  /// A fitted recipe to use as it is (`dataset build --recipe-from CKPT`: a trained model's), in
+  /// place of fitting one on these train parts; null = fit. A model fine-tuned on new parts
+  /// (`train --init-from`) must see their features as it saw the old ones: a length scale fitted
+  /// again would rescale every length feature. Its input arrays must be input_arrays, and its
+  /// version replaces recipe_version.
+  nlohmann::json fixed_recipe;
   bool skip_bad = false;                           ///< skip and report bad inputs instead of failing
   std::string tool_version = "unknown";            ///< provenance
   std::string command_line;                        ///< provenance

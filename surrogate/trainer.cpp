@@ -153,12 +153,34 @@ namespace {
 // (or --normalizer-from) when the dataset is a rebuild of the one that checkpoint saw. Only main
 // persists between sessions on the GPU host, so each session regenerates the same parts; the
 // batched GPU solver is not known to be bitwise reproducible, and round-off would move the
-// statistics by ~1e-7. Training on
-// with the checkpoint's statistics keeps the model's normaliser (and an ensemble's shared one)
-// fixed; a dataset from other parts is still refused.
+// statistics by ~1e-7. Training on with the checkpoint's statistics keeps the model's normaliser
+// (and an ensemble's shared one) fixed; a dataset from other parts is still refused. The dataset
+// is compared with the statistics of the data the run trains on ("data_statistics" in the
+// training slot), which differ from its normaliser after --init-from; older checkpoints lack the
+// key and trained with their data's statistics. --init-from (`init`) keeps the checkpoint's
+// normaliser on purpose: the weights were fitted to it, and the new parts differ by design.
 Normalizer training_normalizer(const Dataset& data, const TrainOptions& opt, const fs::path& last,
-                               bool lead, const TrainLog& log) {
+                               const Checkpoint* init, bool lead, const TrainLog& log) {
   Normalizer norm = Normalizer::from_dataset(data);
+  if (init) {
+    const std::string src = opt.init_from.string();
+    FLARE_INPUT_CHECK(init->feature_recipe == data.recipe().to_json(), "--init-from: ",
+                      opt.data.string(), " computes its features with another recipe than ", src,
+                      " (its length scale or feature list differs), so the model would see its "
+                      "parts at another scale; build it with `dataset build --recipe-from ",
+                      src, "`");
+    const Normalizer theirs = Normalizer::from_json(init->normalizer, src);
+    const double diff = statistics_difference(norm, theirs);
+    FLARE_INPUT_CHECK(std::isfinite(diff), "--init-from: ", opt.data.string(),
+                      " has other feature or target columns than ", src,
+                      " was trained on; build it with the same --target and --inputs");
+    if (lead && log)
+      log(detail::concat("fine-tuning ", src, " on ", opt.data.string(),
+                         " with the checkpoint's normaliser (the dataset's statistics differ from "
+                         "it by up to ",
+                         diff, " of a standard deviation)"));
+    return theirs;
+  }
   const fs::path source = opt.resume ? last : opt.normalizer_from;
   if (source.empty() || (opt.resume && !fs::exists(last))) return norm;  // resume says why below
   const Checkpoint c = load_checkpoint(source);
@@ -169,7 +191,10 @@ Normalizer training_normalizer(const Dataset& data, const TrainOptions& opt, con
                     opt.resume ? "resume with the dataset that run used"
                                : "train without --normalizer-from");
   const Normalizer theirs = Normalizer::from_json(c.normalizer, source.string());
-  const double diff = statistics_difference(norm, theirs);
+  const bool recorded = c.training.is_object() && c.training.contains("data_statistics");
+  const Normalizer seen =
+      recorded ? Normalizer::from_json(c.training.at("data_statistics"), source.string()) : theirs;
+  const double diff = statistics_difference(norm, seen);
   FLARE_INPUT_CHECK(diff <= kRebuiltDatasetTolerance, opt.resume ? "--resume: " : "--normalizer-from: ",
                     opt.data.string(), " is not the dataset ", source.string(), " was trained on (",
                     c.training.is_object() && c.training.contains("options")
@@ -231,7 +256,27 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
                     ": the dataset's train split is empty; rebuild it with more samples or a "
                     "larger train fraction (dataset build --split)");
   const fs::path last = last_path(opt.out);
-  const Normalizer norm = training_normalizer(data, opt, last, lead, log);
+  // A resume continues its own state, which started from --init-from already.
+  std::optional<Checkpoint> init;
+  FLARE_INPUT_CHECK(opt.init_member == 0 || !opt.init_from.empty(),
+                    "--init-member picks a member of the --init-from ensemble; give --init-from");
+  if (!opt.init_from.empty() && !(opt.resume && fs::exists(last))) {
+    FLARE_INPUT_CHECK(opt.normalizer_from.empty(),
+                      "--init-from takes the checkpoint's normaliser; drop --normalizer-from");
+    init = load_checkpoint(opt.init_from);
+    const int k = init->num_members();
+    FLARE_INPUT_CHECK(opt.init_member > 0 || k == 1, "--init-from: ", opt.init_from.string(),
+                      " is an ensemble of ", k, " models; pick one with --init-member 1..", k);
+    FLARE_INPUT_CHECK(opt.init_member <= k && opt.init_member >= 0, "--init-member ",
+                      opt.init_member, ": ", opt.init_from.string(), " has ",
+                      k == 1 ? std::string("one model") : detail::concat(k, " members"),
+                      "; use 1..", k);
+    FLARE_INPUT_CHECK(!init->feature_recipe.is_null() && !init->normalizer.is_null(),
+                      "--init-from: ", opt.init_from.string(),
+                      " stores no feature recipe or normaliser; start from a checkpoint written "
+                      "by train");
+  }
+  const Normalizer norm = training_normalizer(data, opt, last, init ? &*init : nullptr, lead, log);
   std::optional<PlaneAugmenter> augmenter;
   if (opt.augment) augmenter.emplace(data.recipe(), norm, opt.data.string());
   // The train and val samples are read once and kept in memory: a per-step HDF5 read decompresses
@@ -293,6 +338,8 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
   std::vector<float> best_params;
   LoopState st;
   std::vector<std::string> metrics_lines;
+  Json init_record;  // provenance of --init-from, kept by resumes; null when trained from scratch
+  const Json data_statistics = Normalizer::from_dataset(data).to_json();
 
   if (opt.resume) {
     FLARE_INPUT_CHECK(fs::exists(last), "--resume: ", last.string(),
@@ -357,6 +404,19 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
     if (lead)
       log("resuming from " + last.string() + " at epoch " + std::to_string(st.epoch + 1) +
           ", step " + std::to_string(st.step));
+    init_record = t.value("init_from", Json());
+  } else if (init) {
+    FLARE_INPUT_CHECK(init->config == mc, "--init-from: ", opt.init_from.string(), " is a model ",
+                      to_json(init->config).dump(), " but the options give ", to_json(mc).dump(),
+                      "; pass its model options (-C, -L, -H, -M, ...)");
+    const int member = std::max(opt.init_member, 1) - 1;
+    params = init->member(member);  // the weights it is evaluated with (the average, if any)
+    if (opt.ema > 0) ema_params = params;
+    init_record = {{"file", opt.init_from.string()},
+                   {"step", init->training.is_object() ? init->training.value("step", Json())
+                                                       : Json()}};
+    if (init->num_members() > 1) init_record["member"] = member + 1;
+    init.reset();
   } else {
     layout.initialize(params.data(), opt.seed);
     if (opt.ema > 0) ema_params = params;  // FLARE.py's EMA starts from the initial weights
@@ -377,7 +437,9 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
               {"position", st.position},
               {"steps_per_epoch", per_epoch},
               {"best_val", std::isfinite(st.best_val) ? Json(st.best_val) : Json()},
-              {"best_step", st.best_step}};
+              {"best_step", st.best_step},
+              {"data_statistics", data_statistics}};
+    if (!init_record.is_null()) t["init_from"] = init_record;
     if (with_state) {
       c.has_optimizer = true;
       c.adam_m = adam.m();

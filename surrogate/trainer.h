@@ -67,6 +67,17 @@ struct TrainOptions {
   /// sessions on regenerated data then share one normalizer and can form an ensemble. A resume
   /// does the same with its own checkpoint. Not part of the trajectory.
   std::filesystem::path normalizer_from;
+  /// Fine-tune: start from this checkpoint's weights (the average, when it was trained with an
+  /// average) and normaliser, with a fresh optimizer, schedule and step count, on a dataset that
+  /// may hold other parts but computes its features with the checkpoint's recipe (`dataset build
+  /// --recipe-from`). The model options must be the checkpoint's. Ignored by a resume (the state
+  /// it resumes already started from it); not part of the trajectory, recorded in the training
+  /// slot as "init_from".
+  std::filesystem::path init_from;
+  /// Which member (1..K) of an ensemble init_from starts from; 0 = not given, which a single model
+  /// allows and an ensemble refuses. The members of an ensemble share its normaliser and recipe,
+  /// so fine-tuning each from its own member (seeds differing) gives a new ensemble.
+  int init_member = 0;
   bool recompute = false;         ///< per-block activation checkpointing (Model::set_recompute);
                                   ///< same results, so not part of the trajectory
   /// Point-sharded training (Model::set_point_shards; cpu, loss mse): every rank holds a slice of

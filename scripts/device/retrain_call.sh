@@ -11,10 +11,12 @@
 #
 # A call must follow the one before within the host's idle limit (30 s). `start` gates the new
 # binary (the cuBLASLt loader and the GPU predictor tests); if the gate fails the session runs on
-# flare-surrogate-safe (a binary of known-good code packed beside it) and says so. PREDICT=1: first
-# the `predict --timings` of a 1M- and a 4M-node part with both binaries and the bundled model,
+# flare-surrogate-safe (a binary of known-good code packed beside it, if any; without one nothing
+# trains) and says so. PREDICT=1: first the `predict --timings` of a 1M- and a 4M-node part with
+# both binaries (or the one, twice) and the bundled model,
 # wall time of the whole process included (before the data, so nothing shares the GPU).
-# MEMBERS (1 2 3 4), ENSEMBLE (1) pass through to scripts/retrain_session.sh.
+# MEMBERS (1 2 3 4), ENSEMBLE (1), and the rest of retrain_session.sh's environment (EPOCHS,
+# INIT_FROM, ...) pass through to scripts/retrain_session.sh.
 set -uo pipefail
 export W=${W:-/tmp/retrain}
 export MEMBERS=${MEMBERS:-1 2 3 4}
@@ -30,11 +32,12 @@ status() {
 }
 
 predict_timings() {
-  local n b rep
+  local n b bins=(flare-surrogate-safe flare-surrogate flare-surrogate-safe flare-surrogate)
+  [ -e .device/bin/flare-surrogate-safe ] || bins=(flare-surrogate flare-surrogate)
   for n in 1000000 4000000; do
     .device/run flare-surrogate am part --family cylinder_holes --seed 1 \
       --nodes $((n * 9 / 10))..$((n * 11 / 10)) -o "$W/p$n.vtu" | tail -1
-    for b in flare-surrogate-safe flare-surrogate flare-surrogate-safe flare-surrogate; do
+    for b in "${bins[@]}"; do
       echo "== $b, $n"
       /usr/bin/time -f "process wall %e s, max RSS %M kB" .device/run $b predict "$W/p$n.vtu" \
         -o "$W/o$n.vtu" --device cuda --precision bf16 --timings 2>&1 | grep -vE "^using|^wrote"
@@ -54,6 +57,7 @@ case "${1:-}" in
     fi
     echo "gate: the session runs $(fs_bin) ($((SECONDS - T0)) s)"
     grep -E "^\[  (PASSED|FAILED)|FAILED " "$W/gate.log"
+    [ -e ".device/bin/$(fs_bin)" ] || { echo "gate failed and no flare-surrogate-safe: not training"; tail -n 30 "$W/gate.log"; exit 1; }
     [ "${PREDICT:-0}" = 1 ] && predict_timings
     export FS="$PWD/.device/run $(fs_bin)"
     STATE=.devstate STATE_WAIT=${STATE_WAIT:-600} MPS=1 \

@@ -1,7 +1,8 @@
 // scripts/retrain_session.sh, the retrain that outlasts one lent GPU host, dry-run on the cpu with
 // a dozen tiny parts: two "sessions" on fresh work folders, the second resuming member 1 from what
-// the first returned and starting member 2 on its normaliser, then the ensemble of both, scored on a held-out part solved on the spot; and a
-// session whose state never arrives, which must not start anyone. FS is a command line with
+// the first returned and starting member 2 on its normaliser, then the ensemble of both, scored on
+// a held-out part solved on the spot; a run that fine-tunes that ensemble's members (INIT_FROM);
+// and a session whose state never arrives, which must not start anyone. FS is a command line with
 // spaces, as the GPU host's bundle wrapper is.
 #include <gtest/gtest.h>
 
@@ -87,6 +88,23 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
   // Member 2 shares member 1's normaliser, or the ensemble would have been refused.
   EXPECT_NE(read_text(dir / "s2" / "ensemble.log").find("wrote"), std::string::npos)
       << read_text(dir / "s2" / "ensemble.log");
+
+  // A run that continues that ensemble (INIT_FROM, no state): each member fine-tunes from its
+  // namesake on data featurised with the ensemble's recipe, and they form an ensemble again.
+  const fs::path init = dir / "s2" / "out" / "ensemble.h5";
+  fs::create_directories(dir / "empty");
+  const std::string cont = "INIT_FROM=" + init.string() + " STATE=" + (dir / "empty").string();
+  r = session("start", "s4", "1 2", cont);
+  ASSERT_EQ(r.code, 0) << r.out << read_text(dir / "s4" / "stages.txt");
+  EXPECT_NE(read_text(dir / "s4" / "build.log").find("wrote"), std::string::npos)
+      << read_text(dir / "s4" / "build.log");
+  for (const char* m : {"m1", "m2"})
+    EXPECT_NE(read_text(dir / "s4" / (std::string("train_") + m + ".log")).find("fine-tuning"),
+              std::string::npos)
+        << read_text(dir / "s4" / (std::string("train_") + m + ".log"));
+  r = session("stop", "s4", "1 2", cont + " ENSEMBLE=1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "s4" / "out" / "ensemble.h5")) << read_text(dir / "s4" / "ensemble.log");
 }
 
 TEST_F(RetrainSession, WithoutItsStateNoMemberStarts) {

@@ -33,11 +33,12 @@ inline mesh::Mesh synthetic_box(std::mt19937_64& rng) {
 }
 
 /// Builds a dataset of `count` boxes in `dir`/data.h5 (meshes stay in memory) and returns its path;
-/// target_scale multiplies every target value.
+/// target_scale multiplies every target value; fixed_recipe (null: fit one) as
+/// DatasetBuildOptions::fixed_recipe.
 inline std::filesystem::path build_synthetic_dataset(
     const std::filesystem::path& dir, int count, std::array<double, 3> split,
     std::uint64_t seed = 7, int recipe_version = mesh::FeatureRecipe::kVersion,
-    double target_scale = 1.0) {
+    double target_scale = 1.0, const nlohmann::json& fixed_recipe = nullptr) {
   std::mt19937_64 rng(seed);
   std::map<std::string, mesh::Mesh> meshes;
   surrogate::DatasetBuildOptions o;
@@ -55,6 +56,7 @@ inline std::filesystem::path build_synthetic_dataset(
   o.split = split;
   o.seed = 1;
   o.recipe_version = recipe_version;
+  o.fixed_recipe = fixed_recipe;
   surrogate::build_dataset(o, [&](const std::filesystem::path& p) { return meshes.at(p.string()); });
   return o.output;
 }

@@ -484,3 +484,36 @@ TEST_F(DatasetFile, Version1StillBuildsAsBefore) {
   EXPECT_NEAR(d.target_mean()[0], mean0 / double(n), 1e-9 * std::abs(mean0 / double(n)));
   EXPECT_NE(d.target_std()[0], d.target_std()[1]);
 }
+
+// --recipe-from: other parts get the trained model's recipe as it is (its length scale, not one
+// fitted on them), so a fine-tuned model sees them at the scale it learned; a recipe that reads
+// other input arrays is refused, naming both lists.
+TEST_F(DatasetFile, AFixedRecipeIsUsedAsItIs) {
+  meshes["a.vtu"] = block(3, 1.0, 0.0, 0.0);
+  meshes["b.vtu"] = block(4, 2.0, 0.0, 100.0);
+  auto opt = options({"a.vtu", "b.vtu"});
+  opt.split = {1.0, 0.0, 0.0};
+  build_dataset(opt, reader());
+  const nlohmann::json trained = Dataset(opt.output).recipe().to_json();
+  const double scale = Dataset(opt.output).recipe().length_scale;
+
+  meshes["big.vtu"] = block(5, 8.0, 0.0, 10.0);  // 4x larger: a fitted scale would change
+  auto more = options({"big.vtu", "a.vtu"});
+  more.output = dir / "more.h5";
+  more.split = {1.0, 0.0, 0.0};
+  build_dataset(more, reader());
+  EXPECT_NE(Dataset(more.output).recipe().length_scale, scale);
+  more.fixed_recipe = trained;
+  build_dataset(more, reader());
+  const Dataset d(more.output);
+  EXPECT_EQ(d.recipe().to_json(), trained);
+  EXPECT_EQ(d.recipe().length_scale, scale);
+  // Part a's features are the same numbers as in the dataset the recipe was fitted on.
+  const Dataset first(opt.output);
+  EXPECT_EQ((d.features(1) - first.features(0)).cwiseAbs().maxCoeff(), 0.0f);
+
+  more.input_arrays = {};
+  const std::string e = input_error([&] { build_dataset(more, reader()); });
+  EXPECT_NE(e.find("--recipe-from"), std::string::npos) << e;
+  EXPECT_NE(e.find("[\"layer\"]"), std::string::npos) << e;
+}

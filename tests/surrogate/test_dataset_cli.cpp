@@ -13,6 +13,7 @@
 
 #include "mesh/grid.h"
 #include "mesh/io.h"
+#include "surrogate/checkpoint.h"
 #include "surrogate/dataset.h"
 #include "tests/support/cli.h"
 
@@ -74,6 +75,27 @@ TEST_F(DatasetCli, GoodInputsSucceed) {
                       " --target displacement --recipe-version 3");
   EXPECT_EQ(v3.code, 2) << v3.out;
   EXPECT_NE(v3.out.find("--recipe-version: 3"), std::string::npos) << v3.out;
+}
+
+// --recipe-from the bundled model: its recipe as it is (its length scale, not these parts'); a
+// --recipe-version that contradicts it, or a file that is no checkpoint, exits 2 naming it.
+TEST_F(DatasetCli, RecipeFromACheckpointKeepsItsRecipe) {
+  const std::string model = std::string(FLARE_SOURCE_DIR) + "/models/lpbf-default.h5";
+  const auto r = run("dataset build " + p("runs") + " -o " + p("data.h5") +
+                     " --target displacement --recipe-from " + model);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto c = surrogate::load_checkpoint(model);
+  EXPECT_EQ(surrogate::Dataset(p("data.h5")).recipe().to_json(), c.feature_recipe);
+
+  const auto v1 = run("dataset build " + p("runs") + " -o " + p("v1.h5") +
+                      " --target displacement --recipe-version 1 --recipe-from " + model);
+  EXPECT_EQ(v1.code, 2) << v1.out;
+  EXPECT_NE(v1.out.find("contradicts --recipe-from " + model), std::string::npos) << v1.out;
+  EXPECT_FALSE(fs::exists(p("v1.h5")));
+  const auto bad = run("dataset build " + p("runs") + " -o " + p("bad.h5") +
+                       " --target displacement --recipe-from " + p("runs/part0.vtu"));
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("part0.vtu"), std::string::npos) << bad.out;
 }
 
 TEST_F(DatasetCli, BadInputExits2NamingTheFile) {

@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "mesh/io.h"
+#include "surrogate/checkpoint.h"
 #include "surrogate/uncertainty.h"
 #include "synthetic_boxes.h"
 #include "tests/support/cli.h"
@@ -99,6 +100,10 @@ TEST_F(EnsembleCli, MismatchedOrTooFewMembersAreRefusedWithOneLineAndNoOutput) {
   const auto one = run("model ensemble " + p("m1.h5") + " -o " + p("bad.h5"));
   EXPECT_EQ(one.code, 2) << one.out;
   EXPECT_EQ(lines(one.out), 1) << one.out;
+  EXPECT_NE(one.out.find(p("m1.h5") + " is one model"), std::string::npos) << one.out;
+  const auto unchanged = run("model ensemble " + p("ens.h5") + " -o " + p("bad.h5"));
+  EXPECT_EQ(unchanged.code, 2) << unchanged.out;
+  EXPECT_NE(unchanged.out.find("--warn-above X to change"), std::string::npos) << unchanged.out;
   const auto missing = run("model ensemble " + p("m1.h5") + " " + p("nope.h5") + " -o " + p("bad.h5"));
   EXPECT_EQ(missing.code, 2) << missing.out;
   EXPECT_EQ(lines(missing.out), 1) << missing.out;
@@ -266,3 +271,35 @@ TEST_F(EnsembleCli, EvalReportsCalibrationInJsonTableAndCsv) {
   std::getline(csv, header);
   EXPECT_NE(header.find(",uncertainty_score,coverage_2sigma,warned"), std::string::npos) << header;
 }
+
+// One ensemble alone: --warn-above X keeps its members and calibration and changes the threshold
+// only; --calibrate fits it again from the raw spread (the same scale as when first calibrated).
+TEST_F(EnsembleCli, OneEnsembleIsReThresholdedOrRecalibrated) {
+  const auto r = run("model ensemble " + p("ens.h5") + " -o " + p("strict.h5") + " --warn-above 0.05");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("warns above estimated rel-L2 0.05"), std::string::npos) << r.out;
+  const auto strict = surrogate::load_checkpoint(p("strict.h5"));
+  const auto was = surrogate::load_checkpoint(p("ens.h5"));
+  EXPECT_EQ(strict.more_members, was.more_members);
+  EXPECT_EQ(strict.params, was.params);
+  auto a = strict.ensemble, b = was.ensemble;
+  EXPECT_DOUBLE_EQ(a.at("warn_score").get<double>(), 0.05);
+  a.erase("warn_score");
+  b.erase("warn_score");
+  EXPECT_EQ(a, b);  // sigma and score scales, sources, calibration record
+  // info says that the calibration's warning counts were taken at the old threshold.
+  const auto text = run("info " + p("strict.h5"));
+  EXPECT_NE(text.out.find("warns above estimated rel-L2 0.05"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(", the threshold of the calibration)"), std::string::npos) << text.out;
+  EXPECT_EQ(run("info " + p("ens.h5")).out.find("the threshold of the calibration"), std::string::npos);
+
+  const auto again = run("model ensemble " + p("strict.h5") + " -o " + p("again.h5") +
+                         " --calibrate " + p("data.h5") + " --split val");
+  ASSERT_EQ(again.code, 0) << again.out;
+  const auto re = surrogate::load_checkpoint(p("again.h5")).ensemble;
+  EXPECT_NEAR(re.at("sigma_scale").get<double>(), was.ensemble.at("sigma_scale").get<double>(),
+              1e-6 * was.ensemble.at("sigma_scale").get<double>());
+  EXPECT_NEAR(re.at("score_scale").get<double>(), was.ensemble.at("score_scale").get<double>(),
+              1e-6 * was.ensemble.at("score_scale").get<double>());
+}
+

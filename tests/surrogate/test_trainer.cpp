@@ -1,5 +1,6 @@
 // Trainer: deterministic for a seed, exact resume (also with the weight average), stop flag,
-// checkpoint slots, the denormalised loss, the resume of version-1 checkpoints, bad input.
+// checkpoint slots, the denormalised loss, the resume of version-1 checkpoints, fine-tuning from a
+// checkpoint (--init-from), bad input.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include "common/error.h"
 #include "surrogate/checkpoint.h"
 #include "surrogate/dataset.h"
+#include "surrogate/ensemble.h"
 #include "surrogate/evaluate.h"
 #include "surrogate/normalizer.h"
 #include "surrogate/trainer.h"
@@ -465,4 +467,126 @@ TEST_F(Trainer, AugmentRefusesVersion1DataInOneLine) {
   EXPECT_NE(e.find(o.data.string()), std::string::npos) << e;
   EXPECT_EQ(e.find('\n'), std::string::npos) << e;
   EXPECT_FALSE(fs::exists(o.out));
+}
+
+// --init-from: other parts, featurised with the model's recipe, train on from the model's weights
+// and normaliser with a fresh schedule; its resume is checked against the statistics of the data
+// it trains on (not its normaliser, which they differ from by design), as is a checkpoint written
+// before those statistics were recorded against its normaliser.
+TEST_F(Trainer, InitFromFineTunesTheCheckpointOnOtherParts) {
+  surrogate::train(o, quiet);
+  const fs::path base = dir / "model.h5";
+  const auto trained = surrogate::load_checkpoint(base);
+  const auto more_dir = dir / "more";
+  fs::create_directories(more_dir);
+  const fs::path first_data = o.data;
+  o.data = test::build_synthetic_dataset(more_dir, 8, {0.5, 0.25, 0.25}, 99,
+                                         mesh::FeatureRecipe::kVersion, 1.0,
+                                         trained.feature_recipe);
+  o.init_from = base;
+  o.out = dir / "tuned.h5";
+  o.epochs = 1;
+  o.lr = 1e-30;  // the first step then leaves the weights where they started
+  std::vector<std::string> logged;
+  surrogate::train(o, [&](const std::string& s) { logged.push_back(s); });
+  auto tuned = surrogate::load_checkpoint(o.out);
+  ASSERT_EQ(tuned.params.size(), trained.params.size());
+  for (std::size_t i = 0; i < tuned.params.size(); ++i)
+    ASSERT_NEAR(tuned.params[i], trained.params[i], 1e-6f * (1 + std::abs(trained.params[i]))) << i;
+  EXPECT_EQ(tuned.normalizer, trained.normalizer);
+  EXPECT_EQ(tuned.feature_recipe, trained.feature_recipe);
+  EXPECT_EQ(tuned.training.at("init_from").at("file"), base.string());
+  EXPECT_EQ(tuned.training.at("init_from").at("step"), trained.training.at("step"));
+  EXPECT_EQ(tuned.training.at("step"), 4);  // a fresh count: 4 train parts, 1 epoch
+  EXPECT_NE(tuned.training.at("data_statistics"), trained.normalizer);
+  bool said = false;
+  for (const auto& l : logged) said |= l.find("fine-tuning") != std::string::npos;
+  EXPECT_TRUE(said);
+
+  // Interrupted and resumed on the same parts: the resume ignores --init-from and keeps both
+  // records; without data_statistics (an older checkpoint) the new parts are another dataset.
+  o.lr = 1e-3;
+  o.epochs = 2;
+  o.out = dir / "run.h5";
+  o.stop_after = 3;
+  surrogate::train(o, quiet);
+  o.stop_after = 0;
+  o.resume = true;
+  const auto resumed = surrogate::train(o, quiet);
+  EXPECT_EQ(resumed.steps, 8);
+  const auto run = surrogate::load_checkpoint(dir / "run.last.h5");
+  EXPECT_EQ(run.training.at("init_from").at("file"), base.string());
+  EXPECT_EQ(run.normalizer, trained.normalizer);
+  auto old = run;
+  old.training.erase("data_statistics");
+  surrogate::save_checkpoint(dir / "run.last.h5", old);
+  EXPECT_NE(test::input_error([&] { surrogate::train(o, quiet); }).find("statistics differ"),
+            std::string::npos);
+  // A run from scratch on the first data, its statistics key removed, still resumes.
+  o.init_from.clear();
+  o.data = first_data;
+  o.out = dir / "plain.h5";
+  o.resume = false;
+  o.stop_after = 3;
+  surrogate::train(o, quiet);
+  auto plain = surrogate::load_checkpoint(dir / "plain.last.h5");
+  plain.training.erase("data_statistics");
+  surrogate::save_checkpoint(dir / "plain.last.h5", plain);
+  o.resume = true;
+  o.stop_after = 0;
+  EXPECT_EQ(surrogate::train(o, quiet).steps, 8);
+}
+
+TEST_F(Trainer, InitFromRefusesWhatItCannotContinue) {
+  surrogate::train(o, quiet);
+  const fs::path base = dir / "model.h5";
+  const auto trained = surrogate::load_checkpoint(base);
+  const auto more_dir = dir / "more";
+  fs::create_directories(more_dir);
+  // Other parts with a recipe fitted on them: another length scale.
+  o.data = test::build_synthetic_dataset(more_dir, 8, {0.5, 0.25, 0.25}, 99);
+  o.init_from = base;
+  o.out = dir / "tuned.h5";
+  std::string e = test::input_error([&] { surrogate::train(o, quiet); });
+  EXPECT_NE(e.find("dataset build --recipe-from " + base.string()), std::string::npos) << e;
+
+  o.data = test::build_synthetic_dataset(more_dir, 8, {0.5, 0.25, 0.25}, 99,
+                                         mesh::FeatureRecipe::kVersion, 1.0,
+                                         trained.feature_recipe);
+  o.model.channel_dim = 32;
+  e = test::input_error([&] { surrogate::train(o, quiet); });
+  EXPECT_NE(e.find("pass its model options"), std::string::npos) << e;
+  o.model.channel_dim = 16;
+
+  o.normalizer_from = base;
+  e = test::input_error([&] { surrogate::train(o, quiet); });
+  EXPECT_NE(e.find("drop --normalizer-from"), std::string::npos) << e;
+  o.normalizer_from.clear();
+
+  auto other = trained;
+  for (auto& p : other.params) p *= 1.5f;
+  const auto pair = surrogate::combine_checkpoints({{"a", trained}, {"b", other}});
+  surrogate::save_checkpoint(dir / "pair.h5", pair);
+  o.init_from = dir / "pair.h5";
+  e = test::input_error([&] { surrogate::train(o, quiet); });
+  EXPECT_NE(e.find("ensemble of 2 models; pick one with --init-member 1..2"), std::string::npos) << e;
+  o.init_member = 3;
+  e = test::input_error([&] { surrogate::train(o, quiet); });
+  EXPECT_NE(e.find("has 2 members; use 1..2"), std::string::npos) << e;
+  EXPECT_FALSE(fs::exists(o.out));
+  o.init_from.clear();
+  EXPECT_NE(test::input_error([&] { surrogate::train(o, quiet); }).find("give --init-from"),
+            std::string::npos);
+
+  // Member 2 of the ensemble: its weights, and the record says which.
+  o.init_from = dir / "pair.h5";
+  o.init_member = 2;
+  o.epochs = 1;
+  o.lr = 1e-30;
+  surrogate::train(o, quiet);
+  const auto tuned = surrogate::load_checkpoint(o.out);
+  EXPECT_EQ(tuned.training.at("init_from").at("member"), 2);
+  ASSERT_EQ(tuned.params.size(), other.params.size());
+  for (std::size_t i = 0; i < other.params.size(); ++i)
+    ASSERT_NEAR(tuned.params[i], other.params[i], 1e-6f * (1 + std::abs(other.params[i]))) << i;
 }
