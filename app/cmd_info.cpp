@@ -243,6 +243,10 @@ void print_checkpoint(std::ostream& os, const Json& j) {
                                           : o[key].dump());
     os << "\n";
     if (o.contains("data")) os << "  data        " << o["data"].get<std::string>() << "\n";
+    if (const Json& i = t["init_from"]; i.is_object())
+      os << "  started     from " << i.value("file", std::string("?"))
+         << (i.contains("member") ? " member " + i["member"].dump() : std::string()) << " (step "
+         << int_or_dash(i.value("step", Json())) << "; train --init-from)\n";
     if (!t["command_line"].get<std::string>().empty())
       os << "  command     " << t["command_line"].get<std::string>() << "\n";
   }

@@ -17,6 +17,7 @@ packages=(
   calculix-ccx             # reference solver for the am/ validation tests
   python3                  # tests/reference tools and example scripts
   python3-vtk9             # tests/examples read predictions as ParaView does; examples/lpbf STLs
+  python3-numpy            # examples/heldout/make_parts.py, scripts/invariance_check.py
   xvfb xauth               # a virtual display, so CI renders the README picture's script (render_vtk.py)
 )
 missing=()

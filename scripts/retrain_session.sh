@@ -19,8 +19,8 @@
 # STAGGER (seconds between starting one member and the next, so each one's ms/step alone and
 # side by side can be read from its metrics), MPS (1: run the members under the CUDA
 # Multi-Process Service, so kernels of different members share the SMs instead of taking turns;
-# small parts leave most SMs idle), STATE (.devstate: the folder `training_state.sh pull` filled
-# and the call carried; a member whose .last.h5 is there resumes, others start), STATE_WAIT
+# small parts leave most SMs idle), STATE (.devstate: the folder of .last.h5 files a call
+# carried; a member whose .last.h5 is there resumes, others start), STATE_WAIT
 # (seconds to wait for $STATE/READY before training: the state can then come with a later call
 # than the bundle, since both do not fit in one), INIT_FROM (a checkpoint, e.g. the bundled
 # ensemble: member K fine-tunes from its member K with `train --init-from --init-member K`, on a

@@ -51,6 +51,8 @@ Json training_json(const nlohmann::json& t, const std::string& file) {
     if (key != "model") kept[key] = Json(value);
   out["options"] = kept;
   out["command_line"] = t.value("command_line", std::string());
+  // Where a fine-tuned run started (`train --init-from`): {file, step, member?}; null otherwise.
+  out["init_from"] = t.contains("init_from") ? Json(t.at("init_from")) : Json(nullptr);
   return out;
 }
 

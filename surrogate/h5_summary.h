@@ -15,7 +15,7 @@ namespace flare::surrogate {
 ///
 /// checkpoint: format, version, model {config, parameters, pointwise_baseline}, resumable,
 ///   optimizer {step} or null, training {epoch, step, best_val, best_step, steps_per_epoch,
-///   options, command_line} or null, features {names, recipe, recipe_version, frame, origin,
+///   options, command_line, init_from} or null, features {names, recipe, recipe_version, frame, origin,
 ///   length_scale} or null, targets {arrays, components, names} or null, training_domain or null,
 ///   ensemble (surrogate/ensemble.h EnsembleInfo: members, sigma_scale, warn_score, sources,
 ///   calibration) or null for a single model; version is 2 for an ensemble.

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The device calls of one retrain session (models/training/README.md), run on the GPU host from
 # the repository root. The bundle (.devpack/device.tar.xz, made by ../shared/tools/device-bundle.sh
-# with flare-surrogate, flare-surrogate-safe and the GPU test binaries, then tar -cJ) and the
-# state (.devstate, from scripts/training_state.sh pull) do not fit one call, hence:
+# with flare-surrogate, optionally flare-surrogate-safe, and the GPU test binaries, then tar -cJ)
+# comes with call 1; a state to resume (.devstate, STATE_WAIT > 0) would not fit beside it, so it
+# comes with call 2 (`state`). A run from the model on main (INIT_FROM) needs no state:
 #
 #   call 1, carry .devpack:   scripts/device/retrain_call.sh start   # returns in ~30 s
-#   call 2, carry .devstate:  WAIT=560 scripts/device/retrain_call.sh state
+#   call 2, carry .devstate:  WAIT=560 scripts/device/retrain_call.sh state   # only with a state
 #   calls 3..:                WAIT=570 scripts/device/retrain_call.sh wait
 #   last call:                WAIT=S scripts/device/retrain_call.sh stop   # S s more, then evaluate
 #
@@ -42,6 +43,7 @@ predict_timings() {
       /usr/bin/time -f "process wall %e s, max RSS %M kB" .device/run $b predict "$W/p$n.vtu" \
         -o "$W/o$n.vtu" --device cuda --precision bf16 --timings 2>&1 | grep -vE "^using|^wrote"
     done
+    rm -f "$W/p$n.vtu" "$W/o$n.vtu"  # 0.1-0.5 GB: `collect` would pack them into logs.tar.gz
   done 2>&1 | tee "$W/predict_timings.txt"
 }
 

@@ -51,7 +51,7 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
   r = session("stop", "s1", "1");
   ASSERT_EQ(r.code, 0) << r.out;
   ASSERT_TRUE(fs::exists(dir / "s1" / "out" / "state_m1.tar")) << r.out;
-  // What came back is the next session's state (scripts/training_state.sh push/pull in between).
+  // What came back is the next session's state.
   r = run_command("tar -C " + (dir / "state").string() + " -xf " + (dir / "s1" / "out" / "state_m1.tar").string());
   ASSERT_EQ(r.code, 0) << r.out;
 
