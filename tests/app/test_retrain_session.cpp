@@ -89,19 +89,26 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
   EXPECT_NE(read_text(dir / "s2" / "ensemble.log").find("wrote"), std::string::npos)
       << read_text(dir / "s2" / "ensemble.log");
 
-  // A run that continues that ensemble (INIT_FROM, no state): each member fine-tunes from its
-  // namesake on data featurised with the ensemble's recipe, and they form an ensemble again.
+  // Two runs that continue that ensemble (INIT_FROM, no state): in the first each member
+  // fine-tunes from its namesake on data featurised with the ensemble's recipe, in the second
+  // from its own best checkpoint of the first; they form an ensemble again.
   const fs::path init = dir / "s2" / "out" / "ensemble.h5";
   fs::create_directories(dir / "empty");
-  const std::string cont = "INIT_FROM=" + init.string() + " STATE=" + (dir / "empty").string();
+  const std::string cont =
+      "INIT_FROM=" + init.string() + " STATE=" + (dir / "empty").string() + " EPOCHS='1 1'";
   r = session("start", "s4", "1 2", cont);
   ASSERT_EQ(r.code, 0) << r.out << read_text(dir / "s4" / "stages.txt");
   EXPECT_NE(read_text(dir / "s4" / "build.log").find("wrote"), std::string::npos)
       << read_text(dir / "s4" / "build.log");
-  for (const char* m : {"m1", "m2"})
-    EXPECT_NE(read_text(dir / "s4" / (std::string("train_") + m + ".log")).find("fine-tuning"),
-              std::string::npos)
-        << read_text(dir / "s4" / (std::string("train_") + m + ".log"));
+  EXPECT_NE(read_text(dir / "s4" / "stages.txt").find("run 2 (1 epochs)"), std::string::npos)
+      << read_text(dir / "s4" / "stages.txt");
+  for (const char* m : {"m1", "m2"}) {
+    const std::string log = read_text(dir / "s4" / (std::string("train_") + m + ".log"));
+    EXPECT_NE(log.find("fine-tuning " + init.string()), std::string::npos) << log;
+    EXPECT_NE(log.find("fine-tuning " + (dir / "s4" / "run1" / m).string() + ".h5"),
+              std::string::npos) << log;
+    EXPECT_TRUE(fs::exists(dir / "s4" / (std::string(m) + ".h5")));
+  }
   r = session("stop", "s4", "1 2", cont + " ENSEMBLE=1");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir / "s4" / "out" / "ensemble.h5")) << read_text(dir / "s4" / "ensemble.log");
