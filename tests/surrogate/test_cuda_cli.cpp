@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
 #include <utility>
 
 #include "kernels/cuda/common.cuh"
@@ -72,6 +73,7 @@ TEST_F(CudaCli, TrainEvalPredictMatchTheCpu) {
     const auto t = run("train --data " + data.string() + " -o " + p(std::string(dev) + ".h5") +
                        model + " --device " + dev);
     ASSERT_EQ(t.code, 0) << t.out;
+    EXPECT_EQ(t.out.find("peak GPU memory") != std::string::npos, std::string(dev) == "cuda") << t.out;
   }
   // The GPU-trained checkpoint evaluated on both devices gives the same metrics; the CPU- and
   // GPU-trained models agree to fp32 round-off accumulated over 6 steps.
@@ -87,8 +89,13 @@ TEST_F(CudaCli, TrainEvalPredictMatchTheCpu) {
 
   for (const char* dev : {"cpu", "cuda"}) {
     const auto r = run("predict " + p("part.vtu") + " -m " + p("cuda.h5") + " -o " +
-                       p(std::string("pred_") + dev + ".vtu") + " --device " + dev);
+                       p(std::string("pred_") + dev + ".vtu") + " --device " + dev + " --timings");
     ASSERT_EQ(r.code, 0) << r.out;
+    // --timings on the GPU reports the peak of the model's device memory beside the seconds.
+    std::smatch m;
+    const bool gpu_row = std::regex_search(r.out, m, std::regex(R"(gpu memory peak ([0-9]+) MiB)"));
+    EXPECT_EQ(gpu_row, std::string(dev) == "cuda") << r.out;
+    if (gpu_row) EXPECT_GT(std::stoi(m[1]), 0) << r.out;
   }
   const auto [err, scale] = field_difference("pred_cuda.vtu", "pred_cpu.vtu");
   EXPECT_LE(err, 1e-4 * scale);
