@@ -44,6 +44,13 @@ class Trainer : public ::testing::Test {
     o.model.num_latents = 8;
   }
   void TearDown() override { fs::remove_all(dir); }
+  // The fixture's model trained to model.h5 and read back, and an empty folder more/ for the
+  // data of other parts to fine-tune it on.
+  surrogate::Checkpoint trained_base() {
+    surrogate::train(o, [](const std::string&) {});
+    fs::create_directories(dir / "more");
+    return surrogate::load_checkpoint(dir / "model.h5");
+  }
 };
 
 void quiet(const std::string&) {}
@@ -474,12 +481,8 @@ TEST_F(Trainer, AugmentRefusesVersion1DataInOneLine) {
 // it trains on (not its normaliser, which they differ from by design), as is a checkpoint written
 // before those statistics were recorded against its normaliser.
 TEST_F(Trainer, InitFromFineTunesTheCheckpointOnOtherParts) {
-  surrogate::train(o, quiet);
-  const fs::path base = dir / "model.h5";
-  const auto trained = surrogate::load_checkpoint(base);
-  const auto more_dir = dir / "more";
-  fs::create_directories(more_dir);
-  const fs::path first_data = o.data;
+  const auto trained = trained_base();
+  const fs::path base = dir / "model.h5", more_dir = dir / "more", first_data = o.data;
   o.data = test::build_synthetic_dataset(more_dir, 8, {0.5, 0.25, 0.25}, 99,
                                          mesh::FeatureRecipe::kVersion, 1.0,
                                          trained.feature_recipe);
@@ -538,11 +541,8 @@ TEST_F(Trainer, InitFromFineTunesTheCheckpointOnOtherParts) {
 }
 
 TEST_F(Trainer, InitFromRefusesWhatItCannotContinue) {
-  surrogate::train(o, quiet);
-  const fs::path base = dir / "model.h5";
-  const auto trained = surrogate::load_checkpoint(base);
-  const auto more_dir = dir / "more";
-  fs::create_directories(more_dir);
+  const auto trained = trained_base();
+  const fs::path base = dir / "model.h5", more_dir = dir / "more";
   // Other parts with a recipe fitted on them: another length scale.
   o.data = test::build_synthetic_dataset(more_dir, 8, {0.5, 0.25, 0.25}, 99);
   o.init_from = base;
