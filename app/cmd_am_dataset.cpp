@@ -32,7 +32,7 @@ int run(const flare::app::Args& args) {
       ("batch-nodes", po::value(&d.batch_nodes)->default_value(d.batch_nodes), "cuda: nodes solved together per batch")
       ("gpu-streams", po::value(&d.gpu_streams)->default_value(d.gpu_streams),
        "cuda: batches solved at once, each on its own stream")
-      ("families", po::value(&families), "comma-separated families to draw from (default: all)")
+      ("families", po::value(&families), "comma-separated families to draw from (default: all); a family named k times is drawn k times as often")
       ("splits", po::value(&splits),
        "generate only these splits, e.g. test or val,test (default: all); sample i keeps its split");
   po::variables_map vm;

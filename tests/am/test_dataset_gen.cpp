@@ -105,6 +105,23 @@ TEST(DatasetGen, AddingCsgKeepsTheOtherSamplesPlans) {
   EXPECT_NEAR(walls, 500, 65);
 }
 
+// A family named k times is drawn k times as often (`--families csg,csg,wall`): the way to weight
+// a dataset toward the shapes a model finds hard; later families (csg) as well as original ones.
+TEST(DatasetGen, AFamilyNamedTwiceIsDrawnTwiceAsOften) {
+  DatasetOptions o = tiny("unused", 10);
+  o.families = {"wall", "wall", "wall", "tube", "csg", "csg"};
+  int wall = 0, tube = 0, csg = 0;
+  const int n = 3000;
+  for (int i = 0; i < n; ++i) {
+    const std::string f = plan_sample(o, i).family;
+    wall += f == "wall", tube += f == "tube", csg += f == "csg";
+  }
+  EXPECT_EQ(wall + tube + csg, n);
+  EXPECT_NEAR(wall, n / 2.0, 110);  // 3 in 6, about 4 standard deviations
+  EXPECT_NEAR(tube, n / 6.0, 85);
+  EXPECT_NEAR(csg, n / 3.0, 105);
+}
+
 TEST(DatasetGen, GeneratesResumesAndWritesAConsistentManifest) {
   const fs::path dir = fresh_dir("resume");
   DatasetReport first = generate_dataset(tiny(dir, 3));
