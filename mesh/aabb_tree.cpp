@@ -199,6 +199,11 @@ AabbTree::Hit AabbTree::closest(const Eigen::Vector3d& q, std::int64_t hint) con
 }
 
 void AabbTree::closest_all(const Eigen::Vector3d& q, double tolerance, std::vector<Hit>& out) const {
+  closest_all(q, tolerance, out, -1);
+}
+
+void AabbTree::closest_all(const Eigen::Vector3d& q, double tolerance, std::vector<Hit>& out,
+                           std::int64_t hint) const {
   FLARE_CHECK(tolerance > 0, "AabbTree::closest_all: the tolerance must be positive");
   // Every triangle within tolerance of the smallest distance seen so far is a candidate; the
   // smallest distance is only known at the end, so the candidates are filtered then. Boxes are
@@ -206,6 +211,11 @@ void AabbTree::closest_all(const Eigen::Vector3d& q, double tolerance, std::vect
   // the tree is visited in.
   out.clear();
   double nearest = std::numeric_limits<double>::infinity();
+  if (hint >= 0) {
+    const double* c = m_corners.data() + 9 * m_pos[hint];
+    const Eigen::Vector3d a(c[0], c[1], c[2]), b(c[3], c[4], c[5]), cc(c[6], c[7], c[8]);
+    nearest = (closest_point_on_triangle(q, a, b, cc) - q).norm();
+  }
   auto reach2 = [&] {
     const double r = nearest + tolerance + m_slack;
     return r * r;

@@ -48,6 +48,12 @@ class AabbTree {
   /// level of the coordinates, as when the part is moved on the plate, must not break them. Like
   /// closest(), independent of the traversal order.
   void closest_all(const Eigen::Vector3d& q, double tolerance, std::vector<Hit>& out) const;
+  /// The same set, searched with the distance to triangle `hint` (a row of `triangles`, or -1;
+  /// e.g. a neighbouring query's nearest) as the first bound. The nearest is never farther than
+  /// the hint, so every triangle within the tolerance of it is still reached: the set does not
+  /// depend on the hint (6-14% less time for the features of voxel parts, docs/architecture.md).
+  void closest_all(const Eigen::Vector3d& q, double tolerance, std::vector<Hit>& out,
+                   std::int64_t hint) const;
 
   std::int64_t num_triangles() const { return std::int64_t(m_ids.size()); }
 

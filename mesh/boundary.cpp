@@ -285,7 +285,7 @@ BoundaryDistance boundary_distance(const Mesh& mesh, const std::string& source,
 
   BoundaryDistance out{std::vector<double>(n), Points(n, 3)};
   // Chunks of consecutive points (neighbours in space for meshes numbered along a lattice or a
-  // sweep): each closest() query starts from the previous point's nearest triangle.
+  // sweep): each query starts from the previous point's nearest triangle as its first bound.
   constexpr std::int64_t kChunk = 512;
   const std::int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel
@@ -300,11 +300,12 @@ BoundaryDistance boundary_distance(const Mesh& mesh, const std::string& source,
         AabbTree::Hit hit;
         Eigen::Vector3d nrm;
         if (tie_tolerance > 0) {
-          tree.closest_all(q, tie_tolerance, hits);
+          tree.closest_all(q, tie_tolerance, hits, hint);
           // The first of the least distance in index order: the hit closest() would return.
           hit = *std::min_element(hits.begin(), hits.end(), [](const auto& x, const auto& y) {
             return x.sqr_distance < y.sqr_distance;
           });
+          hint = hit.triangle;
           nrm = tied_normal(hits, face_normals, distinct);
         } else {
           hit = tree.closest(q, hint);

@@ -267,7 +267,7 @@ TEST(BoundaryDistance, IsWhatTheFeaturesUse) {
 }
 
 // closest_all: every triangle within the tolerance of the nearest, in index order, as a scan of
-// all triangles finds them.
+// all triangles finds them, whatever triangle bounds the search first.
 TEST(AabbTree, ClosestAllEqualsTheBruteForceSet) {
   const Mesh m = holey_lattice(6);
   const BoundarySurface s = extract_boundary(m);
@@ -291,6 +291,14 @@ TEST(AabbTree, ClosestAllEqualsTheBruteForceSet) {
       for (const auto& h : hits) got.push_back(h.triangle);
       ASSERT_EQ(got, expected) << "point " << i << ", tolerance " << tol;
       tied += got.size() > 1;
+      // A hint (a near triangle, a far one, the nearest itself) bounds the search, never the set.
+      for (const std::int64_t hint : {std::int64_t(0), std::int64_t(s.triangles.rows() - 1),
+                                      expected.front(), std::int64_t(i % s.triangles.rows())}) {
+        tree.closest_all(q, tol, hits, hint);
+        std::vector<std::int64_t> hinted;
+        for (const auto& h : hits) hinted.push_back(h.triangle);
+        ASSERT_EQ(hinted, expected) << "point " << i << ", tolerance " << tol << ", hint " << hint;
+      }
     }
     EXPECT_GT(tied, 10u) << "a lattice has many ties";
   }
