@@ -103,18 +103,14 @@ AabbTree::AabbTree(const Points& points, const Triangles& triangles) {
 
 Eigen::AlignedBox3d AabbTree::build(std::int64_t begin, std::int64_t end, std::int64_t index,
                                     std::vector<Eigen::Vector3d>& centroids) {
-  Eigen::AlignedBox3d box, cbox;
-  for (std::int64_t i = begin; i < end; ++i) {
-    const double* c = m_corners.data() + 9 * m_ids[i];  // still input order here
-    for (int v = 0; v < 3; ++v) box.extend(Eigen::Vector3d(c[3 * v], c[3 * v + 1], c[3 * v + 2]));
-    cbox.extend(centroids[m_ids[i]]);
-  }
   Node node{};
-  for (int k = 0; k < 3; ++k) {
-    node.lo[k] = round_down(box.min()[k]);
-    node.hi[k] = round_up(box.max()[k]);
-  }
+  // A leaf's box comes from its corners, an inner node's from its children's exact boxes (min
+  // and max are exact, so the union is the same box, and the corners are read once, not once a
+  // level); the split needs the centroids' box at every level.
+  Eigen::AlignedBox3d box;
   if (end - begin > kLeafSize) {
+    Eigen::AlignedBox3d cbox;
+    for (std::int64_t i = begin; i < end; ++i) cbox.extend(centroids[m_ids[i]]);
     int axis = 0;
     cbox.sizes().maxCoeff(&axis);
     const std::int64_t mid = begin + (end - begin) / 2;
@@ -127,13 +123,23 @@ Eigen::AlignedBox3d AabbTree::build(std::int64_t begin, std::int64_t end, std::i
     node.first = std::int32_t(right);
     node.count = 0;
     // The halves touch disjoint ranges of m_ids and m_nodes: big ones are built as tasks.
-#pragma omp task default(shared) if (end - begin > 20000)
-    build(begin, mid, index + 1, centroids);
-    build(mid, end, right, centroids);
+    Eigen::AlignedBox3d left_box;
+#pragma omp task default(shared) shared(left_box) if (end - begin > 20000)
+    left_box = build(begin, mid, index + 1, centroids);
+    box = build(mid, end, right, centroids);
 #pragma omp taskwait
+    box.extend(left_box);
   } else {
+    for (std::int64_t i = begin; i < end; ++i) {
+      const double* c = m_corners.data() + 9 * m_ids[i];  // still input order here
+      for (int v = 0; v < 3; ++v) box.extend(Eigen::Vector3d(c[3 * v], c[3 * v + 1], c[3 * v + 2]));
+    }
     node.first = std::int32_t(begin);
     node.count = std::int32_t(end - begin);
+  }
+  for (int k = 0; k < 3; ++k) {
+    node.lo[k] = round_down(box.min()[k]);
+    node.hi[k] = round_up(box.max()[k]);
   }
   m_nodes[index] = node;
   return box;
