@@ -15,6 +15,7 @@
 #include "am/voxel_grid.h"
 #include "app/bench_report.h"
 #include "app/command.h"
+#include "app/gpu_memory.h"
 #include "common/error.h"
 
 #ifdef FLARE_WITH_CUDA
@@ -29,13 +30,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-double gpu_peak_gib() {
-#ifdef FLARE_WITH_CUDA
-  return double(flare::cuda::alloc_stats().bytes_peak) / double(1 << 30);
-#else
-  return 0;
-#endif
-}
+double gpu_peak_gib() { return double(flare::app::gpu_peak_bytes()) / double(1 << 30); }
 
 // f(i) for i in [0, n) on `threads` threads, each taking the next index.
 template <typename F>
@@ -47,12 +42,6 @@ void on_threads(int n, int threads, const F& f) {
       for (int i = next++; i < n; i = next++) f(i);
     });
   for (auto& t : pool) t.join();
-}
-
-void reset_gpu_peak() {
-#ifdef FLARE_WITH_CUDA
-  flare::cuda::reset_alloc_peak();
-#endif
 }
 
 int run_bench_simulate(const flare::app::Args& args) {
@@ -131,7 +120,7 @@ int run_bench_simulate(const flare::app::Args& args) {
       for (const std::string& dev : devices) {
         std::vector<double> ms;
         flare::am::SimulationReport r;
-        reset_gpu_peak();
+        flare::app::reset_gpu_peak();
         for (int k = 0; k < (dev == "cpu" ? 1 : reps); ++k) {
           flare::mesh::Mesh m = part;
           const auto t0 = std::chrono::steady_clock::now();
@@ -174,7 +163,7 @@ int run_bench_simulate(const flare::app::Args& args) {
     for (const std::string& dev : devices) {
       const int n = dev == "cpu" ? std::min(batch, cpu_parts > 0 ? cpu_parts : 2 * cores) : batch;
       std::vector<flare::mesh::Mesh> work(parts.begin(), parts.begin() + n);
-      reset_gpu_peak();
+      flare::app::reset_gpu_peak();
       long its = 0;
       const auto t0 = std::chrono::steady_clock::now();
       if (dev == "cpu") {

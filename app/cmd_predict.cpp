@@ -28,11 +28,9 @@
 #include <sstream>
 
 #include "am/voxel_fit.h"
-#ifdef FLARE_WITH_CUDA
-#include "kernels/cuda/common.cuh"
-#endif
 #include "am/voxelize.h"
 #include "app/command.h"
+#include "app/gpu_memory.h"
 #include "common/atomic_file.h"
 #include "common/error.h"
 #include "mesh/io.h"
@@ -86,13 +84,9 @@ void print_timings(const CommandTimings& c, const surrogate::PredictTimings& p, 
     sum += r.seconds;
   }
   std::printf("  %-10s %9.3f s (stages sum %.3f s)\n", "total", wall, sum);
-#ifdef FLARE_WITH_CUDA
-  // Every device buffer of the model goes through cuda::device_malloc; the CUDA context and
-  // cuBLASLt's workspace do not, so nvidia-smi shows a few hundred MiB more.
   if (gpu)
     std::printf("  gpu memory peak %.0f MiB (the model's device allocations)\n",
-                double(cuda::alloc_stats().bytes_peak) / double(1 << 20));
-#endif
+                double(app::gpu_peak_bytes()) / double(1 << 20));
 }
 
 // What to do with a surface input: voxelise it with --voxel, or when the model saw volumes.

@@ -8,13 +8,11 @@
 #include <sstream>
 
 #include "app/command.h"
+#include "app/gpu_memory.h"
 #include "common/error.h"
 #include "surrogate/comm.h"
 #include "surrogate/ops_table.h"
 #include "surrogate/trainer.h"
-#ifdef FLARE_WITH_CUDA
-#include "kernels/cuda/common.cuh"
-#endif
 
 namespace {
 
@@ -162,13 +160,10 @@ int train_ranks(const app::Args& args) {
   std::signal(SIGINT, SIG_DFL);
   if (!lead) return r.interrupted && g_stop.load() ? 130 : 0;
   const std::string last = surrogate::last_path(o.out).string();
-#ifdef FLARE_WITH_CUDA
-  // Beside the ms/step and points/s of the log: the model, its activations and the resident
-  // dataset all go through cuda::device_malloc (the CUDA context and cuBLASLt's workspace do not).
+  // Beside the ms/step and points/s of the log.
   if (o.device == "cuda")
-    std::cout << "peak GPU memory " << cuda::alloc_stats().bytes_peak / (1 << 20)
+    std::cout << "peak GPU memory " << app::gpu_peak_bytes() / (1 << 20)
               << " MiB (this process's device allocations)\n";
-#endif
   // Any number of ranks resumes it, with --batch-size × ranks unchanged.
   const std::string launcher =
       comm->size() > 1 ? "mpirun -np " + std::to_string(comm->size()) + " " : "";

@@ -63,24 +63,24 @@ name() { [ "$1" = mlp ] && echo mlp || echo "m$1"; }
 # checkpoint of the run before (in folder $3); else resume it from $STATE, or fine-tune it from
 # INIT_FROM, or start it (on member 1's normalizer when that comes from an earlier session).
 train_member() {
-  local member=$1 epochs=$2 previous=${3:-} m seed arch=() resume=() norm=()
+  local member=$1 epochs=$2 previous=${3:-} m seed arch=() resume=() from=()
   m=$(name "$member"); seed=$member
   if [ "$member" = mlp ]; then seed=1; arch=(-L 0 -C 128); fi
   if [ -n "$previous" ]; then
-    norm=(--init-from "$previous/$m.h5")
+    from=(--init-from "$previous/$m.h5")
   elif [ -f "$STATE/$m.last.h5" ]; then
     cp "$STATE/$m.last.h5" "$W/$m.last.h5"
     [ -f "$STATE/$m.h5" ] && cp "$STATE/$m.h5" "$W/$m.h5"
     [ -f "$STATE/$m.jsonl" ] && cp "$STATE/$m.jsonl" "$W/$m.jsonl"
     resume=(--resume)
   elif [ -n "$INIT_FROM" ] && [ "$member" != mlp ]; then
-    norm=(--init-from "$INIT_FROM" --init-member "$member")
+    from=(--init-from "$INIT_FROM" --init-member "$member")
   elif [ "$member" != 1 ] && [ -f "$STATE/m1.h5" ]; then
-    norm=(--normalizer-from "$STATE/m1.h5")
+    from=(--normalizer-from "$STATE/m1.h5")
   fi
   $FS train --data "$W/lpbf.h5" -o "$W/$m.h5" --recipe reference --augment --precision "$PRECISION" \
     --device "$DEVICE" --batch-size 1 --seed "$seed" --epochs "$epochs" --val-every 2 "${arch[@]}" \
-    --checkpoint-every 5000 --log-every 500 --metrics "$W/$m.jsonl" "${resume[@]}" "${norm[@]}" ${TRAIN_ARGS:-} \
+    --checkpoint-every 5000 --log-every 500 --metrics "$W/$m.jsonl" "${resume[@]}" "${from[@]}" ${TRAIN_ARGS:-} \
     >>"$W/train_$m.log" 2>&1 &
   echo $! >"$W/$m.pid"
   stage "started $m (pid $!)"
