@@ -30,7 +30,9 @@
 # its best checkpoint of the run before, whose files move to $W/run<i>/: a warm restart, which
 # session 13 found worth 0.142 -> 0.133 on the test split), COUNT (6250 parts: 5000 train),
 # FAMILIES (every family but cylinder_holes, the held-out one: 16),
-# NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
+# SEED (0: the dataset seed; part i depends only on (SEED, i), so a run fine-tuned from a model
+# trained on seed 0 sees 5,000 new parts with another SEED, and that model's test error on the new
+# test split is a fair baseline), NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
 # scored by `stop`), HELDOUT_PARTS (examples/heldout: a folder of STLs and their voxel sizes in
 # parts.txt, voxelised, solved and scored by `stop`; empty: none), ENSEMBLE (1: `stop` also
 # builds the members' calibrated ensemble and evaluates it), DEVICE (cuda; cpu for a dry run of the script itself), TRAIN_ARGS (more `train`
@@ -45,6 +47,7 @@ STATE=${STATE:-.devstate}
 STATE_WAIT=${STATE_WAIT:-0}
 EPOCHS=${EPOCHS:-150}
 COUNT=${COUNT:-6250}
+SEED=${SEED:-0}
 NODES=${NODES:-5000..30000}
 HOLDOUT_COUNT=${HOLDOUT_COUNT:-60}
 EXAMPLES=${EXAMPLES-bracket cantilever overhang blade}
@@ -106,7 +109,7 @@ start() {
   local t0=$SECONDS
   rm -f "$W/STOP"
   [ -f "$W/parts/manifest.json" ] && [ "$(ls "$W"/parts/*.vtu 2>/dev/null | wc -l)" -ge "$COUNT" ] ||
-    $FS am dataset --count "$COUNT" --seed 0 --nodes "$NODES" --families "$FAMILIES" --device "$DEVICE" \
+    $FS am dataset --count "$COUNT" --seed "$SEED" --nodes "$NODES" --families "$FAMILIES" --device "$DEVICE" \
       --jobs 16 --out "$W/parts" >"$W/gen.log" 2>&1
   stage "parts rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
   # The held-out family: never in training, the out-of-distribution test.
@@ -192,7 +195,9 @@ stop() {
       $FS am simulate "$W/hp/${part}_part.vtu" -o "$W/hp/$part.vtu" --device "$DEVICE" >>"$W/hp.log" 2>&1
     rm -f "$W/hp/${part}_part.vtu"
   done <"$HELDOUT_PARTS/parts.txt"
-  local pairs=(shipped:models/lpbf-default.h5) members=()
+  # The baseline: the model this run continues (INIT_FROM; the data carry its recipe, so it is
+  # scored on the test split too), else the bundled one (another recipe: held-out parts only).
+  local pairs=(shipped:${INIT_FROM:-models/lpbf-default.h5}) members=()
   for member in $MEMBERS; do m=$(name "$member"); pairs+=("$m:$W/$m.h5")
     [ "$m" != mlp ] && [ -f "$W/$m.h5" ] && members+=("$W/$m.h5")  # a member not yet validated has none
   done
@@ -210,7 +215,7 @@ stop() {
     $FS eval -m "$f" "$W"/holdout/*.vtu --device "$DEVICE" >"$W/eval_${n}_holdout.txt" 2>&1
     [ -n "$EXAMPLES" ] && $FS eval -m "$f" "$W"/ex/*.vtu --device "$DEVICE" >"$W/eval_${n}_examples.txt" 2>&1
     [ -n "$HELDOUT_PARTS" ] && $FS eval -m "$f" "$W"/hp/*.vtu --device "$DEVICE" >"$W/eval_${n}_heldout_parts.txt" 2>&1
-    [ "$n" = shipped ] || $FS eval -m "$f" --data "$W/lpbf.h5" --split test --device "$DEVICE" \
+    [ "$n" = shipped ] && [ -z "$INIT_FROM" ] || $FS eval -m "$f" --data "$W/lpbf.h5" --split test --device "$DEVICE" \
       --csv "$W/${n}_test.csv" >"$W/eval_${n}_test.txt" 2>&1
   done
   collect

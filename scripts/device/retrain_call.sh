@@ -10,20 +10,36 @@
 #   calls 3..:                WAIT=570 scripts/device/retrain_call.sh wait
 #   last call:                WAIT=S scripts/device/retrain_call.sh stop   # S s more, then evaluate
 #
+# The later calls take `start`'s settings (MEMBERS, INIT_FROM, EPOCHS, SEED, FAMILIES, ...; see
+# `settings`) unless given again.
+#
 # A call must follow the one before within the host's idle limit (30 s). `start` gates the new
 # binary (the cuBLASLt loader and the GPU predictor tests); if the gate fails the session runs on
 # flare-surrogate-safe (a binary of known-good code packed beside it, if any; without one nothing
 # trains) and says so. PREDICT=1: first the `predict --timings` of a 1M- and a 4M-node part with
 # both binaries (or the one, twice) and the bundled model,
-# wall time of the whole process included (before the data, so nothing shares the GPU).
+# wall time of the whole process included (before the data, so nothing shares the GPU), and
+# `bench features` of the 1M part on 1, 4 and 16 threads (FEATURES_SCALING=0: not).
 # MEMBERS (1 2 3 4), ENSEMBLE (1), and the rest of retrain_session.sh's environment (EPOCHS,
 # INIT_FROM, ...) pass through to scripts/retrain_session.sh.
 set -uo pipefail
 export W=${W:-/tmp/retrain}
+mkdir -p "$W"
+# `start` remembers the session's settings and the later calls take them unless given again:
+# session 14's `stop`, called without MEMBERS and INIT_FROM, left its MLP member unscored and its
+# baseline off the test split.
+SESSION_VARS=(MEMBERS INIT_FROM EPOCHS SEED FAMILIES COUNT NODES HOLDOUT_COUNT EXAMPLES HELDOUT_PARTS TRAIN_ARGS)
+if [ "${1:-}" = start ]; then
+  for v in "${SESSION_VARS[@]}"; do
+    [ -n "${!v+x}" ] && printf '[ -n "${%s+x}" ] || export %s=%q\n' "$v" "$v" "${!v}"
+  done >"$W/session.env"
+elif [ -f "$W/session.env" ]; then
+  . "$W/session.env"
+fi
 export MEMBERS=${MEMBERS:-1 2 3 4}
 OUT=${OUT:-$W/out}
 T0=$SECONDS
-mkdir -p "$W" "$OUT"
+mkdir -p "$OUT"
 pause() { local left=$(( ${WAIT:-0} - (SECONDS - T0) )); [ $left -gt 0 ] && sleep $left; }
 fs_bin() { cat "$W/fsbin" 2>/dev/null || echo flare-surrogate-safe; }
 status() {
@@ -43,6 +59,10 @@ predict_timings() {
       /usr/bin/time -f "process wall %e s, max RSS %M kB" .device/run $b predict "$W/p$n.vtu" \
         -o "$W/o$n.vtu" --device cuda --precision bf16 --timings 2>&1 | grep -vE "^using|^wrote"
     done
+    # The features stage by thread count: where its time goes, and how it scales on this host.
+    [ "${FEATURES_SCALING:-1}" = 1 ] && [ $n = 1000000 ] && for t in 1 4 16; do
+      OMP_NUM_THREADS=$t .device/run flare-surrogate bench features --mesh "$W/p$n.vtu" -r 2 | grep -E "^\|"
+    done
     rm -f "$W/p$n.vtu" "$W/o$n.vtu"  # 0.1-0.5 GB: `collect` would pack them into logs.tar.gz
   done 2>&1 | tee "$W/predict_timings.txt"
 }
@@ -51,7 +71,7 @@ case "${1:-}" in
   start)
     python3 -c "import tarfile; tarfile.open('.devpack/device.tar.xz').extractall('.')"
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; nproc
-    if .device/run test_cublaslt_loader >"$W/gate.log" 2>&1 &&
+    if FLARE_TEST_BINARY="$PWD/.device/run flare-surrogate" .device/run test_cublaslt_loader >"$W/gate.log" 2>&1 &&
        FLARE_TEST_BINARY="$PWD/.device/run flare-surrogate" .device/run test_cuda_predictor >>"$W/gate.log" 2>&1; then
       echo flare-surrogate >"$W/fsbin"
     else
@@ -79,10 +99,12 @@ case "${1:-}" in
     pause; status
     ;;
   wait) pause; status ;;
+  settings)  # what the later calls of this session use
+    for v in "${SESSION_VARS[@]}"; do if [ -n "${!v+x}" ]; then echo "$v=${!v}"; fi; done ;;
   stop)
     pause
     FS="$PWD/.device/run $(fs_bin)" OUT=$OUT ENSEMBLE=${ENSEMBLE:-1} bash scripts/retrain_session.sh stop
     echo "stop took $((SECONDS - T0)) s"
     ;;
-  *) sed -n '2,19p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac

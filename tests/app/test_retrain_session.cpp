@@ -95,11 +95,12 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
   const fs::path init = dir / "s2" / "out" / "ensemble.h5";
   fs::create_directories(dir / "empty");
   const std::string cont =
-      "INIT_FROM=" + init.string() + " STATE=" + (dir / "empty").string() + " EPOCHS='1 1'";
+      "INIT_FROM=" + init.string() + " STATE=" + (dir / "empty").string() + " EPOCHS='1 1' SEED=7";
   r = session("start", "s4", "1 2", cont);
   ASSERT_EQ(r.code, 0) << r.out << read_text(dir / "s4" / "stages.txt");
   EXPECT_NE(read_text(dir / "s4" / "build.log").find("wrote"), std::string::npos)
       << read_text(dir / "s4" / "build.log");
+  EXPECT_NE(read_text(dir / "s4" / "parts" / "manifest.json").find("\"seed\": 7"), std::string::npos);
   EXPECT_NE(read_text(dir / "s4" / "stages.txt").find("run 2 (1 epochs)"), std::string::npos)
       << read_text(dir / "s4" / "stages.txt");
   for (const char* m : {"m1", "m2"}) {
@@ -112,6 +113,9 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
   r = session("stop", "s4", "1 2", cont + " ENSEMBLE=1");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir / "s4" / "out" / "ensemble.h5")) << read_text(dir / "s4" / "ensemble.log");
+  // The model this run continues is its baseline, on the same test split (its recipe is the data's).
+  EXPECT_NE(read_text(dir / "s4" / "eval_shipped_test.txt").find("test split"), std::string::npos)
+      << read_text(dir / "s4" / "eval_shipped_test.txt");
 }
 
 TEST_F(RetrainSession, WithoutItsStateNoMemberStarts) {
@@ -121,4 +125,25 @@ TEST_F(RetrainSession, WithoutItsStateNoMemberStarts) {
   EXPECT_NE(stages.find("not training"), std::string::npos) << stages;
   EXPECT_EQ(stages.find("started m1"), std::string::npos) << stages;
   EXPECT_FALSE(fs::exists(dir / "s3" / "m1.last.h5"));
+}
+
+// The device calls after `start` (wait, stop) take its settings unless given again: session 14's
+// `stop`, called without them, scored neither the MLP member nor the baseline on the test split.
+// Run outside the checkout: `start` finds no bundle there and trains nothing.
+TEST_F(RetrainSession, LaterCallsTakeTheSettingsOfStart) {
+  auto call = [&](const std::string& env, const std::string& verb) {
+    return run_command("cd " + dir.string() + " && W=" + (dir / "w").string() + " " + env +
+                       " bash " + FLARE_SOURCE_DIR + "/scripts/device/retrain_call.sh " + verb);
+  };
+  const auto start = call("MEMBERS='1 mlp' INIT_FROM='models/a b.h5' SEED=14", "start");
+  EXPECT_NE(start.code, 0) << "no bundle here, so nothing may train: " << start.out;
+  auto r = call("", "settings");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("MEMBERS=1 mlp\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("INIT_FROM=models/a b.h5\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SEED=14\n"), std::string::npos) << r.out;
+  // A setting given again wins.
+  r = call("SEED=3", "settings");
+  EXPECT_NE(r.out.find("SEED=3\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("SEED=14"), std::string::npos) << r.out;
 }
