@@ -6,6 +6,8 @@
 #include <Eigen/Geometry>
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -153,28 +155,51 @@ const std::vector<Edge>& edge_table(CellType t) {
 
 }  // namespace
 
+namespace {
+// Calls f(length) for each edge of cell c: corner-to-corner edges of fixed-size types, the
+// segments of polylines and strips, and the closed ring of a polygon.
+template <class F>
+void for_each_edge(const Mesh& m, std::int64_t c, F&& f) {
+  const std::int64_t* v = m.cell(c);
+  const std::int64_t n = m.cell_size(c);
+  const CellType t = m.cell_type(c);
+  if (t == CellType::PolyLine || t == CellType::TriangleStrip || t == CellType::Polygon) {
+    const std::int64_t closing = t == CellType::Polygon ? n : n - 1;
+    for (std::int64_t i = 0; i < closing; ++i) f((pt(m, v[(i + 1) % n]) - pt(m, v[i])).norm());
+    return;
+  }
+  for (const auto& [a, b] : edge_table(t))
+    if (a < n && b < n) f((pt(m, v[b]) - pt(m, v[a])).norm());
+}
+}  // namespace
+
 double median_edge_length(const Mesh& m, std::int64_t max_cells) {
   const std::int64_t cells = m.num_cells();
   if (cells == 0) return 0.0;
   const std::int64_t stride = std::max<std::int64_t>(1, (cells + max_cells - 1) / std::max<std::int64_t>(1, max_cells));
-  std::vector<double> len;
-  for (std::int64_t c = 0; c < cells; c += stride) {
-    const std::int64_t* v = m.cell(c);
-    const std::int64_t n = m.cell_size(c);
-    const CellType t = m.cell_type(c);
-    if (t == CellType::PolyLine || t == CellType::TriangleStrip || t == CellType::Polygon) {
-      const std::int64_t closing = t == CellType::Polygon ? n : n - 1;
-      for (std::int64_t i = 0; i < closing; ++i)
-        len.push_back((pt(m, v[(i + 1) % n]) - pt(m, v[i])).norm());
-      continue;
-    }
-    for (const auto& [a, b] : edge_table(t))
-      if (a < n && b < n) len.push_back((pt(m, v[b]) - pt(m, v[a])).norm());
+  const std::int64_t sampled = (cells + stride - 1) / stride;
+  // Count, prefix-sum, fill in parallel into one uninitialised array: at a million cells the
+  // sample holds 2.3M lengths, and growing a vector serially cost `predict` 0.2 s (2 cores).
+  std::vector<std::int64_t> first(std::size_t(sampled) + 1, 0);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t s = 0; s < sampled; ++s) {
+    std::int64_t k = 0;
+    for_each_edge(m, s * stride, [&](double) { ++k; });
+    first[std::size_t(s) + 1] = k;
   }
-  if (len.empty()) return 0.0;
+  std::partial_sum(first.begin(), first.end(), first.begin());
+  const std::int64_t total = first.back();
+  if (total == 0) return 0.0;
+  const auto len = std::make_unique_for_overwrite<double[]>(std::size_t(total));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t s = 0; s < sampled; ++s) {
+    double* out = len.get() + first[std::size_t(s)];
+    for_each_edge(m, s * stride, [&](double l) { *out++ = l; });
+  }
   // Lower median: an actual edge length, so a uniform voxel mesh returns exactly its voxel size.
-  const auto mid = len.begin() + std::ptrdiff_t((len.size() - 1) / 2);
-  std::nth_element(len.begin(), mid, len.end());
+  // The same multiset of lengths as a serial pass, so the same value.
+  double* mid = len.get() + (total - 1) / 2;
+  std::nth_element(len.get(), mid, len.get() + total);
   return *mid;
 }
 

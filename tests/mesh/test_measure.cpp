@@ -4,6 +4,10 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <numbers>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
 
 #include "mesh/grid.h"
 #include "mesh/measure.h"
@@ -159,6 +163,47 @@ TEST(Measure, MedianEdgeLengthIsTheVoxelSizeAndUsesEachTypesEdges) {
   g.points.col(2) *= 4.0;  // z edges 2.0 are a third of the edges: the median stays 0.5
   EXPECT_DOUBLE_EQ(median_edge_length(g), 0.5);
   EXPECT_EQ(median_edge_length(Mesh{}), 0.0);
+}
+
+// The sample's lengths are gathered in parallel: the lower median of every edge of every
+// stride-th cell, exactly as a serial pass computes it, on any thread count, with mixed cell
+// types (a hex block, a tetrahedron, a polyline, a polygon) and lengths that differ everywhere.
+TEST(Measure, MedianEdgeLengthSampledInParallelEqualsASerialPass) {
+  Mesh m = hex_grid(9, 7, 5, 1.0);
+  std::srand(7);
+  for (Eigen::Index i = 0; i < m.points.rows(); ++i)
+    for (int k = 0; k < 3; ++k) m.points(i, k) += 0.3 * (std::rand() / double(RAND_MAX) - 0.5);
+  const std::int64_t tet[4] = {0, 1, 10, 80}, line[3] = {2, 3, 4}, poly[5] = {5, 6, 16, 15, 14};
+  m.add_cell(CellType::Tetra, tet, 4);
+  m.add_cell(CellType::PolyLine, line, 3);
+  m.add_cell(CellType::Polygon, poly, 5);
+  auto serial = [&](std::int64_t stride) {
+    std::vector<double> len;
+    auto d = [&](std::int64_t a, std::int64_t b) { return (m.points.row(a) - m.points.row(b)).norm(); };
+    const int hex[12][2] = {{0, 1}, {1, 2}, {2, 3}, {3, 0}, {4, 5}, {5, 6},
+                            {6, 7}, {7, 4}, {0, 4}, {1, 5}, {2, 6}, {3, 7}};
+    const int tet_edges[6][2] = {{0, 1}, {1, 2}, {2, 0}, {0, 3}, {1, 3}, {2, 3}};
+    for (std::int64_t c = 0; c < m.num_cells(); c += stride) {
+      const std::int64_t* v = m.cell(c);
+      const std::int64_t n = m.cell_size(c);
+      switch (m.cell_type(c)) {
+        case CellType::Hexahedron: for (auto& e : hex) len.push_back(d(v[e[0]], v[e[1]])); break;
+        case CellType::Tetra: for (auto& e : tet_edges) len.push_back(d(v[e[0]], v[e[1]])); break;
+        case CellType::PolyLine: for (int i = 0; i + 1 < n; ++i) len.push_back(d(v[i], v[i + 1])); break;
+        case CellType::Polygon: for (int i = 0; i < n; ++i) len.push_back(d(v[i], v[(i + 1) % n])); break;
+        default: ADD_FAILURE() << "unexpected cell type";
+      }
+    }
+    std::sort(len.begin(), len.end());
+    return len[(len.size() - 1) / 2];
+  };
+  const std::int64_t cells = m.num_cells();  // 318
+  for (int threads : {1, 3, 8}) {
+    omp_set_num_threads(threads);
+    EXPECT_EQ(median_edge_length(m), serial(1)) << threads << " threads";
+    EXPECT_EQ(median_edge_length(m, 100), serial((cells + 99) / 100)) << threads << " threads";  // stride 4
+    EXPECT_EQ(median_edge_length(m, 1), serial(cells)) << threads << " threads";  // the first cell only
+  }
 }
 
 }  // namespace
