@@ -153,11 +153,8 @@ const std::vector<Edge>& edge_table(CellType t) {
   }
 }
 
-}  // namespace
-
-namespace {
-// Calls f(length) for each edge of cell c: corner-to-corner edges of fixed-size types, the
-// segments of polylines and strips, and the closed ring of a polygon.
+// Calls f(a, b) with the two vertices of each edge of cell c: corner-to-corner edges of
+// fixed-size types, the segments of polylines and strips, and the closed ring of a polygon.
 template <class F>
 void for_each_edge(const Mesh& m, std::int64_t c, F&& f) {
   const std::int64_t* v = m.cell(c);
@@ -165,11 +162,11 @@ void for_each_edge(const Mesh& m, std::int64_t c, F&& f) {
   const CellType t = m.cell_type(c);
   if (t == CellType::PolyLine || t == CellType::TriangleStrip || t == CellType::Polygon) {
     const std::int64_t closing = t == CellType::Polygon ? n : n - 1;
-    for (std::int64_t i = 0; i < closing; ++i) f((pt(m, v[(i + 1) % n]) - pt(m, v[i])).norm());
+    for (std::int64_t i = 0; i < closing; ++i) f(v[i], v[(i + 1) % n]);
     return;
   }
   for (const auto& [a, b] : edge_table(t))
-    if (a < n && b < n) f((pt(m, v[b]) - pt(m, v[a])).norm());
+    if (a < n && b < n) f(v[a], v[b]);
 }
 }  // namespace
 
@@ -184,7 +181,7 @@ double median_edge_length(const Mesh& m, std::int64_t max_cells) {
 #pragma omp parallel for schedule(static)
   for (std::int64_t s = 0; s < sampled; ++s) {
     std::int64_t k = 0;
-    for_each_edge(m, s * stride, [&](double) { ++k; });
+    for_each_edge(m, s * stride, [&](std::int64_t, std::int64_t) { ++k; });
     first[std::size_t(s) + 1] = k;
   }
   std::partial_sum(first.begin(), first.end(), first.begin());
@@ -194,7 +191,8 @@ double median_edge_length(const Mesh& m, std::int64_t max_cells) {
 #pragma omp parallel for schedule(static)
   for (std::int64_t s = 0; s < sampled; ++s) {
     double* out = len.get() + first[std::size_t(s)];
-    for_each_edge(m, s * stride, [&](double l) { *out++ = l; });
+    for_each_edge(m, s * stride,
+                  [&](std::int64_t a, std::int64_t b) { *out++ = (pt(m, b) - pt(m, a)).norm(); });
   }
   // Lower median: an actual edge length, so a uniform voxel mesh returns exactly its voxel size.
   // The same multiset of lengths as a serial pass, so the same value.

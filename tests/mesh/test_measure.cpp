@@ -1,13 +1,12 @@
 // Cell measures against closed forms, and their invariances (orientation, affine maps).
 #include <gtest/gtest.h>
-
-#include <Eigen/Dense>
-#include <cmath>
-#include <numbers>
 #include <omp.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <numbers>
 
 #include "mesh/grid.h"
 #include "mesh/measure.h"
