@@ -31,12 +31,13 @@ struct PartSpec {
 /// otherwise.
 void parse_node_range(const std::string& text, const std::string& option, PartOptions& opts);
 
-/// The family names, in a fixed order: the original 14 ("composite" last of them), then csg.
+/// The family names, in a fixed order: the original 14 ("composite" last of them), then the ones
+/// added later (csg, sweep, shell, pattern).
 const std::vector<std::string>& part_families();
 
-/// True for the families added after the first 14 (csg): `am dataset` draws them in a second
-/// step so that adding one keeps the other samples' plans (see plan_sample). False for unknown
-/// names.
+/// True for the families added after the first 14 (csg, sweep, shell, pattern): `am dataset`
+/// draws them in a second step so that adding one keeps the other samples' plans (see
+/// plan_sample). False for unknown names.
 bool family_added_later(const std::string& name);
 
 /// One line per family saying what it is (for `am part --family list`).

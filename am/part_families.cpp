@@ -6,6 +6,7 @@
 
 #include "am/part_csg.h"
 #include "am/part_params.h"
+#include "am/part_pattern.h"
 #include "am/part_shell.h"
 #include "am/part_sweep.h"
 
@@ -305,6 +306,13 @@ const std::vector<PartFamily>& family_table() {
        .description = "thin-walled hollow body: a dome with a vent, an open cup, a box enclosure, or a twisted "
                       "polygonal vase",
        .build = shell_part,
+       .one_solid = true,
+       .added_later = true},
+      {.name = "pattern",
+       .description = "repeated slender features in circular, linear and helical patterns: blades on an "
+                      "impeller, spokes, radial fins, pin grids, fin arrays, coils and threads, bolt circles, "
+                      "teeth and castellations; 10-120 mm",
+       .build = pattern_part,
        .one_solid = true,
        .added_later = true},
   };

@@ -57,7 +57,10 @@ int main(int argc, char** argv) {
     const std::int64_t holes = 1 + cav - test::euler_characteristic(p.grid);
     const std::int64_t over = test::overhang_faces(p.grid);
     const auto& q = p.params["parameters"];
-    const std::string body = q.contains("body") ? q["body"]["type"].get<std::string>() : "-";
+    // csg: the body type; pattern: layout/kind; other families: "-".
+    std::string body = q.contains("body") ? q["body"]["type"].get<std::string>() : "-";
+    if (q.contains("layout"))
+      body = q["layout"].get<std::string>() + (q.contains("kind") ? "/" + q["kind"].get<std::string>() : "");
     if (q.contains("features"))
       for (const auto& f : q["features"]) ++features[f["type"].get<std::string>()];
     ++bodies[body];

@@ -93,6 +93,20 @@ TEST_F(AmCli, PartCsgIsListedAndBuilds) {
   EXPECT_TRUE(params["features"].is_array()) << params;
 }
 
+TEST_F(AmCli, PartPatternIsListedAndBuilds) {
+  auto list = run("am part --family list");
+  ASSERT_EQ(list.code, 0);
+  EXPECT_NE(list.out.find("\npattern "), std::string::npos) << list.out;
+  auto r = run("am part --family pattern --seed 3 --nodes 5000..30000 -o " + p("pat.vtu"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  flare::mesh::Mesh m = flare::mesh::read_mesh(p("pat.vtu"));
+  EXPECT_GE(m.num_points(), 5000);
+  EXPECT_LE(m.num_points(), 30000);
+  EXPECT_DOUBLE_EQ(m.points.col(2).minCoeff(), 0.0);
+  const auto params = nlohmann::json::parse(m.field_strings.at("parameters"))["parameters"];
+  EXPECT_TRUE(params.contains("layout") && params.contains("kind")) << params;
+}
+
 TEST_F(AmCli, VoxelizeClosedStl) {
   write_box_stl(p("box.stl"), 4, 3, 2);
   auto r = run("am voxelize " + p("box.stl") + " --voxel 0.5 -o " + p("box.vtu"));
