@@ -1,23 +1,28 @@
 #!/usr/bin/env python3
-"""Writes the sixteen held-out parts: closed binary STLs (millimetres, standing on z = 0) of the
-kinds of parts users print, made without any of flare-surrogate's part families. The first ten: a
-turned bushing, a spur gear, a pipe elbow, raised lettering, a twisted vase, a phone stand, a hook,
-a dome, a hex standoff and an upright spoked wheel. Six more, added once the `sweep` and `shell`
-families had given the elbow, hook, vase and dome (and the wheel's rim) close siblings in
+"""Writes the twenty-four held-out parts: closed binary STLs (millimetres, standing on z = 0) of
+the kinds of parts users print, made without any of flare-surrogate's part families. The first ten:
+a turned bushing, a spur gear, a pipe elbow, raised lettering, a twisted vase, a phone stand, a
+hook, a dome, a hex standoff and an upright spoked wheel. Six more, added once the `sweep` and
+`shell` families had given the elbow, hook, vase and dome (and the wheel's rim) close siblings in
 training: a helical compression spring with closed, ground ends, an open impeller with backswept
 blades, a V-groove pulley with a keyway, a printed hydraulic manifold (the walls of intersecting
 round channels, no block), a topology-optimised-looking bracket of blended struts and a pin-fin
-cooler core. Each is a signed distance field in numpy, contoured by VTK's flying edges and
-decimated (the first ten to 6,000 triangles, the six to 4,000); `parts.txt` gets each part's voxel
-size for about 12,000 nodes.
+cooler core. Eight "fresh" ones, added in session 15 before a family of circular and linear
+patterns and helices joined training, none of them a sibling of a family or of the parts above: a
+butt hinge standing on end, a connecting rod on its big end, an upright C-clamp frame, a turbine
+blade on a fir-tree root, a universal-joint yoke, a nozzle with a tilted cone, a tripod ball head
+and a drone motor arm. Each is a signed distance field in numpy, contoured by VTK's flying edges
+and decimated (the first ten to 6,000 triangles, the others to 4,000); `parts.txt` gets each
+part's voxel size for about 12,000 nodes.
 
     /usr/bin/python3 examples/heldout/make_parts.py examples/heldout   # python3-vtk9, numpy
 
 The accuracy of a model on these parts (examples/heldout/README.md) is the repository's stand-in
 for real CAD parts: the training data never contains them. Since `sweep` and `shell` joined the
 families, elbow, hook, vase and dome have siblings there; the real-part target is judged on the
-other twelve, whose shapes no family makes. Deterministic: the same files on every run, and the
-first ten files are the same as before the six were added.
+other twelve, whose shapes no family makes, and the eight fresh parts are scored as a group of
+their own. Deterministic: the same files on every run; the first ten files are the same as before
+the six were added, and the first sixteen the same as before the eight.
 """
 import math
 import os
@@ -30,7 +35,7 @@ from vtk.util.numpy_support import numpy_to_vtk
 STEP = 0.35  # mm, SDF sampling
 TARGET_NODES = 12000
 TRIANGLES = 6000  # after decimation: small files, still far finer than the voxels
-NEW_TRIANGLES = 4000  # the six parts added later: smaller files still (the repository travels)
+NEW_TRIANGLES = 4000  # the parts added later: smaller files still (the repository travels)
 
 
 # --- signed distance primitives (negative inside) and operations ------------------------------
@@ -291,6 +296,156 @@ def pinfin(p):  # pin-fin cooler core: staggered round pins between a base and a
     return union(*d)
 
 
+# --- eight more, "fresh": added before a family of circular and linear patterns and helices joined
+# training. Mechanical parts of kinds printed in metal, none a sibling of a family or of the parts
+# above.
+def rrect(u, v, lo, hi, r):  # 2D rounded rectangle in the (u, v) plane, corners of radius r
+    cu, cv = (lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2
+    qu = np.abs(u - cu) - ((hi[0] - lo[0]) / 2 - r)
+    qv = np.abs(v - cv) - ((hi[1] - lo[1]) / 2 - r)
+    return np.hypot(np.maximum(qu, 0), np.maximum(qv, 0)) + np.minimum(np.maximum(qu, qv), 0) - r
+
+
+def cone(p, a, b, ra, rb):  # capped cone from a (radius ra) to b (radius rb)
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ba = b - a
+    baba = ba @ ba
+    pa = p - a
+    paba = (pa @ ba) / baba
+    x = np.sqrt(np.maximum((pa * pa).sum(-1) - paba * paba * baba, 0))
+    cax = np.maximum(0, x - np.where(paba < 0.5, ra, rb))
+    cay = np.abs(paba - 0.5) - 0.5
+    rba = rb - ra
+    f = np.clip((rba * (x - ra) + paba * baba) / (rba * rba + baba), 0, 1)
+    cbx = x - ra - f * rba
+    cby = paba - f
+    s = np.where((cbx < 0) & (cay < 0), -1.0, 1.0)
+    return s * np.sqrt(np.minimum(cax * cax + cay * cay * baba, cbx * cbx + cby * cby * baba))
+
+
+def hinge(p):  # butt hinge standing on end, open at 120 degrees: two leaves, three knuckles on a pin
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    rk, gap, L = 3.2, 1.4, 20.0  # knuckle radius, clearance, leaf length from the axis
+    lo_b, hi_b = 10.7, 19.3  # the middle knuckle, leaf B's; the two outer ones are leaf A's
+    rho = np.hypot(x, y)
+    knuckles = union(cyl_z(p, 0, 0, rk, 0, lo_b - gap), cyl_z(p, 0, 0, rk, lo_b, hi_b),
+                     cyl_z(p, 0, 0, rk, hi_b + gap, 30))
+    pin = cyl_z(p, 0, 0, 1.4, 0, 30)  # fused: the gaps between the knuckles show it
+    middle = np.maximum(lo_b - z, z - hi_b)  # negative beside the middle knuckle
+    leaves = []
+    for a, side, owns_middle in ((math.radians(60), 1, False), (math.radians(-60), -1, True)):
+        u = x * math.cos(a) + y * math.sin(a)  # along the leaf
+        v = side * (y * math.cos(a) - x * math.sin(a))  # across it, outwards
+        leaf = inter(rrect(u, z, (-10, -6), (L, 30), 4), -u, np.abs(v - 2.1) - 1.1)  # outer face flush
+        # cut back round the other leaf's knuckles, by the clearance
+        clear = inter(rho - (rk + gap), -middle if owns_middle else middle - gap)
+        # two countersunk screw holes, the countersink on the outer face
+        holes = [(np.hypot(u - 13.5, z - zc) - 1.6 - np.maximum(0, v - 2.0)) / math.sqrt(2) for zc in (7.0, 23.0)]
+        leaves.append(diff(leaf, clear, *holes))
+    return union(knuckles, pin, *leaves)
+
+
+def conrod(p):  # connecting rod standing on its big end: big eye with bolt bosses, I-section shank, small eye
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    zb, rb, zs, rs = 8.5, 8.5, 35.0, 5.0  # the eyes' centres and outer radii; their bores run along y
+    big = union(cyl_y(p, 0, zb, rb, -4.5, 4.5),
+                box(p, (-12, -4.5, 0), (-6, 4.5, 12.5)), box(p, (6, -4.5, 0), (12, 4.5, 12.5)))
+    small = cyl_y(p, 0, zs, rs, -3.5, 3.5)
+    w = 5.5 - 1.6 * np.clip((z - zb) / (zs - zb), 0, 1)  # the shank's half width, tapering upwards
+    shank = inter(np.abs(x) - w, np.abs(y) - 4, zb - z, z - zs)
+    pockets = inter(np.abs(x) - (w - 1.8), 1.0 - np.abs(y), 18.5 - z, z - 29.0)  # web 2 mm, flanges 1.8 mm
+    body = smin(1.5, big, small, diff(shank, pockets))
+    bolts = [cyl_z(p, sx * 9.2, 0, 1.5, -1, 14) for sx in (-1, 1)]
+    heads = [cyl_z(p, sx * 9.2, 0, 2.5, -1, 2) for sx in (-1, 1)]  # counterbores for the bolt heads
+    return diff(body, cyl_y(p, 0, zb, 5.2, -6, 6), cyl_y(p, 0, zs, 2.9, -5, 5), *bolts, *heads)
+
+
+def clamp(p):  # C-clamp frame standing upright: an I-section C, a boss for the screw, an anvil
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    outer = rrect(x, z, (-17, -10), (12, 37), 5)  # reaching below the plate: the bottom is cut flat
+    opening = rrect(x, z, (-9, 7), (40, 29), 4)
+    c2 = np.maximum(outer, -opening)
+    frame = inter(c2, np.abs(y) - 5.5)
+    pockets = inter(c2 + 1.8, 1.2 - np.abs(y))  # flanges 1.8 mm round the C, a web of 2.4 mm
+    body = smin(1.0, diff(frame, pockets), cyl_z(p, 9, 0, 5.5, 26, 38), cyl_z(p, 9, 0, 5, 0, 10))
+    return diff(body, cyl_z(p, 9, 0, 2.6, 24, 40))
+
+
+def blade(p):  # turbine blade on a fir-tree root: root, platform, a twisted, tapered, cambered airfoil
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    saw = 1 - np.abs(2 * ((z / 3.3) % 1) - 1)  # the root's lobes
+    root = inter(0.7 * (np.abs(x) - (3.0 + 0.2 * z + 0.9 * saw)), np.abs(y) - 7, z - 10.5)
+    platform = box(p, (-7.5, -9, 10), (7.5, 9, 12.5))
+    s = np.clip((z - 12) / 28, 0, 1)
+    chord, twist, tmax = 16 - 4 * s, math.radians(20) + math.radians(35) * s, 3.6 - 1.0 * s
+    ex, ey = np.sin(twist), np.cos(twist)  # the chord's direction; the camber's is (ey, -ex)
+    d = np.full(z.shape, np.inf)
+    for f in np.linspace(0.0, 1.0, 41):  # discs along the mean line, NACA 4-digit thickness
+        t = 5 * tmax * (0.2969 * math.sqrt(f) - 0.126 * f - 0.3516 * f ** 2 + 0.2843 * f ** 3 - 0.1015 * f ** 4)
+        r = np.maximum(t, 0.7)  # the trailing edge stays 1.4 mm thick
+        xi, eta = (f - 0.5) * chord, 0.06 * chord * (1 - (2 * f - 1) ** 2)
+        d = np.minimum(d, np.hypot(x - xi * ex - eta * ey, y - xi * ey + eta * ex) - r)
+    airfoil = inter(d, 11 - z, z - 40)
+    return smin(1.0, union(root, platform), airfoil)
+
+
+def yoke(p):  # universal-joint yoke standing on its hub: bore, set-screw hole, two ears with cross holes
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    rho = np.hypot(x, y)
+    hub = union(cyl_z(p, 0, 0, 8, 0, 13), cyl_z(p, 0, 0, 10, 10, 13))
+    outline = np.minimum(np.maximum(np.abs(x) - 5, z - 24), np.hypot(x, z - 24) - 5)  # round-topped
+    ears = inter(rho - 10, 6.5 - rho, outline, 10 - z)  # pieces of a tube on either side in y
+    bosses = inter(cyl_y(p, 0, 24, 5.5, -11, 11), 8.5 - np.abs(y))
+    body = smin(1.5, hub, ears, bosses)
+    return diff(body, cyl_z(p, 0, 0, 3.5, -1, 14), cyl_y(p, 0, 24, 3.2, -13, 13), cyl_x(p, 0, 5, 1.5, 0, 12))
+
+
+def nozzle(p):  # nozzle: flange with three bolt holes, a hex, a ball, a cone tilted by 30 degrees, a bore
+    z = p[..., 2]
+    a = np.array([math.sin(math.radians(30)), 0, math.cos(math.radians(30))])
+    o = np.array([0, 0, 9.0])
+    q = np.abs(p[..., :2])
+    hexd = inter(np.maximum(q[..., 0] * math.cos(math.pi / 6) + q[..., 1] * 0.5, q[..., 1]) - 8, 2 - z, z - 9)
+    body = smin(1.0, union(cyl_z(p, 0, 0, 14.5, 0, 3), hexd), sphere(p, o, 7), cone(p, o, o + 24 * a, 6.5, 3.4))
+    holes = [cyl_z(p, 11.2 * math.cos(t), 11.2 * math.sin(t), 1.6, -1, 4)
+             for t in np.arange(3) * 2 * math.pi / 3 + math.pi / 3]
+    bore = union(cyl_z(p, 0, 0, 3.5, -1, 9), sphere(p, o, 3.5), cone(p, o, o + 26 * a, 3.5, 1.5))
+    return diff(body, bore, *holes)
+
+
+def ballhead(p):  # tripod ball head: base, socket with a drop notch, ball, leaning neck, platform, knob
+    c = np.array([0, 0, 17.0])
+    base = cyl_z(p, 0, 0, 12, 0, 5)
+    socket = diff(cyl_z(p, 0, 0, 9.5, 4, 19.5), box(p, (-3, 0, 10), (3, 12, 21)))  # the notch, on +y
+    knob = union(cyl_y(p, 0, 12, 3, -13, -8), cyl_y(p, 0, 12, 5, -17, -13))  # locking knob, on -y
+    t = math.radians(15)
+    a = np.array([0, math.sin(t), math.cos(t)])  # the neck leans towards the notch
+    e = np.array([0, math.cos(t), -math.sin(t)])
+    u, v, w = p[..., 0], (p - c) @ e, (p - c) @ a
+    platform = inter(rrect(u, v, (-11, -11), (11, 11), 3), np.abs(w - 13.5) - 1.5)
+    slot = np.hypot(np.maximum(np.abs(u) - 5, 0), v - 6.5) - 1.4  # through, for the camera screw
+    body = union(smin(1.0, union(base, socket), knob), sphere(p, c, 7.5),
+                 smin(1.0, capsule(p, c, c + 10 * a, 4), diff(platform, slot)))
+    return diff(body, cyl_z(p, 0, 0, 3.2, -1, 4))  # the tripod screw's hole, from below
+
+
+def motorarm(p):  # drone motor arm lying on the plate: bolted foot, tapered hollow arm, motor pad
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    s = np.clip((x + 10) / 23, 0, 1)
+    w, h = 5 - 1.5 * s, 10 - 5 * s  # the arm's half width and height, tapering to the pad
+    foot = inter(rrect(x, y, (-17, -9.5), (-9, 9.5), 2), z - 12)
+    arm = inter(rrect(y, z, (-w, -5), (w, h), 2.5), -10 - x, x - 13)
+    pad = cyl_z(p, 13, 0, 9, 0, 5)
+    body = smin(1.0, foot, arm, pad)
+    # the wire channel: in at the foot's back face, out through the pad's centre hole
+    channel = union(inter(rrect(y, z, (1.6 - w, 1.5), (w - 1.6, h - 1.5), 1.0), -10.5 - x, x - 13),
+                    inter(rrect(y, z, (-2.5, 2), (2.5, 7), 1.0), -18 - x, x + 9))
+    holes = [cyl_z(p, 13 + 6.2 * math.cos(t), 6.2 * math.sin(t), 1.2, -1, 6)  # for the motor's screws
+             for t in np.arange(4) * math.pi / 2 + math.pi / 4]
+    bolts = [cyl_z(p, -13, sy * 6, 1.6, -1, 13) for sy in (-1, 1)]
+    return diff(body, channel, cyl_z(p, 13, 0, 3, -1, 6), *holes, *bolts)
+
+
 PARTS = [("bushing", bushing), ("gear", gear), ("elbow", elbow), ("lettering", lettering),
          ("vase", vase), ("stand", stand), ("hook", hook), ("dome", dome),
          ("standoff", standoff), ("wheel", wheel)]
@@ -301,6 +456,9 @@ PARTS = [("bushing", bushing), ("gear", gear), ("elbow", elbow), ("lettering", l
 # files stay the same byte for byte.
 NEW_PARTS = [("spring", spring), ("impeller", impeller), ("pulley", pulley), ("manifold", manifold),
              ("bracket", bracket), ("pinfin", pinfin)]
+# The eight "fresh" parts, made as the six are.
+NEWER_PARTS = [("hinge", hinge), ("conrod", conrod), ("clamp", clamp), ("blade", blade), ("yoke", yoke),
+               ("nozzle", nozzle), ("ballhead", ballhead), ("motorarm", motorarm)]
 
 
 def contour(sdf, triangles=TRIANGLES, merge=False):
@@ -350,7 +508,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     lines = []
     todo = [(n, f, TRIANGLES, False) for n, f in PARTS]
-    todo += [(n, f, NEW_TRIANGLES, True) for n, f in NEW_PARTS]
+    todo += [(n, f, NEW_TRIANGLES, True) for n, f in NEW_PARTS + NEWER_PARTS]
     for name, sdf, triangles, merge in todo:
         surf = contour(sdf, triangles, merge)
         mass = vtk.vtkMassProperties()
