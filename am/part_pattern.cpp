@@ -277,6 +277,19 @@ Shape impeller(Ctx& c) {
   return s;
 }
 
+// The hub (or core) the blades start from, of radius in [lo, max(lo, hi)], bored with chance
+// `bore_chance` where a wall of 1.5 t stays around the bore; the blade roots reach t into it.
+// Returns the bore radius (0: none).
+double draw_core(Ctx& c, Blades& b, const char* key, double lo, double hi, double bore_chance) {
+  const double t = c.t;
+  b.rv = c.draw(key, lo, std::max(lo, hi));
+  double bore = 0;
+  if (b.rv - 1.5 * t >= 0.5 * t && c.rng.chance(bore_chance)) bore = c.num(0.5 * t, b.rv - 1.5 * t);
+  c.p["bore_radius"] = bore;
+  b.r0 = b.rv - std::min(t, 0.5 * (b.rv - bore));
+  return bore;
+}
+
 // A wheel lying flat: hub and rim joined by spokes that stand on the plate or bridge between
 // them higher up (full-height spokes make a vane ring).
 Shape wheel(Ctx& c) {
@@ -285,12 +298,8 @@ Shape wheel(Ctx& c) {
   const double root_need = plan_blades(c, b, 0.2, 0.25, 50);
   const double t = c.t;
   const double tr = c.draw("rim_width", t, 3 * t);
-  const double hub_lo = std::max({2 * t, 0.08 * R, root_need});
-  b.rv = c.draw("hub_radius", hub_lo, std::max(hub_lo, 0.3 * R));
-  double bore = 0;
-  if (b.rv - 1.5 * t >= 0.5 * t && c.rng.chance(0.7)) bore = c.num(0.5 * t, b.rv - 1.5 * t);
-  c.p["bore_radius"] = bore;
-  b.r0 = b.rv - std::min(t, 0.5 * (b.rv - bore));
+  const double bore =
+      draw_core(c, b, "hub_radius", std::max({2 * t, 0.08 * R, root_need}), 0.3 * R, 0.7);
   b.r1 = R - tr + std::min(t, 0.5 * tr);
   if (R - tr - b.rv < 3 * t) c.infeasible = true;
   // Heights within the budget: the rim's as if hub and spokes were as high, then the hub's.
@@ -327,12 +336,8 @@ Shape star(Ctx& c) {
   Blades b;
   const double root_need = plan_blades(c, b, 0.2, 0.2, 50);
   const double t = c.t;
-  const double core_lo = std::max({2 * t, 0.1 * R, root_need});
-  b.rv = c.draw("core_radius", core_lo, std::max(core_lo, 0.4 * R));
-  double bore = 0;
-  if (b.rv - 1.5 * t >= 0.5 * t && c.rng.chance(0.5)) bore = c.num(0.5 * t, b.rv - 1.5 * t);
-  c.p["bore_radius"] = bore;
-  b.r0 = b.rv - std::min(t, 0.5 * (b.rv - bore));
+  const double bore =
+      draw_core(c, b, "core_radius", std::max({2 * t, 0.1 * R, root_need}), 0.4 * R, 0.5);
   b.r1 = R;
   b.free_outer = true;
   if (R - b.rv < 3 * t) c.infeasible = true;
