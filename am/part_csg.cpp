@@ -445,7 +445,7 @@ json bracket(Ctx& c) {
 Shape csg_part(Rng& rng, json& p) {
   using csg::Ctx;
   Ctx c(rng);
-  c.S = csg::round2(rng.log_uniform(10, 120));
+  c.S = round2(rng.log_uniform(10, 120));
   const double k = rng.uniform();
   const int kind = k < 0.26 ? 0 : k < 0.4 ? 1 : k < 0.56 ? 2 : k < 0.72 ? 3 : k < 0.86 ? 4 : 5;
   // Solid bodies take thicker minimum features: two voxels across t must keep them within the

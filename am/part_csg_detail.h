@@ -8,13 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "am/part_params.h"
 #include "am/rng.h"
 #include "am/sdf.h"
 
 namespace flare::am::csg {
-
-/// Rounds to 0.01 mm: drawn values are recorded in the JSON exactly as they are used.
-inline double round2(double v) { return std::round(v * 100) / 100; }
 
 /// A flat rectangle on the part's surface where features go. Local frame: x, y in the face
 /// ([0,lu] x [0,lv]), z along the outward normal (z < 0 is inside the material).
@@ -52,7 +50,7 @@ struct Ctx {
 
   explicit Ctx(Rng& r) : rng(r) { core.setEmpty(); }
   /// Uniform in [lo, hi), rounded to 0.01; lo when the range is empty.
-  double num(double lo, double hi) { return hi <= lo ? round2(lo) : round2(rng.uniform(lo, hi)); }
+  double num(double lo, double hi) { return uniform2(rng, lo, hi); }
   /// Takes a free spot for a footprint of half-size (hu, hv) on `f`, at least `margin` from the
   /// face edges and from other footprints (a finite `v` fixes the centre's v and lets the
   /// footprint reach the v edges). False when none of a few random spots is free.

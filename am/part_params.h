@@ -9,9 +9,17 @@
 
 namespace flare::am {
 
+/// Rounds to 0.01: drawn values are recorded in the JSON exactly as they are used.
+inline double round2(double v) { return std::round(v * 100) / 100; }
+
+/// Uniform in [lo, hi), rounded to 0.01; lo (rounded) when the range is empty.
+inline double uniform2(Rng& rng, double lo, double hi) {
+  return hi <= lo ? round2(lo) : round2(rng.uniform(lo, hi));
+}
+
 /// Uniform in [lo, hi), rounded to 0.01, recorded as params[key].
 inline double draw(Rng& rng, nlohmann::json& params, const char* key, double lo, double hi) {
-  const double v = std::round(rng.uniform(lo, hi) * 100) / 100;
+  const double v = round2(rng.uniform(lo, hi));
   params[key] = v;
   return v;
 }

@@ -388,7 +388,7 @@ Shape pattern_part(Rng& rng, json& p) {
       pick = &k;
       break;
     }
-  const double S = pattern::round2(rng.log_uniform(10, 120));
+  const double S = round2(rng.log_uniform(10, 120));
   // A design over the budget (or without room for its pattern) is redrawn here from the same
   // generator, before make_part would voxelise it to find out; its kind and size stay, so the
   // kinds keep their shares, and its choices and counts stay for kKeep draws (Ctx::kept).

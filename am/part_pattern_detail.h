@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "am/part_params.h"
 #include "am/rng.h"
 #include "am/sdf.h"
 
@@ -19,9 +20,6 @@ namespace flare::am::pattern {
 
 constexpr double kPi = std::numbers::pi;
 constexpr double kDeg = kPi / 180;
-
-/// Rounds to 0.01: drawn values are recorded in the JSON exactly as they are used.
-inline double round2(double v) { return std::round(v * 100) / 100; }
 
 /// `a` moved into one period about 0: [-period/2, period/2].
 inline double wrap(double a, double period) { return a - period * std::round(a / period); }
@@ -49,7 +47,7 @@ struct Ctx {
 
   Ctx(Rng& r, nlohmann::json& params, nlohmann::json& keep) : rng(r), p(params), kept(keep) {}
   /// Uniform in [lo, hi), rounded to 0.01; lo when the range is empty.
-  double num(double lo, double hi) { return hi <= lo ? round2(lo) : round2(rng.uniform(lo, hi)); }
+  double num(double lo, double hi) { return uniform2(rng, lo, hi); }
   /// num(lo, hi) recorded as p[key].
   double draw(const char* key, double lo, double hi) {
     const double v = num(lo, hi);
