@@ -156,12 +156,6 @@ void finish_blades(Ctx& c, Blades& b) {
   c.count(len, h, w, b.n);
 }
 
-// A bolt circle: n holes of radius r on the circle rc, the first at angle `phase`, from below the
-// plate to z_top.
-Shape bolt_circle(int n, double rc, double r, double phase, double z_top) {
-  return ring_of(cylinder(2, Vector3d(rc, 0, 0), r, -1, z_top), n, phase);
-}
-
 // A hole between each two blades at their foot, on the circle midway between r_in and r_out;
 // none when a hole would come closer than t to a blade (its radius is halved up to twice to fit).
 Shape holes_between(Ctx& c, const Blades& b, double r_in, double r_out, double tb) {

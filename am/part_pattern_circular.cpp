@@ -58,7 +58,7 @@ Shape flange(Ctx& c) {
         c.draw("hole_radius", 0.5 * t, std::max(0.5 * t, std::min(0.5 * room, 0.15 * R)));
     const double rc = c.draw("circle_radius", r_lo + r, R - t - r);
     const int n = c.draw_int("count", 3, std::max(3, most_on_circle(rc, r, t, 24)));
-    s = subtract(s, ring_of(cylinder(2, Vector3d(rc, 0, 0), r, -1, th + 1), n, phase));
+    s = subtract(s, bolt_circle(n, rc, r, phase, th + 1));
   } else if (element == "slots") {
     // Kidney slots: arcs of the circle rc, half-angle b, thickened by w (round ends).
     const double w =
@@ -85,7 +85,7 @@ Shape flange(Ctx& c) {
     c.count_disc(rb, 0, hb, n);
     if (rb >= 1.5 * t && c.chance("boss_holes", 0.6)) {
       const double r = c.draw("hole_radius", 0.5 * t, rb - t);
-      s = subtract(s, ring_of(cylinder(2, Vector3d(rc, 0, 0), r, -1, th + hb + 1), n, phase));
+      s = subtract(s, bolt_circle(n, rc, r, phase, th + hb + 1));
     }
   } else {
     // Notches open at the rim (a slotted ring): the teeth between them are at least t wide at
@@ -180,7 +180,7 @@ Shape toothed(Ctx& c) {
           c.draw("web_hole_radius", 0.5 * t, std::max(0.5 * t, std::min(0.5 * (hi - lo), 0.2 * R)));
       const double rc = round2((lo + hi) / 2);
       const int m = c.draw_int("web_hole_count", 3, std::max(3, most_on_circle(rc, r, t, 8)));
-      s = subtract(s, ring_of(cylinder(2, Vector3d(rc, 0, 0), r, -1, th + 1), m, phase + kPi / n));
+      s = subtract(s, bolt_circle(m, rc, r, phase + kPi / n, th + 1));
     }
     return s;
   }

@@ -171,6 +171,12 @@ inline Shape ring_of(const Shape& element, int n, double phase) {
   return s;
 }
 
+/// A bolt circle: n holes of radius r on the circle rc, the first at angle `phase`, from below the
+/// plate to z_top.
+inline Shape bolt_circle(int n, double rc, double r, double phase, double z_top) {
+  return ring_of(cylinder(2, Eigen::Vector3d(rc, 0, 0), r, -1, z_top), n, phase);
+}
+
 /// Half of the parts are turned about z by 0-360 degrees (recorded as rotation_z_deg; 0 for the
 /// others), as in csg: the layouts that are not round take every orientation on the plate. In
 /// radians; drawn before the sizes, which turned_extent fits to S.
