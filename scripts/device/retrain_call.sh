@@ -40,7 +40,14 @@ export MEMBERS=${MEMBERS:-1 2 3 4}
 OUT=${OUT:-$W/out}
 T0=$SECONDS
 mkdir -p "$OUT"
-pause() { local left=$(( ${WAIT:-0} - (SECONDS - T0) )); [ $left -gt 0 ] && sleep $left; }
+# WAIT seconds from the call's start, or less: it ends once every member has finished every run
+# (one "train pid" line each in stages.txt), so a `stop` that follows training wastes no budget.
+trained() {
+  local runs members
+  runs=$(echo ${EPOCHS:-150} | wc -w); members=$(echo $MEMBERS | wc -w)
+  [ "$(grep -c "train pid" "$W/stages.txt" 2>/dev/null)" -ge $((runs * members)) ]
+}
+pause() { while [ $(( ${WAIT:-0} - (SECONDS - T0) )) -gt 0 ] && ! trained; do sleep 5; done; }
 fs_bin() { cat "$W/fsbin" 2>/dev/null || echo flare-surrogate-safe; }
 status() {
   cat "$W/gpu_suites.txt" 2>/dev/null
