@@ -10,6 +10,7 @@
 #   scripts/retrain_session.sh start     # background (setsid): data, dataset, train or resume
 #   scripts/retrain_session.sh collect   # state, best checkpoints and logs into $OUT
 #   scripts/retrain_session.sh stop      # stop training (it saves its state), evaluate, collect
+#   scripts/retrain_session.sh heldout   # only solve the held-out parts into $W/hp
 #
 # Environment: FS (the flare-surrogate command), W (work folder, /tmp/retrain), MEMBERS (the
 # members trained side by side on the one GPU, "1" by default; MEMBER=K is the same as MEMBERS=K;
@@ -174,6 +175,18 @@ collect() {
   done
 }
 
+# The held-out parts (HELDOUT_PARTS, examples/heldout: shapes no family makes), voxelised and
+# solved into $W/hp; `stop` scores them, scripts/device/pattern_probe.sh too (`heldout`).
+solve_heldout() {
+  local part voxel
+  mkdir -p "$W/hp"
+  [ -n "$HELDOUT_PARTS" ] && while read -r part voxel; do
+    $FS am voxelize "$HELDOUT_PARTS/$part.stl" --voxel "$voxel" -o "$W/hp/${part}_part.vtu" >>"$W/hp.log" 2>&1 &&
+      $FS am simulate "$W/hp/${part}_part.vtu" -o "$W/hp/$part.vtu" --device "$DEVICE" >>"$W/hp.log" 2>&1
+    rm -f "$W/hp/${part}_part.vtu"
+  done <"$HELDOUT_PARTS/parts.txt"
+}
+
 stop() {
   local member m pid pids=()
   touch "$W/STOP"
@@ -185,16 +198,11 @@ stop() {
   done
   [ -d "$W/mps" ] && CUDA_MPS_PIPE_DIRECTORY=$W/mps nvidia-cuda-mps-control <<<quit 2>/dev/null
   unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
-  mkdir -p "$W/ex" "$W/hp"
+  mkdir -p "$W/ex"
   for e in $EXAMPLES; do
     $FS am simulate "examples/lpbf/$e.vtu" -o "$W/ex/$e.vtu" --device "$DEVICE" >>"$W/ex.log" 2>&1
   done
-  # The held-out parts (examples/heldout: shapes no family makes), voxelised and solved here.
-  [ -n "$HELDOUT_PARTS" ] && while read -r part voxel; do
-    $FS am voxelize "$HELDOUT_PARTS/$part.stl" --voxel "$voxel" -o "$W/hp/${part}_part.vtu" >>"$W/hp.log" 2>&1 &&
-      $FS am simulate "$W/hp/${part}_part.vtu" -o "$W/hp/$part.vtu" --device "$DEVICE" >>"$W/hp.log" 2>&1
-    rm -f "$W/hp/${part}_part.vtu"
-  done <"$HELDOUT_PARTS/parts.txt"
+  solve_heldout
   # The baseline: the model this run continues (INIT_FROM; the data carry its recipe, so it is
   # scored on the test split too), else the bundled one (another recipe: held-out parts only).
   local pairs=(shipped:${INIT_FROM:-models/lpbf-default.h5}) members=()
@@ -227,5 +235,6 @@ case "${1:-}" in
   start) start ;;
   collect) collect ;;
   stop) stop ;;
-  *) echo "usage: $0 start|collect|stop" >&2; exit 2 ;;
+  heldout) solve_heldout ;;
+  *) echo "usage: $0 start|collect|stop|heldout" >&2; exit 2 ;;
 esac

@@ -24,12 +24,8 @@ for v in A B; do
     --batch-size 1 --seed 1 --epochs "$EPOCHS" --val-every 2 --log-every 500 --metrics "$OUT/$v.jsonl" \
     --init-from models/lpbf-default.h5 --init-member 1 >"$OUT/train_$v.log" 2>&1 &
 done
-mkdir -p "$W/hp"
-while read -r part voxel; do
-  $FS am voxelize "examples/heldout/$part.stl" --voxel "$voxel" -o "$W/hp/${part}_part.vtu" >>"$OUT/hp.log" 2>&1 &&
-    $FS am simulate "$W/hp/${part}_part.vtu" -o "$W/hp/$part.vtu" --device cuda >>"$OUT/hp.log" 2>&1
-  rm -f "$W/hp/${part}_part.vtu"
-done <examples/heldout/parts.txt
+W=$W OUT=$OUT FS=$FS DEVICE=cuda HELDOUT_PARTS=examples/heldout bash scripts/retrain_session.sh heldout
+cp "$W/hp.log" "$OUT/"
 stage "held-out parts solved"
 wait; stage "trained"
 for m in A B shipped; do

@@ -48,6 +48,25 @@ class AmCli : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir); }
   std::string p(const std::string& name) { return (dir / name).string(); }
+
+  // `am part --family list` names `family`, and seed 3 in nodes [lo, hi] builds a one-family part
+  // on the plate; returns its drawn parameters (empty after a failed check).
+  nlohmann::json listed_and_built(const std::string& family, int lo, int hi) {
+    auto list = run("am part --family list");
+    EXPECT_EQ(list.code, 0);
+    EXPECT_NE(list.out.find("\n" + family + " "), std::string::npos) << list.out;
+    const std::string out = p(family + ".vtu");
+    auto r = run("am part --family " + family + " --seed 3 --nodes " + std::to_string(lo) + ".." +
+                 std::to_string(hi) + " -o " + out);
+    EXPECT_EQ(r.code, 0) << r.out;
+    if (r.code != 0) return {};
+    flare::mesh::Mesh m = flare::mesh::read_mesh(out);
+    EXPECT_GE(m.num_points(), lo);
+    EXPECT_LE(m.num_points(), hi);
+    EXPECT_DOUBLE_EQ(m.points.col(2).minCoeff(), 0.0);
+    EXPECT_EQ(m.field_strings.at("family"), family);
+    return nlohmann::json::parse(m.field_strings.at("parameters"))["parameters"];
+  }
   fs::path dir;
 };
 
@@ -77,33 +96,14 @@ TEST_F(AmCli, PartListAndErrors) {
 }
 
 TEST_F(AmCli, PartCsgIsListedAndBuilds) {
-  auto list = run("am part --family list");
-  ASSERT_EQ(list.code, 0);
-  EXPECT_NE(list.out.find("\ncsg "), std::string::npos) << list.out;
-  EXPECT_NE(list.out.find("CAD-like"), std::string::npos) << list.out;
-  auto r = run("am part --family csg --seed 3 -o " + p("c.vtu"));
-  ASSERT_EQ(r.code, 0) << r.out;
-  flare::mesh::Mesh m = flare::mesh::read_mesh(p("c.vtu"));
-  EXPECT_GE(m.num_points(), 5000);
-  EXPECT_LE(m.num_points(), 50000);
-  EXPECT_DOUBLE_EQ(m.points.col(2).minCoeff(), 0.0);
-  EXPECT_EQ(m.field_strings.at("family"), "csg");
-  const auto params = nlohmann::json::parse(m.field_strings.at("parameters"))["parameters"];
+  EXPECT_NE(run("am part --family list").out.find("CAD-like"), std::string::npos);
+  const auto params = listed_and_built("csg", 5000, 50000);  // the default --nodes
   EXPECT_TRUE(params["body"].contains("type")) << params;
   EXPECT_TRUE(params["features"].is_array()) << params;
 }
 
 TEST_F(AmCli, PartPatternIsListedAndBuilds) {
-  auto list = run("am part --family list");
-  ASSERT_EQ(list.code, 0);
-  EXPECT_NE(list.out.find("\npattern "), std::string::npos) << list.out;
-  auto r = run("am part --family pattern --seed 3 --nodes 5000..30000 -o " + p("pat.vtu"));
-  ASSERT_EQ(r.code, 0) << r.out;
-  flare::mesh::Mesh m = flare::mesh::read_mesh(p("pat.vtu"));
-  EXPECT_GE(m.num_points(), 5000);
-  EXPECT_LE(m.num_points(), 30000);
-  EXPECT_DOUBLE_EQ(m.points.col(2).minCoeff(), 0.0);
-  const auto params = nlohmann::json::parse(m.field_strings.at("parameters"))["parameters"];
+  const auto params = listed_and_built("pattern", 5000, 30000);
   EXPECT_TRUE(params.contains("layout") && params.contains("kind")) << params;
 }
 
