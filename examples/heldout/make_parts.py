@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the twenty-four held-out parts: closed binary STLs (millimetres, standing on z = 0) of
+"""Writes the thirty-two held-out parts: closed binary STLs (millimetres, standing on z = 0) of
 the kinds of parts users print, made without any of flare-surrogate's part families. The first ten:
 a turned bushing, a spur gear, a pipe elbow, raised lettering, a twisted vase, a phone stand, a
 hook, a dome, a hex standoff and an upright spoked wheel. Six more, added once the `sweep` and
@@ -11,18 +11,23 @@ cooler core. Eight "fresh" ones, added in session 15 before a family of circular
 patterns and helices joined training, none of them a sibling of a family or of the parts above: a
 butt hinge standing on end, a connecting rod on its big end, an upright C-clamp frame, a turbine
 blade on a fir-tree root, a universal-joint yoke, a nozzle with a tilted cone, a tripod ball head
-and a drone motor arm. Each is a signed distance field in numpy, contoured by VTK's flying edges
-and decimated (the first ten to 6,000 triangles, the others to 4,000); `parts.txt` gets each
-part's voxel size for about 12,000 nodes.
+and a drone motor arm. Eight more "fresh" ones, a second set, added in session 17 before a family of
+thin plates and vanes standing on edge joined training, again none a sibling of a family or of the
+parts above: a steering knuckle, a hip stem, a curved spinal fusion cage, a bicycle head lug, a chess
+knight, an aircraft bell crank with clevis forks, a pump volute and a hydraulic valve body. Each is
+a signed distance field in numpy, contoured by VTK's flying edges and decimated (the first ten to
+6,000 triangles, the others to 4,000); `parts.txt` gets each part's voxel size for about 12,000
+nodes.
 
     /usr/bin/python3 examples/heldout/make_parts.py examples/heldout   # python3-vtk9, numpy
 
 The accuracy of a model on these parts (examples/heldout/README.md) is the repository's stand-in
 for real CAD parts: the training data never contains them. Since `sweep` and `shell` joined the
 families, elbow, hook, vase and dome have siblings there; the real-part target is judged on the
-other twelve, whose shapes no family makes, and the eight fresh parts are scored as a group of
-their own. Deterministic: the same files on every run; the first ten files are the same as before
-the six were added, and the first sixteen the same as before the eight.
+other twelve, whose shapes no family makes, and each set of eight fresh parts is scored as a group
+of its own. Deterministic: the same files on every run; the first ten files are the same as before
+the six were added, the first sixteen the same as before the eight, and the first twenty-four the
+same as before the second eight.
 """
 import math
 import os
@@ -446,6 +451,176 @@ def motorarm(p):  # drone motor arm lying on the plate: bolted foot, tapered hol
     return diff(body, channel, cyl_z(p, 13, 0, 3, -1, 6), *holes, *bolts)
 
 
+# --- eight more, "fresh, second set": added in session 17 before a family of thin plates and vanes
+# standing on edge joined training. Mechanical parts of kinds printed in metal, none a sibling of a
+# family or of the parts above.
+def smax(k, a, b):  # smooth maximum: rounds the edge where a and b intersect by about k
+    return -smin(k, -a, -b)
+
+
+def knuckle(p):  # steering knuckle on its hub face: bearing bore, caliper ears, three arms ending in bosses
+    hub = cyl_z(p, 0, 0, 10, 0, 14)
+    ears = [union(cyl_z(p, -12.5, sy * 9, 3.8, 0, 7), capsule(p, (-5, sy * 4, 3.5), (-12.5, sy * 9, 3.5), 3.0))
+            for sy in (-1, 1)]
+    upper = union(capsule(p, (0, 7, 9), (0, 15, 24), 3.6), cyl_x(p, 15, 24, 4.5, -5.5, 5.5))  # strut clamp
+    lower = union(capsule(p, (0, -7, 8), (0, -13, 18), 3.6), cyl_y(p, 0, 18, 5, -17, -10))  # ball joint
+    steer = union(capsule(p, (6, -6, 6), (17, -9.5, 10), 3.0), cyl_z(p, 17, -9.5, 3.8, 6, 14))  # tie rod
+    sensor = cyl_z(p, 7.5, 7.5, 2.5, 0, 10)  # wheel-speed sensor boss
+    body = smin(2.0, hub, *ears, upper, lower, steer, sensor)
+    holes = [cyl_z(p, 0, 0, 6.2, -1, 15), cyl_z(p, 0, 0, 7.2, -1, 2.5), cyl_z(p, 0, 0, 7.2, 11.5, 15),
+             cyl_z(p, -12.5, -9, 1.7, -1, 8), cyl_z(p, -12.5, 9, 1.7, -1, 8),
+             cyl_x(p, 15, 24, 2.2, -7, 7),
+             cone(p, (0, -18, 18), (0, -9, 18), 2.6, 1.7),  # tapered seats for the studs
+             cone(p, (17, -9.5, 5), (17, -9.5, 15), 1.5, 2.3),
+             cyl_z(p, 7.5, 7.5, 1.1, 2, 11)]
+    return diff(body, *holes)
+
+
+def stem(p):  # hip stem standing on its distal tip: tapered, flared body, collar, neck, trunnion cone
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    zc = np.clip(z, 0, 27)
+    lat = 2.6 + 0.13 * zc  # lateral edge (+x); the medial one (-x) flares into the calcar
+    med = -2.6 - 0.06 * zc - 8.0 * (zc / 27) ** 3
+    t = 2.3 + 0.075 * zc  # half the thickness front to back
+    raw = 0.85 * rrect(x, y, (med, -t), (lat, t), 0.75 * t)
+    s2 = math.sqrt(0.5)
+    n = np.array([-s2, 0, s2])  # the neck's axis: 135 degrees to the shaft
+    p0 = np.array([-8.0, 0, 29.2])  # on the resection plane, z - x = 37.2
+    cut = (p - p0) @ n
+    body = inter(smax(3.0, raw, z - 33), cut)  # a rounded shoulder
+    collar = inter(raw - 1.2, np.abs(cut + 1.0) - 1.0, sphere(p, p0, 6.5))
+    neck = cone(p, p0 - n, p0 + 7 * n, 3.4, 3.0)
+    trunnion = cone(p, p0 + 7 * n, p0 + 13 * n, 2.8, 2.4)
+    d = smin(1.0, union(body, collar), neck)
+    d = union(d, trunnion)
+    flutes = [capsule(p, (0, sy * 2.52, 3), (0, sy * 3.42, 15), 1.1) for sy in (-1, 1)]
+    return diff(d, cyl_z(p, 2.5, 0, 1.4, 28, 40), *flutes)  # and an extraction hole in the shoulder
+
+
+def cage(p):  # curved (TLIF) spinal fusion cage standing on its trailing end: graft and side windows, nose
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    R, L = 38.0, 27.0  # the arc's radius and length
+    rho = np.hypot(x - R, z)
+    s = R * np.arctan2(z, R - x)  # arc length from the trailing end
+    u = R - rho  # across the arc, about x
+    taper = 3.4 * np.clip((s - (L - 8)) / 8, 0, 1) ** 2  # the bullet nose
+    hy = 5.0 + 0.6 * np.sin(np.pi * np.clip(s / L, 0, 1)) - taper  # domed top and bottom faces
+    sec = rrect(u, y, (-5 + taper, -hy), (5 - taper, hy), 1.4)
+    d = 0.8 * smax(1.5, sec, s - L)
+    d = inter(d, -s)
+    graft = np.hypot(np.maximum(np.abs(s - 12.5) - 7, 0), u) - 2.4  # through the top and bottom
+    side = np.hypot(np.maximum(np.abs(s - 12.5) - 3.5, 0), np.maximum(np.abs(y) - 1.0, 0)) - 1.8  # through
+    return diff(d, graft, side, cyl_z(p, 0, 0, 1.6, -1, 6), box(p, (-1, -6.5, -1), (1, -4, 1.5)),
+                box(p, (-1, 4, -1), (1, 6.5, 1.5)))  # the inserter's threaded hole and slots
+
+
+def lug(p):  # bicycle head lug: head tube with headset seats, top- and down-tube sockets at angles
+    ht = cyl_z(p, 0, 0, 8.5, 0, 32)
+    d1 = np.array([-1.0, 0, 0.08]) / math.hypot(1, 0.08)  # the top tube, rising slightly to the rear
+    c = math.radians(30)
+    d2 = np.array([-math.cos(c), 0, -math.sin(c)])  # the down tube
+    a1, a2 = np.array([0, 0, 25.0]), np.array([0, 0, 16.0])
+    s1 = cone(p, a1, a1 + 21 * d1, 6.6, 5.9)  # the walls thin towards the ends, as lugs do
+    s2 = cone(p, a2, a2 + 18 * d2, 7.0, 6.3)
+    bands = [cyl_z(p, 0, 0, 9.6, 0, 3), cyl_z(p, 0, 0, 9.6, 29, 32)]  # reinforcing rings for the headset
+    b0 = a2 + 13 * d2
+    stop = cone(p, b0, b0 + np.array([0, 8.8, 0]), 2.4, 2.4)  # a boss for a cable stop, on the side
+    body = smin(2.0, ht, *bands, s1, s2, stop)  # brazing fillets
+    bores = [cyl_z(p, 0, 0, 6.5, -1, 33), cyl_z(p, 0, 0, 7.3, -1, 3), cyl_z(p, 0, 0, 7.3, 29, 33),
+             cone(p, a1 + 8.2 * d1, a1 + 23 * d1, 4.4, 4.4), cone(p, a2 + 8.2 * d2, a2 + 20 * d2, 4.8, 4.8),
+             cone(p, a1 + 4 * d1, a1 + 9 * d1, 1.6, 1.6), cone(p, a2 + 4 * d2, a2 + 9 * d2, 1.6, 1.6),
+             cone(p, b0 + np.array([0, 4.5, 0]), b0 + np.array([0, 10, 0]), 1.0, 1.0)]
+    return diff(body, *bores)
+
+
+def knight(p):  # chess knight: turned base with a bead, arched neck, head, mane, ears, eyes, nostrils
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    rho = np.hypot(x, y)
+    cove = inter((rho - 10.0 + 0.6 * (z - 2.5)) / math.hypot(1, 0.6), z - 6.5)  # a waisted collar
+    base = union(rrect(rho, z, (-12.5, -2), (12.5, 3), 1.2), np.hypot(rho - 10.3, z - 3.6) - 1.3, cove)
+    q = p * np.array([1.0, 1.45, 1.0])  # the horse is narrower across than along
+
+    def rcone(a, b, ra, rb):
+        return smin(0.5, cone(q, a, b, ra, rb), sphere(q, a, ra), sphere(q, b, rb)) / 1.45
+
+    neck = rcone((0.5, 0, 6), (-2.5, 0, 23), 7.5, 4.6)
+    head = rcone((-2.2, 0, 25.5), (8.5, 0, 19.5), 4.9, 3.1)
+    jaw = sphere(q, (0.5, 0, 21.5), 4.2) / 1.45
+    qm = p * np.array([1.0, 1.9, 1.0])
+    mane = smin(1.0, capsule(qm, (-8.0, 0, 8), (-6.2, 0, 25), 2.6),
+                capsule(qm, (-6.2, 0, 25), (-3, 0, 30), 2.4)) / 1.9
+    ears = [cone(p, (-1.2, sy * 1.8, 28.5), (-2.6, sy * 2.3, 34), 1.6, 0.7) for sy in (-1, 1)]
+    horse = smin(1.5, neck, head, jaw, mane, *ears)
+    body = smin(1.5, base, horse)
+    dents = [sphere(p, (1.8, sy * 3.55, 24.6), 1.1) for sy in (-1, 1)]  # eyes
+    dents += [sphere(p, (11.5, sy * 1.2, 19.4), 0.9) for sy in (-1, 1)]  # nostrils
+    mouth = box(p, (9.0, -3, 17.0), (13, 3, 18.0))
+    return diff(body, *dents, mouth)
+
+
+def bellcrank(p):  # aircraft control bell crank lying flat: pivot boss, two pocketed arms, clevis forks
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    d = [cyl_z(p, 0, 0, 7.5, 0, 14)]
+    cuts = [cyl_z(p, 0, 0, 4.2, -1, 15), cyl_z(p, 0, 0, 4.8, -1, 5), cyl_z(p, 0, 0, 4.8, 9, 15),  # bearing seats
+            cyl_x(p, 0, 7, 1.0, -9, -3)]  # a grease hole
+    for ang, L in ((-12, 20.0), (92, 16.5)):
+        a = math.radians(ang)
+        ex, ey = math.cos(a), math.sin(a)
+        u, v = x * ex + y * ey, y * ex - x * ey  # along the arm, across it
+        s = np.clip(u / L, 0, 1)
+        hw, h = 3.4 - 0.9 * s, 11 - 1.0 * s
+        d.append(inter(rrect(v, z, (-hw, -3), (hw, h), 1.2), -u, u - L))
+        d.append(cyl_z(p, L * ex, L * ey, 5.0, 0, 12))
+        cuts.append(inter(rrect(v, z, (1.4 - hw, 3), (hw - 1.4, 20), 0.8), 8 - u, u - (L - 7)))  # pocket
+        fork = inter(np.abs(z - 5.5) - 1.6, np.minimum(np.hypot(u - L, v) - 5.6, L - u))  # the clevis slot
+        cuts += [fork, cyl_z(p, L * ex, L * ey, 1.7, -1, 13)]
+    return diff(smin(1.5, *d), *cuts)
+
+
+def volute(p):  # pump volute on its base: spiral passage round the impeller chamber, discharge, inlet eye
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    rho = np.hypot(x, y)
+    th = np.arctan2(y, x) % (2 * math.pi)  # 0 at the tongue, the passage grows anticlockwise
+    zc, w = 8.5, 2.0  # the passage's mid-plane, the wall
+    rs = 1.4 + 2.6 * th / (2 * math.pi)
+    spiral = np.hypot(rho - (9.0 + rs), z - zc) - rs
+    cav = union(spiral, cyl_z(p, 0, 0, 10, zc - 2, zc + 2),  # the impeller chamber
+                cone(p, (13, -3, zc), (13, 17, zc), 4.0, 4.4),  # the discharge, widening a little
+                cyl_z(p, 0, 0, 5.0, zc, 30))  # the eye
+    outline = rho - (9.0 + 2 * rs + w)  # the spiral outline, in plan
+    base = inter(outline, z - 3.0)
+    web = inter(np.abs(x - 13) - 3.0, -3 - y, y - 15, z - zc)  # a web under the discharge
+    lug_at = ((100, 16.5), (220, 17.5), (320, 19.0))  # the bolt lugs: angle (degrees), reach
+    ends = [(r * math.cos(math.radians(a)), r * math.sin(math.radians(a))) for a, r in lug_at]
+    lugs = [inter(capsule(p * np.array([1, 1, 0]), (0, 0, 0), (ex, ey, 0), 3.8), z - 3.0) for ex, ey in ends]
+    flange = inter(rrect(x, z, (6.5, -2), (19.5, 15), 2.0), np.abs(y - 16.5) - 1.5)
+    bead = cyl_z(p, 0, 0, 7.8, 18.5, 20.5)
+    body = smin(1.0, cav - w, base, web, *lugs, flange, bead)
+    body = inter(body, z - 21)
+    holes = [cyl_z(p, 0.86 * ex, 0.86 * ey, 1.6, -1, 5) for ex, ey in ends]  # through the three lugs
+    holes += [cyl_y(p, 13 + sx * 4.4, zc + sz * 4.4, 1.2, 13, 20) for sx in (-1, 1) for sz in (-1, 1)]
+    return diff(body, cav, *holes)
+
+
+def valve(p):  # hydraulic valve body on a square flange: stepped cartridge cavity, three ported bosses
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    rho = np.hypot(x, y)
+    flange = inter(rrect(x, y, (-14, -14), (14, 14), 5), -z, z - 4, (np.abs(x) + z - 17.2) / math.sqrt(2),
+                   (np.abs(y) + z - 17.2) / math.sqrt(2))  # chamfered top edges
+    body = inter(cyl_z(p, 0, 0, 8.5, 0, 27), (rho + z - 34.5) / math.sqrt(2))
+    e = np.array([0, math.sqrt(0.5), math.sqrt(0.5)])  # the gauge port's axis, rising at 45 degrees
+    c0 = np.array([0, 3.0, 6.5])
+    bosses = [cyl_x(p, 0, 13, 5.5, 0, 15), cyl_y(p, 0, 21, 5.0, -14, 0), cone(p, c0, c0 + 11 * e, 3.8, 3.8)]
+    d = smin(1.5, flange, body, *bosses)
+    cuts = [cyl_z(p, 0, 0, 5.6, 19, 28), cyl_z(p, 0, 0, 4.6, 10, 19.5), cyl_z(p, 0, 0, 3.4, 3, 10.5),
+            cyl_x(p, 0, 13, 2.2, 0, 16), cyl_x(p, 0, 13, 3.4, 13, 16),
+            cyl_y(p, 0, 21, 2.0, -15, 0), cyl_y(p, 0, 21, 3.2, -15, -12),
+            cone(p, c0 - 4 * e, c0 + 12 * e, 1.5, 1.5), cone(p, c0 + 9 * e, c0 + 12 * e, 2.4, 2.4)]
+    cuts += [cyl_z(p, sx * 9.5, sy * 9.5, 1.6, -1, 5) for sx in (-1, 1) for sy in (-1, 1)]
+    cuts += [cyl_z(p, sx * 9.5, sy * 9.5, 2.7, 2.6, 5) for sx in (-1, 1) for sy in (-1, 1)]  # counterbores
+    return diff(d, *cuts)
+
+
 PARTS = [("bushing", bushing), ("gear", gear), ("elbow", elbow), ("lettering", lettering),
          ("vase", vase), ("stand", stand), ("hook", hook), ("dome", dome),
          ("standoff", standoff), ("wheel", wheel)]
@@ -459,6 +634,9 @@ NEW_PARTS = [("spring", spring), ("impeller", impeller), ("pulley", pulley), ("m
 # The eight "fresh" parts, made as the six are.
 NEWER_PARTS = [("hinge", hinge), ("conrod", conrod), ("clamp", clamp), ("blade", blade), ("yoke", yoke),
                ("nozzle", nozzle), ("ballhead", ballhead), ("motorarm", motorarm)]
+# The second eight "fresh" ones, made as the six are, after them: the files before stay the same.
+FRESH2_PARTS = [("knuckle", knuckle), ("stem", stem), ("cage", cage), ("lug", lug), ("knight", knight),
+                ("bellcrank", bellcrank), ("volute", volute), ("valve", valve)]
 
 
 def contour(sdf, triangles=TRIANGLES, merge=False):
@@ -508,7 +686,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     lines = []
     todo = [(n, f, TRIANGLES, False) for n, f in PARTS]
-    todo += [(n, f, NEW_TRIANGLES, True) for n, f in NEW_PARTS + NEWER_PARTS]
+    todo += [(n, f, NEW_TRIANGLES, True) for n, f in NEW_PARTS + NEWER_PARTS + FRESH2_PARTS]
     for name, sdf, triangles, merge in todo:
         surf = contour(sdf, triangles, merge)
         mass = vtk.vtkMassProperties()
