@@ -7,6 +7,7 @@
 #include "am/part_csg.h"
 #include "am/part_params.h"
 #include "am/part_pattern.h"
+#include "am/part_plate.h"
 #include "am/part_shell.h"
 #include "am/part_sweep.h"
 
@@ -313,6 +314,13 @@ const std::vector<PartFamily>& family_table() {
                       "impeller, spokes, radial fins, pin grids, fin arrays, coils and threads, bolt circles, "
                       "teeth and castellations; 10-120 mm",
        .build = pattern_part,
+       .one_solid = true,
+       .added_later = true},
+      {.name = "plate",
+       .description = "thin plate or vane standing on edge: a leaf (tapered, leaning, bowed, with holes), two "
+                      "leaves on a knuckle (a hinge on end), a twisted airfoil on a root, or a flat lever on "
+                      "its foot with an eye; 12-60 mm tall",
+       .build = plate_part,
        .one_solid = true,
        .added_later = true},
   };

@@ -29,6 +29,7 @@ int run(const flare::app::Args& args) {
                               "  flare-surrogate am part --family l_bracket --seed 3 -o bracket.vtu\n"
                               "  flare-surrogate am part --family gyroid --seed 1 --nodes 20000..40000 -o gyroid.vtu\n"
                               "  flare-surrogate am part --family pattern --seed 3 -o pattern.vtu   (blades, pins, fins, coils, teeth)\n"
+                              "  flare-surrogate am part --family plate --seed 3 -o plate.vtu   (a plate, hinge, vane or lever on edge)\n"
                               "  flare-surrogate am part --family wall --voxel 0.5 -o wall.vtu\n"))
     return 0;
   if (family == "list") {
