@@ -176,7 +176,7 @@ collect() {
 }
 
 # The held-out parts (HELDOUT_PARTS, examples/heldout: shapes no family makes), voxelised and
-# solved into $W/hp; `stop` scores them, scripts/device/pattern_probe.sh too (`heldout`).
+# solved into $W/hp; `stop` scores them, scripts/device/family_probe.sh too (`heldout`).
 solve_heldout() {
   local part voxel
   mkdir -p "$W/hp"
