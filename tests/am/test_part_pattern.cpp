@@ -13,6 +13,7 @@
 #include "am/part_pattern.h"
 #include "am/part_pattern_detail.h"
 #include "am/rng.h"
+#include "tests/am/family_checks.h"
 #include "tests/am/voxel_topology.h"
 
 using namespace flare::am;
@@ -143,13 +144,7 @@ TEST(PatternFamily, GeneratorCoversItsLayouts) {
   EXPECT_EQ(most["starts"], 3);
 }
 
-TEST(PatternFamily, SameSeedSamePartOtherSeedOtherPart) {
-  const PartSpec a = make_part("pattern", 5), b = make_part("pattern", 5),
-                 c = make_part("pattern", 6);
-  EXPECT_EQ(a.params, b.params);
-  EXPECT_EQ(a.grid.solid, b.grid.solid);
-  EXPECT_NE(a.params["parameters"], c.params["parameters"]);
-}
+TEST(PatternFamily, SameSeedSamePartOtherSeedOtherPart) { test::expect_same_seed_same_part("pattern", 5); }
 
 // The dataset's node range over 60 seeds: one solid standing on the plate, in range at the first
 // draw, within its size, every layout present.
@@ -164,12 +159,7 @@ TEST(PatternFamily, SixtySeedsAreOneSolidInRange) {
     SCOPED_TRACE(p.params.dump());
     const auto& q = p.params["parameters"];
     layouts.insert(q["layout"].get<std::string>());
-    EXPECT_GE(p.nodes, opts.min_nodes);
-    EXPECT_LE(p.nodes, opts.max_nodes);
-    EXPECT_FALSE(p.params.contains("dropped_island_voxels"));
-    std::vector<std::int32_t> labels;
-    EXPECT_EQ(label_components(p.grid, labels), 1);
-    EXPECT_EQ(test::enclosed_cavities(p.grid), 0);  // no trapped powder
+    test::expect_one_solid_in_range(p, opts);
     const auto e = test::solid_extent(p.grid);
     const double extent = std::max({e[0], e[1], e[2]}), size = q["size_mm"];
     EXPECT_LE(extent, size + 2 * p.grid.voxel);

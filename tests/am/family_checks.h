@@ -1,0 +1,34 @@
+// Checks every procedural part family's tests make (csg, pattern, plate): the same seed gives the
+// same part, and a part of the dataset's node range is one solid without trapped powder.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "am/geometry.h"
+#include "tests/am/voxel_topology.h"
+
+namespace flare::am::test {
+
+/// make_part(family, s) twice gives the same parameters and voxels; s + 1 other parameters.
+inline void expect_same_seed_same_part(const std::string& family, std::uint64_t s) {
+  const PartSpec a = make_part(family, s), b = make_part(family, s), c = make_part(family, s + 1);
+  EXPECT_EQ(a.params, b.params);
+  EXPECT_EQ(a.grid.solid, b.grid.solid);
+  EXPECT_NE(a.params["parameters"], c.params["parameters"]);
+}
+
+/// In the node range, nothing dropped as islands, one face-connected solid, no enclosed cavity.
+inline void expect_one_solid_in_range(const PartSpec& p, const PartOptions& opts) {
+  EXPECT_GE(p.nodes, opts.min_nodes);
+  EXPECT_LE(p.nodes, opts.max_nodes);
+  EXPECT_FALSE(p.params.contains("dropped_island_voxels"));
+  std::vector<std::int32_t> labels;
+  EXPECT_EQ(label_components(p.grid, labels), 1);
+  EXPECT_EQ(enclosed_cavities(p.grid), 0);  // no trapped powder
+}
+
+}  // namespace flare::am::test
