@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 #include <numbers>
 #include <vector>
 
@@ -40,7 +41,7 @@ struct Holes {
 Holes column_of_holes(json& p, int n, double u0, double lo, double hi, double r, double t,
                       const std::function<double(double)>& half_length) {
   Holes h;
-  h.r = r;
+  h.r = r = round2(r);  // recorded as used
   if (n > 0 && hi - lo >= 2 * r + 2 * t) n = std::min(n, int((hi - lo) / (2 * r + t)));
   for (int k = 0; k < n && hi - lo >= 2 * r + 2 * t; ++k) {
     const double v = lo + (hi - lo) * (k + 0.5) / n;
