@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <numbers>
+#include <utility>
 #include <vector>
 
 #include "am/part_params.h"
@@ -117,9 +118,10 @@ Shape pair(Rng& rng, json& p, double H, double t) {
   std::vector<std::array<double, 2>> span;
   for (int k = 0; k < segments; ++k)
     span.push_back({k * H / segments + (k > 0 ? gap / 2 : 0), (k + 1) * H / segments - (k + 1 < segments ? gap / 2 : 0)});
-  Shape s = segments > 1 ? cylinder(2, Vector3d::Zero(), draw(rng, p, "pin_radius", std::max(0.5 * t, 0.4 * rk), 0.6 * rk), 0, H)
-                         : cylinder(2, Vector3d::Zero(), rk, 0, H);
-  double thinnest = std::min(t, segments > 1 ? std::min(gap, 2 * p["pin_radius"].get<double>()) : t);
+  // A split knuckle's segments sit on a fused pin, a whole one is its own.
+  const double rp = segments > 1 ? draw(rng, p, "pin_radius", std::max(0.5 * t, 0.4 * rk), 0.6 * rk) : rk;
+  const double thinnest = segments > 1 ? std::min({t, gap, 2 * rp}) : t;
+  Shape s = cylinder(2, Vector3d::Zero(), rp, 0, H);
   for (int k = 0; k < segments; ++k) s = unite(s, cylinder(2, Vector3d::Zero(), rk, span[k][0], span[k][1]));
   for (int side = 0; side < 2; ++side) {
     json& q = p[side == 0 ? "leaf_a" : "leaf_b"];
@@ -237,14 +239,14 @@ Shape link(Rng& rng, json& p, double H, double t) {
     const double sp = std::clamp((z - fh) / (ze - fh), 0.0, 1.0);
     const double w = wb + (wt - wb) * sp, dx = std::abs(x - centre(sp));
     const double shank = std::max({dx - w, fh / 2 - z, z - ze});
-    const double eye = std::hypot(x - xe, z - ze) - re;
-    double d = std::max(std::min(shank, eye), std::abs(q.y()) - T / 2);
+    const double from_eye = std::hypot(x - xe, z - ze);
+    double d = std::max(std::min(shank, from_eye - re), std::abs(q.y()) - T / 2);
     if (pockets) {
       const double pocket = std::max({dx - (w - flange), fh + 2 * flange - z, z - (ze - re - flange),
                                       t / 2 - std::abs(q.y())});
       d = std::max(d, -pocket);
     }
-    return std::max(d, rb - std::hypot(x - xe, z - ze));  // the bore
+    return std::max(d, rb - from_eye);  // the bore
   };
   const double reach = std::abs(bow) + std::max({wb, wt, re});
   s.box = AlignedBox3d(Vector3d(std::min(0.0, xe) - reach, -T / 2, 0), Vector3d(std::max(0.0, xe) + reach, T / 2, H));
@@ -256,15 +258,15 @@ Shape link(Rng& rng, json& p, double H, double t) {
 }  // namespace
 
 Shape plate_part(Rng& rng, json& p) {
-  static const char* kinds[] = {"leaf", "pair", "vane", "link"};
-  const int kind = rng.integer(0, 3);
-  p["kind"] = kinds[kind];
+  using Kind = Shape (*)(Rng&, json&, double, double);
+  static constexpr std::array<std::pair<const char*, Kind>, 4> kinds = {
+      {{"leaf", leaf}, {"pair", pair}, {"vane", vane}, {"link", link}}};
+  const auto& [name, build] = kinds[std::size_t(rng.integer(0, 3))];
+  p["kind"] = name;
   const double H = round2(rng.log_uniform(12, 60));
   p["height"] = H;
   const double t = draw(rng, p, "thickness", std::max(1.0, 0.035 * H), std::clamp(0.1 * H, 1.2, 3.5));
-  Shape s = kind == 0 ? leaf(rng, p, H, t) : kind == 1 ? pair(rng, p, H, t) : kind == 2 ? vane(rng, p, H, t)
-                                                                                      : link(rng, p, H, t);
-  return on_plate(s);
+  return on_plate(build(rng, p, H, t));
 }
 
 }  // namespace flare::am

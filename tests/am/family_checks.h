@@ -1,5 +1,6 @@
 // Checks every procedural part family's tests make (csg, pattern, plate): the same seed gives the
-// same part, and a part of the dataset's node range is one solid without trapped powder.
+// same part, and a part of the dataset's node range is one solid without trapped powder; and the
+// generator make_part hands a family, to draw designs without voxels.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,9 +10,15 @@
 #include <vector>
 
 #include "am/geometry.h"
+#include "am/rng.h"
 #include "tests/am/voxel_topology.h"
 
 namespace flare::am::test {
+
+/// The generator make_part gives `family`'s builder on its first attempt at `seed`.
+inline Rng first_attempt(const std::string& family, std::uint64_t seed) {
+  return Rng(sub_seed(seed ^ hash_name(family), 0));
+}
 
 /// make_part(family, s) twice gives the same parameters and voxels; s + 1 other parameters.
 inline void expect_same_seed_same_part(const std::string& family, std::uint64_t s) {

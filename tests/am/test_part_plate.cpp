@@ -18,12 +18,7 @@ using Eigen::Vector3d;
 
 namespace {
 
-// The generator make_part gives the family on its first attempt at `seed`.
-Rng first_attempt(std::uint64_t seed) { return Rng(sub_seed(seed ^ hash_name("plate"), 0)); }
-
 bool flag(const nlohmann::json& q, const char* key) { return q.contains(key) && q[key].get<bool>(); }
-
-std::int64_t tunnels(const VoxelGrid& g) { return 1 + test::enclosed_cavities(g) - test::euler_characteristic(g); }
 
 }  // namespace
 
@@ -34,7 +29,7 @@ TEST(PlateFamily, GeneratorCoversItsKinds) {
   std::map<std::string, int> kinds;
   std::set<std::string> variants;
   for (std::uint64_t seed = 0; seed < 400; ++seed) {
-    Rng rng = first_attempt(seed);
+    Rng rng = test::first_attempt("plate", seed);
     nlohmann::json q;
     const Shape s = plate_part(rng, q);
     SCOPED_TRACE(q.dump());
@@ -113,7 +108,7 @@ TEST(PlateFamily, SixtySeedsAreOneSolidInRange) {
 TEST(PlateFamily, SectionsAndHolesSurviveVoxelisation) {
   int flat = 0, holed = 0, pairs = 0, links = 0;
   for (std::uint64_t seed = 0; seed < 400 && (flat < 3 || holed < 3 || pairs < 3 || links < 3); ++seed) {
-    Rng rng = first_attempt(seed);
+    Rng rng = test::first_attempt("plate", seed);
     nlohmann::json q;
     plate_part(rng, q);
     const std::string kind = q["kind"];
@@ -135,7 +130,7 @@ TEST(PlateFamily, SectionsAndHolesSurviveVoxelisation) {
     SCOPED_TRACE(p.params.dump());
     EXPECT_EQ(p.params["parameters"], q);  // the same design as drawn here
     EXPECT_FALSE(p.params.contains("dropped_island_voxels"));
-    const std::int64_t n = tunnels(p.grid);
+    const std::int64_t n = test::tunnels(p.grid);
     if (is_flat) {
       const auto e = test::solid_extent(p.grid);
       EXPECT_NEAR(e[1], t, 1.01 * opts.voxel);

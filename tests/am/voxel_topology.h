@@ -101,6 +101,9 @@ inline std::int64_t overhang_faces(const VoxelGrid& g) {
   return n;
 }
 
+/// Through-holes and handles of one face-connected solid: 1 - chi + cavities.
+inline std::int64_t tunnels(const VoxelGrid& g) { return 1 + enclosed_cavities(g) - euler_characteristic(g); }
+
 /// Extent of the solid voxels along each axis, mm.
 inline std::array<double, 3> solid_extent(const VoxelGrid& g) {
   std::array<int, 3> lo = {g.nx, g.ny, g.nz}, hi = {-1, -1, -1};
