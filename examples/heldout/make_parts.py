@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the thirty-two held-out parts: closed binary STLs (millimetres, standing on z = 0) of
+"""Writes the forty held-out parts: closed binary STLs (millimetres, standing on z = 0) of
 the kinds of parts users print, made without any of flare-surrogate's part families. The first ten:
 a turned bushing, a spur gear, a pipe elbow, raised lettering, a twisted vase, a phone stand, a
 hook, a dome, a hex standoff and an upright spoked wheel. Six more, added once the `sweep` and
@@ -14,10 +14,14 @@ blade on a fir-tree root, a universal-joint yoke, a nozzle with a tilted cone, a
 and a drone motor arm. Eight more "fresh" ones, a second set, added in session 17 before a family of
 thin plates and vanes standing on edge joined training, again none a sibling of a family or of the
 parts above: a steering knuckle, a hip stem, a curved spinal fusion cage, a bicycle head lug, a chess
-knight, an aircraft bell crank with clevis forks, a pump volute and a hydraulic valve body. Each is
-a signed distance field in numpy, contoured by VTK's flying edges and decimated (the first ten to
-6,000 triangles, the others to 4,000); `parts.txt` gets each part's voxel size for about 12,000
-nodes.
+knight, an aircraft bell crank with clevis forks, a pump volute and a hydraulic valve body. Eight
+more "fresh" ones, a third set, added in session 18 before a family of lofted bodies joined
+training, again none a sibling of a family (nor of a lofted post, stem, handle, horn or arm) or of
+the parts above: a suspension control arm, a two-blade propeller hub, a femoral knee component, a
+Pelton turbine bucket, a watch case, a single-throw crankshaft, a bicycle handlebar stem and a
+mallet putter head. Each is a signed distance field in numpy, contoured by VTK's flying edges and
+decimated (the first ten to 6,000 triangles, the others to 4,000); `parts.txt` gets each part's
+voxel size for about 12,000 nodes.
 
     /usr/bin/python3 examples/heldout/make_parts.py examples/heldout   # python3-vtk9, numpy
 
@@ -26,8 +30,8 @@ for real CAD parts: the training data never contains them. Since `sweep` and `sh
 families, elbow, hook, vase and dome have siblings there; the real-part target is judged on the
 other twelve, whose shapes no family makes, and each set of eight fresh parts is scored as a group
 of its own. Deterministic: the same files on every run; the first ten files are the same as before
-the six were added, the first sixteen the same as before the eight, and the first twenty-four the
-same as before the second eight.
+the six were added, the first sixteen the same as before the eight, the first twenty-four the same
+as before the second eight, and the first thirty-two the same as before the third eight.
 """
 import math
 import os
@@ -621,6 +625,168 @@ def valve(p):  # hydraulic valve body on a square flange: stepped cartridge cavi
     return diff(d, *cuts)
 
 
+# --- eight more, "fresh, third set": added in session 18 before a family of lofted bodies joined
+# training. Parts of kinds printed in metal, none a sibling of a family (nor of a lofted post, stem,
+# handle, horn or arm) or of the parts above.
+def poly2d(u, v, pts):  # signed distance to a closed polygon in the (u, v) plane (negative inside)
+    pts = [np.asarray(q, float) for q in pts]
+    d = np.full(u.shape, np.inf)
+    s = np.ones(u.shape)
+    for a, b in zip(pts, pts[1:] + pts[:1]):
+        e = b - a
+        wu, wv = u - a[0], v - a[1]
+        t = np.clip((wu * e[0] + wv * e[1]) / (e @ e), 0, 1)
+        d = np.minimum(d, np.hypot(wu - t * e[0], wv - t * e[1]))
+        c1, c2, c3 = v >= a[1], v < b[1], e[0] * wv > e[1] * wu  # inside: an odd number of edges crossed
+        flip = (c1 & c2 & c3) | (~c1 & ~c2 & ~c3)
+        s = np.where(flip, -s, s)
+    return s * d
+
+
+def wishbone(p):  # lower control arm lying flat: I-section A-frame, front sleeve, rear bushing, ball joint
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    flat = p * np.array([1.0, 1.0, 0.0])
+    F, R, B = (-13.0, 0.0, 0.0), (13.0, 3.0, 0.0), (-9.0, 24.0, 0.0)  # the pivots, in plan
+    zc, hh, web = 6.0, 4.5, 1.1  # mid-plane, half height of the flanges, half the web's thickness
+    arms = smin(2.0, cone(flat, F, B, 4.5, 3.8), cone(flat, R, B, 4.5, 3.8), cone(flat, F, R, 3.0, 3.0))
+    tri = poly2d(x, y, [F[:2], R[:2], B[:2]])
+    plan = smin(2.0, arms, tri)
+    window = poly2d(x, y, [(-7.5, 5.0), (5.5, 6.0), (-7.0, 16.5)]) + 0.5  # the lightening hole, rounded
+    body = inter(plan, np.abs(z - zc) - hh)
+    pockets = inter(plan + 1.8, -(window - 1.8), web - np.abs(z - zc))  # both faces: an I-section
+    frame = diff(body, pockets, window)
+    sleeve = cyl_x(p, 0, zc, 6.0, -19, -7)  # the front bushing, along x
+    rear = cyl_z(p, 13, 3, 6.5, 0, 12)  # the rear bushing, vertical
+    joint = cyl_z(p, -9, 24, 6.5, 0, 11.5)  # the ball-joint housing
+    tab = cyl_z(p, 3.5, 16.0, 3.2, 2.5, 9.5)  # the stabiliser link's mount
+    d = smin(1.5, frame, sleeve, rear, joint, tab)
+    return diff(d, cyl_x(p, 0, zc, 3.8, -20, -6), cyl_z(p, 13, 3, 4.3, -1, 13), cyl_z(p, -9, 24, 4.2, -1, 13),
+                cyl_z(p, -9, 24, 4.9, -1, 2.5), cyl_z(p, 3.5, 16.0, 1.5, 0, 11))
+
+
+def prophub(p):  # two-blade ground-adjustable propeller hub on its flange: barrel, split blade sockets
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    zs = 13.0  # the blades' pitch axis
+    flange = cyl_z(p, 0, 0, 14, 0, 3.5)
+    barrel = cyl_z(p, 0, 0, 8, 0, 23)
+    sockets = cyl_x(p, 0, zs, 6.0, -19, 19)
+    ears = inter(rrect(np.abs(x), z, (10.0, zs), (18.5, zs + 8.5), 2.0), np.abs(y) - 4.0)  # clamp bosses
+    d = smin(1.5, union(flange, barrel), sockets, ears)
+    cuts = [cyl_z(p, 0, 0, 4.5, -1, 24), cyl_z(p, 0, 0, 6.0, -1, 1.5),  # shaft bore, pilot recess
+            cyl_x(p, 0, zs, 3.8, 7.5, 20), cyl_x(p, 0, zs, 3.8, -20, -7.5),  # the blade shanks' bores
+            cyl_x(p, 0, zs, 4.5, 16, 20), cyl_x(p, 0, zs, 4.5, -20, -16),  # bearing seats
+            inter(np.abs(y) - 0.7, zs - z, 9.5 - np.abs(x))]  # the clamp slits
+    cuts += [cyl_y(p, sx * xc, zs + 5.8, 1.4, -6, 6) for sx in (-1, 1) for xc in (12.6, 16.0)]  # clamp bolts
+    cuts += [cyl_z(p, 11 * math.cos(t), 11 * math.sin(t), 1.6, -1, 4.5) for t in np.arange(6) * math.pi / 3
+             + math.pi / 6]
+    return diff(d, *cuts)
+
+
+def knee(p):  # femoral knee component on its distal condyles: anterior flange, chamfers, posterior condyles
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]  # x across, y anterior, z proximal
+    bone = poly2d(y, z, [(9.0, 60), (9.0, 11), (5.5, 4), (-7.5, 4), (-11.0, 9), (-11.0, 60)])  # the box cuts
+    ell = (np.hypot((y + 2.0) / 12.0, (z - 13.0) / 13.0) - 1) * 12.0  # distal and posterior condyles
+    outer = smin(2.0, ell, rrect(y, z, (-2.0, 4.0), (12.0, 70), 6.0))  # the articular surface, side view
+    half = 14.0 - 0.25 * np.maximum(z - 12, 0) * (y > 0)  # the flange narrows upwards
+    d = smax(4.0, outer, np.abs(x) - half)
+    d = inter(d, -bone, z - np.where(y > 0, 26.0, 19.0))
+    groove = np.hypot(x, outer - 1.8 - 1.5 * np.clip(6.5 - y, 0, 1.5)) - 3.2  # the trochlear groove, down the front
+    notch = rrect(x, y, (-3.8, -30), (3.8, 2.5), 3.0)  # between the condyles
+    pegs = [smin(0.8, cyl_z(p, sx * 8.5, -1.5, 2.2, 3, 11), sphere(p, (sx * 8.5, -1.5, 11), 2.2)) for sx in (-1, 1)]
+    return union(smax(1.0, diff(d, groove), -notch), *pegs)
+
+
+def pelton(p):  # Pelton turbine bucket standing on its root: two cups, a splitter, the notch, bolt holes
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+
+    def ellipsoid(c, r):
+        q = (p - np.asarray(c)) / np.asarray(r)
+        k0 = np.linalg.norm(q, axis=-1)
+        k1 = np.linalg.norm(q / np.asarray(r), axis=-1)
+        return k0 * (k0 - 1) / np.maximum(k1, 1e-9)
+
+    shell = smin(2.0, *[ellipsoid((sx * 7, 0, 22.5), (8.0, 6.2, 12.8)) for sx in (-1, 1)])
+    cups = union(*[ellipsoid((sx * 7, -0.6, 22.5), (6.3, 5.0, 11.0)) for sx in (-1, 1)])  # open towards -y
+    root = inter(rrect(y, z, (-2.0, -3), (9.0, 10.5), 2.0), rrect(x, z, (-5.5, -3), (5.5, 10.5), 2.0))
+    neck = inter(rrect(x, z, (-4.0, 6.0), (4.0, 19.0), 3.0), np.abs(y - 2.5) - 3.0)  # behind the splitter
+    body = smin(2.5, inter(smin(2.0, shell, neck), -y), root)
+    notch = inter(rrect(x, z, (-4.2, 31.0), (4.2, 45), 3.5), y - 3.0)  # for the jet, at the tip
+    holes = [cyl_x(p, yc, 5.0, 1.6, -7, 7) for yc in (0.8, 6.4)]
+    return diff(body, cups, notch, *holes)
+
+
+def watch(p):  # watch case middle on its back: crystal and case-back seats, four lugs, crown and guards
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    rho = np.hypot(x, y)
+    case = inter(rrect(rho, z, (-15.0, 0), (15.0, 9), 1.5), (rho + z - 22.0) / math.sqrt(2))  # a sloped bezel
+    v = np.abs(y)
+    slope = (z - 9.0 + 0.5 * np.maximum(v - 12.5, 0)) / math.hypot(1, 0.5)  # the lugs' tops fall towards the tips
+    lug = inter(rrect(v, z, (9.0, 1.5), (19.5, 9.0), 1.8), slope, np.abs(np.abs(x) - 9.1) - 1.5)
+    guards = inter(rrect(x, y, (11.0, -5.5), (17.8, 5.5), 2.5), np.abs(z - 4.5) - 3.0)
+    tube = cyl_x(p, 0, 4.5, 1.7, 14, 17.3)
+    body = smin(1.2, case, lug, guards)
+    recess = inter(rrect(y, z, (-2.8, 1.6), (2.8, 7.4), 1.2), 15.4 - x)  # for the crown, between the guards
+    body = union(diff(body, recess), tube)
+    cuts = [cyl_z(p, 0, 0, 13.0, -1, 2.5), cyl_z(p, 0, 0, 12.2, 2, 7), cyl_z(p, 0, 0, 11.6, 6.5, 10),
+            cyl_x(p, 0, 4.5, 0.9, 11, 18),  # the crown tube's bore, into the case
+            inter(np.hypot(v - 17.0, z - 3.5) - 0.8, np.abs(np.abs(x) - 9.1) - 2.0)]  # spring-bar holes
+    return diff(body, *cuts)
+
+
+def crank(p):  # single-throw crankshaft on its main journal: webs with counterweights, hollow crankpin
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    rho = np.hypot(x, y)
+    flat = p * np.array([1.0, 1.0, 0.0])
+    throw = union(cone(flat, (0, 0, 0), (8, 0, 0), 7.0, 5.5), rho - 7.0, np.hypot(x - 8, y) - 5.5)
+    throw = smin(2.5, throw, smax(2.0, rho - 12.5, x + 1.0))  # and the counterweight
+    webs = [smax(0.8, throw, np.abs(z - zw) - 2.25) for zw in (10.25, 21.75)]
+    mains = [cyl_z(p, 0, 0, 5.5, 0, 8.5), cyl_z(p, 0, 0, 5.5, 23.5, 30), cone(p, (0, 0, 29.9), (0, 0, 34), 5.5, 4.0)]
+    pin = cyl_z(p, 8, 0, 4.5, 11, 23)
+    d = smin(1.0, *webs, *mains, pin)
+    cuts = [box(p, (3.6, -1.2, -1), (6.0, 1.2, 6.0)),  # a keyway
+            cyl_z(p, 8, 0, 2.2, 7, 25),  # the hollow crankpin
+            capsule(p, (-4.0, 0, 4.5), (10.5, 0, 16.5), 1.0),  # the oil drilling, main journal to pin
+            cyl_z(p, 0, 0, 1.8, 27, 35)]  # the threaded hole for the flywheel bolt
+    return diff(d, *cuts)
+
+
+def barstem(p):  # bicycle handlebar stem on its steerer clamp: pinch bolts, extension, bar clamp with bosses
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    t = math.radians(6)
+    zb = 10.0 + 19.0 * math.tan(t)  # the bar's axis, at x = 19
+    clamp = cyl_z(p, 0, 0, 7.5, 0, 20)
+    pinch = [cyl_y(p, -9.6, zc, 3.0, -5.0, 5.0) for zc in (4.5, 15.5)]
+    u, w = x * math.cos(t) + (z - 10) * math.sin(t), (z - 10) * math.cos(t) - x * math.sin(t)  # along, up
+    ext = inter(rrect(y, w, (-6.0, -5.0), (6.0, 5.0), 2.5), -u, u - 19)
+    ring = inter(cyl_y(p, 19, zb, 7.2, -8, 8), x - 19.8)  # the rear half: the faceplate bolts on in front
+    ears = inter(rrect(x, z, (12.5, zb - 10.0), (19.8, zb + 10.0), 2.0), np.abs(y) - 8.0)  # for the faceplate
+    d = smin(1.5, clamp, *pinch, ext, union(ring, ears))
+    cuts = [cyl_z(p, 0, 0, 5.6, -1, 21), inter(np.abs(y) - 0.7, x + 4),  # the steerer's bore and the slit
+            cyl_y(p, 19, zb, 5.5, -9, 9)]  # the bar
+    cuts += [cyl_y(p, -9.6, zc, 1.5, -6, 6) for zc in (4.5, 15.5)]
+    cuts += [cone(p, (13.5, sy * 4.5, zb + sz * 7.6), (21.0, sy * 4.5, zb + sz * 7.6), 1.1, 1.1)
+             for sy in (-1, 1) for sz in (-1, 1)]
+    return diff(d, *cuts)
+
+
+def putter(p):  # mallet putter head on its sole: pockets either side of a sight rib, weight pods, plumber's neck
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]  # the face looks to -y, the heel is at -x
+    ell = (np.hypot(x / 16.0, (y - 9.0) / 12.0) - 1) * 12.0
+    plan = inter(smin(2.0, rrect(x, y, (-16, 0), (16, 9), 2.5), ell), -y)
+    top = 9.0 - 0.12 * y
+    head = smax(1.5, plan, z - top)
+    pockets = inter(plan + 2.5, 6.5 - y, 1.8 - np.abs(x), 3.0 - z)
+    pods = [cyl_z(p, sx * 8.0, 15.0, 3.0, 0, 6.0) for sx in (-1, 1)]
+    head = union(diff(head, pockets), *pods)
+    s = np.array([-math.sin(math.radians(20)), 0, math.cos(math.radians(20))])  # the shaft's lie
+    a = np.array([-14.0, -1.5, 14.0])
+    neck = smin(1.0, box(p, (-12.0, 1.0, 5), (-8.0, 5.0, 16.5)), capsule(p, (-10.0, 3.0, 15), a, 1.8),
+                cone(p, a, a + 12 * s, 3.0, 3.0))
+    d = smin(1.0, head, neck)
+    ports = [cyl_z(p, sx * 8.0, 15.0, 1.8, -1, 4) for sx in (-1, 1)]  # weight screws, from the sole
+    return diff(d, cone(p, a + 4 * s, a + 13 * s, 2.0, 2.0), *ports)
+
+
 PARTS = [("bushing", bushing), ("gear", gear), ("elbow", elbow), ("lettering", lettering),
          ("vase", vase), ("stand", stand), ("hook", hook), ("dome", dome),
          ("standoff", standoff), ("wheel", wheel)]
@@ -637,6 +803,9 @@ NEWER_PARTS = [("hinge", hinge), ("conrod", conrod), ("clamp", clamp), ("blade",
 # The second eight "fresh" ones, made as the six are, after them: the files before stay the same.
 FRESH2_PARTS = [("knuckle", knuckle), ("stem", stem), ("cage", cage), ("lug", lug), ("knight", knight),
                 ("bellcrank", bellcrank), ("volute", volute), ("valve", valve)]
+# The third eight "fresh" ones, made as the six are, after the second eight: the files before stay the same.
+FRESH3_PARTS = [("wishbone", wishbone), ("prophub", prophub), ("knee", knee), ("pelton", pelton), ("watch", watch),
+                ("crank", crank), ("barstem", barstem), ("putter", putter)]
 
 
 def contour(sdf, triangles=TRIANGLES, merge=False):
@@ -686,7 +855,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     lines = []
     todo = [(n, f, TRIANGLES, False) for n, f in PARTS]
-    todo += [(n, f, NEW_TRIANGLES, True) for n, f in NEW_PARTS + NEWER_PARTS + FRESH2_PARTS]
+    todo += [(n, f, NEW_TRIANGLES, True) for n, f in NEW_PARTS + NEWER_PARTS + FRESH2_PARTS + FRESH3_PARTS]
     for name, sdf, triangles, merge in todo:
         surf = contour(sdf, triangles, merge)
         mass = vtk.vtkMassProperties()
