@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "am/part_csg.h"
+#include "am/part_loft.h"
 #include "am/part_params.h"
 #include "am/part_pattern.h"
 #include "am/part_plate.h"
@@ -321,6 +322,13 @@ const std::vector<PartFamily>& family_table() {
                       "leaves on a knuckle (a hinge on end), a twisted airfoil on a root, or a flat lever on "
                       "its foot with an eye; 12-60 mm tall",
        .build = plate_part,
+       .one_solid = true,
+       .added_later = true},
+      {.name = "loft",
+       .description = "lofted body: a section (ellipse, rounded rectangle, egg or polygon, morphing) tapered, "
+                      "bulging, flared and twisted along a leaning or bent spine, solid or hollow, standing "
+                      "(with a bore, a branch or head, a foot) or lying (with end bosses); 12-80 mm",
+       .build = loft_part,
        .one_solid = true,
        .added_later = true},
   };

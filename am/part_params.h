@@ -4,10 +4,14 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <numbers>
 
 #include "am/rng.h"
 
 namespace flare::am {
+
+/// Degrees (as parameters are recorded) to radians.
+inline double radians(double degrees) { return degrees * std::numbers::pi / 180; }
 
 /// Rounds to 0.01: drawn values are recorded in the JSON exactly as they are used.
 inline double round2(double v) { return std::round(v * 100) / 100; }

@@ -21,8 +21,6 @@ namespace {
 
 constexpr double kPi = std::numbers::pi;
 
-double radians(double degrees) { return degrees * kPi / 180; }
-
 // Round holes through a plate, in its (u, v) plane. Only the sign of a shape's function is used
 // (am/sdf.h), so a plate is the set where its outline, its thickness and its holes all agree.
 struct Holes {

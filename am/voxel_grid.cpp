@@ -110,6 +110,32 @@ IslandReport keep_plate_connected(VoxelGrid& g) {
   return r;
 }
 
+std::int64_t fill_pinholes(VoxelGrid& g, std::int64_t max_voxels) {
+  VoxelGrid empty = g;  // the complement: its components are the empty regions
+  for (auto& v : empty.solid) v = !v;
+  std::vector<std::int32_t> labels;
+  const int regions = label_components(empty, labels);
+  std::vector<std::int64_t> size(std::size_t(regions), 0);
+  std::vector<std::uint8_t> open(std::size_t(regions), 0);
+  for (int k = 0; k < g.nz; ++k)
+    for (int j = 0; j < g.ny; ++j)
+      for (int i = 0; i < g.nx; ++i) {
+        const std::int32_t l = labels[g.index(i, j, k)];
+        if (l < 0) continue;
+        ++size[std::size_t(l)];
+        if (i == 0 || j == 0 || k == 0 || i + 1 == g.nx || j + 1 == g.ny || k + 1 == g.nz) open[std::size_t(l)] = 1;
+      }
+  std::int64_t filled = 0;
+  for (std::int64_t v = 0; v < g.size(); ++v) {
+    const std::int32_t l = labels[v];
+    if (l >= 0 && !open[std::size_t(l)] && size[std::size_t(l)] <= max_voxels) {
+      g.solid[v] = 1;
+      ++filled;
+    }
+  }
+  return filled;
+}
+
 IslandReport keep_largest_component(VoxelGrid& g) {
   IslandReport r;
   std::vector<std::int32_t> labels;

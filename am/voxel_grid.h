@@ -47,6 +47,13 @@ IslandReport keep_plate_connected(VoxelGrid& grid);
 /// them as dropped islands.
 IslandReport keep_largest_component(VoxelGrid& grid);
 
+/// Fills every face-connected region of empty voxels that does not reach the grid's boundary (an
+/// enclosed cavity: powder trapped in the part) and has at most `max_voxels` voxels: the
+/// pinholes that sampling a slanted or twisted wall at voxel centres can leave. Larger cavities
+/// are left alone (a design that makes one should be caught by its family's tests).
+/// @return the number of voxels filled
+std::int64_t fill_pinholes(VoxelGrid& grid, std::int64_t max_voxels);
+
 /// Face-connected components of the solid voxels: label per voxel (-1 empty, else 0..count-1).
 /// @param[out] labels  nx*ny*nz
 /// @return number of components

@@ -112,6 +112,11 @@ TEST_F(AmCli, PartPlateIsListedAndBuilds) {
   EXPECT_TRUE(params.contains("kind") && params.contains("height") && params.contains("thickness")) << params;
 }
 
+TEST_F(AmCli, PartLoftIsListedAndBuilds) {
+  const auto params = listed_and_built("loft", 5000, 30000);
+  EXPECT_TRUE(params.contains("kind") && params.contains("size") && params.contains("section_bottom")) << params;
+}
+
 TEST_F(AmCli, VoxelizeClosedStl) {
   write_box_stl(p("box.stl"), 4, 3, 2);
   auto r = run("am voxelize " + p("box.stl") + " --voxel 0.5 -o " + p("box.vtu"));

@@ -65,12 +65,12 @@ TEST(DatasetGen, PlanDependsOnlyOnSeedAndIndex) {
   EXPECT_EQ(same, 0);
 }
 
-// csg, sweep, shell, pattern and plate came after the first 14 families: a dataset that gains them keeps
+// csg, sweep, shell, pattern, plate and loft came after the first 14 families: a dataset that gains them keeps
 // the plan of every sample that does not become one of their parts.
 TEST(DatasetGen, AddingCsgKeepsTheOtherSamplesPlans) {
   const std::vector<std::string> original(part_families().begin(), part_families().begin() + 14);
   ASSERT_EQ(original.back(), "composite");
-  ASSERT_EQ(part_families().size(), 19u);
+  ASSERT_EQ(part_families().size(), 20u);
   DatasetOptions all;  // the default list: every family
   DatasetOptions listed;
   listed.families = part_families();
@@ -84,12 +84,12 @@ TEST(DatasetGen, AddingCsgKeepsTheOtherSamplesPlans) {
     const SampleRecord r = plan_sample(all, i);
     EXPECT_EQ(r.part_seed, part_seed) << i;
     if (r.family == "csg" || r.family == "sweep" || r.family == "shell" || r.family == "pattern" ||
-        r.family == "plate")
+        r.family == "plate" || r.family == "loft")
       ++csg;
     else EXPECT_EQ(r.family, before) << i;
     EXPECT_EQ(plan_sample(listed, i).family, r.family) << i;
   }
-  EXPECT_NEAR(csg, 5 * n / 19.0, 96);  // 5 in 19, about 4 standard deviations
+  EXPECT_NEAR(csg, 6 * n / 20.0, 100);  // 6 in 20, about 4 standard deviations
 
   // A list without csg draws exactly as before; a mixed list is uniform; csg alone is all csg.
   DatasetOptions old_three = tiny("unused", 10), mixed = old_three, only = old_three;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Geometry>
+#include <algorithm>
 #include <set>
 
 #include "am/voxel_grid.h"
@@ -115,6 +116,29 @@ TEST(VoxelGrid, KeepLargestComponentDropsTheSmallerOnes) {
   IslandReport again = keep_largest_component(g);
   EXPECT_EQ(again.components, 1);
   EXPECT_EQ(again.dropped_voxels, 0);
+}
+
+// A 7x7x7 block: a lone empty voxel inside is a pinhole (filled); an enclosed 3x3x3 void is
+// larger than the limit (kept); a pocket that reaches the grid's boundary is open (kept).
+TEST(VoxelGrid, FillPinholesFillsOnlySmallEnclosedVoids) {
+  VoxelGrid g = VoxelGrid::empty(Eigen::Vector3d::Zero(), 1.0, 7, 7, 7);
+  std::fill(g.solid.begin(), g.solid.end(), 1);
+  auto clear = [&](int i0, int i1, int j0, int j1, int k0, int k1) {
+    for (int k = k0; k <= k1; ++k)
+      for (int j = j0; j <= j1; ++j)
+        for (int i = i0; i <= i1; ++i) g.solid[g.index(i, j, k)] = 0;
+  };
+  clear(1, 1, 1, 1, 1, 1);  // pinhole
+  clear(3, 5, 3, 5, 3, 5);  // enclosed, 27 voxels
+  clear(1, 1, 5, 6, 5, 5);  // open to the boundary at j = 6
+  const std::int64_t solid = g.count_solid();
+  EXPECT_EQ(fill_pinholes(g, 8), 1);
+  EXPECT_TRUE(g.at(1, 1, 1));
+  EXPECT_FALSE(g.at(4, 4, 4));
+  EXPECT_FALSE(g.at(1, 5, 5));
+  EXPECT_EQ(g.count_solid(), solid + 1);
+  EXPECT_EQ(fill_pinholes(g, 27), 27);  // the void too, once it is within the limit
+  EXPECT_FALSE(g.at(1, 6, 5));
 }
 
 TEST(VoxelMesh, EmptyGridIsAnInputError) {
