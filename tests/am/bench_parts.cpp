@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   std::vector<double> size, nodes, attempts, seconds, voxel;
   int tunnels = 0, cavities = 0, overhangs = 0, failed = 0, dropped = 0;
   double dropped_most = 0;  // largest share of a part's voxels dropped as islands
+  int pinholes = 0;         // parts in which make_part filled a pinhole
   std::map<std::string, int> bodies, features;
   std::printf(
       "seed\tattempt\tnodes\tvoxel_mm\tsize_mm\tseconds\ttunnels\tcavities\toverhang_"
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
         attempts.push_back(p.params["attempt"].get<double>());
     seconds.push_back(sec), voxel.push_back(p.grid.voxel);
     tunnels += holes > 0, cavities += cav > 0, overhangs += over > 0;
+    pinholes += p.params.contains("filled_pinhole_voxels");
     if (p.params.contains("dropped_island_voxels")) {
       const double n = p.params["dropped_island_voxels"].get<double>();
       ++dropped, dropped_most = std::max(dropped_most, n / (n + double(p.grid.count_solid())));
@@ -99,8 +101,8 @@ int main(int argc, char** argv) {
   for (double a : attempts) retried += a > 0;
   std::printf("\nretried: %d of %d; with tunnels: %d, enclosed cavities: %d, overhangs: %d\n",
               retried, n, tunnels, cavities, overhangs);
-  std::printf("islands dropped in %d parts, at most %.2g%% of a part's voxels\n", dropped,
-              100 * dropped_most);
+  std::printf("islands dropped in %d parts, at most %.2g%% of a part's voxels; pinholes filled in %d\n", dropped,
+              100 * dropped_most, pinholes);
   std::printf("bodies:");
   for (const auto& [k, v] : bodies) std::printf(" %s %d", k.c_str(), v);
   std::printf("\nfeatures:");
