@@ -18,7 +18,7 @@ int run(const flare::app::Args& args) {
   po::options_description opts("options");
   opts.add_options()
       ("count", po::value(&d.count)->required(), "number of parts (sample_00000.vtu ...)")
-      ("out", po::value(&out)->required(), "output folder (created if missing)")
+      ("out,o", po::value(&out)->required(), "output folder (created if missing)")
       ("seed", po::value(&d.seed)->default_value(0), "dataset seed: sample i depends only on (seed, i)")
       ("nodes", po::value(&nodes)->default_value(nodes), "node range MIN..MAX per part")
       ("jobs,j", po::value(&d.jobs)->default_value(int(std::max(1u, std::thread::hardware_concurrency()))),
@@ -38,7 +38,7 @@ int run(const flare::app::Args& args) {
   po::variables_map vm;
   if (!flare::app::parse_args(
           "am dataset", args, opts, {}, vm,
-          "am dataset --count N --out DIR [--seed S] [--nodes MIN..MAX] [--jobs J] [--material M] [--layer-height MM | --layers K] [--device cuda]",
+          "am dataset --count N -o DIR [--seed S] [--nodes MIN..MAX] [--jobs J] [--material M] [--layer-height MM | --layers K] [--device cuda]",
           "  flare-surrogate am dataset --count 20 --out lpbf --nodes 5000..20000 --jobs 2\n"
           "  flare-surrogate am dataset --count 1400 --out lpbf --seed 7 --jobs 16   (rerun to resume)\n"
           "  flare-surrogate am dataset --count 5000 --out lpbf --device cuda       (GPU, parts batched)\n"

@@ -196,7 +196,8 @@ TEST_F(AmCli, DatasetRunsAndResumes) {
   ASSERT_EQ(first.code, 0) << first.out;
   EXPECT_NE(first.out.find("2 generated"), std::string::npos) << first.out;
   EXPECT_TRUE(fs::exists(dir / "ds" / "manifest.csv"));
-  auto second = run(args);
+  // -o is --out (as for every other command's output): the same folder, so the parts are reused.
+  auto second = run("am dataset --count 2 -o " + p("ds") + " --nodes 200..800 --jobs 2 --layers 2 --families wall,tube");
   EXPECT_EQ(second.code, 0) << second.out;
   EXPECT_NE(second.out.find("0 generated, 2 reused"), std::string::npos) << second.out;
 }
