@@ -122,7 +122,7 @@ std::vector<std::array<double, 2>> spread_holes(Rng& rng, json& p, double lo, do
   const double f = uniform2(rng, 0.4, 0.9);  // of the room
   for (int k = 0; k < n; ++k) {
     const double at = lo + (hi - lo) * (k + 0.5) / n;
-    const double r = round2(std::min({f * room(at), 0.5 * ((hi - lo) / n - t), 0.5 * (hi - lo)}));
+    const double r = round2(std::min(f * room(at), 0.5 * ((hi - lo) / n - t)));
     if (r >= t) holes.push_back({at, r});  // two voxels across at least, so the hole stays open
   }
   p["holes"] = int(holes.size());
@@ -171,17 +171,18 @@ Shape standing(Rng& rng, json& p, double H, double t) {
   const double hole_dir = radians(uniform2(rng, 0, 180));
   const double lo = std::max(0.1 * H, floor_z + t), hi = 0.9 * H;
   const auto holes = spread_holes(rng, p, lo, hi, t, [&](double z) { return b0 * prof(z / H) - t; });
+  const Vector2d across(-std::sin(hole_dir), std::cos(hole_dir));  // horizontal, normal to the holes
   Shape body;
   body.sdf = [=](const Vector3d& q) {
     const double s = std::clamp(q.z() / H, 0.0, 1.0), f = prof(s);
     const Vector2d uv = local(q, s);
-    double d = std::max({sec(s, uv.x(), uv.y(), a0 * f, b0 * f), -q.z(), q.z() - H});
-    if (hollow) d = std::max(d, -std::max(sec(s, uv.x(), uv.y(), a0 * f, b0 * f) + w, floor_z - q.z()));
+    const double d0 = sec(s, uv.x(), uv.y(), a0 * f, b0 * f);
+    double d = std::max({d0, -q.z(), q.z() - H});
+    if (hollow) d = std::max(d, -std::max(d0 + w, floor_z - q.z()));
     if (bore) d = std::max(d, -std::max(uv.norm() - rb, bore_from - q.z()));
-    const Vector2d e(std::cos(hole_dir), std::sin(hole_dir));
     for (const auto& [z, r] : holes) {
-      const Vector2d c = centre(z / H), x = Vector2d(q.x(), q.y()) - c;
-      d = std::max(d, r - std::hypot(x.dot(Vector2d(-e.y(), e.x())), q.z() - z));
+      const Vector2d x = Vector2d(q.x(), q.y()) - centre(z / H);
+      d = std::max(d, r - std::hypot(x.dot(across), q.z() - z));
     }
     return d;
   };
