@@ -256,7 +256,8 @@ Shape standing(Rng& rng, json& p, double H, double t) {
     const double R = R0 + std::abs(lean) * fh;
     Shape foot = disc ? cylinder(2, Vector3d::Zero(), R + m, 0, fh) : box(Vector3d(-R - m, -R - m, 0), Vector3d(R + m, R + m, fh));
     const double rh = round2(0.5 * m - t);
-    if (rh >= 0.5 && rng.chance(0.6)) {
+    const bool bolts = rh >= 0.5 * t && rng.chance(0.6);
+    if (bolts) {
       const int n = disc ? rng.integer(3, 6) : 4;
       q["bolt_holes"] = n;
       q["bolt_radius"] = rh;
@@ -267,7 +268,8 @@ Shape standing(Rng& rng, json& p, double H, double t) {
       }
     }
     s = unite(s, foot);
-    thinnest = std::min(thinnest, fh);
+    // The bolt holes (at least t across) and the ligaments of t beside them must be resolved too.
+    thinnest = std::min({thinnest, fh, bolts ? t : fh});
   }
   s.min_feature = thinnest;
   return s;
@@ -329,7 +331,10 @@ Shape lying(Rng& rng, json& p, double L, double t) {
       const double he = draw(rng, q, k == 0 ? "height_end" : "height_start", 0.8 * top, std::max(1.8 * top, top + t));
       const Vector3d at((se - 0.5) * L, y_of(se), 0);
       Shape boss = cylinder(2, at, re, 0, he);
-      if (re >= 2 * t + 1) boss = subtract(boss, cylinder(2, at, round2(uniform2(rng, 0.3, 0.6) * (re - t)), -1, he + 1));
+      if (re >= 2 * t + 1) {  // a bore of at least t across, a wall of at least t round it
+        boss = subtract(boss, cylinder(2, at, round2(uniform2(rng, 0.3, 0.6) * (re - t)), -1, he + 1));
+        thinnest = std::min(thinnest, t);
+      }
       s = unite(s, boss);
     }
     s.min_feature = thinnest;
