@@ -43,9 +43,11 @@ mkdir -p "$OUT"
 # WAIT seconds from the call's start, or less: it ends once every member has finished every run
 # (one "train pid" line each in stages.txt), so a `stop` that follows training wastes no budget.
 trained() {
-  local runs members
+  local runs members done
   runs=$(echo ${EPOCHS:-150} | wc -w); members=$(echo $MEMBERS | wc -w)
-  [ "$(grep -c "train pid" "$W/stages.txt" 2>/dev/null)" -ge $((runs * members)) ]
+  # No stages.txt yet (the parts are still being made): grep prints nothing, and none are done.
+  done=$(grep -c "train pid" "$W/stages.txt" 2>/dev/null)
+  [ "${done:-0}" -ge $((runs * members)) ]
 }
 pause() { while [ $(( ${WAIT:-0} - (SECONDS - T0) )) -gt 0 ] && ! trained; do sleep 5; done; }
 fs_bin() { cat "$W/fsbin" 2>/dev/null || echo flare-surrogate-safe; }

@@ -147,3 +147,12 @@ TEST_F(RetrainSession, LaterCallsTakeTheSettingsOfStart) {
   EXPECT_NE(r.out.find("SEED=3\n"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("SEED=14"), std::string::npos) << r.out;
 }
+
+// A `wait` while the parts are still being made (no stages.txt yet) waits its WAIT quietly:
+// session 19's first `wait` printed "integer expression expected" every 5 s for 9 minutes.
+TEST_F(RetrainSession, WaitBeforeAnyStageIsQuiet) {
+  const auto r = run_command("cd " + dir.string() + " && W=" + (dir / "w0").string() +
+                             " WAIT=6 EPOCHS=3 MEMBERS=1 bash " + FLARE_SOURCE_DIR +
+                             "/scripts/device/retrain_call.sh wait");
+  EXPECT_EQ(r.out.find("integer expression"), std::string::npos) << r.out;
+}

@@ -53,8 +53,8 @@ TEST(BundledModel, BeatsZeroOnTheExampleParts) {
   const auto flare = eval_json("models/lpbf-default.h5");
   ASSERT_EQ(flare.at("samples").size(), 4u);
   for (const auto& s : flare.at("samples"))
-    EXPECT_LT(s.at("rel_l2").get<double>(), 0.9) << s.dump();  // measured 0.03 .. 0.72 (blade)
-  EXPECT_LT(flare.at("summary").at("mean_rel_l2").get<double>(), 0.35);  // measured 0.221
+    EXPECT_LT(s.at("rel_l2").get<double>(), 0.5) << s.dump();  // measured 0.04 .. 0.29 (blade)
+  EXPECT_LT(flare.at("summary").at("mean_rel_l2").get<double>(), 0.2);  // measured 0.119
   // The ensemble's score ranks the parts as their errors do (measured 1.0 on these four).
   EXPECT_GT(flare.at("calibration").at("spearman").get<double>(), 0.5) << flare.at("calibration").dump();
 }

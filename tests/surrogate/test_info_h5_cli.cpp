@@ -293,18 +293,18 @@ TEST_F(InfoH5Cli, BundledModel) {
   EXPECT_EQ(j["model"]["config"]["out_dim"], 3);
   EXPECT_EQ(j["targets"]["arrays"], Json::array({"displacement"}));
   EXPECT_EQ(j["features"]["names"].size(), 7u);
-  EXPECT_NEAR(j["training"]["best_val"].get<double>(), 0.1614, 5e-4);  // member 0, run 2 of session 14
-  EXPECT_EQ(j["training"]["options"]["epochs"], 6);
-  EXPECT_EQ(j["training_domain"]["samples"], 5000);
-  // Run 2 began from run 1's member 1 (a single model: no member index), after 9 epochs.
+  EXPECT_NEAR(j["training"]["best_val"].get<double>(), 0.2075, 5e-4);  // member 0, run 2 of session 19
+  EXPECT_EQ(j["training"]["options"]["epochs"], 3);
+  EXPECT_EQ(j["training_domain"]["samples"], 3600);
+  // Run 2 began from run 1's member 1 (a single model: no member index), after 6 epochs.
   ASSERT_TRUE(j["training"].contains("init_from"));
   EXPECT_FALSE(j["training"]["init_from"].contains("member"));
-  EXPECT_EQ(j["training"]["init_from"]["step"], 45000);
+  EXPECT_EQ(j["training"]["init_from"]["step"], 21600);
   EXPECT_FALSE(j["resumable"].get<bool>());
   // A calibrated deep ensemble (docs/uncertainty.md), positions in the part's own frame.
   EXPECT_EQ(j["ensemble"]["members"], 4);
-  EXPECT_NEAR(j["ensemble"]["sigma_scale"].get<double>(), 2.620, 1e-3);
-  EXPECT_NEAR(j["ensemble"]["warn_score"].get<double>(), 0.195, 1e-12);
+  EXPECT_NEAR(j["ensemble"]["sigma_scale"].get<double>(), 2.518, 1e-3);
+  EXPECT_NEAR(j["ensemble"]["warn_score"].get<double>(), 0.212, 1e-12);
   EXPECT_NEAR(j["ensemble"]["calibration"]["summary"]["coverage_2sigma"].get<double>(), 0.9545, 1e-3);
   EXPECT_EQ(j["features"]["recipe_version"], 2);
   EXPECT_EQ(j["features"]["frame"], "part");
@@ -313,7 +313,7 @@ TEST_F(InfoH5Cli, BundledModel) {
   EXPECT_TRUE(has(text.out, "593,091 parameters")) << text.out;
   EXPECT_TRUE(has(text.out, "targets     displacement (3 components)")) << text.out;
   EXPECT_TRUE(has(text.out, "ensemble    4 members")) << text.out;
-  EXPECT_TRUE(has(text.out, "run1/m1.h5 (step 45000; train --init-from)")) << text.out;
+  EXPECT_TRUE(has(text.out, "run1/m1.h5 (step 21600; train --init-from)")) << text.out;
 }
 
 // The version-1 model it replaced stays in models/ (checkpoints of recipe 1 keep loading).
