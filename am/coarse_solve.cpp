@@ -1,0 +1,241 @@
+#include "am/coarse_solve.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "common/error.h"
+
+namespace flare::am {
+
+namespace {
+
+// Lattice node (i, j, k) of a grid with nx x ny x nz voxels -> flat index.
+std::int64_t node_index(const VoxelGrid& g, std::int64_t i, std::int64_t j, std::int64_t k) {
+  return i + (g.nx + 1) * (j + (g.ny + 1) * k);
+}
+
+}  // namespace
+
+VoxelGrid voxel_grid_of(const mesh::Mesh& part, const std::string& source) {
+  const std::int64_t C = part.num_cells();
+  FLARE_INPUT_CHECK(C > 0 && part.num_points() > 0, source, ": no cells; a coarse solve needs a "
+                    "voxel mesh (`am voxelize`, `am part`)");
+  const Eigen::Vector3d lo = part.points.colwise().minCoeff().transpose();
+  // Each cell's min corner and edge lengths, checked against the first cell's.
+  double h = 0;
+  std::vector<std::array<int, 3>> ijk(std::size_t(C), {0, 0, 0});
+  std::array<int, 3> hi = {0, 0, 0};
+  for (std::int64_t c = 0; c < C; ++c) {
+    FLARE_INPUT_CHECK(part.cell_size(c) == 8, source, ": cell ", c, " has ", part.cell_size(c),
+                      " vertices; a coarse solve needs a voxel mesh of hexahedra");
+    Eigen::Vector3d mn = Eigen::Vector3d::Constant(std::numeric_limits<double>::infinity());
+    Eigen::Vector3d mx = -mn;
+    for (int v = 0; v < 8; ++v) {
+      const Eigen::Vector3d p = part.points.row(part.cell(c)[v]).transpose();
+      mn = mn.cwiseMin(p);
+      mx = mx.cwiseMax(p);
+    }
+    const Eigen::Vector3d e = mx - mn;
+    if (c == 0) h = e.x();
+    FLARE_INPUT_CHECK(h > 0 && (e.array() - h).abs().maxCoeff() <= 1e-6 * h, source, ": cell ", c,
+                      " is not a cube of edge ", h, " (", e.x(), " x ", e.y(), " x ", e.z(),
+                      "); a coarse solve needs a voxel mesh");
+    for (int a = 0; a < 3; ++a) {
+      const double t = (mn[a] - lo[a]) / h;
+      const double r = std::round(t);
+      FLARE_INPUT_CHECK(std::abs(t - r) <= 1e-4, source, ": cell ", c,
+                        " is off the voxel lattice; a coarse solve needs a voxel mesh");
+      ijk[std::size_t(c)][std::size_t(a)] = int(r);
+      hi[std::size_t(a)] = std::max(hi[std::size_t(a)], int(r) + 1);
+    }
+  }
+  VoxelGrid g = VoxelGrid::empty(lo, h, hi[0], hi[1], hi[2]);
+  for (const auto& v : ijk) g.solid[std::size_t(g.index(v[0], v[1], v[2]))] = 1;
+  return g;
+}
+
+VoxelGrid coarsen(const VoxelGrid& grid, int factor, int offset) {
+  FLARE_CHECK(factor >= 1 && offset >= 0 && offset < factor, "coarsen: factor ", factor, ", offset ", offset);
+  // Coarse voxel I is centred on fine voxel f I + offset: it starts (offset + 1/2 - f/2) fine
+  // voxels from the fine lattice's origin, plus f I.
+  const auto n = [&](int fine) { return fine - 1 - offset >= 0 ? (fine - 1 - offset) / factor + 1 : 0; };
+  VoxelGrid c = VoxelGrid::empty(grid.origin + Eigen::Vector3d::Constant((offset + 0.5 - 0.5 * factor) * grid.voxel),
+                                 grid.voxel * factor, n(grid.nx), n(grid.ny), n(grid.nz));
+  for (int k = 0; k < c.nz; ++k)
+    for (int j = 0; j < c.ny; ++j)
+      for (int i = 0; i < c.nx; ++i)
+        c.solid[std::size_t(c.index(i, j, k))] =
+            grid.at(i * factor + offset, j * factor + offset, k * factor + offset) ? 1 : 0;
+  return c;
+}
+
+Eigen::MatrixX3d sample_at_points(const mesh::Mesh& coarse, const VoxelGrid& grid, double z_shift,
+                                  const mesh::Mesh& part, const std::string& name) {
+  const mesh::DataArray* u = coarse.point_data.find(name);
+  FLARE_CHECK(u && u->components() == 3, "sample_at_points: no 3-component array ", name);
+  const double h = grid.voxel;
+  // Lattice node -> coarse mesh point (-1: no such point).
+  std::vector<std::int64_t> at(std::size_t((grid.nx + 1) * std::int64_t(grid.ny + 1) * (grid.nz + 1)), -1);
+  for (std::int64_t p = 0; p < coarse.num_points(); ++p) {
+    const Eigen::Vector3d q = coarse.points.row(p).transpose() + Eigen::Vector3d(0, 0, z_shift);
+    const Eigen::Vector3d t = ((q - grid.origin) / h).array().round();
+    FLARE_CHECK(t.minCoeff() >= 0 && t.x() <= grid.nx && t.y() <= grid.ny && t.z() <= grid.nz,
+                "sample_at_points: a coarse point off its grid");
+    at[std::size_t(node_index(grid, std::int64_t(t.x()), std::int64_t(t.y()), std::int64_t(t.z())))] = p;
+  }
+  auto value = [&](std::int64_t p, int c) { return u->get(p, c); };
+  const std::int64_t N = part.num_points();
+  Eigen::MatrixX3d out(N, 3);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t n = 0; n < N; ++n) {
+    const Eigen::Vector3d t = (part.points.row(n).transpose() - grid.origin) / h;
+    const auto clampi = [](double x, int hi) { return std::min(std::max(int(std::floor(x)), 0), hi - 1); };
+    int i = clampi(t.x(), grid.nx), j = clampi(t.y(), grid.ny), k = clampi(t.z(), grid.nz);
+    // A point on a face, edge or corner of the lattice lies in up to 8 voxels: any solid one will
+    // do (the field is continuous there), so try those before falling back to the nearest node.
+    const auto on_face = [](double x, int c) { return c > 0 && std::abs(x - c) < 1e-9; };
+    std::int64_t corner[8];
+    bool inside = false;
+    for (int s = 0; s < 8 && !inside; ++s) {
+      const int a = i - ((s & 1) && on_face(t.x(), i)), b = j - (((s >> 1) & 1) && on_face(t.y(), j)),
+                c = k - ((s >> 2) && on_face(t.z(), k));
+      if ((s & 1) && a == i) continue;
+      if (((s >> 1) & 1) && b == j) continue;
+      if ((s >> 2) && c == k) continue;
+      inside = grid.at(a, b, c);
+      for (int v = 0; v < 8 && inside; ++v) {
+        corner[v] = at[std::size_t(node_index(grid, a + (v & 1), b + ((v >> 1) & 1), c + (v >> 2)))];
+        inside = corner[v] >= 0;  // a voxel of a dropped island has no points
+      }
+      if (inside) i = a, j = b, k = c;
+    }
+    if (inside) {
+      const double fx = t.x() - i, fy = t.y() - j, fz = t.z() - k;
+      for (int c = 0; c < 3; ++c) {
+        double s = 0;
+        for (int v = 0; v < 8; ++v)
+          s += ((v & 1) ? fx : 1 - fx) * (((v >> 1) & 1) ? fy : 1 - fy) * ((v >> 2) ? fz : 1 - fz) *
+               value(corner[v], c);
+        out(n, c) = s;
+      }
+      continue;
+    }
+    // The nearest coarse point among the lattice nodes around, else among all.
+    std::int64_t best = -1;
+    double best_d = std::numeric_limits<double>::infinity();
+    for (int dk = -1; dk <= 2; ++dk)
+      for (int dj = -1; dj <= 2; ++dj)
+        for (int di = -1; di <= 2; ++di) {
+          const int a = i + di, b = j + dj, c = k + dk;
+          if (a < 0 || b < 0 || c < 0 || a > grid.nx || b > grid.ny || c > grid.nz) continue;
+          const std::int64_t p = at[std::size_t(node_index(grid, a, b, c))];
+          if (p < 0) continue;
+          const double d = (Eigen::Vector3d(a, b, c) - t).squaredNorm();
+          if (d < best_d) best_d = d, best = p;
+        }
+    if (best < 0)
+      for (std::int64_t p = 0; p < coarse.num_points(); ++p) {
+        const Eigen::Vector3d q = coarse.points.row(p).transpose() + Eigen::Vector3d(0, 0, z_shift);
+        const double d = ((q - grid.origin) / h - t).squaredNorm();
+        if (d < best_d) best_d = d, best = p;
+      }
+    for (int c = 0; c < 3; ++c) out(n, c) = value(best, c);
+  }
+  return out;
+}
+
+namespace {
+
+// One lattice's solve, sampled at the part's points; false when nothing of the part is left on it.
+bool solve_on(const VoxelGrid& coarse_grid, const SimulationOptions& opts, const mesh::Mesh& part,
+              Eigen::MatrixX3d& u, std::int64_t& nodes) {
+  int kmin = -1;
+  for (int k = 0; k < coarse_grid.nz && kmin < 0; ++k)
+    for (int j = 0; j < coarse_grid.ny && kmin < 0; ++j)
+      for (int i = 0; i < coarse_grid.nx && kmin < 0; ++i)
+        if (coarse_grid.at(i, j, k)) kmin = k;
+  if (kmin < 0) return false;
+  mesh::Mesh coarse = voxel_mesh(coarse_grid);
+  simulate(coarse, opts);
+  // voxel_mesh put the bottom of the lowest solid layer at z = 0.
+  u = sample_at_points(coarse, coarse_grid, coarse_grid.origin.z() + kmin * coarse_grid.voxel, part,
+                       "displacement");
+  nodes += coarse.num_points();
+  return true;
+}
+
+}  // namespace
+
+CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, int factor,
+                         const std::string& source) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const VoxelGrid fine_grid = voxel_grid_of(part, source);
+  CoarseSolve r;
+  r.voxel = fine_grid.voxel * factor;
+  std::vector<Eigen::MatrixX3d> fields;
+  for (int offset = 0; offset < factor; ++offset) {
+    Eigen::MatrixX3d u;
+    if (solve_on(coarsen(fine_grid, factor, offset), opts, part, u, r.nodes)) fields.push_back(std::move(u));
+  }
+  FLARE_INPUT_CHECK(!fields.empty(), source, ": nothing is left of the part at ", factor,
+                    " times its voxel (every feature thinner than that); no coarse solve");
+  r.lattices = int(fields.size());
+  r.displacement = Eigen::MatrixX3d::Zero(part.num_points(), 3);
+  for (const auto& u : fields) r.displacement += u / double(fields.size());
+  double spread = 0;
+  for (const auto& u : fields) spread += (u - r.displacement).squaredNorm() / double(fields.size());
+  const double norm = r.displacement.norm();
+  r.spread = norm > 0 ? std::sqrt(spread) / norm : 0;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+double surrogate_weight(double score, double sigma_coarse) {
+  FLARE_CHECK(score >= 0 && sigma_coarse > 0, "surrogate_weight: score ", score, ", sigma ", sigma_coarse);
+  return sigma_coarse * sigma_coarse / (score * score + sigma_coarse * sigma_coarse);
+}
+
+CoarseBlend blend_coarse_solve(mesh::Mesh& part, const std::string& target, double score,
+                               double sigma_coarse, const SimulationOptions& opts, int factor,
+                               const std::string& source) {
+  const std::string pred_name = target + "_pred";
+  const mesh::DataArray* pred = part.point_data.find(pred_name);
+  FLARE_CHECK(pred && pred->components() == 3, source, ": no 3-component ", pred_name, " to combine");
+  CoarseBlend b;
+  b.solve = coarse_solve(part, opts, factor, source);
+  b.weight = surrogate_weight(score, sigma_coarse);
+  b.estimated_error = score > 0 ? 1 / std::sqrt(1 / (score * score) + 1 / (sigma_coarse * sigma_coarse)) : 0;
+  const std::int64_t N = part.num_points();
+  mesh::DataArray model(target + "_model", mesh::DType::Float64, 3, N);
+  mesh::DataArray coarse(target + "_coarse", mesh::DType::Float64, 3, N);
+  mesh::DataArray mixed(pred_name, mesh::DType::Float64, 3, N);
+  mesh::DataArray mag(pred_name + "_magnitude", mesh::DType::Float64, 1, N);
+  const mesh::DataArray* truth = part.point_data.find(target);
+  const bool has_truth = truth && truth->components() == 3;
+  mesh::DataArray err(target + "_error", mesh::DType::Float64, 3, has_truth ? N : 0);
+  for (std::int64_t i = 0; i < N; ++i) {
+    double s = 0;
+    for (int c = 0; c < 3; ++c) {
+      const double m = pred->get(i, c), u = b.solve.displacement(i, c);
+      const double v = b.weight * m + (1 - b.weight) * u;
+      model.data<double>()[3 * i + c] = m;
+      coarse.data<double>()[3 * i + c] = u;
+      mixed.data<double>()[3 * i + c] = v;
+      if (has_truth) err.data<double>()[3 * i + c] = v - truth->get(i, c);
+      s += v * v;
+    }
+    mag.data<double>()[i] = std::sqrt(s);
+  }
+  part.point_data.put(std::move(model));
+  part.point_data.put(std::move(coarse));
+  part.point_data.put(std::move(mixed));
+  part.point_data.put(std::move(mag));
+  if (has_truth) part.point_data.put(std::move(err));
+  return b;
+}
+
+}  // namespace flare::am

@@ -1,0 +1,80 @@
+// The process simulation of a part at a coarser voxel, sampled back at the part's own nodes: a
+// cheap physics estimate to set beside the surrogate where the surrogate is unsure (`predict
+// --coarse-solve`, docs/architecture.md "A coarse solve beside the surrogate").
+//
+// At twice the voxel a part has an eighth of the elements and half the layer groups, so the solve
+// costs a few percent of the full one; its displacement is about 0.5 from the full solve (relative
+// L2) on every kind of part, while the surrogate is at 0.05-0.2 on shapes it learnt and 0.2-0.8 on
+// shapes it did not. The two err differently, so their inverse-variance combination beats either
+// where the surrogate's own error is large (examples/heldout/README.md).
+#pragma once
+
+#include <Eigen/Core>
+#include <string>
+
+#include "am/simulate.h"
+#include "am/voxel_grid.h"
+#include "mesh/mesh.h"
+
+namespace flare::am {
+
+/// The voxel grid of a voxel mesh (equal axis-aligned cubes on one lattice, as voxel_mesh and `am
+/// voxelize` write them). InputError naming `source` for any other mesh (no cells, cells that are
+/// not hexahedra, cells of another size or off the lattice).
+VoxelGrid voxel_grid_of(const mesh::Mesh& part, const std::string& source);
+
+/// The grid at `factor` times the voxel, sampled at the coarse voxels' centres as `am voxelize`
+/// samples a surface: coarse voxel (I, J, K) takes fine voxel (f I + offset, f J + offset, f K +
+/// offset), its lattice shifted so that each coarse centre is that fine voxel's centre (offset in
+/// 0..f-1 picks one of the f diagonal placements). Walls keep their thickness on average. Counting
+/// the fine voxels instead (solid when half of them are) thickened every wall one fine voxel thick
+/// to two: a hinge's leaves doubled, and its coarse solve was 2.2 from the truth against 0.5.
+VoxelGrid coarsen(const VoxelGrid& grid, int factor, int offset = 0);
+
+/// Values of the point array `name` (3 components) of coarse voxel mesh `coarse`, a solved
+/// voxel_mesh of `grid`, at the points of `part`: trilinear inside a solid coarse voxel, else the
+/// nearest coarse node (within the voxels around the point, then anywhere). [N, 3] in part's
+/// point order. `coarse` must be the mesh voxel_mesh(grid) made (same lattice, z shifted so that
+/// the plate is at 0, which `z_shift` gives back).
+Eigen::MatrixX3d sample_at_points(const mesh::Mesh& coarse, const VoxelGrid& grid, double z_shift,
+                                  const mesh::Mesh& part, const std::string& name);
+
+struct CoarseSolve {
+  Eigen::MatrixX3d displacement;  ///< [N, 3] at the part's points: the mean over the lattices
+  int lattices = 0;               ///< placements solved (those where something of the part is left)
+  std::int64_t nodes = 0;         ///< of all their meshes together
+  /// RMS distance of the lattices' fields from their mean, relative to the mean's norm: where the
+  /// placements disagree (features about a coarse voxel thick, resolved on one lattice and not on
+  /// the other) the coarse estimate is itself unreliable.
+  double spread = 0;
+  double voxel = 0, seconds = 0;
+};
+
+/// Coarsens voxel mesh `part` by `factor` on each of its `factor` diagonal placements (coarsen's
+/// offsets), simulates each with `opts` (the same process as the full solve), samples them at the
+/// part's points and averages them. InputError naming `source` when the part is no voxel mesh or
+/// nothing of it is left on any placement.
+CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, int factor,
+                         const std::string& source);
+
+/// The weight of the surrogate in the inverse-variance combination of two estimates whose
+/// relative errors are expected to be `score` (the surrogate's, e.g. an ensemble's calibrated
+/// score) and `sigma_coarse` (the coarse solve's): sigma_coarse² / (score² + sigma_coarse²).
+/// Each is weighted by the inverse square of its expected error, as for independent errors.
+double surrogate_weight(double score, double sigma_coarse);
+
+struct CoarseBlend {
+  CoarseSolve solve;
+  double weight = 1;           ///< on the surrogate; 1 - weight on the coarse solve
+  double estimated_error = 0;  ///< of the combination: 1 / sqrt(1/score² + 1/sigma_coarse²)
+};
+
+/// On a voxel mesh that carries the surrogate's prediction `<target>_pred` (3 components): solves
+/// it at `factor` times its voxel (coarse_solve), keeps the surrogate's field as `<target>_model`
+/// and the coarse one as `<target>_coarse`, and makes `<target>_pred` (and `_pred_magnitude`,
+/// `_error` where the truth `<target>` is present) their combination with surrogate_weight().
+CoarseBlend blend_coarse_solve(mesh::Mesh& part, const std::string& target, double score,
+                               double sigma_coarse, const SimulationOptions& opts, int factor,
+                               const std::string& source);
+
+}  // namespace flare::am
