@@ -194,6 +194,14 @@ CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, 
   return r;
 }
 
+SimulationOptions default_process(const std::string& device) {
+  SimulationOptions o;
+  o.layer_height = kDefaultLayerHeight;
+  o.supports = true;
+  o.device = device;
+  return o;
+}
+
 double surrogate_weight(double score, double sigma_coarse) {
   FLARE_CHECK(score >= 0 && sigma_coarse > 0, "surrogate_weight: score ", score, ", sigma ", sigma_coarse);
   return sigma_coarse * sigma_coarse / (score * score + sigma_coarse * sigma_coarse);

@@ -57,6 +57,10 @@ struct CoarseSolve {
 CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, int factor,
                          const std::string& source);
 
+/// `am simulate`'s default process (layer groups of kDefaultLayerHeight, supports), on `device`:
+/// what the bundled model's data were made with, so what its coarse companion solves.
+SimulationOptions default_process(const std::string& device = "cpu");
+
 /// The weight of the surrogate in the inverse-variance combination of two estimates whose
 /// relative errors are expected to be `score` (the surrogate's, e.g. an ensemble's calibrated
 /// score) and `sigma_coarse` (the coarse solve's): sigma_coarse² / (score² + sigma_coarse²).

@@ -3,9 +3,11 @@
 // and max error, then the summary and, when part families are known, one row per family.
 // The table, --json and --csv carry the same numbers. An ensemble checkpoint is scored by its
 // member mean and adds each part's uncertainty and the calibration summary (docs/uncertainty.md).
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "am/coarse_solve.h"
 #include "app/command.h"
 #include "app/eval_report.h"
 #include "common/atomic_file.h"
@@ -69,10 +71,18 @@ app::Evaluation eval_dataset(const std::string& model, const surrogate::Checkpoi
 
 // Solved meshes (with the true target arrays): features from the checkpoint's own recipe, so any
 // mesh can be scored, e.g. the held-out parts regenerated with `am dataset --splits test`.
+// coarse_sigma > 0: each prediction is the ensemble's mean combined with the part's coarse solve
+// (`predict --coarse-solve`, am/coarse_solve.h); the uncertainty columns stay the ensemble's.
 app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalizer& norm,
                        const std::vector<std::string>& inputs, const std::string& device,
-                       const std::string& precision) {
+                       const std::string& precision, double coarse_sigma) {
   surrogate::Predictor predictor(model, device, precision);
+  if (coarse_sigma > 0) {
+    FLARE_INPUT_CHECK(predictor.ensemble(), model, ": --coarse-solve weighs the coarse solve "
+                      "against an ensemble's uncertainty score, and this is a single model");
+    FLARE_INPUT_CHECK(norm.target_arrays.size() == 1 && norm.target_components[0] == 3, model,
+                      ": --coarse-solve needs one 3-component target (a displacement)");
+  }
   app::Evaluation e;
   e.columns = surrogate::metric_column_names(norm.target_arrays, norm.target_components);
   Progress progress(std::int64_t(inputs.size()), "eval", "meshes");
@@ -89,7 +99,16 @@ app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalize
     surrogate::SampleMetrics s;
     if (predictor.ensemble()) {
       const surrogate::EnsemblePrediction p = predictor.infer_ensemble(m, path);
-      s = surrogate::sample_metrics(p.mean, truth);
+      if (coarse_sigma > 0) {
+        const am::CoarseSolve c = am::coarse_solve(m, am::default_process(device), 2, path);
+        const double a = am::surrogate_weight(p.score, coarse_sigma);
+        mesh::FeatureMatrix mixed = p.mean;
+        for (Eigen::Index i = 0; i < mixed.rows(); ++i)
+          for (int k = 0; k < 3; ++k) mixed(i, k) = float(a * p.mean(i, k) + (1 - a) * c.displacement(i, k));
+        s = surrogate::sample_metrics(mixed, truth);
+      } else {
+        s = surrogate::sample_metrics(p.mean, truth);
+      }
       e.uncertainty.push_back(surrogate::part_uncertainty(p, truth, norm.target_components));
     } else {
       s = surrogate::sample_metrics(predictor.infer(m, path), truth);
@@ -110,6 +129,7 @@ app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalize
 
 int eval_cmd(const app::Args& args) {
   std::string model, data, split = "test", csv, device = "cpu", precision = "fp32";
+  double coarse_sigma = 0.5;
   std::vector<std::string> inputs;
   po::options_description opts("options");
   opts.add_options()
@@ -119,6 +139,9 @@ int eval_cmd(const app::Args& args) {
       ("split", po::value(&split)->default_value(split), "train | val | test (with --data)")
       ("device", po::value(&device)->default_value(device), "cpu | cuda")
       ("precision", po::value(&precision)->default_value(precision), "fp32 | bf16 (bf16 activations; needs --device cuda)")
+      ("coarse-solve", "score the model combined with each mesh's coarse solve, as `predict "
+                       "--coarse-solve` makes it (meshes, ensemble models)")
+      ("coarse-sigma", po::value(&coarse_sigma)->default_value(coarse_sigma), "the coarse solve's expected relative error (with --coarse-solve)")
       ("json", "print the metrics as JSON instead of a table")
       ("csv", po::value(&csv), "also write the per-sample metrics to this CSV file");
   po::positional_options_description pos;
@@ -131,7 +154,8 @@ int eval_cmd(const app::Args& args) {
                        "  flare-surrogate eval -m model.h5 --data data.h5 --csv errors.csv\n"
                        "  flare-surrogate eval -m model.h5 --data data.h5 --device cuda\n"
                        "  flare-surrogate eval -m model.h5 --data data.h5 --device cuda --precision bf16\n"
-                       "  flare-surrogate eval -m model.h5 lpbf_test/sample_*.vtu   # solved meshes\n"))
+                       "  flare-surrogate eval -m model.h5 lpbf_test/sample_*.vtu   # solved meshes\n"
+                       "  flare-surrogate eval -m ensemble.h5 parts/*.vtu --coarse-solve\n"))
     return 0;
   FLARE_INPUT_CHECK(data.empty() != inputs.empty(),
                     "eval: give either --data DATASET or solved meshes, not ",
@@ -140,12 +164,17 @@ int eval_cmd(const app::Args& args) {
                     "--split must be train, val or test, got '", split, "'");
   surrogate::check_precision(device, precision);
   if (!csv.empty()) check_writable(csv);
+  const bool coarse = vm.count("coarse-solve") > 0;
+  FLARE_INPUT_CHECK(!coarse || data.empty(), "eval: --coarse-solve needs the parts' meshes (a "
+                    "dataset keeps their points, not their voxels); give solved meshes");
+  FLARE_INPUT_CHECK(!coarse || (coarse_sigma > 0 && std::isfinite(coarse_sigma)),
+                    "eval: --coarse-sigma must be a positive relative error (got ", coarse_sigma, ")");
   const surrogate::Checkpoint ck = surrogate::load_checkpoint(model);
   FLARE_INPUT_CHECK(!ck.normalizer.is_null(), model,
                     ": the checkpoint has no normalizer; use one written by `flare-surrogate train`");
   const auto norm = surrogate::Normalizer::from_json(ck.normalizer, model);
   const app::Evaluation ev =
-      data.empty() ? eval_meshes(model, norm, inputs, device, precision)
+      data.empty() ? eval_meshes(model, norm, inputs, device, precision, coarse ? coarse_sigma : 0)
                    : eval_dataset(model, ck, norm, data, split, device, precision);
   FLARE_CHECK(ev.columns.size() == norm.target_names.size(), "eval: ", ev.columns.size(),
               " metric columns for ", norm.target_names.size(), " targets");

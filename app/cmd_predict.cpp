@@ -272,12 +272,9 @@ int predict_ranks(const app::Args& args) {
                 << " (" << why << "); predicted anyway, expect larger errors\n";
     if (coarse_solve && score) {
       const auto tc = Clock::now();
-      am::SimulationOptions so;  // `am simulate`'s defaults, the process the bundled model learnt
-      so.layer_height = am::kDefaultLayerHeight;
-      so.supports = true;
-      so.device = device;
       const std::string target = predictor->normalizer().target_arrays[0];
-      const am::CoarseBlend b = am::blend_coarse_solve(m, target, *score, coarse_sigma, so, 2, source);
+      const am::CoarseBlend b = am::blend_coarse_solve(m, target, *score, coarse_sigma,
+                                                       am::default_process(device), 2, source);
       ct.coarse += seconds_since(tc);
       ct.coarse_solved = true;
       std::printf("%s: coarse solve at voxel %.4g (%d lattices, %lld nodes, %.2f s, spread %.3g); %s_pred = %.3f x model "

@@ -223,6 +223,9 @@ stop() {
     $FS eval -m "$f" "$W"/holdout/*.vtu --device "$DEVICE" >"$W/eval_${n}_holdout.txt" 2>&1
     [ -n "$EXAMPLES" ] && $FS eval -m "$f" "$W"/ex/*.vtu --device "$DEVICE" >"$W/eval_${n}_examples.txt" 2>&1
     [ -n "$HELDOUT_PARTS" ] && $FS eval -m "$f" "$W"/hp/*.vtu --device "$DEVICE" >"$W/eval_${n}_heldout_parts.txt" 2>&1
+    # The same parts as `predict --coarse-solve` answers them (ensembles: the weight is their score).
+    [ -n "$HELDOUT_PARTS" ] && { [ "$n" = ensemble ] || [ "$n" = shipped ]; } && $FS eval -m "$f" "$W"/hp/*.vtu --coarse-solve --device "$DEVICE" \
+      >"$W/eval_${n}_heldout_parts_coarse.txt" 2>&1
     [ "$n" = shipped ] && [ -z "$INIT_FROM" ] || $FS eval -m "$f" --data "$W/lpbf.h5" --split test --device "$DEVICE" \
       --csv "$W/${n}_test.csv" >"$W/eval_${n}_test.txt" 2>&1
   done

@@ -85,6 +85,9 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
       << read_text(dir / "s2" / "eval_ensemble_test.txt");
   EXPECT_NE(read_text(dir / "s2" / "eval_ensemble_heldout_parts.txt").find("1 meshes"), std::string::npos)
       << read_text(dir / "s2" / "eval_ensemble_heldout_parts.txt") << read_text(dir / "s2" / "hp.log");
+  // And as `predict --coarse-solve` answers them.
+  EXPECT_NE(read_text(dir / "s2" / "eval_ensemble_heldout_parts_coarse.txt").find("1 meshes"), std::string::npos)
+      << read_text(dir / "s2" / "eval_ensemble_heldout_parts_coarse.txt");
   // Member 2 shares member 1's normaliser, or the ensemble would have been refused.
   EXPECT_NE(read_text(dir / "s2" / "ensemble.log").find("wrote"), std::string::npos)
       << read_text(dir / "s2" / "ensemble.log");
