@@ -148,50 +148,86 @@ Eigen::MatrixX3d sample_at_points(const mesh::Mesh& coarse, const VoxelGrid& gri
   return out;
 }
 
-namespace {
-
-// One lattice's solve, sampled at the part's points; false when nothing of the part is left on it.
-bool solve_on(const VoxelGrid& coarse_grid, const SimulationOptions& opts, const mesh::Mesh& part,
-              Eigen::MatrixX3d& u, std::int64_t& nodes) {
-  int kmin = -1;
-  for (int k = 0; k < coarse_grid.nz && kmin < 0; ++k)
-    for (int j = 0; j < coarse_grid.ny && kmin < 0; ++j)
-      for (int i = 0; i < coarse_grid.nx && kmin < 0; ++i)
-        if (coarse_grid.at(i, j, k)) kmin = k;
-  if (kmin < 0) return false;
-  mesh::Mesh coarse = voxel_mesh(coarse_grid);
-  simulate(coarse, opts);
-  // voxel_mesh put the bottom of the lowest solid layer at z = 0.
-  u = sample_at_points(coarse, coarse_grid, coarse_grid.origin.z() + kmin * coarse_grid.voxel, part,
-                       "displacement");
-  nodes += coarse.num_points();
-  return true;
+CoarseMeshes coarse_meshes(const mesh::Mesh& part, int factor, const std::string& source) {
+  const VoxelGrid fine_grid = voxel_grid_of(part, source);
+  CoarseMeshes c;
+  c.voxel = fine_grid.voxel * factor;
+  for (int offset = 0; offset < factor; ++offset) {
+    VoxelGrid g = coarsen(fine_grid, factor, offset);
+    int kmin = -1;
+    for (int k = 0; k < g.nz && kmin < 0; ++k)
+      for (int j = 0; j < g.ny && kmin < 0; ++j)
+        for (int i = 0; i < g.nx && kmin < 0; ++i)
+          if (g.at(i, j, k)) kmin = k;
+    if (kmin < 0) continue;  // nothing of the part is left on this placement
+    c.meshes.push_back(voxel_mesh(g));
+    // voxel_mesh put the bottom of the lowest solid layer at z = 0.
+    c.z_shift.push_back(g.origin.z() + kmin * g.voxel);
+    c.grids.push_back(std::move(g));
+  }
+  FLARE_INPUT_CHECK(!c.meshes.empty(), source, ": nothing is left of the part at ", factor,
+                    " times its voxel (every feature thinner than that); no coarse solve");
+  return c;
 }
 
-}  // namespace
-
-CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, int factor,
-                         const std::string& source) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const VoxelGrid fine_grid = voxel_grid_of(part, source);
+CoarseSolve combine_coarse(const CoarseMeshes& solved, const mesh::Mesh& part) {
   CoarseSolve r;
-  r.voxel = fine_grid.voxel * factor;
-  std::vector<Eigen::MatrixX3d> fields;
-  for (int offset = 0; offset < factor; ++offset) {
-    Eigen::MatrixX3d u;
-    if (solve_on(coarsen(fine_grid, factor, offset), opts, part, u, r.nodes)) fields.push_back(std::move(u));
-  }
-  FLARE_INPUT_CHECK(!fields.empty(), source, ": nothing is left of the part at ", factor,
-                    " times its voxel (every feature thinner than that); no coarse solve");
-  r.lattices = int(fields.size());
+  r.voxel = solved.voxel;
+  r.lattices = int(solved.meshes.size());
   r.displacement = Eigen::MatrixX3d::Zero(part.num_points(), 3);
-  for (const auto& u : fields) r.displacement += u / double(fields.size());
+  std::vector<Eigen::MatrixX3d> fields;
+  for (std::size_t l = 0; l < solved.meshes.size(); ++l) {
+    fields.push_back(sample_at_points(solved.meshes[l], solved.grids[l], solved.z_shift[l], part,
+                                      "displacement"));
+    r.displacement += fields.back() / double(solved.meshes.size());
+    r.nodes += solved.meshes[l].num_points();
+  }
   double spread = 0;
   for (const auto& u : fields) spread += (u - r.displacement).squaredNorm() / double(fields.size());
   const double norm = r.displacement.norm();
   r.spread = norm > 0 ? std::sqrt(spread) / norm : 0;
+  return r;
+}
+
+CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, int factor,
+                         const std::string& source) {
+  const auto t0 = std::chrono::steady_clock::now();
+  CoarseMeshes c = coarse_meshes(part, factor, source);
+  for (mesh::Mesh& m : c.meshes) simulate(m, opts);
+  CoarseSolve r = combine_coarse(c, part);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+void put_coarse_field(mesh::Mesh& part, const CoarseSolve& c) {
+  const std::int64_t N = part.num_points();
+  FLARE_CHECK(c.displacement.rows() == N, "put_coarse_field: ", c.displacement.rows(),
+              " rows for ", N, " points");
+  mesh::DataArray a(kCoarseField, mesh::DType::Float64, 3, N);
+  for (std::int64_t i = 0; i < N; ++i)
+    for (int k = 0; k < 3; ++k) a.data<double>()[3 * i + k] = c.displacement(i, k);
+  part.point_data.put(std::move(a));
+}
+
+std::optional<CoarseSolve> ensure_coarse_field(mesh::Mesh& part, const std::vector<std::string>& inputs,
+                                               const SimulationOptions& opts, const std::string& source) {
+  if (std::find(inputs.begin(), inputs.end(), kCoarseField) == inputs.end()) return std::nullopt;
+  if (const mesh::DataArray* a = part.point_data.find(kCoarseField)) {
+    FLARE_INPUT_CHECK(a->components() == 3, source, ": point array ", kCoarseField, " has ",
+                      a->components(), " components, expected 3 (a displacement); remove it and "
+                      "the coarse solve is made again");
+    return std::nullopt;
+  }
+  CoarseSolve c;
+  try {
+    c = coarse_solve(part, opts, kCoarseFactor, source);
+  } catch (const InputError& e) {
+    throw InputError(detail::concat(e.what(), " (the model reads ", kCoarseField, ", a solve of the "
+                                    "part at twice its voxel: give it the part's STL, which is "
+                                    "voxelised first, or a mesh from `am voxelize`)"));
+  }
+  put_coarse_field(part, c);
+  return c;
 }
 
 SimulationOptions default_process(const std::string& device) {

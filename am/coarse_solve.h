@@ -10,7 +10,9 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "am/simulate.h"
 #include "am/voxel_grid.h"
@@ -49,6 +51,40 @@ struct CoarseSolve {
   double spread = 0;
   double voxel = 0, seconds = 0;
 };
+
+/// The point array of the coarse solve's displacement: written by `am dataset --coarse-field`,
+/// read by models trained with it as an input (`dataset build --inputs displacement_coarse`), and
+/// by `predict --coarse-solve` as the coarse half of its combination.
+inline constexpr const char* kCoarseField = "displacement_coarse";
+/// The coarsening of `predict --coarse-solve` and of that field: twice the voxel (the measured
+/// balance of cost and error, docs/architecture.md).
+inline constexpr int kCoarseFactor = 2;
+
+/// The coarse lattices of voxel mesh `part`, unsolved: one voxel mesh per diagonal placement
+/// (coarsen's offsets) on which something of the part is left. Solving them is the caller's (one
+/// by one, or in a batch with other parts' on the GPU); combine_coarse samples them back.
+struct CoarseMeshes {
+  std::vector<VoxelGrid> grids;
+  std::vector<mesh::Mesh> meshes;  ///< voxel_mesh of each grid
+  std::vector<double> z_shift;     ///< sample_at_points' z_shift of each
+  double voxel = 0;
+};
+/// InputError naming `source` when the part is no voxel mesh or nothing of it is left.
+CoarseMeshes coarse_meshes(const mesh::Mesh& part, int factor, const std::string& source);
+
+/// The solved meshes of coarse_meshes (each with its displacement) sampled at the points of
+/// `part` and averaged (seconds left 0).
+CoarseSolve combine_coarse(const CoarseMeshes& solved, const mesh::Mesh& part);
+
+/// Stores c.displacement as the point array kCoarseField of `part`.
+void put_coarse_field(mesh::Mesh& part, const CoarseSolve& c);
+
+/// For a model whose recipe reads the point arrays `inputs`: when they include kCoarseField and
+/// `part` lacks it, solves the part at kCoarseFactor times its voxel with `opts` and stores the
+/// field. Returns that solve, or nullopt when nothing was needed. InputError naming `source` (and
+/// saying how to get a voxel mesh) when the part is no voxel mesh.
+std::optional<CoarseSolve> ensure_coarse_field(mesh::Mesh& part, const std::vector<std::string>& inputs,
+                                               const SimulationOptions& opts, const std::string& source);
 
 /// Coarsens voxel mesh `part` by `factor` on each of its `factor` diagonal placements (coarsen's
 /// offsets), simulates each with `opts` (the same process as the full solve), samples them at the

@@ -18,6 +18,7 @@
 #include <optional>
 #include <sstream>
 
+#include "am/coarse_solve.h"
 #include "am/rng.h"
 #include "am/simulate.h"
 #include "common/atomic_file.h"
@@ -79,6 +80,9 @@ bool load_finished(const DatasetOptions& opts, const fs::path& path, SampleRecor
   }
   const mesh::DataArray* u = m.point_data.find("displacement");
   if (!u || u->components() != 3 || field(m, "generator") != kGenerator) return false;
+  // A dataset that gained --coarse-field: its older samples are solved again, with it.
+  const mesh::DataArray* coarse = m.point_data.find(kCoarseField);
+  if (opts.coarse_field && (!coarse || coarse->components() != 3)) return false;
   const std::string want_seed = std::to_string(opts.seed), want_layering = layering(opts);
   // Samples written before layer heights existed carry only layer_groups (K slabs).
   const std::string has_layering = field(m, "layering").empty() ? field(m, "layer_groups") + " groups"
@@ -141,6 +145,7 @@ void write_sample(const DatasetOptions& opts, SampleRecord& rec, mesh::Mesh& par
   part.field_strings["layering"] = layering(opts);
   part.field_strings["solve_seconds"] = std::to_string(r.seconds);
   part.field_strings["cg_iterations"] = std::to_string(r.cg_iterations);
+  if (opts.coarse_field) part.field_strings["coarse_field"] = "2x voxel, both diagonal lattices";
   mesh::write_vtu(part, opts.out / rec.file);
 }
 
@@ -148,6 +153,7 @@ void make_sample(const DatasetOptions& opts, const Material& material, SampleRec
   mesh::Mesh part = make_part_mesh(opts, rec);
   SimulationOptions sim = simulation_options(opts, material);
   const SimulationReport r = simulate(part, sim);
+  if (opts.coarse_field) put_coarse_field(part, coarse_solve(part, sim, kCoarseFactor, rec.file));
   write_sample(opts, rec, part, r);
 }
 
@@ -169,6 +175,13 @@ class GpuPipeline {
     mesh::Mesh part;
     SimulationReport report;
     double layers = 0;  ///< voxel layers of the part, the batching key (set by submit)
+    /// --coarse-field: the part's coarse lattices, solved in the same batch (kCoarseFactor).
+    CoarseMeshes coarse;
+    std::int64_t nodes() const {
+      std::int64_t n = part.num_points();
+      for (const mesh::Mesh& m : coarse.meshes) n += m.num_points();
+      return n;
+    }
   };
 
   GpuPipeline(const DatasetOptions& opts, const SimulationOptions& sim, int workers)
@@ -238,7 +251,7 @@ class GpuPipeline {
         // Wait for a full batch, the end of production, or a pause in arrivals with work queued.
         for (;;) {
           std::int64_t nodes = 0;
-          for (const Item& it : m_waiting) nodes += it.part.num_points();
+          for (const Item& it : m_waiting) nodes += it.nodes();
           if (m_closing && m_waiting.empty()) return;
           if (nodes >= m_opts.batch_nodes || m_waiting.size() >= m_capacity ||
               ((m_producers_done || m_closing) && !m_waiting.empty()))
@@ -251,8 +264,8 @@ class GpuPipeline {
         std::stable_sort(m_waiting.begin(), m_waiting.end(),
                          [](const Item& a, const Item& b) { return a.layers < b.layers; });
         std::int64_t nodes = 0;
-        while (!m_waiting.empty() && (batch.empty() || nodes + m_waiting.front().part.num_points() <= m_opts.batch_nodes)) {
-          nodes += m_waiting.front().part.num_points();
+        while (!m_waiting.empty() && (batch.empty() || nodes + m_waiting.front().nodes() <= m_opts.batch_nodes)) {
+          nodes += m_waiting.front().nodes();
           batch.push_back(std::move(m_waiting.front()));
           m_waiting.pop_front();
         }
@@ -268,7 +281,7 @@ class GpuPipeline {
       ++m_batches;
       if (m_profile) {
         std::int64_t nodes = 0;
-        for (const Item& it : batch) nodes += it.part.num_points();
+        for (const Item& it : batch) nodes += it.nodes();
         std::fprintf(stderr, "dataset profile: batch of %zu parts, %lld nodes, layers %.0f..%.0f: %.2f s\n",
                      batch.size(), static_cast<long long>(nodes), batch.front().layers, batch.back().layers, dt);
       }
@@ -286,6 +299,11 @@ class GpuPipeline {
       parts.push_back(&it.part);
       names.push_back((m_opts.out / it.rec.file).string());
     }
+    for (Item& it : batch)
+      for (std::size_t l = 0; l < it.coarse.meshes.size(); ++l) {
+        parts.push_back(&it.coarse.meshes[l]);
+        names.push_back(detail::concat((m_opts.out / it.rec.file).string(), " (coarse lattice ", l + 1, ")"));
+      }
     try {
       const std::vector<SimulationReport> r = simulate_batch(parts, m_sim, names);
       for (std::size_t i = 0; i < batch.size(); ++i) batch[i].report = r[i];
@@ -334,6 +352,7 @@ void write_manifest(const DatasetOptions& opts, const DatasetReport& report) {
   j["material"] = opts.material;
   j["layer_groups"] = opts.layers;
   j["layering"] = layering(opts);
+  j["coarse_field"] = opts.coarse_field;
   j["nodes"] = {{"min", opts.part.min_nodes}, {"max", opts.part.max_nodes}};
   if (opts.part.voxel > 0) j["voxel"] = opts.part.voxel;
   j["families"] = families_of(opts);
@@ -465,6 +484,7 @@ DatasetReport generate_dataset(const DatasetOptions& requested,
   auto write_solved = [&](GpuPipeline::Item& it) {
     if (it.rec.error.empty()) {
       try {
+        if (opts.coarse_field) put_coarse_field(it.part, combine_coarse(it.coarse, it.part));
         write_sample(opts, it.rec, it.part, it.report);
       } catch (const std::exception& e) {
         it.rec.error = e.what();
@@ -494,6 +514,7 @@ DatasetReport generate_dataset(const DatasetOptions& requested,
           GpuPipeline::Item item;
           item.rec = rec;
           item.part = make_part_mesh(opts, item.rec);
+          if (opts.coarse_field) item.coarse = coarse_meshes(item.part, kCoarseFactor, rec.file);
           pipe->submit(std::move(item));
           continue;
         }

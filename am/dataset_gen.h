@@ -34,6 +34,10 @@ struct DatasetOptions {
   std::int64_t batch_nodes = 500000;
   /// cuda: batches solved at once, each by its own thread on its own stream.
   int gpu_streams = 4;
+  /// Also solve each part at twice its voxel (am/coarse_solve.h) and store that displacement as
+  /// the point array displacement_coarse: the input of models that correct the coarse solve
+  /// (`dataset build --inputs displacement_coarse`). The same process options as the full solve.
+  bool coarse_field = false;
   std::vector<std::string> families; ///< drawn from uniformly (see plan_sample); empty = all
   /// Generate only the samples of these splits ("train", "val", "test"); empty = all. The other
   /// indices keep their plan (and split), they are just not built: the held-out parts of a large

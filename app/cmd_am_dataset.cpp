@@ -32,6 +32,9 @@ int run(const flare::app::Args& args) {
       ("batch-nodes", po::value(&d.batch_nodes)->default_value(d.batch_nodes), "cuda: nodes solved together per batch")
       ("gpu-streams", po::value(&d.gpu_streams)->default_value(d.gpu_streams),
        "cuda: batches solved at once, each on its own stream")
+      ("coarse-field", po::bool_switch(&d.coarse_field),
+       "also solve each part at twice its voxel and store that displacement as displacement_coarse "
+       "(the input of models that correct a coarse solve: dataset build --inputs displacement_coarse)")
       ("families", po::value(&families), "comma-separated families to draw from (default: all); a family named k times is drawn k times as often")
       ("splits", po::value(&splits),
        "generate only these splits, e.g. test or val,test (default: all); sample i keeps its split");

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <optional>
 
+#include "am/coarse_solve.h"
 #include "am/material.h"
 #include "am/simulate.h"
 #include "am/voxel_grid.h"
@@ -37,6 +38,7 @@ int run_am_simulate(const flare::app::Args& args) {
       "supports", po::value<std::string>()->default_value("auto"), "auto: rigid supports under faces flatter than 45 degrees, removed with the plate; none")(
       "voxel", po::value<double>(), "voxel size for surface input, in the surface's units")(
       "rtol", po::value<double>()->default_value(1e-8), "CG relative residual")(
+      "coarse-field", po::bool_switch(), "also solve the part at twice its voxel with the same options and store that displacement as displacement_coarse (the input of models that correct a coarse solve)")(
       "threads", po::value<int>()->default_value(0), "solver threads (0 = OMP_NUM_THREADS or all cores)");
   po::positional_options_description pos;
   pos.add("input", 1);
@@ -108,6 +110,13 @@ int run_am_simulate(const flare::app::Args& args) {
         progress->advance();
       });
   if (progress) progress->finish();
+  if (vm["coarse-field"].as<bool>()) {
+    const flare::am::CoarseSolve c =
+        flare::am::coarse_solve(part, o, flare::am::kCoarseFactor, input.string());
+    flare::am::put_coarse_field(part, c);
+    std::printf("am simulate: coarse solve at voxel %.4g (%d lattices, %lld nodes, %.2f s) -> %s\n",
+                c.voxel, c.lattices, static_cast<long long>(c.nodes), c.seconds, flare::am::kCoarseField);
+  }
   const auto u = part.point_data.get("displacement", input.string()).to_doubles();
   double max_u = 0;
   for (std::size_t i = 0; i + 2 < u.size(); i += 3)

@@ -3,6 +3,7 @@
 // and max error, then the summary and, when part families are known, one row per family.
 // The table, --json and --csv carry the same numbers. An ensemble checkpoint is scored by its
 // member mean and adds each part's uncertainty and the calibration summary (docs/uncertainty.md).
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -78,6 +79,10 @@ app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalize
                        const std::string& precision, double coarse_sigma) {
   surrogate::Predictor predictor(model, device, precision);
   if (coarse_sigma > 0) {
+    const auto reads = predictor.recipe().input_arrays();
+    FLARE_INPUT_CHECK(std::find(reads.begin(), reads.end(), am::kCoarseField) == reads.end(), model,
+                      ": this model reads the coarse solve as an input (", am::kCoarseField,
+                      "); --coarse-solve would count that solve twice. Drop --coarse-solve");
     FLARE_INPUT_CHECK(predictor.ensemble(), model, ": --coarse-solve weighs the coarse solve "
                       "against an ensemble's uncertainty score, and this is a single model");
     FLARE_INPUT_CHECK(norm.target_arrays.size() == 1 && norm.target_components[0] == 3, model,
@@ -87,7 +92,8 @@ app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalize
   e.columns = surrogate::metric_column_names(norm.target_arrays, norm.target_components);
   Progress progress(std::int64_t(inputs.size()), "eval", "meshes");
   for (const std::string& path : inputs) {
-    const mesh::Mesh m = mesh::read_mesh(path);
+    mesh::Mesh m = mesh::read_mesh(path);
+    am::ensure_coarse_field(m, predictor.recipe().input_arrays(), am::default_process(device), path);
     for (std::size_t t = 0; t < norm.target_arrays.size(); ++t) {
       const mesh::DataArray* a = m.point_data.find(norm.target_arrays[t]);
       FLARE_INPUT_CHECK(a && a->components() == norm.target_components[t], path,
@@ -100,7 +106,7 @@ app::Evaluation eval_meshes(const std::string& model, const surrogate::Normalize
     if (predictor.ensemble()) {
       const surrogate::EnsemblePrediction p = predictor.infer_ensemble(m, path);
       if (coarse_sigma > 0) {
-        const am::CoarseSolve c = am::coarse_solve(m, am::default_process(device), 2, path);
+        const am::CoarseSolve c = am::coarse_solve(m, am::default_process(device), am::kCoarseFactor, path);
         const double a = am::surrogate_weight(p.score, coarse_sigma);
         mesh::FeatureMatrix mixed = p.mean;
         for (Eigen::Index i = 0; i < mixed.rows(); ++i)

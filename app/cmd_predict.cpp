@@ -19,6 +19,7 @@
 // checkpoint each mesh also gets <target>_uncertainty and a printed score (the estimated relative
 // error), and a second warning line when the score exceeds the checkpoint's threshold: the range
 // checks miss parts that are in range but unlike anything trained on (docs/uncertainty.md).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -202,6 +203,8 @@ int predict_ranks(const app::Args& args) {
   auto t0 = Clock::now();
   bool single = false, to_file = false;
   std::optional<surrogate::Predictor> predictor;
+  std::vector<std::string> model_inputs;
+  bool reads_coarse = false;  // the model corrects the part's coarse solve (am/coarse_solve.h)
   agreed(false, [&] {
     FLARE_INPUT_CHECK(!inputs.empty(), "predict: no input mesh given (see --help)");
     FLARE_INPUT_CHECK(!vm.count("voxel") || (voxel > 0 && std::isfinite(voxel)),
@@ -231,10 +234,15 @@ int predict_ranks(const app::Args& args) {
     if (to_file && lead) check_writable(output);
     predictor.emplace(model, device, precision);
     if (sharded) predictor->set_point_shards(comm.get());
+    model_inputs = predictor->recipe().input_arrays();
+    reads_coarse = std::find(model_inputs.begin(), model_inputs.end(), am::kCoarseField) != model_inputs.end();
     if (coarse_solve) {
       FLARE_INPUT_CHECK(!sharded, "predict: --coarse-solve runs as one process (no mpirun)");
       FLARE_INPUT_CHECK(coarse_sigma > 0 && std::isfinite(coarse_sigma),
                         "predict: --coarse-sigma must be a positive relative error (got ", coarse_sigma, ")");
+      FLARE_INPUT_CHECK(!reads_coarse, model, ": this model reads the coarse solve as an input (",
+                        am::kCoarseField, ") and corrects it; combining its answer with the same "
+                        "coarse solve again would count that solve twice. Drop --coarse-solve");
       FLARE_INPUT_CHECK(predictor->ensemble(), model, ": --coarse-solve weighs the coarse solve "
                         "against an ensemble's uncertainty score, and this is a single model; use "
                         "an ensemble (`model ensemble`, or the bundled model)");
@@ -248,12 +256,23 @@ int predict_ranks(const app::Args& args) {
   ct.load = seconds_since(t0);
 
   // Surfaces become voxel meshes first (when that applies); the time goes to the voxelize row.
+  // A model that reads the coarse solve gets it here, on every rank, unless the mesh carries it.
   auto prepare = [&](mesh::Mesh& m, const std::string& source) {
-    if (!should_voxelize(m, voxel, predictor->training_domain())) return;
-    const auto tv = Clock::now();
-    m = voxelize_input(m, voxel, predictor->training_domain(), source);
-    ct.voxelize += seconds_since(tv);
-    ct.voxelized = true;
+    if (should_voxelize(m, voxel, predictor->training_domain())) {
+      const auto tv = Clock::now();
+      m = voxelize_input(m, voxel, predictor->training_domain(), source);
+      ct.voxelize += seconds_since(tv);
+      ct.voxelized = true;
+    }
+    const auto tc = Clock::now();
+    if (const auto c = am::ensure_coarse_field(m, model_inputs, am::default_process(device), source)) {
+      ct.coarse += seconds_since(tc);
+      ct.coarse_solved = true;
+      if (lead)
+        std::printf("%s: coarse solve at voxel %.4g (%d lattices, %lld nodes, %.2f s, spread %.3g) "
+                    "as the model's input %s\n", source.c_str(), c->voxel, c->lattices,
+                    static_cast<long long>(c->nodes), c->seconds, c->spread, am::kCoarseField);
+    }
   };
   // The domain warning follows a successful prediction, so a mesh the model refuses gets only the
   // error line.
@@ -274,7 +293,7 @@ int predict_ranks(const app::Args& args) {
       const auto tc = Clock::now();
       const std::string target = predictor->normalizer().target_arrays[0];
       const am::CoarseBlend b = am::blend_coarse_solve(m, target, *score, coarse_sigma,
-                                                       am::default_process(device), 2, source);
+                                                       am::default_process(device), am::kCoarseFactor, source);
       ct.coarse += seconds_since(tc);
       ct.coarse_solved = true;
       std::printf("%s: coarse solve at voxel %.4g (%d lattices, %lld nodes, %.2f s, spread %.3g); %s_pred = %.3f x model "

@@ -36,7 +36,10 @@
 # test split is a fair baseline), NODES (5000..30000), HOLDOUT_COUNT (60), EXAMPLES (the examples/lpbf parts re-simulated and
 # scored by `stop`), HELDOUT_PARTS (examples/heldout: a folder of STLs and their voxel sizes in
 # parts.txt, voxelised, solved and scored by `stop`; empty: none), ENSEMBLE (1: `stop` also
-# builds the members' calibrated ensemble and evaluates it), DEVICE (cuda; cpu for a dry run of the script itself), TRAIN_ARGS (more `train`
+# builds the members' calibrated ensemble and evaluates it), COARSE_INPUT (1: the parts carry
+# their coarse solve, `am dataset --coarse-field`, and the models read it, `dataset build --inputs
+# displacement_coarse`; members fine-tuned from INIT_FROM get a widened input layer; the
+# baseline is then scored on the test split's meshes, its recipe being the narrower one), DEVICE (cuda; cpu for a dry run of the script itself), TRAIN_ARGS (more `train`
 # options, e.g. a small model for a dry run).
 set -uo pipefail
 FS=${FS:-"$PWD/.device/run flare-surrogate"}
@@ -58,6 +61,9 @@ INIT_FROM=${INIT_FROM:-}
 DEVICE=${DEVICE:-cuda}
 PRECISION=bf16; [ "$DEVICE" = cuda ] || PRECISION=fp32
 OUT=${OUT:-$W/out}
+COARSE_INPUT=${COARSE_INPUT:-0}
+COARSE_GEN=(); COARSE_BUILD=()
+[ "$COARSE_INPUT" = 1 ] && COARSE_GEN=(--coarse-field) && COARSE_BUILD=(--inputs displacement_coarse)
 export FLARE_NO_PROGRESS=1
 mkdir -p "$W" "$OUT"
 stage() { echo "$(date +%T) $*" >>"$W/stages.txt"; }
@@ -111,16 +117,16 @@ start() {
   rm -f "$W/STOP"
   [ -f "$W/parts/manifest.json" ] && [ "$(ls "$W"/parts/*.vtu 2>/dev/null | wc -l)" -ge "$COUNT" ] ||
     $FS am dataset --count "$COUNT" --seed "$SEED" --nodes "$NODES" --families "$FAMILIES" --device "$DEVICE" \
-      --jobs 16 --out "$W/parts" >"$W/gen.log" 2>&1
+      --jobs 16 --out "$W/parts" "${COARSE_GEN[@]}" >"$W/gen.log" 2>&1
   stage "parts rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
   # The held-out family: never in training, the out-of-distribution test.
   $FS am dataset --count "$HOLDOUT_COUNT" --seed 1 --nodes "$NODES" --families cylinder_holes --device "$DEVICE" \
-    --jobs 16 --out "$W/holdout" >"$W/gen_holdout.log" 2>&1
+    --jobs 16 --out "$W/holdout" "${COARSE_GEN[@]}" >"$W/gen_holdout.log" 2>&1
   stage "holdout rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
   local recipe=(--recipe-version 2)
   [ -n "$INIT_FROM" ] && recipe=(--recipe-from "$INIT_FROM")
   [ -f "$W/lpbf.h5" ] || $FS dataset build "$W/parts" -o "$W/lpbf.h5" --target displacement \
-    --split manifest "${recipe[@]}" >"$W/build.log" 2>&1
+    --split manifest "${recipe[@]}" "${COARSE_BUILD[@]}" >"$W/build.log" 2>&1
   stage "dataset rc=$? $((SECONDS - t0)) s"; t0=$SECONDS
   local waited=0
   while [ "$STATE_WAIT" -gt 0 ] && [ ! -f "$STATE/READY" ] && [ $waited -lt "$STATE_WAIT" ]; do
@@ -224,10 +230,19 @@ stop() {
     [ -n "$EXAMPLES" ] && $FS eval -m "$f" "$W"/ex/*.vtu --device "$DEVICE" >"$W/eval_${n}_examples.txt" 2>&1
     [ -n "$HELDOUT_PARTS" ] && $FS eval -m "$f" "$W"/hp/*.vtu --device "$DEVICE" >"$W/eval_${n}_heldout_parts.txt" 2>&1
     # The same parts as `predict --coarse-solve` answers them (ensembles: the weight is their score).
-    [ -n "$HELDOUT_PARTS" ] && { [ "$n" = ensemble ] || [ "$n" = shipped ]; } && $FS eval -m "$f" "$W"/hp/*.vtu --coarse-solve --device "$DEVICE" \
+    # (Not for a model that reads the coarse solve already: eval refuses to count it twice.)
+    [ -n "$HELDOUT_PARTS" ] && { [ "$n" = shipped ] || { [ "$n" = ensemble ] && [ "$COARSE_INPUT" != 1 ]; }; } && $FS eval -m "$f" "$W"/hp/*.vtu --coarse-solve --device "$DEVICE" \
       >"$W/eval_${n}_heldout_parts_coarse.txt" 2>&1
-    [ "$n" = shipped ] && [ -z "$INIT_FROM" ] || $FS eval -m "$f" --data "$W/lpbf.h5" --split test --device "$DEVICE" \
-      --csv "$W/${n}_test.csv" >"$W/eval_${n}_test.txt" 2>&1
+    if [ "$n" = shipped ] && [ "$COARSE_INPUT" = 1 ]; then
+      # The dataset's features are wider than the baseline's recipe: its test split as meshes.
+      local tests=()
+      mapfile -t tests < <(python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["splits"]["test"]))' "$W/parts/manifest.json")
+      [ -n "$INIT_FROM" ] && $FS eval -m "$f" "${tests[@]/#/$W/parts/}" --device "$DEVICE" \
+        --csv "$W/${n}_test.csv" >"$W/eval_${n}_test.txt" 2>&1
+    else
+      [ "$n" = shipped ] && [ -z "$INIT_FROM" ] || $FS eval -m "$f" --data "$W/lpbf.h5" --split test --device "$DEVICE" \
+        --csv "$W/${n}_test.csv" >"$W/eval_${n}_test.txt" 2>&1
+    fi
   done
   collect
   [ -f "$W/ensemble.h5" ] && cp "$W/ensemble.h5" "$OUT/"

@@ -123,7 +123,11 @@ std::vector<int> check_arrays(const mesh::Mesh& m, const std::vector<std::string
       throw InputError(detail::concat(source, ": no point array '", name, "' (the ", role,
                                       "); the mesh has ", have.empty() ? "no point arrays" : have,
                                       " (check --", role == "target" ? "target" : "inputs",
-                                      ", or pass --skip-bad to leave this file out)"));
+                                      ", or pass --skip-bad to leave this file out)",
+                                      name == "displacement_coarse"
+                                          ? "; `am dataset --coarse-field` and `am simulate "
+                                            "--coarse-field` make it"
+                                          : ""));
     }
     FLARE_INPUT_CHECK(a->tuples() == m.num_points(), source, ": point array '", name, "' has ",
                       a->tuples(), " tuples for ", m.num_points(), " points");
@@ -191,12 +195,19 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
   mesh::FeatureRecipe recipe =
       fixed ? mesh::FeatureRecipe::from_json(opt.fixed_recipe, "--recipe-from")
             : mesh::FeatureRecipe::default_recipe(opt.input_arrays, opt.recipe_version);
+  // --recipe-from with more --inputs than the model read: data to fine-tune it with new input
+  // columns (train --init-from widens its input layer, docs/architecture.md).
+  const std::vector<std::string> theirs = recipe.input_arrays();
+  FLARE_INPUT_CHECK(!fixed || (opt.input_arrays.size() >= theirs.size() &&
+                               std::equal(theirs.begin(), theirs.end(), opt.input_arrays.begin())),
+                    "--recipe-from: the recipe reads the input arrays ", nlohmann::json(theirs).dump(),
+                    " but --inputs gives ", nlohmann::json(opt.input_arrays).dump(),
+                    "; pass the same --inputs as the dataset that model was trained on (new arrays "
+                    "may follow them)");
+  if (fixed)
+    for (std::size_t k = theirs.size(); k < opt.input_arrays.size(); ++k)
+      recipe.features.push_back("array:" + opt.input_arrays[k]);
   recipe.validate();
-  FLARE_INPUT_CHECK(!fixed || recipe.input_arrays() == opt.input_arrays,
-                    "--recipe-from: the recipe reads the input arrays ",
-                    nlohmann::json(recipe.input_arrays()).dump(), " but --inputs gives ",
-                    nlohmann::json(opt.input_arrays).dump(),
-                    "; pass the same --inputs as the dataset that model was trained on");
 
   DatasetBuildResult result;
   // Pass 1: validate every input; remember sizes and bounds. Inputs are read in parallel, one

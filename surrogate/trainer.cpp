@@ -24,6 +24,7 @@
 #include "surrogate/optimizer.h"
 #include "surrogate/schedule.h"
 #include "surrogate/train_samples.h"
+#include "surrogate/widen_inputs.h"
 
 namespace flare::surrogate {
 
@@ -164,12 +165,12 @@ Normalizer training_normalizer(const Dataset& data, const TrainOptions& opt, con
   Normalizer norm = Normalizer::from_dataset(data);
   if (init) {
     const std::string src = opt.init_from.string();
-    FLARE_INPUT_CHECK(init->feature_recipe == data.recipe().to_json(), "--init-from: ",
-                      opt.data.string(), " computes its features with another recipe than ", src,
-                      " (its length scale or feature list differs), so the model would see its "
-                      "parts at another scale; build it with `dataset build --recipe-from ",
-                      src, "`");
-    const Normalizer theirs = Normalizer::from_json(init->normalizer, src);
+    const int added = appended_inputs(mesh::FeatureRecipe::from_json(init->feature_recipe, src),
+                                      data.recipe(), src, opt.data.string());
+    // New input arrays: their columns' statistics are the dataset's (widen_inputs.h).
+    const Normalizer theirs = added == 0
+                                  ? Normalizer::from_json(init->normalizer, src)
+                                  : widen_normalizer(Normalizer::from_json(init->normalizer, src), norm, src);
     const double diff = statistics_difference(norm, theirs);
     FLARE_INPUT_CHECK(std::isfinite(diff), "--init-from: ", opt.data.string(),
                       " has other feature or target columns than ", src,
@@ -406,11 +407,20 @@ TrainResult train_in(const TrainOptions& opt, const TrainLog& log, const std::at
           ", step " + std::to_string(st.step));
     init_record = t.value("init_from", Json());
   } else if (init) {
-    FLARE_INPUT_CHECK(init->config == mc, "--init-from: ", opt.init_from.string(), " is a model ",
+    // A dataset with appended input arrays (appended_inputs) widens the model's input layer.
+    ModelConfig theirs = init->config;
+    const bool widened = theirs.in_dim < mc.in_dim;
+    theirs.in_dim = mc.in_dim;
+    FLARE_INPUT_CHECK(theirs == mc, "--init-from: ", opt.init_from.string(), " is a model ",
                       to_json(init->config).dump(), " but the options give ", to_json(mc).dump(),
                       "; pass its model options (-C, -L, -H, -M, ...)");
     const int member = std::max(opt.init_member, 1) - 1;
-    params = init->member(member);  // the weights it is evaluated with (the average, if any)
+    // The weights it is evaluated with (the average, if any).
+    params = widened ? widen_inputs(init->config, init->member(member), mc) : init->member(member);
+    if (widened && lead && log)
+      log(detail::concat("widened the input layer of ", opt.init_from.string(), " from ",
+                         init->config.in_dim, " to ", mc.in_dim, " features (the new ones start "
+                         "with zero weights)"));
     if (opt.ema > 0) ema_params = params;
     init_record = {{"file", opt.init_from.string()},
                    {"step", init->training.is_object() ? init->training.value("step", Json())

@@ -28,7 +28,7 @@ mkdir -p "$W"
 # `start` remembers the session's settings and the later calls take them unless given again:
 # session 14's `stop`, called without MEMBERS and INIT_FROM, left its MLP member unscored and its
 # baseline off the test split.
-SESSION_VARS=(MEMBERS INIT_FROM EPOCHS SEED FAMILIES COUNT NODES HOLDOUT_COUNT EXAMPLES HELDOUT_PARTS TRAIN_ARGS)
+SESSION_VARS=(MEMBERS INIT_FROM EPOCHS SEED FAMILIES COUNT NODES HOLDOUT_COUNT EXAMPLES HELDOUT_PARTS TRAIN_ARGS COARSE_INPUT)
 if [ "${1:-}" = start ]; then
   for v in "${SESSION_VARS[@]}"; do
     [ -n "${!v+x}" ] && printf '[ -n "${%s+x}" ] || export %s=%q\n' "$v" "$v" "${!v}"

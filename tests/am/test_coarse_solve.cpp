@@ -187,3 +187,45 @@ TEST(CoarseSolve, SaysWhenNothingIsLeftAtTheCoarseVoxel) {
   const flare::mesh::Mesh posts = voxel_part(6, 6, 1, 0.5, [](int i, int j, int) { return (i + j) % 2 == 1; });
   EXPECT_THROW(coarse_solve(posts, process(), 2, "posts.vtu"), flare::InputError);
 }
+
+// The pieces `am dataset --coarse-field` batches on the GPU: the unsolved lattices, solved one by
+// one here, and their combination are coarse_solve.
+TEST(CoarseSolve, LatticesSolvedApartAndCombinedAreTheCoarseSolve) {
+  const flare::mesh::Mesh part = voxel_part(24, 8, 20, 0.5, l_shape);
+  CoarseMeshes c = coarse_meshes(part, 2, "l.vtu");
+  ASSERT_EQ(c.meshes.size(), 2u);
+  EXPECT_DOUBLE_EQ(c.voxel, 1.0);
+  for (auto& m : c.meshes) simulate(m, process());
+  const CoarseSolve a = combine_coarse(c, part), b = coarse_solve(part, process(), 2, "l.vtu");
+  EXPECT_EQ(a.lattices, b.lattices);
+  EXPECT_EQ(a.nodes, b.nodes);
+  EXPECT_DOUBLE_EQ(a.spread, b.spread);
+  EXPECT_EQ((a.displacement - b.displacement).cwiseAbs().maxCoeff(), 0.0);
+}
+
+// A model that reads displacement_coarse gets it made where the mesh lacks it, and only then.
+TEST(CoarseSolve, EnsureCoarseFieldMakesItOnlyWhereAModelReadsItAndItIsMissing) {
+  flare::mesh::Mesh part = voxel_part(24, 8, 20, 0.5, l_shape);
+  EXPECT_FALSE(ensure_coarse_field(part, {}, process(), "l.vtu"));
+  EXPECT_FALSE(ensure_coarse_field(part, {"layer"}, process(), "l.vtu"));
+  EXPECT_EQ(part.point_data.find(kCoarseField), nullptr);
+  const auto made = ensure_coarse_field(part, {kCoarseField}, process(), "l.vtu");
+  ASSERT_TRUE(made);
+  EXPECT_EQ(made->lattices, 2);
+  EXPECT_NEAR((field_of(part, kCoarseField) - coarse_solve(part, process(), 2, "l.vtu").displacement).norm(), 0, 1e-12);
+  EXPECT_FALSE(ensure_coarse_field(part, {kCoarseField}, process(), "l.vtu"));  // kept as it is
+
+  // Not a voxel mesh: one line that says how to get one.
+  flare::mesh::Mesh tet = part;
+  tet.point_data = {};
+  tet.points.col(0) *= 1.5;  // boxes, not cubes
+  try {
+    ensure_coarse_field(tet, {kCoarseField}, process(), "tet.vtu");
+    FAIL() << "a mesh off the lattice was accepted";
+  } catch (const flare::InputError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("tet.vtu"), std::string::npos) << m;
+    EXPECT_NE(m.find("am voxelize"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  }
+}

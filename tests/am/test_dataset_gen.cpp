@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "am/coarse_solve.h"
 #include "am/dataset_gen.h"
 #include "am/rng.h"
 #include "common/error.h"
@@ -177,6 +179,53 @@ TEST(DatasetGen, GeneratesResumesAndWritesAConsistentManifest) {
   EXPECT_EQ(third.reused, 2);
   EXPECT_EQ(third.samples[2].params, first.samples[2].params);
   fs::remove_all(dir);
+}
+
+// --coarse-field: every sample also carries displacement_coarse, the part's solve at twice its
+// voxel; the batched GPU path (its host build) gives what the CPU path gives, and a dataset made
+// without it is solved again with it rather than reused.
+TEST(DatasetGen, CoarseFieldIsTheCoarseSolveOnEveryPath) {
+  const fs::path cpu = fresh_dir("coarse_cpu"), lattice = fresh_dir("coarse_lattice");
+  DatasetOptions o = tiny(cpu, 3);
+  o.layers = 0;
+  o.layer_height = 0.5;
+  generate_dataset(o);  // without the field first
+  o.coarse_field = true;
+  const DatasetReport r = generate_dataset(o);
+  EXPECT_EQ(r.generated, 3);  // none reused: they lack the field
+  o.out = lattice;
+  o.device = "lattice-host";
+  o.batch_nodes = 1500;  // a batch holds parts and coarse lattices of several parts
+  EXPECT_EQ(generate_dataset(o).failed, 0);
+  std::ifstream f(cpu / "manifest.json");
+  EXPECT_EQ(nlohmann::json::parse(f).at("coarse_field"), true);
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = r.samples[std::size_t(i)].file;
+    flare::mesh::Mesh a = flare::mesh::read_mesh(cpu / name), b = flare::mesh::read_mesh(lattice / name);
+    const auto& ca = a.point_data.get("displacement_coarse", name);
+    ASSERT_EQ(ca.components(), 3);
+    double diff = 0, norm = 0;
+    for (std::int64_t p = 0; p < a.num_points(); ++p)
+      for (int c = 0; c < 3; ++c) {
+        const double x = ca.get(p, c), y = b.point_data.get("displacement_coarse", name).get(p, c);
+        diff += (x - y) * (x - y);
+        norm += x * x;
+      }
+    EXPECT_GT(norm, 0);
+    EXPECT_LT(std::sqrt(diff / norm), 1e-6) << name;
+    // It is the coarse solve of the part, as predict makes it.
+    flare::mesh::Mesh part = flare::mesh::read_mesh(cpu / name);
+    part.point_data = {};
+    SimulationOptions sim;
+    sim.layer_height = 0.5;
+    const CoarseSolve cs = coarse_solve(part, sim, kCoarseFactor, name);
+    double d2 = 0;
+    for (std::int64_t p = 0; p < a.num_points(); ++p)
+      for (int c = 0; c < 3; ++c) d2 += std::pow(cs.displacement(p, c) - ca.get(p, c), 2);
+    EXPECT_LT(std::sqrt(d2 / norm), 1e-9) << name;
+  }
+  fs::remove_all(cpu);
+  fs::remove_all(lattice);
 }
 
 TEST(DatasetGen, SamplesOfAnotherDatasetAreRefused) {

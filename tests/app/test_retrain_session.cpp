@@ -94,11 +94,13 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
 
   // Two runs that continue that ensemble (INIT_FROM, no state): in the first each member
   // fine-tunes from its namesake on data featurised with the ensemble's recipe, in the second
-  // from its own best checkpoint of the first; they form an ensemble again.
+  // from its own best checkpoint of the first; they form an ensemble again. With COARSE_INPUT the
+  // parts carry their coarse solve and the members read it: the first run widens their input
+  // layer; the baseline is scored on the test split's meshes.
   const fs::path init = dir / "s2" / "out" / "ensemble.h5";
   fs::create_directories(dir / "empty");
-  const std::string cont =
-      "INIT_FROM=" + init.string() + " STATE=" + (dir / "empty").string() + " EPOCHS='1 1' SEED=7";
+  const std::string cont = "INIT_FROM=" + init.string() + " STATE=" + (dir / "empty").string() +
+                           " EPOCHS='1 1' SEED=7 COARSE_INPUT=1";
   r = session("start", "s4", "1 2", cont);
   ASSERT_EQ(r.code, 0) << r.out << read_text(dir / "s4" / "stages.txt");
   EXPECT_NE(read_text(dir / "s4" / "build.log").find("wrote"), std::string::npos)
@@ -111,14 +113,23 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
     EXPECT_NE(log.find("fine-tuning " + init.string()), std::string::npos) << log;
     EXPECT_NE(log.find("fine-tuning " + (dir / "s4" / "run1" / m).string() + ".h5"),
               std::string::npos) << log;
+    EXPECT_NE(log.find("widened the input layer of " + init.string()), std::string::npos) << log;
     EXPECT_TRUE(fs::exists(dir / "s4" / (std::string(m) + ".h5")));
   }
-  r = session("stop", "s4", "1 2", cont + " ENSEMBLE=1");
+  EXPECT_NE(read_text(dir / "s4" / "parts" / "manifest.json").find("\"coarse_field\": true"), std::string::npos);
+  r = session("stop", "s4", "1 2", cont + " ENSEMBLE=1 HELDOUT_PARTS=" + (dir / "hp").string());
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir / "s4" / "out" / "ensemble.h5")) << read_text(dir / "s4" / "ensemble.log");
-  // The model this run continues is its baseline, on the same test split (its recipe is the data's).
-  EXPECT_NE(read_text(dir / "s4" / "eval_shipped_test.txt").find("test split"), std::string::npos)
+  // The held-out part has no coarse field: eval makes it for the model that reads it.
+  EXPECT_NE(read_text(dir / "s4" / "eval_ensemble_heldout_parts.txt").find("1 meshes"), std::string::npos)
+      << read_text(dir / "s4" / "eval_ensemble_heldout_parts.txt");
+  EXPECT_FALSE(fs::exists(dir / "s4" / "eval_ensemble_heldout_parts_coarse.txt"));
+  // The model this run continues is its baseline, on the same test split: as meshes, since the
+  // data's features are wider than its recipe; the ensemble on the dataset.
+  EXPECT_NE(read_text(dir / "s4" / "eval_shipped_test.txt").find(" meshes, "), std::string::npos)
       << read_text(dir / "s4" / "eval_shipped_test.txt");
+  EXPECT_NE(read_text(dir / "s4" / "eval_ensemble_test.txt").find("test split"), std::string::npos)
+      << read_text(dir / "s4" / "eval_ensemble_test.txt");
 }
 
 TEST_F(RetrainSession, WithoutItsStateNoMemberStarts) {

@@ -34,11 +34,13 @@ inline mesh::Mesh synthetic_box(std::mt19937_64& rng) {
 
 /// Builds a dataset of `count` boxes in `dir`/data.h5 (meshes stay in memory) and returns its path;
 /// target_scale multiplies every target value; fixed_recipe (null: fit one) as
-/// DatasetBuildOptions::fixed_recipe.
+/// DatasetBuildOptions::fixed_recipe; extra_input (non-empty): every box also carries a
+/// 3-component point array of that name (a smooth field of the position), read as an input.
 inline std::filesystem::path build_synthetic_dataset(
     const std::filesystem::path& dir, int count, std::array<double, 3> split,
     std::uint64_t seed = 7, int recipe_version = mesh::FeatureRecipe::kVersion,
-    double target_scale = 1.0, const nlohmann::json& fixed_recipe = nullptr) {
+    double target_scale = 1.0, const nlohmann::json& fixed_recipe = nullptr,
+    const std::string& extra_input = "") {
   std::mt19937_64 rng(seed);
   std::map<std::string, mesh::Mesh> meshes;
   surrogate::DatasetBuildOptions o;
@@ -48,6 +50,14 @@ inline std::filesystem::path build_synthetic_dataset(
     if (target_scale != 1.0) {  // a re-solve of the same parts that lands a little elsewhere
       mesh::DataArray& f = *meshes[name].point_data.find("f");
       for (std::int64_t i = 0; i < f.tuples(); ++i) f.set(i, 0, f.get(i, 0) * target_scale);
+    }
+    if (!extra_input.empty()) {
+      const mesh::Mesh& m = meshes[name];
+      std::vector<double> g;
+      for (std::int64_t i = 0; i < m.num_points(); ++i)
+        g.insert(g.end(), {0.1 * m.points(i, 0) * m.points(i, 2), -0.05 * m.points(i, 1), 0.2 * m.points(i, 2)});
+      meshes[name].point_data.put(mesh::DataArray::from_doubles(extra_input, 3, g));
+      o.input_arrays = {extra_input};
     }
     o.inputs.push_back(name);
   }

@@ -12,7 +12,9 @@
 #include "surrogate/ensemble.h"
 #include "surrogate/evaluate.h"
 #include "surrogate/normalizer.h"
+#include "surrogate/predictor.h"
 #include "surrogate/trainer.h"
+#include "surrogate/widen_inputs.h"
 #include "synthetic_boxes.h"
 #include "tests/support/errors.h"
 
@@ -538,6 +540,68 @@ TEST_F(Trainer, InitFromFineTunesTheCheckpointOnOtherParts) {
   o.resume = true;
   o.stop_after = 0;
   EXPECT_EQ(surrogate::train(o, quiet).steps, 8);
+}
+
+// --init-from on data with an appended input array (dataset build --recipe-from M --inputs NEW):
+// the input layer widens with zero weights for the new columns, so the model starts as exactly M
+// (same predictions), and the new columns' statistics are the data's.
+TEST_F(Trainer, InitFromWidensTheInputLayerForAppendedArrays) {
+  const auto trained = trained_base();
+  const fs::path base = dir / "model.h5";
+  o.data = test::build_synthetic_dataset(dir / "more", 8, {0.5, 0.25, 0.25}, 99,
+                                         mesh::FeatureRecipe::kVersion, 1.0,
+                                         trained.feature_recipe, "g");
+  o.init_from = base;
+  o.out = dir / "wide.h5";
+  o.epochs = 1;
+  o.lr = 1e-30;  // the step leaves the weights where they started
+  std::vector<std::string> logged;
+  surrogate::train(o, [&](const std::string& s) { logged.push_back(s); });
+  const auto wide = surrogate::load_checkpoint(o.out);
+  ASSERT_EQ(wide.config.in_dim, trained.config.in_dim + 3);
+  EXPECT_NE(std::find_if(logged.begin(), logged.end(),
+                         [](const std::string& l) { return l.find("widened the input layer") != std::string::npos; }),
+            logged.end());
+  const auto recipe = mesh::FeatureRecipe::from_json(wide.feature_recipe);
+  EXPECT_EQ(recipe.features.back(), "array:g");
+  EXPECT_EQ(recipe.length_scale, mesh::FeatureRecipe::from_json(trained.feature_recipe).length_scale);
+  const auto n0 = surrogate::Normalizer::from_json(trained.normalizer, "trained");
+  const auto n1 = surrogate::Normalizer::from_json(wide.normalizer, "wide");
+  ASSERT_EQ(n1.feature_names.size(), n0.feature_names.size() + 3);
+  for (std::size_t c = 0; c < n0.feature_mean.size(); ++c) {
+    EXPECT_EQ(n1.feature_mean[c], n0.feature_mean[c]) << c;  // the weights were fitted to these
+    EXPECT_EQ(n1.feature_std[c], n0.feature_std[c]) << c;
+  }
+  EXPECT_EQ(n1.feature_names.back(), "g_2");
+  EXPECT_GT(n1.feature_std.back(), 0.0);
+  EXPECT_NE(n1.feature_std.back(), 1.0);  // fitted on the data, not left at a default
+
+  // Same predictions as the model it started from, whatever the new array holds.
+  std::mt19937_64 rng(3);
+  mesh::Mesh m = test::synthetic_box(rng);
+  std::vector<double> g(std::size_t(3 * m.num_points()));
+  for (std::size_t i = 0; i < g.size(); ++i) g[i] = std::sin(double(i));
+  m.point_data.put(mesh::DataArray::from_doubles("g", 3, g));
+  const auto before = surrogate::Predictor(trained, "trained", "cpu", "fp32").infer(m, "box");
+  const auto after = surrogate::Predictor(wide, "wide", "cpu", "fp32").infer(m, "box");
+  ASSERT_EQ(before.rows(), after.rows());
+  EXPECT_LT((before - after).cwiseAbs().maxCoeff(), 1e-5f * (1 + before.cwiseAbs().maxCoeff()));
+
+  // Widening is the only change: an array inserted before the model's features, or another
+  // length scale, is another recipe.
+  auto moved = recipe;
+  std::rotate(moved.features.rbegin(), moved.features.rbegin() + 1, moved.features.rend());
+  const auto theirs = mesh::FeatureRecipe::from_json(trained.feature_recipe);
+  EXPECT_NE(test::input_error([&] { surrogate::appended_inputs(theirs, moved, "m.h5", "d.h5"); })
+                .find("only point arrays appended"),
+            std::string::npos);
+  auto scaled = recipe;
+  scaled.length_scale *= 2;
+  EXPECT_NE(test::input_error([&] { surrogate::appended_inputs(theirs, scaled, "m.h5", "d.h5"); })
+                .find("dataset build --recipe-from m.h5"),
+            std::string::npos);
+  EXPECT_EQ(surrogate::appended_inputs(theirs, recipe, "m.h5", "d.h5"), 1);
+  EXPECT_EQ(surrogate::appended_inputs(theirs, theirs, "m.h5", "d.h5"), 0);
 }
 
 TEST_F(Trainer, InitFromRefusesWhatItCannotContinue) {
