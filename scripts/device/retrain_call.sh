@@ -98,7 +98,8 @@ case "${1:-}" in
     FLARE_TEST_BINARY="$FS" setsid nohup bash "$0" suites >/dev/null 2>&1 </dev/null &
     ;;
   suites)
-    for t in test_cuda_cli test_cuda_residual_mlp test_cuda_model test_cuda_mixer test_cuda_ops; do
+    for t in test_cuda_cli test_cuda_residual_mlp test_cuda_model test_cuda_mixer test_cuda_ops test_am_lattice_cuda; do
+      [ -e ".device/bin/$t" ] || continue  # a bundle made without it
       .device/run $t >"$W/gpu_$t.log" 2>&1
       echo "$t rc=$? $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ test' "$W/gpu_$t.log" | tr '\n' ' ')" >>"$W/gpu_suites.txt"
     done
