@@ -58,18 +58,21 @@ VoxelGrid voxel_grid_of(const mesh::Mesh& part, const std::string& source) {
   return g;
 }
 
-VoxelGrid coarsen(const VoxelGrid& grid, int factor, int offset) {
-  FLARE_CHECK(factor >= 1 && offset >= 0 && offset < factor, "coarsen: factor ", factor, ", offset ", offset);
-  // Coarse voxel I is centred on fine voxel f I + offset: it starts (offset + 1/2 - f/2) fine
-  // voxels from the fine lattice's origin, plus f I.
-  const auto n = [&](int fine) { return fine - 1 - offset >= 0 ? (fine - 1 - offset) / factor + 1 : 0; };
-  VoxelGrid c = VoxelGrid::empty(grid.origin + Eigen::Vector3d::Constant((offset + 0.5 - 0.5 * factor) * grid.voxel),
-                                 grid.voxel * factor, n(grid.nx), n(grid.ny), n(grid.nz));
+VoxelGrid coarsen(const VoxelGrid& grid, int factor, const std::array<int, 3>& offset) {
+  for (int o : offset)
+    FLARE_CHECK(factor >= 1 && o >= 0 && o < factor, "coarsen: factor ", factor, ", offset ", o);
+  // Coarse voxel I is centred on fine voxel f I + o: along each axis it starts (o + 1/2 - f/2)
+  // fine voxels from the fine lattice's origin, plus f I.
+  const auto n = [&](int fine, int o) { return fine - 1 - o >= 0 ? (fine - 1 - o) / factor + 1 : 0; };
+  const Eigen::Vector3d shift(offset[0], offset[1], offset[2]);
+  VoxelGrid c = VoxelGrid::empty(
+      grid.origin + ((shift.array() + 0.5 - 0.5 * factor) * grid.voxel).matrix(), grid.voxel * factor,
+      n(grid.nx, offset[0]), n(grid.ny, offset[1]), n(grid.nz, offset[2]));
   for (int k = 0; k < c.nz; ++k)
     for (int j = 0; j < c.ny; ++j)
       for (int i = 0; i < c.nx; ++i)
         c.solid[std::size_t(c.index(i, j, k))] =
-            grid.at(i * factor + offset, j * factor + offset, k * factor + offset) ? 1 : 0;
+            grid.at(i * factor + offset[0], j * factor + offset[1], k * factor + offset[2]) ? 1 : 0;
   return c;
 }
 
@@ -152,8 +155,8 @@ CoarseMeshes coarse_meshes(const mesh::Mesh& part, int factor, const std::string
   const VoxelGrid fine_grid = voxel_grid_of(part, source);
   CoarseMeshes c;
   c.voxel = fine_grid.voxel * factor;
-  for (int offset = 0; offset < factor; ++offset) {
-    VoxelGrid g = coarsen(fine_grid, factor, offset);
+  for (int placement = 0; placement < factor * factor; ++placement) {
+    VoxelGrid g = coarsen(fine_grid, factor, {placement % factor, placement / factor, 0});
     int kmin = -1;
     for (int k = 0; k < g.nz && kmin < 0; ++k)
       for (int j = 0; j < g.ny && kmin < 0; ++j)
@@ -165,8 +168,9 @@ CoarseMeshes coarse_meshes(const mesh::Mesh& part, int factor, const std::string
     c.z_shift.push_back(g.origin.z() + kmin * g.voxel);
     c.grids.push_back(std::move(g));
   }
-  FLARE_INPUT_CHECK(!c.meshes.empty(), source, ": nothing is left of the part at ", factor,
-                    " times its voxel (every feature thinner than that); no coarse solve");
+  // Every placement samples the part's bottom layer (o_z = 0), and the f^2 in-plane placements
+  // sample every voxel of it between them: something of every voxel mesh is left.
+  FLARE_CHECK(!c.meshes.empty(), source, ": no coarse lattice kept any voxel");
   return c;
 }
 
@@ -224,7 +228,8 @@ std::optional<CoarseSolve> ensure_coarse_field(mesh::Mesh& part, const std::vect
   } catch (const InputError& e) {
     throw InputError(detail::concat(e.what(), " (the model reads ", kCoarseField, ", a solve of the "
                                     "part at twice its voxel: give it the part's STL, which is "
-                                    "voxelised first, or a mesh from `am voxelize`)"));
+                                    "voxelised first, or a mesh from `am voxelize`; or predict "
+                                    "from the geometry alone, -m lpbf-v2-geometry.h5)"));
   }
   put_coarse_field(part, c);
   return c;

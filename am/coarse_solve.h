@@ -10,6 +10,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,12 +27,12 @@ namespace flare::am {
 VoxelGrid voxel_grid_of(const mesh::Mesh& part, const std::string& source);
 
 /// The grid at `factor` times the voxel, sampled at the coarse voxels' centres as `am voxelize`
-/// samples a surface: coarse voxel (I, J, K) takes fine voxel (f I + offset, f J + offset, f K +
-/// offset), its lattice shifted so that each coarse centre is that fine voxel's centre (offset in
-/// 0..f-1 picks one of the f diagonal placements). Walls keep their thickness on average. Counting
-/// the fine voxels instead (solid when half of them are) thickened every wall one fine voxel thick
-/// to two: a hinge's leaves doubled, and its coarse solve was 2.2 from the truth against 0.5.
-VoxelGrid coarsen(const VoxelGrid& grid, int factor, int offset = 0);
+/// samples a surface: coarse voxel (I, J, K) takes fine voxel (f I + o_x, f J + o_y, f K + o_z),
+/// its lattice shifted so that each coarse centre is that fine voxel's centre (each offset in
+/// 0..f-1: one of the f^3 placements). Walls keep their thickness on average. Counting the fine
+/// voxels instead (solid when half of them are) thickened every wall one fine voxel thick to two:
+/// a hinge's leaves doubled, and its coarse solve was 2.2 from the truth against 0.5.
+VoxelGrid coarsen(const VoxelGrid& grid, int factor, const std::array<int, 3>& offset = {0, 0, 0});
 
 /// Values of the point array `name` (3 components) of coarse voxel mesh `coarse`, a solved
 /// voxel_mesh of `grid`, at the points of `part`: trilinear inside a solid coarse voxel, else the
@@ -59,17 +60,26 @@ inline constexpr const char* kCoarseField = "displacement_coarse";
 /// The coarsening of `predict --coarse-solve` and of that field: twice the voxel (the measured
 /// balance of cost and error, docs/architecture.md).
 inline constexpr int kCoarseFactor = 2;
+/// How the field was made, as `am dataset` records it in each sample (field "coarse_field"): a
+/// sample whose field was made another way is solved again rather than mixed in.
+inline constexpr const char* kCoarseFieldMethod = "2x voxel, mean of the 4 in-plane lattices";
 
-/// The coarse lattices of voxel mesh `part`, unsolved: one voxel mesh per diagonal placement
-/// (coarsen's offsets) on which something of the part is left. Solving them is the caller's (one
-/// by one, or in a batch with other parts' on the GPU); combine_coarse samples them back.
+/// The coarse lattices of voxel mesh `part`, unsolved: one voxel mesh per in-plane placement
+/// (coarsen's offsets (o_x, o_y, 0), all f^2 of them) on which something of the part is left.
+/// The set of in-plane placements is mapped onto itself by the symmetries of the process (a turn
+/// of the part by 90 degrees about z, a mirror in x or y, a move on the plate), so their mean
+/// turns with the part exactly; the two diagonal placements used before did not (a wishbone
+/// turned by 90 degrees changed its coarse field by 0.32, relative L2, and a model reading it
+/// followed). z is not a symmetry (the part stands on the plate): every placement keeps the
+/// plate's layer. Solving them is the caller's (one by one, or in a batch with other parts' on the
+/// GPU); combine_coarse samples them back.
 struct CoarseMeshes {
   std::vector<VoxelGrid> grids;
   std::vector<mesh::Mesh> meshes;  ///< voxel_mesh of each grid
   std::vector<double> z_shift;     ///< sample_at_points' z_shift of each
   double voxel = 0;
 };
-/// InputError naming `source` when the part is no voxel mesh or nothing of it is left.
+/// InputError naming `source` when the part is no voxel mesh.
 CoarseMeshes coarse_meshes(const mesh::Mesh& part, int factor, const std::string& source);
 
 /// The solved meshes of coarse_meshes (each with its displacement) sampled at the points of
@@ -86,10 +96,10 @@ void put_coarse_field(mesh::Mesh& part, const CoarseSolve& c);
 std::optional<CoarseSolve> ensure_coarse_field(mesh::Mesh& part, const std::vector<std::string>& inputs,
                                                const SimulationOptions& opts, const std::string& source);
 
-/// Coarsens voxel mesh `part` by `factor` on each of its `factor` diagonal placements (coarsen's
-/// offsets), simulates each with `opts` (the same process as the full solve), samples them at the
-/// part's points and averages them. InputError naming `source` when the part is no voxel mesh or
-/// nothing of it is left on any placement.
+/// Coarsens voxel mesh `part` by `factor` on each of its `factor`^2 in-plane placements
+/// (coarse_meshes), simulates each with `opts` (the same process as the full solve), samples them
+/// at the part's points and averages them. InputError naming `source` when the part is no voxel
+/// mesh.
 CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, int factor,
                          const std::string& source);
 

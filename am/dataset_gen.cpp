@@ -80,9 +80,12 @@ bool load_finished(const DatasetOptions& opts, const fs::path& path, SampleRecor
   }
   const mesh::DataArray* u = m.point_data.find("displacement");
   if (!u || u->components() != 3 || field(m, "generator") != kGenerator) return false;
-  // A dataset that gained --coarse-field: its older samples are solved again, with it.
+  // A dataset that gained --coarse-field, or whose field was made another way (the two diagonal
+  // lattices before session 21): its older samples are solved again.
   const mesh::DataArray* coarse = m.point_data.find(kCoarseField);
-  if (opts.coarse_field && (!coarse || coarse->components() != 3)) return false;
+  if (opts.coarse_field &&
+      (!coarse || coarse->components() != 3 || field(m, "coarse_field") != kCoarseFieldMethod))
+    return false;
   const std::string want_seed = std::to_string(opts.seed), want_layering = layering(opts);
   // Samples written before layer heights existed carry only layer_groups (K slabs).
   const std::string has_layering = field(m, "layering").empty() ? field(m, "layer_groups") + " groups"
@@ -145,7 +148,7 @@ void write_sample(const DatasetOptions& opts, SampleRecord& rec, mesh::Mesh& par
   part.field_strings["layering"] = layering(opts);
   part.field_strings["solve_seconds"] = std::to_string(r.seconds);
   part.field_strings["cg_iterations"] = std::to_string(r.cg_iterations);
-  if (opts.coarse_field) part.field_strings["coarse_field"] = "2x voxel, both diagonal lattices";
+  if (opts.coarse_field) part.field_strings["coarse_field"] = kCoarseFieldMethod;
   mesh::write_vtu(part, opts.out / rec.file);
 }
 

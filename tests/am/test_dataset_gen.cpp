@@ -193,6 +193,17 @@ TEST(DatasetGen, CoarseFieldIsTheCoarseSolveOnEveryPath) {
   o.coarse_field = true;
   const DatasetReport r = generate_dataset(o);
   EXPECT_EQ(r.generated, 3);  // none reused: they lack the field
+  EXPECT_EQ(generate_dataset(o).reused, 3);
+  {  // A field made another way (as the diagonal lattices were) is made again.
+    const fs::path first = cpu / r.samples[0].file;
+    flare::mesh::Mesh m = flare::mesh::read_mesh(first);
+    EXPECT_EQ(m.field_strings.at("coarse_field"), kCoarseFieldMethod);
+    m.field_strings["coarse_field"] = "2x voxel, both diagonal lattices";
+    flare::mesh::write_vtu(m, first);
+    const DatasetReport again = generate_dataset(o);
+    EXPECT_EQ(again.generated, 1);
+    EXPECT_EQ(again.reused, 2);
+  }
   o.out = lattice;
   o.device = "lattice-host";
   o.batch_nodes = 1500;  // a batch holds parts and coarse lattices of several parts
