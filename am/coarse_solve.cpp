@@ -96,28 +96,38 @@ Eigen::MatrixX3d sample_at_points(const mesh::Mesh& coarse, const VoxelGrid& gri
 #pragma omp parallel for schedule(static)
   for (std::int64_t n = 0; n < N; ++n) {
     const Eigen::Vector3d t = (part.points.row(n).transpose() - grid.origin) / h;
-    const auto clampi = [](double x, int hi) { return std::min(std::max(int(std::floor(x)), 0), hi - 1); };
-    int i = clampi(t.x(), grid.nx), j = clampi(t.y(), grid.ny), k = clampi(t.z(), grid.nz);
-    // A point on a face, edge or corner of the lattice lies in up to 8 voxels: any solid one will
-    // do (the field is continuous there), so try those before falling back to the nearest node.
-    const auto on_face = [](double x, int c) { return c > 0 && std::abs(x - c) < 1e-9; };
-    std::int64_t corner[8];
-    bool inside = false;
-    for (int s = 0; s < 8 && !inside; ++s) {
-      const int a = i - ((s & 1) && on_face(t.x(), i)), b = j - (((s >> 1) & 1) && on_face(t.y(), j)),
-                c = k - ((s >> 2) && on_face(t.z(), k));
-      if ((s & 1) && a == i) continue;
-      if (((s >> 1) & 1) && b == j) continue;
-      if ((s >> 2) && c == k) continue;
-      inside = grid.at(a, b, c);
-      for (int v = 0; v < 8 && inside; ++v) {
-        corner[v] = at[std::size_t(node_index(grid, a + (v & 1), b + ((v >> 1) & 1), c + (v >> 2)))];
-        inside = corner[v] >= 0;  // a voxel of a dropped island has no points
+    // The voxels that hold the point along each axis: one, or two where it lies on a lattice plane
+    // (within rounding: a part moved on the plate lands a hair to either side of the plane, and
+    // the value must not depend on which).
+    int lo[3], hi[3];
+    for (int a = 0; a < 3; ++a) {
+      const int n_a = a == 0 ? grid.nx : a == 1 ? grid.ny : grid.nz;
+      const double r = std::round(t[a]);
+      if (std::abs(t[a] - r) < 1e-9) {
+        lo[a] = std::max(int(r) - 1, 0);
+        hi[a] = std::min(int(r), n_a - 1);
+      } else {
+        lo[a] = hi[a] = std::min(std::max(int(std::floor(t[a])), 0), n_a - 1);
       }
-      if (inside) i = a, j = b, k = c;
     }
+    // Any solid voxel that holds the point will do: the trilinear field is continuous across
+    // their shared faces.
+    bool inside = false;
+    std::int64_t corner[8];
+    int i = 0, j = 0, k = 0;
+    for (int c = lo[2]; c <= hi[2] && !inside; ++c)
+      for (int b = lo[1]; b <= hi[1] && !inside; ++b)
+        for (int a = lo[0]; a <= hi[0] && !inside; ++a) {
+          inside = grid.at(a, b, c);
+          for (int v = 0; v < 8 && inside; ++v) {
+            corner[v] = at[std::size_t(node_index(grid, a + (v & 1), b + ((v >> 1) & 1), c + (v >> 2)))];
+            inside = corner[v] >= 0;  // a voxel of a dropped island has no points
+          }
+          if (inside) i = a, j = b, k = c;
+        }
     if (inside) {
-      const double fx = t.x() - i, fy = t.y() - j, fz = t.z() - k;
+      const double fx = std::clamp(t.x() - i, 0.0, 1.0), fy = std::clamp(t.y() - j, 0.0, 1.0),
+                   fz = std::clamp(t.z() - k, 0.0, 1.0);
       for (int c = 0; c < 3; ++c) {
         double s = 0;
         for (int v = 0; v < 8; ++v)
@@ -127,26 +137,34 @@ Eigen::MatrixX3d sample_at_points(const mesh::Mesh& coarse, const VoxelGrid& gri
       }
       continue;
     }
-    // The nearest coarse point among the lattice nodes around, else among all.
-    std::int64_t best = -1;
+    // Outside the coarse solid: the mean of the nearest coarse points, among the lattice nodes
+    // around, else among all. Ties (equally near within rounding) are averaged, not broken by
+    // the order of the search, so that a turned or moved part gets the turned or same value.
+    std::vector<std::int64_t> best;
     double best_d = std::numeric_limits<double>::infinity();
+    const auto offer = [&](std::int64_t p, double d) {
+      if (d < best_d - 1e-9) best_d = d, best.assign(1, p);
+      else if (d < best_d + 1e-9) best.push_back(p);
+    };
+    const int ci = int(std::floor(t.x())), cj = int(std::floor(t.y())), ck = int(std::floor(t.z()));
     for (int dk = -1; dk <= 2; ++dk)
       for (int dj = -1; dj <= 2; ++dj)
         for (int di = -1; di <= 2; ++di) {
-          const int a = i + di, b = j + dj, c = k + dk;
+          const int a = ci + di, b = cj + dj, c = ck + dk;
           if (a < 0 || b < 0 || c < 0 || a > grid.nx || b > grid.ny || c > grid.nz) continue;
           const std::int64_t p = at[std::size_t(node_index(grid, a, b, c))];
-          if (p < 0) continue;
-          const double d = (Eigen::Vector3d(a, b, c) - t).squaredNorm();
-          if (d < best_d) best_d = d, best = p;
+          if (p >= 0) offer(p, (Eigen::Vector3d(a, b, c) - t).squaredNorm());
         }
-    if (best < 0)
+    if (best.empty())
       for (std::int64_t p = 0; p < coarse.num_points(); ++p) {
         const Eigen::Vector3d q = coarse.points.row(p).transpose() + Eigen::Vector3d(0, 0, z_shift);
-        const double d = ((q - grid.origin) / h - t).squaredNorm();
-        if (d < best_d) best_d = d, best = p;
+        offer(p, ((q - grid.origin) / h - t).squaredNorm());
       }
-    for (int c = 0; c < 3; ++c) out(n, c) = value(best, c);
+    for (int c = 0; c < 3; ++c) {
+      double s = 0;
+      for (std::int64_t p : best) s += value(p, c);
+      out(n, c) = s / double(best.size());
+    }
   }
   return out;
 }
