@@ -139,7 +139,7 @@ int eval_cmd(const app::Args& args) {
   std::vector<std::string> inputs;
   po::options_description opts("options");
   opts.add_options()
-      ("model,m", po::value(&model)->required(), "checkpoint from `train`")
+      ("model,m", po::value(&model)->required(), "checkpoint from `train`, or the file name of a bundled model (lpbf-default.h5, lpbf-v2-geometry.h5)")
       ("input", po::value(&inputs), "solved meshes (.vtu ...) carrying the true target arrays")
       ("data", po::value(&data), "dataset file from `dataset build` (instead of meshes)")
       ("split", po::value(&split)->default_value(split), "train | val | test (with --data)")
@@ -175,6 +175,7 @@ int eval_cmd(const app::Args& args) {
                     "dataset keeps their points, not their voxels); give solved meshes");
   FLARE_INPUT_CHECK(!coarse || (coarse_sigma > 0 && std::isfinite(coarse_sigma)),
                     "eval: --coarse-sigma must be a positive relative error (got ", coarse_sigma, ")");
+  model = surrogate::resolve_model_argument(model).string();
   const surrogate::Checkpoint ck = surrogate::load_checkpoint(model);
   FLARE_INPUT_CHECK(!ck.normalizer.is_null(), model,
                     ": the checkpoint has no normalizer; use one written by `flare-surrogate train`");

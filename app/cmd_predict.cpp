@@ -151,7 +151,7 @@ int predict_ranks(const app::Args& args) {
   po::options_description opts("options");
   opts.add_options()
       ("input", po::value(&inputs)->multitoken(), "meshes (.vtu, .vtk, .vtp, .stl) or .pvd series")
-      ("model,m", po::value(&model), "checkpoint from `train` (default: the installed models/lpbf-default.h5)")
+      ("model,m", po::value(&model), "checkpoint from `train`, or the file name of a bundled model (default: the installed models/lpbf-default.h5; lpbf-v2-geometry.h5 reads the geometry alone, for meshes that are no voxel lattice)")
       ("output,o", po::value(&output), "output mesh (one input) or directory (several inputs or a .pvd)")
       ("device", po::value(&device)->default_value(device), "cpu | cuda")
       ("precision", po::value(&precision)->default_value(precision), "fp32 | bf16 (bf16 activations; needs --device cuda)")
@@ -219,6 +219,9 @@ int predict_ranks(const app::Args& args) {
                         surrogate::kDefaultModelName, " in $FLARE_MODEL, <bin>/../models/, "
                         "<bin>/../share/flare-surrogate/models/ and the source tree's models/); pass -m model.h5, set FLARE_MODEL, or put the file in one of those folders");
       model = d.string();
+      if (lead) std::cerr << "using bundled model " << model << "\n";
+    } else if (const fs::path r = surrogate::resolve_model_argument(model); r != fs::path(model)) {
+      model = r.string();
       if (lead) std::cerr << "using bundled model " << model << "\n";
     }
     for (const auto& in : inputs) FLARE_INPUT_CHECK(fs::exists(in), in, ": no such file");

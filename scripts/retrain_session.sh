@@ -171,7 +171,7 @@ collect() {
     for f in $m.last.h5 $m.h5 $m.jsonl; do [ -f "$W/$f" ] && files+=("$f"); done
     [ ${#files[@]} -gt 0 ] && tar -C "$W" -cf "$OUT/state_$m.tar" "${files[@]}"
   done
-  tar -C "$W" -czf "$OUT/logs.tar.gz" --exclude=parts --exclude=holdout --exclude=ex --exclude=out \
+  tar -C "$W" -czf "$OUT/logs.tar.gz" --exclude=parts --exclude=holdout --exclude=ex --exclude=hp --exclude=out \
     --exclude='det_*' --exclude='*.h5' --exclude='m*.jsonl' --exclude=mps . 2>/dev/null
   cat "$W/stages.txt" 2>/dev/null
   for member in $MEMBERS; do

@@ -196,17 +196,20 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
       fixed ? mesh::FeatureRecipe::from_json(opt.fixed_recipe, "--recipe-from")
             : mesh::FeatureRecipe::default_recipe(opt.input_arrays, opt.recipe_version);
   // --recipe-from with more --inputs than the model read: data to fine-tune it with new input
-  // columns (train --init-from widens its input layer, docs/architecture.md).
+  // columns (train --init-from widens its input layer, docs/architecture.md). Without --inputs
+  // the model's own arrays are read: data to fine-tune it as it is.
   const std::vector<std::string> theirs = recipe.input_arrays();
-  FLARE_INPUT_CHECK(!fixed || (opt.input_arrays.size() >= theirs.size() &&
-                               std::equal(theirs.begin(), theirs.end(), opt.input_arrays.begin())),
+  const std::vector<std::string> input_arrays =
+      fixed && opt.input_arrays.empty() ? theirs : opt.input_arrays;
+  FLARE_INPUT_CHECK(!fixed || (input_arrays.size() >= theirs.size() &&
+                               std::equal(theirs.begin(), theirs.end(), input_arrays.begin())),
                     "--recipe-from: the recipe reads the input arrays ", nlohmann::json(theirs).dump(),
-                    " but --inputs gives ", nlohmann::json(opt.input_arrays).dump(),
+                    " but --inputs gives ", nlohmann::json(input_arrays).dump(),
                     "; pass the same --inputs as the dataset that model was trained on (new arrays "
-                    "may follow them)");
+                    "may follow them), or none");
   if (fixed)
-    for (std::size_t k = theirs.size(); k < opt.input_arrays.size(); ++k)
-      recipe.features.push_back("array:" + opt.input_arrays[k]);
+    for (std::size_t k = theirs.size(); k < input_arrays.size(); ++k)
+      recipe.features.push_back("array:" + input_arrays[k]);
   recipe.validate();
 
   DatasetBuildResult result;
@@ -230,7 +233,7 @@ DatasetBuildResult build_dataset(const DatasetBuildOptions& opt, const MeshReade
           m.validate(source);
           Pass1 r{Checked{path, m.num_points(), {}, measure_shape(m), {}, -1},
                   check_arrays(m, opt.targets, "target", source, true),
-                  check_arrays(m, opt.input_arrays, "input", source, true)};
+                  check_arrays(m, input_arrays, "input", source, true)};
           r.checked.bounds.extend(m.points);
           const auto family = m.field_strings.find("family");
           if (family != m.field_strings.end()) r.checked.family = family->second;

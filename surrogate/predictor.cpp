@@ -248,23 +248,21 @@ std::string Predictor::outside_domain(const mesh::Mesh& mesh) const {
 }
 
 std::vector<fs::path> default_model_candidates(const std::string& env_model, const fs::path& exe_dir,
-                                               const fs::path& source_dir) {
+                                               const fs::path& source_dir, const std::string& name) {
   std::vector<fs::path> out;
   if (!env_model.empty()) out.emplace_back(env_model);
   if (!exe_dir.empty()) {
-    out.push_back(exe_dir / ".." / "models" / kDefaultModelName);
-    out.push_back(exe_dir / ".." / "share" / "flare-surrogate" / "models" / kDefaultModelName);
+    out.push_back(exe_dir / ".." / "models" / name);
+    out.push_back(exe_dir / ".." / "share" / "flare-surrogate" / "models" / name);
   }
-  if (!source_dir.empty()) out.push_back(source_dir / "models" / kDefaultModelName);
+  if (!source_dir.empty()) out.push_back(source_dir / "models" / name);
   return out;
 }
 
-fs::path find_default_model() {
-  const char* env = std::getenv("FLARE_MODEL");
-  const std::string env_model = env ? env : "";
-  if (!env_model.empty())
-    FLARE_INPUT_CHECK(fs::is_regular_file(env_model), "FLARE_MODEL=", env_model,
-                      ": no such model file; point FLARE_MODEL at a checkpoint or unset it");
+namespace {
+
+// The first existing bundled model called `name` ($FLARE_MODEL first when given).
+fs::path find_bundled(const std::string& env_model, const std::string& name) {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
 #ifdef FLARE_SOURCE_DIR
@@ -272,9 +270,27 @@ fs::path find_default_model() {
 #else
   const fs::path source_dir;
 #endif
-  for (const fs::path& c : default_model_candidates(env_model, ec ? fs::path() : exe.parent_path(), source_dir))
+  for (const fs::path& c : default_model_candidates(env_model, ec ? fs::path() : exe.parent_path(), source_dir, name))
     if (fs::is_regular_file(c)) return fs::weakly_canonical(c);
   return {};
+}
+
+}  // namespace
+
+fs::path find_default_model() {
+  const char* env = std::getenv("FLARE_MODEL");
+  const std::string env_model = env ? env : "";
+  if (!env_model.empty())
+    FLARE_INPUT_CHECK(fs::is_regular_file(env_model), "FLARE_MODEL=", env_model,
+                      ": no such model file; point FLARE_MODEL at a checkpoint or unset it");
+  return find_bundled(env_model, kDefaultModelName);
+}
+
+fs::path resolve_model_argument(const std::string& arg) {
+  const fs::path p(arg);
+  if (arg.empty() || fs::exists(p) || p.has_parent_path()) return p;
+  const fs::path bundled = find_bundled("", arg);
+  return bundled.empty() ? p : bundled;
 }
 
 }  // namespace flare::surrogate

@@ -128,16 +128,23 @@ class Predictor {
 
 inline constexpr const char* kDefaultModelName = "lpbf-default.h5";
 
-/// Where `predict` looks for the bundled model, in order: $FLARE_MODEL (a file; `env_model`, empty
-/// when unset), <exe_dir>/../models/, <exe_dir>/../share/flare-surrogate/models/ (installed),
-/// <source_dir>/models/ (the source tree this binary was built from).
+/// Where `predict` looks for the bundled model `name`, in order: $FLARE_MODEL (a file; `env_model`,
+/// empty when unset), <exe_dir>/../models/, <exe_dir>/../share/flare-surrogate/models/
+/// (installed), <source_dir>/models/ (the source tree this binary was built from).
 std::vector<std::filesystem::path> default_model_candidates(const std::string& env_model,
                                                             const std::filesystem::path& exe_dir,
-                                                            const std::filesystem::path& source_dir);
+                                                            const std::filesystem::path& source_dir,
+                                                            const std::string& name = kDefaultModelName);
 
 /// The first existing file of default_model_candidates() for this process; empty when none.
 /// Throws InputError when $FLARE_MODEL is set but names no file (a typo must not silently fall
 /// back to another model).
 std::filesystem::path find_default_model();
+
+/// `-m ARG`: ARG itself when it exists or names a folder; a bare file name that is no file here is
+/// looked for among the bundled models (the folders above, without $FLARE_MODEL), so that
+/// `-m lpbf-v2-geometry.h5` works wherever the tool is installed. Unresolved: ARG as given (the
+/// loader then names it in its error).
+std::filesystem::path resolve_model_argument(const std::string& arg);
 
 }  // namespace flare::surrogate

@@ -512,8 +512,13 @@ TEST_F(DatasetFile, AFixedRecipeIsUsedAsItIs) {
   const Dataset first(opt.output);
   EXPECT_EQ((d.features(1) - first.features(0)).cwiseAbs().maxCoeff(), 0.0f);
 
+  // Without input arrays the recipe's own are read; other arrays than its own are refused.
   more.input_arrays = {};
+  build_dataset(more, reader());
+  EXPECT_EQ(Dataset(more.output).recipe().to_json(), trained);
+  more.input_arrays = {"other"};
   const std::string e = input_error([&] { build_dataset(more, reader()); });
   EXPECT_NE(e.find("--recipe-from"), std::string::npos) << e;
   EXPECT_NE(e.find("[\"layer\"]"), std::string::npos) << e;
+  EXPECT_NE(e.find("[\"other\"]"), std::string::npos) << e;
 }

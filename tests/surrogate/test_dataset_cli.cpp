@@ -77,15 +77,40 @@ TEST_F(DatasetCli, GoodInputsSucceed) {
   EXPECT_NE(v3.out.find("--recipe-version: 3"), std::string::npos) << v3.out;
 }
 
-// --recipe-from the bundled model: its recipe as it is (its length scale, not these parts'); a
+// --recipe-from a bundled model: its recipe as it is (its length scale, not these parts'); a
 // --recipe-version that contradicts it, or a file that is no checkpoint, exits 2 naming it.
 TEST_F(DatasetCli, RecipeFromACheckpointKeepsItsRecipe) {
-  const std::string model = std::string(FLARE_SOURCE_DIR) + "/models/lpbf-default.h5";
+  const std::string model = std::string(FLARE_SOURCE_DIR) + "/models/lpbf-v2-geometry.h5";
   const auto r = run("dataset build " + p("runs") + " -o " + p("data.h5") +
                      " --target displacement --recipe-from " + model);
   ASSERT_EQ(r.code, 0) << r.out;
   const auto c = surrogate::load_checkpoint(model);
   EXPECT_EQ(surrogate::Dataset(p("data.h5")).recipe().to_json(), c.feature_recipe);
+
+  // The default model reads the parts' coarse solve: without --inputs its arrays are read, and
+  // parts made without --coarse-field are refused with the fix.
+  const std::string coarse = std::string(FLARE_SOURCE_DIR) + "/models/lpbf-default.h5";
+  const auto plain = run("dataset build " + p("runs") + " -o " + p("plain.h5") +
+                         " --target displacement --recipe-from " + coarse);
+  EXPECT_EQ(plain.code, 2) << plain.out;
+  EXPECT_NE(plain.out.find("displacement_coarse"), std::string::npos) << plain.out;
+  EXPECT_NE(plain.out.find("--coarse-field"), std::string::npos) << plain.out;
+  EXPECT_FALSE(fs::exists(p("plain.h5")));
+  fs::create_directories(dir / "runs_c");
+  for (int k = 0; k < 4; ++k) {
+    const std::string name = "part" + std::to_string(k) + ".vtu";
+    mesh::Mesh m = mesh::read_mesh(dir / "runs" / name);
+    mesh::DataArray u = *m.point_data.find("displacement");
+    u.set_name("displacement_coarse");
+    m.point_data.put(std::move(u));
+    mesh::write_vtu(m, dir / "runs_c" / name);
+  }
+  const auto with = run("dataset build " + p("runs_c") + " -o " + p("coarse.h5") +
+                        " --target displacement --recipe-from " + coarse);
+  ASSERT_EQ(with.code, 0) << with.out;
+  EXPECT_EQ(surrogate::Dataset(p("coarse.h5")).recipe().to_json(),
+            surrogate::load_checkpoint(coarse).feature_recipe);
+  EXPECT_EQ(surrogate::Dataset(p("coarse.h5")).num_features(), 10);
 
   const auto v1 = run("dataset build " + p("runs") + " -o " + p("v1.h5") +
                       " --target displacement --recipe-version 1 --recipe-from " + model);

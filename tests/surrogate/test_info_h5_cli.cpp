@@ -288,11 +288,42 @@ TEST_F(InfoH5Cli, BundledModel) {
   const std::string best = std::string(FLARE_SOURCE_DIR) + "/models/lpbf-default.h5";
   if (!fs::exists(best)) GTEST_SKIP() << "no bundled model in this tree";
   const Json j = run_json(best)["files"][0];
-  EXPECT_EQ(j["model"]["parameters"], 593091);
-  EXPECT_EQ(j["model"]["config"]["in_dim"], 7);
+  EXPECT_EQ(j["model"]["parameters"], 593283);
+  // Seven geometry features and the part's coarse solve (three components).
+  EXPECT_EQ(j["model"]["config"]["in_dim"], 10);
   EXPECT_EQ(j["model"]["config"]["out_dim"], 3);
   EXPECT_EQ(j["targets"]["arrays"], Json::array({"displacement"}));
-  EXPECT_EQ(j["features"]["names"].size(), 7u);
+  EXPECT_EQ(j["features"]["names"].size(), 10u);
+  EXPECT_EQ(j["features"]["names"][7], "displacement_coarse_0");
+  EXPECT_NEAR(j["training"]["best_val"].get<double>(), 0.2036, 5e-4);  // member 0, session 21
+  // A 14-epoch OneCycle stopped after epoch 12, when the device time ran out; from scratch.
+  EXPECT_EQ(j["training"]["options"]["epochs"], 14);
+  EXPECT_EQ(j["training"]["step"], 38400);
+  EXPECT_TRUE(j["training"]["init_from"].is_null());
+  EXPECT_EQ(j["training_domain"]["samples"], 3200);
+  EXPECT_FALSE(j["resumable"].get<bool>());
+  // A calibrated deep ensemble (docs/uncertainty.md), positions in the part's own frame.
+  EXPECT_EQ(j["ensemble"]["members"], 4);
+  EXPECT_NEAR(j["ensemble"]["sigma_scale"].get<double>(), 6.155, 1e-3);
+  EXPECT_NEAR(j["ensemble"]["warn_score"].get<double>(), 0.1876, 1e-4);
+  EXPECT_NEAR(j["ensemble"]["calibration"]["summary"]["coverage_2sigma"].get<double>(), 0.9545, 1e-3);
+  EXPECT_EQ(j["features"]["recipe_version"], 2);
+  EXPECT_EQ(j["features"]["frame"], "part");
+  const Output text = run("info " + best);
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_TRUE(has(text.out, "593,283 parameters")) << text.out;
+  EXPECT_TRUE(has(text.out, "targets     displacement (3 components)")) << text.out;
+  EXPECT_TRUE(has(text.out, "ensemble    4 members")) << text.out;
+  EXPECT_TRUE(has(text.out, "array:displacement_coarse")) << text.out;
+}
+
+// The geometry-only default it replaced (session 19), kept for meshes that are no voxel lattice.
+TEST_F(InfoH5Cli, GeometryOnlyModel) {
+  const std::string m = std::string(FLARE_SOURCE_DIR) + "/models/lpbf-v2-geometry.h5";
+  if (!fs::exists(m)) GTEST_SKIP() << "no geometry-only model in this tree";
+  const Json j = run_json(m)["files"][0];
+  EXPECT_EQ(j["model"]["parameters"], 593091);
+  EXPECT_EQ(j["model"]["config"]["in_dim"], 7);
   EXPECT_NEAR(j["training"]["best_val"].get<double>(), 0.2075, 5e-4);  // member 0, run 2 of session 19
   EXPECT_EQ(j["training"]["options"]["epochs"], 3);
   EXPECT_EQ(j["training_domain"]["samples"], 3600);
@@ -300,19 +331,11 @@ TEST_F(InfoH5Cli, BundledModel) {
   ASSERT_TRUE(j["training"].contains("init_from"));
   EXPECT_FALSE(j["training"]["init_from"].contains("member"));
   EXPECT_EQ(j["training"]["init_from"]["step"], 21600);
-  EXPECT_FALSE(j["resumable"].get<bool>());
-  // A calibrated deep ensemble (docs/uncertainty.md), positions in the part's own frame.
   EXPECT_EQ(j["ensemble"]["members"], 4);
   EXPECT_NEAR(j["ensemble"]["sigma_scale"].get<double>(), 2.518, 1e-3);
   EXPECT_NEAR(j["ensemble"]["warn_score"].get<double>(), 0.212, 1e-12);
-  EXPECT_NEAR(j["ensemble"]["calibration"]["summary"]["coverage_2sigma"].get<double>(), 0.9545, 1e-3);
-  EXPECT_EQ(j["features"]["recipe_version"], 2);
-  EXPECT_EQ(j["features"]["frame"], "part");
-  const Output text = run("info " + best);
+  const Output text = run("info " + m);
   ASSERT_EQ(text.code, 0) << text.err;
-  EXPECT_TRUE(has(text.out, "593,091 parameters")) << text.out;
-  EXPECT_TRUE(has(text.out, "targets     displacement (3 components)")) << text.out;
-  EXPECT_TRUE(has(text.out, "ensemble    4 members")) << text.out;
   EXPECT_TRUE(has(text.out, "run1/m1.h5 (step 21600; train --init-from)")) << text.out;
 }
 

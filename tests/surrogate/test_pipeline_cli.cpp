@@ -343,6 +343,19 @@ TEST_F(PipelineCli, PredictWithoutModelUsesTheBundledModel) {
   const fs::path beside = prefix / "models" / "lpbf-default.h5";
   fs::create_directories(share.parent_path());
   fs::create_directories(beside.parent_path());
+  // Every bundled model is installed, and `-m NAME` finds one by its file name from anywhere;
+  // a name with a folder is taken as it is.
+  EXPECT_EQ(fs::exists(share.parent_path() / "lpbf-v2-geometry.h5"),
+            fs::exists(fs::path(FLARE_SOURCE_DIR) / "models" / "lpbf-v2-geometry.h5"));
+  fs::copy_file(p("model.h5"), share.parent_path() / "mine.h5");
+  r = run("cd / && " + bin + " predict " + p("runs/box0.vtu") + " -m mine.h5 -o " + p("mine.vtu"), true, false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("using bundled model " + fs::canonical(share.parent_path() / "mine.h5").string()),
+            std::string::npos) << r.out;
+  r = run("cd / && " + bin + " predict " + p("runs/box0.vtu") + " -m ./mine.h5 -o " + p("mine2.vtu"), true, false);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("./mine.h5"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(p("mine2.vtu")));
   fs::copy_file(p("model.h5"), share, fs::copy_options::overwrite_existing);
   fs::copy_file(p("model.h5"), beside);
   const std::string predict = "env -u FLARE_MODEL " + bin + " predict " + p("runs/box0.vtu") + " -o " + p("b.vtu");
