@@ -35,8 +35,10 @@ VoxelGrid voxel_grid_of(const mesh::Mesh& part, const std::string& source);
 VoxelGrid coarsen(const VoxelGrid& grid, int factor, const std::array<int, 3>& offset = {0, 0, 0});
 
 /// Values of the point array `name` (3 components) of coarse voxel mesh `coarse`, a solved
-/// voxel_mesh of `grid`, at the points of `part`: trilinear inside a solid coarse voxel, else the
-/// nearest coarse node (within the voxels around the point, then anywhere). [N, 3] in part's
+/// voxel_mesh of `grid`, at the points of `part`: trilinear inside a solid coarse voxel (a point on
+/// a lattice plane, within rounding, in any solid voxel beside it), else the mean of the nearest
+/// coarse nodes (within the voxels around the point, then anywhere; ties averaged, so that the
+/// value does not depend on which side of a plane rounding puts a moved point). [N, 3] in part's
 /// point order. `coarse` must be the mesh voxel_mesh(grid) made (same lattice, z shifted so that
 /// the plate is at 0, which `z_shift` gives back).
 Eigen::MatrixX3d sample_at_points(const mesh::Mesh& coarse, const VoxelGrid& grid, double z_shift,
