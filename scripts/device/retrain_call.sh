@@ -17,7 +17,7 @@
 # binary (the cuBLASLt loader and the GPU predictor tests); if the gate fails the session runs on
 # flare-surrogate-safe (a binary of known-good code packed beside it, if any; without one nothing
 # trains) and says so. PREDICT=1: first the `predict --timings` of a 1M- and a 4M-node part with
-# both binaries (or the one, twice) and the bundled model,
+# both binaries (or the one, twice) and the bundled model (PREDICT_SIZES: node counts, "1000000 4000000"),
 # wall time of the whole process included (before the data, so nothing shares the GPU), and
 # `bench features` of the 1M part on 1, 4 and 16 threads (FEATURES_SCALING=0: not).
 # MEMBERS (1 2 3 4), ENSEMBLE (1), and the rest of retrain_session.sh's environment (EPOCHS,
@@ -60,7 +60,7 @@ status() {
 predict_timings() {
   local n b bins=(flare-surrogate-safe flare-surrogate flare-surrogate-safe flare-surrogate)
   [ -e .device/bin/flare-surrogate-safe ] || bins=(flare-surrogate flare-surrogate)
-  for n in 1000000 4000000; do
+  for n in ${PREDICT_SIZES:-1000000 4000000}; do
     .device/run flare-surrogate am part --family cylinder_holes --seed 1 \
       --nodes $((n * 9 / 10))..$((n * 11 / 10)) -o "$W/p$n.vtu" | tail -1
     for b in "${bins[@]}"; do

@@ -130,6 +130,15 @@ TEST_F(RetrainSession, ResumesAcrossSessionsAndEnsemblesTheMembers) {
       << read_text(dir / "s4" / "eval_shipped_test.txt");
   EXPECT_NE(read_text(dir / "s4" / "eval_ensemble_test.txt").find("test split"), std::string::npos)
       << read_text(dir / "s4" / "eval_ensemble_test.txt");
+
+  // A run that continues a model which reads the coarse solve shares the dataset's recipe: its
+  // baseline is scored on the dataset (session 21's stop solved all 400 test meshes again).
+  const fs::path coarse_init = dir / "s4" / "out" / "ensemble.h5";
+  r = session("stop", "s4", "1 2", "INIT_FROM=" + coarse_init.string() + " STATE=" +
+                                       (dir / "empty").string() + " COARSE_INPUT=1 EXAMPLES= HELDOUT_PARTS=");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(read_text(dir / "s4" / "eval_shipped_test.txt").find("test split"), std::string::npos)
+      << read_text(dir / "s4" / "eval_shipped_test.txt");
 }
 
 TEST_F(RetrainSession, WithoutItsStateNoMemberStarts) {
