@@ -175,7 +175,10 @@ int eval_cmd(const app::Args& args) {
                     "dataset keeps their points, not their voxels); give solved meshes");
   FLARE_INPUT_CHECK(!coarse || (coarse_sigma > 0 && std::isfinite(coarse_sigma)),
                     "eval: --coarse-sigma must be a positive relative error (got ", coarse_sigma, ")");
-  model = surrogate::resolve_model_argument(model).string();
+  if (const fs::path r = surrogate::resolve_model_argument(model); r != fs::path(model)) {
+    model = r.string();
+    std::cerr << "using bundled model " << model << "\n";  // stderr: --json keeps stdout clean
+  }
   const surrogate::Checkpoint ck = surrogate::load_checkpoint(model);
   FLARE_INPUT_CHECK(!ck.normalizer.is_null(), model,
                     ": the checkpoint has no normalizer; use one written by `flare-surrogate train`");

@@ -352,6 +352,10 @@ TEST_F(PipelineCli, PredictWithoutModelUsesTheBundledModel) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("using bundled model " + fs::canonical(share.parent_path() / "mine.h5").string()),
             std::string::npos) << r.out;
+  r = run("cd / && " + bin + " eval -m mine.h5 " + p("runs/box0.vtu"), true, false);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("using bundled model " + fs::canonical(share.parent_path() / "mine.h5").string()),
+            std::string::npos) << r.out;
   r = run("cd / && " + bin + " predict " + p("runs/box0.vtu") + " -m ./mine.h5 -o " + p("mine2.vtu"), true, false);
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("./mine.h5"), std::string::npos) << r.out;
