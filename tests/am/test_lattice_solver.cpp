@@ -13,6 +13,7 @@
 
 #include <filesystem>
 
+#include "am/coarse_solve.h"
 #include "am/dataset_gen.h"
 #include "am/geometry.h"
 #include "mesh/io.h"
@@ -216,6 +217,27 @@ TEST(LatticeSolver, EachPartOfABatchKeepsTheBitsOfItsSolveAlone) {
     EXPECT_EQ(field(parts[i], "von_mises"), field(alone[i], "von_mises")) << i;
   }
   EXPECT_NE(alone_reports[0].solves, alone_reports[1].solves);  // the parts finish at different groups
+}
+
+// The coarse solve (predict's and eval's, for a model that reads it) solves its lattices as one
+// batch on the lattice solver: the same field as one by one on the CPU solver.
+TEST(LatticeSolver, ACoarseSolveMatchesTheCpuSolver) {
+  SKIP_WITHOUT_DEVICE();
+  const mesh::Mesh part = family_part("l_bracket", 7, 4000, 8000);
+  SimulationOptions o = default_process("cpu");
+  o.rtol = 1e-11;
+  o.threads = 1;
+  const CoarseSolve cpu = coarse_solve(part, o, kCoarseFactor, "l_bracket");
+  o.device = kDevice;
+  const CoarseSolve dev = coarse_solve(part, o, kCoarseFactor, "l_bracket");
+  ASSERT_EQ(dev.lattices, cpu.lattices);
+  EXPECT_EQ(dev.lattices, 4);
+  EXPECT_EQ(dev.nodes, cpu.nodes);
+  const double d = (dev.displacement - cpu.displacement).norm() / cpu.displacement.norm();
+  std::printf("coarse solve, %d lattices of %lld nodes: rel diff %s vs cpu %.2e\n", dev.lattices,
+              static_cast<long long>(dev.nodes), kDevice.c_str(), d);
+  EXPECT_LT(d, 1e-6);
+  EXPECT_NEAR(dev.spread, cpu.spread, 1e-6);
 }
 
 TEST(LatticeSolver, RefusesMeshesThatAreNotVoxelLattices) {
