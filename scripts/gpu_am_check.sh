@@ -2,7 +2,8 @@
 # On the GPU host (the device tool; bundle at .device, see README "GPU host"): the GPU lattice
 # solver against the CPU solver and CalculiX, then its benchmarks and the layering study. Each
 # step has its own time limit and log in $OUT; the last lines of each log are printed.
-#   scripts/gpu_am_check.sh [steps...]   steps: tests modeltests bench default batch big study dataset streams
+#   scripts/gpu_am_check.sh [steps...]   steps: tests modeltests bench default batch big study dataset
+#                                        coarse streams predict
 set -uo pipefail
 R=.device/run
 OUT=${OUT:-/tmp/flare_gpu_out}
@@ -39,6 +40,17 @@ for what in "${@:-tests modeltests bench study batch default big}"; do
         step dataset "${DS_LIMIT:-200}" env FLARE_LATTICE_PROFILE=1 $R flare-surrogate am dataset --device cuda \
           --count "${DS_COUNT:-600}" --nodes 5000..30000 --jobs 16 --out /tmp/flare_ds_bench
         grep -c '"file"' /tmp/flare_ds_bench/manifest.json ;;
+      coarse)  # the same with each part's coarse solve (the bundled model's data: --coarse-field)
+        step dataset_coarse "${DS_LIMIT:-200}" env FLARE_LATTICE_PROFILE=1 $R flare-surrogate am dataset --device cuda \
+          --count "${DS_COUNT:-600}" --nodes 5000..30000 --jobs 16 --coarse-field --out /tmp/flare_ds_coarse
+        grep -c '"file"' /tmp/flare_ds_coarse/manifest.json ;;
+      predict)  # predict end to end on a 1M-node part: the bundled model (its coarse solve first)
+        # and the geometry-only one, process wall included
+        step part_1m 120 $R flare-surrogate am part --family cylinder_holes --seed 1 --nodes 900000..1100000 -o /tmp/p1m.vtu
+        for m in lpbf-default.h5 lpbf-v2-geometry.h5; do
+          step "predict_1m_$m" 120 /usr/bin/time -f "process wall %e s, max RSS %M kB" $R flare-surrogate predict \
+            /tmp/p1m.vtu -m $m -o /tmp/o1m.vtu --device cuda --precision bf16 --timings
+        done ;;
       streams)  # am dataset throughput by concurrent batches x batch size (the defaults: 4 x 500k)
         for cfg in "1 4000000" "4 1000000" "8 500000" "4 500000" "16 250000"; do
           set -- $cfg
