@@ -4,6 +4,8 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -213,8 +215,10 @@ CoarseSolve combine_coarse(const CoarseMeshes& solved, const mesh::Mesh& part) {
 
 CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, int factor,
                          const std::string& source) {
-  const auto t0 = std::chrono::steady_clock::now();
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
   CoarseMeshes c = coarse_meshes(part, factor, source);
+  const auto t_meshes = clock::now();
   // One batch: on the GPU the lattices share each launch (four solves of an eighth of the part's
   // nodes each would leave most of it idle, one after another); on the CPU they go one by one.
   std::vector<mesh::Mesh*> lattices;
@@ -224,8 +228,14 @@ CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, 
     names.push_back(detail::concat(source, " (coarse lattice ", l + 1, ")"));
   }
   simulate_batch(lattices, opts, names);
+  const auto t_solved = clock::now();
   CoarseSolve r = combine_coarse(c, part);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto sec = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  r.seconds = sec(t0, clock::now());
+  // Where a predict's coarse solve stage goes (the solver's own profile prints beside it).
+  if (const char* prof = std::getenv("FLARE_LATTICE_PROFILE"); prof && prof[0] == '1')
+    std::fprintf(stderr, "coarse solve profile: %s: lattices %.3f s, solve %.3f s, sampling %.3f s\n",
+                 source.c_str(), sec(t0, t_meshes), sec(t_meshes, t_solved), sec(t_solved, clock::now()));
   return r;
 }
 
