@@ -194,6 +194,14 @@ CoarseMeshes coarse_meshes(const mesh::Mesh& part, int factor, const std::string
   return c;
 }
 
+void CoarseMeshes::add_to_batch(std::vector<mesh::Mesh*>& parts, std::vector<std::string>& names,
+                                const std::string& source) {
+  for (std::size_t l = 0; l < meshes.size(); ++l) {
+    parts.push_back(&meshes[l]);
+    names.push_back(detail::concat(source, " (coarse lattice ", l + 1, ")"));
+  }
+}
+
 CoarseSolve combine_coarse(const CoarseMeshes& solved, const mesh::Mesh& part) {
   CoarseSolve r;
   r.voxel = solved.voxel;
@@ -223,10 +231,7 @@ CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, 
   // nodes each would leave most of it idle, one after another); on the CPU they go one by one.
   std::vector<mesh::Mesh*> lattices;
   std::vector<std::string> names;
-  for (std::size_t l = 0; l < c.meshes.size(); ++l) {
-    lattices.push_back(&c.meshes[l]);
-    names.push_back(detail::concat(source, " (coarse lattice ", l + 1, ")"));
-  }
+  c.add_to_batch(lattices, names, source);
   simulate_batch(lattices, opts, names);
   const auto t_solved = clock::now();
   CoarseSolve r = combine_coarse(c, part);

@@ -80,6 +80,9 @@ struct CoarseMeshes {
   std::vector<mesh::Mesh> meshes;  ///< voxel_mesh of each grid
   std::vector<double> z_shift;     ///< sample_at_points' z_shift of each
   double voxel = 0;
+  /// Appends the lattices to a batch for simulate_batch, named "<source> (coarse lattice L)".
+  void add_to_batch(std::vector<mesh::Mesh*>& parts, std::vector<std::string>& names,
+                    const std::string& source);
 };
 /// InputError naming `source` when the part is no voxel mesh.
 CoarseMeshes coarse_meshes(const mesh::Mesh& part, int factor, const std::string& source);

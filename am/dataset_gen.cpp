@@ -302,11 +302,7 @@ class GpuPipeline {
       parts.push_back(&it.part);
       names.push_back((m_opts.out / it.rec.file).string());
     }
-    for (Item& it : batch)
-      for (std::size_t l = 0; l < it.coarse.meshes.size(); ++l) {
-        parts.push_back(&it.coarse.meshes[l]);
-        names.push_back(detail::concat((m_opts.out / it.rec.file).string(), " (coarse lattice ", l + 1, ")"));
-      }
+    for (Item& it : batch) it.coarse.add_to_batch(parts, names, (m_opts.out / it.rec.file).string());
     try {
       const std::vector<SimulationReport> r = simulate_batch(parts, m_sim, names);
       for (std::size_t i = 0; i < batch.size(); ++i) batch[i].report = r[i];
