@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -58,6 +59,9 @@ double seconds_since(Clock::time_point t0) {
 // Wall seconds of the stages the command runs itself; the Predictor times the others.
 struct CommandTimings {
   double load = 0, read = 0, voxelize = 0, coarse = 0, write = 0;
+  // Waiting, after the coarse solve, for the boundary features computed beside it; counted as
+  // features.
+  double boundary_wait = 0;
   bool voxelized = false, coarse_solved = false;  // their rows are printed only when they apply
   std::int64_t meshes = 0, nodes = 0;
 };
@@ -72,7 +76,7 @@ void print_timings(const CommandTimings& c, const surrogate::PredictTimings& p, 
     bool shown;
   };
   const Row rows[] = {{"load model", c.load, true},   {"read", c.read, true},
-                      {"voxelize", c.voxelize, c.voxelized}, {"features", p.features, true},
+                      {"voxelize", c.voxelize, c.voxelized}, {"features", p.features + c.boundary_wait, true},
                       // The rest of the GPU setup that load model started (beside read, features).
                       {"gpu setup", p.device_wait, gpu},
                       {"upload", p.upload, true},     {"model", p.model, true},
@@ -260,6 +264,9 @@ int predict_ranks(const app::Args& args) {
 
   // Surfaces become voxel meshes first (when that applies); the time goes to the voxelize row.
   // A model that reads the coarse solve gets it here, on every rank, unless the mesh carries it.
+  // Meanwhile a thread computes the mesh's boundary features (the features stage's bulk, which
+  // needs only the points and cells): on the GPU the coarse solve leaves the host idle. Returns
+  // them for predict_one, or nullopt when they were not computed here.
   auto prepare = [&](mesh::Mesh& m, const std::string& source) {
     if (should_voxelize(m, voxel, predictor->training_domain())) {
       const auto tv = Clock::now();
@@ -267,6 +274,12 @@ int predict_ranks(const app::Args& args) {
       ct.voxelize += seconds_since(tv);
       ct.voxelized = true;
     }
+    std::future<std::optional<mesh::BoundaryDistance>> boundary;
+    if (reads_coarse && !m.point_data.has(am::kCoarseField))
+      // ensure_coarse_field writes only m.point_data, which the boundary does not read. If it
+      // throws, the future's destructor waits for the thread before `m` can go away.
+      boundary = std::async(std::launch::async,
+                            [&] { return mesh::recipe_boundary(m, predictor->recipe(), source); });
     const auto tc = Clock::now();
     if (const auto c = am::ensure_coarse_field(m, model_inputs, am::default_process(device), source)) {
       ct.coarse += seconds_since(tc);
@@ -276,13 +289,19 @@ int predict_ranks(const app::Args& args) {
                     "as the model's input %s\n", source.c_str(), c->voxel, c->lattices,
                     static_cast<long long>(c->nodes), c->seconds, c->spread, am::kCoarseField);
     }
+    if (!boundary.valid()) return std::optional<mesh::BoundaryDistance>();
+    const auto tb = Clock::now();
+    std::optional<mesh::BoundaryDistance> b = boundary.get();
+    ct.boundary_wait += seconds_since(tb);
+    return b;
   };
   // The domain warning follows a successful prediction, so a mesh the model refuses gets only the
   // error line.
-  auto predict_one = [&](mesh::Mesh& m, const std::string& source) {
+  auto predict_one = [&](mesh::Mesh& m, const std::string& source,
+                         const std::optional<mesh::BoundaryDistance>& boundary) {
     std::optional<double> score;
     try {
-      score = predictor->predict(m, source);
+      score = predictor->predict(m, source, boundary ? &*boundary : nullptr);
     } catch (const surrogate::RankFailure& e) {
       // Past the agreement on the features its peers may be waiting for this rank: end the job.
       app::print_error((sharded ? "rank " + std::to_string(comm->rank()) + ": " : "") + std::string(e.what()));
@@ -319,21 +338,24 @@ int predict_ranks(const app::Args& args) {
     ct.nodes += m.num_points();
   };
   // A mesh read (and voxelised) by every rank, the failure agreed on.
-  auto read = [&](const fs::path& p, const std::string& source) {
+  // `boundary` receives what prepare computed.
+  auto read = [&](const fs::path& p, const std::string& source,
+                  std::optional<mesh::BoundaryDistance>& boundary) {
     mesh::Mesh m;
     agreed(false, [&] {
       const auto tr = Clock::now();
       m = mesh::read_mesh(p);
       ct.read += seconds_since(tr);
-      prepare(m, source);
+      boundary = prepare(m, source);
     });
     return m;
   };
   if (sharded && lead) std::cout << "point-sharded over " << comm->size() << " MPI ranks\n";
 
   if (to_file) {
-    mesh::Mesh m = read(inputs[0], inputs[0]);
-    predict_one(m, inputs[0]);
+    std::optional<mesh::BoundaryDistance> boundary;
+    mesh::Mesh m = read(inputs[0], inputs[0], boundary);
+    predict_one(m, inputs[0], boundary);
     agreed(true, [&] {
       const auto tw = Clock::now();
       mesh::write_mesh(m, output);
@@ -351,21 +373,24 @@ int predict_ranks(const app::Args& args) {
     const fs::path p(in);
     if (p.extension() == ".pvd") {
       mesh::MeshSeries s;
+      std::vector<std::optional<mesh::BoundaryDistance>> boundaries;
       agreed(false, [&] {
         const auto tr = Clock::now();
         s = mesh::read_series(p);
         ct.read += seconds_since(tr);
-        for (std::size_t k = 0; k < s.meshes.size(); ++k) prepare(s.meshes[k], s.files[k]);
+        for (std::size_t k = 0; k < s.meshes.size(); ++k)
+          boundaries.push_back(prepare(s.meshes[k], s.files[k]));
       });
       for (std::size_t k = 0; k < s.meshes.size(); ++k) {
-        predict_one(s.meshes[k], s.files[k]);
+        predict_one(s.meshes[k], s.files[k], boundaries[k]);
         results.emplace_back(p.stem().string() + "_" + std::to_string(k) + "_pred.vtu",
                              std::move(s.meshes[k]));
         times.push_back(s.times[k]);
       }
     } else {
-      mesh::Mesh m = read(p, in);
-      predict_one(m, in);
+      std::optional<mesh::BoundaryDistance> boundary;
+      mesh::Mesh m = read(p, in, boundary);
+      predict_one(m, in, boundary);
       results.emplace_back(p.stem().string() + "_pred.vtu", std::move(m));
       times.push_back(double(times.size()));
     }

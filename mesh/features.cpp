@@ -195,8 +195,17 @@ void fit_normalization(FeatureRecipe& recipe, const std::vector<Bounds>& train_m
   recipe.length_scale = half;
 }
 
+std::optional<BoundaryDistance> recipe_boundary(const Mesh& mesh, const FeatureRecipe& recipe,
+                                                const std::string& source) {
+  for (const auto& f : recipe.features)
+    if (f == "boundary_distance" || f == "boundary_normal")
+      return boundary_distance(mesh, source, recipe.version == 1 ? 0.0 : tie_tolerance(mesh.points));
+  return std::nullopt;
+}
+
 FeatureMatrix compute_features(const Mesh& mesh, const FeatureRecipe& recipe,
-                               std::vector<std::string>* column_names, const std::string& source) {
+                               std::vector<std::string>* column_names, const std::string& source,
+                               const BoundaryDistance* boundary) {
   recipe.validate();
   const std::int64_t n = mesh.num_points();
   FLARE_INPUT_CHECK(n > 0, source, ": the mesh has no points");
@@ -219,12 +228,14 @@ FeatureMatrix compute_features(const Mesh& mesh, const FeatureRecipe& recipe,
   FeatureMatrix x(n, Eigen::Index(names.size()));
   const double inv = 1.0 / recipe.length_scale;
 
-  BoundaryDistance bf;
-  for (const auto& f : recipe.features)
-    if (f == "boundary_distance" || f == "boundary_normal") {
-      bf = boundary_distance(mesh, source, recipe.version == 1 ? 0.0 : tie_tolerance(mesh.points));
-      break;
-    }
+  std::optional<BoundaryDistance> own;
+  if (!boundary) {
+    own = recipe_boundary(mesh, recipe, source);
+    if (own) boundary = &*own;
+  }
+  FLARE_CHECK(!boundary || (std::int64_t(boundary->distance.size()) == n && boundary->normal.rows() == n),
+              source, ": boundary features of ", boundary ? boundary->distance.size() : 0,
+              " points given for a mesh of ", n);
 
   // Version 1 subtracts the recipe's origin (exactly the arithmetic it always did), version 2 the
   // origin of this mesh's own frame.
@@ -237,10 +248,10 @@ FeatureMatrix compute_features(const Mesh& mesh, const FeatureRecipe& recipe,
         x.col(col + k) = ((mesh.points.col(k).array() - origin[k]) * inv).cast<float>();
       col += 3;
     } else if (f == "boundary_distance") {
-      for (std::int64_t i = 0; i < n; ++i) x(i, col) = float(bf.distance[i] * inv);
+      for (std::int64_t i = 0; i < n; ++i) x(i, col) = float(boundary->distance[i] * inv);
       col += 1;
     } else if (f == "boundary_normal") {
-      x.middleCols(col, 3) = bf.normal.cast<float>();
+      x.middleCols(col, 3) = boundary->normal.cast<float>();
       col += 3;
     } else if (f == "height") {
       const double z0 = mesh.points.col(2).minCoeff();

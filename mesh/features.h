@@ -32,9 +32,11 @@
 #include <array>
 #include <limits>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "mesh/boundary.h"
 #include "mesh/mesh.h"
 
 namespace flare::mesh {
@@ -110,16 +112,27 @@ Eigen::Vector3d part_frame_origin(const Points& points);
 /// Throws InputError when there are no bounds or they have zero size.
 void fit_normalization(FeatureRecipe& recipe, const std::vector<Bounds>& train_meshes);
 
+/// The boundary distance and normals `recipe` reads on `mesh` (with its version's tie tolerance),
+/// or nullopt when it reads neither: the bulk of compute_features' time, which depends on the
+/// points and cells alone, so a caller may compute it beside other host-light work (`predict`
+/// beside the GPU coarse solve) and hand it to compute_features. Throws what boundary_distance
+/// throws.
+std::optional<BoundaryDistance> recipe_boundary(const Mesh& mesh, const FeatureRecipe& recipe,
+                                                const std::string& source = "mesh");
+
 /// Computes the recipe's features on `mesh`.
 /// @param[in]  mesh          validated mesh (#N points)
 /// @param[in]  recipe        features and normalisation
 /// @param[out] column_names  if not null, receives the F column names
 /// @param[in]  source        file name used in error messages
+/// @param[in]  boundary      if not null, recipe_boundary(mesh, recipe) computed before (the
+///                           result is the same bit for bit); else computed here
 /// @return #N by F. Throws InputError naming `source` when the mesh cannot provide a feature
 /// (missing or non-finite array, no cells for boundary features).
 FeatureMatrix compute_features(const Mesh& mesh, const FeatureRecipe& recipe,
                                std::vector<std::string>* column_names = nullptr,
-                               const std::string& source = "mesh");
+                               const std::string& source = "mesh",
+                               const BoundaryDistance* boundary = nullptr);
 
 /// Where a feature or target matrix stops being finite: NaN and ±inf are never valid model inputs
 /// or truths (float32 rows; a double beyond ~3.4e38 becomes inf when stored).

@@ -87,15 +87,17 @@ void Predictor::set_point_shards(Comm* comm) {
 }
 
 mesh::FeatureMatrix Predictor::normalized_features(const mesh::Mesh& mesh,
-                                                   const std::string& source) {
-  if (!m_shards) return features_of(mesh, source);
+                                                   const std::string& source,
+                                                   const mesh::BoundaryDistance* boundary) {
+  if (!m_shards) return features_of(mesh, source, boundary);
   // The model's collectives follow: a bad mesh must stop every rank here, reported once.
   mesh::FeatureMatrix x;
-  agree_on(*m_shards, [&] { x = features_of(mesh, source); });
+  agree_on(*m_shards, [&] { x = features_of(mesh, source, boundary); });
   return x;
 }
 
-mesh::FeatureMatrix Predictor::features_of(const mesh::Mesh& mesh, const std::string& source) {
+mesh::FeatureMatrix Predictor::features_of(const mesh::Mesh& mesh, const std::string& source,
+                                           const mesh::BoundaryDistance* boundary) {
   const auto t0 = Clock::now();
   if (m_domain) {
     MeshShape shape;
@@ -108,7 +110,7 @@ mesh::FeatureMatrix Predictor::features_of(const mesh::Mesh& mesh, const std::st
                       " needs the point array '", a,
                       "' (an input feature it was trained with) but the mesh does not have it");
   std::vector<std::string> columns;
-  mesh::FeatureMatrix x = mesh::compute_features(mesh, m_recipe, &columns, source);
+  mesh::FeatureMatrix x = mesh::compute_features(mesh, m_recipe, &columns, source, boundary);
   FLARE_INPUT_CHECK(columns == m_norm.feature_names, source, ": the mesh's feature columns differ "
                     "from the model's (an input array has another number of components?)");
   const mesh::NonFinite bad = mesh::find_non_finite(x);
@@ -168,14 +170,16 @@ EnsemblePrediction Predictor::run_ensemble(const mesh::FeatureMatrix& x) {
   return p;
 }
 
-mesh::FeatureMatrix Predictor::infer(const mesh::Mesh& mesh, const std::string& source) {
-  const mesh::FeatureMatrix x = normalized_features(mesh, source);
+mesh::FeatureMatrix Predictor::infer(const mesh::Mesh& mesh, const std::string& source,
+                                     const mesh::BoundaryDistance* boundary) {
+  const mesh::FeatureMatrix x = normalized_features(mesh, source, boundary);
   if (!m_ensemble) return run_member(0, x);
   return run_ensemble(x).mean;
 }
 
-EnsemblePrediction Predictor::infer_ensemble(const mesh::Mesh& mesh, const std::string& source) {
-  return run_ensemble(normalized_features(mesh, source));
+EnsemblePrediction Predictor::infer_ensemble(const mesh::Mesh& mesh, const std::string& source,
+                                             const mesh::BoundaryDistance* boundary) {
+  return run_ensemble(normalized_features(mesh, source, boundary));
 }
 
 EnsemblePrediction Predictor::infer_ensemble(mesh::FeatureMatrix features) {
@@ -187,14 +191,15 @@ EnsemblePrediction Predictor::infer_ensemble(mesh::FeatureMatrix features) {
   return run_ensemble(features);
 }
 
-std::optional<double> Predictor::predict(mesh::Mesh& mesh, const std::string& source) {
+std::optional<double> Predictor::predict(mesh::Mesh& mesh, const std::string& source,
+                                         const mesh::BoundaryDistance* boundary) {
   std::optional<EnsemblePrediction> ens;
   mesh::FeatureMatrix y;
   if (m_ensemble) {
-    ens = infer_ensemble(mesh, source);
+    ens = infer_ensemble(mesh, source, boundary);
     y = std::move(ens->mean);
   } else {
-    y = infer(mesh, source);
+    y = infer(mesh, source, boundary);
   }
   const auto t0 = Clock::now();
 

@@ -58,15 +58,19 @@ class Predictor {
   /// adds <t>_uncertainty (σ per point, target units) and returns the part's score (the
   /// estimated relative error, surrogate/uncertainty.h); a single model returns nullopt.
   /// InputError naming `source` when the recipe cannot be computed on the mesh (a missing input
-  /// array, no cells).
-  std::optional<double> predict(mesh::Mesh& mesh, const std::string& source);
+  /// array, no cells). `boundary`: mesh::recipe_boundary(mesh, recipe()) computed beforehand
+  /// (e.g. beside the coarse solve), else computed here; the features are the same either way.
+  std::optional<double> predict(mesh::Mesh& mesh, const std::string& source,
+                                const mesh::BoundaryDistance* boundary = nullptr);
 
   /// The prediction alone, in target units: [N, T] in the model's target column order (the
   /// member mean for an ensemble). Same checks and InputErrors as predict().
-  mesh::FeatureMatrix infer(const mesh::Mesh& mesh, const std::string& source);
+  mesh::FeatureMatrix infer(const mesh::Mesh& mesh, const std::string& source,
+                            const mesh::BoundaryDistance* boundary = nullptr);
 
   /// An ensemble's mean, σ and score on a mesh (same checks as infer()). Only for ensembles.
-  EnsemblePrediction infer_ensemble(const mesh::Mesh& mesh, const std::string& source);
+  EnsemblePrediction infer_ensemble(const mesh::Mesh& mesh, const std::string& source,
+                                    const mesh::BoundaryDistance* boundary = nullptr);
   /// The same from raw (not normalised) features [N, F] in the recipe's columns, e.g. a dataset
   /// sample's.
   EnsemblePrediction infer_ensemble(mesh::FeatureMatrix features);
@@ -98,8 +102,10 @@ class Predictor {
  private:
   // Checks, computes and normalises the recipe's features of `mesh` (timed as features); agreed
   // on by the ranks when sharded.
-  mesh::FeatureMatrix normalized_features(const mesh::Mesh& mesh, const std::string& source);
-  mesh::FeatureMatrix features_of(const mesh::Mesh& mesh, const std::string& source);
+  mesh::FeatureMatrix normalized_features(const mesh::Mesh& mesh, const std::string& source,
+                                          const mesh::BoundaryDistance* boundary);
+  mesh::FeatureMatrix features_of(const mesh::Mesh& mesh, const std::string& source,
+                                  const mesh::BoundaryDistance* boundary);
   // The device setup (backend, model, parameters): inline on the cpu, on a thread for cuda.
   void set_up_device(const std::string& device, const std::string& precision);
   // Blocks until the setup has finished (timed as device_wait); rethrows its error.

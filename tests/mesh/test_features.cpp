@@ -308,6 +308,27 @@ TEST(Features, Version2IsThePartFrame) {
   EXPECT_DOUBLE_EQ(f2.length_scale, 1.5);
 }
 
+// The boundary computed beforehand (as `predict` does beside the coarse solve) gives the same
+// features bit for bit, for either version's tie rule; one of another mesh is refused.
+TEST(Features, PrecomputedBoundaryGivesTheSameFeatures) {
+  const Mesh m = cube_mesh(5, Kind::Hex);
+  for (int version : {1, 2}) {
+    FeatureRecipe r = FeatureRecipe::default_recipe({}, version);
+    r.length_scale = 0.7;
+    const auto b = recipe_boundary(m, r);
+    ASSERT_TRUE(b.has_value());
+    const FeatureMatrix direct = compute_features(m, r);
+    const FeatureMatrix given = compute_features(m, r, nullptr, "mesh", &*b);
+    EXPECT_EQ(direct, given) << "version " << version;
+  }
+  FeatureRecipe coords_only;
+  coords_only.features = {"coords", "height"};
+  EXPECT_FALSE(recipe_boundary(m, coords_only).has_value());
+  const FeatureRecipe r = FeatureRecipe::default_recipe();
+  const auto other = recipe_boundary(cube_mesh(4, Kind::Hex), r);
+  EXPECT_THROW(compute_features(m, r, nullptr, "mesh", &*other), flare::Error);
+}
+
 // Version 2 where faces tie: the normalised sum of their distinct normals (the corner's and the
 // edge's bisector), zero midway through a wall; version 1 keeps one face's normal.
 TEST(Features, Version2NormalsAtTiesAreTheBisector) {
