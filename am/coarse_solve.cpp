@@ -194,12 +194,9 @@ CoarseMeshes coarse_meshes(const mesh::Mesh& part, int factor, const std::string
   return c;
 }
 
-void CoarseMeshes::add_to_batch(std::vector<mesh::Mesh*>& parts, std::vector<std::string>& names,
-                                const std::string& source) {
-  for (std::size_t l = 0; l < meshes.size(); ++l) {
-    parts.push_back(&meshes[l]);
-    names.push_back(detail::concat(source, " (coarse lattice ", l + 1, ")"));
-  }
+void CoarseMeshes::add_to_batch(std::vector<BatchPart>& batch, const std::string& source, double rtol) {
+  for (std::size_t l = 0; l < meshes.size(); ++l)
+    batch.push_back({&meshes[l], detail::concat(source, " (coarse lattice ", l + 1, ")"), rtol});
 }
 
 CoarseSolve combine_coarse(const CoarseMeshes& solved, const mesh::Mesh& part) {
@@ -229,10 +226,9 @@ CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, 
   const auto t_meshes = clock::now();
   // One batch: on the GPU the lattices share each launch (four solves of an eighth of the part's
   // nodes each would leave most of it idle, one after another); on the CPU they go one by one.
-  std::vector<mesh::Mesh*> lattices;
-  std::vector<std::string> names;
-  c.add_to_batch(lattices, names, source);
-  simulate_batch(lattices, opts, names);
+  std::vector<BatchPart> lattices;
+  c.add_to_batch(lattices, source, opts.coarse_rtol);
+  simulate_batch(lattices, opts);
   const auto t_solved = clock::now();
   CoarseSolve r = combine_coarse(c, part);
   const auto sec = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };

@@ -80,9 +80,9 @@ struct CoarseMeshes {
   std::vector<mesh::Mesh> meshes;  ///< voxel_mesh of each grid
   std::vector<double> z_shift;     ///< sample_at_points' z_shift of each
   double voxel = 0;
-  /// Appends the lattices to a batch for simulate_batch, named "<source> (coarse lattice L)".
-  void add_to_batch(std::vector<mesh::Mesh*>& parts, std::vector<std::string>& names,
-                    const std::string& source);
+  /// Appends the lattices to a batch for simulate_batch, named "<source> (coarse lattice L)",
+  /// each solved to `rtol` (SimulationOptions::coarse_rtol of the batch).
+  void add_to_batch(std::vector<BatchPart>& batch, const std::string& source, double rtol);
 };
 /// InputError naming `source` when the part is no voxel mesh.
 CoarseMeshes coarse_meshes(const mesh::Mesh& part, int factor, const std::string& source);
@@ -102,8 +102,8 @@ std::optional<CoarseSolve> ensure_coarse_field(mesh::Mesh& part, const std::vect
                                                const SimulationOptions& opts, const std::string& source);
 
 /// Coarsens voxel mesh `part` by `factor` on each of its `factor`^2 in-plane placements
-/// (coarse_meshes), simulates each with `opts` (the same process as the full solve), samples them
-/// at the part's points and averages them. InputError naming `source` when the part is no voxel
+/// (coarse_meshes), simulates each with `opts` (the same process as the full solve, to its
+/// coarse_rtol), samples them at the part's points and averages them. InputError naming `source` when the part is no voxel
 /// mesh.
 CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, int factor,
                          const std::string& source);

@@ -120,6 +120,7 @@ SimulationOptions simulation_options(const DatasetOptions& opts, const Material&
   else sim.layer_height = opts.layer_height;
   sim.device = opts.device;
   sim.supports = opts.supports;
+  sim.coarse_rtol = opts.coarse_rtol;
   return sim;
 }
 
@@ -296,15 +297,12 @@ class GpuPipeline {
 
   // One batch; if it fails, each part alone, so the failure is recorded on the part that caused it.
   void solve(std::vector<Item>& batch) {
-    std::vector<mesh::Mesh*> parts;
-    std::vector<std::string> names;
-    for (Item& it : batch) {
-      parts.push_back(&it.part);
-      names.push_back((m_opts.out / it.rec.file).string());
-    }
-    for (Item& it : batch) it.coarse.add_to_batch(parts, names, (m_opts.out / it.rec.file).string());
+    std::vector<BatchPart> parts;
+    for (Item& it : batch) parts.push_back({&it.part, (m_opts.out / it.rec.file).string(), 0.0});
+    for (Item& it : batch)
+      it.coarse.add_to_batch(parts, (m_opts.out / it.rec.file).string(), m_sim.coarse_rtol);
     try {
-      const std::vector<SimulationReport> r = simulate_batch(parts, m_sim, names);
+      const std::vector<SimulationReport> r = simulate_batch(parts, m_sim);
       for (std::size_t i = 0; i < batch.size(); ++i) batch[i].report = r[i];
       return;
     } catch (const std::exception& e) {

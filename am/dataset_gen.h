@@ -38,6 +38,8 @@ struct DatasetOptions {
   /// the point array displacement_coarse: the input of models that correct the coarse solve
   /// (`dataset build --inputs displacement_coarse`). The same process options as the full solve.
   bool coarse_field = false;
+  /// CG relative residual of those coarse solves (SimulationOptions::coarse_rtol).
+  double coarse_rtol = SimulationOptions{}.coarse_rtol;
   std::vector<std::string> families; ///< drawn from uniformly (see plan_sample); empty = all
   /// Generate only the samples of these splits ("train", "val", "test"); empty = all. The other
   /// indices keep their plan (and split), they are just not built: the held-out parts of a large

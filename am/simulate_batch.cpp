@@ -161,10 +161,23 @@ std::vector<SimulationReport> simulate_batch(const std::vector<mesh::Mesh*>& par
                                              const std::vector<std::string>& names,
                                              const std::function<void(int, int)>& on_group) {
   FLARE_CHECK(names.empty() || names.size() == parts.size(), "simulate_batch: one name per part");
-  auto name = [&](std::size_t i) { return names.empty() ? "part " + std::to_string(i) : names[i]; };
+  std::vector<BatchPart> batch;
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    batch.push_back({parts[i], names.empty() ? "part " + std::to_string(i) : names[i], 0.0});
+  return simulate_batch(batch, opts, on_group);
+}
+
+std::vector<SimulationReport> simulate_batch(const std::vector<BatchPart>& parts, const SimulationOptions& opts,
+                                             const std::function<void(int, int)>& on_group) {
+  auto name = [&](std::size_t i) { return parts[i].name; };
+  auto rtol = [&](std::size_t i) { return parts[i].rtol > 0 ? parts[i].rtol : opts.rtol; };
   std::vector<SimulationReport> reports;
   if (opts.device == "cpu") {
-    for (std::size_t i = 0; i < parts.size(); ++i) reports.push_back(simulate(*parts[i], opts, on_group));
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      SimulationOptions o = opts;
+      o.rtol = rtol(i);
+      reports.push_back(simulate(*parts[i].mesh, o, on_group));
+    }
     return reports;
   }
   FLARE_INPUT_CHECK(opts.device == "cuda" || opts.device == "lattice-host", "unknown device '", opts.device,
@@ -177,7 +190,8 @@ std::vector<SimulationReport> simulate_batch(const std::vector<mesh::Mesh*>& par
 #pragma omp parallel for schedule(dynamic) if (parts.size() > 1)
   for (std::size_t i = 0; i < parts.size(); ++i) {
     try {
-      mapped[i] = map_to_lattice(*parts[i], opts, name(i));
+      mapped[i] = map_to_lattice(*parts[i].mesh, opts, name(i));
+      mapped[i].part.rtol = rtol(i);
     } catch (...) {
       errors[i] = std::current_exception();
     }
@@ -199,7 +213,7 @@ std::vector<SimulationReport> simulate_batch(const std::vector<mesh::Mesh*>& par
   }
   const double solved = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - prepared;
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    mesh::Mesh& m = *parts[i];
+    mesh::Mesh& m = *parts[i].mesh;
     const Mapped& mp = mapped[i];
     const std::int64_t np = m.num_points();
     std::vector<double> u(3 * np, 0.0), vm(np, 0.0);

@@ -251,6 +251,7 @@ struct Solver {
   Arr<double> partial, s_bb, s_rr, s_rz, s_pq, s_alpha, s_beta, s_ww, s_vv;
   Arr<float> omega;  // [levels, parts] smoother damping
   Arr<int> done, iters, not_done;
+  Arr<double> tol2;  // [parts] squared CG relative residual (Part::rtol, else Problem::rtol)
   Arr<float> coarse_inv;             // [parts, kDense, kDense]
   Arr<std::int64_t> support;         // [parts, 6] level-0 DOF indices
   Arr<std::int64_t> held;            // level-0 nodes held fixed in the current group
@@ -480,6 +481,12 @@ struct Solver {
       a->resize(std::size_t(parts), "CG scalars");
     omega.resize(lv.size() * std::size_t(parts), "smoother damping");
     done.resize(std::size_t(parts));
+    std::vector<double> t2(static_cast<std::size_t>(parts), 0.0);
+    for (int i = 0; i < parts; ++i) {
+      const double rt = pb.parts[std::size_t(i)].rtol > 0 ? pb.parts[std::size_t(i)].rtol : pb.rtol;
+      t2[std::size_t(i)] = rt * rt;
+    }
+    tol2.upload(t2);
     iters.resize(std::size_t(parts));
     not_done.resize(1);
     coarse_inv.resize(std::size_t(parts) * kDense * kDense, "coarsest inverses");
@@ -954,7 +961,7 @@ struct Solver {
     double *bb = s_bb.data(), *rr = s_rr.data(), *rz = s_rz.data(), *pq = s_pq.data();
     double *alpha = s_alpha.data(), *beta = s_beta.data();
     int *dn = done.data(), *it = iters.data();
-    const double tol2 = pb.rtol * pb.rtol;
+    const double* t2 = tol2.data();
     const std::uint8_t* fr = v.free;
 
     for_nodes(0, [=] FLARE_HD(std::int64_t n) {
@@ -966,7 +973,7 @@ struct Solver {
     });
     dot(F, F, bb);
     dot(R, R, rr);
-    ex.forall(parts, [=] FLARE_HD(std::int64_t pi) { dn[pi] = bb[pi] == 0 || rr[pi] <= tol2 * bb[pi]; });
+    ex.forall(parts, [=] FLARE_HD(std::int64_t pi) { dn[pi] = bb[pi] == 0 || rr[pi] <= t2[pi] * bb[pi]; });
     // A part with no load has the zero solution (its warm start is discarded).
     for_nodes(0, [=] FLARE_HD(std::int64_t n) {
       if (bb[cp[n / kChunk]] == 0)
@@ -1002,7 +1009,7 @@ struct Solver {
         }
       });
       dot(R, R, rr);
-      ex.forall(parts, [=] FLARE_HD(std::int64_t pi) { dn[pi] = dn[pi] || rr[pi] <= tol2 * bb[pi]; });
+      ex.forall(parts, [=] FLARE_HD(std::int64_t pi) { dn[pi] = dn[pi] || rr[pi] <= t2[pi] * bb[pi]; });
       count_not_done();
     };
     auto direction = [&] {

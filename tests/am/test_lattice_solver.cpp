@@ -219,13 +219,44 @@ TEST(LatticeSolver, EachPartOfABatchKeepsTheBitsOfItsSolveAlone) {
   EXPECT_NE(alone_reports[0].solves, alone_reports[1].solves);  // the parts finish at different groups
 }
 
+// Parts of one batch solved to their own CG tolerances (a dataset's coarse lattices beside its
+// full parts): each keeps the iterations and bits of a solve alone at its tolerance, and the loose
+// one stops earlier, close to the tight answer.
+TEST(LatticeSolver, EachPartOfABatchStopsAtItsOwnTolerance) {
+  SKIP_WITHOUT_DEVICE();
+  const double h = 1.0;
+  const mesh::Mesh part = am::test::voxel_part(12, 4, 8, h, [](int i, int, int k) { return k < 2 || i < 3 || i > 9; });
+  SimulationOptions o;
+  o.layer_height = h;
+  o.device = kDevice;
+  o.threads = 1;
+  o.rtol = 1e-10;
+  const double loose = 1e-4;
+  mesh::Mesh tight_alone = part, loose_alone = part;
+  const SimulationReport rt = simulate(tight_alone, o);
+  SimulationOptions lo = o;
+  lo.rtol = loose;
+  const SimulationReport rl = simulate(loose_alone, lo);
+  mesh::Mesh a = part, b = part;
+  const auto reports = simulate_batch(std::vector<BatchPart>{{&a, "tight", 0.0}, {&b, "loose", loose}}, o);
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[0].cg_iterations, rt.cg_iterations);
+  EXPECT_EQ(reports[1].cg_iterations, rl.cg_iterations);
+  EXPECT_LT(rl.cg_iterations, rt.cg_iterations * 3 / 4) << rl.cg_iterations << " vs " << rt.cg_iterations;
+  EXPECT_EQ(field(a, "displacement"), field(tight_alone, "displacement"));
+  EXPECT_EQ(field(b, "displacement"), field(loose_alone, "displacement"));
+  const double d = rel_diff(field(b, "displacement"), field(a, "displacement"));
+  EXPECT_GT(d, 0.0);
+  EXPECT_LT(d, 1e-2);
+}
+
 // The coarse solve (predict's and eval's, for a model that reads it) solves its lattices as one
 // batch on the lattice solver: the same field as one by one on the CPU solver.
 TEST(LatticeSolver, ACoarseSolveMatchesTheCpuSolver) {
   SKIP_WITHOUT_DEVICE();
   const mesh::Mesh part = family_part("l_bracket", 7, 4000, 8000);
   SimulationOptions o = default_process("cpu");
-  o.rtol = 1e-11;
+  o.coarse_rtol = 1e-11;  // the solvers' agreement, not the coarse solve's default tolerance
   o.threads = 1;
   const CoarseSolve cpu = coarse_solve(part, o, kCoarseFactor, "l_bracket");
   o.device = kDevice;
@@ -326,6 +357,7 @@ TEST(LatticeSolver, ADatasetMatchesTheCpuDataset) {
     d.batch_nodes = 2500;  // several batches
     d.families = {"wall", "l_bracket", "overhang", "tube"};
     d.coarse_field = true;  // each part's coarse lattices ride in the batches beside it
+    d.coarse_rtol = 1e-8;   // the full solves' tolerance: the solvers agree to 1e-6 there
     return generate_dataset(d);
   };
   const DatasetReport cpu = make("cpu", 1);
