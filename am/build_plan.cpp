@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
 
 #include "common/error.h"
@@ -19,15 +20,22 @@ std::vector<HexElement> hex_elements(const mesh::Mesh& part) {
   std::vector<HexElement> elements(part.num_cells());
   std::int64_t others = 0;
   int other_type = 0;
+#pragma omp parallel for reduction(+ : others)
   for (std::int64_t c = 0; c < part.num_cells(); ++c) {
     const auto t = part.cell_type(c);
     if ((t != mesh::CellType::Hexahedron && t != mesh::CellType::Voxel) || part.cell_size(c) != 8) {
-      if (others++ == 0) other_type = int(t);
+      ++others;
       continue;
     }
     const std::int64_t* v = part.cell(c);
     for (int a = 0; a < 8; ++a) elements[c][a] = t == mesh::CellType::Voxel ? v[kVoxelToHex[a]] : v[a];
   }
+  for (std::int64_t c = 0; others > 0 && c < part.num_cells(); ++c)
+    if (const auto t = part.cell_type(c);
+        (t != mesh::CellType::Hexahedron && t != mesh::CellType::Voxel) || part.cell_size(c) != 8) {
+      other_type = int(t);
+      break;
+    }
   FLARE_INPUT_CHECK(others == 0, "the part mesh has ", others, " non-hexahedral cells (the first is a ",
                     mesh::cell_type_name(mesh::CellType(other_type)),
                     "): the process simulation needs an all-hexahedron (or voxel) mesh; voxelise the "
@@ -46,49 +54,62 @@ struct FaceGraph {
 FaceGraph face_graph(const std::vector<HexElement>& elements, const std::vector<char>& plate_node) {
   // Faces bucketed by their smallest node (a counting sort; a node starts at most a dozen faces),
   // then matched within each bucket: linear time, no hashing (an unordered_map of the faces took
-  // 2.3 s for 187k elements).
+  // 2.3 s for 187k elements). A bucket holds face codes (6 element + face: 8 bytes, where whole
+  // sorted faces took 48 and their page faults cost as much as the matching), and each is sorted
+  // before matching, so the neighbours (even of a non-manifold face) do not depend on the order
+  // threads filled it in.
   const std::int64_t ne = std::int64_t(elements.size());
   std::int64_t nodes = 0;
-  for (const HexElement& el : elements)
-    for (std::int64_t v : el) nodes = std::max(nodes, v + 1);
+#pragma omp parallel for reduction(max : nodes)
+  for (std::int64_t e = 0; e < ne; ++e)
+    for (std::int64_t v : elements[std::size_t(e)]) nodes = std::max(nodes, v + 1);
   FaceGraph g;
   g.neighbour.assign(ne, {-1, -1, -1, -1, -1, -1});
   g.on_plate.assign(ne, 0);
-  struct Face {
-    std::int64_t rest[3];
-    std::int64_t element;
-    int index;
-  };
-  std::vector<std::int64_t> start(nodes + 1, 0);
-  auto sorted_face = [&](std::int64_t e, int fi) {
+  auto sorted_face = [&](std::int64_t code) {
     std::array<std::int64_t, 4> f;
-    for (int k = 0; k < 4; ++k) f[k] = elements[e][kFace[fi][k]];
+    for (int k = 0; k < 4; ++k) f[k] = elements[std::size_t(code / 6)][kFace[code % 6][k]];
     std::sort(f.begin(), f.end());
     return f;
   };
+  std::vector<std::int64_t> start(nodes + 1, 0);
+#pragma omp parallel for
   for (std::int64_t e = 0; e < ne; ++e)
     for (int fi = 0; fi < 6; ++fi) {
-      const auto f = sorted_face(e, fi);
+      const auto f = sorted_face(6 * e + fi);
+#pragma omp atomic
       ++start[f[0] + 1];
       if (plate_node[f[0]] && plate_node[f[1]] && plate_node[f[2]] && plate_node[f[3]]) g.on_plate[e] = 1;
     }
   for (std::int64_t v = 0; v < nodes; ++v) start[v + 1] += start[v];
-  std::vector<Face> faces(std::size_t(6 * ne));
+  std::unique_ptr<std::int64_t[]> faces(new std::int64_t[std::size_t(6 * ne)]);  // every slot is filled
   std::vector<std::int64_t> fill(start.begin(), start.end() - 1);
+#pragma omp parallel for
   for (std::int64_t e = 0; e < ne; ++e)
     for (int fi = 0; fi < 6; ++fi) {
-      const auto f = sorted_face(e, fi);
-      faces[std::size_t(fill[f[0]]++)] = Face{{f[1], f[2], f[3]}, e, fi};
+      const std::int64_t code = 6 * e + fi;
+      const std::int64_t first = sorted_face(code)[0];
+      std::int64_t slot;
+#pragma omp atomic capture
+      slot = fill[first]++;
+      faces[std::size_t(slot)] = code;
     }
-  for (std::int64_t v = 0; v < nodes; ++v)
-    for (std::int64_t i = start[v]; i < start[v + 1]; ++i)
-      for (std::int64_t j = i + 1; j < start[v + 1]; ++j) {
-        const Face &a = faces[std::size_t(i)], &b = faces[std::size_t(j)];
-        if (a.rest[0] == b.rest[0] && a.rest[1] == b.rest[1] && a.rest[2] == b.rest[2]) {
-          g.neighbour[a.element][a.index] = b.element;
-          g.neighbour[b.element][b.index] = a.element;
+#pragma omp parallel for schedule(dynamic, 4096)
+  for (std::int64_t v = 0; v < nodes; ++v) {
+    std::int64_t* b0 = faces.get() + start[v];
+    const std::int64_t k = start[v + 1] - start[v];
+    std::sort(b0, b0 + k);
+    for (std::int64_t i = 0; i < k; ++i) {
+      const auto a = sorted_face(b0[i]);
+      for (std::int64_t j = i + 1; j < k; ++j) {
+        const auto b = sorted_face(b0[j]);
+        if (a[1] == b[1] && a[2] == b[2] && a[3] == b[3]) {
+          g.neighbour[std::size_t(b0[i] / 6)][std::size_t(b0[i] % 6)] = b0[j] / 6;
+          g.neighbour[std::size_t(b0[j] / 6)][std::size_t(b0[j] % 6)] = b0[i] / 6;
         }
       }
+    }
+  }
   return g;
 }
 
@@ -209,23 +230,20 @@ BuildPlan plan_build(const mesh::Mesh& part, const SimulationOptions& opts) {
     plan.slab = plan.height / plan.groups;
   }
   std::vector<double> centroid_z(ne);
+  plan.group_of.resize(ne);
+#pragma omp parallel for
   for (std::int64_t e = 0; e < ne; ++e) {
     double zc = 0;
     for (std::int64_t v : plan.elements[e]) zc += part.points(v, 2);
     centroid_z[e] = zc / 8;
-  }
-  plan.group_of.resize(ne);
-  plan.members.assign(plan.groups, {});
-  for (std::int64_t e = 0; e < ne; ++e) {
-    const double zc = centroid_z[e];
     // The K-slab rule keeps its original arithmetic: a centroid on a slab boundary (10 layers in
     // 4 groups) must fall on the same side as in datasets made before layer heights existed.
-    const double t = opts.layer_height > 0 ? (zc - plan.z_min) / plan.slab
-                                           : (zc - plan.z_min) / plan.height * plan.groups;
-    const int g = std::clamp(int(std::floor(t)), 0, plan.groups - 1);
-    plan.group_of[e] = g;
-    plan.members[g].push_back(e);
+    const double t = opts.layer_height > 0 ? (centroid_z[e] - plan.z_min) / plan.slab
+                                           : (centroid_z[e] - plan.z_min) / plan.height * plan.groups;
+    plan.group_of[e] = std::clamp(int(std::floor(t)), 0, plan.groups - 1);
   }
+  plan.members.assign(plan.groups, {});
+  for (std::int64_t e = 0; e < ne; ++e) plan.members[plan.group_of[e]].push_back(e);
   plan.birth.assign(n, -1);
   for (std::int64_t e = 0; e < ne; ++e)
     for (std::int64_t v : plan.elements[e])
@@ -239,20 +257,32 @@ BuildPlan plan_build(const mesh::Mesh& part, const SimulationOptions& opts) {
         if (centroid_z[e] < part.points(v, 2)) below[v] = 1;
     // Bottom face (the four lowest nodes) of each element: overhanging when none of its nodes has
     // material below and it is not on the plate.
-    for (const HexElement& el : plan.elements) {
-      std::array<std::int64_t, 8> v = el;
+    // Found in parallel, marked in order (elements share nodes).
+    auto bottom = [&](std::int64_t e) {
+      std::array<std::int64_t, 8> v = plan.elements[std::size_t(e)];
       std::sort(v.begin(), v.end(), [&](std::int64_t a, std::int64_t b) { return part.points(a, 2) < part.points(b, 2); });
-      bool hanging = !plan.on_plate[v[0]];
-      for (int k = 0; k < 4 && hanging; ++k) hanging = !below[v[k]];
-      if (hanging)
-        for (int k = 0; k < 4; ++k) plan.supported[v[k]] = 1;
+      return v;
+    };
+    std::vector<char> hanging(std::size_t(ne), 0);
+#pragma omp parallel for
+    for (std::int64_t e = 0; e < ne; ++e) {
+      const auto v = bottom(e);
+      bool h = !plan.on_plate[v[0]];
+      for (int k = 0; k < 4 && h; ++k) h = !below[v[k]];
+      hanging[std::size_t(e)] = h;
     }
+    for (std::int64_t e = 0; e < ne; ++e)
+      if (hanging[std::size_t(e)]) {
+        const auto v = bottom(e);
+        for (int k = 0; k < 4; ++k) plan.supported[v[k]] = 1;
+      }
   }
   // With supports, a piece standing on them is anchored like one on the plate.
   std::vector<char> anchored = graph.on_plate;
   if (opts.supports)
-    for (std::size_t el = 0; el < plan.elements.size(); ++el)
-      for (std::int64_t v : plan.elements[el]) anchored[el] = anchored[el] || plan.supported[v];
+#pragma omp parallel for
+    for (std::int64_t el = 0; el < ne; ++el)
+      for (std::int64_t v : plan.elements[std::size_t(el)]) anchored[el] = anchored[el] || plan.supported[v];
   plan.held = held_nodes(plan, graph, anchored);
   return plan;
 }
