@@ -2,8 +2,10 @@
 
 #include <Eigen/Dense>
 #include <omp.h>
+#include <algorithm>
 #include <cmath>
 
+#include "am/build_plan.h"
 #include "am/hex8.h"
 #include "am/simulate.h"
 #include "common/error.h"
@@ -284,4 +286,40 @@ TEST(Simulate, SupportsHoldOverhangingFacesUntilTheRelease) {
       EXPECT_GT(uf.row(p).norm(), 1e-4) << "without supports the overhang moves";
       EXPECT_GT(ur.row(p).norm(), 1e-4) << "released, the supported face springs back";
     }
+}
+
+// The plan (faces matched, groups, births, held and supported nodes) is threaded; it must not
+// depend on the thread count. An inverted L with a pendant under its arm: the pendant starts in
+// mid-air (held until the arm joins it), and its underside hangs (supported when supports are on).
+TEST(BuildPlan, DoesNotDependOnTheThreadCount) {
+  auto shape = [](int i, int, int k) { return i < 3 || k >= 6 || (i >= 9 && i < 11 && k >= 3); };
+  const mesh::Mesh part = voxel_part(12, 3, 8, 1.0, shape);
+  const int before = omp_get_max_threads();
+  for (bool supports : {false, true}) {
+    SimulationOptions o;
+    o.layer_height = 1.0;
+    o.supports = supports;
+    omp_set_num_threads(1);
+    const BuildPlan a = plan_build(part, o);
+    omp_set_num_threads(4);
+    const BuildPlan b = plan_build(part, o);
+    omp_set_num_threads(before);
+    EXPECT_EQ(a.elements, b.elements);
+    EXPECT_EQ(a.plate, b.plate);
+    EXPECT_EQ(a.group_of, b.group_of);
+    EXPECT_EQ(a.members, b.members);
+    EXPECT_EQ(a.birth, b.birth);
+    EXPECT_EQ(a.held, b.held);
+    EXPECT_EQ(a.supported, b.supported);
+    std::size_t held = 0;
+    for (const auto& h : a.held) held += h.size();
+    const auto supported = std::count(a.supported.begin(), a.supported.end(), 1);
+    if (supports) {
+      EXPECT_GT(supported, 0);  // the pendant's underside
+      EXPECT_EQ(held, 0u);      // standing on its supports
+    } else {
+      EXPECT_GT(held, 0u);      // the pendant until the arm reaches it
+      EXPECT_EQ(supported, 0);
+    }
+  }
 }
