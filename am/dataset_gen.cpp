@@ -120,6 +120,7 @@ SimulationOptions simulation_options(const DatasetOptions& opts, const Material&
   else sim.layer_height = opts.layer_height;
   sim.device = opts.device;
   sim.supports = opts.supports;
+  sim.rtol = opts.rtol;
   sim.coarse_rtol = opts.coarse_rtol;
   return sim;
 }
@@ -350,6 +351,7 @@ void write_manifest(const DatasetOptions& opts, const DatasetReport& report) {
   j["layer_groups"] = opts.layers;
   j["layering"] = layering(opts);
   j["coarse_field"] = opts.coarse_field;
+  j["rtol"] = opts.rtol;
   j["nodes"] = {{"min", opts.part.min_nodes}, {"max", opts.part.max_nodes}};
   if (opts.part.voxel > 0) j["voxel"] = opts.part.voxel;
   j["families"] = families_of(opts);

@@ -29,6 +29,7 @@ int run(const flare::app::Args& args) {
        "layer groups of this height (mm) from the plate, the same for every part")
       ("supports", po::value<std::string>()->default_value("auto"), "auto: rigid supports under faces flatter than 45 degrees; none")
       ("device", po::value(&d.device)->default_value(d.device), "process simulation on cpu or cuda (parts batched on the GPU)")
+      ("rtol", po::value(&d.rtol)->default_value(d.rtol), "CG relative residual of the solves (am simulate: 1e-8)")
       ("batch-nodes", po::value(&d.batch_nodes)->default_value(d.batch_nodes), "cuda: nodes solved together per batch")
       ("gpu-streams", po::value(&d.gpu_streams)->default_value(d.gpu_streams),
        "cuda: batches solved at once, each on its own stream")
@@ -53,6 +54,7 @@ int run(const flare::app::Args& args) {
   FLARE_INPUT_CHECK(supports == "auto" || supports == "none", "am dataset: --supports must be auto or none (got '",
                     supports, "')");
   d.supports = supports == "auto";
+  FLARE_INPUT_CHECK(d.rtol > 0 && d.rtol < 1, "am dataset: --rtol must be in (0, 1) (got ", d.rtol, ")");
   FLARE_INPUT_CHECK(!(vm.count("layers") && !vm["layer-height"].defaulted()),
                     "am dataset: give --layers K or --layer-height MM, not both");
   flare::am::parse_node_range(nodes, "--nodes", d.part);

@@ -202,6 +202,29 @@ TEST_F(AmCli, DatasetRunsAndResumes) {
   EXPECT_NE(second.out.find("0 generated, 2 reused"), std::string::npos) << second.out;
 }
 
+// --rtol is the tolerance of the parts' solves (looser than am simulate's by default): it is
+// recorded in the manifest, a looser one takes fewer CG iterations, and a bad one is refused.
+TEST_F(AmCli, DatasetRtolReachesTheSolves) {
+  const std::string common = " --count 2 --nodes 300..800 --jobs 2 --layers 3 --families l_bracket,tube";
+  auto iterations = [&](const std::string& name) {
+    std::ifstream f(dir / name / "manifest.json");
+    const nlohmann::json j = nlohmann::json::parse(f);
+    long its = 0;
+    for (const auto& s : j.at("samples")) its += s.at("cg_iterations").get<long>();
+    return std::make_pair(j.at("rtol").get<double>(), its);
+  };
+  ASSERT_EQ(run("am dataset --out " + p("ds_default") + common).code, 0);
+  ASSERT_EQ(run("am dataset --out " + p("ds_tight") + common + " --rtol 1e-10").code, 0);
+  const auto [rd, its_default] = iterations("ds_default");
+  const auto [rt, its_tight] = iterations("ds_tight");
+  EXPECT_DOUBLE_EQ(rd, 1e-6);
+  EXPECT_DOUBLE_EQ(rt, 1e-10);
+  EXPECT_LT(its_default, its_tight);
+  const auto bad = run("am dataset --out " + p("ds_bad_rtol") + common + " --rtol 2");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--rtol must be in (0, 1)"), std::string::npos) << bad.out;
+}
+
 // --splits builds only the held-out parts, the same parts as a full run (the files differ only
 // in the recorded solve time).
 TEST_F(AmCli, DatasetSplitsGeneratesOnlyThoseSamples) {

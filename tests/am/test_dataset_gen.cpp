@@ -190,6 +190,7 @@ TEST(DatasetGen, CoarseFieldIsTheCoarseSolveOnEveryPath) {
   o.layers = 0;
   o.layer_height = 0.5;
   // Tight, so that the two solvers agree to 1e-6 (the default, 1e-5, moves the field ~5e-4).
+  o.rtol = 1e-10;
   o.coarse_rtol = 1e-10;
   generate_dataset(o);  // without the field first
   o.coarse_field = true;
