@@ -103,8 +103,8 @@ std::optional<CoarseSolve> ensure_coarse_field(mesh::Mesh& part, const std::vect
 
 /// Coarsens voxel mesh `part` by `factor` on each of its `factor`^2 in-plane placements
 /// (coarse_meshes), simulates each with `opts` (the same process as the full solve, to its
-/// coarse_rtol), samples them at the part's points and averages them. InputError naming `source` when the part is no voxel
-/// mesh.
+/// coarse_rtol), samples them at the part's points and averages them. InputError naming `source`
+/// when the part is no voxel mesh.
 CoarseSolve coarse_solve(const mesh::Mesh& part, const SimulationOptions& opts, int factor,
                          const std::string& source);
 

@@ -170,12 +170,11 @@ std::vector<SimulationReport> simulate_batch(const std::vector<mesh::Mesh*>& par
 std::vector<SimulationReport> simulate_batch(const std::vector<BatchPart>& parts, const SimulationOptions& opts,
                                              const std::function<void(int, int)>& on_group) {
   auto name = [&](std::size_t i) { return parts[i].name; };
-  auto rtol = [&](std::size_t i) { return parts[i].rtol > 0 ? parts[i].rtol : opts.rtol; };
   std::vector<SimulationReport> reports;
   if (opts.device == "cpu") {
     for (std::size_t i = 0; i < parts.size(); ++i) {
       SimulationOptions o = opts;
-      o.rtol = rtol(i);
+      if (parts[i].rtol > 0) o.rtol = parts[i].rtol;
       reports.push_back(simulate(*parts[i].mesh, o, on_group));
     }
     return reports;
@@ -191,7 +190,7 @@ std::vector<SimulationReport> simulate_batch(const std::vector<BatchPart>& parts
   for (std::size_t i = 0; i < parts.size(); ++i) {
     try {
       mapped[i] = map_to_lattice(*parts[i].mesh, opts, name(i));
-      mapped[i].part.rtol = rtol(i);
+      mapped[i].part.rtol = parts[i].rtol;  // 0: the problem's, opts.rtol (make_problem)
     } catch (...) {
       errors[i] = std::current_exception();
     }

@@ -30,7 +30,7 @@ struct Part {
   /// Lattice DOFs (3 node + component) fixed in the release solve (the 3-2-1 support).
   std::array<std::int64_t, 6> support{};
   /// CG relative residual of this part; 0: the problem's rtol. Parts of one batch may differ
-  /// (a dataset's coarse lattices beside its full parts, am/coarse_solve.h kCoarseRtol).
+  /// (a dataset's coarse lattices beside its full parts, SimulationOptions::coarse_rtol).
   double rtol = 0;
   std::string name;                 ///< for errors
   std::int64_t nodes() const { return std::int64_t(nx + 1) * (ny + 1) * (nz + 1); }
