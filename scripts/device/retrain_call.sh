@@ -19,7 +19,8 @@
 # trains) and says so. PREDICT=1: first the `predict --timings` of a 1M- and a 4M-node part with
 # both binaries (or the one, twice) and the bundled model (PREDICT_SIZES: node counts, "1000000 4000000"),
 # wall time of the whole process included (before the data, so nothing shares the GPU), and
-# `bench features` of the 1M part on 1, 4 and 16 threads (FEATURES_SCALING=0: not).
+# `bench features` of the 1M part on 1, 4 and 16 threads (FEATURES_SCALING=0: not);
+# BENCH_SIMULATE=N adds `bench simulate` of an N-node part.
 # MEMBERS (1 2 3 4), ENSEMBLE (1), and the rest of retrain_session.sh's environment (EPOCHS,
 # INIT_FROM, ...) pass through to scripts/retrain_session.sh.
 set -uo pipefail
@@ -75,6 +76,12 @@ predict_timings() {
     rm -f "$W/p$n.vtu" "$W/o$n.vtu"  # 0.1-0.5 GB: `collect` would pack them into logs.tar.gz
   done 2>&1 | tee "$W/predict_timings.txt"
 }
+# BENCH_SIMULATE=N: the GPU solver's `bench simulate` row of an N-node part (10 groups, 3
+# repetitions), also before the data; its JSONL comes back with the logs.
+bench_simulate_row() {
+  .device/run flare-surrogate bench simulate --nodes "$BENCH_SIMULATE" --layers 10 --reps 3 \
+    --jsonl "$W/bench_simulate.jsonl" 2>&1 | tee "$W/bench_simulate.txt"
+}
 
 case "${1:-}" in
   start)
@@ -90,6 +97,7 @@ case "${1:-}" in
     grep -E "^\[  (PASSED|FAILED)|FAILED " "$W/gate.log"
     [ -e ".device/bin/$(fs_bin)" ] || { echo "gate failed and no flare-surrogate-safe: not training"; tail -n 30 "$W/gate.log"; exit 1; }
     [ "${PREDICT:-0}" = 1 ] && predict_timings
+    [ -n "${BENCH_SIMULATE:-}" ] && bench_simulate_row
     export FS="$PWD/.device/run $(fs_bin)"
     STATE=.devstate STATE_WAIT=${STATE_WAIT:-600} MPS=1 \
       setsid nohup bash scripts/retrain_session.sh start >"$W/session.log" 2>&1 </dev/null &
