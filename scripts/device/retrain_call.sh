@@ -77,10 +77,15 @@ predict_timings() {
   done 2>&1 | tee "$W/predict_timings.txt"
 }
 # BENCH_SIMULATE=N: the GPU solver's `bench simulate` row of an N-node part (10 groups, 3
-# repetitions), also before the data; its JSONL comes back with the logs.
+# repetitions), also before the data, with each binary packed (flare-surrogate-safe too: the
+# same-call baseline of a solver change); its JSONL comes back with the logs.
 bench_simulate_row() {
-  .device/run flare-surrogate bench simulate --nodes "$BENCH_SIMULATE" --layers 10 --reps 3 \
-    --jsonl "$W/bench_simulate.jsonl" 2>&1 | tee "$W/bench_simulate.txt"
+  local b
+  for b in flare-surrogate-safe flare-surrogate; do
+    [ -e ".device/bin/$b" ] || continue
+    echo "== $b"
+    .device/run $b bench simulate --nodes "$BENCH_SIMULATE" --layers 10 --reps 3 --jsonl "$W/bench_simulate.jsonl"
+  done 2>&1 | tee "$W/bench_simulate.txt"
 }
 
 case "${1:-}" in
