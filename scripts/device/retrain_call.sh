@@ -14,9 +14,9 @@
 # `settings`) unless given again.
 #
 # A call must follow the one before within the host's idle limit (30 s). `start` gates the new
-# binary (the cuBLASLt loader, the GPU predictor and the GPU solver's tests); if the gate fails the session runs on
-# flare-surrogate-safe (a binary of known-good code packed beside it, if any; without one nothing
-# trains) and says so. PREDICT=1: first the `predict --timings` of a 1M- and a 4M-node part with
+# binary (the cuBLASLt loader, the GPU predictor and the GPU solver's tests); if the gate fails
+# the session runs on flare-surrogate-safe (a binary of known-good code packed beside it, if any;
+# without one nothing trains) and says so. PREDICT=1: first the `predict --timings` of a 1M- and a 4M-node part with
 # both binaries (or the one, twice) and the bundled model (PREDICT_SIZES: node counts, "1000000 4000000"),
 # wall time of the whole process included (before the data, so nothing shares the GPU), and
 # `bench features` of the 1M part on 1, 4 and 16 threads (FEATURES_SCALING=0: not);
